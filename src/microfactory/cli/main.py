@@ -1,0 +1,56 @@
+"""The `microfactory` command. Each area registers its commands from its own module, so the
+entry point stays small and areas do not edit each other's files."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from microfactory.core.errors import MicrofactoryError
+
+app = typer.Typer(
+    name="microfactory",
+    help="microfactory: quote, schedule, run, maintain and prove quality in a micro-factory.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(help="Benchmarks on public reference data (print JSON).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+# Each module defines `register(app: typer.Typer, bench: typer.Typer) -> None`.
+COMMAND_MODULES: list[str] = [
+    "microfactory.cli.setup_commands",
+]
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(app, bench_app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Entry point: run the app; map the error tree to exit codes with one clear line."""
+    try:
+        app(standalone_mode=False)
+    except MicrofactoryError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
