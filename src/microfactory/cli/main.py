@@ -17,12 +17,16 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-bench_app = typer.Typer(help="Benchmarks on public reference data (print JSON).", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks on public reference data (print JSON).", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
 
 # Each module defines `register(app: typer.Typer, bench: typer.Typer) -> None`.
 COMMAND_MODULES: list[str] = [
     "microfactory.cli.setup_commands",
+    "microfactory.cli.planning",
+    "microfactory.cli.demo",
 ]
 
 

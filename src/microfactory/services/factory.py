@@ -1,0 +1,30 @@
+"""Use case: load a factory file into the store (the `init` command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from microfactory.core.errors import NotFound
+from microfactory.orders import Factory
+from microfactory.services.ports import UnitOfWork, UnitOfWorkFactory
+from microfactory.store.factory_file import load_factory
+
+
+def init_factory(uow: UnitOfWorkFactory, path: str | Path) -> Factory:
+    """Validate the whole file first, then store it in one transaction: a broken file leaves
+    the database exactly as it was."""
+    factory = load_factory(path)
+    definition = yaml.safe_load(Path(path).read_bytes())
+    with uow() as tx:
+        tx.factory.save(factory, definition, str(path))
+        tx.commit()
+    return factory
+
+
+def current_factory(tx: UnitOfWork) -> Factory:
+    factory = tx.factory.current()
+    if factory is None:
+        raise NotFound("no factory loaded: run `microfactory init --factory FILE.yaml` first")
+    return factory

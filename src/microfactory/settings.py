@@ -1,0 +1,34 @@
+"""Settings, read once from the environment (prefix MICROFACTORY_) in `bootstrap`; nothing
+reads the environment at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MICROFACTORY_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///microfactory.db",
+        description="sqlite:///FILE (default) or postgresql+psycopg://USER@HOST:PORT/DB",
+    )
+    bus: Literal["memory", "mqtt"] = "memory"
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    opcua_endpoint: str = "opc.tcp://127.0.0.1:4840/microfactory/"
+    site: str = "demo"
+    data_dir: Path | None = None
+    factory_file: Path | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    secret_key: str | None = Field(
+        default=None, description="signs session cookies; generated and stored when unset"
+    )
+    max_upload_bytes: int = 50_000_000
+    quote_hold_hours: float = 48.0
+    maintenance_lead_hours: float = 24.0

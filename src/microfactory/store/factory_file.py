@@ -1,0 +1,426 @@
+"""The human-editable factory file (YAML): read, validate, and report the first problem with
+the file, the field path and the reason (`demo.yaml: machines[3].cost_per_hour: must not be
+negative`). Parsing builds the domain objects, whose own invariants do the checking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from microfactory.core.errors import ValidationError
+from microfactory.core.timeutil import parse_rfc3339
+from microfactory.orders import (
+    BomLine,
+    Characteristic,
+    Customer,
+    Factory,
+    Material,
+    MaterialLot,
+    ParameterSpec,
+    Product,
+    RoutingOperation,
+)
+from microfactory.shopfloor import Area, Machine, Shift, ShiftCalendar, Site, Window
+
+MAX_FACTORY_FILE_BYTES = 5_000_000
+
+
+class _FieldError(Exception):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _mapping(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _FieldError(path, f"expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _FieldError(path, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+@contextmanager
+def _at(path: str) -> Iterator[None]:
+    """Turn a domain object's ValueError into an error at this field path."""
+    try:
+        yield
+    except _FieldError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise _FieldError(path, str(exc).strip("'\"")) from exc
+
+
+def _known_keys(data: dict[str, Any], allowed: set[str], path: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise _FieldError(f"{path}.{unknown[0]}", f"unknown field (allowed: {sorted(allowed)})")
+
+
+def _num(data: dict[str, Any], key: str, path: str, default: float | None = None) -> float:
+    if key not in data:
+        if default is None:
+            raise _FieldError(f"{path}.{key}", "required field is missing")
+        return default
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _FieldError(f"{path}.{key}", f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _str(data: dict[str, Any], key: str, path: str, default: str | None = None) -> str:
+    if key not in data:
+        if default is None:
+            raise _FieldError(f"{path}.{key}", "required field is missing")
+        return default
+    value = data[key]
+    if not isinstance(value, str):
+        raise _FieldError(f"{path}.{key}", f"expected text, got {value!r}")
+    return value
+
+
+def _time(text: Any, path: str) -> time:
+    if isinstance(text, int):  # YAML 1.1 reads 06:00 as sexagesimal minutes
+        return time(text // 60 % 24, text % 60)
+    try:
+        return time.fromisoformat(str(text))
+    except ValueError as exc:
+        raise _FieldError(path, f"expected HH:MM, got {text!r}") from exc
+
+
+def _when(value: Any, path: str) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise _FieldError(path, "timestamp needs a timezone (e.g. 2026-01-05T08:00:00Z)")
+        return value
+    try:
+        return parse_rfc3339(str(value))
+    except ValidationError as exc:
+        raise _FieldError(path, exc.reason) from exc
+
+
+def _calendar(raw: Any, path: str) -> ShiftCalendar:
+    if raw is None:
+        return ShiftCalendar()
+    data = _mapping(raw, path)
+    _known_keys(data, {"shifts", "unavailable"}, path)
+    shifts = []
+    for i, s in enumerate(_list(data.get("shifts"), f"{path}.shifts")):
+        sp = f"{path}.shifts[{i}]"
+        s = _mapping(s, sp)
+        days = tuple(_list(s.get("days"), f"{sp}.days"))
+        with _at(sp):
+            _shift = Shift(
+                days, _time(s.get("start"), f"{sp}.start"), _time(s.get("end"), f"{sp}.end")
+            )
+        shifts.append(_shift)
+    windows = []
+    for i, w in enumerate(_list(data.get("unavailable"), f"{path}.unavailable")):
+        wp = f"{path}.unavailable[{i}]"
+        w = _mapping(w, wp)
+        with _at(wp):
+            _window = Window(
+                _when(w.get("start"), f"{wp}.start"),
+                _when(w.get("end"), f"{wp}.end"),
+                str(w.get("reason", "")),
+            )
+        windows.append(_window)
+    return ShiftCalendar(tuple(shifts), tuple(windows))
+
+
+MACHINE_KEYS = {
+    "id", "name", "type", "area", "capabilities", "cost_per_hour", "calendar", "build_volume_mm",
+    "setup_minutes", "setup_matrix", "speed_factor", "mtbf_hours", "mttr_hours", "count",
+}  # fmt: skip
+
+
+def _machines(raw: Any, calendars: dict[str, ShiftCalendar]) -> list[Machine]:
+    out: list[Machine] = []
+    for i, m in enumerate(_list(raw, "machines")):
+        p = f"machines[{i}]"
+        m = _mapping(m, p)
+        _known_keys(m, MACHINE_KEYS, p)
+        cal_raw = m.get("calendar")
+        if isinstance(cal_raw, str):
+            if cal_raw not in calendars:
+                raise _FieldError(f"{p}.calendar", f"unknown calendar {cal_raw!r}")
+            calendar = calendars[cal_raw]
+        else:
+            calendar = _calendar(cal_raw, f"{p}.calendar")
+        matrix: dict[tuple[str, str], float] = {}
+        for j, row in enumerate(_list(m.get("setup_matrix"), f"{p}.setup_matrix")):
+            rp = f"{p}.setup_matrix[{j}]"
+            row = _mapping(row, rp)
+            matrix[(_str(row, "from", rp), _str(row, "to", rp))] = _num(row, "minutes", rp)
+        volume = m.get("build_volume_mm")
+        if volume is not None:
+            volume = tuple(_list(volume, f"{p}.build_volume_mm"))
+        caps = _list(m.get("capabilities"), f"{p}.capabilities")
+        count = int(_num(m, "count", p, 1))
+        base_id = _str(m, "id", p)
+        for n in range(1, count + 1):
+            ident = base_id if count == 1 else f"{base_id}-{n:02d}"
+            name = _str(m, "name", p, base_id)
+            with _at(p):
+                _machine = Machine(
+                    id=ident,
+                    name=name if count == 1 else f"{name} #{n}",
+                    type=_str(m, "type", p),
+                    area=_str(m, "area", p),
+                    capabilities=frozenset(str(c) for c in caps),
+                    cost_per_hour=_num(m, "cost_per_hour", p),
+                    calendar=calendar,
+                    build_volume_mm=volume,
+                    setup_minutes=_num(m, "setup_minutes", p, 0.0),
+                    setup_matrix=matrix,
+                    speed_factor=_num(m, "speed_factor", p, 1.0),
+                    mtbf_hours=_num(m, "mtbf_hours", p, 400.0),
+                    mttr_hours=_num(m, "mttr_hours", p, 3.0),
+                )
+            out.append(_machine)
+    return out
+
+
+def _materials(raw: Any) -> list[Material]:
+    out = []
+    for i, m in enumerate(_list(raw, "materials")):
+        p = f"materials[{i}]"
+        m = _mapping(m, p)
+        _known_keys(
+            m,
+            {"id", "name", "kind", "density_g_cm3", "cost_per_kg", "lots", "colour", "flow_mm3_s"},
+            p,
+        )
+        mid = _str(m, "id", p)
+        lots = []
+        for j, lot in enumerate(_list(m.get("lots"), f"{p}.lots")):
+            lp = f"{p}.lots[{j}]"
+            lot = _mapping(lot, lp)
+            received = _when(lot["received"], f"{lp}.received") if "received" in lot else None
+            with _at(lp):
+                _materiallot = MaterialLot(
+                    id=_str(lot, "id", lp),
+                    material=mid,
+                    quantity_kg=_num(lot, "quantity_kg", lp),
+                    received=received,
+                    supplier=_str(lot, "supplier", lp, ""),
+                )
+            lots.append(_materiallot)
+        flow = m.get("flow_mm3_s")
+        with _at(p):
+            _material = Material(
+                id=mid,
+                name=_str(m, "name", p, mid),
+                kind=_str(m, "kind", p),
+                density_g_cm3=_num(m, "density_g_cm3", p),
+                cost_per_kg=_num(m, "cost_per_kg", p),
+                lots=tuple(lots),
+                colour=_str(m, "colour", p, ""),
+                flow_mm3_s=None if flow is None else _num(m, "flow_mm3_s", p),
+            )
+        out.append(_material)
+    return out
+
+
+def _parameter(raw: Any, p: str) -> ParameterSpec:
+    d = _mapping(raw, p)
+    _known_keys(d, {"name", "type", "default", "min", "max", "choices", "unit"}, p)
+    with _at(p):
+        _parameterspec = ParameterSpec(
+            name=_str(d, "name", p),
+            type=_str(d, "type", p),
+            default=d.get("default"),
+            min=None if d.get("min") is None else _num(d, "min", p),
+            max=None if d.get("max") is None else _num(d, "max", p),
+            choices=tuple(str(c) for c in _list(d.get("choices"), f"{p}.choices")),
+            unit=_str(d, "unit", p, ""),
+        )
+    return _parameterspec
+
+
+OP_KEYS = {
+    "seq", "name", "capability", "fixed_minutes", "per_unit_minutes", "setup_family", "machines",
+    "after", "inspection",
+}  # fmt: skip
+
+
+def _operation(raw: Any, p: str, index: int) -> RoutingOperation:
+    d = _mapping(raw, p)
+    _known_keys(d, OP_KEYS, p)
+    after = d.get("after")
+    with _at(p):
+        _routingoperation = RoutingOperation(
+            seq=int(_num(d, "seq", p, index + 1)),
+            name=_str(d, "name", p, _str(d, "capability", p)),
+            capability=_str(d, "capability", p),
+            fixed_minutes=_num(d, "fixed_minutes", p, 0.0),
+            per_unit_minutes=_num(d, "per_unit_minutes", p, 0.0),
+            setup_family=d.get("setup_family"),
+            machines=tuple(str(x) for x in _list(d.get("machines"), f"{p}.machines")),
+            after=None if after is None else tuple(int(x) for x in _list(after, f"{p}.after")),
+            inspection=bool(d.get("inspection", False)),
+        )
+    return _routingoperation
+
+
+def _products(raw: Any) -> list[Product]:
+    out = []
+    for i, d in enumerate(_list(raw, "products")):
+        p = f"products[{i}]"
+        d = _mapping(d, p)
+        _known_keys(
+            d,
+            {
+                "id",
+                "name",
+                "routing",
+                "parameters",
+                "bom",
+                "characteristics",
+                "base_price",
+                "family",
+            },
+            p,
+        )
+        routing = tuple(
+            _operation(op, f"{p}.routing[{j}]", j)
+            for j, op in enumerate(_list(d.get("routing"), f"{p}.routing"))
+        )
+        params = tuple(
+            _parameter(x, f"{p}.parameters[{j}]")
+            for j, x in enumerate(_list(d.get("parameters"), f"{p}.parameters"))
+        )
+        bom = []
+        for j, b in enumerate(_list(d.get("bom"), f"{p}.bom")):
+            bp = f"{p}.bom[{j}]"
+            b = _mapping(b, bp)
+            with _at(bp):
+                _bomline = BomLine(
+                    component=_str(b, "component", bp),
+                    quantity=_num(b, "quantity", bp),
+                    unit=_str(b, "unit", bp, "kg"),
+                    operation=None if b.get("operation") is None else int(b["operation"]),
+                )
+            bom.append(_bomline)
+        chars = []
+        for j, c in enumerate(_list(d.get("characteristics"), f"{p}.characteristics")):
+            cp = f"{p}.characteristics[{j}]"
+            c = _mapping(c, cp)
+            with _at(cp):
+                _characteristic = Characteristic(
+                    name=_str(c, "name", cp),
+                    operation=int(_num(c, "operation", cp)),
+                    nominal=_num(c, "nominal", cp),
+                    lsl=None if c.get("lsl") is None else _num(c, "lsl", cp),
+                    usl=None if c.get("usl") is None else _num(c, "usl", cp),
+                    unit=_str(c, "unit", cp, "mm"),
+                    sample_every=int(_num(c, "sample_every", cp, 1)),
+                    subgroup_size=int(_num(c, "subgroup_size", cp, 1)),
+                )
+            chars.append(_characteristic)
+        with _at(p):
+            _product = Product(
+                id=_str(d, "id", p),
+                name=_str(d, "name", p, _str(d, "id", p)),
+                routing=routing,
+                parameters=params,
+                bom=tuple(bom),
+                characteristics=tuple(chars),
+                base_price=_num(d, "base_price", p, 0.0),
+                family=_str(d, "family", p, ""),
+            )
+        out.append(_product)
+    return out
+
+
+def factory_from_dict(data: Any) -> Factory:
+    """Build and validate a Factory from parsed YAML; raises ValidationError(where=path)."""
+    try:
+        root = _mapping(data, "(top level)")
+        _known_keys(
+            root,
+            {"site", "areas", "calendars", "machines", "materials", "products", "customers"},
+            "(top level)",
+        )
+        s = _mapping(root.get("site"), "site")
+        with _at("site"):
+            _site = Site(
+                id=_str(s, "id", "site"),
+                name=_str(s, "name", "site"),
+                timezone=_str(s, "timezone", "site", "UTC"),
+                currency=_str(s, "currency", "site", "EUR"),
+            )
+        site = _site
+        areas = []
+        for i, a in enumerate(_list(root.get("areas"), "areas")):
+            ap = f"areas[{i}]"
+            a = _mapping(a, ap)
+            with _at(ap):
+                areas.append(Area(id=_str(a, "id", ap), name=str(a.get("name", a.get("id")))))
+        calendars = {
+            str(name): _calendar(cal, f"calendars.{name}")
+            for name, cal in _mapping(root.get("calendars") or {}, "calendars").items()
+        }
+        customers = []
+        for i, c in enumerate(_list(root.get("customers"), "customers")):
+            cp = f"customers[{i}]"
+            c = _mapping(c, cp)
+            with _at(cp):
+                _customer = Customer(
+                    id=_str(c, "id", cp),
+                    name=_str(c, "name", cp),
+                    email=_str(c, "email", cp, ""),
+                    segment=_str(c, "segment", cp, "standard"),
+                )
+            customers.append(_customer)
+        factory = Factory(
+            site=site,
+            areas=tuple(areas),
+            machines=tuple(_machines(root.get("machines"), calendars)),
+            materials=tuple(_materials(root.get("materials"))),
+            products=tuple(_products(root.get("products"))),
+            customers=tuple(customers),
+        )
+    except _FieldError as exc:
+        raise ValidationError(exc.reason, where=exc.path) from None
+    if not factory.machines:
+        raise ValidationError("a factory needs at least one machine", where="machines")
+    problems = factory.validate()
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise ValidationError(first.reason + more, where=first.path)
+    return factory
+
+
+def load_factory(path: str | Path) -> Factory:
+    """Read a factory YAML file. Errors name the file, the field path (or line) and the reason."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"cannot read factory file: {exc.strerror}", where=str(file)) from exc
+    if len(raw) > MAX_FACTORY_FILE_BYTES:
+        raise ValidationError("factory file is larger than 5 MB", where=str(file))
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ValidationError(f"YAML syntax error: {problem}", where=f"{file}{line}") from exc
+    try:
+        return factory_from_dict(data)
+    except ValidationError as exc:
+        raise ValidationError(exc.reason, where=f"{file}: {exc.where}") from None

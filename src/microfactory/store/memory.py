@@ -1,0 +1,248 @@
+"""In-memory implementations of the repository ports, for tests and what-if runs. They keep
+the same contract as the SQL ones (the shared contract tests prove it), including
+transactions: work is staged on a copy and only becomes visible on commit."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from microfactory.core.errors import Conflict, NotFound
+from microfactory.orders import (
+    Customer,
+    Factory,
+    Order,
+    OrderStatus,
+    SerialNumber,
+    WorkOrder,
+    WorkOrderOperation,
+    WorkStatus,
+)
+from microfactory.orders.orders import ORDER_TRANSITIONS, WORK_TRANSITIONS, check_transition
+
+
+@dataclass
+class MemoryState:
+    factory: Factory | None = None
+    customers: dict[str, Customer] = field(default_factory=dict)
+    lots: dict[str, float] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    timelines: dict[str, list[tuple[OrderStatus, datetime, str]]] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    completed: dict[str, datetime] = field(default_factory=dict)
+    work_orders: dict[str, WorkOrder] = field(default_factory=dict)
+    consumption: list[tuple[str, str, str, float, datetime]] = field(default_factory=list)
+    serials: dict[str, SerialNumber] = field(default_factory=dict)
+
+
+class MemoryFactoryRepository:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def current(self) -> Factory | None:
+        return self.st.factory
+
+    def save(self, factory: Factory, definition: Mapping[str, Any], source_file: str) -> None:
+        self.st.factory = factory
+        for c in factory.customers:
+            self.st.customers[c.id] = c
+        for material in factory.materials:
+            for lot in material.lots:
+                self.st.lots[lot.id] = lot.quantity_kg
+
+
+class MemoryOrderRepository:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def add(self, order: Order, note: str = "") -> None:
+        if order.id in self.st.orders:
+            raise Conflict(f"order {order.id} already exists")
+        self.st.orders[order.id] = order
+        self.st.timelines[order.id] = [(order.status, order.created, note)]
+
+    def get(self, order_id: str) -> Order:
+        try:
+            return self.st.orders[order_id]
+        except KeyError:
+            raise NotFound(f"order {order_id} does not exist") from None
+
+    def find(
+        self,
+        *,
+        status: Sequence[OrderStatus] | None = None,
+        customer: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Order]:
+        rows = sorted(self.st.orders.values(), key=lambda o: (o.created, o.id))
+        if status:
+            rows = [o for o in rows if o.status in status]
+        if customer:
+            rows = [o for o in rows if o.customer == customer]
+        return rows[offset : offset + limit]
+
+    def count(self, *, status: Sequence[OrderStatus] | None = None) -> int:
+        return sum(1 for o in self.st.orders.values() if not status or o.status in status)
+
+    def set_status(self, order_id: str, status: OrderStatus, at: datetime, note: str = "") -> Order:
+        order = self.get(order_id)
+        check_transition(ORDER_TRANSITIONS, order.status, status, f"order {order_id}")
+        if status != order.status:
+            order = replace(order, status=status)
+            self.st.orders[order_id] = order
+            self.st.timelines[order_id].append((status, at, note))
+            if status == OrderStatus.DONE:
+                self.st.completed[order_id] = at
+        return order
+
+    def timeline(self, order_id: str) -> list[tuple[OrderStatus, datetime, str]]:
+        self.get(order_id)
+        return sorted(self.st.timelines[order_id], key=lambda e: e[1])
+
+    def set_tracking_token(self, order_id: str, token: str) -> None:
+        self.get(order_id)
+        if token in self.st.tokens and self.st.tokens[token] != order_id:
+            raise Conflict("tracking token already in use")
+        self.st.tokens[token] = order_id
+
+    def by_tracking_token(self, token: str) -> Order:
+        if token not in self.st.tokens:
+            raise NotFound("unknown tracking link")
+        return self.get(self.st.tokens[token])
+
+    def completed_at(self, order_id: str) -> datetime | None:
+        self.get(order_id)
+        return self.st.completed.get(order_id)
+
+
+class MemoryWorkOrderRepository:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def add(self, work_order: WorkOrder) -> None:
+        if work_order.id in self.st.work_orders:
+            raise Conflict(f"work order {work_order.id} already exists")
+        self.st.work_orders[work_order.id] = work_order
+
+    def get(self, work_order_id: str) -> WorkOrder:
+        try:
+            return self.st.work_orders[work_order_id]
+        except KeyError:
+            raise NotFound(f"work order {work_order_id} does not exist") from None
+
+    def find(
+        self,
+        *,
+        status: Sequence[WorkStatus] | None = None,
+        order: str | None = None,
+    ) -> list[WorkOrder]:
+        rows = sorted(self.st.work_orders.values(), key=lambda w: (w.due, w.id))
+        if status:
+            rows = [w for w in rows if w.status in status]
+        if order:
+            rows = [w for w in rows if w.order == order]
+        return rows
+
+    def set_status(self, work_order_id: str, status: WorkStatus) -> WorkOrder:
+        wo = self.get(work_order_id)
+        check_transition(WORK_TRANSITIONS, wo.status, status, f"work order {work_order_id}")
+        wo = replace(wo, status=status)
+        self.st.work_orders[work_order_id] = wo
+        return wo
+
+    def update_operation(self, operation: WorkOrderOperation) -> None:
+        wo = self.get(operation.work_order)
+        if not any(op.id == operation.id for op in wo.operations):
+            raise NotFound(f"operation {operation.id} does not exist")
+        ops = tuple(operation if op.id == operation.id else op for op in wo.operations)
+        self.st.work_orders[wo.id] = replace(wo, operations=ops)
+
+    def get_operation(self, operation_id: str) -> WorkOrderOperation:
+        for wo in self.st.work_orders.values():
+            for op in wo.operations:
+                if op.id == operation_id:
+                    return op
+        raise NotFound(f"operation {operation_id} does not exist")
+
+
+class MemoryCustomerRepository:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def find(self) -> list[Customer]:
+        return sorted(self.st.customers.values(), key=lambda c: c.id)
+
+    def get(self, customer_id: str) -> Customer:
+        try:
+            return self.st.customers[customer_id]
+        except KeyError:
+            raise NotFound(f"customer {customer_id} does not exist") from None
+
+
+class MemoryTraceRepository:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def record_consumption(
+        self, material_lot: str, work_order: str, operation: str, quantity_kg: float, at: datetime
+    ) -> None:
+        self.st.consumption.append((material_lot, work_order, operation, quantity_kg, at))
+        if material_lot in self.st.lots:
+            self.st.lots[material_lot] = max(0.0, self.st.lots[material_lot] - quantity_kg)
+
+    def add_serial(self, serial: SerialNumber) -> None:
+        if serial.serial in self.st.serials:
+            raise Conflict(f"serial {serial.serial} already exists")
+        self.st.serials[serial.serial] = serial
+
+    def serials(self, work_order: str) -> list[SerialNumber]:
+        return sorted(
+            (s for s in self.st.serials.values() if s.work_order == work_order),
+            key=lambda s: s.serial,
+        )
+
+
+class MemoryUnitOfWork:
+    def __init__(self, owner: MemoryUnitOfWorkFactory) -> None:
+        self._owner = owner
+        self._state = MemoryState()
+
+    def _bind(self) -> None:
+        self.factory = MemoryFactoryRepository(self._state)
+        self.orders = MemoryOrderRepository(self._state)
+        self.work_orders = MemoryWorkOrderRepository(self._state)
+        self.customers = MemoryCustomerRepository(self._state)
+        self.trace = MemoryTraceRepository(self._state)
+
+    def __enter__(self) -> MemoryUnitOfWork:
+        self._state = copy.deepcopy(self._owner.state)
+        self._bind()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self._owner.state = copy.deepcopy(self._state)
+
+    def rollback(self) -> None:
+        self._state = copy.deepcopy(self._owner.state)
+        self._bind()
+
+
+class MemoryUnitOfWorkFactory:
+    def __init__(self) -> None:
+        self.state = MemoryState()
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self)
