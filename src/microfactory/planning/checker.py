@@ -1,0 +1,103 @@
+"""Independent feasibility checker: re-derives every rule of `model` from the plan alone.
+
+It shares no code with the solvers (only the problem dataclasses), so a solver bug cannot
+hide behind a checker that makes the same mistake. Used by tests and by the benchmark.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from microfactory.planning.model import Assignment, Problem
+
+
+def check_plan(problem: Problem, assignments: Sequence[Assignment]) -> list[str]:
+    """Every violated rule, one readable line each; an empty list means feasible."""
+    errors: list[str] = []
+    by_op: dict[int, Assignment] = {}
+    for a in assignments:
+        if a.op in by_op:
+            errors.append(f"op {a.op}: assigned twice")
+        elif not 0 <= a.op < len(problem.operations):
+            errors.append(f"op {a.op}: unknown operation")
+        else:
+            by_op[a.op] = a
+    for index in range(len(problem.operations)):
+        if index not in by_op:
+            errors.append(f"op {index}: not scheduled")
+    for a in by_op.values():
+        errors.extend(_check_mode_and_release(problem, a))
+    errors.extend(_check_precedences(problem, by_op))
+    errors.extend(_check_machines(problem, list(by_op.values())))
+    errors.extend(_check_frozen(problem, by_op))
+    return errors
+
+
+def _check_mode_and_release(problem: Problem, a: Assignment) -> list[str]:
+    errors: list[str] = []
+    op = problem.operations[a.op]
+    durations = {mode.machine: mode.duration for mode in op.modes}
+    if a.machine not in durations:
+        errors.append(f"op {a.op}: machine {a.machine} is not one of its modes")
+    elif a.end - a.start != durations[a.machine]:
+        errors.append(
+            f"op {a.op}: runs {a.end - a.start} on machine {a.machine}, "
+            f"needs {durations[a.machine]}"
+        )
+    release = max(op.release, problem.jobs[op.job].release)
+    if a.start < release:
+        errors.append(f"op {a.op}: starts at {a.start} before its release {release}")
+    if a.start < 0:
+        errors.append(f"op {a.op}: starts before the plan origin")
+    return errors
+
+
+def _check_precedences(problem: Problem, by_op: dict[int, Assignment]) -> list[str]:
+    errors: list[str] = []
+    for before, after in problem.precedences:
+        if before in by_op and after in by_op and by_op[after].start < by_op[before].end:
+            errors.append(
+                f"precedence {before}->{after}: op {after} starts at {by_op[after].start} "
+                f"before op {before} ends at {by_op[before].end}"
+            )
+    return errors
+
+
+def _check_machines(problem: Problem, assignments: list[Assignment]) -> list[str]:
+    errors: list[str] = []
+    for m, machine in enumerate(problem.machines):
+        on_machine = sorted(
+            (a for a in assignments if a.machine == m), key=lambda a: (a.start, a.end, a.op)
+        )
+        for first, second in itertools.pairwise(on_machine):
+            fam_a = problem.operations[first.op].family
+            fam_b = problem.operations[second.op].family
+            needed = first.end + machine.setups.get((fam_a, fam_b), 0)
+            if second.start < first.end:
+                errors.append(f"machine {m}: ops {first.op} and {second.op} overlap")
+            elif second.start < needed:
+                errors.append(
+                    f"machine {m}: op {second.op} starts at {second.start}, setup after op "
+                    f"{first.op} needs it to start at {needed} or later"
+                )
+        for a in on_machine:
+            for window in machine.unavailable:
+                if a.start < window.end and window.start < a.end:
+                    errors.append(
+                        f"machine {m}: op {a.op} [{a.start},{a.end}) overlaps unavailability "
+                        f"[{window.start},{window.end})"
+                    )
+    return errors
+
+
+def _check_frozen(problem: Problem, by_op: dict[int, Assignment]) -> list[str]:
+    errors: list[str] = []
+    for item in problem.frozen:
+        a = by_op.get(item.op)
+        if a is not None and (a.machine != item.machine or a.start != item.start):
+            errors.append(
+                f"op {item.op}: frozen at machine {item.machine} start {item.start}, "
+                f"planned at machine {a.machine} start {a.start}"
+            )
+    return errors

@@ -1,0 +1,176 @@
+"""Dispatching heuristics: an instant plan, and the hint for CP-SAT.
+
+Serial schedule generation: repeatedly take the ready operation (all predecessors placed)
+with the best priority and place it, on the mode that finishes first, in the earliest gap
+of that machine's timeline that respects setups (with both neighbours) and unavailability.
+Frozen operations are placed first, where they are.
+
+Rules: SPT (shortest processing time), EDD (earliest due date), ATC (apparent tardiness
+cost, Vepsalainen & Morton 1987) and MWKR (most work remaining: longest tail first, good for
+makespan).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from collections.abc import Callable
+
+from microfactory.planning.model import Assignment, Machine, Problem, topological_order
+from microfactory.planning.result import (
+    ScheduleResult,
+    Status,
+    makespan_of,
+    weighted_tardiness_of,
+)
+
+RULES = ("mwkr", "edd", "atc", "spt")
+ATC_K = 2.0
+
+
+class _Timeline:
+    """Operations placed on one machine, sorted by start: (start, end, family)."""
+
+    def __init__(self, machine: Machine) -> None:
+        self.machine = machine
+        self.items: list[tuple[int, int, str]] = []
+        self.windows = [(w.start, w.end) for w in machine.unavailable]
+
+    def _skip_windows(self, t: int, duration: int) -> int:
+        if duration == 0:
+            return t
+        for start, end in self.windows:
+            if end <= t:
+                continue
+            if start >= t + duration:
+                break
+            t = end
+        return t
+
+    def earliest_fit(self, est: int, duration: int, family: str) -> int:
+        setup = self.machine.setup
+        items = self.items
+        first = max(0, bisect.bisect_left(items, (est, -1, "")) - 1)
+        for index in range(first, len(items) + 1):
+            lo = est
+            if index > 0:
+                prev = items[index - 1]
+                lo = max(lo, prev[1] + setup(prev[2], family))
+            t = self._skip_windows(lo, duration)
+            if index == len(items):
+                return t
+            nxt = items[index]
+            if t + duration + setup(family, nxt[2]) <= nxt[0]:
+                return t
+        raise AssertionError("unreachable: the last gap is unbounded")
+
+    def place(self, start: int, end: int, family: str) -> None:
+        bisect.insort(self.items, (start, end, family))
+
+
+def tails(problem: Problem) -> list[int]:
+    """Longest path (min durations) from each operation to the end, including itself."""
+    order = topological_order(problem.n_ops, problem.precedences) or []
+    succ = problem.successors()
+    tail = [0] * problem.n_ops
+    for op in reversed(order):
+        after = max((tail[s] for s in succ[op]), default=0)
+        tail[op] = problem.operations[op].min_duration + after
+    return tail
+
+
+def _priority(problem: Problem, rule: str, tail: list[int]) -> Callable[[int, int], float]:
+    ops, jobs = problem.operations, problem.jobs
+    pbar = max(1.0, sum(op.min_duration for op in ops) / max(1, len(ops)))
+    big = float(10**12)
+
+    def due(op: int) -> float:
+        value = jobs[ops[op].job].due
+        return big if value is None else float(value)
+
+    if rule == "spt":
+        return lambda op, t: ops[op].min_duration - 1e-6 * tail[op]
+    if rule == "mwkr":
+        return lambda op, t: -float(tail[op])
+    if rule == "edd":
+        return lambda op, t: due(op) - 1e-6 * tail[op]
+    if rule == "atc":
+
+        def atc(op: int, t: int) -> float:
+            p = max(1, ops[op].min_duration)
+            weight = jobs[ops[op].job].weight
+            slack = max(0.0, due(op) - tail[op] - t)
+            return -(weight / p) * math.exp(-slack / (ATC_K * pbar)) - 1e-9 * tail[op]
+
+        return atc
+    raise ValueError(f"unknown dispatching rule {rule!r} (known: {', '.join(RULES)})")
+
+
+def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
+    """A complete plan by one rule, or None when an operation has no mode."""
+    if problem.ops_without_modes():
+        return None
+    key = _priority(problem, rule, tails(problem))
+    timelines = [_Timeline(machine) for machine in problem.machines]
+    placed: dict[int, Assignment] = {}
+    for item in problem.frozen:
+        fixed = problem.operations[item.op]
+        end = item.start + (fixed.duration_on(item.machine) or 0)
+        placed[item.op] = Assignment(item.op, item.machine, item.start, end)
+        timelines[item.machine].place(item.start, end, fixed.family)
+    preds, succ = problem.predecessors(), problem.successors()
+    missing = [sum(1 for p in preds[op] if p not in placed) for op in range(problem.n_ops)]
+    ready = {op for op in range(problem.n_ops) if missing[op] == 0 and op not in placed}
+    est = {op: problem.release_of(op) for op in range(problem.n_ops)}
+    for op in placed:
+        for s in succ[op]:
+            est[s] = max(est[s], placed[op].end)
+    while ready:
+        now = min(est[op] for op in ready)
+        op = min(ready, key=lambda o: (key(o, now), o))
+        ready.discard(op)
+        operation = problem.operations[op]
+        best: tuple[int, int, int] | None = None
+        for mode in operation.modes:
+            start = timelines[mode.machine].earliest_fit(est[op], mode.duration, operation.family)
+            candidate = (start + mode.duration, start, mode.machine)
+            if best is None or candidate < best:
+                best = candidate
+        assert best is not None
+        end, start, machine = best
+        placed[op] = Assignment(op, machine, start, end)
+        timelines[machine].place(start, end, operation.family)
+        for s in succ[op]:
+            est[s] = max(est[s], end)
+            missing[s] -= 1
+            if missing[s] == 0 and s not in placed:
+                ready.add(s)
+    return [placed[op] for op in range(problem.n_ops)]
+
+
+def solve_dispatch(problem: Problem, rule: str = "mwkr") -> ScheduleResult:
+    """One rule as a solver (status feasible: a heuristic proves nothing)."""
+    began = time.perf_counter()
+    missing = problem.ops_without_modes()
+    if missing:
+        return ScheduleResult(
+            status=Status.INFEASIBLE,
+            objective=None,
+            bound=None,
+            seconds=time.perf_counter() - began,
+            reason=f"operation {missing[0]} has no machine that can run it",
+            solver=f"dispatch-{rule}",
+        )
+    plan = dispatch(problem, rule) or []
+    makespan = makespan_of(plan)
+    return ScheduleResult(
+        status=Status.FEASIBLE,
+        objective=makespan,
+        bound=None,
+        seconds=time.perf_counter() - began,
+        assignments=tuple(plan),
+        solver=f"dispatch-{rule}",
+        makespan=makespan,
+        weighted_tardiness=weighted_tardiness_of(problem, plan),
+    )

@@ -1,0 +1,166 @@
+"""The one solver interface: `solve(problem, objective, time_limit, workers, ...)`.
+
+Strategy (anytime; the best plan within the time limit is returned):
+1. every dispatching rule, keep the best plan (instant; a plan even if CP-SAT finds none);
+2. the monolithic CP-SAT model hinted with it, for a share of the time (the whole time for
+   small instances, none for very large ones where the model is too slow to build);
+3. large-neighbourhood search from the best plan for the rest of the time;
+4. the best bound proven by the monolithic model is reported; a plan that reaches it is
+   optimal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from microfactory.planning.checker import check_plan
+from microfactory.planning.cpsat import safe_horizon, solve_cpsat
+from microfactory.planning.heuristics import RULES, dispatch
+from microfactory.planning.lns import LnsStats, improve, score
+from microfactory.planning.model import Assignment, Objective, Problem
+from microfactory.planning.result import (
+    ScheduleResult,
+    Status,
+    makespan_of,
+    objective_value,
+    weighted_tardiness_of,
+)
+
+MONOLITHIC_MAX_OPS = 1200
+SMALL_OPS = 120
+
+
+def best_dispatch(
+    problem: Problem, objective: Objective, scale: int
+) -> tuple[list[Assignment] | None, str]:
+    """The best feasible plan among the dispatching rules, and the rule's name."""
+    best: list[Assignment] | None = None
+    best_key: tuple[int, int] | None = None
+    best_rule = ""
+    for rule in RULES:
+        plan = dispatch(problem, rule)
+        if plan is None or check_plan(problem, plan):
+            continue
+        key = (objective_value(problem, plan, objective, scale), makespan_of(plan))
+        if best_key is None or key < best_key:
+            best, best_key, best_rule = plan, key, rule
+    return best, best_rule
+
+
+def solve(
+    problem: Problem,
+    objective: Objective = Objective.MAKESPAN,
+    time_limit: float = 10.0,
+    workers: int = 2,
+    *,
+    previous: Mapping[int, Assignment] | None = None,
+    stability_weight: int = 0,
+    seed: int = 0,
+    monolithic_share: float | None = None,
+) -> ScheduleResult:
+    """Solve `problem` for `objective` within `time_limit` seconds on `workers` threads.
+
+    `previous` (op index -> assignment of the previous plan) with `stability_weight` > 0
+    adds `stability_weight` per operation whose machine or start changes.
+    `monolithic_share` overrides the share of time given to the monolithic model.
+    """
+    began = time.perf_counter()
+    missing = problem.ops_without_modes()
+    if missing:
+        name = problem.operations[missing[0]].name or str(missing[0])
+        return ScheduleResult(
+            status=Status.INFEASIBLE,
+            objective=None,
+            bound=None,
+            seconds=time.perf_counter() - began,
+            reason=f"operation {name} has no machine that can run it",
+            solver="solve",
+        )
+    scale = safe_horizon(problem, previous) + 1
+    hint, rule = best_dispatch(problem, objective, scale)
+    share = monolithic_share
+    if share is None:
+        share = _default_share(problem)
+    if hint is None:
+        share = 1.0  # no heuristic plan (frozen ops in the way): the model must find one
+    incumbent = list(hint) if hint else None
+    bound: int | None = None
+    status = Status.FEASIBLE
+    reason = ""
+    solver_name = f"dispatch-{rule}" if hint else ""
+    if share > 0:
+        mono_limit = time_limit * share - (time.perf_counter() - began)
+        mono = solve_cpsat(
+            problem, objective, mono_limit, workers, hint, previous, stability_weight, seed
+        )
+        if mono.status is Status.INFEASIBLE:
+            return _finish(problem, mono, began)
+        if mono.has_plan:
+            incumbent = list(mono.assignments)
+            bound = mono.bound
+            solver_name = "cpsat"
+            if mono.status is Status.OPTIMAL:
+                return _finish(problem, mono, began)
+        reason = mono.reason
+    if incumbent is None:
+        return ScheduleResult(
+            status=Status.TIMEOUT_NO_SOLUTION,
+            objective=None,
+            bound=bound,
+            seconds=time.perf_counter() - began,
+            reason=reason or "no plan found within the time limit",
+            solver=solver_name or "solve",
+        )
+    left = time_limit - (time.perf_counter() - began)
+    if left > 0.1:
+        stats = LnsStats()
+        incumbent = improve(
+            problem,
+            incumbent,
+            objective,
+            left,
+            workers,
+            seed,
+            previous,
+            stability_weight,
+            stats=stats,
+        )
+        solver_name = f"{solver_name}+lns"
+    value = score(problem, incumbent, objective, scale, previous, stability_weight)
+    if bound is not None and value <= bound:
+        status = Status.OPTIMAL
+    result = ScheduleResult(
+        status=status,
+        objective=value,
+        bound=bound,
+        seconds=time.perf_counter() - began,
+        assignments=tuple(incumbent),
+        solver=solver_name,
+    )
+    return _finish(problem, result, began)
+
+
+def _default_share(problem: Problem) -> float:
+    if problem.n_ops > MONOLITHIC_MAX_OPS:
+        return 0.0
+    if problem.n_ops <= SMALL_OPS:
+        return 1.0
+    return 0.3
+
+
+def _finish(problem: Problem, result: ScheduleResult, began: float) -> ScheduleResult:
+    """Sort the plan, fill makespan / tardiness and the total time."""
+    plan = tuple(sorted(result.assignments, key=lambda a: a.op))
+    return ScheduleResult(
+        status=result.status,
+        objective=result.objective,
+        bound=result.bound,
+        seconds=time.perf_counter() - began,
+        assignments=plan,
+        reason=result.reason,
+        solver=result.solver,
+        makespan=makespan_of(plan) if plan else None,
+        weighted_tardiness=weighted_tardiness_of(problem, plan) if plan else None,
+        history=result.history,
+    )
