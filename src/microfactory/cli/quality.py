@@ -1,0 +1,171 @@
+"""Quality commands: `spc` (control charts with run rules) and `quality capability`.
+
+Thin: parse options, call the quality engine, render JSON or a short table.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+quality_app = typer.Typer(
+    help="Quality: process capability, records and traces.", no_args_is_help=True
+)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def spc_cmd(
+    chart: Annotated[
+        str, typer.Option("--chart", help="xbar-r, xbar-s, imr, p, np, c, u, ewma or cusum")
+    ],
+    data: Annotated[Path, typer.Option("--data", help="CSV with a 'value' column")],
+    subgroup_size: Annotated[
+        int | None,
+        typer.Option("--subgroup-size", help="Rows per subgroup (or sample size for p/np/u)"),
+    ] = None,
+    rules: Annotated[
+        str, typer.Option("--rules", help="nelson or western-electric (or rule ids)")
+    ] = "nelson",
+    exclude_out_of_control: Annotated[
+        bool,
+        typer.Option(
+            "--exclude-out-of-control",
+            help="Phase I: drop subgroups beyond the limits and re-estimate until none remain",
+        ),
+    ] = False,
+    lam: Annotated[float, typer.Option("--lambda", help="EWMA smoothing constant")] = 0.2,
+    width: Annotated[float, typer.Option("--limit-width", help="EWMA limit width L")] = 3.0,
+    k: Annotated[float, typer.Option("--k", help="CUSUM reference value (in sigma)")] = 0.5,
+    h: Annotated[float, typer.Option("--h", help="CUSUM decision interval (in sigma)")] = 5.0,
+    target: Annotated[
+        float | None, typer.Option("--target", help="Known mean for EWMA / CUSUM")
+    ] = None,
+    sigma: Annotated[
+        float | None, typer.Option("--sigma", help="Known sigma for EWMA / CUSUM")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Also write the chart (.html or .png)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Control chart limits, points and every rule violation (0-based point indices)."""
+    from microfactory.quality.charts import control_chart
+    from microfactory.quality.measurement_csv import read_measurements
+
+    table = read_measurements(data)
+    result = control_chart(
+        chart,
+        table.values,
+        sizes=table.sizes,
+        subgroup_labels=table.subgroups,
+        subgroup_size=subgroup_size,
+        rules=rules,
+        exclude_out_of_control=exclude_out_of_control,
+        lam=lam,
+        width=width,
+        k=k,
+        h=h,
+        target=target,
+        sigma=sigma,
+    )
+    if plot is not None:
+        from microfactory.quality.chart_plot import write_chart
+
+        write_chart(result, plot, title=f"{result.chart} chart of {data.name}")
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table_out = Table(title=f"{result.chart} chart of {data.name}")
+    for col in ("series", "points", "center", "lcl", "ucl", "violations"):
+        table_out.add_column(col)
+    for s in result.charts:
+
+        def fmt(values: Any) -> str:
+            return "varies" if len(set(values.tolist())) > 1 else f"{float(values[0]):.6g}"
+
+        table_out.add_row(
+            s.name,
+            str(s.points.shape[0]),
+            fmt(s.center),
+            fmt(s.lcl),
+            fmt(s.ucl),
+            str(len(s.violations)),
+        )
+    console = Console()
+    console.print(table_out)
+    for name, v in result.violations:
+        console.print(f"  {name}: {v.rule} at point {v.index}")
+    if result.excluded:
+        console.print(f"excluded from the estimate: {', '.join(map(str, result.excluded))}")
+    if plot is not None:
+        console.print(f"chart written to {plot}")
+
+
+def capability_cmd(
+    data: Annotated[Path, typer.Option("--data", help="CSV with a 'value' column")],
+    lsl: Annotated[float | None, typer.Option("--lsl", help="Lower specification limit")] = None,
+    usl: Annotated[float | None, typer.Option("--usl", help="Upper specification limit")] = None,
+    target: Annotated[
+        float | None, typer.Option("--target", help="Target (default: mid-specification)")
+    ] = None,
+    subgroup_size: Annotated[
+        int, typer.Option("--subgroup-size", help="Rows per subgroup for within sigma")
+    ] = 1,
+    confidence: Annotated[
+        float, typer.Option("--confidence", help="Confidence level of the intervals")
+    ] = 0.95,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Cp, Cpk, Pp, Ppk, Cpm with confidence intervals and an Anderson–Darling check."""
+    from microfactory.quality.capability import process_capability
+    from microfactory.quality.measurement_csv import read_measurements
+    from microfactory.quality.subgroups import Subgroups
+
+    table = read_measurements(data)
+    values: Any = table.values
+    if table.subgroups is not None:
+        values = Subgroups.from_labels(table.values, table.subgroups)
+    result = process_capability(
+        values,
+        lsl=lsl,
+        usl=usl,
+        target=target,
+        subgroup_size=subgroup_size,
+        confidence=confidence,
+    )
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    from rich.console import Console
+
+    console = Console()
+    console.print(
+        f"n={result.n} mean={result.mean:.6g} sigma within={result.sigma_within:.6g} "
+        f"overall={result.sigma_overall:.6g}"
+    )
+    for name in ("cp", "cpk", "pp", "ppk", "cpm"):
+        value = getattr(result, name)
+        if value is None:
+            continue
+        ci = result.intervals.get(name)
+        span = f"  [{ci.low:.3f}, {ci.high:.3f}]" if ci else ""
+        console.print(f"{name:>4} = {value:.3f}{span}")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("spc")(spc_cmd)
+    quality_app.command("capability")(capability_cmd)
+    app.add_typer(quality_app, name="quality")
