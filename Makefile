@@ -18,7 +18,7 @@ venv: $(STAMP)
 
 ## Build the demo factory, run the closed loop for simulated days, print the summary, serve the dashboard.
 demo: $(STAMP)
-	$(BIN)/microfactory demo --serve
+	$(BIN)/microfactory demo
 
 ## The whole quality gate: lint, format, types, tests (SQLite, PostgreSQL, MQTT, browser).
 test: $(STAMP)

@@ -1,0 +1,5 @@
+"""`python -m microfactory` runs the CLI."""
+
+from microfactory.cli.main import main
+
+main()
