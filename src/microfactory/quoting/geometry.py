@@ -1,0 +1,247 @@
+"""Geometry of a watertight mesh: volume, surface, bounding box, build orientation and
+estimated support.
+
+Support is estimated from overhang area: every downward-facing triangle steeper than the
+self-supporting angle needs a column of support from the build plate up to it, so its
+support volume is (projected area) × (height above the plate). That over-counts overhangs
+that sit above other parts of the model; it is an estimate, and says so.
+
+Orientation candidates are the six axis-aligned poses plus "largest flat face down" poses
+from the convex hull; each is scored by the time its support and its height would cost.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+Vec3 = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class OrientationWeights:
+    """How orientation candidates are compared: seconds per mm³ of support and per mm of
+    height (layers). Defaults suit FDM; resin is almost all height."""
+
+    support_s_per_mm3: float = 0.25
+    height_s_per_mm: float = 40.0
+    self_supporting_deg: float = 45.0
+
+    def __post_init__(self) -> None:
+        if self.support_s_per_mm3 < 0 or self.height_s_per_mm < 0:
+            raise ValueError("orientation weights must not be negative")
+        if not 0 < self.self_supporting_deg < 90:
+            raise ValueError("self_supporting_deg must be between 0 and 90")
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """A build pose: rotation applied to the model, the resulting bounding box, support."""
+
+    label: str
+    rotation: tuple[Vec3, Vec3, Vec3]
+    extents_mm: Vec3
+    support_volume_mm3: float
+    overhang_area_mm2: float
+
+    @property
+    def height_mm(self) -> float:
+        return self.extents_mm[2]
+
+    def score_s(self, weights: OrientationWeights) -> float:
+        """Seconds this pose is expected to cost in support and height (lower is better)."""
+        return (
+            self.support_volume_mm3 * weights.support_s_per_mm3
+            + self.height_mm * weights.height_s_per_mm
+        )
+
+
+@dataclass(frozen=True)
+class Geometry:
+    volume_mm3: float
+    surface_mm2: float
+    bbox_mm: Vec3
+    orientations: tuple[Orientation, ...]
+    """Candidate poses, best first under the weights `analyze` was given."""
+
+    @property
+    def best(self) -> Orientation:
+        return self.orientations[0]
+
+    def ranked(self, weights: OrientationWeights) -> list[Orientation]:
+        return sorted(self.orientations, key=lambda o: o.score_s(weights))
+
+
+@dataclass(frozen=True)
+class SurfaceProfile:
+    """Per-triangle area and |cos| of the normal's angle to the build axis, in one pose:
+    enough for a shell-volume model (walls vs top/bottom skins)."""
+
+    areas: np.ndarray
+    abs_nz: np.ndarray
+    footprint_mm2: float
+    nz: np.ndarray
+    """Signed z component of each triangle's normal."""
+    z_low: np.ndarray
+    z_high: np.ndarray
+    """Lowest and highest vertex height of each triangle above the plate."""
+
+
+def _rotation_to_down(normal: np.ndarray) -> np.ndarray:
+    """Rotation that turns `normal` into (0, 0, -1)."""
+    n = normal / np.linalg.norm(normal)
+    target = np.array([0.0, 0.0, -1.0])
+    v = np.cross(n, target)
+    c = float(np.dot(n, target))
+    if np.linalg.norm(v) < 1e-12:
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.asarray(np.eye(3) + vx + vx @ vx * (1.0 / (1.0 + c)))
+
+
+_AXIS_POSES: tuple[tuple[str, tuple[float, float, float]], ...] = (
+    ("as modelled", (0.0, 0.0, -1.0)),
+    ("upside down", (0.0, 0.0, 1.0)),
+    ("+x face down", (1.0, 0.0, 0.0)),
+    ("-x face down", (-1.0, 0.0, 0.0)),
+    ("+y face down", (0.0, 1.0, 0.0)),
+    ("-y face down", (0.0, -1.0, 0.0)),
+)
+
+
+def _candidates(mesh: trimesh.Trimesh, hull_faces: int) -> list[tuple[str, np.ndarray]]:
+    out = [(label, _rotation_to_down(np.asarray(n))) for label, n in _AXIS_POSES]
+    if hull_faces <= 0:
+        return out
+    try:
+        hull = mesh.convex_hull
+    except Exception:  # qhull fails on degenerate input; axis poses still stand
+        return out
+    normals = hull.face_normals
+    areas = hull.area_faces
+    # merge coplanar hull triangles by rounded normal, then take the largest flats
+    keys = np.round(normals, 3)
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    flat_area = np.bincount(inverse.ravel(), weights=areas)
+    for idx in np.argsort(flat_area)[::-1][:hull_faces]:
+        n = uniq[idx]
+        if np.max(np.abs(n)) > 0.999:
+            continue  # already an axis pose
+        out.append((f"flat face ({n[0]:.2f}, {n[1]:.2f}, {n[2]:.2f}) down", _rotation_to_down(n)))
+    return out
+
+
+def _support(
+    normals_z: np.ndarray,
+    areas: np.ndarray,
+    centroid_z: np.ndarray,
+    zmin: float,
+    self_supporting_deg: float,
+) -> tuple[float, float]:
+    limit = -math.sin(math.radians(self_supporting_deg))
+    lifted = (centroid_z - zmin) > 0.2
+    over = (normals_z < limit) & lifted
+    projected = areas[over] * -normals_z[over]
+    volume = float(np.dot(projected, centroid_z[over] - zmin))
+    return volume, float(projected.sum())
+
+
+def analyze(
+    mesh: trimesh.Trimesh, weights: OrientationWeights | None = None, hull_faces: int = 6
+) -> Geometry:
+    """Volume, surface, bounding box and build-pose candidates (best first)."""
+    weights = weights or OrientationWeights()
+    normals = np.asarray(mesh.face_normals)
+    areas = np.asarray(mesh.area_faces)
+    centroids = np.asarray(mesh.triangles_center)
+    vertices = np.asarray(mesh.vertices)
+    poses: list[Orientation] = []
+    for label, rot in _candidates(mesh, hull_faces):
+        nz = normals @ rot[2]
+        cz = centroids @ rot[2]
+        vz = vertices @ rot[2]
+        zmin = float(vz.min())
+        ext_x = float(np.ptp(vertices @ rot[0]))
+        ext_y = float(np.ptp(vertices @ rot[1]))
+        ext_z = float(vz.max() - zmin)
+        support, overhang = _support(nz, areas, cz, zmin, weights.self_supporting_deg)
+        poses.append(
+            Orientation(
+                label=label,
+                rotation=tuple(tuple(float(x) for x in row) for row in rot),  # type: ignore[arg-type]
+                extents_mm=(ext_x, ext_y, ext_z),
+                support_volume_mm3=support,
+                overhang_area_mm2=overhang,
+            )
+        )
+    poses.sort(key=lambda o: o.score_s(weights))
+    ext = mesh.extents
+    return Geometry(
+        volume_mm3=float(mesh.volume),
+        surface_mm2=float(mesh.area),
+        bbox_mm=(float(ext[0]), float(ext[1]), float(ext[2])),
+        orientations=tuple(poses),
+    )
+
+
+def surface_profile(mesh: trimesh.Trimesh, orientation: Orientation) -> SurfaceProfile:
+    """Triangle areas and |n·z| in the given pose, plus the area touching the plate."""
+    rot = np.asarray(orientation.rotation)
+    nz = np.asarray(mesh.face_normals) @ rot[2]
+    areas = np.asarray(mesh.area_faces)
+    vz = np.asarray(mesh.vertices) @ rot[2]
+    vz = vz - vz.min()
+    fz = vz[np.asarray(mesh.faces)]
+    z_low = fz.min(axis=1)
+    z_high = fz.max(axis=1)
+    on_plate = (nz < -0.999) & (z_high < 1e-3)
+    return SurfaceProfile(
+        areas=areas,
+        abs_nz=np.abs(nz),
+        footprint_mm2=float(areas[on_plate].sum()),
+        nz=nz,
+        z_low=z_low,
+        z_high=z_high,
+    )
+
+
+def layer_profile(
+    profile: SurfaceProfile, layer_height_mm: float, layers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per layer: outline area (lateral surface crossing the layer, projected on the
+    vertical) and cross-section area, each spread over the layers a triangle spans.
+
+    The cross-section at height z is minus the sum of n_z·area over the surface below z
+    (divergence theorem on the solid under the cut), so it is a running sum of ramps."""
+    h = layer_height_mm
+    n = max(layers, 1)
+    k0 = np.clip(np.ceil(profile.z_low / h - 0.5), 0, n - 1).astype(np.int64)
+    k1 = np.clip(np.floor(profile.z_high / h - 0.5), 0, n - 1).astype(np.int64)
+    k1 = np.maximum(k1, k0)
+    span = (k1 - k0 + 1).astype(np.float64)
+    lateral = profile.areas * np.sqrt(np.clip(1.0 - profile.nz**2, 0.0, 1.0)) / span
+    outline = np.bincount(k0, lateral, n + 1) - np.bincount(k1 + 1, lateral, n + 1)
+    outline = np.cumsum(outline)[:n]
+    slope = -profile.nz * profile.areas / span
+    second = np.bincount(k0, slope, n + 1) - np.bincount(k1 + 1, slope, n + 1)
+    section = np.clip(np.cumsum(np.cumsum(second))[:n], 0.0, None)
+    return outline, section
+
+
+def fits(extents: Vec3, build_volume: Vec3) -> bool:
+    """Whether a box of `extents` (x, y, z in the pose) fits the build volume; the part may
+    turn 90° about the vertical axis but keeps its height."""
+    ex, ey, ez = extents
+    bx, by, bz = build_volume
+    if ez > bz:
+        return False
+    return (ex <= bx and ey <= by) or (ey <= bx and ex <= by)
+
+
+def layer_count(height_mm: float, layer_height_mm: float, first_layer_mm: float) -> int:
+    if height_mm <= first_layer_mm:
+        return 1
+    return 1 + math.ceil((height_mm - first_layer_mm) / layer_height_mm - 1e-9)

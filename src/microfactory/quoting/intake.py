@@ -1,0 +1,449 @@
+"""3D model intake: read STL (binary and ASCII), 3MF and OBJ into a validated triangle mesh.
+
+Every refusal is a `ValidationError` naming the file and the reason; nothing is kept of a
+refused file. 3MF archives are checked for declared uncompressed size, compression ratio and
+entry count *before* anything is extracted, and reads are bounded so that an archive whose
+headers lie still cannot expand past the limit.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import numpy as np
+import trimesh
+
+from microfactory.core.errors import ValidationError
+
+#: Length of one model unit in millimetres (3MF `unit` values plus common short names).
+UNIT_MM: dict[str, float] = {
+    "micron": 0.001,
+    "um": 0.001,
+    "millimeter": 1.0,
+    "millimetre": 1.0,
+    "mm": 1.0,
+    "centimeter": 10.0,
+    "centimetre": 10.0,
+    "cm": 10.0,
+    "inch": 25.4,
+    "in": 25.4,
+    "foot": 304.8,
+    "ft": 304.8,
+    "meter": 1000.0,
+    "metre": 1000.0,
+    "m": 1000.0,
+}
+
+FORMATS = ("stl", "3mf", "obj")
+_NS_3MF = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """Configurable limits on what a customer may upload."""
+
+    max_file_bytes: int = 64 * 1024 * 1024
+    max_uncompressed_bytes: int = 256 * 1024 * 1024
+    max_compression_ratio: float = 100.0
+    max_zip_entries: int = 1000
+    max_triangles: int = 5_000_000
+
+    def __post_init__(self) -> None:
+        if min(self.max_file_bytes, self.max_uncompressed_bytes, self.max_zip_entries) <= 0:
+            raise ValueError("intake limits must be positive")
+        if self.max_compression_ratio < 1 or self.max_triangles <= 0:
+            raise ValueError("max_compression_ratio must be >= 1 and max_triangles positive")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A validated, watertight mesh in millimetres plus what intake had to say about it."""
+
+    name: str
+    mesh: trimesh.Trimesh
+    unit: str
+    unit_declared: bool
+    repaired: bool
+    warnings: tuple[str, ...] = field(default=())
+
+
+def load_model(
+    path: str | Path, *, limits: IntakeLimits | None = None, units: str | None = None
+) -> LoadedModel:
+    """Read and validate the model at `path` (format from the extension)."""
+    limits = limits or IntakeLimits()
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError("no such file", where=str(p))
+    size = p.stat().st_size
+    if size > limits.max_file_bytes:
+        raise ValidationError(
+            f"file is {size} bytes, over the {limits.max_file_bytes}-byte upload limit",
+            where=p.name,
+        )
+    return load_model_bytes(p.read_bytes(), p.name, limits=limits, units=units)
+
+
+def load_model_bytes(
+    data: bytes, filename: str, *, limits: IntakeLimits | None = None, units: str | None = None
+) -> LoadedModel:
+    """Read and validate an uploaded model held in memory (API uploads)."""
+    limits = limits or IntakeLimits()
+    where = filename
+    if len(data) > limits.max_file_bytes:
+        raise ValidationError(
+            f"file is {len(data)} bytes, over the {limits.max_file_bytes}-byte upload limit",
+            where=where,
+        )
+    if not data:
+        raise ValidationError("file is empty", where=where)
+    fmt = Path(filename).suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ValidationError(f"unsupported format {fmt!r}; use one of {FORMATS}", where=where)
+    if units is not None and units.lower() not in UNIT_MM:
+        raise ValidationError(f"unknown unit {units!r}; use one of {sorted(UNIT_MM)}", where=where)
+    declared: str | None = units.lower() if units else None
+    if fmt == "3mf":
+        vertices, faces, file_unit = _read_3mf(data, limits, where)
+        declared = declared or file_unit
+    elif fmt == "stl":
+        vertices, faces = _read_stl(data, limits, where)
+    else:
+        vertices, faces = _read_obj(data, where)
+    if len(faces) > limits.max_triangles:
+        raise ValidationError(
+            f"{len(faces)} triangles, over the {limits.max_triangles} limit", where=where
+        )
+    warnings: list[str] = []
+    vertices, unit = _apply_units(vertices, declared, warnings)
+    mesh, repaired = _validated_mesh(vertices, faces, where, warnings)
+    return LoadedModel(
+        name=Path(filename).stem,
+        mesh=mesh,
+        unit=unit,
+        unit_declared=declared is not None,
+        repaired=repaired,
+        warnings=tuple(warnings),
+    )
+
+
+# --- readers ---------------------------------------------------------------------------------
+
+_STL_DTYPE = np.dtype([("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attr", "<u2")])
+
+
+def _read_stl(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray, np.ndarray]:
+    if len(data) >= 84:
+        count = int(np.frombuffer(data, dtype="<u4", count=1, offset=80)[0])
+        if 84 + 50 * count == len(data):
+            if count == 0:
+                raise ValidationError("STL holds no triangles", where=where)
+            if count > limits.max_triangles:
+                raise ValidationError(
+                    f"{count} triangles, over the {limits.max_triangles} limit", where=where
+                )
+            tris = np.frombuffer(data, dtype=_STL_DTYPE, count=count, offset=84)
+            return _soup_to_indexed(tris["vertices"].astype(np.float64), where)
+    head = data[:512].lstrip().lower()
+    if not head.startswith(b"solid"):
+        raise ValidationError(
+            "not an STL file (neither binary with a consistent triangle count nor ASCII 'solid')",
+            where=where,
+        )
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"ASCII STL has non-ASCII bytes at {exc.start}", where=where) from exc
+    coords: list[float] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if parts and parts[0] == "vertex":
+            if len(parts) != 4:
+                raise ValidationError(f"malformed vertex line {lineno}", where=where)
+            try:
+                coords.extend(float(v) for v in parts[1:])
+            except ValueError as exc:
+                raise ValidationError(f"bad number on line {lineno}", where=where) from exc
+    if not coords:
+        raise ValidationError("STL holds no triangles", where=where)
+    if len(coords) % 9:
+        raise ValidationError("ASCII STL has a facet without exactly 3 vertices", where=where)
+    return _soup_to_indexed(np.asarray(coords, dtype=np.float64).reshape(-1, 3, 3), where)
+
+
+def _soup_to_indexed(tris: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Triangle soup (n, 3, 3) → vertices + faces; shared vertices are merged later."""
+    if not np.isfinite(tris).all():
+        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
+    return tris.reshape(-1, 3), np.arange(tris.shape[0] * 3, dtype=np.int64).reshape(-1, 3)
+
+
+def _read_obj(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError("OBJ is not UTF-8 text", where=where) from exc
+    verts: list[tuple[float, float, float]] = []
+    faces: list[tuple[int, int, int]] = []
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        parts = raw.split("#", 1)[0].split()
+        if not parts:
+            continue
+        try:
+            if parts[0] == "v":
+                verts.append((float(parts[1]), float(parts[2]), float(parts[3])))
+            elif parts[0] == "f":
+                idx = [int(tok.split("/")[0]) for tok in parts[1:]]
+                if len(idx) < 3:
+                    raise ValidationError(f"face with < 3 vertices, line {lineno}", where=where)
+                idx = [i - 1 if i > 0 else len(verts) + i for i in idx]
+                faces.extend((idx[0], idx[k], idx[k + 1]) for k in range(1, len(idx) - 1))
+        except (ValueError, IndexError) as exc:
+            raise ValidationError(
+                f"malformed OBJ line {lineno}: {raw[:60]!r}", where=where
+            ) from exc
+    if not faces:
+        raise ValidationError("OBJ holds no faces (not a mesh)", where=where)
+    v = np.asarray(verts, dtype=np.float64).reshape(-1, 3)
+    f = np.asarray(faces, dtype=np.int64)
+    if f.min() < 0 or f.max() >= len(v):
+        raise ValidationError("OBJ face refers to a vertex that does not exist", where=where)
+    if not np.isfinite(v).all():
+        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
+    return v, f
+
+
+def check_zip_safe(archive: zipfile.ZipFile, limits: IntakeLimits, where: str) -> None:
+    """Refuse a zip whose declared contents are too big, too many or too compressed.
+    Uses only the central directory: nothing is decompressed here."""
+    infos = archive.infolist()
+    if len(infos) > limits.max_zip_entries:
+        raise ValidationError(
+            f"archive has {len(infos)} entries, over the {limits.max_zip_entries} limit",
+            where=where,
+        )
+    total = sum(i.file_size for i in infos)
+    if total > limits.max_uncompressed_bytes:
+        raise ValidationError(
+            f"archive expands to {total} bytes, over the {limits.max_uncompressed_bytes}-byte "
+            "limit (zip bomb?)",
+            where=where,
+        )
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1024 * 1024 and ratio > limits.max_compression_ratio:
+            raise ValidationError(
+                f"archive entry {info.filename!r} has compression ratio {ratio:.0f}:1, over "
+                f"{limits.max_compression_ratio:.0f}:1 (zip bomb?)",
+                where=where,
+            )
+
+
+def _bounded_read(archive: zipfile.ZipFile, name: str, budget: int, where: str) -> bytes:
+    with archive.open(name) as handle:
+        blob = handle.read(budget + 1)
+    if len(blob) > budget:
+        raise ValidationError(
+            f"archive entry {name!r} expands past the declared limit (zip bomb?)", where=where
+        )
+    return blob
+
+
+def _read_3mf(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray, np.ndarray, str]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise ValidationError("not a 3MF file (not a zip archive)", where=where) from exc
+    with archive:
+        check_zip_safe(archive, limits, where)
+        name = _root_model_name(archive, limits, where)
+        try:
+            blob = _bounded_read(archive, name, limits.max_uncompressed_bytes, where)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise ValidationError(f"corrupt 3MF archive: {exc}", where=where) from exc
+    try:
+        root = ElementTree.fromstring(blob)
+    except ElementTree.ParseError as exc:
+        raise ValidationError(f"3MF model XML does not parse: {exc}", where=where) from exc
+    unit = root.get("unit", "millimeter").lower()
+    if unit not in UNIT_MM:
+        raise ValidationError(f"3MF declares unknown unit {unit!r}", where=where)
+    vertices, faces = _3mf_build(root, where)
+    return vertices, faces, unit
+
+
+def _root_model_name(archive: zipfile.ZipFile, limits: IntakeLimits, where: str) -> str:
+    names = set(archive.namelist())
+    if "_rels/.rels" in names:
+        try:
+            rels = ElementTree.fromstring(
+                _bounded_read(archive, "_rels/.rels", limits.max_uncompressed_bytes, where)
+            )
+        except ElementTree.ParseError as exc:
+            raise ValidationError(f"3MF _rels/.rels does not parse: {exc}", where=where) from exc
+        for rel in rels.iter():
+            if rel.get("Type", "").endswith("/3dmodel"):
+                target = rel.get("Target", "").lstrip("/")
+                if target in names:
+                    return target
+    models = sorted(n for n in names if n.lower().endswith(".model"))
+    if not models:
+        raise ValidationError("3MF archive holds no 3D model part", where=where)
+    return "3D/3dmodel.model" if "3D/3dmodel.model" in names else models[0]
+
+
+def _3mf_transform(text: str | None, where: str) -> np.ndarray:
+    if not text:
+        return np.eye(4)
+    try:
+        vals = [float(v) for v in text.split()]
+    except ValueError as exc:
+        raise ValidationError(f"bad 3MF transform {text!r}", where=where) from exc
+    if len(vals) != 12:
+        raise ValidationError(f"3MF transform needs 12 numbers, got {len(vals)}", where=where)
+    m = np.eye(4)
+    m[:3, :3] = np.asarray(vals[:9]).reshape(3, 3).T  # 3MF: row vector × matrix
+    m[:3, 3] = vals[9:12]
+    return m
+
+
+def _3mf_build(root: ElementTree.Element, where: str) -> tuple[np.ndarray, np.ndarray]:
+    objects: dict[str, ElementTree.Element] = {
+        obj.get("id", ""): obj for obj in root.iter(f"{_NS_3MF}object")
+    }
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def emit(obj_id: str, transform: np.ndarray, depth: int) -> None:
+        if depth > 16:
+            raise ValidationError("3MF components nest too deeply (cycle?)", where=where)
+        obj = objects.get(obj_id)
+        if obj is None:
+            raise ValidationError(f"3MF refers to missing object {obj_id!r}", where=where)
+        mesh = obj.find(f"{_NS_3MF}mesh")
+        if mesh is not None:
+            v, f = _3mf_mesh(mesh, where)
+            homo = np.c_[v, np.ones(len(v))] @ transform.T
+            parts.append((homo[:, :3], f))
+        comps = obj.find(f"{_NS_3MF}components")
+        if comps is not None:
+            for comp in comps.iter(f"{_NS_3MF}component"):
+                t = _3mf_transform(comp.get("transform"), where)
+                emit(comp.get("objectid", ""), transform @ t, depth + 1)
+
+    build = root.find(f"{_NS_3MF}build")
+    items = [] if build is None else list(build.iter(f"{_NS_3MF}item"))
+    for item in items:
+        emit(item.get("objectid", ""), _3mf_transform(item.get("transform"), where), 0)
+    if not parts:
+        raise ValidationError("3MF holds no mesh in its build", where=where)
+    offset = 0
+    verts, faces = [], []
+    for v, f in parts:
+        verts.append(v)
+        faces.append(f + offset)
+        offset += len(v)
+    return np.vstack(verts), np.vstack(faces)
+
+
+def _3mf_mesh(mesh: ElementTree.Element, where: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        v = np.array(
+            [
+                (float(e.get("x", "")), float(e.get("y", "")), float(e.get("z", "")))
+                for e in mesh.iter(f"{_NS_3MF}vertex")
+            ],
+            dtype=np.float64,
+        ).reshape(-1, 3)
+        f = np.array(
+            [
+                (int(e.get("v1", "")), int(e.get("v2", "")), int(e.get("v3", "")))
+                for e in mesh.iter(f"{_NS_3MF}triangle")
+            ],
+            dtype=np.int64,
+        ).reshape(-1, 3)
+    except ValueError as exc:
+        raise ValidationError(
+            f"3MF mesh has a malformed vertex or triangle: {exc}", where=where
+        ) from exc
+    if len(f) and (f.min() < 0 or f.max() >= len(v)):
+        raise ValidationError("3MF triangle refers to a vertex that does not exist", where=where)
+    if not np.isfinite(v).all():
+        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
+    return v, f
+
+
+# --- units and mesh validation ---------------------------------------------------------------
+
+
+def _apply_units(
+    vertices: np.ndarray, declared: str | None, warnings: list[str]
+) -> tuple[np.ndarray, str]:
+    if declared is not None:
+        scale = UNIT_MM[declared]
+        return (vertices * scale if scale != 1.0 else vertices), declared
+    extent = float(np.ptp(vertices, axis=0).max()) if len(vertices) else 0.0
+    if 0 < extent < 1.0 and 1.0 <= extent * 1000.0 <= 2000.0:
+        warnings.append(
+            f"units not declared; largest extent {extent:g} is implausible in millimetres, "
+            "so metres were assumed"
+        )
+        return vertices * 1000.0, "meter"
+    warnings.append("units not declared; millimetres assumed (pass units to override)")
+    return vertices, "millimeter"
+
+
+def _validated_mesh(
+    vertices: np.ndarray, faces: np.ndarray, where: str, warnings: list[str]
+) -> tuple[trimesh.Trimesh, bool]:
+    if len(faces) == 0:
+        raise ValidationError("mesh is empty (no triangles)", where=where)
+    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+    mesh.merge_vertices()
+    areas = mesh.area_faces
+    extent = float(mesh.extents.max()) if len(mesh.vertices) else 0.0
+    keep = areas > (extent * 1e-9) ** 2
+    dropped = int((~keep).sum())
+    if not keep.any():
+        raise ValidationError("mesh is degenerate (every triangle has zero area)", where=where)
+    if dropped:
+        mesh.update_faces(keep)
+        mesh.remove_unreferenced_vertices()
+        warnings.append(f"removed {dropped} zero-area triangles")
+    unique = mesh.unique_faces()
+    if int((~unique).sum()):
+        warnings.append(f"removed {int((~unique).sum())} duplicate triangles")
+        mesh.update_faces(unique)
+    repaired = bool(dropped)
+    if not mesh.is_watertight:
+        repaired = True
+        trimesh.repair.fill_holes(mesh)
+        if not mesh.is_watertight:
+            raise ValidationError(
+                f"mesh is not watertight ({_open_edges(mesh)} open or non-manifold edges) and "
+                "could not be repaired; close the holes in a CAD tool",
+                where=where,
+            )
+        warnings.append("mesh had holes; they were closed automatically")
+    if not mesh.is_winding_consistent:
+        repaired = True
+        trimesh.repair.fix_winding(mesh)  # type: ignore[no-untyped-call]
+        warnings.append("inconsistent triangle winding was fixed")
+    volume = float(mesh.volume)
+    if volume < 0:
+        mesh.invert()
+        volume = -volume
+        warnings.append("mesh was inside-out; normals were flipped")
+    if not volume > 0:
+        raise ValidationError("mesh encloses no volume (degenerate or flat)", where=where)
+    return mesh, repaired
+
+
+def _open_edges(mesh: trimesh.Trimesh) -> int:
+    edges: Any = mesh.edges_sorted
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return int((counts != 2).sum())
