@@ -1,0 +1,82 @@
+"""The ASGI application: API under /api/v1, the dashboard pages, static assets served from
+the package (no CDN: factories are often offline), OpenAPI schema at /api/v1/openapi.json
+and a Swagger UI at /docs whose scripts are vendored in the package."""
+
+from __future__ import annotations
+
+import gzip
+from functools import cache
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
+
+from microfactory.api import problems
+from microfactory.api.context import ApiContext
+from microfactory.api.middleware import (
+    AuditMiddleware,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
+from microfactory.api.routes import auth, factory, orders
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>microfactory API</title>
+<link rel="icon" href="/static/favicon.svg">
+<link rel="stylesheet" href="/static/vendor/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui-bundle.js"></script>
+<script src="/static/swagger-init.js"></script></body></html>
+"""
+
+
+@cache
+def plotly_bundle() -> tuple[bytes, bytes]:
+    """plotly.min.js from the installed plotly package, plain and gzipped (read once)."""
+    import plotly
+
+    path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    raw = path.read_bytes()
+    return raw, gzip.compress(raw, compresslevel=6)
+
+
+def create_app(
+    ctx: ApiContext, *, extra_routers: list[tuple[str, object]] | None = None
+) -> FastAPI:
+    app = FastAPI(
+        title="microfactory",
+        version="1",
+        summary="Orders, plans, machines, maintenance and quality of a micro-factory.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    problems.install(app)
+    for module in (auth, factory, orders):
+        app.include_router(module.router, prefix=API_PREFIX)
+    for prefix, router in extra_routers or []:
+        app.include_router(router, prefix=prefix)  # type: ignore[arg-type]
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return HTMLResponse(DOCS_HTML)
+
+    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js(request: Request) -> Response:
+        raw, packed = plotly_bundle()
+        headers = {"Cache-Control": "public, max-age=86400", "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(packed, media_type="text/javascript", headers=headers)
+        return Response(raw, media_type="text/javascript", headers=headers)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(AuditMiddleware, audit=ctx.audit)
+    app.add_middleware(BodyLimitMiddleware, limit=ctx.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app

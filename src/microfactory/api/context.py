@@ -1,0 +1,24 @@
+"""What the API and dashboard need, wired once by the composition root (`composition.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from microfactory.core.clock import Clock
+from microfactory.services.audit import AuditLog
+from microfactory.services.auth import AuthService
+from microfactory.services.ports import UnitOfWorkFactory
+
+
+@dataclass
+class ApiContext:
+    uow: UnitOfWorkFactory
+    auth: AuthService
+    audit: AuditLog
+    clock: Clock
+    site: str = "demo"
+    max_body_bytes: int = 1_000_000
+    secure_cookies: bool = False
+    sse_interval_s: float = 2.0
+    extras: dict[str, Any] = field(default_factory=dict)

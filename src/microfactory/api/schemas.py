@@ -1,0 +1,231 @@
+"""API schemas: separate create / update / public models, so storage columns never leak and
+clients cannot set what they must not (ids of users, timestamps, statuses)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+ParamValue = str | int | float | bool
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str = ""
+
+
+# auth ----------------------------------------------------------------------------------
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: str
+    active: bool
+    created: datetime
+
+
+class LoginOut(BaseModel):
+    user: UserPublic
+    csrf_token: str
+    expires: datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: Annotated[str, Field(min_length=2, max_length=64)]
+    password: Annotated[str, Field(min_length=10, max_length=1024)]
+    role: str
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str | None = None
+    active: bool | None = None
+    password: Annotated[str, Field(min_length=10, max_length=1024)] | None = None
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    username: Annotated[str, Field(min_length=2, max_length=64)] | None = None
+
+
+class TokenPublic(BaseModel):
+    id: int
+    user: str
+    name: str
+    created: datetime
+    revoked: bool
+
+
+class TokenIssued(TokenPublic):
+    token: str = Field(description="the secret; shown once, store it now")
+
+
+class AuditPublic(BaseModel):
+    id: int | None
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    outcome: int
+    detail: str
+
+
+# factory -------------------------------------------------------------------------------
+class MachinePublic(BaseModel):
+    id: str
+    name: str
+    type: str
+    area: str
+    capabilities: list[str]
+    cost_per_hour: float
+    state: str
+    mode: str
+    state_since: datetime | None
+    reason: str | None
+    current_job: str | None
+    oee_today: float | None
+
+
+class FactoryPublic(BaseModel):
+    site: str
+    name: str
+    timezone: str
+    currency: str
+    areas: list[dict[str, str]]
+    machines: int
+    products: list[str]
+    materials: list[str]
+
+
+class ParameterPublic(BaseModel):
+    name: str
+    type: str
+    default: ParamValue | None
+    min: float | None
+    max: float | None
+    choices: list[str]
+    unit: str
+
+
+class ProductPublic(BaseModel):
+    id: str
+    name: str
+    family: str
+    base_price: float
+    parameters: list[ParameterPublic]
+    operations: list[str]
+
+
+class CustomerPublic(BaseModel):
+    id: str
+    name: str
+    segment: str
+
+
+# orders --------------------------------------------------------------------------------
+class OrderLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product: Id
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)]
+    parameters: dict[Annotated[str, Field(max_length=64)], ParamValue] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer: Id
+    lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=100)]
+    due: AwareDatetime
+    priority: Annotated[int, Field(ge=1, le=5)] = 3
+    rush: bool = False
+    notes: Annotated[str, Field(max_length=2000)] = ""
+    release: bool = Field(default=True, description="release into work orders at once")
+
+
+class OrderLinePublic(BaseModel):
+    product: str
+    quantity: int
+    parameters: dict[str, Any]
+    unit_price: float | None
+
+
+class OrderPublic(BaseModel):
+    id: str
+    customer: str
+    status: str
+    due: datetime
+    created: datetime
+    priority: int
+    rush: bool
+    notes: str
+    lines: list[OrderLinePublic]
+
+
+class TimelineEntry(BaseModel):
+    status: str
+    at: datetime
+    note: str
+
+
+class OperationPublic(BaseModel):
+    id: str
+    seq: int
+    name: str
+    capability: str
+    minutes: float
+    status: str
+    machine: str | None
+    actual_start: datetime | None
+    actual_end: datetime | None
+    good: int
+    rejected: int
+
+
+class WorkOrderPublic(BaseModel):
+    id: str
+    order: str
+    product: str
+    quantity: int
+    due: datetime
+    status: str
+    lot: str
+    late: bool
+    operations: list[OperationPublic]
+
+
+class OrderDetail(OrderPublic):
+    timeline: list[TimelineEntry]
+    work_orders: list[WorkOrderPublic]
+
+
+class Overview(BaseModel):
+    site: str
+    now: datetime
+    machines: list[MachinePublic]
+    state_counts: dict[str, int]
+    order_counts: dict[str, int]
+    late_orders: int
+    open_alerts: int
+    oee_today: float | None

@@ -1,0 +1,139 @@
+"""`microfactory serve` (API + dashboard) and `microfactory users ...` (accounts and API
+tokens). There is no default account: create the first admin with `users add`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from microfactory.bootstrap import Container
+from microfactory.cli.common import DB_HELP, console, open_container
+from microfactory.core.errors import ValidationError
+
+users_app = typer.Typer(help="Dashboard and API users, and API tokens.", no_args_is_help=True)
+DbOpt = Annotated[str | None, typer.Option("--db", help=DB_HELP)]
+
+
+def serve_dashboard(container: Container, host: str, port: int) -> None:
+    """Serve the API and dashboard over `container` until interrupted (blocking)."""
+    import uvicorn
+
+    from microfactory.api.composition import build_app
+
+    app = build_app(container)
+    console.print(
+        f"dashboard: [bold]http://{host}:{port}/[/]  ·  API docs: http://{host}:{port}/docs\n"
+        "log in with a user made by `microfactory users add NAME --role admin`"
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        timeout_graceful_shutdown=3,
+        h11_max_incomplete_event_size=64 * 1024,
+    )
+
+
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+    db: DbOpt = None,
+) -> None:
+    """Serve the REST API (/api/v1, docs at /docs) and the web dashboard."""
+    container = open_container(db)
+    try:
+        serve_dashboard(container, host, port)
+    finally:
+        container.close()
+
+
+def _auth(container: Container):  # type: ignore[no-untyped-def]
+    from microfactory.core.clock import SystemClock
+    from microfactory.services.auth import AuthService
+    from microfactory.store.auth_sql import SqlAuthStore
+
+    return AuthService(SqlAuthStore(container.engine), SystemClock())
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise ValidationError("empty password", where="password")
+    return password
+
+
+def users_add(
+    username: Annotated[str, typer.Argument(help="login name (lowercase)")],
+    role: Annotated[
+        str, typer.Option(help="admin, planner, operator, maintenance, quality or viewer")
+    ] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
+    db: DbOpt = None,
+) -> None:
+    """Create a user (argon2-hashed password, asked twice unless --password-stdin)."""
+    password = _read_password(password_stdin)
+    container = open_container(db)
+    try:
+        user = _auth(container).add_user(username, password, role)
+    finally:
+        container.close()
+    console.print(f"[green]created[/] {user.username} ({user.role})")
+
+
+def users_list(db: DbOpt = None) -> None:
+    """List users and their roles."""
+    container = open_container(db)
+    try:
+        users = _auth(container).list_users()
+    finally:
+        container.close()
+    for u in users:
+        console.print(f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}")
+
+
+def users_passwd(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Set a user's password (ends their sessions)."""
+    password = _read_password(password_stdin)
+    container = open_container(db)
+    try:
+        _auth(container).set_password(username, password)
+    finally:
+        container.close()
+    console.print(f"[green]password changed[/] for {username}")
+
+
+def users_token(
+    username: str,
+    name: Annotated[str, typer.Option(help="what the token is for, e.g. 'fdm-1 gateway'")],
+    db: DbOpt = None,
+) -> None:
+    """Issue an API token for a user (printed once; send it as `Authorization: Bearer ...`)."""
+    container = open_container(db)
+    try:
+        secret, token = _auth(container).issue_token(username, name)
+    finally:
+        container.close()
+    console.print(f"token {token.id} for {token.user} ({token.name}):")
+    sys.stdout.write(secret + "\n")
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("serve")(serve_cmd)
+    users_app.command("add")(users_add)
+    users_app.command("list")(users_list)
+    users_app.command("passwd")(users_passwd)
+    users_app.command("token")(users_token)
+    app.add_typer(users_app, name="users")

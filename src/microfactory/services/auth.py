@@ -1,0 +1,269 @@
+"""Use cases for who may do what: users with argon2 password hashes and one role each, API
+tokens for machines and integrations, dashboard sessions with a CSRF token, login throttling,
+and the role → permission table every API endpoint and page is checked against.
+
+There is no default account: the first user is created with `microfactory users add`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from microfactory.access import ApiToken, Permission, Role, Session, StoredUser, User
+from microfactory.core.clock import Clock
+from microfactory.core.errors import MicrofactoryError, PermissionDenied, ValidationError
+
+SESSION_HOURS = 8.0
+MIN_PASSWORD_LENGTH = 10
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+
+
+class NotAuthenticated(PermissionDenied):
+    """No valid credentials at all (HTTP 401), as opposed to a role that is not allowed."""
+
+
+class TooManyAttempts(MicrofactoryError):
+    """Login throttled (HTTP 429); `retry_after` in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthStore(Protocol):
+    """Port: persistence of users, tokens and sessions."""
+
+    def add_user(self, username: str, password_hash: str, role: Role, at: datetime) -> User:
+        """Conflict when the username exists."""
+        ...
+
+    def user_by_name(self, username: str) -> StoredUser | None: ...
+
+    def set_password(self, username: str, password_hash: str) -> None: ...
+
+    def set_role(self, username: str, role: Role, active: bool) -> User: ...
+
+    def list_users(self) -> list[User]: ...
+
+    def add_token(self, user_id: int, name: str, digest: str, at: datetime) -> ApiToken: ...
+
+    def user_by_token(self, digest: str) -> User | None: ...
+
+    def list_tokens(self, user_id: int | None = None) -> list[ApiToken]: ...
+
+    def revoke_token(self, token_id: int) -> None:
+        """NotFound when the token does not exist."""
+        ...
+
+    def add_session(
+        self, digest: str, user_id: int, csrf_token: str, at: datetime, expires: datetime
+    ) -> None: ...
+
+    def session(self, digest: str, now: datetime) -> Session | None:
+        """The live session for this digest (None when unknown or expired)."""
+        ...
+
+    def delete_session(self, digest: str) -> None: ...
+
+
+def digest(secret: str) -> str:
+    """SHA-256 of a random token: tokens have 192 bits of entropy, so a fast hash is safe."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_username(username: str) -> str:
+    name = username.strip().lower()
+    if not USERNAME_PATTERN.match(name):
+        raise ValidationError(
+            "username must be 2–64 lowercase letters, digits, '_', '.' or '-'", where="username"
+        )
+    return name
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"password must have at least {MIN_PASSWORD_LENGTH} characters", where="password"
+        )
+    if len(password) > 1024:
+        raise ValidationError("password must have at most 1024 characters", where="password")
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text.strip().lower())
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise ValidationError(f"unknown role {text!r} (allowed: {allowed})", where="role") from None
+
+
+class LoginThrottle:
+    """At most `limit` failed logins per key (username, and client address) in `window`;
+    past that, TooManyAttempts until the oldest failure leaves the window. In memory, per
+    process: a restart forgets, which is acceptable for a single-process shop server."""
+
+    def __init__(self, clock: Clock, limit: int = 5, window: timedelta = timedelta(minutes=5)):
+        self.clock = clock
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[datetime]] = {}
+
+    def _recent(self, key: str) -> deque[datetime]:
+        now = self.clock.now()
+        q = self._failures.setdefault(key, deque())
+        while q and now - q[0] >= self.window:
+            q.popleft()
+        return q
+
+    def check(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            q = self._recent(key)
+            if len(q) >= self.limit:
+                wait = self.window - (self.clock.now() - q[0])
+                raise TooManyAttempts(
+                    "too many failed logins; try again later",
+                    retry_after=max(1, int(wait.total_seconds()) + 1),
+                )
+
+    def failed(self, keys: Sequence[str]) -> None:
+        now = self.clock.now()
+        for key in keys:
+            self._recent(key).append(now)
+        if len(self._failures) > 10_000:
+            for key in [k for k, q in self._failures.items() if not q]:
+                del self._failures[key]
+
+    def succeeded(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._failures.pop(key, None)
+
+
+class AuthService:
+    """Users, logins, sessions and tokens over an `AuthStore`."""
+
+    def __init__(
+        self,
+        store: AuthStore,
+        clock: Clock,
+        *,
+        hasher: PasswordHasher | None = None,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.hasher = hasher or PasswordHasher()
+        self.throttle = throttle or LoginThrottle(clock)
+        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+
+    # users -----------------------------------------------------------------------------
+    def add_user(self, username: str, password: str, role: Role | str) -> User:
+        name = check_username(username)
+        check_password(password)
+        the_role = role if isinstance(role, Role) else parse_role(role)
+        return self.store.add_user(name, self.hasher.hash(password), the_role, self.clock.now())
+
+    def set_password(self, username: str, password: str) -> None:
+        check_password(password)
+        self.store.set_password(check_username(username), self.hasher.hash(password))
+
+    def set_role(self, username: str, role: Role | str, active: bool = True) -> User:
+        the_role = role if isinstance(role, Role) else parse_role(role)
+        return self.store.set_role(check_username(username), the_role, active)
+
+    def list_users(self) -> list[User]:
+        return self.store.list_users()
+
+    # login -----------------------------------------------------------------------------
+    def authenticate(self, username: str, password: str, client: str = "") -> User:
+        """The user for these credentials; NotAuthenticated (same message whether the user
+        or the password is wrong) or TooManyAttempts."""
+        name = username.strip().lower()[:64]
+        keys = [f"user:{name}"] + ([f"addr:{client}"] if client else [])
+        self.throttle.check(keys)
+        stored = self.store.user_by_name(name)
+        ok = False
+        try:
+            # Verify against a dummy hash for unknown users so timing does not reveal them.
+            ok = self.hasher.verify(stored.password_hash if stored else self._dummy_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            ok = False
+        if not ok or stored is None or not stored.user.active:
+            self.throttle.failed(keys)
+            raise NotAuthenticated("wrong username or password")
+        self.throttle.succeeded([f"user:{name}"])
+        if self.hasher.check_needs_rehash(stored.password_hash):
+            self.store.set_password(name, self.hasher.hash(password))
+        return stored.user
+
+    def start_session(self, user: User) -> tuple[str, Session]:
+        """A new session: returns the cookie value (shown once) and the session."""
+        secret = secrets.token_urlsafe(32)
+        now = self.clock.now()
+        session = Session(
+            user=user,
+            csrf_token=secrets.token_urlsafe(24),
+            expires=now + timedelta(hours=SESSION_HOURS),
+        )
+        self.store.add_session(digest(secret), user.id, session.csrf_token, now, session.expires)
+        return secret, session
+
+    def session(self, cookie: str) -> Session | None:
+        if not cookie or len(cookie) > 200:
+            return None
+        found = self.store.session(digest(cookie), self.clock.now())
+        if found is None or not found.user.active:
+            return None
+        return found
+
+    def end_session(self, cookie: str) -> None:
+        if cookie and len(cookie) <= 200:
+            self.store.delete_session(digest(cookie))
+
+    # tokens ----------------------------------------------------------------------------
+    def issue_token(self, username: str, name: str) -> tuple[str, ApiToken]:
+        """A new API token for a user: the secret is returned once and stored as a digest."""
+        label = name.strip()
+        if not label or len(label) > 100:
+            raise ValidationError("token name must be 1–100 characters", where="name")
+        stored = self.store.user_by_name(check_username(username))
+        if stored is None:
+            raise ValidationError(f"unknown user {username!r}", where="username")
+        secret = "mf_" + secrets.token_urlsafe(32)
+        token = self.store.add_token(stored.user.id, label, digest(secret), self.clock.now())
+        return secret, token
+
+    def token_user(self, secret: str) -> User | None:
+        if not secret.startswith("mf_") or len(secret) > 200:
+            return None
+        user = self.store.user_by_token(digest(secret))
+        return user if user is not None and user.active else None
+
+    def list_tokens(self, user: User | None = None) -> list[ApiToken]:
+        return self.store.list_tokens(user.id if user else None)
+
+    def revoke_token(self, token_id: int) -> None:
+        self.store.revoke_token(token_id)
+
+
+def require(user: User | None, permission: Permission) -> User:
+    """The policy check every endpoint runs: 401 without a user, 403 without the permission."""
+    if user is None:
+        raise NotAuthenticated("log in or send an API token (Authorization: Bearer mf_...)")
+    if not user.can(permission):
+        raise PermissionDenied(
+            f"role {user.role} may not do this (needs permission {permission.value})"
+        )
+    return user
+
+
+def same_secret(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())

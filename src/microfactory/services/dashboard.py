@@ -1,0 +1,257 @@
+"""Read models for the dashboard and the API: machine cards (state, current job, OEE), the
+factory overview, order detail with its timeline and work orders, paged lists. Each reads
+through the unit-of-work ports; machine state, OEE and alerts come from the providers other
+areas register (connectivity, twin/OEE, quality, maintenance) and are simply absent when
+those areas are not installed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from microfactory.core.clock import Clock
+from microfactory.orders import Customer, Factory, Order, OrderStatus, WorkOrder, WorkStatus
+from microfactory.services.factory import current_factory
+from microfactory.services.orders import OrderRequest, place_order, release_order
+from microfactory.services.ports import UnitOfWorkFactory
+
+UNKNOWN_STATE = "Unknown"
+OPEN_ORDER = (OrderStatus.CONFIRMED, OrderStatus.RELEASED, OrderStatus.IN_PRODUCTION)
+OPEN_WORK = (WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.RUNNING, WorkStatus.HELD)
+
+
+@dataclass(frozen=True)
+class MachineStatus:
+    state: str
+    mode: str = "idle"
+    since: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class MachineCard:
+    id: str
+    name: str
+    type: str
+    area: str
+    capabilities: tuple[str, ...]
+    cost_per_hour: float
+    state: str
+    mode: str
+    state_since: datetime | None
+    reason: str | None
+    current_job: str | None
+    oee_today: float | None
+
+
+@dataclass(frozen=True)
+class OverviewData:
+    site: str
+    site_name: str
+    now: datetime
+    machines: list[MachineCard]
+    state_counts: dict[str, int]
+    order_counts: dict[str, int]
+    late_orders: int
+    open_alerts: int
+    oee_today: float | None
+
+
+@dataclass(frozen=True)
+class OrderDetailData:
+    order: Order
+    timeline: list[tuple[OrderStatus, datetime, str]]
+    work_orders: list[WorkOrder]
+
+
+StatesProvider = Callable[[], dict[str, MachineStatus]]
+OeeProvider = Callable[[datetime, datetime], dict[str, float]]
+AlertCounter = Callable[[], int]
+
+
+@dataclass
+class Providers:
+    """What other areas contribute to the read models; each may be missing."""
+
+    states: StatesProvider | None = None
+    oee: OeeProvider | None = None
+    alert_counters: list[AlertCounter] = field(default_factory=list)
+
+
+class DashboardService:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, providers: Providers | None = None
+    ) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.providers = providers or Providers()
+
+    def factory(self) -> Factory:
+        with self.uow() as tx:
+            return current_factory(tx)
+
+    def customers(self) -> list[Customer]:
+        with self.uow() as tx:
+            return tx.customers.find()
+
+    def _running_jobs(self) -> dict[str, str]:
+        jobs: dict[str, str] = {}
+        with self.uow() as tx:
+            for wo in tx.work_orders.find(status=[WorkStatus.RUNNING]):
+                for op in wo.operations:
+                    if op.status == WorkStatus.RUNNING and op.machine:
+                        jobs[op.machine] = f"{wo.id} · {op.name}"
+        return jobs
+
+    def day_start(self) -> datetime:
+        now = self.clock.now()
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def machine_cards(self) -> list[MachineCard]:
+        factory = self.factory()
+        states = self.providers.states() if self.providers.states else {}
+        oee: dict[str, float] = {}
+        if self.providers.oee:
+            oee = self.providers.oee(self.day_start(), self.clock.now())
+        jobs = self._running_jobs()
+        cards: list[MachineCard] = []
+        for m in factory.machines:
+            st = states.get(m.id, MachineStatus(UNKNOWN_STATE))
+            cards.append(
+                MachineCard(
+                    id=m.id,
+                    name=m.name,
+                    type=m.type,
+                    area=m.area,
+                    capabilities=tuple(sorted(m.capabilities)),
+                    cost_per_hour=m.cost_per_hour,
+                    state=st.state,
+                    mode=st.mode,
+                    state_since=st.since,
+                    reason=st.reason,
+                    current_job=jobs.get(m.id),
+                    oee_today=oee.get(m.id),
+                )
+            )
+        return cards
+
+    def machine(self, machine_id: str) -> MachineCard:
+        from microfactory.core.errors import NotFound
+
+        for card in self.machine_cards():
+            if card.id == machine_id:
+                return card
+        raise NotFound(f"machine {machine_id} does not exist")
+
+    def overview(self) -> OverviewData:
+        factory = self.factory()
+        cards = self.machine_cards()
+        counts: dict[str, int] = {}
+        for c in cards:
+            counts[c.state] = counts.get(c.state, 0) + 1
+        now = self.clock.now()
+        with self.uow() as tx:
+            order_counts = {s.value: tx.orders.count(status=[s]) for s in OrderStatus}
+            open_orders = tx.orders.find(status=list(OPEN_ORDER), limit=100_000)
+        late = sum(1 for o in open_orders if o.due < now)
+        alerts = sum(counter() for counter in self.providers.alert_counters)
+        values = [c.oee_today for c in cards if c.oee_today is not None]
+        return OverviewData(
+            site=factory.site.id,
+            site_name=factory.site.name,
+            now=now,
+            machines=cards,
+            state_counts=counts,
+            order_counts=order_counts,
+            late_orders=late,
+            open_alerts=alerts,
+            oee_today=sum(values) / len(values) if values else None,
+        )
+
+    # orders ------------------------------------------------------------------------------
+    def orders_page(
+        self,
+        *,
+        status: Sequence[OrderStatus] | None = None,
+        customer: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Order], int]:
+        with self.uow() as tx:
+            items = tx.orders.find(status=status, customer=customer, limit=limit, offset=offset)
+            if customer:
+                total = len(tx.orders.find(status=status, customer=customer, limit=1_000_000))
+            else:
+                total = tx.orders.count(status=status)
+        return items, total
+
+    def order_detail(self, order_id: str) -> OrderDetailData:
+        with self.uow() as tx:
+            order = tx.orders.get(order_id)
+            timeline = tx.orders.timeline(order_id)
+            work_orders = tx.work_orders.find(order=order_id)
+        return OrderDetailData(order, timeline, work_orders)
+
+    def work_orders_page(
+        self,
+        *,
+        status: Sequence[WorkStatus] | None = None,
+        order: str | None = None,
+        late: bool | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[WorkOrder], int]:
+        with self.uow() as tx:
+            found = tx.work_orders.find(status=status, order=order)
+        if late is not None:
+            found = [w for w in found if self.is_late(w) == late]
+        return found[offset : offset + limit], len(found)
+
+    def work_order(self, work_order_id: str) -> WorkOrder:
+        with self.uow() as tx:
+            return tx.work_orders.get(work_order_id)
+
+    def is_late(self, wo: WorkOrder) -> bool:
+        """Open past its due date, or finished after it."""
+        if wo.status == WorkStatus.CANCELLED:
+            return False
+        ends = [op.actual_end for op in wo.operations if op.actual_end is not None]
+        if wo.status == WorkStatus.DONE:
+            return bool(ends) and max(ends) > wo.due
+        return self.clock.now() > wo.due
+
+    def recent_window(self, hours: float) -> tuple[datetime, datetime]:
+        now = self.clock.now()
+        return now - timedelta(hours=hours), now
+
+
+def take_order(uow: UnitOfWorkFactory, clock: Clock, req: OrderRequest, release: bool) -> Order:
+    """Store a new order and, when asked, release it into work orders (one transaction)."""
+    now = clock.now()
+    with uow() as tx:
+        order = place_order(tx, req, now)
+        if release:
+            release_order(tx, order.id, now)
+        tx.commit()
+        return tx.orders.get(order.id)
+
+
+def release(uow: UnitOfWorkFactory, clock: Clock, order_id: str) -> Order:
+    with uow() as tx:
+        release_order(tx, order_id, clock.now())
+        tx.commit()
+        return tx.orders.get(order_id)
+
+
+def cancel_order(uow: UnitOfWorkFactory, clock: Clock, order_id: str, note: str) -> Order:
+    """Cancel an order and its open work orders (Conflict once done)."""
+    with uow() as tx:
+        order = tx.orders.set_status(
+            order_id, OrderStatus.CANCELLED, clock.now(), note=note or "cancelled"
+        )
+        for wo in tx.work_orders.find(order=order_id):
+            if wo.status in (WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.HELD):
+                tx.work_orders.set_status(wo.id, WorkStatus.CANCELLED)
+        tx.commit()
+        return order

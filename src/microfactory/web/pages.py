@@ -1,0 +1,461 @@
+"""Dashboard pages: server-rendered Jinja2 with htmx, live machine tiles over Server-Sent
+Events. Every page needs a session (login form); every form carries the session's CSRF
+token; every action checks the same permissions as the API."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from microfactory.access import Permission, User
+from microfactory.api.context import ApiContext
+from microfactory.api.deps import (
+    ALLOW_ORDERS,
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    Allow,
+    context,
+    current_session,
+    note_actor,
+)
+from microfactory.api.routes.auth import login_user, set_session_cookie
+from microfactory.core.errors import MicrofactoryError, ValidationError
+from microfactory.core.timeutil import parse_rfc3339
+from microfactory.orders import OrderLine, OrderStatus
+from microfactory.services.auth import NotAuthenticated, same_secret
+from microfactory.services.dashboard import DashboardService, OverviewData, take_order
+from microfactory.services.orders import OrderRequest
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+LOGIN_CSRF_COOKIE = "mf_login_csrf"
+CSRF_COOKIE = "mf_csrf"
+PAGE_SIZE = 50
+
+# Okabe–Ito colours (readable with every common colour-vision deficiency); the state is
+# always written out as text and marked with a distinct symbol too.
+STATE_STYLE: dict[str, tuple[str, str, str]] = {
+    "Executing": ("running", "▶", "Running"),
+    "NotExecuting": ("idle", "❚❚", "Idle"),
+    "OutOfService": ("down", "✖", "Down"),
+    "NotAvailable": ("off", "○", "Not available"),
+    "Unknown": ("unknown", "?", "No data"),
+}
+
+router = APIRouter(include_in_schema=False)
+Ctx = Annotated[ApiContext, Depends(context)]
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def _fmt_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f} %"
+
+
+TEMPLATES.env.filters["t"] = _fmt_time
+TEMPLATES.env.filters["pct"] = _pct
+TEMPLATES.env.globals["state_style"] = lambda s: STATE_STYLE.get(s, STATE_STYLE["Unknown"])
+
+
+async def page_user(request: Request) -> User:
+    session = await current_session(request)
+    if session is None:
+        raise LoginRequired(request.url.path)
+    return session.user
+
+
+PageUser = Annotated[User, Depends(page_user)]
+
+
+def dash(ctx: ApiContext) -> DashboardService:
+    service: DashboardService = ctx.extras["dashboard"]
+    return service
+
+
+async def render(
+    request: Request, template: str, user: User | None, http_status: int = 200, **values: Any
+) -> HTMLResponse:
+    session = await current_session(request)
+    nav: list[tuple[str, str]] = [
+        ("/", "Overview"),
+        ("/schedule", "Schedule"),
+        ("/orders", "Orders"),
+        ("/maintenance", "Maintenance"),
+        ("/quality", "Quality"),
+    ]
+    if user is not None and user.can(Permission.ADMIN):
+        nav.append(("/admin/audit", "Audit log"))
+    return TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "user": user,
+            "csrf": session.csrf_token if session else "",
+            "nav": nav,
+            "path": request.url.path,
+            **values,
+        },
+        status_code=http_status,
+    )
+
+
+def _safe_next(url: str) -> str:
+    return url if url.startswith("/") and not url.startswith("//") else "/"
+
+
+# login -----------------------------------------------------------------------------------
+@router.get("/login")
+async def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = await render(request, "login.html", None, login_csrf=token, next=_safe_next(next))
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login")
+    return response
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request,
+    ctx: Ctx,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    if not same_secret(csrf_token, request.cookies.get(LOGIN_CSRF_COOKIE, "")):
+        note_actor(request, username.strip().lower()[:64] or "anonymous")
+        return await _login_again(request, "The form expired; please try again.", next, 403)
+    try:
+        secret, session = await login_user(request, ctx, username, password)
+    except MicrofactoryError as exc:
+        status = 429 if exc.__class__.__name__ == "TooManyAttempts" else 401
+        return await _login_again(request, str(exc), next, status)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(response, ctx, secret)
+    response.set_cookie(
+        CSRF_COOKIE, session.csrf_token, samesite="strict", secure=ctx.secure_cookies, path="/"
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+async def _login_again(request: Request, message: str, next_url: str, status: int) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = await render(
+        request,
+        "login.html",
+        None,
+        http_status=status,
+        error=message,
+        login_csrf=token,
+        next=_safe_next(next_url),
+    )
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(
+    request: Request, ctx: Ctx, user: Annotated[User, Depends(Allow(Permission.READ))]
+) -> Response:
+    await run_in_threadpool(ctx.auth.end_session, request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+# overview --------------------------------------------------------------------------------
+@router.get("/")
+async def overview(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
+    data = await run_in_threadpool(dash(ctx).overview)
+    return await render(request, "overview.html", user, o=data)
+
+
+def tiles_html(data: OverviewData) -> str:
+    return TEMPLATES.get_template("_tiles.html").render(o=data)
+
+
+def kpis_html(data: OverviewData) -> str:
+    return TEMPLATES.get_template("_kpis.html").render(o=data)
+
+
+def sse_event(name: str, html: str) -> str:
+    lines = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
+    return f"event: {name}\n{lines}\n\n"
+
+
+async def overview_events(
+    request: Request, snapshot: Callable[[], OverviewData], interval: float
+) -> AsyncIterator[str]:
+    """Push the tiles and KPIs whenever they change; a comment line keeps proxies open."""
+    last_tiles = last_kpis = ""
+    yield "retry: 3000\n\n"
+    while True:
+        if await request.is_disconnected():
+            return
+        data = await run_in_threadpool(snapshot)
+        tiles, kpis = tiles_html(data), kpis_html(data)
+        if tiles != last_tiles:
+            last_tiles = tiles
+            yield sse_event("tiles", tiles)
+        if kpis != last_kpis:
+            last_kpis = kpis
+            yield sse_event("kpis", kpis)
+        yield ": keep-alive\n\n"
+        await asyncio.sleep(interval)
+
+
+@router.get("/stream/overview")
+async def overview_stream(request: Request, user: PageUser, ctx: Ctx) -> StreamingResponse:
+    return StreamingResponse(
+        overview_events(request, dash(ctx).overview, ctx.sse_interval_s),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# machines --------------------------------------------------------------------------------
+@router.get("/machines/{machine_id}")
+async def machine_page(machine_id: str, request: Request, user: PageUser, ctx: Ctx) -> Response:
+    card = await run_in_threadpool(dash(ctx).machine, machine_id)
+    return await render(request, "machine.html", user, m=card)
+
+
+# orders ----------------------------------------------------------------------------------
+@router.get("/orders")
+async def orders_page(
+    request: Request,
+    user: PageUser,
+    ctx: Ctx,
+    status: Annotated[str, Query(max_length=20)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    statuses = [OrderStatus(status)] if status in {s.value for s in OrderStatus} else None
+    items, total = await run_in_threadpool(
+        lambda: dash(ctx).orders_page(
+            status=statuses, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+    )
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    return await render(
+        request,
+        "orders.html",
+        user,
+        orders=items,
+        total=total,
+        page=page,
+        pages=pages,
+        status=status,
+        statuses=[s.value for s in OrderStatus],
+        now=ctx.clock.now(),
+    )
+
+
+@router.get("/orders/new")
+async def new_order_form(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
+    return await _order_form(request, user, ctx, {}, None)
+
+
+async def _order_form(
+    request: Request,
+    user: User,
+    ctx: Ctx,
+    values: dict[str, str],
+    error: str | None,
+    status: int = 200,
+) -> HTMLResponse:
+    service = dash(ctx)
+    factory = await run_in_threadpool(service.factory)
+    customers = await run_in_threadpool(service.customers)
+    default_due = (ctx.clock.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+    return await render(
+        request,
+        "order_new.html",
+        user,
+        http_status=status,
+        products=factory.products,
+        customers=customers,
+        values={"due": default_due, "quantity": "1", "priority": "3", **values},
+        error=error,
+        can_write=user.can(Permission.ORDERS_WRITE),
+    )
+
+
+def _parse_parameters(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in text.replace("\n", ";").split(";"):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise ValidationError(
+                f"parameter {part.strip()!r} is not name=value", where="parameters"
+            )
+        key, raw = (p.strip() for p in part.split("=", 1))
+        value: Any = raw
+        for cast in (int, float):
+            try:
+                value = cast(raw)
+                break
+            except ValueError:
+                continue
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        out[key] = value
+    return out
+
+
+@router.post("/orders/new")
+async def new_order_submit(
+    request: Request,
+    ctx: Ctx,
+    user: Annotated[User, Depends(ALLOW_ORDERS)],
+    customer: Annotated[str, Form(max_length=64)],
+    product: Annotated[str, Form(max_length=64)],
+    quantity: Annotated[str, Form(max_length=10)],
+    due: Annotated[str, Form(max_length=40)],
+    priority: Annotated[str, Form(max_length=2)] = "3",
+    parameters: Annotated[str, Form(max_length=2000)] = "",
+    rush: Annotated[str, Form(max_length=5)] = "",
+    notes: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=100)] = "",
+) -> Response:
+    values = {
+        "customer": customer,
+        "product": product,
+        "quantity": quantity,
+        "due": due,
+        "priority": priority,
+        "parameters": parameters,
+        "rush": rush,
+        "notes": notes,
+    }
+    try:
+        due_at = parse_rfc3339(due if due.endswith("Z") or "+" in due[10:] else due + ":00Z")
+        try:
+            qty, prio = int(quantity), int(priority)
+        except ValueError:
+            raise ValidationError("quantity and priority must be whole numbers") from None
+        try:
+            line = OrderLine(
+                product=product, quantity=qty, parameters=_parse_parameters(parameters)
+            )
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        req = OrderRequest(
+            customer=customer,
+            lines=(line,),
+            due=due_at,
+            priority=prio,
+            rush=bool(rush),
+            notes=notes,
+        )
+        order = await run_in_threadpool(take_order, ctx.uow, ctx.clock, req, True)
+    except ValidationError as exc:
+        return await _order_form(request, user, ctx, values, str(exc), status=422)
+    return RedirectResponse(f"/orders/{quote(order.id)}", status_code=303)
+
+
+@router.get("/orders/{order_id}")
+async def order_page(order_id: str, request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
+    service = dash(ctx)
+    detail = await run_in_threadpool(service.order_detail, order_id)
+    late = {w.id: service.is_late(w) for w in detail.work_orders}
+    return await render(request, "order.html", user, d=detail, late=late)
+
+
+# schedule, maintenance, quality ----------------------------------------------------------
+@router.get("/schedule")
+async def schedule_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
+    service = dash(ctx)
+    late_items, late_total = await run_in_threadpool(
+        lambda: service.work_orders_page(late=True, limit=100)
+    )
+    _open, open_total = await run_in_threadpool(
+        lambda: service.work_orders_page(late=None, limit=100)
+    )
+    return await render(
+        request,
+        "schedule.html",
+        user,
+        late_items=late_items,
+        late_total=late_total,
+        open_total=open_total,
+        can_replan=user.can(Permission.PLANS_WRITE),
+    )
+
+
+@router.get("/maintenance")
+async def maintenance_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
+    factory = await run_in_threadpool(dash(ctx).factory)
+    return await render(request, "maintenance.html", user, machines=factory.machines)
+
+
+@router.get("/quality")
+async def quality_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
+    factory = await run_in_threadpool(dash(ctx).factory)
+    return await render(request, "quality.html", user, products=factory.products)
+
+
+@router.get("/admin/audit")
+async def audit_page(
+    request: Request,
+    user: PageUser,
+    ctx: Ctx,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    if not user.can(Permission.ADMIN):
+        return await render(
+            request,
+            "error.html",
+            user,
+            http_status=403,
+            title="Forbidden",
+            message=f"Role {user.role} may not read the audit log.",
+        )
+    records = await run_in_threadpool(
+        lambda: ctx.audit.find(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    )
+    total = await run_in_threadpool(ctx.audit.count)
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    return await render(
+        request, "audit.html", user, records=records, page=page, pages=pages, total=total
+    )
+
+
+# errors on pages render as HTML, not problem JSON ----------------------------------------
+async def html_error(request: Request, status: int, title: str, message: str) -> Response:
+    if status == 401:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    session = await current_session(request)
+    return await render(
+        request,
+        "error.html",
+        session.user if session else None,
+        http_status=status,
+        title=title,
+        message=message,
+    )
+
+
+async def login_required_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+
+__all__ = ["LoginRequired", "NotAuthenticated", "html_error", "login_required_handler", "router"]
