@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from microfactory.core.errors import ValidationError
+
 NELSON_RULES: tuple[str, ...] = tuple(f"nelson-{k}" for k in range(1, 9))
 WESTERN_ELECTRIC_RULES: tuple[str, ...] = tuple(f"we-{k}" for k in range(1, 5))
 ALL_RULES: tuple[str, ...] = NELSON_RULES + WESTERN_ELECTRIC_RULES
@@ -75,7 +77,7 @@ def select_rules(spec: str | Iterable[str]) -> tuple[str, ...]:
         parts = [str(p).strip().lower() for p in spec]
     unknown = [p for p in parts if p not in _ORDER]
     if unknown:
-        raise ValueError(
+        raise ValidationError(
             f"unknown rule(s) {', '.join(unknown)}; use nelson, western-electric or ids "
             f"from {', '.join(ALL_RULES)}"
         )
