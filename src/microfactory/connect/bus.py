@@ -1,0 +1,106 @@
+"""The shop-floor bus port and its in-process implementation.
+
+A bus moves raw payloads (bytes) on topics; it does not parse them, so a consumer sees a
+garbage payload exactly as a machine sent it and can dead-letter it. Delivery is
+at-least-once: a subscriber calls `bus.ack(message)` once it has durably handled a message
+(the MQTT bus sends the PUBACK only then, so a crash before that means redelivery).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from microfactory.shopfloor.events import Event
+from microfactory.shopfloor.topics import ROOT, topic_for, topic_matches
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One delivery: topic, raw payload and the transport's acknowledgement token."""
+
+    topic: str
+    payload: bytes
+    token: int = 0
+    received_at: float = field(default=0.0, compare=False)
+
+
+Handler = Callable[[Message], None]
+
+
+@runtime_checkable
+class Bus(Protocol):
+    """Port: publish raw payloads on topics, subscribe handlers to MQTT-style filters."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the transport is connected now (publishing may still queue when not)."""
+        ...
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Send one payload; may block while the in-flight window is full (flow control)."""
+        ...
+
+    def subscribe(self, pattern: str, handler: Handler) -> None:
+        """Call `handler` (from the bus's delivery thread) for each matching message."""
+        ...
+
+    def ack(self, message: Message) -> None:
+        """Acknowledge a message after it has been durably handled."""
+        ...
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every published message is acknowledged by the transport."""
+        ...
+
+    def close(self) -> None:
+        """Stop delivering and release the connection; idempotent."""
+        ...
+
+
+class InProcessBus:
+    """The embedded default: synchronous delivery to matching handlers, in publish order."""
+
+    def __init__(self) -> None:
+        self._subs: list[tuple[str, Handler]] = []
+        self._lock = threading.RLock()
+        self._closed = False
+        self.published = 0
+
+    @property
+    def connected(self) -> bool:
+        return not self._closed
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self.published += 1
+            targets = [h for p, h in self._subs if topic_matches(p, topic)]
+            message = Message(topic, bytes(payload), self.published)
+            for handler in targets:
+                handler(message)
+
+    def subscribe(self, pattern: str, handler: Handler) -> None:
+        with self._lock:
+            self._subs.append((pattern, handler))
+
+    def ack(self, message: Message) -> None:
+        """Nothing to do: in-process delivery is complete when the handler returns."""
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._subs.clear()
+
+
+def publish_event(bus: Bus, event: Event, *, site: str, area: str, root: str = ROOT) -> str:
+    """Publish one event on its topic; return the topic."""
+    topic = topic_for(site, area, event.machine, event.kind, root)
+    bus.publish(topic, event.to_json())
+    return topic

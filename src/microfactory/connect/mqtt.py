@@ -1,0 +1,252 @@
+"""MQTT bus over paho-mqtt (v2 callback API) to a real broker such as Mosquitto.
+
+Reliability choices (see docs/connectivity.md):
+* QoS 1 both ways, MQTT v5 with `clean_start=False` and a session expiry, and a stable client id:
+  the broker keeps the subscription and queues messages while a consumer is away.
+* Subscribers acknowledge manually (`manual_ack=True`): the PUBACK goes out only when the
+  consumer calls `ack` after committing, so a crash before commit means redelivery, not loss.
+  The CONNECT carries Receive Maximum = 65535 so the broker may keep many messages in flight.
+* Publishers are flow-controlled: at most `window` unacknowledged messages; `publish` blocks
+  when the window is full and raises `ConnectorError` after `publish_timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from microfactory.connect.bus import Handler, Message
+from microfactory.core.errors import ConnectorError
+from microfactory.shopfloor.topics import topic_matches
+
+
+class _BufferedSocket:
+    """A TCP socket with a user-space read buffer.
+
+    paho reads each packet with several tiny `recv` calls (1 byte of type, 1–4 of length, then
+    the body) and one packet per `select`. Reading 256 KiB at a time and reporting `pending()`
+    (which paho's loop checks, as it does for TLS sockets) removes most of those system calls.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = bytearray()
+        self._pos = 0
+
+    def recv(self, bufsize: int) -> bytes:
+        if self._pos >= len(self._buf):
+            chunk = self._sock.recv(262144)
+            if not chunk:
+                return b""
+            self._buf = bytearray(chunk)
+            self._pos = 0
+        end = min(self._pos + bufsize, len(self._buf))
+        out = bytes(self._buf[self._pos : end])
+        self._pos = end
+        return out
+
+    def pending(self) -> int:
+        return len(self._buf) - self._pos
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _Client(mqtt.Client):
+    """paho's client with the buffered socket, draining every buffered packet per wake-up."""
+
+    def _create_socket(self) -> Any:
+        sock: Any = super()._create_socket()
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _BufferedSocket(sock)
+
+    def loop_read(self, max_packets: int = 1) -> Any:
+        rc = super().loop_read(max_packets)
+        sock = self._sock
+        budget = 10_000
+        while rc == mqtt.MQTT_ERR_SUCCESS and isinstance(sock, _BufferedSocket) and budget > 0:
+            if sock.pending() <= 0 or self._sock is not sock:
+                break
+            rc = super().loop_read(max_packets)
+            budget -= 1
+        return rc
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = "microfactory"
+    keepalive: int = 30
+    window: int = 1000
+    session_expiry_s: int = 7 * 24 * 3600
+    publish_timeout: float = 30.0
+    username: str | None = None
+    password: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.window <= 65535:
+            raise ValueError("window must be between 1 and 65535 messages")
+        if not self.client_id or len(self.client_id) > 128:
+            raise ValueError("client_id must be 1–128 characters (a stable id per consumer)")
+
+
+class MqttBus:
+    """A `Bus` on one paho client: publisher, subscriber or both, with its own network thread."""
+
+    def __init__(self, settings: MqttSettings, *, connect_timeout: float | None = 10.0) -> None:
+        self.settings = settings
+        self._subs: list[tuple[str, Handler]] = []
+        self._lock = threading.Lock()
+        self._window = threading.Semaphore(settings.window)
+        self._idle = threading.Condition()
+        self._outstanding = 0
+        self._connected = threading.Event()
+        self._closed = False
+        self.disconnects = 0
+        client = _Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if settings.username is not None:
+            client.username_pw_set(settings.username, settings.password)
+        client.max_inflight_messages_set(0)  # our semaphore bounds it; paho scans O(n)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(min_delay=1, max_delay=5)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        self._subacks: dict[int, threading.Event] = {}
+        self._client = client
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = settings.session_expiry_s
+        props.ReceiveMaximum = 65535
+        client.connect_async(
+            settings.host, settings.port, settings.keepalive, clean_start=False, properties=props
+        )
+        client.loop_start()
+        if connect_timeout is not None and not self._connected.wait(connect_timeout):
+            self.close()
+            raise ConnectorError(
+                f"MQTT broker {settings.host}:{settings.port} not reachable "
+                f"within {connect_timeout:g} s"
+            )
+
+    # paho callbacks (network thread) -------------------------------------------------------
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None
+    ) -> None:
+        if getattr(rc, "is_failure", False):
+            return
+        with self._lock:
+            patterns = [p for p, _ in self._subs]
+        for pattern in dict.fromkeys(patterns):
+            client.subscribe(pattern, qos=1)
+        self._connected.set()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None
+    ) -> None:
+        if self._connected.is_set():
+            self.disconnects += 1
+        self._connected.clear()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        message = Message(msg.topic, bytes(msg.payload), msg.mid if msg.qos > 0 else 0, time.time())
+        with self._lock:
+            targets = [h for p, h in self._subs if topic_matches(p, msg.topic)]
+        for handler in targets:
+            handler(message)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: object, mid: int, rcs: object, props: object
+    ) -> None:
+        with self._lock:
+            done = self._subacks.pop(mid, None)
+        if done is not None:
+            done.set()
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: object, mid: int, rc: object, props: object
+    ) -> None:
+        self._window.release()
+        with self._idle:
+            self._outstanding -= 1
+            if self._outstanding <= 0:
+                self._idle.notify_all()
+
+    # Bus port --------------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        if self._closed:
+            raise ConnectorError("publish on a closed MQTT bus")
+        if not self._window.acquire(timeout=self.settings.publish_timeout):
+            raise ConnectorError(
+                f"MQTT broker {self.settings.host}:{self.settings.port} acknowledged nothing "
+                f"for {self.settings.publish_timeout:g} s ({self.settings.window} in flight)"
+            )
+        with self._idle:
+            self._outstanding += 1
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            self._on_publish(self._client, None, info.mid, None, None)
+            raise ConnectorError(f"MQTT publish failed: {mqtt.error_string(info.rc)}")
+
+    def subscribe(self, pattern: str, handler: Handler) -> None:
+        with self._lock:
+            self._subs.append((pattern, handler))
+        if self._connected.is_set():
+            done = threading.Event()
+            with self._lock:
+                result, mid = self._client.subscribe(pattern, qos=1)
+                if mid is not None:
+                    self._subacks[mid] = done
+            if result != mqtt.MQTT_ERR_SUCCESS:
+                raise ConnectorError(f"MQTT subscribe failed: {mqtt.error_string(result)}")
+            if not done.wait(10.0):
+                raise ConnectorError(f"MQTT broker did not confirm subscription to {pattern}")
+
+    def ack(self, message: Message) -> None:
+        if message.token and not self._closed:
+            self._client.ack(message.token, 1)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._outstanding > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    @property
+    def in_flight(self) -> int:
+        return self._outstanding
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._client.disconnect()
+        self._client.loop_stop()

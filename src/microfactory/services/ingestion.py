@@ -1,0 +1,384 @@
+"""Telemetry ingestion: bus messages in, deduplicated events, samples and machine states out.
+
+Per message: size check → topic → JSON + schema → topic/payload agreement → known machine →
+plausible timestamp; a message failing any step becomes a dead letter (with the reason and the
+raw payload) and the consumer carries on. Valid events are written in batches bounded by size
+(`max_batch`) and time (`max_delay_s`) in one transaction: `INSERT ... ON CONFLICT (event_id) DO
+NOTHING`, samples of the new events, dead letters, machine states and sequence gaps. Messages
+are acknowledged to the bus only after that commit, so a crash means redelivery (then
+deduplication), never loss.
+
+Gap detection assumes one ingester per database (it keeps each machine's last `seq` in memory,
+loaded from the store at start) and that a machine numbers its events 0, 1, 2, ... across
+restarts. A missing range is recorded as a gap (machine, first, last); an event that arrives late
+takes its number out of the gap again.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from microfactory.connect.bus import Bus, Message
+from microfactory.core.clock import Clock
+from microfactory.core.errors import ValidationError
+from microfactory.core.timeutil import to_rfc3339
+from microfactory.shopfloor.events import (
+    DeadLetter,
+    Event,
+    MachineStatus,
+    PartCounter,
+    SeqGap,
+    StateChanged,
+    parse_event,
+)
+from microfactory.shopfloor.topics import ROOT, parse_topic, subscription
+
+MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
+DEAD_LETTER_PAYLOAD_LIMIT = 65536
+
+
+class TelemetryTx(Protocol):
+    """Port: one write transaction of the telemetry store."""
+
+    def insert_events(self, events: Sequence[Event], received_us: int) -> set[str]: ...
+    def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
+    def save_statuses(self, statuses: Sequence[MachineStatus]) -> None: ...
+    def record_gap(self, gap: SeqGap) -> None: ...
+    def fill_gap(self, machine: str, seq: int) -> bool: ...
+
+
+class TelemetryWriter(Protocol):
+    """Port: what the ingester needs from a store (`SqlTelemetryStore` implements it)."""
+
+    def transaction(self) -> AbstractContextManager[TelemetryTx]: ...
+    def machine_statuses(self) -> list[MachineStatus]: ...
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    max_batch: int = 2000
+    max_delay_s: float = 0.05
+    max_payload_bytes: int = 256 * 1024
+    max_future: timedelta | None = timedelta(days=1)
+    min_ts: datetime = MIN_TS
+    queue_size: int = 20_000
+    root: str = ROOT
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1 or self.max_delay_s <= 0 or self.queue_size < 1:
+            raise ValueError("max_batch, max_delay_s and queue_size must be positive")
+
+
+@dataclass
+class IngestCounters:
+    received: int = 0
+    ingested: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    gaps: int = 0
+    missing: int = 0
+    late: int = 0
+    batches: int = 0
+    lag_s: float = 0.0
+    dead_by_code: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "received": self.received,
+            "ingested": self.ingested,
+            "duplicates": self.duplicates,
+            "dead_lettered": self.dead_lettered,
+            "gaps": self.gaps,
+            "missing": self.missing,
+            "late": self.late,
+            "batches": self.batches,
+            "lag_s": round(self.lag_s, 3),
+            "dead_by_code": dict(self.dead_by_code),
+        }
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    new: list[Event]
+    duplicates: int
+    dead: list[DeadLetter]
+    gaps: list[SeqGap]
+    committed_at: float
+
+
+CommitHook = Callable[[BatchResult], None]
+
+
+class Ingester:
+    """The ingestion service. Use `process` for a synchronous batch, or `attach` + `start` to
+    consume a bus on a worker thread (`stop` drains, commits and acknowledges what it has)."""
+
+    def __init__(
+        self,
+        writer: TelemetryWriter,
+        *,
+        clock: Clock,
+        known_machines: Collection[str] | None = None,
+        settings: IngestSettings | None = None,
+        on_commit: CommitHook | None = None,
+    ) -> None:
+        self.writer = writer
+        self.clock = clock
+        self.settings = settings or IngestSettings()
+        self.known = None if known_machines is None else frozenset(known_machines)
+        self.on_commit = on_commit
+        self.counters = IngestCounters()
+        self._statuses = {s.machine: s for s in writer.machine_statuses()}
+        self._queue: queue.Queue[Message] = queue.Queue(self.settings.queue_size)
+        self._bus: Bus | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._busy = 0
+        self.error: BaseException | None = None
+
+    # validation -------------------------------------------------------------------------------
+    def _validate(self, topic: str, payload: bytes, now: datetime) -> Event | DeadLetter:
+        def dead(code: str, reason: str) -> DeadLetter:
+            return DeadLetter(now, topic, code, reason, bytes(payload[:DEAD_LETTER_PAYLOAD_LIMIT]))
+
+        s = self.settings
+        if len(payload) > s.max_payload_bytes:
+            return dead("oversize", f"payload of {len(payload)} bytes > {s.max_payload_bytes}")
+        try:
+            where = parse_topic(topic, s.root)
+            event = parse_event(payload)
+        except ValidationError as exc:
+            return dead(exc.where or "schema", exc.reason)
+        if event.machine != where.machine or event.kind != where.kind:
+            return dead(
+                "schema",
+                f"payload is a {event.kind} event of {event.machine} "
+                f"but the topic says {where.kind} of {where.machine}",
+            )
+        if self.known is not None and event.machine not in self.known:
+            return dead("unknown_machine", f"machine {event.machine!r} is not known")
+        if event.ts < s.min_ts or (s.max_future is not None and event.ts > now + s.max_future):
+            return dead("timestamp", f"timestamp {event.ts.isoformat()} is implausible")
+        return event
+
+    # one batch --------------------------------------------------------------------------------
+    def process(self, items: Sequence[tuple[str, bytes]]) -> BatchResult:
+        """Validate and store one batch in one transaction; return what happened."""
+        now = self.clock.now()
+        events: list[Event] = []
+        dead: list[DeadLetter] = []
+        for topic, payload in items:
+            outcome = self._validate(topic, payload, now)
+            if isinstance(outcome, DeadLetter):
+                dead.append(outcome)
+            else:
+                events.append(outcome)
+        received_us = (now - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        gaps: list[SeqGap] = []
+        with self.writer.transaction() as tx:
+            new_ids = tx.insert_events(events, received_us)
+            new: list[Event] = []
+            for e in events:  # a batch may hold the same event twice: keep the first
+                if e.event_id in new_ids:
+                    new_ids.discard(e.event_id)
+                    new.append(e)
+            touched = self._advance(tx, new, now, gaps)
+            tx.insert_dead_letters(dead)
+            tx.save_statuses(touched)
+        result = BatchResult(new, len(events) - len(new), dead, gaps, time.time())
+        self._count(result, len(items))
+        if self.on_commit is not None:
+            self.on_commit(result)
+        return result
+
+    def _advance(
+        self, tx: TelemetryTx, new: list[Event], now: datetime, gaps: list[SeqGap]
+    ) -> list[MachineStatus]:
+        touched: dict[str, MachineStatus] = {}
+        for event in sorted(new, key=lambda e: (e.machine, e.seq)):
+            st = self._statuses.get(event.machine)
+            if st is None:
+                st = self._statuses[event.machine] = MachineStatus(event.machine)
+            touched[event.machine] = st
+            st.events += 1
+            if isinstance(event, PartCounter):
+                st.good += event.good
+                st.reject += event.reject
+            if event.seq <= st.last_seq:
+                if tx.fill_gap(event.machine, event.seq):
+                    self.counters.missing -= 1
+                self.counters.late += 1
+                continue
+            if event.seq > st.last_seq + 1:
+                gap = SeqGap(event.machine, st.last_seq + 1, event.seq - 1, now)
+                tx.record_gap(gap)
+                gaps.append(gap)
+            st.last_seq = event.seq
+            st.last_event = event.ts
+            if isinstance(event, StateChanged):
+                if (st.state, st.mode, st.reason) != (event.state, event.mode, event.reason):
+                    st.since = event.ts
+                st.state, st.mode, st.reason = event.state, event.mode, event.reason
+        return [replace(s) for s in touched.values()]
+
+    def _count(self, result: BatchResult, received: int) -> None:
+        c = self.counters
+        c.received += received
+        c.ingested += len(result.new)
+        c.duplicates += result.duplicates
+        c.dead_lettered += len(result.dead)
+        for d in result.dead:
+            c.dead_by_code[d.code] = c.dead_by_code.get(d.code, 0) + 1
+        c.gaps += len(result.gaps)
+        c.missing += sum(g.missing for g in result.gaps)
+        c.batches += 1
+        if result.new:
+            newest = max(e.ts for e in result.new)
+            c.lag_s = max(0.0, result.committed_at - newest.timestamp())
+
+    # bus consumer -----------------------------------------------------------------------------
+    def attach(self, bus: Bus, pattern: str | None = None) -> None:
+        """Subscribe to `pattern` (default: every machine under the settings' root)."""
+        self._bus = bus
+        bus.subscribe(pattern or subscription(self.settings.root), self._enqueue)
+
+    def _enqueue(self, message: Message) -> None:
+        with self._idle:
+            self._busy += 1
+        self._queue.put(message)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="ingester", daemon=True)
+        self._thread.start()
+
+    def _take_batch(self) -> list[Message]:
+        """Up to `max_batch` messages, waiting at most `max_delay_s` after the first one."""
+        try:
+            batch = [self._queue.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.settings.max_delay_s
+        while len(batch) < self.settings.max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=left))
+                except queue.Empty:
+                    break
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if not batch:
+                if self._stop.is_set():
+                    return
+                continue
+            try:
+                self.process([(m.topic, m.payload) for m in batch])
+            except BaseException as exc:
+                self.error = exc
+                self._stop.set()
+                with self._idle:
+                    self._idle.notify_all()
+                return
+            if self._bus is not None:
+                for m in batch:
+                    self._bus.ack(m)
+            with self._idle:
+                self._busy -= len(batch)
+                if self._busy <= 0:
+                    self._idle.notify_all()
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until every message handed to the ingester has been committed."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._busy > 0 and self.error is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(min(left, 0.5))
+        return self.error is None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit and acknowledge what was received, then stop the worker."""
+        self.drain(timeout)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def statuses(self) -> list[MachineStatus]:
+        return [replace(s) for s in sorted(self._statuses.values(), key=lambda s: s.machine)]
+
+
+# queries ----------------------------------------------------------------------------------------
+
+
+class TelemetryReader(Protocol):
+    """Port: the read side of the telemetry store (`SqlTelemetryStore` implements it)."""
+
+    def machine_statuses(self) -> list[MachineStatus]: ...
+    def gaps(self, machine: str | None = None) -> list[SeqGap]: ...
+    def counts(self) -> dict[str, int]: ...
+    def delete_before(self, cutoff: datetime) -> Any: ...
+
+
+def machine_status_report(reader: TelemetryReader) -> dict[str, Any]:
+    """Every machine's current state with its lost-data ranges, plus store totals."""
+    gaps: dict[str, list[SeqGap]] = {}
+    for gap in reader.gaps():
+        gaps.setdefault(gap.machine, []).append(gap)
+    machines = []
+    for s in reader.machine_statuses():
+        mine = gaps.get(s.machine, [])
+        machines.append(
+            {
+                "machine": s.machine,
+                "state": s.state.value,
+                "mode": s.mode.value,
+                "reason": s.reason,
+                "since": None if s.since is None else to_rfc3339(s.since),
+                "last_event": None if s.last_event is None else to_rfc3339(s.last_event),
+                "last_seq": s.last_seq,
+                "events": s.events,
+                "good": s.good,
+                "reject": s.reject,
+                "missing": sum(g.missing for g in mine),
+                "gaps": [[g.first, g.last] for g in mine],
+            }
+        )
+    return {"machines": machines, "totals": reader.counts()}
+
+
+def apply_retention(reader: TelemetryReader, clock: Clock, keep: timedelta) -> dict[str, Any]:
+    """Delete telemetry older than `keep` before now; return what was deleted and the cutoff."""
+    if keep < timedelta(0):
+        raise ValidationError("retention must not be negative", where="keep")
+    cutoff = clock.now() - keep
+    result = reader.delete_before(cutoff)
+    return {
+        "cutoff": to_rfc3339(cutoff),
+        "samples": result.samples,
+        "events": result.events,
+        "dead_letters": result.dead_letters,
+    }

@@ -1,0 +1,192 @@
+"""Shop-floor events: what a machine (real, or the digital twin) reports over the bus.
+
+Versioned pydantic models, one per topic kind. Every event carries `v` (schema version),
+`event_id` (unique, the deduplication key), `machine`, `seq` (per-machine sequence number,
+consecutive, used for gap detection) and `ts` (RFC 3339 UTC). On the wire an event is the JSON
+of its model; `parse_event` reads it back and raises `ValidationError` with a reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+
+from microfactory.core.errors import ValidationError
+from microfactory.core.ids import new_id
+from microfactory.shopfloor.machines import MachineMode, MachineState
+
+SCHEMA_VERSION = 1
+EVENT_KINDS = ("state", "counter", "sample", "job", "measurement")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MAX_SAMPLES_PER_BATCH = 10_000
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[pydantic.AwareDatetime, AfterValidator(_as_utc)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+Unit = Annotated[str, Field(max_length=32)]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    event_id: Annotated[str, Field(min_length=1, max_length=64)]
+    machine: Name
+    seq: Annotated[int, Field(ge=0, lt=2**63)]
+    ts: UtcDatetime
+
+    def to_json(self) -> bytes:
+        """The wire form (UTF-8 JSON, `ts` as RFC 3339 UTC with a trailing Z)."""
+        return self.model_dump_json(exclude_none=True).replace('+00:00"', 'Z"', 1).encode()
+
+
+class StateChanged(_Event):
+    """OPC 40001-1 MachineryItemState plus operation mode and, when down, a reason code."""
+
+    kind: Literal["state"] = "state"
+    state: MachineState
+    mode: MachineMode = MachineMode.IDLE
+    reason: Annotated[str, Field(max_length=64)] | None = None
+
+
+class PartCounter(_Event):
+    """Parts made since the previous counter event (increments, not running totals)."""
+
+    kind: Literal["counter"] = "counter"
+    good: Annotated[int, Field(ge=0)] = 0
+    reject: Annotated[int, Field(ge=0)] = 0
+    work_order: Annotated[str, Field(max_length=64)] | None = None
+
+
+class Sample(BaseModel):
+    """One sensor reading; `ts` defaults to the batch's `ts`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    signal: Name
+    value: Annotated[float, Field(allow_inf_nan=False)]
+    unit: Unit = ""
+    ts: UtcDatetime | None = None
+
+
+class SampleBatch(_Event):
+    kind: Literal["sample"] = "sample"
+    samples: Annotated[list[Sample], Field(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)]
+
+
+class JobEvent(_Event):
+    """An operation of a work order started or finished on this machine."""
+
+    kind: Literal["job"] = "job"
+    action: Literal["started", "finished", "aborted"]
+    work_order: Annotated[str, Field(min_length=1, max_length=64)]
+    operation: Annotated[str, Field(min_length=1, max_length=64)]
+    good: Annotated[int, Field(ge=0)] = 0
+    reject: Annotated[int, Field(ge=0)] = 0
+
+
+class Measurement(_Event):
+    """A quality characteristic measured on a part or a lot."""
+
+    kind: Literal["measurement"] = "measurement"
+    characteristic: Name
+    value: Annotated[float, Field(allow_inf_nan=False)]
+    unit: Unit = ""
+    part_id: Annotated[str, Field(max_length=64)] | None = None
+    lot_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+Event = Annotated[
+    StateChanged | PartCounter | SampleBatch | JobEvent | Measurement,
+    Field(discriminator="kind"),
+]
+_EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(payload: bytes | str) -> Event:
+    """Validate one wire payload; raise `ValidationError` whose `where` is 'json' or 'schema'."""
+    try:
+        return _EVENT_ADAPTER.validate_json(payload)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise ValidationError(f"bad JSON: {first['msg']}", where="json") from None
+        loc = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ValidationError(f"{loc}: {first['msg']}", where="schema") from None
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Validate an already-decoded event (e.g. from the OPC UA adapter)."""
+    try:
+        return _EVENT_ADAPTER.validate_python(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise ValidationError(f"{loc}: {first['msg']}", where="schema") from None
+
+
+def new_event_id() -> str:
+    return new_id()
+
+
+# Records the ingestion side produces (plain dataclasses shared by services and stores) --------
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A payload the ingester refused. `code` is one of DEAD_LETTER_CODES."""
+
+    received: datetime
+    topic: str
+    code: str
+    reason: str
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        if self.code not in DEAD_LETTER_CODES:
+            raise ValueError(f"dead-letter code {self.code!r} must be one of {DEAD_LETTER_CODES}")
+
+
+DEAD_LETTER_CODES = ("json", "schema", "topic", "unknown_machine", "timestamp", "oversize")
+
+
+@dataclass(frozen=True)
+class SeqGap:
+    """Sequence numbers `first..last` (inclusive) of `machine` that never arrived."""
+
+    machine: str
+    first: int
+    last: int
+    detected: datetime
+
+    def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise ValueError("a gap's first seq must not be after its last")
+
+    @property
+    def missing(self) -> int:
+        return self.last - self.first + 1
+
+
+@dataclass
+class MachineStatus:
+    """The current state of one machine as the event store knows it."""
+
+    machine: str
+    state: MachineState = MachineState.NOT_AVAILABLE
+    mode: MachineMode = MachineMode.IDLE
+    reason: str | None = None
+    since: datetime | None = None
+    last_seq: int = -1
+    last_event: datetime | None = None
+    good: int = 0
+    reject: int = 0
+    events: int = 0

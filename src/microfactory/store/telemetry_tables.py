@@ -1,0 +1,458 @@
+"""Telemetry tables and their SQL store: shop-floor events (unique `event_id`), sensor samples
+indexed by (machine, signal, ts), the current state of each machine, sequence gaps and dead
+letters. Times are stored as integer microseconds since the Unix epoch (`*_us`), which makes
+bucketed downsampling the same integer arithmetic on SQLite and PostgreSQL.
+
+The hot path (`SqlTelemetryTx.insert_events`) uses DBAPI `executemany` with
+`INSERT ... ON CONFLICT (event_id) DO NOTHING`, on both SQLite and PostgreSQL; which events were
+really new is learned from the row count or, when some were duplicates, from a per-transaction
+batch token written into each row.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, mapped_column
+
+from microfactory.shopfloor.events import (
+    DeadLetter,
+    Event,
+    MachineStatus,
+    SampleBatch,
+    SeqGap,
+    parse_event,
+)
+from microfactory.shopfloor.machines import MachineMode, MachineState
+from microfactory.store.base import Base
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def to_us(dt: datetime) -> int:
+    return (dt - EPOCH) // _US
+
+
+def from_us(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+class EventRow(Base):
+    __tablename__ = "tm_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    machine: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    ts_us: Mapped[int] = mapped_column(BigInteger)
+    received_us: Mapped[int] = mapped_column(BigInteger)
+    batch: Mapped[str] = mapped_column(String(24))
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (Index("ix_tm_events_machine_ts", "machine", "ts_us"),)
+
+
+class SampleRow(Base):
+    __tablename__ = "tm_samples"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    machine: Mapped[str] = mapped_column(String(64))
+    signal: Mapped[str] = mapped_column(String(64))
+    ts_us: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(32))
+    __table_args__ = (Index("ix_tm_samples_machine_signal_ts", "machine", "signal", "ts_us"),)
+
+
+class MachineStateRow(Base):
+    __tablename__ = "tm_machine_state"
+    machine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    since_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_event_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    good: Mapped[int] = mapped_column(BigInteger)
+    reject: Mapped[int] = mapped_column(BigInteger)
+    events: Mapped[int] = mapped_column(BigInteger)
+
+
+class SeqGapRow(Base):
+    __tablename__ = "tm_seq_gaps"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    machine: Mapped[str] = mapped_column(String(64), index=True)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    detected_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeadLetterRow(Base):
+    __tablename__ = "tm_dead_letters"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    received_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    topic: Mapped[str] = mapped_column(String(512))
+    code: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def _table(row: type[Base]) -> Table:
+    return cast(Table, row.__table__)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One downsampling bucket: [start, start + width)."""
+
+    start: datetime
+    count: int
+    min: float
+    max: float
+    mean: float
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    samples: int
+    events: int
+    dead_letters: int
+
+
+_EVENT_COLS = "event_id, machine, kind, seq, ts_us, received_us, batch, body"
+
+
+class SqlTelemetryTx:
+    """One transaction of the ingester: events, samples, dead letters, states and gaps."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._dbapi: Any = conn.connection.driver_connection
+        self._ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        self._batch = os.urandom(8).hex()
+
+    def _values(self, n: int) -> str:
+        return ", ".join([self._ph] * n)
+
+    def insert_events(self, events: Sequence[Event], received_us: int) -> set[str]:
+        """Insert events not stored yet (and their samples); return the ids that were new."""
+        if not events:
+            return set()
+        batch = self._batch
+        rows = [
+            (
+                e.event_id,
+                e.machine,
+                e.kind,
+                e.seq,
+                to_us(e.ts),
+                received_us,
+                batch,
+                None if e.kind == "sample" else e.model_dump_json(),
+            )
+            for e in events
+        ]
+        cur = self._dbapi.cursor()
+        cur.executemany(
+            f"INSERT INTO tm_events ({_EVENT_COLS}) VALUES ({self._values(8)}) "
+            "ON CONFLICT (event_id) DO NOTHING",
+            rows,
+        )
+        if cur.rowcount == len(rows):
+            new = {r[0] for r in rows}
+        else:
+            new = self._inserted_by_this_batch([r[0] for r in rows])
+        samples: list[tuple[str, str, int, float, str]] = []
+        for e in events:
+            if isinstance(e, SampleBatch) and e.event_id in new:
+                base = to_us(e.ts)
+                m = e.machine
+                samples.extend(
+                    (m, s.signal, base if s.ts is None else to_us(s.ts), s.value, s.unit)
+                    for s in e.samples
+                )
+        if samples:
+            cur.executemany(
+                "INSERT INTO tm_samples (machine, signal, ts_us, value, unit) "
+                f"VALUES ({self._values(5)})",
+                samples,
+            )
+        cur.close()
+        return new
+
+    def _inserted_by_this_batch(self, ids: list[str]) -> set[str]:
+        new: set[str] = set()
+        unique = list(dict.fromkeys(ids))
+        for i in range(0, len(unique), 500):
+            chunk = unique[i : i + 500]
+            result = self._conn.execute(
+                select(EventRow.event_id).where(
+                    EventRow.event_id.in_(chunk), EventRow.batch == self._batch
+                )
+            )
+            new.update(result.scalars())
+        return new
+
+    def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if not letters:
+            return
+        self._conn.execute(
+            _table(DeadLetterRow).insert(),
+            [
+                {
+                    "received_us": to_us(d.received),
+                    "topic": d.topic[:512],
+                    "code": d.code,
+                    "reason": d.reason,
+                    "payload": d.payload,
+                }
+                for d in letters
+            ],
+        )
+
+    def save_statuses(self, statuses: Sequence[MachineStatus]) -> None:
+        """Upsert the current state of each machine given (delete + insert, one statement each)."""
+        if not statuses:
+            return
+        table = _table(MachineStateRow)
+        names = [s.machine for s in statuses]
+        self._conn.execute(delete(table).where(table.c.machine.in_(names)))
+        self._conn.execute(
+            table.insert(),
+            [
+                {
+                    "machine": s.machine,
+                    "state": s.state.value,
+                    "mode": s.mode.value,
+                    "reason": s.reason,
+                    "since_us": None if s.since is None else to_us(s.since),
+                    "last_seq": s.last_seq,
+                    "last_event_us": None if s.last_event is None else to_us(s.last_event),
+                    "good": s.good,
+                    "reject": s.reject,
+                    "events": s.events,
+                }
+                for s in statuses
+            ],
+        )
+
+    def record_gap(self, gap: SeqGap) -> None:
+        self._conn.execute(
+            _table(SeqGapRow).insert(),
+            {
+                "machine": gap.machine,
+                "first_seq": gap.first,
+                "last_seq": gap.last,
+                "detected_us": to_us(gap.detected),
+            },
+        )
+
+    def fill_gap(self, machine: str, seq: int) -> bool:
+        """A late event arrived: take `seq` out of the recorded gap holding it, if any."""
+        table = _table(SeqGapRow)
+        row = self._conn.execute(
+            select(table).where(
+                table.c.machine == machine, table.c.first_seq <= seq, table.c.last_seq >= seq
+            )
+        ).first()
+        if row is None:
+            return False
+        self._conn.execute(delete(table).where(table.c.id == row.id))
+        for first, last in ((row.first_seq, seq - 1), (seq + 1, row.last_seq)):
+            if first <= last:
+                self._conn.execute(
+                    table.insert(),
+                    {
+                        "machine": machine,
+                        "first_seq": first,
+                        "last_seq": last,
+                        "detected_us": row.detected_us,
+                    },
+                )
+        return True
+
+
+def _status_from_row(row: Any) -> MachineStatus:
+    return MachineStatus(
+        machine=row.machine,
+        state=MachineState(row.state),
+        mode=MachineMode(row.mode),
+        reason=row.reason,
+        since=None if row.since_us is None else from_us(row.since_us),
+        last_seq=row.last_seq,
+        last_event=None if row.last_event_us is None else from_us(row.last_event_us),
+        good=row.good,
+        reject=row.reject,
+        events=row.events,
+    )
+
+
+class SqlTelemetryStore:
+    """The telemetry store on an SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTelemetryTx]:
+        with self.engine.begin() as conn:
+            yield SqlTelemetryTx(conn)
+
+    # reads ------------------------------------------------------------------------------------
+    def known_machine_ids(self) -> list[str]:
+        """Ids of the factory's machines (the foundation's `machines` table), sorted."""
+        from microfactory.store.tables import MachineRow
+
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(select(MachineRow.id)).scalars())
+
+    def machine_statuses(self) -> list[MachineStatus]:
+        table = _table(MachineStateRow)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table).order_by(table.c.machine)).all()
+        return [_status_from_row(r) for r in rows]
+
+    def gaps(self, machine: str | None = None) -> list[SeqGap]:
+        table = _table(SeqGapRow)
+        query = select(table).order_by(table.c.machine, table.c.first_seq)
+        if machine is not None:
+            query = query.where(table.c.machine == machine)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [SeqGap(r.machine, r.first_seq, r.last_seq, from_us(r.detected_us)) for r in rows]
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        table = _table(DeadLetterRow)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table).order_by(table.c.id).limit(limit)).all()
+        return [
+            DeadLetter(from_us(r.received_us), r.topic, r.code, r.reason, bytes(r.payload))
+            for r in rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per telemetry table (events, samples, dead_letters, gaps, missing)."""
+        with self.engine.connect() as conn:
+            missing = conn.execute(
+                select(func.coalesce(func.sum(SeqGapRow.last_seq - SeqGapRow.first_seq + 1), 0))
+            ).scalar_one()
+            return {
+                "events": conn.execute(select(func.count()).select_from(EventRow)).scalar_one(),
+                "samples": conn.execute(select(func.count()).select_from(SampleRow)).scalar_one(),
+                "dead_letters": conn.execute(
+                    select(func.count()).select_from(DeadLetterRow)
+                ).scalar_one(),
+                "gaps": conn.execute(select(func.count()).select_from(SeqGapRow)).scalar_one(),
+                "missing": int(missing),
+            }
+
+    def events(
+        self,
+        *,
+        machine: str | None = None,
+        kind: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10_000,
+    ) -> list[Event]:
+        """Stored non-sample events in (ts, seq) order; sample batches are read with `samples`."""
+        t = _table(EventRow)
+        query = select(t.c.body).where(t.c.body.is_not(None))
+        if machine is not None:
+            query = query.where(t.c.machine == machine)
+        if kind is not None:
+            query = query.where(t.c.kind == kind)
+        if start is not None:
+            query = query.where(t.c.ts_us >= to_us(start))
+        if end is not None:
+            query = query.where(t.c.ts_us < to_us(end))
+        query = query.order_by(t.c.ts_us, t.c.seq).limit(limit)
+        with self.engine.connect() as conn:
+            bodies = conn.execute(query).scalars().all()
+        return [parse_event(b) for b in bodies if b is not None]
+
+    def samples(
+        self, machine: str, signal: str, start: datetime, end: datetime, limit: int = 100_000
+    ) -> list[tuple[datetime, float]]:
+        """Raw samples of one signal in [start, end), oldest first."""
+        t = _table(SampleRow)
+        query = (
+            select(t.c.ts_us, t.c.value)
+            .where(
+                t.c.machine == machine,
+                t.c.signal == signal,
+                t.c.ts_us >= to_us(start),
+                t.c.ts_us < to_us(end),
+            )
+            .order_by(t.c.ts_us, t.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(from_us(ts), float(v)) for ts, v in conn.execute(query).all()]
+
+    def downsample(
+        self, machine: str, signal: str, start: datetime, end: datetime, bucket: timedelta
+    ) -> list[Bucket]:
+        """min / max / mean / count per bucket of width `bucket` from `start`; empty buckets
+        are left out."""
+        width = bucket // _US
+        if width <= 0:
+            raise ValueError("bucket width must be at least one microsecond")
+        t = _table(SampleRow)
+        origin = to_us(start)
+        index = (t.c.ts_us - origin) // width
+        query = (
+            select(
+                index.label("b"),
+                func.count(),
+                func.min(t.c.value),
+                func.max(t.c.value),
+                func.avg(t.c.value),
+            )
+            .where(
+                t.c.machine == machine,
+                t.c.signal == signal,
+                t.c.ts_us >= origin,
+                t.c.ts_us < to_us(end),
+            )
+            .group_by("b")
+            .order_by("b")
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Bucket(from_us(origin + int(b) * width), int(n), float(lo), float(hi), float(avg))
+            for b, n, lo, hi, avg in rows
+        ]
+
+    def delete_before(self, cutoff: datetime) -> RetentionResult:
+        """Retention: delete samples, events and dead letters older than `cutoff`.
+        Machine states and recorded gaps are kept."""
+        limit = to_us(cutoff)
+        with self.engine.begin() as conn:
+            samples = conn.execute(delete(SampleRow).where(SampleRow.ts_us < limit)).rowcount
+            events = conn.execute(delete(EventRow).where(EventRow.ts_us < limit)).rowcount
+            letters = conn.execute(
+                delete(DeadLetterRow).where(DeadLetterRow.received_us < limit)
+            ).rowcount
+        return RetentionResult(int(samples), int(events), int(letters))
