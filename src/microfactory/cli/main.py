@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.demo",
     "microfactory.cli.quality",
     "microfactory.cli.quoting",
+    "microfactory.cli.connect",
 ]
 
 
