@@ -50,6 +50,8 @@ def _check_mode_and_release(problem: Problem, a: Assignment) -> list[str]:
         errors.append(f"op {a.op}: starts at {a.start} before its release {release}")
     if a.start < 0:
         errors.append(f"op {a.op}: starts before the plan origin")
+    if op.deadline is not None and a.end > op.deadline:
+        errors.append(f"op {a.op}: ends at {a.end} after its deadline {op.deadline}")
     return errors
 
 

@@ -51,6 +51,9 @@ class ModelVars:
     est: list[int]
     lst: list[int]
     objective_terms: dict[str, cp_model.LinearExpr] = field(default_factory=dict)
+    arcs: dict[tuple[int, int, int], cp_model.IntVar] = field(default_factory=dict)
+    late: dict[int, cp_model.IntVar] = field(default_factory=dict)
+    moved: dict[int, cp_model.IntVar] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,10 @@ def time_bounds(problem: Problem, horizon: int) -> tuple[list[int], list[int]]:
     frozen = problem.frozen_by_op()
     dmin = [op.min_duration for op in problem.operations]
     est = [problem.release_of(i) for i in range(problem.n_ops)]
-    lst = [horizon - dmin[i] for i in range(problem.n_ops)]
+    lst = [
+        min(horizon, op.deadline if op.deadline is not None else horizon) - dmin[i]
+        for i, op in enumerate(problem.operations)
+    ]
     for i in order:
         est[i] = max([est[i]] + [est[p] + dmin[p] for p in preds[i]])
         if i in frozen:
@@ -123,7 +129,8 @@ def add_variables(model: cp_model.CpModel, problem: Problem, horizon: int) -> Mo
         dmin = op.min_duration
         dmax = max(m.duration for m in op.modes)
         start = model.new_int_var(est[i], lst[i], f"s{i}")
-        end = model.new_int_var(est[i] + dmin, lst[i] + dmax, f"e{i}")
+        latest_end = lst[i] + dmax if op.deadline is None else min(lst[i] + dmax, op.deadline)
+        end = model.new_int_var(est[i] + dmin, latest_end, f"e{i}")
         pres: dict[int, cp_model.IntVar | bool] = {}
         ivs: dict[int, cp_model.IntervalVar] = {}
         if len(op.modes) == 1:
@@ -248,10 +255,13 @@ def add_setups(
                 all_fixed = False
                 lit_var = lit
                 arcs.append((k, k, lit_var.Not()))
-            arcs.append((0, k, model.new_bool_var(f"a{m}_0_{i}")))
-            arcs.append((k, 0, model.new_bool_var(f"a{m}_{i}_0")))
+            v.arcs[(m, -1, i)] = model.new_bool_var(f"a{m}_0_{i}")
+            v.arcs[(m, i, -1)] = model.new_bool_var(f"a{m}_{i}_0")
+            arcs.append((0, k, v.arcs[(m, -1, i)]))
+            arcs.append((k, 0, v.arcs[(m, i, -1)]))
         if not all_fixed:
-            arcs.append((0, 0, model.new_bool_var(f"a{m}_empty")))
+            v.arcs[(m, -1, -1)] = model.new_bool_var(f"a{m}_empty")
+            arcs.append((0, 0, v.arcs[(m, -1, -1)]))
         for a, i in enumerate(nodes, start=1):
             dur_i = problem.operations[i].duration_on(m) or 0
             fam_i = problem.operations[i].family
@@ -262,6 +272,7 @@ def add_setups(
                 if v.est[i] + dur_i + gap > v.lst[j]:
                     continue
                 arc = model.new_bool_var(f"a{m}_{i}_{j}")
+                v.arcs[(m, i, j)] = arc
                 arcs.append((a, b, arc))
                 model.add(v.start[j] >= v.end[i] + gap).only_enforce_if(arc)
         model.add_circuit(arcs)
@@ -327,6 +338,7 @@ def _weighted_tardiness(
         if not sinks:
             continue
         late = model.new_int_var(0, v.horizon, f"t{j}")
+        v.late[j] = late
         for i in sinks:
             model.add(late >= v.end[i] - job.due)
         late_vars.append(late)
@@ -346,6 +358,7 @@ def _moved_count(
         if not 0 <= i < problem.n_ops:
             continue
         flag = model.new_bool_var(f"moved{i}")
+        v.moved[i] = flag
         lit = v.presence[i].get(before.machine)
         if lit is None:
             model.add(flag == 1)
@@ -357,8 +370,15 @@ def _moved_count(
     return cp_model.LinearExpr.sum(moved)
 
 
-def add_hint(model: cp_model.CpModel, v: ModelVars, plan: Sequence[Assignment]) -> None:
-    """A complete solution hint (start, end, chosen mode of every operation)."""
+def add_hint(
+    model: cp_model.CpModel,
+    problem: Problem,
+    v: ModelVars,
+    plan: Sequence[Assignment],
+    previous: Mapping[int, Assignment] | None = None,
+) -> None:
+    """A complete solution hint: start, end and mode of every operation, the circuit arcs,
+    the lateness and moved flags, so CP-SAT starts from a full solution."""
     for a in plan:
         model.add_hint(v.start[a.op], a.start)
         model.add_hint(v.end[a.op], a.end)
@@ -366,6 +386,27 @@ def add_hint(model: cp_model.CpModel, v: ModelVars, plan: Sequence[Assignment]) 
             if not isinstance(lit, bool):
                 model.add_hint(lit, int(m == a.machine))
     model.add_hint(v.makespan, makespan_of(plan))
+    if v.arcs:
+        used: set[tuple[int, int, int]] = set()
+        for m in {key[0] for key in v.arcs}:
+            order = [a.op for a in sorted(plan, key=lambda a: (a.start, a.end)) if a.machine == m]
+            chain = [-1, *order, -1] if order else [-1, -1]
+            used.update((m, x, y) for x, y in itertools.pairwise(chain))
+        for key, arc in v.arcs.items():
+            model.add_hint(arc, int(key in used))
+    completion = [0] * len(problem.jobs)
+    for a in plan:
+        job = problem.operations[a.op].job
+        completion[job] = max(completion[job], a.end)
+    for j, late in v.late.items():
+        due = problem.jobs[j].due or 0
+        model.add_hint(late, max(0, completion[j] - due))
+    if previous:
+        by_op = {a.op: a for a in plan}
+        for i, flag in v.moved.items():
+            now, before = by_op.get(i), previous[i]
+            same = now is not None and (now.machine, now.start) == (before.machine, before.start)
+            model.add_hint(flag, int(not same))
 
 
 def build_model(
@@ -382,7 +423,7 @@ def build_model(
     add_redundant(model, problem, v)
     add_objective(model, problem, v, spec)
     if hint:
-        add_hint(model, v, hint)
+        add_hint(model, problem, v, hint, spec.previous)
     return model, v
 
 

@@ -13,9 +13,10 @@ makespan).
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from microfactory.planning.model import Assignment, Machine, Problem, topological_order
 from microfactory.planning.result import (
@@ -26,6 +27,7 @@ from microfactory.planning.result import (
 )
 
 RULES = ("mwkr", "edd", "atc", "spt")
+DYNAMIC_RULES = frozenset({"atc"})
 ATC_K = 2.0
 
 
@@ -126,9 +128,15 @@ def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
     for op in placed:
         for s in succ[op]:
             est[s] = max(est[s], placed[op].end)
+    dynamic = rule in DYNAMIC_RULES
+    heap = [(key(o, 0), o) for o in ready]
+    heapq.heapify(heap)
     while ready:
-        now = min(est[op] for op in ready)
-        op = min(ready, key=lambda o: (key(o, now), o))
+        if dynamic:
+            now = min(est[o] for o in ready)
+            op = min(ready, key=lambda o: (key(o, now), o))
+        else:
+            op = heapq.heappop(heap)[1]
         ready.discard(op)
         operation = problem.operations[op]
         best: tuple[int, int, int] | None = None
@@ -146,6 +154,8 @@ def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
             missing[s] -= 1
             if missing[s] == 0 and s not in placed:
                 ready.add(s)
+                if not dynamic:
+                    heapq.heappush(heap, (key(s, 0), s))
     return [placed[op] for op in range(problem.n_ops)]
 
 
@@ -174,3 +184,65 @@ def solve_dispatch(problem: Problem, rule: str = "mwkr") -> ScheduleResult:
         makespan=makespan,
         weighted_tardiness=weighted_tardiness_of(problem, plan),
     )
+
+
+def repair(problem: Problem, previous: Mapping[int, Assignment]) -> list[Assignment] | None:
+    """Repair a previous plan for a changed problem, moving as little as possible.
+
+    Operations are re-placed in the order of their previous start (new operations last,
+    longest tail first). An operation keeps its previous machine and start when that slot
+    is still free; otherwise it goes to the mode that finishes first. Frozen operations
+    stay where they are."""
+    if problem.ops_without_modes():
+        return None
+    tail = tails(problem)
+    timelines = [_Timeline(machine) for machine in problem.machines]
+    placed: dict[int, Assignment] = {}
+    for item in problem.frozen:
+        fixed = problem.operations[item.op]
+        end = item.start + (fixed.duration_on(item.machine) or 0)
+        placed[item.op] = Assignment(item.op, item.machine, item.start, end)
+        timelines[item.machine].place(item.start, end, fixed.family)
+    preds, succ = problem.predecessors(), problem.successors()
+    missing = [sum(1 for p in preds[op] if p not in placed) for op in range(problem.n_ops)]
+    est = [problem.release_of(op) for op in range(problem.n_ops)]
+    for op in placed:
+        for s in succ[op]:
+            est[s] = max(est[s], placed[op].end)
+    never = 10**18
+    heap = [
+        (previous[op].start if op in previous else never, -tail[op], op)
+        for op in range(problem.n_ops)
+        if missing[op] == 0 and op not in placed
+    ]
+    heapq.heapify(heap)
+    while heap:
+        _, _, op = heapq.heappop(heap)
+        operation = problem.operations[op]
+        choice: tuple[int, int, int] | None = None
+        before = previous.get(op)
+        if before is not None and operation.duration_on(before.machine) is not None:
+            timeline = timelines[before.machine]
+            duration = operation.duration_on(before.machine) or 0
+            start = timeline.earliest_fit(max(est[op], before.start), duration, operation.family)
+            if start == before.start:
+                choice = (start + duration, start, before.machine)
+        if choice is None:
+            for mode in operation.modes:
+                fit = timelines[mode.machine].earliest_fit(est[op], mode.duration, operation.family)
+                candidate = (fit + mode.duration, fit, mode.machine)
+                if choice is None or candidate < choice:
+                    choice = candidate
+        assert choice is not None
+        end, start, machine = choice
+        placed[op] = Assignment(op, machine, start, end)
+        timelines[machine].place(start, end, operation.family)
+        for s in succ[op]:
+            est[s] = max(est[s], end)
+            missing[s] -= 1
+            if missing[s] == 0 and s not in placed:
+                key = previous[s].start if s in previous else never
+                heapq.heappush(heap, (key, -tail[s], s))
+    if len(placed) != problem.n_ops:
+        return None
+    return [placed[op] for op in range(problem.n_ops)]

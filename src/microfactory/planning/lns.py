@@ -28,10 +28,18 @@ from microfactory.planning.cpsat import (
     safe_horizon,
     solver_parameters,
 )
-from microfactory.planning.model import Assignment, Mode, Objective, Problem
+from microfactory.planning.model import (
+    Assignment,
+    FrozenOp,
+    Mode,
+    Objective,
+    Problem,
+    Window,
+)
 from microfactory.planning.result import makespan_of, objective_value
 
 NEIGHBOURHOODS = ("window", "machines", "jobs")
+LARGE_OPS = 600  # above: small window sub-problems instead of the whole model
 
 
 @dataclass
@@ -72,6 +80,112 @@ def relax_subproblem(
     except ValueError:
         return None
     return sub, chains
+
+
+def window_subproblem(
+    problem: Problem, incumbent: Sequence[Assignment], relaxed: set[int]
+) -> tuple[Problem, list[int], dict[int, list[int]]]:
+    """A small problem for large instances: the relaxed operations, free, and only the kept
+    operations they could touch (frozen); every other kept operation becomes an
+    unavailability window of its machine. Kept predecessors and successors give releases
+    and deadlines; a relaxed operation may end at most one window span after its current
+    end (the neighbourhood). Returns (sub-problem, sub index -> full index, kept chains by
+    machine in sub indices). The sub-problem's weighted tardiness differs from the full
+    one by a constant."""
+    by_op = {a.op: a for a in incumbent}
+    preds, succ = problem.predecessors(), problem.successors()
+    span = max(by_op[r].end for r in relaxed) - min(by_op[r].start for r in relaxed)
+    release: dict[int, int] = {}
+    deadline: dict[int, int] = {}
+    for r in relaxed:
+        release[r] = max(
+            [problem.release_of(r)] + [by_op[p].end for p in preds[r] if p not in relaxed]
+        )
+        deadline[r] = min(
+            [by_op[r].end + span] + [by_op[q].start for q in succ[r] if q not in relaxed]
+        )
+    ranges: dict[int, tuple[int, int]] = {}
+    for r in relaxed:
+        for mode in problem.operations[r].modes:
+            lo, hi = ranges.get(mode.machine, (release[r], deadline[r]))
+            ranges[mode.machine] = (min(lo, release[r]), max(hi, deadline[r]))
+    context: dict[int, list[int]] = {}
+    blocked: dict[int, list[Window]] = {}
+    on_machine: dict[int, list[Assignment]] = {}
+    for a in sorted(incumbent, key=lambda a: (a.start, a.end, a.op)):
+        if a.op not in relaxed:
+            on_machine.setdefault(a.machine, []).append(a)
+    for m, kept in on_machine.items():
+        lo, hi = ranges.get(m, (0, -1))
+        inside = [k for k, a in enumerate(kept) if a.end > lo and a.start < hi]
+        if inside:
+            first, last = max(0, inside[0] - 1), min(len(kept) - 1, inside[-1] + 1)
+        else:
+            before = [k for k, a in enumerate(kept) if a.end <= lo]
+            first = before[-1] if before else 0
+            last = min(len(kept) - 1, first + 1)
+        if m not in ranges:
+            first, last = 0, -1
+        context[m] = [a.op for a in kept[first : last + 1]]
+        blocked[m] = [
+            Window(a.start, a.end)
+            for k, a in enumerate(kept)
+            if not first <= k <= last and a.end > a.start
+        ]
+    order = sorted(relaxed) + [op for m in sorted(context) for op in context[m]]
+    index = {op: k for k, op in enumerate(order)}
+    operations = []
+    frozen = []
+    for op in order:
+        base = problem.operations[op]
+        if op in relaxed:
+            operations.append(
+                replace(base, release=release[op], deadline=max(deadline[op], release[op]))
+            )
+        else:
+            a = by_op[op]
+            operations.append(replace(base, modes=(Mode(a.machine, a.end - a.start),), release=0))
+            frozen.append(FrozenOp(index[op], a.machine, a.start))
+    machines = tuple(
+        replace(mach, unavailable=_merge_windows([*mach.unavailable, *blocked.get(m, [])]))
+        for m, mach in enumerate(problem.machines)
+    )
+    jobs = list(problem.jobs)
+    sinks_done: dict[int, int] = {}
+    relaxed_sink_jobs: set[int] = set()
+    for op, operation in enumerate(problem.operations):
+        if any(problem.operations[q].job == operation.job for q in succ[op]):
+            continue
+        if op in relaxed:
+            relaxed_sink_jobs.add(operation.job)
+        else:
+            sinks_done[operation.job] = max(sinks_done.get(operation.job, 0), by_op[op].end)
+    for j, job in enumerate(jobs):
+        if j in relaxed_sink_jobs and job.due is not None:
+            jobs[j] = replace(job, due=max(job.due, sinks_done.get(j, 0)), release=0)
+        else:
+            jobs[j] = replace(job, due=None, release=0)
+    sub = Problem(
+        machines=machines,
+        jobs=tuple(jobs),
+        operations=tuple(operations),
+        precedences=tuple(
+            (index[a], index[b]) for a, b in problem.precedences if a in index and b in index
+        ),
+        frozen=tuple(frozen),
+    )
+    chains = {m: [index[op] for op in ops] for m, ops in context.items()}
+    return sub, order, chains
+
+
+def _merge_windows(windows: Sequence[Window]) -> tuple[Window, ...]:
+    merged: list[Window] = []
+    for w in sorted(windows, key=lambda w: w.start):
+        if merged and w.start <= merged[-1].end:
+            merged[-1] = Window(merged[-1].start, max(merged[-1].end, w.end))
+        else:
+            merged.append(w)
+    return tuple(merged)
 
 
 def choose_neighbourhood(
@@ -122,6 +236,7 @@ def improve(
     scale = safe_horizon(problem, previous) + 1
     best = list(incumbent)
     best_value = score(problem, best, objective, scale, previous, stability_weight)
+    large = problem.n_ops > LARGE_OPS
     size = min(initial_size, problem.n_ops)
     sub_limit = 1.0
     stats = stats if stats is not None else LnsStats()
@@ -130,38 +245,105 @@ def improve(
         left = time_limit - (time.perf_counter() - began)
         if left < 0.05 or problem.n_ops == 0:
             break
-        kind = NEIGHBOURHOODS[stats.iterations % len(NEIGHBOURHOODS)]
+        kind = "window" if large else NEIGHBOURHOODS[stats.iterations % len(NEIGHBOURHOODS)]
         stats.iterations += 1
         relaxed = choose_neighbourhood(problem, best, size, kind, rng)
-        built = relax_subproblem(problem, best, relaxed)
-        if built is None:
+        if not relaxed:
             continue
-        sub, chains = built
-        horizon = scale - 1
-        if objective is Objective.MAKESPAN and not (previous and stability_weight):
-            horizon = makespan_of(best)
-        spec = ModelSpec(objective, horizon, previous, stability_weight, chains=chains)
-        try:
-            model, v = build_model(sub, spec, best)
-        except InfeasibleModel:
-            continue
-        solver = solver_parameters(min(sub_limit, left), workers, seed + stats.iterations)
-        code = solver.solve(model)
-        name = solver.status_name(code)
-        if name in ("OPTIMAL", "FEASIBLE"):
-            plan = extract(sub, solver, v)
+        context = _Context(objective, scale, previous, stability_weight, workers, seed)
+        solve_sub = _solve_window if large else _solve_ordered
+        plan, name, wall = solve_sub(problem, best, relaxed, context, min(sub_limit, left))
+        if plan is not None:
             value = score(problem, plan, objective, scale, previous, stability_weight)
             if value < best_value:
                 stats.improvements += 1
                 stats.history.append((time.perf_counter() - began, value))
             if value <= best_value:
                 best, best_value = plan, value
-        if name == "OPTIMAL" and solver.wall_time < 0.5 * sub_limit:
+        if name == "OPTIMAL" and wall < 0.5 * sub_limit:
             size = min(problem.n_ops, int(size * 1.15) + 1)
         elif name != "OPTIMAL":
             size = max(8, int(size * 0.9))
             sub_limit = min(5.0, sub_limit * 1.1)
     return best
+
+
+@dataclass(frozen=True)
+class _Context:
+    objective: Objective
+    scale: int
+    previous: Mapping[int, Assignment] | None
+    stability_weight: int
+    workers: int
+    seed: int
+
+
+def _solve_ordered(
+    problem: Problem,
+    best: list[Assignment],
+    relaxed: set[int],
+    ctx: _Context,
+    limit: float,
+) -> tuple[list[Assignment] | None, str, float]:
+    """Relaxed operations free, the others keep machine and order (times free)."""
+    built = relax_subproblem(problem, best, relaxed)
+    if built is None:
+        return None, "SKIPPED", 0.0
+    sub, chains = built
+    horizon = ctx.scale - 1
+    if ctx.objective is Objective.MAKESPAN and not (ctx.previous and ctx.stability_weight):
+        horizon = makespan_of(best)
+    spec = ModelSpec(ctx.objective, horizon, ctx.previous, ctx.stability_weight, chains=chains)
+    try:
+        model, v = build_model(sub, spec, best)
+    except InfeasibleModel:
+        return None, "INFEASIBLE", 0.0
+    solver = solver_parameters(limit, ctx.workers, ctx.seed + len(relaxed))
+    code = solver.solve(model)
+    name = solver.status_name(code)
+    plan = extract(sub, solver, v) if name in ("OPTIMAL", "FEASIBLE") else None
+    return plan, name, solver.wall_time
+
+
+def _solve_window(
+    problem: Problem,
+    best: list[Assignment],
+    relaxed: set[int],
+    ctx: _Context,
+    limit: float,
+) -> tuple[list[Assignment] | None, str, float]:
+    """Relaxed operations free inside a small problem; everything else fixed in time."""
+    try:
+        sub, order, chains = window_subproblem(problem, best, relaxed)
+    except ValueError:
+        return None, "SKIPPED", 0.0
+    by_op = {a.op: a for a in best}
+    hint = [
+        Assignment(k, by_op[op].machine, by_op[op].start, by_op[op].end)
+        for k, op in enumerate(order)
+    ]
+    previous = None
+    if ctx.previous and ctx.stability_weight:
+        previous = {
+            k: replace(ctx.previous[op], op=k)
+            for k, op in enumerate(order)
+            if op in relaxed and op in ctx.previous
+        }
+    horizon = safe_horizon(sub, previous)
+    if ctx.objective is Objective.MAKESPAN and not previous:
+        horizon = min(horizon, makespan_of(best))
+    spec = ModelSpec(ctx.objective, horizon, previous, ctx.stability_weight, chains=chains)
+    try:
+        model, v = build_model(sub, spec, hint)
+    except InfeasibleModel:
+        return None, "INFEASIBLE", 0.0
+    solver = solver_parameters(limit, ctx.workers, ctx.seed + len(relaxed))
+    code = solver.solve(model)
+    name = solver.status_name(code)
+    if name not in ("OPTIMAL", "FEASIBLE"):
+        return None, name, solver.wall_time
+    moved = {order[a.op]: replace(a, op=order[a.op]) for a in extract(sub, solver, v)}
+    return [moved.get(a.op, a) for a in best], name, solver.wall_time
 
 
 def score(

@@ -42,19 +42,23 @@ class Mode:
 @dataclass(frozen=True, slots=True)
 class Operation:
     """One step of a job. `family` groups operations that share a setup state (colour,
-    material, fixture); `release` is the earliest start of this operation."""
+    material, fixture); `release` is the earliest start of this operation; `deadline`, if
+    set, the latest end (a hard limit, used by the LNS sub-problems)."""
 
     job: int
     modes: tuple[Mode, ...]
     name: str = ""
     family: str = ""
     release: int = 0
+    deadline: int | None = None
 
     def __post_init__(self) -> None:
         if self.job < 0:
             raise ValueError("operation job index must be >= 0")
         if self.release < 0:
             raise ValueError("operation release must be >= 0")
+        if self.deadline is not None and self.deadline < self.release + self.min_duration:
+            raise ValueError("operation deadline must leave room after its release")
         machines = [mode.machine for mode in self.modes]
         if len(set(machines)) != len(machines):
             raise ValueError("an operation has at most one mode per machine")

@@ -16,33 +16,44 @@ from collections.abc import Mapping
 
 from microfactory.planning.checker import check_plan
 from microfactory.planning.cpsat import safe_horizon, solve_cpsat
-from microfactory.planning.heuristics import RULES, dispatch
+from microfactory.planning.heuristics import DYNAMIC_RULES, RULES, dispatch, repair
 from microfactory.planning.lns import LnsStats, improve, score
 from microfactory.planning.model import Assignment, Objective, Problem
 from microfactory.planning.result import (
     ScheduleResult,
     Status,
     makespan_of,
-    objective_value,
     weighted_tardiness_of,
 )
 
 MONOLITHIC_MAX_OPS = 1200
+LARGE_OPS = 1000  # above: no dynamic (slow) dispatching rule
 SMALL_OPS = 120
 
 
 def best_dispatch(
-    problem: Problem, objective: Objective, scale: int
+    problem: Problem,
+    objective: Objective,
+    scale: int,
+    previous: Mapping[int, Assignment] | None = None,
+    stability_weight: int = 0,
 ) -> tuple[list[Assignment] | None, str]:
-    """The best feasible plan among the dispatching rules, and the rule's name."""
+    """The best feasible plan among the dispatching rules (and, with a previous plan, its
+    repair), and the rule's name."""
+    rules = [r for r in RULES if problem.n_ops <= LARGE_OPS or r not in DYNAMIC_RULES]
+    candidates: list[tuple[str, list[Assignment] | None]] = [
+        (rule, dispatch(problem, rule)) for rule in rules
+    ]
+    if previous:
+        candidates.insert(0, ("repair", repair(problem, previous)))
     best: list[Assignment] | None = None
     best_key: tuple[int, int] | None = None
     best_rule = ""
-    for rule in RULES:
-        plan = dispatch(problem, rule)
+    for rule, plan in candidates:
         if plan is None or check_plan(problem, plan):
             continue
-        key = (objective_value(problem, plan, objective, scale), makespan_of(plan))
+        value = score(problem, plan, objective, scale, previous, stability_weight)
+        key = (value, makespan_of(plan))
         if best_key is None or key < best_key:
             best, best_key, best_rule = plan, key, rule
     return best, best_rule
@@ -78,7 +89,7 @@ def solve(
             solver="solve",
         )
     scale = safe_horizon(problem, previous) + 1
-    hint, rule = best_dispatch(problem, objective, scale)
+    hint, rule = best_dispatch(problem, objective, scale, previous, stability_weight)
     share = monolithic_share
     if share is None:
         share = _default_share(problem)
