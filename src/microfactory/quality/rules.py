@@ -32,8 +32,9 @@ Control Handbook, 1956; the wording Minitab uses for its "tests for special caus
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -94,29 +95,46 @@ def limit_rule(rules: Iterable[str]) -> tuple[str, ...]:
     return ("nelson-1",)
 
 
-def run_lengths(mask: BoolArray) -> NDArray[np.int64]:
-    """Length of the run of True values ending at each position (0 where False)."""
-    n = mask.shape[0]
-    idx = np.arange(n, dtype=np.int64)
-    last_false = np.where(mask, np.int64(-1), idx)
-    np.maximum.accumulate(last_false, out=last_false)
-    return np.where(mask, idx - last_false, 0)
-
-
-def window_counts(mask: BoolArray, width: int) -> NDArray[np.int64]:
-    """Number of True values among the last ``width`` positions ending at each position."""
-    csum = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-    idx = np.arange(1, mask.shape[0] + 1)
-    return np.asarray(csum[idx] - csum[np.maximum(idx - width, 0)], dtype=np.int64)
-
-
-def _broadcast(value: ArrayLike, n: int, name: str) -> FloatArray:
+def _level(value: ArrayLike, n: int, name: str) -> float | FloatArray:
+    """A scalar stays a scalar (and a constant array becomes one): cheaper comparisons."""
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim == 0:
-        return np.full(n, float(arr))
+        return float(arr)
     if arr.shape != (n,):
         raise ValueError(f"{name} must be a scalar or have one value per point ({n})")
+    if n and bool(np.all(arr == arr[0])):
+        return float(arr[0])
     return arr
+
+
+class _Windows:
+    """Cumulative sums of a mask, so any "k of the last m" count is one subtraction."""
+
+    def __init__(self, mask: BoolArray) -> None:
+        self.mask = mask
+        n = mask.shape[0]
+        dtype = np.int32 if n < 2**31 - 1 else np.int64
+        self.csum = np.empty(n + 1, dtype=dtype)
+        self.csum[0] = 0
+        np.cumsum(mask, dtype=dtype, out=self.csum[1:])
+
+    def count(self, width: int) -> NDArray[np.signedinteger[Any]]:
+        """True values among the last ``width`` positions (fewer at the start)."""
+        n = self.mask.shape[0]
+        out = self.csum[1:].copy()
+        if width < n + 1:
+            out[width:] -= self.csum[1 : n + 1 - width]
+        return out
+
+    def run_at_least(self, length: int) -> BoolArray:
+        """Positions ending a run of at least ``length`` True values."""
+        n = self.mask.shape[0]
+        out = np.zeros(n, dtype=bool)
+        if length <= n:
+            np.equal(
+                self.csum[length:] - self.csum[: n + 1 - length], length, out=out[length - 1 :]
+            )
+        return out
 
 
 def _trend(x: FloatArray, length: int) -> BoolArray:
@@ -126,9 +144,7 @@ def _trend(x: FloatArray, length: int) -> BoolArray:
         return out
     diff = np.diff(x)
     needed = length - 1
-    up = run_lengths(diff > 0) >= needed
-    down = run_lengths(diff < 0) >= needed
-    out[1:] = up | down
+    out[1:] = _Windows(diff > 0).run_at_least(needed) | _Windows(diff < 0).run_at_least(needed)
     return out
 
 
@@ -139,12 +155,8 @@ def _alternating(x: FloatArray, length: int) -> BoolArray:
         return out
     sign = np.sign(np.diff(x))
     flips = (sign[1:] * sign[:-1]) < 0  # flips[j]: diffs j and j+1 change direction
-    out[2:] = run_lengths(flips) >= length - 2
+    out[2:] = _Windows(flips).run_at_least(length - 2)
     return out
-
-
-def _k_of_m(hi: BoolArray, lo: BoolArray, k: int, m: int) -> BoolArray:
-    return (hi & (window_counts(hi, m) >= k)) | (lo & (window_counts(lo, m) >= k))
 
 
 def rule_masks(
@@ -166,53 +178,52 @@ def rule_masks(
     if x.ndim != 1:
         raise ValueError("points must be one-dimensional")
     n = x.shape[0]
-    c = _broadcast(center, n, "center")
-    s = _broadcast(sigma, n, "sigma")
-    upper = c + 3.0 * s if ucl is None else _broadcast(ucl, n, "ucl")
-    lower = c - 3.0 * s if lcl is None else _broadcast(lcl, n, "lcl")
+    c = _level(center, n, "center")
+    s = _level(sigma, n, "sigma")
+    upper = c + 3.0 * s if ucl is None else _level(ucl, n, "ucl")
+    lower = c - 3.0 * s if lcl is None else _level(lcl, n, "lcl")
     chosen = select_rules(rules)
     # NaN compares False everywhere, so a missing point breaks runs and counts nothing.
-    masks: dict[str, BoolArray] = {}
-    cache: dict[str, BoolArray] = {}
+    cache: dict[str, _Windows] = {}
+    zones: dict[str, Callable[[], BoolArray]] = {
+        "above": lambda: x > c,
+        "below": lambda: x < c,
+        "hi2": lambda: x > c + 2.0 * s,
+        "lo2": lambda: x < c - 2.0 * s,
+        "hi1": lambda: x > c + s,
+        "lo1": lambda: x < c - s,
+        "in1": lambda: np.abs(x - c) < s,
+        "out1": lambda: zone("hi1").mask | zone("lo1").mask,
+    }
 
-    def zone(key: str) -> BoolArray:
+    def zone(key: str) -> _Windows:
         if key not in cache:
-            if key == "above":
-                cache[key] = x > c
-            elif key == "below":
-                cache[key] = x < c
-            elif key == "hi2":
-                cache[key] = x > c + 2.0 * s
-            elif key == "lo2":
-                cache[key] = x < c - 2.0 * s
-            elif key == "hi1":
-                cache[key] = x > c + s
-            elif key == "lo1":
-                cache[key] = x < c - s
-            elif key == "in1":
-                cache[key] = np.abs(x - c) < s
+            cache[key] = _Windows(zones[key]())
         return cache[key]
 
+    def k_of_m(hi: str, lo: str, k: int, m: int) -> BoolArray:
+        up, down = zone(hi), zone(lo)
+        return (up.mask & (up.count(m) >= k)) | (down.mask & (down.count(m) >= k))
+
+    masks: dict[str, BoolArray] = {}
     for rule in chosen:
         if rule in ("nelson-1", "we-1"):
             masks[rule] = (x > upper) | (x < lower)
         elif rule in ("nelson-2", "we-4"):
             length = 9 if rule == "nelson-2" else 8
-            masks[rule] = (run_lengths(zone("above")) >= length) | (
-                run_lengths(zone("below")) >= length
-            )
+            masks[rule] = zone("above").run_at_least(length) | zone("below").run_at_least(length)
         elif rule == "nelson-3":
             masks[rule] = _trend(x, 6)
         elif rule == "nelson-4":
             masks[rule] = _alternating(x, 14)
         elif rule in ("nelson-5", "we-2"):
-            masks[rule] = _k_of_m(zone("hi2"), zone("lo2"), 2, 3)
+            masks[rule] = k_of_m("hi2", "lo2", 2, 3)
         elif rule in ("nelson-6", "we-3"):
-            masks[rule] = _k_of_m(zone("hi1"), zone("lo1"), 4, 5)
+            masks[rule] = k_of_m("hi1", "lo1", 4, 5)
         elif rule == "nelson-7":
-            masks[rule] = run_lengths(zone("in1")) >= 15
+            masks[rule] = zone("in1").run_at_least(15)
         elif rule == "nelson-8":
-            masks[rule] = run_lengths(zone("hi1") | zone("lo1")) >= 8
+            masks[rule] = zone("out1").run_at_least(8)
     return masks
 
 
@@ -227,8 +238,16 @@ def evaluate_rules(
 ) -> list[Violation]:
     """Every violation of the selected rules, sorted by point index, then rule id order."""
     masks = rule_masks(points, center, sigma, rules=rules, ucl=ucl, lcl=lcl)
-    found: list[Violation] = []
-    for rule, mask in masks.items():
-        found.extend(Violation(int(i), rule) for i in np.flatnonzero(mask))
-    found.sort(key=lambda v: (v.index, _ORDER[v.rule]))
-    return found
+    if not masks:
+        return []
+    index_parts = [np.flatnonzero(mask) for mask in masks.values()]
+    code_parts = [
+        np.full(ix.shape[0], _ORDER[rule]) for rule, ix in zip(masks, index_parts, strict=True)
+    ]
+    indices = np.concatenate(index_parts)
+    codes = np.concatenate(code_parts)
+    order = np.lexsort((codes, indices))
+    return [
+        Violation(i, ALL_RULES[r])
+        for i, r in zip(indices[order].tolist(), codes[order].tolist(), strict=True)
+    ]
