@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from per_point_rules import imr_limits, nelson_violations  # noqa: E402
+from per_point_rules import imr_limits, nelson_violations
 
-from microfactory.quality.variables_charts import imr_chart  # noqa: E402
+from microfactory.quality.variables_charts import imr_chart
 
 
 def make_data(points: int, seed: int) -> np.ndarray:
