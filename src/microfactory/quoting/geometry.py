@@ -215,30 +215,48 @@ def layer_profile(
     vertical) and cross-section area, each spread over the layers a triangle spans.
 
     The cross-section at height z is minus the sum of n_z·area over the surface below z
-    (divergence theorem on the solid under the cut), so it is a running sum of ramps."""
+    (divergence theorem on the solid under the cut), so it is a running sum of ramps. Each
+    triangle's share is spread linearly over its height: exact for vertical and horizontal
+    faces, an approximation on slopes (good enough to find the short, fast layers)."""
     h = layer_height_mm
     n = max(layers, 1)
-    k0 = np.clip(np.ceil(profile.z_low / h - 0.5), 0, n - 1).astype(np.int64)
-    k1 = np.clip(np.floor(profile.z_high / h - 0.5), 0, n - 1).astype(np.int64)
+    # layer k is sampled at its mid-height; triangles above the last layer land in bin n
+    k0 = np.clip(np.ceil(profile.z_low / h - 0.5), 0, n).astype(np.int64)
+    k1 = np.clip(np.floor(profile.z_high / h - 0.5), 0, n).astype(np.int64)
     k1 = np.maximum(k1, k0)
     span = (k1 - k0 + 1).astype(np.float64)
     lateral = profile.areas * np.sqrt(np.clip(1.0 - profile.nz**2, 0.0, 1.0)) / span
-    outline = np.bincount(k0, lateral, n + 1) - np.bincount(k1 + 1, lateral, n + 1)
+    outline = np.bincount(k0, lateral, n + 2) - np.bincount(k1 + 1, lateral, n + 2)
     outline = np.cumsum(outline)[:n]
     slope = -profile.nz * profile.areas / span
-    second = np.bincount(k0, slope, n + 1) - np.bincount(k1 + 1, slope, n + 1)
+    second = np.bincount(k0, slope, n + 2) - np.bincount(k1 + 1, slope, n + 2)
     section = np.clip(np.cumsum(np.cumsum(second))[:n], 0.0, None)
     return outline, section
 
 
 def fits(extents: Vec3, build_volume: Vec3) -> bool:
     """Whether a box of `extents` (x, y, z in the pose) fits the build volume; the part may
-    turn 90° about the vertical axis but keeps its height."""
+    turn by any angle about the vertical axis (diagonally across the bed) but keeps its
+    height."""
     ex, ey, ez = extents
     bx, by, bz = build_volume
     if ez > bz:
         return False
-    return (ex <= bx and ey <= by) or (ey <= bx and ex <= by)
+    return rectangle_fits(ex, ey, bx, by)
+
+
+def rectangle_fits(w: float, h: float, bw: float, bh: float) -> bool:
+    """A w × h rectangle fits a bw × bh one at some rotation (Carver, 1956)."""
+    p, q = max(w, h), min(w, h)
+    a, b = max(bw, bh), min(bw, bh)
+    if p <= a and q <= b:
+        return True
+    if q > b or p * p + q * q > a * a + b * b:
+        return False
+    if p <= a:
+        return False
+    rhs = (2 * p * q * a + (p * p - q * q) * math.sqrt(p * p + q * q - a * a)) / (p * p + q * q)
+    return b >= rhs
 
 
 def layer_count(height_mm: float, layer_height_mm: float, first_layer_mm: float) -> int:

@@ -52,6 +52,8 @@ class IntakeLimits:
     max_compression_ratio: float = 100.0
     max_zip_entries: int = 1000
     max_triangles: int = 5_000_000
+    max_hole_share: float = 0.1
+    """Holes are closed only while the patches stay under this share of the surface."""
 
     def __post_init__(self) -> None:
         if min(self.max_file_bytes, self.max_uncompressed_bytes, self.max_zip_entries) <= 0:
@@ -121,7 +123,7 @@ def load_model_bytes(
         )
     warnings: list[str] = []
     vertices, unit = _apply_units(vertices, declared, warnings)
-    mesh, repaired = _validated_mesh(vertices, faces, where, warnings)
+    mesh, repaired = _validated_mesh(vertices, faces, where, warnings, limits.max_hole_share)
     return LoadedModel(
         name=Path(filename).stem,
         mesh=mesh,
@@ -398,7 +400,11 @@ def _apply_units(
 
 
 def _validated_mesh(
-    vertices: np.ndarray, faces: np.ndarray, where: str, warnings: list[str]
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    where: str,
+    warnings: list[str],
+    max_hole_share: float,
 ) -> tuple[trimesh.Trimesh, bool]:
     if len(faces) == 0:
         raise ValidationError("mesh is empty (no triangles)", where=where)
@@ -421,18 +427,22 @@ def _validated_mesh(
     repaired = bool(dropped)
     if not mesh.is_watertight:
         repaired = True
-        trimesh.repair.fill_holes(mesh)
-        if not mesh.is_watertight:
+        filled = _fill_holes(mesh)
+        patch = 0.0 if filled is None else float(filled.area) - float(mesh.area)
+        if filled is None or not filled.is_watertight or patch > max_hole_share * mesh.area:
             raise ValidationError(
                 f"mesh is not watertight ({_open_edges(mesh)} open or non-manifold edges) and "
                 "could not be repaired; close the holes in a CAD tool",
                 where=where,
             )
+        mesh = filled
         warnings.append("mesh had holes; they were closed automatically")
     if not mesh.is_winding_consistent:
-        repaired = True
-        trimesh.repair.fix_winding(mesh)  # type: ignore[no-untyped-call]
-        warnings.append("inconsistent triangle winding was fixed")
+        raise ValidationError(
+            "triangles are not consistently oriented (some face inwards); fix the normals in a "
+            "CAD tool",
+            where=where,
+        )
     volume = float(mesh.volume)
     if volume < 0:
         mesh.invert()
@@ -441,6 +451,43 @@ def _validated_mesh(
     if not volume > 0:
         raise ValidationError("mesh encloses no volume (degenerate or flat)", where=where)
     return mesh, repaired
+
+
+def _fill_holes(mesh: trimesh.Trimesh, max_loop: int = 256) -> trimesh.Trimesh | None:
+    """Close each simple boundary loop with a fan from its centroid; None when the open
+    edges do not form simple loops (non-manifold) or a loop is too long to be a small hole."""
+    faces = np.asarray(mesh.faces)
+    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    key = np.sort(directed, axis=1)
+    _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    boundary = directed[counts[inverse.ravel()] == 1]
+    if np.any(counts > 2) or len(boundary) == 0:
+        return None
+    nxt: dict[int, int] = {}
+    for a, b in boundary.tolist():
+        if a in nxt:
+            return None
+        nxt[a] = b
+    vertices = [np.asarray(mesh.vertices)]
+    new_faces = [faces]
+    next_index = len(mesh.vertices)
+    while nxt:
+        start, loop = next(iter(nxt)), []
+        node = start
+        while True:
+            loop.append(node)
+            if node not in nxt or len(loop) > max_loop:
+                return None
+            node = nxt.pop(node)
+            if node == start:
+                break
+        centre = np.asarray(mesh.vertices)[loop].mean(axis=0)
+        vertices.append(centre[None, :])
+        ring = np.asarray(loop)
+        # each boundary edge a→b belongs to a face; the patch runs b→a to match its winding
+        new_faces.append(np.c_[np.roll(ring, -1), ring, np.full(len(ring), next_index)])
+        next_index += 1
+    return trimesh.Trimesh(np.vstack(vertices), np.vstack(new_faces), process=False)
 
 
 def _open_edges(mesh: trimesh.Trimesh) -> int:
