@@ -123,9 +123,7 @@ def table(rows: list[dict[str, Any]], best: dict[str, int], title: str) -> str:
             f"{peer.get('makespan')} | {_fmt(g_peer)} | {ours.get('lower_bound')} |"
         )
     mean = {k: (sum(v) / len(v) if v else None) for k, v in gaps.items()}
-    lines.append(
-        f"| **mean** | | | | **{_fmt(mean['ours'])}** | | **{_fmt(mean['peer'])}** | |"
-    )
+    lines.append(f"| **mean** | | | | **{_fmt(mean['ours'])}** | | **{_fmt(mean['peer'])}** | |")
     return "\n".join(lines) + "\n"
 
 

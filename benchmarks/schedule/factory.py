@@ -1,0 +1,121 @@
+"""The generated 2,000-operation factory benchmark (20 machines, setups, calendars, due
+dates; seeded), minimising total weighted tardiness:
+
+* time to the first feasible plan (the fastest dispatching rule, checked);
+* weighted tardiness after `--time-limit` seconds (60 in the issue), and, with
+  `--reference-time` (600 in the issue), the best found in that longer run and the gap;
+* a breakdown mid-horizon of the busiest machine for `--down-minutes`: time to the first
+  repaired plan, the plan after `--repair-limit` seconds (5 in the issue), and the share of
+  operations not on that machine that moved (start or machine changed).
+
+    .venv/bin/python benchmarks/schedule/factory.py --time-limit 60 --reference-time 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from microfactory.planning.checker import check_plan
+from microfactory.planning.generator import generate_factory
+from microfactory.planning.heuristics import dispatch, repair
+from microfactory.planning.model import Objective, Window
+from microfactory.planning.rescheduling import add_unavailability, freeze_started, moved_fraction
+from microfactory.planning.result import makespan_of, weighted_tardiness_of
+from microfactory.planning.solver import solve
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ops", type=int, default=2000)
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--reference-time", type=float, default=0.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repair-limit", type=float, default=5.0)
+    parser.add_argument("--down-minutes", type=int, default=8 * 60)
+    parser.add_argument("--stability-weight", type=int, default=60)
+    args = parser.parse_args(argv)
+    problem = generate_factory(args.seed, args.ops)
+    row: dict[str, Any] = {
+        "instance": problem.name,
+        "operations": problem.n_ops,
+        "jobs": len(problem.jobs),
+        "machines": len(problem.machines),
+        "cores": os.cpu_count(),
+        "workers": args.workers,
+    }
+    began = time.perf_counter()
+    first = dispatch(problem, "edd")
+    assert first is not None
+    row["first_plan_seconds"] = round(time.perf_counter() - began, 3)
+    row["first_plan_feasible"] = not check_plan(problem, first)
+    row["first_plan_tardiness"] = weighted_tardiness_of(problem, first)
+
+    result = solve(problem, Objective.WEIGHTED_TARDINESS, args.time_limit, args.workers)
+    plan = list(result.assignments)
+    row["tardiness"] = result.weighted_tardiness
+    row["tardiness_seconds"] = round(result.seconds, 1)
+    row["feasible"] = not check_plan(problem, plan)
+    row["makespan"] = result.makespan
+    if args.reference_time > 0:
+        reference = solve(problem, Objective.WEIGHTED_TARDINESS, args.reference_time, args.workers)
+        best = min(reference.weighted_tardiness or 0, result.weighted_tardiness or 0)
+        row["reference_tardiness"] = reference.weighted_tardiness
+        row["reference_seconds"] = args.reference_time
+        row["gap_to_reference_pct"] = (
+            round(100.0 * ((result.weighted_tardiness or 0) - best) / best, 2) if best else 0.0
+        )
+    row.update(breakdown(problem, plan, args))
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def breakdown(problem: Any, plan: list[Any], args: argparse.Namespace) -> dict[str, Any]:
+    busiest = Counter(a.machine for a in plan).most_common(1)[0][0]
+    # down one minute after the start of its operation nearest mid-horizon (so it is working)
+    middle = makespan_of(plan) // 2
+    on_it = [a for a in plan if a.machine == busiest]
+    now = min(on_it, key=lambda a: abs(a.start - middle)).start + 1
+    changed = add_unavailability(
+        freeze_started(problem, plan, now),
+        busiest,
+        Window(now, now + args.down_minutes),
+        interrupt=True,
+    )
+    previous = {a.op: a for a in plan}
+    began = time.perf_counter()
+    repaired = repair(changed, previous)
+    first_seconds = time.perf_counter() - began
+    result = solve(
+        changed,
+        Objective.WEIGHTED_TARDINESS,
+        args.repair_limit,
+        args.workers,
+        previous=previous,
+        stability_weight=args.stability_weight,
+    )
+    return {
+        "breakdown_machine": problem.machines[busiest].name,
+        "breakdown_at": now,
+        "repair_first_plan_seconds": round(first_seconds, 3),
+        "repair_first_plan_feasible": repaired is not None and not check_plan(changed, repaired),
+        "repair_first_plan_moved_pct": round(
+            100 * moved_fraction(plan, repaired or [], exclude_machine=busiest), 2
+        ),
+        "repair_seconds": round(result.seconds, 2),
+        "repair_feasible": result.has_plan and not check_plan(changed, result.assignments),
+        "repair_moved_pct": round(
+            100 * moved_fraction(plan, result.assignments, exclude_machine=busiest), 2
+        ),
+        "repair_tardiness": result.weighted_tardiness,
+    }
+
+
+if __name__ == "__main__":
+    main()

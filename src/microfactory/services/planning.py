@@ -1,0 +1,470 @@
+"""Planning use cases: plan the open work orders on the factory and store the plan as a new
+version; re-plan on shop-floor events (machine down / back, rush order, maintenance window,
+quality hold), keeping running operations frozen and penalising changes to the current plan.
+
+Time inside the solver is whole minutes from the plan origin (the earliest running
+operation's start, or now). Machine calendars become unavailability windows over
+`horizon_days`; downtimes and maintenance windows given by events are added to them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from microfactory.core.clock import Clock
+from microfactory.core.errors import ValidationError
+from microfactory.orders import Factory, OrderStatus, WorkOrder, WorkStatus
+from microfactory.planning.model import (
+    Assignment,
+    FrozenOp,
+    Job,
+    Mode,
+    Objective,
+    Operation,
+    Problem,
+)
+from microfactory.planning.model import Machine as PlanMachine
+from microfactory.planning.model import Window as PlanWindow
+from microfactory.planning.result import ScheduleResult
+from microfactory.planning.solver import solve
+from microfactory.services.factory import current_factory
+from microfactory.services.orders import release_order
+from microfactory.services.ports import UnitOfWorkFactory
+
+OPEN = (WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.RUNNING)
+Interval = tuple[datetime, datetime, str]
+
+
+class EventKind(StrEnum):
+    MACHINE_DOWN = "machine_down"
+    MACHINE_BACK = "machine_back"
+    RUSH_ORDER = "rush_order"
+    MAINTENANCE = "maintenance"
+    QUALITY_HOLD = "quality_hold"
+
+
+@dataclass(frozen=True)
+class ReplanEvent:
+    """What changed. `machine` for down / back / maintenance; `until` the expected end of a
+    downtime (default: the machine's MTTR) or of a maintenance window starting at `at`;
+    `order` for a rush order; `work_order` for a quality hold."""
+
+    kind: EventKind
+    at: datetime
+    machine: str | None = None
+    until: datetime | None = None
+    order: str | None = None
+    work_order: str | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None or (self.until is not None and self.until.tzinfo is None):
+            raise ValueError("event times must be timezone-aware")
+        needs = {
+            EventKind.MACHINE_DOWN: self.machine,
+            EventKind.MACHINE_BACK: self.machine,
+            EventKind.MAINTENANCE: self.machine,
+            EventKind.RUSH_ORDER: self.order,
+            EventKind.QUALITY_HOLD: self.work_order,
+        }
+        if needs[self.kind] is None:
+            raise ValueError(f"a {self.kind} event needs its machine / order / work order")
+        if self.kind is EventKind.MAINTENANCE and (self.until is None or self.until <= self.at):
+            raise ValueError("a maintenance window needs `until` after `at`")
+
+
+@dataclass(frozen=True)
+class PlannedOperation:
+    operation: str
+    work_order: str
+    machine: str
+    start: datetime
+    end: datetime
+    due: datetime | None
+    frozen: bool = False
+
+
+@dataclass(frozen=True)
+class PlanVersion:
+    version: int
+    current: bool
+    created_at: datetime
+    origin: datetime
+    objective: str
+    objective_value: int | None
+    status: str
+    solver: str
+    seconds: float
+    reason: str
+    weighted_tardiness: int | None
+    moved: int
+    operations: tuple[PlannedOperation, ...] = ()
+
+    @property
+    def late_work_orders(self) -> list[str]:
+        """Work orders whose last planned operation ends after their due date."""
+        finish: dict[str, PlannedOperation] = {}
+        for op in self.operations:
+            if op.work_order not in finish or op.end > finish[op.work_order].end:
+                finish[op.work_order] = op
+        return sorted(wo for wo, op in finish.items() if op.due is not None and op.end > op.due)
+
+
+class PlanStore(Protocol):
+    def save_plan(
+        self, header: Mapping[str, Any], operations: Sequence[Mapping[str, Any]]
+    ) -> int: ...
+
+    def current_plan(self) -> tuple[dict[str, Any], list[dict[str, Any]]] | None: ...
+
+    def get_plan(self, version: int) -> tuple[dict[str, Any], list[dict[str, Any]]]: ...
+
+    def versions(self) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class PlanningSettings:
+    time_limit: float = 10.0
+    workers: int = 2
+    objective: Objective = Objective.WEIGHTED_TARDINESS
+    stability_weight: int = 30  # weighted minutes of lateness one moved operation is worth
+    horizon_days: int = 60
+
+
+@dataclass(frozen=True)
+class BuiltProblem:
+    problem: Problem
+    origin: datetime
+    op_ids: list[str]
+    work_orders: list[str]
+    machine_ids: list[str]
+    due: dict[str, datetime]
+
+
+def _minutes(delta: timedelta) -> int:
+    return math.ceil(delta.total_seconds() / 60.0)
+
+
+def build_problem(
+    factory: Factory,
+    work_orders: Sequence[WorkOrder],
+    now: datetime,
+    *,
+    downtimes: Mapping[str, Sequence[Interval]] | None = None,
+    horizon_days: int = 60,
+) -> BuiltProblem:
+    """The open operations of `work_orders` as a problem in minutes. A running operation
+    stays frozen where it is, unless its machine is down now (it is interrupted)."""
+    downtimes = downtimes or {}
+    machine_ids = [m.id for m in factory.machines]
+    index = {m: i for i, m in enumerate(machine_ids)}
+    down_now = {m for m, spans in downtimes.items() if any(s <= now < e for s, e, _ in spans)}
+    open_wos = [wo for wo in work_orders if wo.status in OPEN]
+    running = [
+        op
+        for wo in open_wos
+        for op in wo.operations
+        if op.status == WorkStatus.RUNNING
+        and op.machine in index
+        and op.actual_start is not None
+        and op.machine not in down_now
+    ]
+    running_ids = {op.id for op in running}
+    origin = min([now] + [op.actual_start for op in running if op.actual_start is not None])
+    origin = origin.replace(second=0, microsecond=0)
+    release_now = _minutes(now - origin)
+    jobs: list[Job] = []
+    operations: list[Operation] = []
+    op_ids: list[str] = []
+    frozen: list[FrozenOp] = []
+    op_index: dict[str, int] = {}
+    precedences: list[tuple[int, int]] = []
+    due: dict[str, datetime] = {}
+    for wo in open_wos:
+        job = len(jobs)
+        jobs.append(
+            Job(
+                name=wo.id,
+                release=max(0, _minutes((wo.release or origin) - origin)),
+                due=max(0, _minutes(wo.due - origin)),
+                weight=max(1, wo.weight),
+            )
+        )
+        due[wo.id] = wo.due
+        by_seq = {op.seq: op for op in wo.operations}
+        for op in wo.operations:
+            if op.status in (WorkStatus.DONE, WorkStatus.CANCELLED, WorkStatus.HELD):
+                continue
+            eligible = factory.eligible_machines(op.capability, op.machines)
+            modes = tuple(
+                Mode(index[m.id], max(1, math.ceil(op.minutes / m.speed_factor))) for m in eligible
+            )
+            k = len(operations)
+            is_frozen = op.id in running_ids
+            operations.append(
+                Operation(
+                    job=job,
+                    modes=modes,
+                    name=op.id,
+                    family=op.setup_family or "",
+                    release=0 if is_frozen else release_now,
+                )
+            )
+            if is_frozen and op.machine is not None and op.actual_start is not None:
+                frozen.append(FrozenOp(k, index[op.machine], _minutes(op.actual_start - origin)))
+            op_ids.append(op.id)
+            op_index[op.id] = k
+        for op in wo.operations:
+            for p in op.predecessors:
+                pred = by_seq.get(p)
+                if pred is not None and pred.id in op_index and op.id in op_index:
+                    precedences.append((op_index[pred.id], op_index[op.id]))
+    horizon = origin + timedelta(days=horizon_days)
+    machines = tuple(
+        _plan_machine(factory, mid, origin, horizon, downtimes.get(mid, ()), operations, frozen)
+        for mid in machine_ids
+    )
+    problem = Problem(
+        machines=machines,
+        jobs=tuple(jobs),
+        operations=tuple(operations),
+        precedences=tuple(precedences),
+        frozen=tuple(frozen),
+        name=f"plan@{origin.isoformat()}",
+    )
+    return BuiltProblem(problem, origin, op_ids, [wo.id for wo in open_wos], machine_ids, due)
+
+
+def _plan_machine(
+    factory: Factory,
+    mid: str,
+    origin: datetime,
+    horizon: datetime,
+    downtimes: Sequence[Interval],
+    operations: Sequence[Operation],
+    frozen: Sequence[FrozenOp],
+) -> PlanMachine:
+    machine = factory.machine_map[mid]
+    m = list(factory.machine_map).index(mid)
+    cuts: list[tuple[int, int]] = []
+    if not machine.calendar.always_on:
+        t = origin
+        for w in machine.calendar.working_windows(origin, horizon):
+            if w.start > t:
+                cuts.append((_minutes(t - origin), _minutes(w.start - origin)))
+            t = w.end
+        if t < horizon:
+            cuts.append((_minutes(t - origin), _minutes(horizon - origin)))
+    for start, end, _reason in downtimes:
+        if end > origin:
+            cuts.append((max(0, _minutes(start - origin)), _minutes(end - origin)))
+    for item in frozen:
+        if item.machine == m:
+            # a running operation keeps running: windows give way to it
+            length = operations[item.op].duration_on(m) or 0
+            cuts = _cut_out(cuts, item.start, item.start + length)
+    families = sorted({op.family for op in operations if op.family and op.duration_on(m)})
+    setups = {
+        (a, b): math.ceil(machine.setup_time_minutes(a, b))
+        for a in families
+        for b in families
+        if a != b and machine.setup_time_minutes(a, b) > 0
+    }
+    windows = tuple(PlanWindow(s, e) for s, e in _merge(cuts) if e > s)
+    return PlanMachine(name=mid, unavailable=windows, setups=setups)
+
+
+def _merge(cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(cuts):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _cut_out(cuts: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in cuts:
+        if e <= lo or s >= hi:
+            out.append((s, e))
+            continue
+        if s < lo:
+            out.append((s, lo))
+        if hi < e:
+            out.append((hi, e))
+    return out
+
+
+@dataclass
+class PlanningService:
+    """Plans and re-plans; downtimes and maintenance windows from events are kept here
+    (one shop, one planner) and quality holds are written to the work orders."""
+
+    uow: UnitOfWorkFactory
+    store: PlanStore
+    clock: Clock
+    settings: PlanningSettings = field(default_factory=PlanningSettings)
+    downtimes: dict[str, list[Interval]] = field(default_factory=dict)
+
+    def plan(self, reason: str = "plan", *, release_confirmed: bool = True) -> PlanVersion:
+        """Release confirmed orders (optional), plan every open work order, store it."""
+        now = self.clock.now()
+        if release_confirmed:
+            with self.uow() as tx:
+                for order in tx.orders.find(status=[OrderStatus.CONFIRMED], limit=100_000):
+                    release_order(tx, order.id, now)
+                tx.commit()
+        return self._plan(now, reason)
+
+    def replan(self, event: ReplanEvent) -> PlanVersion:
+        """Apply `event` and plan again from `event.at`, keeping what runs and what need
+        not change."""
+        with self.uow() as tx:
+            factory = current_factory(tx)
+            if event.machine is not None and event.machine not in factory.machine_map:
+                raise ValidationError(f"unknown machine {event.machine!r}", where="machine")
+            if event.kind is EventKind.MACHINE_DOWN and event.machine is not None:
+                mttr = timedelta(hours=factory.machine_map[event.machine].mttr_hours)
+                until = event.until or event.at + mttr
+                self.downtimes.setdefault(event.machine, []).append(
+                    (event.at, until, event.reason or "breakdown")
+                )
+            elif event.kind is EventKind.MACHINE_BACK and event.machine is not None:
+                self.downtimes[event.machine] = [
+                    (s, min(e, event.at) if s <= event.at else e, r)
+                    for s, e, r in self.downtimes.get(event.machine, [])
+                    if s < event.at or e <= event.at
+                ]
+            elif event.kind is EventKind.MAINTENANCE and event.machine is not None:
+                assert event.until is not None
+                self.downtimes.setdefault(event.machine, []).append(
+                    (event.at, event.until, event.reason or "maintenance")
+                )
+            elif event.kind is EventKind.RUSH_ORDER and event.order is not None:
+                order = tx.orders.get(event.order)
+                if order.status == OrderStatus.CONFIRMED:
+                    release_order(tx, order.id, event.at)
+            elif event.kind is EventKind.QUALITY_HOLD and event.work_order is not None:
+                tx.work_orders.set_status(event.work_order, WorkStatus.HELD)
+            tx.commit()
+        reason = f"{event.kind}: {event.reason}" if event.reason else str(event.kind)
+        return self._plan(event.at, reason)
+
+    def current(self) -> PlanVersion | None:
+        stored = self.store.current_plan()
+        return None if stored is None else _version(*stored)
+
+    def version(self, number: int) -> PlanVersion:
+        return _version(*self.store.get_plan(number))
+
+    def _plan(self, now: datetime, reason: str) -> PlanVersion:
+        with self.uow() as tx:
+            factory = current_factory(tx)
+            work_orders = tx.work_orders.find(status=list(OPEN))
+        built = build_problem(
+            factory,
+            work_orders,
+            now,
+            downtimes=self.downtimes,
+            horizon_days=self.settings.horizon_days,
+        )
+        previous = self._previous(built)
+        result = solve(
+            built.problem,
+            self.settings.objective,
+            self.settings.time_limit,
+            self.settings.workers,
+            previous=previous or None,
+            stability_weight=self.settings.stability_weight if previous else 0,
+        )
+        return self._store(built, result, previous, reason, now)
+
+    def _previous(self, built: BuiltProblem) -> dict[int, Assignment]:
+        current = self.current()
+        if current is None:
+            return {}
+        index = {op_id: k for k, op_id in enumerate(built.op_ids)}
+        machines = {m: i for i, m in enumerate(built.machine_ids)}
+        previous: dict[int, Assignment] = {}
+        for op in current.operations:
+            if op.operation in index and op.machine in machines:
+                start = _minutes(op.start - built.origin)
+                end = _minutes(op.end - built.origin)
+                if start >= 0:
+                    previous[index[op.operation]] = Assignment(
+                        index[op.operation], machines[op.machine], start, end
+                    )
+        return previous
+
+    def _store(
+        self,
+        built: BuiltProblem,
+        result: ScheduleResult,
+        previous: Mapping[int, Assignment],
+        reason: str,
+        now: datetime,
+    ) -> PlanVersion:
+        problem = built.problem
+        frozen = {f.op for f in problem.frozen}
+        rows = [
+            {
+                "operation": built.op_ids[a.op],
+                "work_order": problem.jobs[problem.operations[a.op].job].name,
+                "machine": built.machine_ids[a.machine],
+                "start": built.origin + timedelta(minutes=a.start),
+                "end": built.origin + timedelta(minutes=a.end),
+                "due": built.due.get(problem.jobs[problem.operations[a.op].job].name),
+                "frozen": a.op in frozen,
+            }
+            for a in result.assignments
+        ]
+        moved = sum(
+            1
+            for a in result.assignments
+            if a.op in previous
+            and (previous[a.op].machine, previous[a.op].start) != (a.machine, a.start)
+        )
+        header = {
+            "created_at": now,
+            "origin": built.origin,
+            "objective": self.settings.objective.value,
+            "objective_value": result.objective,
+            "status": result.status.value,
+            "solver": result.solver,
+            "seconds": round(result.seconds, 3),
+            "reason": reason if result.has_plan else f"{reason}; no plan: {result.reason}",
+            "weighted_tardiness": result.weighted_tardiness,
+            "moved": moved,
+        }
+        version = self.store.save_plan(header, rows)
+        return _version(dict(header, version=version, current=True), rows)
+
+
+def _version(header: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> PlanVersion:
+    return PlanVersion(
+        version=header["version"],
+        current=header["current"],
+        created_at=header["created_at"],
+        origin=header["origin"],
+        objective=header["objective"],
+        objective_value=header["objective_value"],
+        status=header["status"],
+        solver=header["solver"],
+        seconds=header["seconds"],
+        reason=header["reason"],
+        weighted_tardiness=header["weighted_tardiness"],
+        moved=header["moved"],
+        operations=tuple(
+            sorted(
+                (PlannedOperation(**row) for row in rows),
+                key=lambda op: (op.start, op.operation),
+            )
+        ),
+    )

@@ -1,0 +1,114 @@
+"""Plan versions: the SQL store and its in-memory twin (same contract, same tests).
+
+Rows are plain mappings so the store needs nothing above the adapter layer. A plan header
+has the keys of `PlanRow` (without `id`, `version`, `current`); an operation row those of
+`PlannedOperationRow` (without `id`, `plan_id`). Saving a plan makes it the current one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from copy import deepcopy
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import sessionmaker
+
+from microfactory.core.errors import NotFound
+from microfactory.store.planning_tables import PlannedOperationRow, PlanRow
+
+HEADER_KEYS = (
+    "created_at",
+    "origin",
+    "objective",
+    "objective_value",
+    "status",
+    "solver",
+    "seconds",
+    "reason",
+    "weighted_tardiness",
+    "moved",
+)
+OPERATION_KEYS = ("operation", "work_order", "machine", "start", "end", "due", "frozen")
+Plan = tuple[dict[str, Any], list[dict[str, Any]]]
+
+
+class SqlPlanStore:
+    def __init__(self, engine: Engine) -> None:
+        self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
+
+    def save_plan(self, header: Mapping[str, Any], operations: Sequence[Mapping[str, Any]]) -> int:
+        with self.sessions.begin() as s:
+            version = (s.scalar(select(func.max(PlanRow.version))) or 0) + 1
+            s.execute(update(PlanRow).where(PlanRow.current.is_(True)).values(current=False))
+            row = PlanRow(version=version, current=True, **{k: header[k] for k in HEADER_KEYS})
+            s.add(row)
+            s.flush()
+            s.add_all(
+                PlannedOperationRow(plan_id=row.id, **{k: op[k] for k in OPERATION_KEYS})
+                for op in operations
+            )
+        return version
+
+    def current_plan(self) -> Plan | None:
+        with self.sessions() as s:
+            row = s.scalars(select(PlanRow).where(PlanRow.current.is_(True))).first()
+            return None if row is None else self._load(s, row)
+
+    def get_plan(self, version: int) -> Plan:
+        with self.sessions() as s:
+            row = s.scalars(select(PlanRow).where(PlanRow.version == version)).first()
+            if row is None:
+                raise NotFound(f"plan version {version} does not exist")
+            return self._load(s, row)
+
+    def versions(self) -> list[dict[str, Any]]:
+        with self.sessions() as s:
+            rows = s.scalars(select(PlanRow).order_by(PlanRow.version)).all()
+            return [self._header(r) for r in rows]
+
+    @staticmethod
+    def _header(row: PlanRow) -> dict[str, Any]:
+        header = {k: getattr(row, k) for k in HEADER_KEYS}
+        header.update(version=row.version, current=row.current)
+        return header
+
+    def _load(self, s: Any, row: PlanRow) -> Plan:
+        ops = s.scalars(
+            select(PlannedOperationRow)
+            .where(PlannedOperationRow.plan_id == row.id)
+            .order_by(PlannedOperationRow.start, PlannedOperationRow.operation)
+        ).all()
+        return self._header(row), [{k: getattr(o, k) for k in OPERATION_KEYS} for o in ops]
+
+
+class MemoryPlanStore:
+    def __init__(self) -> None:
+        self.plans: list[Plan] = []
+
+    def save_plan(self, header: Mapping[str, Any], operations: Sequence[Mapping[str, Any]]) -> int:
+        for old, _ in self.plans:
+            old["current"] = False
+        version = len(self.plans) + 1
+        stored = {k: header[k] for k in HEADER_KEYS}
+        stored.update(version=version, current=True)
+        ops = sorted(
+            ({k: op[k] for k in OPERATION_KEYS} for op in operations),
+            key=lambda o: (o["start"], o["operation"]),
+        )
+        self.plans.append((stored, ops))
+        return version
+
+    def current_plan(self) -> Plan | None:
+        for header, ops in self.plans:
+            if header["current"]:
+                return deepcopy((header, ops))
+        return None
+
+    def get_plan(self, version: int) -> Plan:
+        if not 1 <= version <= len(self.plans):
+            raise NotFound(f"plan version {version} does not exist")
+        return deepcopy(self.plans[version - 1])
+
+    def versions(self) -> list[dict[str, Any]]:
+        return [dict(header) for header, _ in self.plans]
