@@ -1,28 +1,95 @@
-"""`microfactory demo`: the main job on the embedded default."""
+"""`microfactory demo`: the whole closed loop on the embedded default (SQLite file,
+in-process bus) — or on PostgreSQL and Mosquitto — with a progress bar in simulated days and
+a summary (`--json` for a machine-readable one)."""
 
 from __future__ import annotations
 
-import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from microfactory.bootstrap import DEMO_FACTORY, bootstrap
+from microfactory.bootstrap import DEMO_FACTORY, Container, bootstrap
 from microfactory.cli.common import console, print_json
-from microfactory.services.demo import (
-    generate_demo_orders,
-    load_demo_factory,
-    order_status_counts,
-    take_orders,
-)
-from microfactory.store.migrate import reset_database
+from microfactory.core.errors import ValidationError
 
 DEMO_DB = "sqlite:///microfactory-demo.db"
 DEMO_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
+
+
+def open_bus(kind: str, host: str, port: int) -> Any:
+    """The shop-floor bus for the loop: in-process, or MQTT through the broker."""
+    if kind == "memory":
+        from microfactory.connect.bus import InProcessBus
+
+        return InProcessBus()
+    if kind == "mqtt":
+        from microfactory.connect.mqtt import MqttBus, MqttSettings
+
+        return MqttBus(
+            MqttSettings(host=host, port=port, client_id=f"demo-{uuid.uuid4().hex[:10]}")
+        )
+    raise ValidationError(f"unknown bus {kind!r}: use memory or mqtt", where="--bus")
+
+
+def run_demo(
+    container: Container,
+    *,
+    days: float,
+    seed: int,
+    bus: str,
+    factory_file: Path,
+    preventive: bool = True,
+    mqtt_host: str = "127.0.0.1",
+    mqtt_port: int = 1883,
+    root: str | None = None,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Reset the database, run the loop, store and return the summary."""
+    from microfactory.services.closed_loop import ClosedLoop, LoopConfig, LoopPorts, summary_dict
+    from microfactory.services.demo import load_demo_factory
+    from microfactory.shopfloor.topics import ROOT
+    from microfactory.store.execution_sql import SqlExecutionStore
+    from microfactory.store.migrate import reset_database, upgrade
+    from microfactory.store.telemetry_tables import SqlTelemetryStore
+
+    reset_database(container.engine)
+    upgrade(container.engine)
+    fac = load_demo_factory(container.uow, factory_file)
+    store = SqlExecutionStore(container.engine)
+    the_bus = open_bus(bus, mqtt_host, mqtt_port)
+    topic_root = root or (ROOT if bus == "memory" else f"mfdemo-{uuid.uuid4().hex[:8]}")
+    config = LoopConfig(
+        start=DEMO_START,
+        days=days,
+        seed=seed,
+        preventive_maintenance=preventive,
+        root=topic_root,
+    )
+    ports = LoopPorts(container.uow, store, SqlTelemetryStore(container.engine), the_bus, bus)
+    loop = ClosedLoop(ports, fac, config)
+    try:
+        with Progress(
+            TextColumn("[bold]simulated days"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not show_progress,
+            transient=True,
+        ) as progress:
+            total = int(days) if float(days).is_integer() else int(days) + 1
+            task = progress.add_task("days", total=total)
+            run = loop.run(progress=lambda d: progress.update(task, completed=d))
+    finally:
+        the_bus.close()
+    summary = summary_dict(run, config, bus)
+    store.save_run(seed, days, DEMO_START, bus, summary)
+    return summary
 
 
 def demo_cmd(
@@ -31,58 +98,85 @@ def demo_cmd(
     db: Annotated[
         str, typer.Option("--db", help="Database URL; it is reset for the demo")
     ] = DEMO_DB,
+    bus: Annotated[str, typer.Option("--bus", help="Shop-floor bus: memory or mqtt")] = "memory",
     factory: Annotated[Path, typer.Option("--factory", help="Factory YAML")] = DEMO_FACTORY,
+    no_pm: Annotated[
+        bool, typer.Option("--no-pm", help="Run without preventive maintenance")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep the dashboard up on the result")
+    ] = False,
+    host: Annotated[str, typer.Option(help="Dashboard address (with --serve)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Dashboard port (with --serve)")] = 8000,
 ) -> None:
-    """Build the demo factory, feed it a seeded stream of orders and print a summary."""
-    started = time.perf_counter()
+    """The closed loop: orders → plan → digital twin over the bus → ingestion → OEE, TPM,
+    replans on breakdowns, maintenance windows and rush orders → summary."""
+    if bus not in ("memory", "mqtt"):
+        raise ValidationError(f"unknown bus {bus!r}: use memory or mqtt", where="--bus")
     container = bootstrap(db_url=db, migrate=False)
     try:
-        reset_database(container.engine)
-        from microfactory.store.migrate import upgrade
+        summary = run_demo(
+            container,
+            days=days,
+            seed=seed,
+            bus=bus,
+            factory_file=factory,
+            preventive=not no_pm,
+            mqtt_host=container.settings.mqtt_host,
+            mqtt_port=container.settings.mqtt_port,
+            show_progress=not as_json,
+        )
+        if as_json:
+            print_json(summary)
+        else:
+            render(summary)
+        if serve:
+            from microfactory.cli.serve import serve_dashboard
 
-        upgrade(container.engine)
-        fac = load_demo_factory(container.uow, factory)
-        generated = generate_demo_orders(fac, DEMO_START, days, seed)
-        with Progress(
-            TextColumn("[bold]taking orders"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            disable=as_json,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("orders", total=len(generated))
-            intake = take_orders(
-                container.uow, generated, progress=lambda n: progress.update(task, completed=n)
-            )
-        statuses = order_status_counts(container.uow)
+            serve_dashboard(container, host, port)
     finally:
         container.close()
-    summary = {
-        "days": days,
-        "seed": seed,
-        "database": db,
-        "machines": [{"id": m.id, "type": m.type} for m in fac.machines],
-        "orders_received": intake.orders,
-        "order_lines": intake.order_lines,
-        "work_orders": intake.work_orders,
-        "operations": intake.operations,
-        "work_hours": intake.work_hours,
-        "order_status": statuses,
-        "wall_seconds": round(time.perf_counter() - started, 2),
-    }
-    if as_json:
-        print_json(summary)
-        return
-    table = Table(title=f"microfactory demo — {fac.site.name}, {days} days, seed {seed}")
+
+
+def render(summary: dict[str, Any]) -> None:
+    table = Table(title=f"microfactory demo — {summary['days']} days, seed {summary['seed']}")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    for key in ("orders_received", "order_lines", "work_orders", "operations", "work_hours"):
-        table.add_row(key.replace("_", " "), str(summary[key]))
-    table.add_row("machines", str(len(fac.machines)))
-    table.add_row("wall seconds", str(summary["wall_seconds"]))
+    rate = summary["on_time_rate"]
+    rows = [
+        ("orders received", summary["orders_received"]),
+        ("orders completed", summary["orders_completed"]),
+        ("orders late", summary["orders_late"]),
+        ("on-time delivery", "–" if rate is None else f"{rate:.1%}"),
+        ("OEE (fleet)", f"{summary['oee']['oee']:.1%}"),
+        ("events ingested", f"{summary['events_ingested']:,}"),
+        ("sensor samples stored", f"{summary['samples_stored']:,}"),
+        ("breakdowns", summary["breakdowns"]),
+        ("preventive maintenance done", summary["preventive_maintenance_done"]),
+        ("replans (breakdown, repair, rush, maintenance)", summary["replans"]),
+        ("wall seconds", summary["wall_seconds"]),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
     console.print(table)
+    machines = Table(title="machines (ISO 22400)")
+    for col in ("machine", "OEE", "availability", "performance", "quality", "breakdowns"):
+        machines.add_column(col, justify="right" if col != "machine" else "left")
+    machines.add_column("MTBF h", justify="right")
+    machines.add_column("MTTR h", justify="right")
+    for m in summary["machines"]:
+        machines.add_row(
+            m["id"],
+            f"{m['oee']:.1%}",
+            f"{m['availability']:.1%}",
+            f"{m['performance']:.1%}",
+            f"{m['quality']:.1%}",
+            str(m["breakdowns"]),
+            "–" if m["mtbf_h"] is None else f"{m['mtbf_h']:.0f}",
+            "–" if m["mttr_h"] is None else f"{m['mttr_h']:.1f}",
+        )
+    console.print(machines)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -1,0 +1,299 @@
+"""The closed loop: orders arrive, the scheduler plans them, the dispatcher releases work to
+the machines of the digital twin, the machines report over the shop-floor bus, ingestion
+stores what they say, TPM plans maintenance from usage, breakdowns and windows trigger
+replans — and at the end every figure of the summary is computed from the database.
+
+All adapters come in through ports (`LoopPorts`); the composition (CLI) builds them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from microfactory.connect.bus import Bus
+from microfactory.maintenance.tpm import MaintenanceWorkOrder
+from microfactory.orders import Factory, OrderStatus
+from microfactory.orders.generator import GeneratedOrder, order_stream
+from microfactory.services.execution import Execution, ExecutionStore, Planner
+from microfactory.services.ingestion import Ingester, IngestSettings, TelemetryWriter
+from microfactory.services.loop_summary import LoopFigures, compute_figures
+from microfactory.services.orders import OrderRequest, place_order
+from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.services.tpm import MaintenanceStore, TpmService
+from microfactory.shopfloor.events import Event
+from microfactory.shopfloor.topics import ROOT, topic_for
+from microfactory.twin.jobs import TwinConfig
+from microfactory.twin.model import Twin
+
+
+class TelemetryReader(Protocol):
+    def events(
+        self,
+        *,
+        machine: str | None = None,
+        kind: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10_000,
+    ) -> list[Event]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
+class LoopStore(ExecutionStore, MaintenanceStore, Protocol):
+    def maintenance_orders(self, status: str | None = None) -> list[dict[str, Any]]: ...
+
+    def plan_runs(self) -> list[tuple[datetime, str, str]]: ...
+
+    def save_run(
+        self, seed: int, days: float, start: datetime, bus: str, summary: dict[str, Any]
+    ) -> int: ...
+
+
+class TelemetryStore(TelemetryWriter, TelemetryReader, Protocol):
+    pass
+
+
+@dataclass
+class LoopPorts:
+    uow: UnitOfWorkFactory
+    store: LoopStore
+    telemetry: TelemetryStore
+    bus: Bus
+    bus_name: str = "memory"
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    start: datetime
+    days: float = 30.0
+    seed: int = 7
+    orders_per_day: float = 9.0
+    rush_share: float = 0.08
+    plan_every_hours: float = 4.0
+    tpm_check_hours: float = 1.0
+    preventive_maintenance: bool = True
+    root: str = ROOT
+    flush_minutes: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None:
+            raise ValueError("loop start must be timezone-aware")
+        if not 0 < self.days <= 366:
+            raise ValueError("days must be in (0, 366]")
+        if self.plan_every_hours <= 0 or self.tpm_check_hours <= 0:
+            raise ValueError("planning and TPM intervals must be positive")
+
+
+@dataclass
+class LoopRun:
+    """What a finished run leaves: the figures and the hidden truth of the twin."""
+
+    figures: LoopFigures
+    twin: Twin
+    execution: Execution
+    tpm: TpmService
+    ingest: dict[str, object]
+    orders: list[GeneratedOrder] = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+
+class _SimClock:
+    def __init__(self, twin: Twin) -> None:
+        self.twin = twin
+
+    def now(self) -> datetime:
+        return self.twin.now
+
+
+class ClosedLoop:
+    """One run of the whole loop on the given ports."""
+
+    def __init__(
+        self,
+        ports: LoopPorts,
+        factory: Factory,
+        config: LoopConfig,
+        *,
+        planner: Planner | None = None,
+        measurement_hook: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.ports = ports
+        self.factory = factory
+        self.config = config
+        self.area = {m.id: m.area for m in factory.machines}
+        self.site = factory.site.id
+        self.measurement_hook = measurement_hook
+        self.execution = Execution(ports.uow, ports.store, factory, planner=planner)
+        self.twin = Twin(
+            factory,
+            TwinConfig(start=config.start, seed=config.seed, tag=f"s{config.seed}"),
+            self.execution,
+            self._sink,
+        )
+        self.execution.wake = self.twin.wake
+        self.tpm = TpmService(
+            ports.store,
+            factory,
+            config.start,
+            self._window,
+            enabled=config.preventive_maintenance,
+        )
+        self.ingester = Ingester(
+            ports.telemetry,
+            clock=_SimClock(self.twin),
+            known_machines=[m.id for m in factory.machines],
+            settings=IngestSettings(root=config.root, max_future=None),
+        )
+        self.published = 0
+
+    # -- wiring ----------------------------------------------------------------------------
+
+    def _sink(self, event: Any) -> None:
+        topic = topic_for(
+            self.site, self.area[event.machine], event.machine, event.kind, self.config.root
+        )
+        self.ports.bus.publish(topic, event.to_json())
+        self.published += 1
+        kind = event.kind
+        if kind in ("job", "state"):
+            self.execution.on_event(event)
+        if kind in ("state", "counter"):
+            self.tpm.on_event(event)
+        if kind == "measurement" and self.measurement_hook is not None:
+            self.measurement_hook(event)
+
+    def _window(self, wo: MaintenanceWorkOrder) -> None:
+        assert wo.window is not None
+        self.twin.schedule_maintenance(wo.machine, wo.window.start, wo.minutes, wo.id)
+        self.execution.add_maintenance_window(
+            wo.machine, wo.window.start, wo.window.end, wo.id, self.twin.now
+        )
+
+    def _arrive(self, order: GeneratedOrder) -> Callable[[], None]:
+        def arrive() -> None:
+            with self.ports.uow() as tx:
+                req = OrderRequest(
+                    customer=order.customer,
+                    lines=order.lines,
+                    due=order.due,
+                    priority=order.priority,
+                    rush=order.rush,
+                    order_id=order.order_id,
+                )
+                place_order(tx, req, order.created, note="order received")
+                tx.commit()
+            self.execution.admit(order.order_id, order.created)
+            if order.rush:
+                self.execution.replan(self.twin.now, "rush_order", order.order_id)
+
+        return arrive
+
+    def _every(self, hours: float, action: Callable[[], object], first: float) -> None:
+        step = timedelta(hours=hours)
+
+        def tick(when: datetime) -> Callable[[], None]:
+            def run() -> None:
+                action()
+                self.twin.call_at(when + step, tick(when + step))
+
+            return run
+
+        start = self.config.start + timedelta(hours=first)
+        self.twin.call_at(start, tick(start))
+
+    # -- run -------------------------------------------------------------------------------
+
+    def run(self, progress: Callable[[int], None] | None = None) -> LoopRun:
+        began = time.perf_counter()
+        cfg = self.config
+        orders = order_stream(
+            self.factory,
+            cfg.start,
+            cfg.days,
+            random.Random(cfg.seed),
+            orders_per_day=cfg.orders_per_day,
+            rush_share=cfg.rush_share,
+        )
+        for order in orders:
+            self.twin.call_at(order.created, self._arrive(order))
+        self._every(cfg.plan_every_hours, lambda: self.execution.plan_periodic(self.twin.now), 0.01)
+        self._every(cfg.tpm_check_hours, lambda: self.tpm.check(self.twin.now), 0.5)
+        self._every(cfg.flush_minutes / 60.0, self.execution.flush, 0.02)
+        self.ingester.attach(self.ports.bus, f"{cfg.root}/v1/{self.site}/+/+/+")
+        self.ingester.start()
+        try:
+            days = int(cfg.days) if float(cfg.days).is_integer() else int(cfg.days) + 1
+            for day in range(1, days + 1):
+                self.twin.run_until(min(day, cfg.days) * 1440.0)
+                if self.ingester.error is not None:
+                    raise self.ingester.error
+                if progress is not None:
+                    progress(day)
+            self.execution.flush()
+            self.ports.bus.flush(60.0)
+            self.ingester.drain(120.0)
+        finally:
+            self.ingester.stop(120.0)
+        if self.ingester.error is not None:
+            raise self.ingester.error
+        end = cfg.start + timedelta(days=cfg.days)
+        figures = compute_figures(
+            self.ports.uow,
+            self.ports.store,
+            self.ports.telemetry,
+            self.factory,
+            cfg.start,
+            end,
+        )
+        wall = time.perf_counter() - began
+        return LoopRun(
+            figures=figures,
+            twin=self.twin,
+            execution=self.execution,
+            tpm=self.tpm,
+            ingest=self.ingester.counters.as_dict(),
+            orders=orders,
+            wall_seconds=wall,
+        )
+
+
+def summary_dict(run: LoopRun, config: LoopConfig, bus: str) -> dict[str, Any]:
+    """The `demo --json` summary."""
+    f = run.figures
+    out: dict[str, Any] = {
+        "days": config.days if not float(config.days).is_integer() else int(config.days),
+        "seed": config.seed,
+        "bus": bus,
+        "orders_received": f.orders_received,
+        "orders_completed": f.orders_completed,
+        "orders_late": f.orders_late,
+        "on_time_rate": f.on_time_rate,
+        "events_ingested": f.events_ingested,
+        "samples_stored": f.samples_stored,
+        "breakdowns": f.breakdowns,
+        "preventive_maintenance_done": f.preventive_done,
+        "predictive_maintenance_done": f.predictive_done,
+        "replans": f.replans,
+        "replans_by_trigger": f.replans_by_trigger,
+        "plans": f.plans,
+        "oee": f.fleet_oee,
+        "machines": f.machines,
+        "downtime_pareto": f.pareto[:6],
+        "six_big_losses_minutes": f.six_big_losses,
+        "predicted_failures": f.predicted_failures,
+        "caught_failures": f.caught_failures,
+        "false_alarms": f.false_alarms,
+        "dead_letters": f.dead_letters,
+        "wall_seconds": round(run.wall_seconds, 2),
+    }
+    return out
+
+
+def done_statuses() -> Sequence[OrderStatus]:
+    return (OrderStatus.DONE,)

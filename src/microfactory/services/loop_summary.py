@@ -1,0 +1,211 @@
+"""The figures of a closed-loop run, computed from the database only: orders and their
+completion times, stored machine events (OEE, losses, breakdowns, MTBF/MTTR), maintenance
+work orders and planning runs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from microfactory.maintenance.oee import (
+    MachineOee,
+    PartCount,
+    downtime_pareto,
+    figures_from_ideal,
+    machine_oee,
+    spans_from_states,
+)
+from microfactory.orders import Factory, OrderStatus
+from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.shopfloor.events import Event, JobEvent, PartCounter, StateChanged
+
+ALL = 10**9
+
+
+class EventReader(Protocol):
+    def events(
+        self,
+        *,
+        machine: str | None = None,
+        kind: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10_000,
+    ) -> list[Event]: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
+class RunRecords(Protocol):
+    def maintenance_orders(self, status: str | None = None) -> list[dict[str, Any]]: ...
+
+    def plan_runs(self) -> list[tuple[datetime, str, str]]: ...
+
+
+@dataclass
+class LoopFigures:
+    orders_received: int
+    orders_completed: int
+    orders_late: int
+    on_time_rate: float | None
+    events_ingested: int
+    samples_stored: int
+    breakdowns: int
+    preventive_done: int
+    predictive_done: int
+    replans: int
+    replans_by_trigger: dict[str, int]
+    plans: int
+    fleet_oee: dict[str, float]
+    machines: list[dict[str, Any]]
+    pareto: list[dict[str, float | int | str]]
+    six_big_losses: dict[str, float]
+    dead_letters: int
+    predicted_failures: int = 0
+    caught_failures: int = 0
+    false_alarms: int = 0
+    oee_detail: dict[str, MachineOee] = field(default_factory=dict)
+
+
+def order_figures(uow: UnitOfWorkFactory, end: datetime) -> tuple[int, int, int, float | None]:
+    """received, completed, late (completed after due, or open and past due at `end`),
+    on-time rate = on time / (completed + open past due)."""
+    with uow() as tx:
+        orders = tx.orders.find(limit=ALL)
+        completed_at = {
+            o.id: tx.orders.completed_at(o.id) for o in orders if o.status == OrderStatus.DONE
+        }
+    received = len(orders)
+    completed = len(completed_at)
+    late_done = sum(
+        1 for o in orders if o.id in completed_at and (completed_at[o.id] or end) > o.due
+    )
+    open_overdue = sum(
+        1
+        for o in orders
+        if o.status not in (OrderStatus.DONE, OrderStatus.CANCELLED) and o.due < end
+    )
+    judged = completed + open_overdue
+    on_time = completed - late_done
+    rate = round(on_time / judged, 4) if judged else None
+    return received, completed, late_done + open_overdue, rate
+
+
+def planned_run_times(uow: UnitOfWorkFactory, factory: Factory) -> dict[str, float]:
+    """Operation id → planned run time per item in minutes (PRI): nominal operation minutes
+    over the work-order quantity (the machine's speed factor applied later)."""
+    out: dict[str, float] = {}
+    with uow() as tx:
+        for wo in tx.work_orders.find():
+            for op in wo.operations:
+                out[op.id] = op.minutes / wo.quantity
+    return out
+
+
+def oee_from_events(
+    reader: EventReader,
+    pri: dict[str, float],
+    factory: Factory,
+    start: datetime,
+    end: datetime,
+) -> dict[str, MachineOee]:
+    """Per-machine OEE from stored state, job and counter events."""
+    by_machine: dict[str, list[Event]] = defaultdict(list)
+    for kind in ("state", "job", "counter"):
+        for e in reader.events(kind=kind, limit=ALL):
+            by_machine[e.machine].append(e)
+    speed = {m.id: m.speed_factor for m in factory.machines}
+    out: dict[str, MachineOee] = {}
+    for m in factory.machines:
+        events = sorted(by_machine.get(m.id, []), key=lambda e: e.seq)
+        changes: list[tuple[datetime, str, str, str | None]] = []
+        counts: list[PartCount] = []
+        current: float = 0.0
+        after_setup = False
+        for e in events:
+            if isinstance(e, StateChanged):
+                if changes and changes[-1][2] == "setup" and e.mode.value != "setup":
+                    after_setup = True
+                changes.append((e.ts, e.state.value, e.mode.value, e.reason))
+            elif isinstance(e, JobEvent):
+                if e.action == "started":
+                    current = pri.get(e.operation, 0.0) / speed[m.id]
+                    after_setup = False
+            elif isinstance(e, PartCounter):
+                counts.append(PartCount(m.id, e.ts, e.good, e.reject, current, after_setup))
+                after_setup = False
+        spans = spans_from_states(m.id, changes, end)
+        out[m.id] = machine_oee(m.id, spans, counts, start, end)
+    return out
+
+
+def compute_figures(
+    uow: UnitOfWorkFactory,
+    records: RunRecords,
+    reader: EventReader,
+    factory: Factory,
+    start: datetime,
+    end: datetime,
+) -> LoopFigures:
+    received, completed, late, rate = order_figures(uow, end)
+    pri = planned_run_times(uow, factory)
+    oee = oee_from_events(reader, pri, factory, start, end)
+    machines: list[dict[str, Any]] = []
+    for mid, r in oee.items():
+        f = r.figures
+        machines.append(
+            {
+                "id": mid,
+                "oee": round(f.oee, 4),
+                "availability": round(f.availability, 4),
+                "performance": round(f.effectiveness, 4),
+                "quality": round(f.quality_ratio, 4),
+                "breakdowns": r.failures,
+                "mtbf_h": None if r.mtbf_hours is None else round(r.mtbf_hours, 1),
+                "mttr_h": None if r.mttr_hours is None else round(r.mttr_hours, 2),
+            }
+        )
+    pbt = sum(r.pbt for r in oee.values())
+    apt = sum(r.apt for r in oee.values())
+    ideal = sum(r.ideal for r in oee.values())
+    pq = sum(r.pq for r in oee.values())
+    gq = sum(r.gq for r in oee.values())
+    fleet = figures_from_ideal(pbt, apt, ideal, pq, gq)
+    losses: dict[str, float] = defaultdict(float)
+    for r in oee.values():
+        for k, v in r.six_big_losses().items():
+            losses[k] += v
+    done = records.maintenance_orders(status="done")
+    runs = records.plan_runs()
+    by_trigger: dict[str, int] = defaultdict(int)
+    for _, trigger, _ in runs:
+        if trigger != "periodic":
+            by_trigger[trigger] += 1
+    counts = reader.counts()
+    return LoopFigures(
+        orders_received=received,
+        orders_completed=completed,
+        orders_late=late,
+        on_time_rate=rate,
+        events_ingested=counts.get("events", 0),
+        samples_stored=counts.get("samples", 0),
+        breakdowns=sum(r.failures for r in oee.values()),
+        preventive_done=sum(1 for d in done if d["kind"] == "preventive"),
+        predictive_done=sum(1 for d in done if d["kind"] == "predictive"),
+        replans=sum(by_trigger.values()),
+        replans_by_trigger=dict(sorted(by_trigger.items())),
+        plans=len(runs),
+        fleet_oee={
+            "oee": round(fleet.oee, 4),
+            "availability": round(fleet.availability, 4),
+            "performance": round(fleet.effectiveness, 4),
+            "quality": round(fleet.quality_ratio, 4),
+        },
+        machines=machines,
+        pareto=downtime_pareto(oee.values()),
+        six_big_losses={k: round(v, 1) for k, v in losses.items()},
+        dead_letters=counts.get("dead_letters", 0),
+        oee_detail=oee,
+    )
