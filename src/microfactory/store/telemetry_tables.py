@@ -183,8 +183,10 @@ class SqlTelemetryTx:
         else:
             new = self._inserted_by_this_batch([r[0] for r in rows])
         samples: list[tuple[str, str, int, float, str]] = []
+        pending = set(new)  # a batch may hold one event twice: its samples go in once
         for e in events:
-            if isinstance(e, SampleBatch) and e.event_id in new:
+            if isinstance(e, SampleBatch) and e.event_id in pending:
+                pending.discard(e.event_id)
                 base = to_us(e.ts)
                 m = e.machine
                 samples.extend(
