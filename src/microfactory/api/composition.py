@@ -1,9 +1,11 @@
-"""Composition root of the web interface: build the API context (auth and audit stores,
-dashboard read models, the other areas' services when installed) from a bootstrap
-`Container`, and the ASGI app over it. This module wires concrete adapters on purpose, like
-`bootstrap.py`; routes only ever see the services."""
+"""Composition root of the web interface: build the API context (auth, audit, dashboard read
+models, and the other areas' services) from a bootstrap `Container`, and the ASGI app over
+it. This module wires concrete adapters on purpose, like `bootstrap.py`; routes only ever see
+services."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -11,45 +13,98 @@ from fastapi import FastAPI
 from microfactory.api.app import create_app
 from microfactory.api.context import ApiContext
 from microfactory.bootstrap import Container
-from microfactory.core.clock import Clock, SystemClock
+from microfactory.core.clock import Clock, FixedClock, SystemClock
+from microfactory.services.alerts import (
+    AlertService,
+    maintenance_alert_source,
+    quality_alert_source,
+)
 from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, Providers
-from microfactory.store.auth_sql import SqlAuditStore, SqlAuthStore
+from microfactory.services.dashboard_views import MachineViews, TtlCache, statuses_provider
+from microfactory.services.planning import PlanningService, PlanningSettings
+from microfactory.store.auth_sql import SqlAlertAckStore, SqlAuditStore, SqlAuthStore
+from microfactory.store.dashboard_sql import SqlDashboardQueries
+from microfactory.store.execution_sql import SqlExecutionStore
+from microfactory.store.planning_sql import SqlPlanStore
+from microfactory.store.quality_store import SqlQualityStore
+from microfactory.store.telemetry_tables import SqlTelemetryStore
+
+
+def run_clock(container: Container) -> Clock | None:
+    """A database written by a simulated run (`microfactory demo`) is shown as of the end
+    of that run, so 'today', 'late' and 'now' mean the simulated day; None otherwise."""
+    latest = SqlExecutionStore(container.engine).latest_run()
+    if latest is None:
+        return None
+    _, _, start, days, _ = latest
+    return FixedClock(start + timedelta(days=days))
 
 
 def build_context(
     container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
 ) -> ApiContext:
-    clock = clock or SystemClock()
-    auth = AuthService(SqlAuthStore(container.engine), clock, hasher=hasher)
-    audit = AuditLog(SqlAuditStore(container.engine), clock)
-    providers = Providers()
+    engine = container.engine
+    clock = clock or run_clock(container) or SystemClock()
+    cache = TtlCache(5.0)
+    telemetry = SqlTelemetryStore(engine)
+    queries = SqlDashboardQueries(engine)
+    views = MachineViews(container.uow, clock, telemetry, queries, cache)
+    alerts = AlertService(
+        SqlAlertAckStore(engine),
+        clock,
+        [
+            lambda: cache.get("quality-alerts", quality_alert_source(SqlQualityStore(engine))),
+            lambda: cache.get(
+                "maintenance-alerts", maintenance_alert_source(queries.maintenance_orders)
+            ),
+        ],
+    )
+    providers = Providers(
+        states=statuses_provider(telemetry),
+        oee=views.oee,
+        alert_counters=[alerts.open_count],
+    )
     ctx = ApiContext(
         uow=container.uow,
-        auth=auth,
-        audit=audit,
+        auth=AuthService(SqlAuthStore(engine), clock, hasher=hasher),
+        audit=AuditLog(SqlAuditStore(engine), clock),
         clock=clock,
         site=container.settings.site,
-        secure_cookies=False,
     )
-    ctx.extras["dashboard"] = DashboardService(container.uow, clock, providers)
-    ctx.extras["providers"] = providers
+    ctx.extras.update(
+        dashboard=DashboardService(container.uow, clock, providers),
+        machine_views=views,
+        alerts=alerts,
+        cache=cache,
+        quality_store=SqlQualityStore(engine),
+        planning=PlanningService(
+            container.uow,
+            SqlPlanStore(engine),
+            clock,
+            PlanningSettings(time_limit=5.0, workers=1),
+        ),
+    )
     return ctx
 
 
 def build_app(
     container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
 ) -> FastAPI:
-    from microfactory.web.pages import (
-        LoginRequired,
-        html_error,
-        login_required_handler,
-    )
+    from microfactory.api.routes import quality, shopfloor
+    from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
 
     ctx = build_context(container, clock, hasher)
-    app = create_app(ctx, extra_routers=[("", pages_router)])
+    app = create_app(
+        ctx,
+        extra_routers=[
+            ("/api/v1", shopfloor.router),
+            ("/api/v1", quality.router),
+            ("", pages_router),
+        ],
+    )
     app.state.html_error = html_error
     app.add_exception_handler(LoginRequired, login_required_handler)
     return app

@@ -229,3 +229,93 @@ class Overview(BaseModel):
     late_orders: int
     open_alerts: int
     oee_today: float | None
+
+
+# machines: history and telemetry -------------------------------------------------------
+class StateSegmentPublic(BaseModel):
+    start: datetime
+    end: datetime
+    state: str
+    mode: str
+    reason: str | None
+
+
+class SeriesPointPublic(BaseModel):
+    at: datetime
+    count: int
+    min: float
+    max: float
+    mean: float
+
+
+class SeriesPublic(BaseModel):
+    machine: str
+    signal: str
+    start: datetime
+    end: datetime
+    points: list[SeriesPointPublic]
+
+
+class EventPublic(BaseModel):
+    event_id: str
+    machine: str
+    kind: str
+    seq: int
+    ts: datetime
+    body: dict[str, Any]
+
+
+class OeePublic(BaseModel):
+    start: datetime
+    end: datetime
+    machines: dict[str, float]
+    mean: float | None
+
+
+# plans ---------------------------------------------------------------------------------
+class PlannedOperationPublic(BaseModel):
+    operation: str
+    work_order: str
+    machine: str
+    start: datetime
+    end: datetime
+    due: datetime | None
+    late: bool
+
+
+class PlanSummary(BaseModel):
+    version: int
+    current: bool
+    created_at: datetime
+    status: str
+    solver: str
+    seconds: float
+    reason: str
+    weighted_tardiness: int | None
+    moved: int
+
+
+class PlanPublic(PlanSummary):
+    late_work_orders: list[str]
+    operations: list[PlannedOperationPublic]
+
+
+class ReplanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(max_length=200)] = "manual replan"
+    time_limit_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+# maintenance ---------------------------------------------------------------------------
+class MaintenanceOrderPublic(BaseModel):
+    id: str
+    machine: str
+    kind: str
+    status: str
+    reason: str
+    created: datetime
+    window_start: datetime | None
+    window_end: datetime | None
+    started: datetime | None
+    done: datetime | None
+    labour_hours: float

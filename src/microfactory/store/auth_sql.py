@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from microfactory.access import ApiToken, AuditRecord, Role, Session, StoredUser, User
 from microfactory.core.errors import Conflict, NotFound
-from microfactory.store.auth_tables import ApiTokenRow, AuditRow, SessionRow, UserRow
+from microfactory.store.auth_tables import AlertAckRow, ApiTokenRow, AuditRow, SessionRow, UserRow
 
 
 def _user(row: UserRow) -> User:
@@ -202,3 +202,25 @@ class SqlAuditStore:
             stmt = stmt.where(AuditRow.actor == actor)
         with self.sessions() as s:
             return int(s.scalar(stmt) or 0)
+
+
+class SqlAlertAckStore:
+    def __init__(self, engine: Engine) -> None:
+        self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
+
+    def acknowledge(self, alert_id: str, source: str, by: str, at: datetime, note: str) -> bool:
+        """False when the alert was acknowledged already (the first acknowledgement stays)."""
+        with self.sessions() as s:
+            if s.get(AlertAckRow, alert_id) is not None:
+                return False
+            s.add(AlertAckRow(alert_id=alert_id, source=source, by_user=by, at=at, note=note))
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+                return False
+            return True
+
+    def acks(self) -> dict[str, tuple[str, datetime]]:
+        with self.sessions() as s:
+            return {r.alert_id: (r.by_user, r.at) for r in s.scalars(select(AlertAckRow))}

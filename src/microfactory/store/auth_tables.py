@@ -54,3 +54,14 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(300))
     outcome: Mapped[int] = mapped_column(Integer)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlertAckRow(Base):
+    """Who acknowledged which alert (quality, maintenance) and when."""
+
+    __tablename__ = "alert_acks"
+    alert_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    by_user: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(Text, default="")
