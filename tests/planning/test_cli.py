@@ -9,6 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.cli.planning import register
 from microfactory.core.errors import ValidationError
 from microfactory.planning.checker import check_plan
@@ -58,3 +59,55 @@ def test_bench_schedule_rejects_a_malformed_file(app: typer.Typer, tmp_path: Pat
     result = CliRunner().invoke(app, ["bench", "schedule", str(bad), "--time-limit", "1"])
     assert isinstance(result.exception, ValidationError)
     assert f"{bad}:2" in str(result.exception)
+
+
+def _seeded_db(url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from microfactory.bootstrap import bootstrap
+    from microfactory.orders import Order, OrderLine
+    from microfactory.services.factory import init_factory
+
+    container = bootstrap(db_url=url)
+    init_factory(container.uow, DEMO_FACTORY)
+    now = datetime.now(UTC)
+    with container.uow() as tx:
+        tx.orders.add(
+            Order(
+                id="SO-1",
+                customer="acme",
+                lines=(OrderLine("bracket", 4, {"colour": "white", "length_mm": 90.0}),),
+                due=now + timedelta(days=3),
+                created=now,
+            )
+        )
+        tx.commit()
+    container.close()
+
+
+def test_plan_then_show_then_gantt_html(app: typer.Typer, sqlite_url: str, tmp_path: Path) -> None:
+    _seeded_db(sqlite_url)
+    runner = CliRunner()
+    planned = runner.invoke(app, ["plan", "--db", sqlite_url, "--time-limit", "3", "--json"])
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.output)["version"] == 1
+    shown = runner.invoke(app, ["plan", "show", "--db", sqlite_url, "--json"])
+    assert shown.exit_code == 0, shown.output
+    operations = json.loads(shown.output)["operations"]
+    assert operations and {op["work_order"] for op in operations} == {"SO-1-1"}
+    out = tmp_path / "plan.html"
+    drawn = runner.invoke(app, ["plan", "gantt", "--db", sqlite_url, "--out", str(out)])
+    assert drawn.exit_code == 0, drawn.output
+    assert "SO-1-1" in out.read_text()
+
+
+def test_gantt_rejects_an_unknown_file_type(
+    app: typer.Typer, sqlite_url: str, tmp_path: Path
+) -> None:
+    _seeded_db(sqlite_url)
+    runner = CliRunner()
+    runner.invoke(app, ["plan", "--db", sqlite_url, "--time-limit", "2"])
+    result = runner.invoke(
+        app, ["plan", "gantt", "--db", sqlite_url, "--out", str(tmp_path / "x.svg")]
+    )
+    assert isinstance(result.exception, ValidationError)

@@ -1,4 +1,5 @@
-"""Planning commands: `microfactory bench schedule` (public benchmark files).
+"""Planning commands: `microfactory plan` (solve and store a plan version), `plan show`,
+`plan gantt`, and `microfactory bench schedule` (public benchmark files).
 
 Thin: parse, call the planning engine, render. Heavy imports happen inside the commands.
 """
@@ -47,5 +48,157 @@ def _line(row: dict[str, Any]) -> str:
     )
 
 
+DB_OPTION = typer.Option("--db", help="Database URL (default: the configured one).")
+plan_app = typer.Typer(help="Finite-capacity plan of the open work orders.")
+
+
+@plan_app.callback(invoke_without_command=True)
+def plan_cmd(
+    ctx: typer.Context,
+    db: Annotated[str | None, DB_OPTION] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver seconds.")] = 10.0,
+    workers: Annotated[int, typer.Option("--workers", help="CP-SAT worker threads.")] = 2,
+    objective: Annotated[
+        str,
+        typer.Option("--objective", help="weighted_tardiness | makespan | tardiness_then_makespan"),
+    ] = "weighted_tardiness",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan summary as JSON.")
+    ] = False,
+) -> None:
+    """Release confirmed orders, plan every open work order, store the plan as a version."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from microfactory.cli.common import open_container, print_json
+    from microfactory.core.clock import SystemClock
+    from microfactory.core.errors import ValidationError
+    from microfactory.planning.model import Objective
+    from microfactory.services.planning import PlanningService, PlanningSettings
+    from microfactory.store.planning_sql import SqlPlanStore
+
+    try:
+        goal = Objective(objective)
+    except ValueError:
+        raise ValidationError(f"unknown objective {objective!r}", where="--objective") from None
+    if time_limit <= 0 or workers < 1:
+        raise ValidationError("time limit and workers must be positive", where="--time-limit")
+    container = open_container(db)
+    try:
+        settings = PlanningSettings(time_limit=time_limit, workers=workers, objective=goal)
+        service = PlanningService(
+            container.uow, SqlPlanStore(container.engine), SystemClock(), settings
+        )
+        plan = service.plan()
+    finally:
+        container.close()
+    summary = _summary(plan)
+    if as_json:
+        print_json(summary)
+        return
+    typer.echo(
+        f"plan v{plan.version}: {summary['operations']} operations on "
+        f"{summary['machines']} machines, {plan.status} ({plan.solver}, {plan.seconds:.1f} s), "
+        f"weighted tardiness {plan.weighted_tardiness}, late work orders: "
+        f"{', '.join(summary['late_work_orders']) or 'none'}"
+    )
+
+
+def _summary(plan: Any) -> dict[str, Any]:
+    return {
+        "version": plan.version,
+        "status": plan.status,
+        "solver": plan.solver,
+        "seconds": plan.seconds,
+        "objective": plan.objective,
+        "objective_value": plan.objective_value,
+        "weighted_tardiness": plan.weighted_tardiness,
+        "operations": len(plan.operations),
+        "machines": len({op.machine for op in plan.operations}),
+        "late_work_orders": plan.late_work_orders,
+        "moved": plan.moved,
+        "reason": plan.reason,
+        "created_at": plan.created_at.isoformat(),
+    }
+
+
+def _load_plan(db: str | None, version: int | None) -> Any:
+    from microfactory.cli.common import open_container
+    from microfactory.core.clock import SystemClock
+    from microfactory.core.errors import NotFound
+    from microfactory.services.planning import PlanningService
+    from microfactory.store.planning_sql import SqlPlanStore
+
+    container = open_container(db)
+    try:
+        service = PlanningService(container.uow, SqlPlanStore(container.engine), SystemClock())
+        plan = service.version(version) if version is not None else service.current()
+    finally:
+        container.close()
+    if plan is None:
+        raise NotFound("no plan yet: run `microfactory plan` first")
+    return plan
+
+
+@plan_app.command("show")
+def plan_show(
+    db: Annotated[str | None, DB_OPTION] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Plan version.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The current (or a given) plan version as a table, by start time."""
+    from rich.table import Table
+
+    from microfactory.cli.common import console, print_json
+
+    plan = _load_plan(db, version)
+    late = set(plan.late_work_orders)
+    if as_json:
+        summary = _summary(plan)
+        summary["operations"] = [
+            {
+                "operation": op.operation,
+                "work_order": op.work_order,
+                "machine": op.machine,
+                "start": op.start.isoformat(),
+                "end": op.end.isoformat(),
+                "due": op.due.isoformat() if op.due else None,
+                "late": op.work_order in late,
+                "frozen": op.frozen,
+            }
+            for op in plan.operations
+        ]
+        print_json(summary)
+        return
+    table = Table(title=f"plan v{plan.version} ({plan.status}, {plan.reason})")
+    for column in ("operation", "work order", "machine", "start", "end", "due"):
+        table.add_column(column)
+    for op in plan.operations:
+        style = "red" if op.work_order in late else None
+        table.add_row(
+            op.operation,
+            op.work_order,
+            op.machine,
+            op.start.strftime("%Y-%m-%d %H:%M"),
+            op.end.strftime("%Y-%m-%d %H:%M"),
+            op.due.strftime("%Y-%m-%d %H:%M") if op.due else "-",
+            style=style,
+        )
+    console.print(table)
+
+
+@plan_app.command("gantt")
+def plan_gantt(
+    out: Annotated[Path, typer.Option("--out", help="FILE.html or FILE.png")],
+    db: Annotated[str | None, DB_OPTION] = None,
+    version: Annotated[int | None, typer.Option("--version", help="Plan version.")] = None,
+) -> None:
+    """Write a Gantt chart of the plan (late work orders highlighted)."""
+    from microfactory.services.planning_gantt import write_gantt
+
+    plan = _load_plan(db, version)
+    typer.echo(f"wrote {write_gantt(plan, out)}")
+
+
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     bench.command("schedule")(schedule_cmd)
+    app.add_typer(plan_app, name="plan")
