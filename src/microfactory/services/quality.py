@@ -1,0 +1,605 @@
+"""Quality use cases: record a measurement and evaluate it on arrival (SPC rules and the
+specification), nonconformance reports with disposition and CAPA, lot holds and releases,
+and genealogy traces (backward from a part or lot, forward from a material lot).
+
+On arrival (:func:`record_measurement`):
+
+* a value outside the characteristic's specification raises an ``out_of_spec`` alert, opens
+  an NCR and puts the part's lot on hold;
+* each completed subgroup is charted (I-MR for subgroup size 1, X̄-R otherwise) against
+  limits frozen after Phase I, and every selected rule completed by the newest point raises a
+  ``rule_violation`` alert (holding the lot too when ``hold_on_violation`` is set);
+* a replayed event (same ``event_id``) changes nothing.
+
+The planning service and the dispatcher ask :func:`held_lots` / :func:`is_work_order_held`
+which lots must not run further operations; :func:`release_lot` refuses while an NCR on the
+lot is still open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from microfactory.core.errors import Conflict, NotFound, ValidationError
+from microfactory.core.ids import new_id
+from microfactory.orders import Factory, WorkOrder
+from microfactory.orders.products import Characteristic, Product
+from microfactory.quality.chart_model import ProcessEstimate
+from microfactory.quality.monitoring import (
+    chart_type_for,
+    check_latest,
+    out_of_spec,
+    values_needed,
+)
+from microfactory.quality.records import (
+    AlertKind,
+    Disposition,
+    LotHold,
+    MeasurementRecord,
+    NcrStatus,
+    Nonconformance,
+    QualityAlert,
+)
+from microfactory.quality.rules import select_rules
+from microfactory.services.ports import UnitOfWork
+from microfactory.shopfloor.events import Measurement
+
+Row = dict[str, Any]
+
+
+class QualityStore(Protocol):
+    """Quality records (rows are dicts with the column names of `store.quality_tables`)."""
+
+    def add_measurement(self, row: Mapping[str, Any]) -> bool:
+        """False, storing nothing, when the event id is already known."""
+        ...
+
+    def measurement_count(self, product: str, characteristic: str) -> int: ...
+
+    def recent_values(self, product: str, characteristic: str, limit: int) -> list[float]:
+        """The latest `limit` values, oldest first."""
+        ...
+
+    def measurements(
+        self,
+        *,
+        part_id: str | None = None,
+        lot_id: str | None = None,
+        product: str | None = None,
+        characteristic: str | None = None,
+    ) -> list[Row]: ...
+
+    def limits(self, product: str, characteristic: str) -> Row | None: ...
+
+    def save_limits(self, row: Mapping[str, Any]) -> None: ...
+
+    def add_alert(self, row: Mapping[str, Any]) -> None: ...
+
+    def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]: ...
+
+    def save_ncr(self, row: Mapping[str, Any]) -> None: ...
+
+    def ncr(self, ncr_id: str) -> Row | None: ...
+
+    def ncrs(
+        self,
+        *,
+        lot_id: str | None = None,
+        part_id: str | None = None,
+        status: str | None = None,
+    ) -> list[Row]: ...
+
+    def add_hold(self, row: Mapping[str, Any]) -> None: ...
+
+    def release_hold(
+        self, lot: str, released_at: datetime, released_by: str, note: str
+    ) -> None: ...
+
+    def holds(self, *, lot: str | None = None, active_only: bool = False) -> list[Row]: ...
+
+    def held_lots(self) -> set[str]: ...
+
+
+class GenealogyReader(Protocol):
+    """Reads of the foundation's trace tables that the unit of work does not offer."""
+
+    def serial(self, serial: str) -> Row | None: ...
+
+    def serials_of(self, work_order: str) -> list[Row]: ...
+
+    def work_orders_of_lot(self, lot: str) -> list[str]: ...
+
+    def consumption(
+        self, *, work_order: str | None = None, material_lot: str | None = None
+    ) -> list[Row]: ...
+
+    def material_lot(self, lot: str) -> Row | None: ...
+
+
+# -- conversions ------------------------------------------------------------------------------
+
+
+def _enum_values(row: Row) -> Row:
+    return {
+        k: (v.value if hasattr(v, "value") and not isinstance(v, float) else v)
+        for k, v in row.items()
+    }
+
+
+def alert_row(alert: QualityAlert) -> Row:
+    return _enum_values(asdict(alert))
+
+
+def alert_from_row(row: Mapping[str, Any]) -> QualityAlert:
+    data = dict(row)
+    data["kind"] = AlertKind(data["kind"])
+    return QualityAlert(**data)
+
+
+def ncr_row(ncr: Nonconformance) -> Row:
+    return _enum_values(asdict(ncr))
+
+
+def ncr_from_row(row: Mapping[str, Any]) -> Nonconformance:
+    data = dict(row)
+    data["status"] = NcrStatus(data["status"])
+    data["disposition"] = Disposition(data["disposition"]) if data["disposition"] else None
+    return Nonconformance(**data)
+
+
+def hold_from_row(row: Mapping[str, Any]) -> LotHold:
+    return LotHold(**{k: v for k, v in row.items() if k != "id"})
+
+
+# -- characteristics --------------------------------------------------------------------------
+
+
+def find_characteristic(
+    factory: Factory, characteristic: str, product: str | None = None
+) -> tuple[Product, Characteristic]:
+    """The product characteristic named `characteristic` (of `product`, when given)."""
+    found = [
+        (p, c)
+        for p in factory.products
+        if product is None or p.id == product
+        for c in p.characteristics
+        if c.name == characteristic
+    ]
+    if not found:
+        where = f" of product {product}" if product else ""
+        raise NotFound(f"no characteristic {characteristic!r}{where} in the factory")
+    if len(found) > 1:
+        names = ", ".join(p.id for p, _ in found)
+        raise ValidationError(
+            f"characteristic {characteristic!r} exists on several products ({names}); "
+            "say which product"
+        )
+    return found[0]
+
+
+# -- recording and evaluation -----------------------------------------------------------------
+
+
+def record_measurement(
+    store: QualityStore,
+    factory: Factory,
+    measurement: Measurement,
+    *,
+    product: str | None = None,
+    rules: str | Iterable[str] = "nelson",
+    hold_on_violation: bool = False,
+) -> list[QualityAlert]:
+    """Store `measurement` and evaluate it on arrival; return the alerts it raised (each
+    stored). `rules`: ``nelson``, ``western-electric`` or rule ids for this characteristic."""
+    chosen = select_rules(rules)
+    prod, char = find_characteristic(factory, measurement.characteristic, product)
+    record = MeasurementRecord(
+        product=prod.id,
+        characteristic=char.name,
+        value=measurement.value,
+        ts=measurement.ts,
+        event_id=measurement.event_id,
+        unit=measurement.unit or char.unit,
+        machine=measurement.machine,
+        part_id=measurement.part_id,
+        lot_id=measurement.lot_id,
+    )
+    if not store.add_measurement(asdict(record)):
+        return []
+    alerts: list[QualityAlert] = []
+    if out_of_spec(record.value, char.lsl, char.usl):
+        alerts.append(_out_of_spec(store, record, char))
+    alerts.extend(_spc(store, record, char, chosen, hold_on_violation))
+    return alerts
+
+
+def _out_of_spec(store: QualityStore, m: MeasurementRecord, char: Characteristic) -> QualityAlert:
+    where = f"part {m.part_id}" if m.part_id else f"lot {m.lot_id}" if m.lot_id else m.machine
+    spec = (
+        f"[{'-∞' if char.lsl is None else char.lsl:g}, {'∞' if char.usl is None else char.usl:g}]"
+    )
+    ncr = Nonconformance(
+        id=new_id("NCR"),
+        product=m.product,
+        characteristic=m.characteristic,
+        value=m.value,
+        lsl=char.lsl,
+        usl=char.usl,
+        opened=m.ts,
+        part_id=m.part_id,
+        lot_id=m.lot_id,
+        machine=m.machine,
+        description=f"{m.characteristic} = {m.value:g} {m.unit} outside {spec} on {where}",
+    )
+    store.save_ncr(ncr_row(ncr))
+    held = False
+    if m.lot_id:
+        held = _hold(store, m.lot_id, f"out of specification: {ncr.description}", m.ts, ncr.id)
+    alert = QualityAlert(
+        id=new_id("QA"),
+        kind=AlertKind.OUT_OF_SPEC,
+        product=m.product,
+        characteristic=m.characteristic,
+        value=m.value,
+        at=m.ts,
+        message=ncr.description,
+        machine=m.machine,
+        part_id=m.part_id,
+        lot_id=m.lot_id,
+        lot_held=held,
+        ncr=ncr.id,
+    )
+    store.add_alert(alert_row(alert))
+    return alert
+
+
+def _estimate(store: QualityStore, product: str, char: Characteristic) -> ProcessEstimate | None:
+    row = store.limits(product, char.name)
+    if row is None:
+        return None
+    return ProcessEstimate(row["chart"], row["center"], row["sigma"], None, row["subgroups_used"])
+
+
+def _spc(
+    store: QualityStore,
+    m: MeasurementRecord,
+    char: Characteristic,
+    rules: tuple[str, ...],
+    hold_on_violation: bool,
+) -> list[QualityAlert]:
+    n = char.subgroup_size
+    total = store.measurement_count(m.product, m.characteristic)
+    if total % n:
+        return []
+    estimate = _estimate(store, m.product, char)
+    if estimate is not None and estimate.chart != chart_type_for(n):
+        estimate = None  # the subgroup size changed: estimate again
+    recent = store.recent_values(m.product, m.characteristic, values_needed(n, estimate))
+    check = check_latest(recent, total, n, estimate, rules)
+    if check.frozen is not None:
+        store.save_limits(
+            {
+                "product": m.product,
+                "characteristic": m.characteristic,
+                "chart": check.frozen.chart,
+                "center": check.frozen.center,
+                "sigma": check.frozen.sigma,
+                "subgroups_used": check.frozen.subgroups_used,
+                "frozen_at": m.ts,
+            }
+        )
+    alerts: list[QualityAlert] = []
+    point = total // n - 1
+    for series, violation in check.violations:
+        held = False
+        if hold_on_violation and m.lot_id:
+            held = _hold(store, m.lot_id, f"{violation.rule} on {m.characteristic}", m.ts, None)
+        alert = QualityAlert(
+            id=new_id("QA"),
+            kind=AlertKind.RULE_VIOLATION,
+            product=m.product,
+            characteristic=m.characteristic,
+            value=m.value,
+            at=m.ts,
+            message=(
+                f"{violation.rule} on the {series} chart of {m.product}/{m.characteristic} "
+                f"at subgroup {point}"
+            ),
+            rule=violation.rule,
+            series=series,
+            point_index=point,
+            machine=m.machine,
+            part_id=m.part_id,
+            lot_id=m.lot_id,
+            lot_held=held,
+        )
+        store.add_alert(alert_row(alert))
+        alerts.append(alert)
+    return alerts
+
+
+# -- holds ------------------------------------------------------------------------------------
+
+
+def _hold(store: QualityStore, lot: str, reason: str, at: datetime, ncr: str | None) -> bool:
+    """Put `lot` on hold; False when it already is."""
+    if store.holds(lot=lot, active_only=True):
+        return False
+    hold = LotHold(lot=lot, reason=reason, held_at=at, ncr=ncr)
+    store.add_hold(asdict(hold))
+    return True
+
+
+def hold_lot(
+    store: QualityStore, lot: str, reason: str, at: datetime, ncr: str | None = None
+) -> LotHold:
+    """Put `lot` on hold (a no-op returning the active hold when it is already held)."""
+    if not reason.strip():
+        raise ValidationError("a hold needs a reason")
+    _hold(store, lot, reason, at, ncr)
+    return hold_from_row(store.holds(lot=lot, active_only=True)[0])
+
+
+def release_lot(store: QualityStore, lot: str, *, by: str, at: datetime, note: str = "") -> LotHold:
+    """Release the hold on `lot`; Conflict while an NCR on the lot is still open."""
+    active = store.holds(lot=lot, active_only=True)
+    if not active:
+        raise NotFound(f"lot {lot} is not on hold")
+    open_ncrs = store.ncrs(lot_id=lot, status=NcrStatus.OPEN.value)
+    if open_ncrs:
+        ids = ", ".join(r["id"] for r in open_ncrs)
+        raise Conflict(f"lot {lot} has open nonconformances ({ids}); disposition them first")
+    released = hold_from_row(active[0]).release(by, at, note)
+    store.release_hold(lot, at, released.released_by, note)
+    return released
+
+
+def held_lots(store: QualityStore) -> set[str]:
+    """Lots on hold: their later operations must not be dispatched or scheduled."""
+    return store.held_lots()
+
+
+def is_work_order_held(store: QualityStore, work_order: WorkOrder) -> bool:
+    return bool(work_order.lot) and work_order.lot in store.held_lots()
+
+
+# -- nonconformances --------------------------------------------------------------------------
+
+
+def get_ncr(store: QualityStore, ncr_id: str) -> Nonconformance:
+    row = store.ncr(ncr_id)
+    if row is None:
+        raise NotFound(f"no nonconformance {ncr_id}")
+    return ncr_from_row(row)
+
+
+def list_ncrs(
+    store: QualityStore, *, lot: str | None = None, status: NcrStatus | None = None
+) -> list[Nonconformance]:
+    rows = store.ncrs(lot_id=lot, status=status.value if status else None)
+    return [ncr_from_row(r) for r in rows]
+
+
+def list_alerts(
+    store: QualityStore, *, lot: str | None = None, limit: int = 1000
+) -> list[QualityAlert]:
+    return [alert_from_row(r) for r in store.alerts(lot_id=lot, limit=limit)]
+
+
+def disposition_ncr(
+    store: QualityStore,
+    ncr_id: str,
+    disposition: Disposition | str,
+    *,
+    by: str,
+    at: datetime,
+    note: str = "",
+) -> Nonconformance:
+    """Scrap, rework or use-as-is (use-as-is needs a justification note)."""
+    try:
+        choice = Disposition(disposition)
+    except ValueError:
+        raise ValidationError(
+            f"disposition {disposition!r} is unknown; use scrap, rework or use-as-is"
+        ) from None
+    ncr = get_ncr(store, ncr_id).dispose(choice, by, at, note)
+    store.save_ncr(ncr_row(ncr))
+    return ncr
+
+
+def record_capa(
+    store: QualityStore,
+    ncr_id: str,
+    *,
+    root_cause: str | None = None,
+    corrective_action: str | None = None,
+    preventive_action: str | None = None,
+    owner: str | None = None,
+    due: datetime | None = None,
+) -> Nonconformance:
+    ncr = get_ncr(store, ncr_id).with_capa(
+        root_cause=root_cause,
+        corrective_action=corrective_action,
+        preventive_action=preventive_action,
+        owner=owner,
+        due=due,
+    )
+    store.save_ncr(ncr_row(ncr))
+    return ncr
+
+
+def close_ncr(store: QualityStore, ncr_id: str, at: datetime) -> Nonconformance:
+    ncr = get_ncr(store, ncr_id).close(at)
+    store.save_ncr(ncr_row(ncr))
+    return ncr
+
+
+# -- the closed loop's entry point ------------------------------------------------------------
+
+
+@dataclass
+class QualityService:
+    """Evaluate measurement events as they arrive and tell the dispatcher about holds.
+
+    ``on_hold(lot, at)`` is called when a measurement puts a lot on hold (the composition
+    passes the dispatcher's `hold_lot`); ``on_release(lot, at)`` after :meth:`release`.
+    ``rules`` maps a characteristic name to its rule set (default ``nelson``)."""
+
+    store: QualityStore
+    factory: Factory
+    on_hold: Callable[[str, datetime], None] | None = None
+    on_release: Callable[[str, datetime], None] | None = None
+    rules: Mapping[str, str] | None = None
+    hold_on_violation: bool = False
+
+    def on_measurement(self, event: Measurement) -> list[QualityAlert]:
+        chosen = (self.rules or {}).get(event.characteristic, "nelson")
+        alerts = record_measurement(
+            self.store,
+            self.factory,
+            event,
+            rules=chosen,
+            hold_on_violation=self.hold_on_violation,
+        )
+        if self.on_hold is not None:
+            for alert in alerts:
+                if alert.lot_held and alert.lot_id:
+                    self.on_hold(alert.lot_id, alert.at)
+        return alerts
+
+    def release(self, lot: str, *, by: str, at: datetime, note: str = "") -> LotHold:
+        released = release_lot(self.store, lot, by=by, at=at, note=note)
+        if self.on_release is not None:
+            self.on_release(lot, at)
+        return released
+
+
+# -- genealogy --------------------------------------------------------------------------------
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _clean(row: Mapping[str, Any]) -> Row:
+    return {k: _iso(v) for k, v in row.items()}
+
+
+def _work_order_trace(
+    tx: UnitOfWork, store: QualityStore, reader: GenealogyReader, wo_id: str
+) -> Row:
+    wo = tx.work_orders.get(wo_id)
+    order = tx.orders.get(wo.order)
+    operations = [
+        {
+            "id": op.id,
+            "seq": op.seq,
+            "name": op.name,
+            "status": op.status.value,
+            "machine": op.machine,
+            "start": _iso(op.actual_start),
+            "end": _iso(op.actual_end),
+            "good": op.good,
+            "rejected": op.rejected,
+        }
+        for op in sorted(wo.operations, key=lambda o: o.seq)
+    ]
+    return {
+        "work_order": {
+            "id": wo.id,
+            "product": wo.product,
+            "quantity": wo.quantity,
+            "status": wo.status.value,
+            "lot": wo.lot,
+        },
+        "order": {
+            "id": order.id,
+            "customer": order.customer,
+            "status": order.status.value,
+            "due": _iso(order.due),
+        },
+        "operations": operations,
+        "machines": sorted({op["machine"] for op in operations if op["machine"]}),
+        "operators": [],
+        "material_lots": [_clean(r) for r in reader.consumption(work_order=wo.id)],
+    }
+
+
+def trace(tx: UnitOfWork, store: QualityStore, reader: GenealogyReader, key: str) -> Row:
+    """Genealogy of `key`: forward for a material lot (every work order, order, lot and part
+    it went into, for a recall), backward for a serial number, a measured part id or a
+    production lot (orders, operations, machines, material lots, measurements, NCRs, holds).
+    Operators are listed as recorded; the shop floor does not report them yet."""
+    material = reader.material_lot(key)
+    if material is not None:
+        return _forward(tx, store, reader, key, material)
+    part: str | None = None
+    lot: str | None = None
+    serial = reader.serial(key)
+    if serial is not None:
+        part, lot = key, serial["lot"]
+        work_orders = [serial["work_order"]]
+    else:
+        measured = store.measurements(part_id=key)
+        if measured:
+            part, lot = key, measured[0]["lot_id"]
+        else:
+            lot = key
+        work_orders = reader.work_orders_of_lot(lot) if lot else []
+        if not work_orders and not measured:
+            raise NotFound(f"{key} is not a serial number, measured part, lot or material lot")
+    measurements = store.measurements(part_id=part) if part else store.measurements(lot_id=lot)
+    out: Row = {
+        "query": key,
+        "direction": "backward",
+        "kind": "part" if part else "lot",
+        "part": part,
+        "lot": lot,
+        "work_orders": [_work_order_trace(tx, store, reader, wo) for wo in work_orders],
+        "measurements": [_clean(r) for r in measurements],
+        "ncrs": [_clean(r) for r in (store.ncrs(part_id=part) if part else store.ncrs(lot_id=lot))],
+        "holds": [_clean(r) for r in store.holds(lot=lot)] if lot else [],
+    }
+    return out
+
+
+def _forward(
+    tx: UnitOfWork, store: QualityStore, reader: GenealogyReader, key: str, material: Row
+) -> Row:
+    uses = reader.consumption(material_lot=key)
+    wo_ids = sorted({u["work_order"] for u in uses})
+    work_orders: list[Row] = []
+    orders: dict[str, Row] = {}
+    for wo_id in wo_ids:
+        wo = tx.work_orders.get(wo_id)
+        order = tx.orders.get(wo.order)
+        orders[order.id] = {
+            "id": order.id,
+            "customer": order.customer,
+            "status": order.status.value,
+        }
+        work_orders.append(
+            {
+                "id": wo.id,
+                "order": wo.order,
+                "product": wo.product,
+                "quantity": wo.quantity,
+                "lot": wo.lot,
+                "status": wo.status.value,
+                "parts": [r["serial"] for r in reader.serials_of(wo.id)],
+                "held": wo.lot in store.held_lots(),
+            }
+        )
+    return {
+        "query": key,
+        "direction": "forward",
+        "kind": "material_lot",
+        "material_lot": _clean(material),
+        "consumption": [_clean(u) for u in uses],
+        "work_orders": work_orders,
+        "orders": sorted(orders.values(), key=lambda o: o["id"]),
+        "customers": sorted({o["customer"] for o in orders.values()}),
+    }

@@ -1,0 +1,199 @@
+"""The live quality path on every store (memory, SQLite, PostgreSQL): measurement → alert →
+hold → NCR → disposition → release, SPC evaluation on arrival, and replay safety."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from microfactory.bootstrap import DEMO_FACTORY
+from microfactory.core.errors import Conflict, NotFound, ValidationError
+from microfactory.orders import Factory
+from microfactory.orders.products import Characteristic, Product, RoutingOperation
+from microfactory.quality.records import AlertKind, Disposition, NcrStatus
+from microfactory.services.quality import (
+    QualityService,
+    QualityStore,
+    close_ncr,
+    disposition_ncr,
+    held_lots,
+    list_alerts,
+    list_ncrs,
+    record_capa,
+    record_measurement,
+    release_lot,
+)
+from microfactory.shopfloor.events import Measurement
+from microfactory.store.factory_file import load_factory
+
+T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
+LOT = "LOT-SO-7-1"
+# A steady Phase I sequence (no alternation, no long runs) for an individuals chart.
+STEADY = [5.00, 5.02, 4.99, 5.01, 4.98, 5.00, 5.03, 4.99, 5.01, 5.00,
+          4.98, 5.02, 5.01, 4.99, 5.00, 5.01, 4.98, 5.02, 5.00, 4.99]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def factory() -> Factory:
+    """The demo factory plus a product whose pin diameter is charted individually."""
+    demo = load_factory(DEMO_FACTORY)
+    pin = Product(
+        id="pin",
+        name="Turned pin",
+        routing=(RoutingOperation(1, "Inspect", "inspect", 5.0, 1.0, inspection=True),),
+        characteristics=(Characteristic("pin_diameter", 1, 5.0, 4.9, 5.1, subgroup_size=1),),
+    )
+    return replace(demo, products=(*demo.products, pin))
+
+
+@pytest.fixture
+def store(quality_store: QualityStore) -> QualityStore:
+    return quality_store
+
+
+class Feed:
+    """Measurement events of one characteristic, one minute apart."""
+
+    def __init__(self, characteristic: str, lot: str = LOT) -> None:
+        self.characteristic = characteristic
+        self.lot = lot
+        self.seq = count()
+
+    def __call__(self, value: float, part: str | None = None) -> Measurement:
+        k = next(self.seq)
+        return Measurement(
+            event_id=f"{self.characteristic}-{k}",
+            machine="cmm-01",
+            seq=k,
+            ts=T0 + timedelta(minutes=k),
+            characteristic=self.characteristic,
+            value=value,
+            unit="mm",
+            part_id=part or f"P-{k:03d}",
+            lot_id=self.lot,
+        )
+
+
+def test_in_spec_values_before_phase_one_raise_nothing(
+    store: QualityStore, factory: Factory
+) -> None:
+    feed = Feed("pin_diameter")
+    alerts = [a for v in STEADY[:19] for a in record_measurement(store, factory, feed(v))]
+    assert alerts == []
+    assert store.limits("pin", "pin_diameter") is None
+    assert held_lots(store) == set()
+
+
+def test_limits_freeze_after_twenty_individuals(store: QualityStore, factory: Factory) -> None:
+    feed = Feed("pin_diameter")
+    for v in STEADY:
+        record_measurement(store, factory, feed(v))
+    limits = store.limits("pin", "pin_diameter")
+    assert limits is not None and limits["chart"] == "imr"
+    assert limits["center"] == pytest.approx(sum(STEADY) / 20)
+
+
+def test_out_of_spec_part_raises_alert_ncr_and_hold(store: QualityStore, factory: Factory) -> None:
+    feed = Feed("pin_diameter")
+    (alert,) = record_measurement(store, factory, feed(5.25, part="P-BAD"))
+    assert alert.kind == AlertKind.OUT_OF_SPEC and alert.lot_held and alert.ncr
+    (ncr,) = list_ncrs(store, lot=LOT)
+    assert ncr.id == alert.ncr and ncr.status == NcrStatus.OPEN and ncr.part_id == "P-BAD"
+    assert held_lots(store) == {LOT}
+    # A second bad part opens a second NCR; the lot is already held.
+    (again,) = record_measurement(store, factory, feed(4.80))
+    assert again.ncr != alert.ncr and not again.lot_held
+    assert len(list_ncrs(store, lot=LOT)) == 2
+
+
+def test_release_waits_for_the_disposition(store: QualityStore, factory: Factory) -> None:
+    feed = Feed("pin_diameter")
+    (alert,) = record_measurement(store, factory, feed(5.25))
+    assert alert.ncr is not None
+    with pytest.raises(Conflict, match="open nonconformances"):
+        release_lot(store, LOT, by="qe.anna", at=T0 + timedelta(hours=1))
+    disposition_ncr(store, alert.ncr, "rework", by="qe.anna", at=T0 + timedelta(hours=1))
+    released = release_lot(store, LOT, by="qe.anna", at=T0 + timedelta(hours=2), note="reworked")
+    assert released.released_by == "qe.anna" and not released.active
+    assert held_lots(store) == set()
+    with pytest.raises(NotFound, match="not on hold"):
+        release_lot(store, LOT, by="qe.anna", at=T0 + timedelta(hours=3))
+
+
+def test_ncr_capa_and_close_are_stored(store: QualityStore, factory: Factory) -> None:
+    (alert,) = record_measurement(store, factory, Feed("pin_diameter")(4.7))
+    assert alert.ncr is not None
+    disposition_ncr(store, alert.ncr, Disposition.SCRAP, by="qe.anna", at=T0)
+    record_capa(store, alert.ncr, root_cause="tool wear", corrective_action="new insert")
+    closed = close_ncr(store, alert.ncr, T0 + timedelta(days=1))
+    (stored,) = list_ncrs(store, lot=LOT)
+    assert stored == closed and stored.status == NcrStatus.CLOSED
+    assert stored.root_cause == "tool wear"
+
+
+def test_run_of_nine_above_centre_alerts_on_the_ninth_point(
+    store: QualityStore, factory: Factory
+) -> None:
+    feed = Feed("pin_diameter")
+    rules = ("nelson-1", "nelson-2")
+    for v in STEADY:
+        assert record_measurement(store, factory, feed(v), rules=rules) == []
+    centre = sum(STEADY) / 20
+    high = round(centre + 0.01, 4)  # above the centre line, well inside the limits
+    for _ in range(8):
+        assert record_measurement(store, factory, feed(high), rules=rules) == []
+    (alert,) = record_measurement(store, factory, feed(high), rules=rules)
+    assert alert.kind == AlertKind.RULE_VIOLATION
+    assert (alert.rule, alert.series, alert.point_index) == ("nelson-2", "i", 28)
+    assert not alert.lot_held
+    assert [a.rule for a in list_alerts(store)] == ["nelson-2"]
+
+
+def test_subgrouped_characteristic_is_evaluated_per_complete_subgroup(
+    store: QualityStore, factory: Factory
+) -> None:
+    feed = Feed("hole_pitch")  # bracket, subgroup size 5 → X̄-R after 20 subgroups
+    pattern = [40.00, 40.02, 39.98, 40.01, 39.99]
+    for k in range(100):
+        record_measurement(store, factory, feed(pattern[k % 5] + 0.001 * (k % 7)))
+    limits = store.limits("bracket", "hole_pitch")
+    assert limits is not None and limits["chart"] == "xbar-r"
+    assert limits["subgroups_used"] == 20
+
+
+def test_replayed_event_changes_nothing(store: QualityStore, factory: Factory) -> None:
+    event = Feed("pin_diameter")(5.3)
+    assert len(record_measurement(store, factory, event)) == 1
+    assert record_measurement(store, factory, event) == []
+    assert store.measurement_count("pin", "pin_diameter") == 1
+    assert len(list_ncrs(store)) == 1
+
+
+def test_unknown_characteristic_is_not_found(store: QualityStore, factory: Factory) -> None:
+    with pytest.raises(NotFound, match="no characteristic"):
+        record_measurement(store, factory, Feed("flatness")(1.0))
+
+
+def test_unknown_rule_set_is_rejected(store: QualityStore, factory: Factory) -> None:
+    with pytest.raises(ValidationError, match="unknown rule"):
+        record_measurement(store, factory, Feed("pin_diameter")(5.0), rules="nelsen")
+
+
+def test_service_tells_the_dispatcher_about_holds_and_releases(
+    store: QualityStore, factory: Factory
+) -> None:
+    calls: list[tuple[str, str]] = []
+    service = QualityService(
+        store,
+        factory,
+        on_hold=lambda lot, at: calls.append(("hold", lot)),
+        on_release=lambda lot, at: calls.append(("release", lot)),
+    )
+    (alert,) = service.on_measurement(Feed("pin_diameter")(5.4))
+    assert alert.ncr is not None
+    disposition_ncr(store, alert.ncr, "scrap", by="qe.anna", at=T0)
+    service.release(LOT, by="qe.anna", at=T0 + timedelta(hours=1))
+    assert calls == [("hold", LOT), ("release", LOT)]
