@@ -27,14 +27,21 @@ from microfactory.api.deps import (
     context,
     current_session,
     note_actor,
+    note_detail,
 )
 from microfactory.api.routes.auth import login_user, set_session_cookie
 from microfactory.core.errors import MicrofactoryError, ValidationError
 from microfactory.core.timeutil import parse_rfc3339
 from microfactory.orders import OrderLine, OrderStatus
+from microfactory.services.alerts import AlertService
 from microfactory.services.auth import NotAuthenticated, same_secret
 from microfactory.services.dashboard import DashboardService, OverviewData, take_order
+from microfactory.services.dashboard_views import GanttData, MachineViews, gantt_from_plan
 from microfactory.services.orders import OrderRequest
+from microfactory.services.planning import PlanningService
+from microfactory.services.quality import QualityStore, hold_from_row, list_ncrs
+from microfactory.services.quality_views import characteristic_chart
+from microfactory.web import figures
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 LOGIN_CSRF_COOKIE = "mf_login_csrf"
@@ -181,10 +188,37 @@ async def logout(
 
 
 # overview --------------------------------------------------------------------------------
+def alert_service(ctx: ApiContext) -> AlertService:
+    service: AlertService = ctx.extras["alerts"]
+    return service
+
+
 @router.get("/")
 async def overview(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
     data = await run_in_threadpool(dash(ctx).overview)
-    return await render(request, "overview.html", user, o=data)
+    alerts = await run_in_threadpool(lambda: alert_service(ctx).alerts(open_only=True, limit=20))
+    return await render(
+        request,
+        "overview.html",
+        user,
+        o=data,
+        alerts=alerts,
+        can_ack=user.can(Permission.ALERTS_ACK),
+    )
+
+
+@router.post("/alerts/{alert_id}/ack")
+async def acknowledge_alert(
+    alert_id: str,
+    request: Request,
+    ctx: Ctx,
+    user: Annotated[User, Depends(Allow(Permission.ALERTS_ACK))],
+    note: Annotated[str, Form(max_length=500)] = "",
+    back: Annotated[str, Form(max_length=200)] = "/",
+) -> Response:
+    note_detail(request, f"alert {alert_id}")
+    await run_in_threadpool(alert_service(ctx).acknowledge, alert_id, user.username, note)
+    return RedirectResponse(_safe_next(back), status_code=303)
 
 
 def tiles_html(data: OverviewData) -> str:
@@ -234,7 +268,25 @@ async def overview_stream(request: Request, user: PageUser, ctx: Ctx) -> Streami
 @router.get("/machines/{machine_id}")
 async def machine_page(machine_id: str, request: Request, user: PageUser, ctx: Ctx) -> Response:
     card = await run_in_threadpool(dash(ctx).machine, machine_id)
-    return await render(request, "machine.html", user, m=card)
+    views: MachineViews | None = ctx.extras.get("machine_views")
+    charts: list[dict[str, str]] = []
+    if views is not None:
+        end = ctx.clock.now()
+        start = end - timedelta(hours=24)
+        segments = await run_in_threadpool(views.state_timeline, machine_id, start, end)
+        if segments:
+            charts.append({"title": "State, last 24 h", "figure": figures.state_timeline(segments)})
+        signals = await run_in_threadpool(views.signals, machine_id)
+        for signal in signals[:6]:
+            points = await run_in_threadpool(views.series, machine_id, signal, start, end, 300)
+            if points:
+                charts.append(
+                    {
+                        "title": f"{signal}, last 24 h",
+                        "figure": figures.sensor_chart(signal, points),
+                    }
+                )
+    return await render(request, "machine.html", user, m=card, charts=charts)
 
 
 # orders ----------------------------------------------------------------------------------
@@ -380,36 +432,133 @@ async def order_page(order_id: str, request: Request, user: PageUser, ctx: Ctx) 
 
 
 # schedule, maintenance, quality ----------------------------------------------------------
+def gantt_data(ctx: ApiContext) -> GanttData | None:
+    planning: PlanningService | None = ctx.extras.get("planning")
+    plan = planning.current() if planning is not None else None
+    if plan is not None:
+        return gantt_from_plan(plan)
+    views: MachineViews | None = ctx.extras.get("machine_views")
+    return views.live_gantt(ctx.clock.now()) if views is not None else None
+
+
+GANTT_BEFORE = timedelta(hours=12)
+GANTT_AFTER = timedelta(days=3)
+
+
 @router.get("/schedule")
 async def schedule_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
     service = dash(ctx)
+    now = ctx.clock.now()
+    data = await run_in_threadpool(gantt_data, ctx)
+    factory = await run_in_threadpool(service.factory)
+    figure = None
+    shown = 0
+    if data is not None:
+        bars = [b for b in data.bars if b.end > now - GANTT_BEFORE and b.start < now + GANTT_AFTER]
+        shown = len(bars)
+        figure = figures.gantt(bars, now, [m.id for m in factory.machines])
     late_items, late_total = await run_in_threadpool(
         lambda: service.work_orders_page(late=True, limit=100)
-    )
-    _open, open_total = await run_in_threadpool(
-        lambda: service.work_orders_page(late=None, limit=100)
     )
     return await render(
         request,
         "schedule.html",
         user,
+        plan=data,
+        figure=figure,
+        shown=shown,
+        now=now,
         late_items=late_items,
         late_total=late_total,
-        open_total=open_total,
-        can_replan=user.can(Permission.PLANS_WRITE),
+        can_replan=user.can(Permission.PLANS_WRITE) and "planning" in ctx.extras,
     )
+
+
+@router.post("/schedule/replan")
+async def replan_submit(
+    request: Request,
+    ctx: Ctx,
+    user: Annotated[User, Depends(Allow(Permission.PLANS_WRITE))],
+) -> Response:
+    from microfactory.api.routes.shopfloor import replan
+    from microfactory.api.schemas import ReplanIn
+
+    summary = await run_in_threadpool(
+        replan, ReplanIn(reason="replan from the dashboard"), request, user, ctx
+    )
+    return RedirectResponse(f"/schedule?version={summary.version}", status_code=303)
 
 
 @router.get("/maintenance")
 async def maintenance_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
     factory = await run_in_threadpool(dash(ctx).factory)
-    return await render(request, "maintenance.html", user, machines=factory.machines)
+    views: MachineViews | None = ctx.extras.get("machine_views")
+    orders = await run_in_threadpool(views.maintenance_orders) if views is not None else []
+    now = ctx.clock.now()
+    open_orders = [o for o in orders if o["status"] in ("open", "planned")]
+    calendar: dict[str, list[dict[str, Any]]] = {}
+    for o in sorted(open_orders, key=lambda o: o.get("window_start") or o["created"]):
+        when = o.get("window_start") or o["created"]
+        calendar.setdefault(when.strftime("%Y-%m-%d (%a)"), []).append(o)
+    done = sorted(
+        (o for o in orders if o["status"] == "done"), key=lambda o: o["done"], reverse=True
+    )
+    return await render(
+        request,
+        "maintenance.html",
+        user,
+        machines=factory.machines,
+        calendar=calendar,
+        open_orders=open_orders,
+        predictive=[o for o in orders if o["kind"] == "predictive"][-20:],
+        done=done[:30],
+        now=now,
+    )
 
 
 @router.get("/quality")
 async def quality_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
     factory = await run_in_threadpool(dash(ctx).factory)
-    return await render(request, "quality.html", user, products=factory.products)
+    store: QualityStore | None = ctx.extras.get("quality_store")
+    charts: list[dict[str, Any]] = []
+    ncrs: list[Any] = []
+    holds: list[Any] = []
+    if store is not None:
+        for product in factory.products:
+            for char in product.characteristics:
+                view = await run_in_threadpool(
+                    characteristic_chart, store, factory, product.id, char.name
+                )
+                if view is not None:
+                    charts.append(
+                        {
+                            "view": view,
+                            "figure": figures.control_chart(
+                                f"{product.id} {char.name}",
+                                view.values,
+                                view.centre,
+                                view.lcl,
+                                view.ucl,
+                                [i for i, _ in view.violations],
+                            ),
+                        }
+                    )
+        ncrs = await run_in_threadpool(lambda: list_ncrs(store)[-50:][::-1])
+        holds = await run_in_threadpool(
+            lambda: [hold_from_row(r) for r in store.holds(active_only=True)]
+        )
+    alerts = await run_in_threadpool(lambda: alert_service(ctx).alerts(limit=50))
+    return await render(
+        request,
+        "quality.html",
+        user,
+        products=factory.products,
+        charts=charts,
+        ncrs=ncrs,
+        holds=holds,
+        alerts=[a for a in alerts if a.source == "quality"],
+        can_ack=user.can(Permission.ALERTS_ACK),
+    )
 
 
 @router.get("/admin/audit")

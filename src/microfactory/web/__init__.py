@@ -1,0 +1,1 @@
+"""The web dashboard: pages, templates, static assets."""
