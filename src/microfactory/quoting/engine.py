@@ -113,6 +113,7 @@ def _plan(
     material: PrintMaterial,
     quantity: int,
     options: QuoteOptions,
+    parts: dict[str, PartEstimate],
 ) -> MachinePlan | None:
     pose = next(
         (
@@ -128,16 +129,18 @@ def _plan(
     plates = math.ceil(quantity / per_plate)
     if machine.process is Process.FDM:
         s = options.fdm
-        profile = surface_profile(loaded.mesh, pose)
-        feats = fdm_features(
-            geo.volume_mm3,
-            profile,
-            pose.height_mm,
-            pose.support_volume_mm3,
+        part = parts.get(pose.label) or fdm_estimate(
+            fdm_features(
+                geo.volume_mm3,
+                surface_profile(loaded.mesh, pose),
+                pose.height_mm,
+                pose.support_volume_mm3,
+                s,
+                material.flow_mm3_s,
+            ),
             s,
-            material.flow_mm3_s,
         )
-        part = fdm_estimate(feats, s)
+        parts[pose.label] = part  # machines of one process share the pose's estimate
         seconds = quantity * part.print_s + plates * s.plate_overhead_s
     else:
         r = options.resin
@@ -183,7 +186,8 @@ def quote_model(
             f"no {mat.process.value} printer in the factory for material {mat.id}",
             where="material",
         )
-    plans = [p for m in own if (p := _plan(loaded, geo, m, mat, quantity, options))]
+    parts: dict[str, PartEstimate] = {}
+    plans = [p for m in own if (p := _plan(loaded, geo, m, mat, quantity, options, parts))]
     if not plans:
         raise ValidationError(_refusal(geo, own, machines, mat), where=loaded.name)
     best = min(plans, key=lambda p: p.machine_hours * p.machine.cost_per_hour)

@@ -112,16 +112,39 @@ _AXIS_POSES: tuple[tuple[str, tuple[float, float, float]], ...] = (
 )
 
 
-def _candidates(mesh: trimesh.Trimesh, hull_faces: int) -> list[tuple[str, np.ndarray]]:
-    out = [(label, _rotation_to_down(np.asarray(n))) for label, n in _AXIS_POSES]
-    if hull_faces <= 0:
-        return out
+def signed_volume(mesh: trimesh.Trimesh) -> float:
+    """Enclosed volume by the divergence theorem (sum of signed tetrahedra from the origin);
+    negative when the mesh is inside out."""
+    tri = np.asarray(mesh.triangles)
+    return float(np.einsum("ij,ij->", tri[:, 0], np.cross(tri[:, 1], tri[:, 2]))) / 6.0
+
+
+#: The hull is only used to propose "flat face down" poses, so a large mesh's hull is taken
+#: over an even sample of its vertices; extents always use every vertex.
+HULL_SAMPLE = 20_000
+
+
+def _hull(points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Outward facet normals and facet areas of the convex hull (qhull via SciPy)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    if len(points) > HULL_SAMPLE:
+        points = points[:: len(points) // HULL_SAMPLE + 1]
     try:
-        hull = mesh.convex_hull
-    except Exception:  # qhull fails on degenerate input; axis poses still stand
+        hull = ConvexHull(points)
+    except (QhullError, ValueError):  # flat or degenerate input: axis poses still stand
+        return None
+    tri = points[hull.simplices]
+    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    return hull.equations[:, :3], areas
+
+
+def _candidates(
+    normals: np.ndarray | None, areas: np.ndarray | None, hull_faces: int
+) -> list[tuple[str, np.ndarray]]:
+    out = [(label, _rotation_to_down(np.asarray(n))) for label, n in _AXIS_POSES]
+    if hull_faces <= 0 or normals is None or areas is None:
         return out
-    normals = hull.face_normals
-    areas = hull.area_faces
     # merge coplanar hull triangles by rounded normal, then take the largest flats
     keys = np.round(normals, 3)
     uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
@@ -158,14 +181,19 @@ def analyze(
     areas = np.asarray(mesh.area_faces)
     centroids = np.asarray(mesh.triangles_center)
     vertices = np.asarray(mesh.vertices)
+    hull = _hull(vertices)
+    candidates = _candidates(
+        None if hull is None else hull[0], None if hull is None else hull[1], hull_faces
+    )
+    outer = vertices
     poses: list[Orientation] = []
-    for label, rot in _candidates(mesh, hull_faces):
+    for label, rot in candidates:
         nz = normals @ rot[2]
         cz = centroids @ rot[2]
-        vz = vertices @ rot[2]
+        vz = outer @ rot[2]
         zmin = float(vz.min())
-        ext_x = float(np.ptp(vertices @ rot[0]))
-        ext_y = float(np.ptp(vertices @ rot[1]))
+        ext_x = float(np.ptp(outer @ rot[0]))
+        ext_y = float(np.ptp(outer @ rot[1]))
         ext_z = float(vz.max() - zmin)
         support, overhang = _support(nz, areas, cz, zmin, weights.self_supporting_deg)
         poses.append(
@@ -180,7 +208,7 @@ def analyze(
     poses.sort(key=lambda o: o.score_s(weights))
     ext = mesh.extents
     return Geometry(
-        volume_mm3=float(mesh.volume),
+        volume_mm3=signed_volume(mesh),
         surface_mm2=float(mesh.area),
         bbox_mm=(float(ext[0]), float(ext[1]), float(ext[2])),
         orientations=tuple(poses),

@@ -19,6 +19,7 @@ import numpy as np
 import trimesh
 
 from microfactory.core.errors import ValidationError
+from microfactory.quoting.geometry import signed_volume
 
 #: Length of one model unit in millimetres (3MF `unit` values plus common short names).
 UNIT_MM: dict[str, float] = {
@@ -150,7 +151,7 @@ def _read_stl(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray
                     f"{count} triangles, over the {limits.max_triangles} limit", where=where
                 )
             tris = np.frombuffer(data, dtype=_STL_DTYPE, count=count, offset=84)
-            return _soup_to_indexed(tris["vertices"].astype(np.float64), where)
+            return _soup_to_indexed(tris["vertices"], where)
     head = data[:512].lstrip().lower()
     if not head.startswith(b"solid"):
         raise ValidationError(
@@ -179,10 +180,50 @@ def _read_stl(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray
 
 
 def _soup_to_indexed(tris: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Triangle soup (n, 3, 3) → vertices + faces; shared vertices are merged later."""
+    """Triangle soup (n, 3, 3) → vertices + faces; equal corners are merged later."""
     if not np.isfinite(tris).all():
         raise ValidationError("mesh has NaN or infinite coordinates", where=where)
     return tris.reshape(-1, 3), np.arange(tris.shape[0] * 3, dtype=np.int64).reshape(-1, 3)
+
+
+def _mix64(v: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser (wrapping uint64 arithmetic, in place)."""
+    v ^= v >> np.uint64(33)
+    v *= np.uint64(0xFF51AFD7ED558CCD)
+    v ^= v >> np.uint64(33)
+    v *= np.uint64(0xC4CEB9FE1A85EC53)
+    v ^= v >> np.uint64(33)
+    return v
+
+
+def merge_exact(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique rows of `points` and the index of each row's unique copy.
+
+    Rows are hashed to one 64-bit key and the keys sorted (much faster than sorting rows);
+    a hash collision is detected by comparing every row with its representative, and then
+    the exact row sort is used instead."""
+    pts = np.ascontiguousarray(points)
+    if pts.dtype == np.float32:  # binary STL: hash the raw 32-bit patterns, no conversion
+        n = len(pts)
+        xy = np.ndarray((n,), dtype="<u8", buffer=pts, offset=0, strides=(12,))
+        z = np.ndarray((n,), dtype="<u4", buffer=pts, offset=8, strides=(12,))
+        key = _mix64(_mix64(xy.copy()) + z)
+    else:
+        pts = pts.astype(np.float64, copy=False)
+        bits = pts.view(np.uint64).reshape(-1, 3)
+        key = _mix64(_mix64(_mix64(bits[:, 0].copy()) + bits[:, 1]) + bits[:, 2])
+    order = np.argsort(key)
+    ranked = key[order]
+    starts = np.empty(len(ranked), dtype=bool)
+    starts[:1] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=starts[1:])
+    inverse = np.empty(len(key), dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    unique = pts[order[starts]]
+    if not np.array_equal(unique[inverse], pts):
+        unique, inverse = np.unique(pts, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+    return unique.astype(np.float64), inverse.astype(np.int64)
 
 
 def _read_obj(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -408,8 +449,9 @@ def _validated_mesh(
 ) -> tuple[trimesh.Trimesh, bool]:
     if len(faces) == 0:
         raise ValidationError("mesh is empty (no triangles)", where=where)
+    vertices, remap = merge_exact(vertices)
+    faces = remap[faces]
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
-    mesh.merge_vertices()
     areas = mesh.area_faces
     extent = float(mesh.extents.max()) if len(mesh.vertices) else 0.0
     keep = areas > (extent * 1e-9) ** 2
@@ -420,12 +462,15 @@ def _validated_mesh(
         mesh.update_faces(keep)
         mesh.remove_unreferenced_vertices()
         warnings.append(f"removed {dropped} zero-area triangles")
-    unique = mesh.unique_faces()
-    if int((~unique).sum()):
-        warnings.append(f"removed {int((~unique).sum())} duplicate triangles")
-        mesh.update_faces(unique)
     repaired = bool(dropped)
-    if not mesh.is_watertight:
+    closed, consistent = edge_check(np.asarray(mesh.faces))
+    if not closed:
+        unique = mesh.unique_faces()
+        if int((~unique).sum()):
+            warnings.append(f"removed {int((~unique).sum())} duplicate triangles")
+            mesh.update_faces(unique)
+            closed, consistent = edge_check(np.asarray(mesh.faces))
+    if not closed:
         repaired = True
         filled = _fill_holes(mesh)
         patch = 0.0 if filled is None else float(filled.area) - float(mesh.area)
@@ -436,14 +481,15 @@ def _validated_mesh(
                 where=where,
             )
         mesh = filled
+        closed, consistent = edge_check(np.asarray(mesh.faces))
         warnings.append("mesh had holes; they were closed automatically")
-    if not mesh.is_winding_consistent:
+    if not consistent:
         raise ValidationError(
             "triangles are not consistently oriented (some face inwards); fix the normals in a "
             "CAD tool",
             where=where,
         )
-    volume = float(mesh.volume)
+    volume = signed_volume(mesh)
     if volume < 0:
         mesh.invert()
         volume = -volume
@@ -451,6 +497,25 @@ def _validated_mesh(
     if not volume > 0:
         raise ValidationError("mesh encloses no volume (degenerate or flat)", where=where)
     return mesh, repaired
+
+
+def edge_check(faces: np.ndarray) -> tuple[bool, bool]:
+    """(watertight, consistently wound): every edge is shared by exactly two triangles, and
+    those two run along it in opposite directions. One sort of the edge keys."""
+    a = faces.ravel()
+    b = faces[:, [1, 2, 0]].ravel()
+    forward = (a < b).astype(np.int64)
+    # key = undirected edge, low bit = direction; sorted, each edge must appear as exactly
+    # one pair, and a consistent pair holds one edge in each direction
+    key = ((np.minimum(a, b) * (int(faces.max()) + 1) + np.maximum(a, b)) << 1) | forward
+    ranked = np.sort(key)
+    if len(ranked) % 2:
+        return False, False
+    first, second = ranked[0::2] >> 1, ranked[1::2] >> 1
+    closed = bool(np.array_equal(first, second)) and bool(np.all(second[:-1] != first[1:]))
+    if not closed:
+        return False, False
+    return True, bool(np.all(ranked[1::2] - ranked[0::2] == 1))
 
 
 def _fill_holes(mesh: trimesh.Trimesh, max_loop: int = 256) -> trimesh.Trimesh | None:
