@@ -165,7 +165,148 @@ def capability_cmd(
         console.print(f"[yellow]warning:[/] {warning}")
 
 
+def _quality_store(db: str | None) -> tuple[Any, Any]:
+    """(container, SqlQualityStore) for `--db`; the caller closes the container."""
+    from microfactory.cli.common import open_container
+    from microfactory.store.quality_store import SqlQualityStore
+
+    container = open_container(db)
+    return container, SqlQualityStore(container.engine)
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: MICROFACTORY_DATABASE_URL or sqlite)"),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON")]
+
+
+def trace_cmd(
+    key: Annotated[str, typer.Argument(help="Serial number, part id, lot or material lot")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Genealogy: backward from a part or lot, forward from a material lot (recall)."""
+    from microfactory.services.quality import trace
+
+    container, store = _quality_store(db)
+    try:
+        with container.uow() as tx:
+            result = trace(tx, store, store, key)
+    finally:
+        container.close()
+    if as_json:
+        _print_json(result)
+        return
+    from rich.console import Console
+
+    console = Console()
+    if result["direction"] == "forward":
+        lot = result["material_lot"]
+        console.print(f"material lot {lot['id']} ({lot['material']}) went into:")
+        for wo in result["work_orders"]:
+            parts = ", ".join(wo["parts"]) or "no serials yet"
+            console.print(f"  {wo['id']} order {wo['order']} lot {wo['lot']}: {parts}")
+        console.print(f"customers: {', '.join(result['customers']) or 'none'}")
+        return
+    console.print(f"{result['kind']} {result['query']} (lot {result['lot']})")
+    for wo in result["work_orders"]:
+        console.print(
+            f"  work order {wo['work_order']['id']} of order {wo['order']['id']} "
+            f"({wo['order']['customer']}), machines: {', '.join(wo['machines']) or 'none'}"
+        )
+        for use in wo["material_lots"]:
+            console.print(f"    material lot {use['material_lot']}: {use['quantity_kg']} kg")
+    console.print(
+        f"  {len(result['measurements'])} measurements, {len(result['ncrs'])} NCRs, "
+        f"{len(result['holds'])} holds"
+    )
+
+
+def holds_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Lots on hold (their later operations are not dispatched)."""
+    container, store = _quality_store(db)
+    try:
+        rows = store.holds(active_only=True)
+    finally:
+        container.close()
+    data = [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows
+    ]
+    if as_json:
+        _print_json(data)
+        return
+    for row in data:
+        typer.echo(f"{row['lot']}  since {row['held_at']}  {row['reason']}")
+
+
+def ncrs_cmd(
+    lot: Annotated[str | None, typer.Option("--lot", help="Only this lot")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Nonconformance reports."""
+    from microfactory.services.quality import list_ncrs, ncr_row
+
+    container, store = _quality_store(db)
+    try:
+        ncrs = list_ncrs(store, lot=lot)
+    finally:
+        container.close()
+    data = [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in ncr_row(n).items()}
+        for n in ncrs
+    ]
+    if as_json:
+        _print_json(data)
+        return
+    for row in data:
+        typer.echo(f"{row['id']}  {row['status']:<13} {row['lot_id']}  {row['description']}")
+
+
+def disposition_cmd(
+    ncr_id: Annotated[str, typer.Argument(help="NCR id")],
+    disposition: Annotated[str, typer.Option("--as", help="scrap, rework or use-as-is")],
+    by: Annotated[str, typer.Option("--by", help="Who decides")],
+    note: Annotated[str, typer.Option("--note", help="Justification")] = "",
+    db: DbOption = None,
+) -> None:
+    """Disposition a nonconformance: scrap, rework or use-as-is."""
+    from microfactory.core.clock import SystemClock
+    from microfactory.services.quality import disposition_ncr
+
+    container, store = _quality_store(db)
+    try:
+        ncr = disposition_ncr(store, ncr_id, disposition, by=by, at=SystemClock().now(), note=note)
+    finally:
+        container.close()
+    typer.echo(f"{ncr.id}: {ncr.status.value} ({disposition})")
+
+
+def release_cmd(
+    lot: Annotated[str, typer.Argument(help="Lot to release")],
+    by: Annotated[str, typer.Option("--by", help="Who releases")],
+    note: Annotated[str, typer.Option("--note", help="Why")] = "",
+    db: DbOption = None,
+) -> None:
+    """Release a held lot (refused while one of its NCRs is open)."""
+    from microfactory.core.clock import SystemClock
+    from microfactory.services.quality import release_lot
+
+    container, store = _quality_store(db)
+    try:
+        release_lot(store, lot, by=by, at=SystemClock().now(), note=note)
+    finally:
+        container.close()
+    typer.echo(f"{lot} released")
+
+
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("spc")(spc_cmd)
+    app.command("trace")(trace_cmd)
     quality_app.command("capability")(capability_cmd)
+    quality_app.command("holds")(holds_cmd)
+    quality_app.command("ncrs")(ncrs_cmd)
+    quality_app.command("disposition")(disposition_cmd)
+    quality_app.command("release")(release_cmd)
     app.add_typer(quality_app, name="quality")
