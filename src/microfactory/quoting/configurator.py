@@ -18,7 +18,7 @@ import numpy as np
 import trimesh
 
 from microfactory.core.errors import ValidationError
-from microfactory.orders.products import ParamValue, ParameterSpec
+from microfactory.orders.products import ParameterSpec, ParamValue
 from microfactory.quoting.engine import ModelQuote, QuoteOptions, quote_model
 from microfactory.quoting.intake import LoadedModel
 from microfactory.quoting.pricing import FinishingStep
@@ -169,7 +169,8 @@ def build_mesh(product: ConfigurableProduct, values: Mapping[str, ParamValue]) -
             r_min=outer - d["wall"], r_max=outer, height=d["height"], sections=96
         )
     mesh.apply_translation(-np.asarray(mesh.bounds[0]))
-    return mesh
+    out: trimesh.Trimesh = mesh
+    return out
 
 
 def quote_configuration(
