@@ -108,6 +108,8 @@ class MqttBus:
         self.settings = settings
         self._subs: list[tuple[str, Handler]] = []
         self._lock = threading.Lock()
+        self._dispatch = threading.RLock()
+        self._orphans: list[Message] = []
         self._window = threading.Semaphore(settings.window)
         self._idle = threading.Condition()
         self._outstanding = 0
@@ -152,7 +154,7 @@ class MqttBus:
     ) -> None:
         if getattr(rc, "is_failure", False):
             return
-        with self._lock:
+        with self._dispatch:
             patterns = [p for p, _ in self._subs]
         for pattern in dict.fromkeys(patterns):
             client.subscribe(pattern, qos=1)
@@ -167,10 +169,15 @@ class MqttBus:
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         message = Message(msg.topic, bytes(msg.payload), msg.mid if msg.qos > 0 else 0, time.time())
-        with self._lock:
+        with self._dispatch:
             targets = [h for p, h in self._subs if topic_matches(p, msg.topic)]
-        for handler in targets:
-            handler(message)
+            if not targets:
+                # A resumed session delivers its backlog right after CONNACK, possibly before
+                # the application has subscribed its handler: keep it for that handler.
+                self._orphans.append(message)
+                return
+            for handler in targets:
+                handler(message)
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: object, mid: int, rcs: object, props: object
@@ -213,8 +220,12 @@ class MqttBus:
             raise ConnectorError(f"MQTT publish failed: {mqtt.error_string(info.rc)}")
 
     def subscribe(self, pattern: str, handler: Handler) -> None:
-        with self._lock:
+        with self._dispatch:
             self._subs.append((pattern, handler))
+            waiting = [m for m in self._orphans if topic_matches(pattern, m.topic)]
+            self._orphans = [m for m in self._orphans if not topic_matches(pattern, m.topic)]
+            for message in waiting:
+                handler(message)
         if self._connected.is_set():
             done = threading.Event()
             with self._lock:
