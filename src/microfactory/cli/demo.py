@@ -55,6 +55,7 @@ def run_demo(
     from microfactory.shopfloor.topics import ROOT
     from microfactory.store.execution_sql import SqlExecutionStore
     from microfactory.store.migrate import reset_database, upgrade
+    from microfactory.store.planning_sql import SqlPlanStore
     from microfactory.store.telemetry_tables import SqlTelemetryStore
 
     reset_database(container.engine)
@@ -70,7 +71,9 @@ def run_demo(
         preventive_maintenance=preventive,
         root=topic_root,
     )
-    ports = LoopPorts(container.uow, store, SqlTelemetryStore(container.engine), the_bus, bus)
+    telemetry = SqlTelemetryStore(container.engine)
+    plans = SqlPlanStore(container.engine)
+    ports = LoopPorts(container.uow, store, telemetry, the_bus, plans, bus)
     loop = ClosedLoop(ports, fac, config)
     try:
         with Progress(

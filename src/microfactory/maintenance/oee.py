@@ -9,7 +9,11 @@ Time model of one machine over a period (OPC 40001-1 states):
   "micro_stop" is a minor stop and counted inside APT (a performance loss, Nakajima's
   "idling and minor stops");
 * Executing/setup is setup time (AUST), an availability loss; OutOfService "breakdown:..." is
-  failure time; NotExecuting otherwise is idle (no work released).
+  failure time;
+* NotExecuting otherwise is idle: no work was released to the machine. By default that time is
+  not planned busy time (OEE measures the time production was scheduled; the idle share shows
+  in `loading` = PBT / POT, the TEEP view); `idle_is_loss=True` counts it as an availability
+  loss instead.
 
 Figures: availability A = APT / PBT; effectiveness E = PRI x PQ / APT (PRI: planned run
 time per item); quality ratio QR = GQ / PQ; OEE = A x E x QR. MTBF = busy time (APT + setup)
@@ -94,6 +98,7 @@ class PartCount:
 @dataclass
 class MachineOee:
     machine: str
+    pot: float = 0.0
     pbt: float = 0.0
     apt: float = 0.0
     setup: float = 0.0
@@ -112,6 +117,11 @@ class MachineOee:
     @property
     def figures(self) -> OeeFigures:
         return figures_from_ideal(self.pbt, self.apt, self.ideal, self.pq, self.gq)
+
+    @property
+    def loading(self) -> float:
+        """Planned busy time over the shift time (1 − the share idle for lack of work)."""
+        return self.pbt / self.pot if self.pot > 0 else 0.0
 
     @property
     def mtbf_hours(self) -> float | None:
@@ -161,6 +171,8 @@ def machine_oee(
     counts: Iterable[PartCount],
     start: datetime,
     end: datetime,
+    *,
+    idle_is_loss: bool = False,
 ) -> MachineOee:
     """The machine's time model, quantities and losses over [start, end)."""
     out = MachineOee(machine)
@@ -174,6 +186,13 @@ def machine_oee(
         if cat == "planned_maintenance":
             out.planned_maintenance += minutes
             _add(out.downtime, "planned_maintenance", minutes, span.start >= start)
+            continue
+        out.pot += minutes
+        if cat == "idle":
+            out.idle += minutes
+            _add(out.downtime, "idle_no_work", minutes, span.start >= start)
+            if idle_is_loss:
+                out.pbt += minutes
             continue
         out.pbt += minutes
         if cat == "processing":
@@ -190,9 +209,6 @@ def machine_oee(
             if span.start >= start:
                 out.failures += 1
             _add(out.downtime, span.reason or cat, minutes, span.start >= start)
-        else:
-            out.idle += minutes
-            _add(out.downtime, "idle_no_work", minutes, span.start >= start)
     for c in counts:
         if not start <= c.ts < end:
             continue
@@ -211,11 +227,16 @@ def _add(table: dict[str, tuple[int, float]], reason: str, minutes: float, new: 
     table[reason] = (n + (1 if new else 0), total + minutes)
 
 
-def downtime_pareto(results: Iterable[MachineOee]) -> list[dict[str, float | int | str]]:
-    """Downtime reasons over all machines, largest first, with the cumulative share."""
+def downtime_pareto(
+    results: Iterable[MachineOee], *, include_idle: bool = False
+) -> list[dict[str, float | int | str]]:
+    """Downtime reasons over all machines, largest first, with the cumulative share (idle
+    for lack of work only with `include_idle`)."""
     totals: dict[str, tuple[int, float]] = {}
     for r in results:
         for reason, (n, minutes) in r.downtime.items():
+            if reason == "idle_no_work" and not include_idle:
+                continue
             key = reason.split(":", 1)[0] if reason.startswith("pm:") else reason
             old = totals.get(key, (0, 0.0))
             totals[key] = (old[0] + n, old[1] + minutes)
@@ -271,6 +292,11 @@ def by_period(
     spans: Sequence[StateSpan],
     counts: Sequence[PartCount],
     periods: Sequence[tuple[str, datetime, datetime]],
+    *,
+    idle_is_loss: bool = False,
 ) -> list[tuple[str, MachineOee]]:
     """The machine's OEE in each period (days or shifts)."""
-    return [(label, machine_oee(machine, spans, counts, s, e)) for label, s, e in periods]
+    return [
+        (label, machine_oee(machine, spans, counts, s, e, idle_is_loss=idle_is_loss))
+        for label, s, e in periods
+    ]

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from microfactory.connect.bus import Bus
+from microfactory.connect.bus import Bus, Message
 from microfactory.maintenance.tpm import MaintenanceWorkOrder
 from microfactory.orders import Factory, OrderStatus
 from microfactory.orders.generator import GeneratedOrder, order_stream
-from microfactory.services.execution import Execution, ExecutionStore, Planner
+from microfactory.services.execution import Execution, ExecutionStore
 from microfactory.services.ingestion import Ingester, IngestSettings, TelemetryWriter
+from microfactory.services.loop_planning import DispatchPlanner, LoopPlanner
 from microfactory.services.loop_summary import LoopFigures, compute_figures
 from microfactory.services.orders import OrderRequest, place_order
+from microfactory.services.planning import EventKind, PlanStore, ReplanEvent
 from microfactory.services.ports import UnitOfWorkFactory
 from microfactory.services.tpm import MaintenanceStore, TpmService
 from microfactory.shopfloor.events import Event
@@ -65,6 +67,7 @@ class LoopPorts:
     store: LoopStore
     telemetry: TelemetryStore
     bus: Bus
+    plans: PlanStore | None = None
     bus_name: str = "memory"
 
 
@@ -73,13 +76,14 @@ class LoopConfig:
     start: datetime
     days: float = 30.0
     seed: int = 7
-    orders_per_day: float = 9.0
+    orders_per_day: float = 12.0
     rush_share: float = 0.08
-    plan_every_hours: float = 4.0
+    plan_every_hours: float = 6.0
     tpm_check_hours: float = 1.0
     preventive_maintenance: bool = True
     root: str = ROOT
     flush_minutes: float = 60.0
+    ingest_minutes: float = 120.0
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
@@ -120,7 +124,7 @@ class ClosedLoop:
         factory: Factory,
         config: LoopConfig,
         *,
-        planner: Planner | None = None,
+        planner: LoopPlanner | None = None,
         measurement_hook: Callable[[Event], None] | None = None,
     ) -> None:
         self.ports = ports
@@ -129,7 +133,8 @@ class ClosedLoop:
         self.area = {m.id: m.area for m in factory.machines}
         self.site = factory.site.id
         self.measurement_hook = measurement_hook
-        self.execution = Execution(ports.uow, ports.store, factory, planner=planner)
+        self.planner = planner or DispatchPlanner(ports.uow, ports.plans)
+        self.execution = Execution(ports.uow, ports.store, factory, planner=self.planner)
         self.twin = Twin(
             factory,
             TwinConfig(start=config.start, seed=config.seed, tag=f"s{config.seed}"),
@@ -148,9 +153,29 @@ class ClosedLoop:
             ports.telemetry,
             clock=_SimClock(self.twin),
             known_machines=[m.id for m in factory.machines],
-            settings=IngestSettings(root=config.root, max_future=None),
+            settings=IngestSettings(
+                root=config.root, max_future=None, max_batch=5000, max_delay_s=0.2
+            ),
         )
         self.published = 0
+        self._inbox: list[Message] = []
+
+    @property
+    def synchronous(self) -> bool:
+        return self.ports.bus_name == "memory"
+
+    def _collect(self, message: Message) -> None:
+        self._inbox.append(message)
+
+    def _ingest(self) -> None:
+        inbox, self._inbox = self._inbox, []
+        if not inbox:
+            return
+        for i in range(0, len(inbox), self.ingester.settings.max_batch):
+            chunk = inbox[i : i + self.ingester.settings.max_batch]
+            self.ingester.process([(m.topic, m.payload) for m in chunk])
+            for m in chunk:
+                self.ports.bus.ack(m)
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -190,7 +215,8 @@ class ClosedLoop:
                 tx.commit()
             self.execution.admit(order.order_id, order.created)
             if order.rush:
-                self.execution.replan(self.twin.now, "rush_order", order.order_id)
+                event = ReplanEvent(EventKind.RUSH_ORDER, self.twin.now, order=order.order_id)
+                self.execution.replan(self.twin.now, "rush_order", order.order_id, event)
 
         return arrive
 
@@ -225,8 +251,14 @@ class ClosedLoop:
         self._every(cfg.plan_every_hours, lambda: self.execution.plan_periodic(self.twin.now), 0.01)
         self._every(cfg.tpm_check_hours, lambda: self.tpm.check(self.twin.now), 0.5)
         self._every(cfg.flush_minutes / 60.0, self.execution.flush, 0.02)
-        self.ingester.attach(self.ports.bus, f"{cfg.root}/v1/{self.site}/+/+/+")
-        self.ingester.start()
+        pattern = f"{cfg.root}/v1/{self.site}/+/+/+"
+        if self.synchronous:
+            # in-process bus: ingest in this thread every tick (one writer, no lock waits)
+            self.ports.bus.subscribe(pattern, self._collect)
+            self._every(cfg.ingest_minutes / 60.0, self._ingest, 0.03)
+        else:
+            self.ingester.attach(self.ports.bus, pattern)
+            self.ingester.start()
         try:
             days = int(cfg.days) if float(cfg.days).is_integer() else int(cfg.days) + 1
             for day in range(1, days + 1):
@@ -237,6 +269,7 @@ class ClosedLoop:
                     progress(day)
             self.execution.flush()
             self.ports.bus.flush(60.0)
+            self._ingest()
             self.ingester.drain(120.0)
         finally:
             self.ingester.stop(120.0)

@@ -10,7 +10,6 @@ through `on_event`.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,24 +24,12 @@ from microfactory.orders import (
     WorkStatus,
 )
 from microfactory.orders.products import Characteristic
-from microfactory.planning.model import (
-    FrozenOp,
-    Job,
-    Mode,
-    Objective,
-    Operation,
-    Problem,
-)
-from microfactory.planning.model import Machine as PlanMachine
-from microfactory.planning.model import Window as PlanWindow
-from microfactory.planning.result import ScheduleResult
+from microfactory.services.loop_planning import LoopPlanner
 from microfactory.services.orders import release_order
+from microfactory.services.planning import EventKind, ReplanEvent
 from microfactory.services.ports import UnitOfWork, UnitOfWorkFactory
 from microfactory.shopfloor.events import JobEvent, StateChanged
 from microfactory.twin.jobs import TwinJob
-
-HORIZON_DAYS = 45
-Planner = Callable[[Problem], ScheduleResult]
 
 
 class ExecutionStore(Protocol):
@@ -62,23 +49,6 @@ class ExecutionStore(Protocol):
         seconds: float,
         weighted_tardiness: int,
     ) -> int: ...
-
-
-def default_planner(time_limit: float = 0.0) -> Planner:
-    """The planning engine: the best dispatching rule, improved by LNS when given time."""
-
-    def plan(problem: Problem) -> ScheduleResult:
-        from microfactory.planning.solver import solve
-
-        return solve(
-            problem,
-            Objective.TARDINESS_THEN_MAKESPAN,
-            time_limit=time_limit,
-            workers=1,
-            monolithic_share=0.0,
-        )
-
-    return plan
 
 
 @dataclass
@@ -136,13 +106,14 @@ class Execution:
         store: ExecutionStore,
         factory: Factory,
         *,
-        planner: Planner | None = None,
+        planner: LoopPlanner,
         wake: Callable[[], None] | None = None,
     ) -> None:
         self.uow = uow
         self.store = store
         self.factory = factory
-        self.planner = planner or default_planner()
+        self.planner = planner
+        self.dirty = False
         self.wake = wake or (lambda: None)
         self.machines = {m.id: m for m in factory.machines}
         self.work: dict[str, WoState] = {}
@@ -194,60 +165,54 @@ class Execution:
                 self.ops[op.id] = state
             self.work[wo.id] = WoState(wo, ops)
             self.order_open.setdefault(wo.order, set()).add(wo.id)
+        self.dirty = True
         return work_orders
 
     # -- planning --------------------------------------------------------------------------
 
-    def replan(self, now: datetime, trigger: str, reason: str = "") -> int:
+    def replan(
+        self, now: datetime, trigger: str, reason: str = "", event: ReplanEvent | None = None
+    ) -> int:
         """Plan every open operation again from `now`; returns the operations planned."""
         self.stats.replans += 1
         self.stats.replans_by_trigger[trigger] = self.stats.replans_by_trigger.get(trigger, 0) + 1
-        return self._plan(now, trigger, reason)
+        return self._plan(now, trigger, reason, event)
 
     def plan_periodic(self, now: datetime) -> int:
-        self.stats.plans += 1
-        return self._plan(now, "periodic", "")
-
-    def _plan(self, now: datetime, trigger: str, reason: str) -> int:
-        began = time.perf_counter()
-        built = self.build_problem(now)
-        if built is None:
+        """The regular planning run; skipped when nothing arrived since the last plan."""
+        if not self.dirty:
             return 0
-        problem, op_ids = built
-        result = self.planner(problem)
+        self.stats.plans += 1
+        return self._plan(now, "periodic", "", None)
+
+    def _plan(self, now: datetime, trigger: str, reason: str, event: ReplanEvent | None) -> int:
+        self.flush()
+        began = time.perf_counter()
+        if event is None:
+            planned, solver, tardiness = self.planner.plan(now, reason or trigger)
+        else:
+            planned, solver, tardiness = self.planner.replan(event)
         seconds = time.perf_counter() - began
         self.stats.plan_seconds += seconds
-        if not result.has_plan:
-            self.store.log_plan_run(
-                now, trigger, f"no plan: {result.reason}", 0, result.solver, seconds, 0
-            )
-            return 0
-        machine_ids = list(self.machines)
+        self.dirty = False
         self.plan_no += 1
         rows: list[tuple[str, str, str, datetime, datetime]] = []
         newly_released: list[OpState] = []
-        for a in result.assignments:
-            op = self.ops[op_ids[a.op]]
-            machine = machine_ids[a.machine]
-            start = now + timedelta(minutes=a.start)
-            end = now + timedelta(minutes=a.end)
-            self.plan[op.id] = (machine, start, end)
-            rows.append((op.id, op.work_order, machine, start, end))
+        self.plan = {}
+        for p in planned:
+            op = self.ops.get(p.operation)
+            if op is None:
+                continue
+            self.plan[op.id] = (p.machine, p.start, p.end)
+            rows.append((op.id, op.work_order, p.machine, p.start, p.end))
             if op.status == WorkStatus.PLANNED:
                 op.status = WorkStatus.RELEASED
                 newly_released.append(op)
         self._rebuild_queues()
         self._persist_release(newly_released)
+        self.flush()
         self.store.save_plan(self.plan_no, rows)
-        self.store.log_plan_run(
-            now,
-            trigger,
-            reason,
-            len(rows),
-            result.solver,
-            seconds,
-            int(result.weighted_tardiness or 0),
-        )
+        self.store.log_plan_run(now, trigger, reason, len(rows), solver, seconds, tardiness)
         self.wake()
         return len(rows)
 
@@ -268,7 +233,8 @@ class Execution:
 
     def flush(self) -> int:
         """Write the changes kept since the last flush in one transaction (write-behind:
-        the dispatcher's mirror is authoritative, the database follows within a tick)."""
+        the dispatcher's mirror is authoritative, the database follows within a tick and
+        before every planning run)."""
         pending, self._pending = self._pending, []
         if not pending:
             return 0
@@ -289,137 +255,6 @@ class Execution:
             good=op.good,
             rejected=op.reject,
         )
-
-    def build_problem(self, now: datetime) -> tuple[Problem, list[str]] | None:
-        """The open operations as a scheduling problem in minutes from `now`."""
-        horizon = now + timedelta(days=HORIZON_DAYS)
-        machine_ids = list(self.machines)
-        index = {m: i for i, m in enumerate(machine_ids)}
-        open_ops = [
-            op
-            for op in self.ops.values()
-            if op.status in (WorkStatus.PLANNED, WorkStatus.RELEASED)
-            and self.work[op.work_order].wo.lot not in self.held_lots
-        ]
-        if not open_ops:
-            return None
-        busy_until = self._busy_until(now)
-        machines = tuple(
-            self._plan_machine(mid, now, horizon, busy_until.get(mid), open_ops)
-            for mid in machine_ids
-        )
-        jobs: list[Job] = []
-        job_index: dict[str, int] = {}
-        operations: list[Operation] = []
-        op_ids: list[str] = []
-        op_index: dict[str, int] = {}
-        for op in sorted(open_ops, key=lambda o: (o.work_order, o.seq)):
-            ws = self.work[op.work_order]
-            if ws.wo.id not in job_index:
-                job_index[ws.wo.id] = len(jobs)
-                release = ws.wo.release or now
-                jobs.append(
-                    Job(
-                        name=ws.wo.id,
-                        release=max(0, _minutes(release - now)),
-                        due=max(0, _minutes(ws.wo.due - now)),
-                        weight=max(1, ws.wo.weight),
-                    )
-                )
-            est = 0
-            for p in op.predecessors:
-                pred = ws.ops[p]
-                if pred.status == WorkStatus.RUNNING:
-                    end = self._expected_end(pred, now)
-                    est = max(est, _minutes(end - now))
-            modes = tuple(
-                Mode(index[m], max(1, math.ceil(op.minutes / self.machines[m].speed_factor)))
-                for m in op.machines
-            )
-            op_index[op.id] = len(operations)
-            op_ids.append(op.id)
-            operations.append(
-                Operation(
-                    job=job_index[ws.wo.id],
-                    modes=modes,
-                    name=op.id,
-                    family=op.setup_family or "",
-                    release=est,
-                )
-            )
-        precedences: list[tuple[int, int]] = []
-        for op in open_ops:
-            for p in op.predecessors:
-                pred = self.work[op.work_order].ops[p]
-                if pred.id in op_index:
-                    precedences.append((op_index[pred.id], op_index[op.id]))
-        frozen: tuple[FrozenOp, ...] = ()
-        problem = Problem(
-            machines=machines,
-            jobs=tuple(jobs),
-            operations=tuple(operations),
-            precedences=tuple(precedences),
-            frozen=frozen,
-            name=f"plan@{now.isoformat()}",
-        )
-        return problem, op_ids
-
-    def _expected_end(self, op: OpState, now: datetime) -> datetime:
-        if op.machine is None or op.started is None:
-            return now
-        nominal = op.minutes / self.machines[op.machine].speed_factor
-        end = op.started + timedelta(minutes=nominal)
-        status = self.status[op.machine]
-        if status.expected_back is not None and status.expected_back > end:
-            end = status.expected_back + timedelta(minutes=nominal * 0.5)
-        return max(end, now + timedelta(minutes=1))
-
-    def _busy_until(self, now: datetime) -> dict[str, datetime]:
-        out: dict[str, datetime] = {}
-        for mid, st in self.status.items():
-            until = now
-            if st.running is not None:
-                until = max(until, self._expected_end(self.ops[st.running], now))
-            if st.expected_back is not None:
-                until = max(until, st.expected_back)
-            if until > now:
-                out[mid] = until
-        return out
-
-    def _plan_machine(
-        self,
-        mid: str,
-        now: datetime,
-        horizon: datetime,
-        busy_until: datetime | None,
-        open_ops: list[OpState],
-    ) -> PlanMachine:
-        m = self.machines[mid]
-        cuts: list[tuple[int, int]] = []
-        if not m.calendar.always_on:
-            t = now
-            for w in m.calendar.working_windows(now, horizon):
-                if w.start > t:
-                    cuts.append((_minutes(t - now), _minutes(w.start - now)))
-                t = w.end
-            if t < horizon:
-                cuts.append((_minutes(t - now), _minutes(horizon - now) + 1))
-        if busy_until is not None:
-            cuts.append((0, max(1, _minutes(busy_until - now))))
-        for start, end, _ref in self.maintenance.get(mid, []):
-            if end > now:
-                cuts.append((max(0, _minutes(start - now)), max(1, _minutes(end - now))))
-        windows = tuple(PlanWindow(s, e) for s, e in _merge(cuts))
-        families = sorted(
-            {op.setup_family for op in open_ops if op.setup_family and mid in op.machines}
-        )
-        setups: dict[tuple[str, str], int] = {}
-        if m.setup_minutes > 0 or m.setup_matrix:
-            for a in families:
-                for b in families:
-                    if a != b:
-                        setups[(a, b)] = math.ceil(m.setup_time_minutes(a, b))
-        return PlanMachine(name=mid, unavailable=windows, setups=setups)
 
     # -- dispatching -----------------------------------------------------------------------
 
@@ -536,11 +371,19 @@ class Execution:
         if reason.startswith("breakdown"):
             st.down_since = e.ts
             st.expected_back = e.ts + timedelta(hours=self.machines[e.machine].mttr_hours)
-            self.replan(e.ts, "breakdown", f"{e.machine} {reason}")
+            event = ReplanEvent(
+                EventKind.MACHINE_DOWN,
+                e.ts,
+                machine=e.machine,
+                until=st.expected_back,
+                reason=reason,
+            )
+            self.replan(e.ts, "breakdown", f"{e.machine} {reason}", event)
         elif reason == "repaired":
             st.down_since = None
             st.expected_back = None
-            self.replan(e.ts, "repair", f"{e.machine} repaired")
+            back = ReplanEvent(EventKind.MACHINE_BACK, e.ts, machine=e.machine, reason="repaired")
+            self.replan(e.ts, "repair", f"{e.machine} repaired", back)
 
     # -- maintenance windows ---------------------------------------------------------------
 
@@ -549,6 +392,7 @@ class Execution:
     ) -> None:
         """A PM / PdM window: the machine is unavailable; the plan is made again around it."""
         self.maintenance.setdefault(machine, []).append((start, end, ref))
+        self.planner.add_window(machine, start, end, ref)
         self.replan(now, "maintenance_window", f"{machine} {ref}")
 
     def maintenance_finished(self, machine: str, ref: str) -> None:
@@ -557,11 +401,13 @@ class Execution:
     # -- holds -----------------------------------------------------------------------------
 
     def hold_lot(self, lot: str, now: datetime) -> None:
+        """Stop dispatching the lot's work; the plan is made again without it."""
         self.held_lots.add(lot)
         self.replan(now, "quality_hold", lot)
 
     def release_lot(self, lot: str, now: datetime) -> None:
         self.held_lots.discard(lot)
+        self.dirty = True
         self.replan(now, "hold_released", lot)
 
     @property
@@ -599,17 +445,3 @@ class _OrderStatus:
 
     def apply(self, tx: UnitOfWork) -> None:
         tx.orders.set_status(self.order, self.status, self.at, self.note)
-
-
-def _minutes(delta: timedelta) -> int:
-    return math.ceil(delta.total_seconds() / 60.0)
-
-
-def _merge(cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for s, e in sorted((max(0, s), e) for s, e in cuts if e > max(0, s)):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out

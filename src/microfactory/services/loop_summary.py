@@ -162,6 +162,7 @@ def compute_figures(
                 "availability": round(f.availability, 4),
                 "performance": round(f.effectiveness, 4),
                 "quality": round(f.quality_ratio, 4),
+                "loading": round(r.loading, 4),
                 "breakdowns": r.failures,
                 "mtbf_h": None if r.mtbf_hours is None else round(r.mtbf_hours, 1),
                 "mttr_h": None if r.mttr_hours is None else round(r.mttr_hours, 2),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LIFE_CV = 0.25  # coefficient of variation of the run time to failure
+LIFE_CV = 0.4  # coefficient of variation of the run time to failure
 THRESHOLD_RANGE = (0.15, 0.25)
 
 

@@ -162,6 +162,17 @@ class TwinMachine:
         i = bisect.bisect_right(starts, t) - 1
         return i >= 0 and t < ends[i]
 
+    def powered(self, t0: float, n: int) -> np.ndarray:
+        """Per minute from `t0`: in a working window, or out of service (maintenance and
+        repairs happen with the power on)."""
+        starts, ends = self.windows
+        minutes = t0 + np.arange(n, dtype=float)
+        i = np.searchsorted(np.asarray(starts), minutes, side="right") - 1
+        inside = (i >= 0) & (minutes < np.asarray(ends)[np.maximum(i, 0)])
+        if self.state is not None and self.state[0] == MachineState.OUT_OF_SERVICE:
+            inside[:] = True
+        return inside
+
     def shift_end(self, t: float) -> float:
         starts, ends = self.windows
         i = bisect.bisect_right(starts, t) - 1
@@ -385,17 +396,28 @@ class TwinMachine:
             t0 = env.now - n
             busy, wear = self.trace.window(t0, n)
             self.trace.record(env.now, self.busy, self.health.wear)
-            self.twin.emit(self.batch(t0, busy, wear))
+            batch = self.batch(t0, busy, wear)
+            if batch is not None:
+                self.twin.emit(batch)
 
-    def batch(self, t0: float, busy: np.ndarray, wear: np.ndarray) -> WireSampleBatch:
+    def batch(self, t0: float, busy: np.ndarray, wear: np.ndarray) -> WireSampleBatch | None:
+        """The batch of 1-minute samples from `t0`; a machine that is off shift (switched
+        off) sends nothing for those minutes."""
         start = self.twin.at(t0)
         stamps = minute_stamps(start, len(busy))
+        powered = self.powered(t0, len(busy))
+        if not powered.any():
+            return None
         parts: list[str] = []
         for profile in self.signals:
             values = signal_values(profile, busy, wear, self.np_rng).round(4).tolist()
             head = f'{{"signal":"{profile.name}","value":'
             tail = f',"unit":"{profile.unit}","ts":"'
-            parts.extend(f'{head}{v!r}{tail}{ts}"}}' for v, ts in zip(values, stamps, strict=True))
+            parts.extend(
+                f'{head}{v!r}{tail}{ts}"}}'
+                for v, ts, on in zip(values, stamps, powered.tolist(), strict=True)
+                if on
+            )
         seq = self.next_seq()
         return WireSampleBatch(
             event_id=self.event_id(seq),

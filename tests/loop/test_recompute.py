@@ -1,0 +1,184 @@
+"""Honesty: every figure of the demo summary is recomputed here from the raw database rows
+(stored event JSON, orders, operations), with code independent of the OEE module."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from microfactory.bootstrap import DEMO_FACTORY
+from microfactory.cli.demo import DEMO_START
+from microfactory.store.factory_file import load_factory
+
+from .conftest import DAYS, DemoRun
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _rows(url: str, sql: str) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql)).all())
+    finally:
+        engine.dispose()
+
+
+def _events(url: str) -> dict[str, list[dict[str, Any]]]:
+    by_machine: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows = _rows(
+        url,
+        "SELECT machine, body FROM tm_events WHERE kind IN ('state', 'job', 'counter') "
+        "ORDER BY machine, seq",
+    )
+    for machine, body in rows:
+        by_machine[machine].append(json.loads(body))
+    return by_machine
+
+
+def _recompute_machine(
+    events: list[dict[str, Any]], pri: dict[str, float], end: datetime
+) -> dict[str, float]:
+    pbt = apt = busy = ideal = 0.0
+    made = good = failures = 0
+    repair = 0.0
+    states = [e for e in events if e["kind"] == "state"]
+    for i, e in enumerate(states):
+        t0 = _ts(e["ts"])
+        t1 = _ts(states[i + 1]["ts"]) if i + 1 < len(states) else end
+        minutes = (min(t1, end) - t0).total_seconds() / 60.0
+        reason = e.get("reason") or ""
+        if e["state"] == "NotAvailable" or reason.startswith("pm:"):
+            continue
+        if e["state"] == "NotExecuting" and reason != "micro_stop":
+            continue  # idle, no work: not planned busy time
+        pbt += minutes
+        if e["state"] == "Executing":
+            busy += minutes
+            if e["mode"] == "processing":
+                apt += minutes
+        elif reason == "micro_stop":
+            apt += minutes
+            busy += minutes
+        elif e["state"] == "OutOfService":
+            failures += 1
+            repair += minutes
+    current = 0.0
+    for e in events:
+        if e["kind"] == "job" and e["action"] == "started":
+            current = pri[e["operation"]]
+        elif e["kind"] == "counter":
+            made += e["good"] + e["reject"]
+            good += e["good"]
+            ideal += (e["good"] + e["reject"]) * current
+    availability = apt / pbt if pbt else 0.0
+    performance = ideal / apt if apt else 0.0
+    quality = good / made if made else 0.0
+    return {
+        "oee": availability * performance * quality,
+        "availability": availability,
+        "performance": performance,
+        "quality": quality,
+        "breakdowns": failures,
+        "mtbf_h": busy / 60.0 / failures if failures else None,
+        "mttr_h": repair / 60.0 / failures if failures else None,
+    }
+
+
+@pytest.fixture(scope="module")
+def recomputed(sqlite_run: DemoRun) -> dict[str, dict[str, float]]:
+    factory = load_factory(DEMO_FACTORY)
+    speed = {m.id: m.speed_factor for m in factory.machines}
+    pri_rows = _rows(
+        sqlite_run.url,
+        "SELECT o.id, o.minutes, w.quantity FROM wo_operations o "
+        "JOIN work_orders w ON w.id = o.work_order",
+    )
+    end = DEMO_START + timedelta(days=DAYS)
+    out = {}
+    for machine, events in _events(sqlite_run.url).items():
+        pri = {op: minutes / qty / speed[machine] for op, minutes, qty in pri_rows}
+        out[machine] = _recompute_machine(events, pri, end)
+    return out
+
+
+def test_machine_oee_matches_the_raw_events(
+    sqlite_run: DemoRun, recomputed: dict[str, dict[str, float]]
+) -> None:
+    for m in sqlite_run.summary["machines"]:
+        mine = recomputed[m["id"]]
+        for key in ("oee", "availability", "performance", "quality"):
+            assert m[key] == pytest.approx(mine[key], abs=6e-5), (m["id"], key)
+        assert 0.0 <= m["oee"] <= 1.0
+
+
+def test_breakdowns_and_mtbf_match_the_raw_events(
+    sqlite_run: DemoRun, recomputed: dict[str, dict[str, float]]
+) -> None:
+    total = 0
+    for m in sqlite_run.summary["machines"]:
+        mine = recomputed[m["id"]]
+        assert m["breakdowns"] == mine["breakdowns"]
+        total += m["breakdowns"]
+        if mine["mtbf_h"] is None:
+            assert m["mtbf_h"] is None
+        else:
+            assert m["mtbf_h"] == pytest.approx(mine["mtbf_h"], abs=0.06)
+            assert m["mttr_h"] == pytest.approx(mine["mttr_h"], abs=0.006)
+    assert sqlite_run.summary["breakdowns"] == total
+
+
+def test_on_time_rate_matches_the_orders_table(sqlite_run: DemoRun) -> None:
+    end = DEMO_START + timedelta(days=DAYS)
+    rows = _rows(sqlite_run.url, "SELECT status, due, completed FROM orders")
+    on_time = late = done = 0
+    for status, due, completed in rows:
+        due = due.replace(tzinfo=UTC)
+        if status == "done":
+            done += 1
+            if completed.replace(tzinfo=UTC) <= due:
+                on_time += 1
+            else:
+                late += 1
+        elif due < end:
+            late += 1
+    s = sqlite_run.summary
+    assert s["orders_received"] == len(rows)
+    assert s["orders_completed"] == done
+    assert s["orders_late"] == late
+    assert s["on_time_rate"] == pytest.approx(on_time / (on_time + late), abs=6e-5)
+
+
+def test_counts_match_the_tables(sqlite_run: DemoRun) -> None:
+    s = sqlite_run.summary
+    [(events,)] = _rows(sqlite_run.url, "SELECT count(*) FROM tm_events")
+    [(samples,)] = _rows(sqlite_run.url, "SELECT count(*) FROM tm_samples")
+    [(replans,)] = _rows(
+        sqlite_run.url, "SELECT count(*) FROM exec_plan_runs WHERE trigger <> 'periodic'"
+    )
+    [(pm,)] = _rows(
+        sqlite_run.url,
+        "SELECT count(*) FROM tpm_work_orders WHERE status = 'done' AND kind = 'preventive'",
+    )
+    assert (s["events_ingested"], s["samples_stored"]) == (events, samples)
+    assert (s["replans"], s["preventive_maintenance_done"]) == (replans, pm)
+    assert s["dead_letters"] == 0
+
+
+def test_every_operation_done_has_actual_times_and_a_plan(sqlite_run: DemoRun) -> None:
+    rows = _rows(
+        sqlite_run.url,
+        "SELECT o.id, o.actual_start, o.actual_end, p.start FROM wo_operations o "
+        "LEFT JOIN exec_op_plans p ON p.operation = o.id WHERE o.status = 'done'",
+    )
+    assert rows
+    for op, start, end, planned in rows:
+        assert start is not None and end is not None and end >= start, op
+        assert planned is not None, op
