@@ -77,7 +77,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def breakdown(problem: Any, plan: list[Any], args: argparse.Namespace) -> dict[str, Any]:
-    busiest = Counter(a.machine for a in plan).most_common(1)[0][0]
+    load: Counter[int] = Counter()
+    for a in plan:
+        load[a.machine] += a.end - a.start
+    busiest = load.most_common(1)[0][0]  # the bottleneck: most planned processing time
     # down one minute after the start of its operation nearest mid-horizon (so it is working)
     middle = makespan_of(plan) // 2
     on_it = [a for a in plan if a.machine == busiest]

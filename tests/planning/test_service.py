@@ -78,6 +78,15 @@ def shop(request: pytest.FixtureRequest) -> Iterator[Shop]:
     engine.dispose()
 
 
+@pytest.fixture()
+def memory_shop() -> Shop:
+    """Event behaviour does not depend on the store: the in-memory one keeps tests fast."""
+    uow = MemoryUnitOfWorkFactory()
+    _seed(uow)
+    settings = PlanningSettings(time_limit=5, workers=1)
+    return Shop(PlanningService(uow, MemoryPlanStore(), FixedClock(T0), settings), uow)
+
+
 def _assert_follows_the_shop_rules(shop: Shop, plan: PlanVersion) -> None:
     """Independent of the solver: eligible machines, routing order, no overlap."""
     with shop.uow() as tx:
@@ -121,7 +130,8 @@ def test_replan_makes_a_new_current_version(shop: Shop) -> None:
     assert (second.version, shop.service.version(1).current, second.current) == (2, False, True)
 
 
-def test_replan_without_change_moves_nothing(shop: Shop) -> None:
+def test_replan_without_change_moves_nothing(memory_shop: Shop) -> None:
+    shop = memory_shop
     first = shop.service.plan()
     second = shop.service.replan(ReplanEvent(EventKind.MACHINE_BACK, at=T0, machine="fdm-01"))
     assert second.moved == 0
@@ -130,7 +140,8 @@ def test_replan_without_change_moves_nothing(shop: Shop) -> None:
     ]
 
 
-def test_machine_down_keeps_its_window_free(shop: Shop) -> None:
+def test_machine_down_keeps_its_window_free(memory_shop: Shop) -> None:
+    shop = memory_shop
     first = shop.service.plan()
     busy = first.operations[0]
     until = busy.start + timedelta(hours=6)
@@ -143,7 +154,8 @@ def test_machine_down_keeps_its_window_free(shop: Shop) -> None:
     _assert_follows_the_shop_rules(shop, plan)
 
 
-def test_maintenance_window_is_respected(shop: Shop) -> None:
+def test_maintenance_window_is_respected(memory_shop: Shop) -> None:
+    shop = memory_shop
     shop.service.plan()
     start, end = T0 + timedelta(hours=1), T0 + timedelta(hours=5)
     plan = shop.service.replan(
@@ -154,14 +166,16 @@ def test_maintenance_window_is_respected(shop: Shop) -> None:
             assert op.end <= start or op.start >= end
 
 
-def test_quality_hold_removes_the_work_order_from_the_plan(shop: Shop) -> None:
+def test_quality_hold_removes_the_work_order_from_the_plan(memory_shop: Shop) -> None:
+    shop = memory_shop
     shop.service.plan()
     plan = shop.service.replan(ReplanEvent(EventKind.QUALITY_HOLD, at=T0, work_order="SO-1-1"))
     assert "SO-1-1" not in {op.work_order for op in plan.operations}
     assert "SO-1-2" in {op.work_order for op in plan.operations}
 
 
-def test_rush_order_is_released_and_planned(shop: Shop) -> None:
+def test_rush_order_is_released_and_planned(memory_shop: Shop) -> None:
+    shop = memory_shop
     shop.service.plan()
     with shop.uow() as tx:
         tx.orders.add(_order("SO-RUSH", T0, days=1))

@@ -241,10 +241,12 @@ def improve(
     sub_limit = 1.0
     stats = stats if stats is not None else LnsStats()
     stats.history = [(0.0, best_value)]
+    overhead = 0.0  # model building time of the last iteration: keep the time limit
     while True:
-        left = time_limit - (time.perf_counter() - began)
+        left = time_limit - (time.perf_counter() - began) - overhead
         if left < 0.05 or problem.n_ops == 0:
             break
+        iteration_began = time.perf_counter()
         kind = "window" if large else NEIGHBOURHOODS[stats.iterations % len(NEIGHBOURHOODS)]
         stats.iterations += 1
         relaxed = choose_neighbourhood(problem, best, size, kind, rng)
@@ -253,6 +255,7 @@ def improve(
         context = _Context(objective, scale, previous, stability_weight, workers, seed)
         solve_sub = _solve_window if large else _solve_ordered
         plan, name, wall = solve_sub(problem, best, relaxed, context, min(sub_limit, left))
+        overhead = max(0.0, time.perf_counter() - iteration_began - wall)
         if plan is not None:
             value = score(problem, plan, objective, scale, previous, stability_weight)
             if value < best_value:
