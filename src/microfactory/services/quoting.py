@@ -1,24 +1,36 @@
-"""Use case: quote a customer's 3D model against the current factory.
+"""Use cases: quote a customer's 3D model against the current factory, promise a date from
+the live plan (capable-to-promise), hold that capacity, accept the quote as an order, expire
+it, and track the order by its unguessable token.
 
-Intake and pricing come from the pure `microfactory.quoting` engine; the promise date comes
-from the lead-time rule (`promise_basis` says so). Nothing is stored for a refused file.
+Intake and pricing come from the pure `microfactory.quoting` engine. The date comes from the
+capable-to-promise insertion into the current plan when a plan source is given, else from the
+lead-time rule; `promise_basis` always says which. Nothing is stored for a refused file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from microfactory.core.clock import Clock
+from microfactory.core.errors import Conflict, InfeasibleError, ValidationError
+from microfactory.core.ids import new_id, new_token
 from microfactory.core.timeutil import to_rfc3339
-from microfactory.orders import Factory
+from microfactory.orders import Factory, OrderLine, Product
+from microfactory.quoting.ctp import Slot, Step, promise
 from microfactory.quoting.engine import ModelQuote, QuoteOptions, quote_model
 from microfactory.quoting.factory_inputs import printing_inputs
 from microfactory.quoting.intake import IntakeLimits, LoadedModel, load_model, load_model_bytes
 from microfactory.quoting.leadtime import LeadTimeRule, promise_date
 from microfactory.quoting.pricing import PricingPolicy
+from microfactory.quoting.processes import Process
+from microfactory.services.factory import current_factory
+from microfactory.services.orders import OrderRequest, place_order, release_order
+from microfactory.services.planning import PlanVersion
+from microfactory.services.ports import UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,10 @@ class QuoteResponse:
     promised_date: datetime
     promise_basis: str
     quoted_at: datetime
+    quote_id: str | None = None
+    expires_at: datetime | None = None
+    reservations: tuple[Slot, ...] = ()
+    earliest_completion: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON shape (CLI `quote --json`, API)."""
@@ -69,6 +85,20 @@ class QuoteResponse:
             },
             "eligible_machines": list(q.eligible_machines),
             "quoted_at": to_rfc3339(self.quoted_at),
+            "quote_id": self.quote_id,
+            "expires_at": None if self.expires_at is None else to_rfc3339(self.expires_at),
+            "earliest_completion": (
+                None if self.earliest_completion is None else to_rfc3339(self.earliest_completion)
+            ),
+            "reservations": [
+                {
+                    "step": r.step,
+                    "machine": r.machine,
+                    "start": to_rfc3339(r.start),
+                    "end": to_rfc3339(r.end),
+                }
+                for r in self.reservations
+            ],
             "warnings": list(q.warnings),
         }
 
@@ -137,3 +167,356 @@ def quote_upload(
     """Quote an uploaded model held in memory (the API's multipart upload)."""
     loaded = load_model_bytes(data, filename, limits=limits, units=units)
     return _respond(factory, loaded, material, quantity, clock, options, rule)
+
+
+# --- capable-to-promise, holds, acceptance, tracking -----------------------------------------
+
+
+class QuoteStore(Protocol):
+    """Quotes and their reservations (SqlQuoteStore / MemoryQuoteStore)."""
+
+    def add(self, quote: Mapping[str, Any], reservations: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def get(self, quote_id: str) -> dict[str, Any]: ...
+
+    def set_status(self, quote_id: str, status: str, order_id: str | None = None) -> None: ...
+
+    def held_reservations(self, now: datetime) -> list[dict[str, Any]]: ...
+
+    def reservations(self, quote_id: str) -> list[dict[str, Any]]: ...
+
+    def expired_ids(self, now: datetime) -> list[str]: ...
+
+
+class PlanSource(Protocol):
+    """What capable-to-promise needs of the planning service."""
+
+    def current(self) -> PlanVersion | None: ...
+
+    def plan(self, reason: str = "plan", *, release_confirmed: bool = True) -> PlanVersion: ...
+
+
+@dataclass(frozen=True)
+class QuotingSettings:
+    hold_hours: float = 48.0
+    horizon_days: int = 60
+    limits: IntakeLimits = field(default_factory=IntakeLimits)
+    print_capability: Mapping[Process, str] = field(
+        default_factory=lambda: {Process.FDM: "fdm_print", Process.RESIN: "resin_print"}
+    )
+    finishing_capability: Mapping[Process, str] = field(
+        default_factory=lambda: {Process.FDM: "deburr", Process.RESIN: "post_cure"}
+    )
+    product_for_process: Mapping[Process, str] = field(default_factory=dict)
+    """Catalog product an accepted quote becomes; default: the product with the fewest
+    operations whose routing starts with the process's print capability."""
+
+    def __post_init__(self) -> None:
+        if self.hold_hours <= 0 or self.horizon_days < 1:
+            raise ValueError("hold_hours must be positive and horizon_days at least 1")
+
+
+@dataclass(frozen=True)
+class AcceptedQuote:
+    quote_id: str
+    order_id: str
+    tracking_token: str
+    promised_date: datetime
+    planned_completion: datetime | None
+    plan_version: int | None
+    late_work_orders: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "quote_id": self.quote_id,
+            "order_id": self.order_id,
+            "tracking_token": self.tracking_token,
+            "promised_date": to_rfc3339(self.promised_date),
+            "planned_completion": (
+                None if self.planned_completion is None else to_rfc3339(self.planned_completion)
+            ),
+            "plan_version": self.plan_version,
+            "late_work_orders": list(self.late_work_orders),
+        }
+
+
+@dataclass(frozen=True)
+class TrackingView:
+    """What the customer's tracking page shows: no prices, no customer id, no internals."""
+
+    order_id: str
+    status: str
+    promised_date: datetime
+    created: datetime
+    lines: tuple[tuple[str, int], ...]
+    timeline: tuple[tuple[str, datetime, str], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "status": self.status,
+            "promised_date": to_rfc3339(self.promised_date),
+            "created": to_rfc3339(self.created),
+            "lines": [{"product": p, "quantity": q} for p, q in self.lines],
+            "timeline": [
+                {"status": st, "at": to_rfc3339(at), "note": note} for st, at, note in self.timeline
+            ],
+        }
+
+
+@dataclass
+class QuoteService:
+    """Quotes with capacity-aware dates. `plans` is the planning service (anything with
+    `current()` and `plan()`); without it dates come from the lead-time rule."""
+
+    uow: UnitOfWorkFactory
+    store: QuoteStore
+    clock: Clock
+    plans: PlanSource | None = None
+    settings: QuotingSettings = field(default_factory=QuotingSettings)
+    options: QuoteOptions | None = None
+    rule: LeadTimeRule = field(default_factory=LeadTimeRule)
+
+    def quote_file(
+        self,
+        path: str | Path,
+        *,
+        material: str,
+        quantity: int,
+        customer: str | None = None,
+        units: str | None = None,
+        hold: bool = True,
+    ) -> QuoteResponse:
+        """Quote the model at `path`; with `hold`, store it and reserve its capacity."""
+        loaded = load_model(path, limits=self.settings.limits, units=units)
+        return self._quote(loaded, material, quantity, customer, hold)
+
+    def quote_upload(
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        material: str,
+        quantity: int,
+        customer: str | None = None,
+        units: str | None = None,
+        hold: bool = True,
+    ) -> QuoteResponse:
+        """Quote an uploaded model; with `hold`, store it and reserve its capacity."""
+        loaded = load_model_bytes(data, filename, limits=self.settings.limits, units=units)
+        return self._quote(loaded, material, quantity, customer, hold)
+
+    def get(self, quote_id: str) -> dict[str, Any]:
+        """The stored quote (its public payload plus state); NotFound when unknown."""
+        row = self.store.get(quote_id)
+        now = self.clock.now()
+        status = row["status"]
+        if status == "held" and row["expires_at"] <= now:
+            status = "expired"
+        return {**row["payload"], "status": status, "order_id": row["order_id"]}
+
+    def expire(self) -> list[str]:
+        """Mark held quotes past their expiry as expired and release their capacity."""
+        expired = self.store.expired_ids(self.clock.now())
+        for quote_id in expired:
+            self.store.set_status(quote_id, "expired")
+        return expired
+
+    def accept(self, quote_id: str, *, customer: str | None = None) -> AcceptedQuote:
+        """Turn a held quote into a confirmed, released order, release its reservation and
+        replan. Conflict when the quote expired or was already accepted."""
+        now = self.clock.now()
+        row = self.store.get(quote_id)
+        if row["status"] == "accepted":
+            raise Conflict(f"quote {quote_id} was already accepted as order {row['order_id']}")
+        if row["status"] != "held" or row["expires_at"] <= now:
+            if row["status"] == "held":
+                self.store.set_status(quote_id, "expired")
+            raise Conflict(
+                f"quote {quote_id} expired at {to_rfc3339(row['expires_at'])}; ask for a new quote"
+            )
+        who = customer or row["customer"]
+        if not who:
+            raise ValidationError("a customer is needed to accept a quote", where="customer")
+        process = Process(row["process"])
+        payload = row["payload"]
+        token = new_token()
+        with self.uow() as tx:
+            factory = current_factory(tx)
+            product = self._product(factory, process)
+            line = OrderLine(
+                product.id,
+                row["quantity"],
+                {},
+                model_ref=quote_id,
+                unit_price=float(payload["unit_price"]),
+            )
+            due = max(row["promised_date"], now + timedelta(hours=1))
+            request = OrderRequest(
+                customer=who,
+                lines=(line,),
+                due=due,
+                notes=f"quote {quote_id}: {row['model']} in {row['material']}",
+            )
+            order = place_order(tx, request, now, note=f"accepted quote {quote_id}")
+            tx.orders.set_tracking_token(order.id, token)
+            print_cap = self.settings.print_capability[process]
+            minutes = float(row["machine_hours"]) * 60.0
+            for wo in release_order(tx, order.id, now):
+                for op in wo.operations:
+                    if op.capability == print_cap:
+                        tx.work_orders.update_operation(replace(op, minutes=max(minutes, 1.0)))
+            tx.commit()
+        self.store.set_status(quote_id, "accepted", order.id)
+        version: PlanVersion | None = None
+        if self.plans is not None:
+            version = self.plans.plan(
+                reason=f"quote {quote_id} accepted as {order.id}", release_confirmed=False
+            )
+        completion = None
+        if version is not None:
+            ends = [op.end for op in version.operations if op.work_order.startswith(order.id)]
+            completion = max(ends) if ends else None
+        return AcceptedQuote(
+            quote_id=quote_id,
+            order_id=order.id,
+            tracking_token=token,
+            promised_date=row["promised_date"],
+            planned_completion=completion,
+            plan_version=None if version is None else version.version,
+            late_work_orders=() if version is None else tuple(version.late_work_orders),
+        )
+
+    def track(self, token: str) -> TrackingView:
+        """The order behind a tracking link (NotFound for an unknown token)."""
+        with self.uow() as tx:
+            order = tx.orders.by_tracking_token(token)
+            timeline = tx.orders.timeline(order.id)
+        return TrackingView(
+            order_id=order.id,
+            status=str(order.status),
+            promised_date=order.due,
+            created=order.created,
+            lines=tuple((line.product, line.quantity) for line in order.lines),
+            timeline=tuple((str(st), at, note) for st, at, note in timeline),
+        )
+
+    # -- internals --
+
+    def _quote(
+        self,
+        loaded: LoadedModel,
+        material: str,
+        quantity: int,
+        customer: str | None,
+        hold: bool,
+    ) -> QuoteResponse:
+        with self.uow() as tx:
+            factory = current_factory(tx)
+        base = _respond(factory, loaded, material, quantity, self.clock, self.options, self.rule)
+        response = base if self.plans is None else self._promise(factory, base)
+        if not hold:
+            return response
+        quote_id = new_id("Q")
+        expires = response.quoted_at + timedelta(hours=self.settings.hold_hours)
+        response = replace(response, quote_id=quote_id, expires_at=expires)
+        q = response.quote
+        self.store.add(
+            {
+                "id": quote_id,
+                "created_at": response.quoted_at,
+                "expires_at": expires,
+                "status": "held",
+                "customer": customer,
+                "model": q.model[:200],
+                "material": q.material_id,
+                "quantity": q.quantity,
+                "process": q.process.value,
+                "machine": q.machine_id,
+                "price": q.price.total,
+                "currency": q.price.currency,
+                "promised_date": response.promised_date,
+                "machine_hours": q.machine_hours,
+                "order_id": None,
+                "payload": response.to_dict(),
+            },
+            [
+                {"step": r.step, "machine": r.machine, "start": r.start, "end": r.end}
+                for r in response.reservations
+            ],
+        )
+        return response
+
+    def _promise(self, factory: Factory, base: QuoteResponse) -> QuoteResponse:
+        assert self.plans is not None
+        now = base.quoted_at
+        horizon = now + timedelta(days=self.settings.horizon_days)
+        plan = self.plans.current()
+        held = self.store.held_reservations(now)
+        busy: dict[str, list[tuple[datetime, datetime]]] = {}
+        if plan is not None:
+            for op in plan.operations:
+                if op.end > now:
+                    busy.setdefault(op.machine, []).append((op.start, op.end))
+        for r in held:
+            busy.setdefault(r["machine"], []).append((r["start"], r["end"]))
+        steps = self._steps(factory, base.quote)
+        working = {
+            m.id: [(w.start, w.end) for w in m.calendar.working_windows(now, horizon)]
+            for m in factory.machines
+            if not m.calendar.always_on or m.calendar.unavailable
+        }
+        try:
+            result = promise(steps, now=now, busy=busy, working=working, horizon=horizon)
+        except InfeasibleError as exc:
+            warning = f"capable-to-promise found no capacity ({exc}); lead-time rule used"
+            quote = replace(base.quote, warnings=(*base.quote.warnings, warning))
+            return replace(base, quote=quote)
+        basis = (
+            f"capable-to-promise on plan version {plan.version} ({len(plan.operations)} planned "
+            f"operations, {len(held)} held reservations); nothing planned was moved"
+            if plan is not None
+            else f"capable-to-promise on an empty plan (no plan stored yet; {len(held)} held "
+            "reservations)"
+        )
+        return replace(
+            base,
+            promised_date=result.completion,
+            promise_basis=basis,
+            reservations=result.slots,
+            earliest_completion=result.completion,
+        )
+
+    def _steps(self, factory: Factory, quote: ModelQuote) -> list[Step]:
+        plates = max(1, quote.plates)
+        steps = [
+            Step(
+                f"print ({quote.process.value})",
+                quote.eligible_machines,
+                quote.machine_hours * 60.0 / plates,
+                plates,
+            )
+        ]
+        labour = self.options.pricing.labour_per_hour if self.options else 35.0
+        minutes = quote.price.finishing_cost / labour * 60.0 if labour > 0 else 0.0
+        capability = self.settings.finishing_capability.get(quote.process)
+        finishers = tuple(m.id for m in factory.machines if capability and m.can(capability))
+        if minutes > 0 and finishers:
+            steps.append(Step(f"finishing ({capability})", finishers, minutes))
+        return steps
+
+    def _product(self, factory: Factory, process: Process) -> Product:
+        wanted = self.settings.product_for_process.get(process)
+        if wanted is not None:
+            product = factory.product_map.get(wanted)
+            if product is None:
+                raise ValidationError(f"product {wanted!r} is not in the factory catalog")
+            return product
+        cap = self.settings.print_capability[process]
+        fits = [p for p in factory.products if p.routing and p.routing[0].capability == cap]
+        if not fits:
+            raise ValidationError(
+                f"the factory catalog has no product whose routing starts with {cap!r} to carry "
+                "an accepted quote"
+            )
+        return min(fits, key=lambda p: (len(p.routing), p.id))
