@@ -110,3 +110,19 @@ def test_spc_writes_an_html_chart(run_cli: Any, tmp_path: Path) -> None:
     proc = run_cli("spc", "--chart", "xbar-r", "--data", str(PISTON_CSV), "--plot", str(out))
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 10_000
+
+
+def test_spc_limits_from_a_reference_file_are_frozen(run_cli: Any, tmp_path: Path) -> None:
+    rows = PISTON_CSV.read_text(encoding="utf-8").splitlines()
+    phase_one, phase_two = tmp_path / "p1.csv", tmp_path / "p2.csv"
+    phase_one.write_text("\n".join(rows[: 1 + 125]) + "\n", encoding="utf-8")
+    phase_two.write_text("\n".join([rows[0], *rows[1 + 125 :]]) + "\n", encoding="utf-8")
+    proc = run_cli(
+        "spc", "--chart", "xbar-r", "--data", str(phase_two), "--limits-from", str(phase_one),
+        "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    xbar = json.loads(proc.stdout)["charts"][0]
+    # Montgomery's Phase II: samples 37-39 (indices 11-13 of the 15 new samples) beyond 74.0143.
+    assert xbar["ucl"] == pytest.approx(74.01431, abs=1e-5)
+    assert [v["index"] for v in xbar["violations"] if v["rule"] == "nelson-1"] == [11, 12, 13]

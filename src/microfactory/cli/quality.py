@@ -54,28 +54,43 @@ def spc_cmd(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Also write the chart (.html or .png)")
     ] = None,
+    limits_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--limits-from",
+            help="Phase II: estimate the limits from this CSV (Phase I) and freeze them",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Control chart limits, points and every rule violation (0-based point indices)."""
     from microfactory.quality.charts import control_chart
     from microfactory.quality.measurement_csv import read_measurements
 
-    table = read_measurements(data)
-    result = control_chart(
-        chart,
-        table.values,
-        sizes=table.sizes,
-        subgroup_labels=table.subgroups,
-        subgroup_size=subgroup_size,
-        rules=rules,
-        exclude_out_of_control=exclude_out_of_control,
-        lam=lam,
-        width=width,
-        k=k,
-        h=h,
-        target=target,
-        sigma=sigma,
-    )
+    def chart_of(path: Path, phase_one: bool, estimate: Any = None) -> Any:
+        table = read_measurements(path)
+        return control_chart(
+            chart,
+            table.values,
+            sizes=table.sizes,
+            subgroup_labels=table.subgroups,
+            subgroup_size=subgroup_size,
+            rules=rules,
+            exclude_out_of_control=exclude_out_of_control and phase_one,
+            estimate=estimate,
+            lam=lam,
+            width=width,
+            k=k,
+            h=h,
+            target=target,
+            sigma=sigma,
+        )
+
+    if limits_from is not None:
+        reference = chart_of(limits_from, True)
+        result = chart_of(data, False, reference.estimate)
+    else:
+        result = chart_of(data, True)
     if plot is not None:
         from microfactory.quality.chart_plot import write_chart
 
