@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any, Protocol
 
 from microfactory.core.errors import Conflict, NotFound, ValidationError
@@ -123,10 +124,7 @@ class GenealogyReader(Protocol):
 
 
 def _enum_values(row: Row) -> Row:
-    return {
-        k: (v.value if hasattr(v, "value") and not isinstance(v, float) else v)
-        for k, v in row.items()
-    }
+    return {k: (v.value if isinstance(v, Enum) else v) for k, v in row.items()}
 
 
 def alert_row(alert: QualityAlert) -> Row:
@@ -488,9 +486,7 @@ def _clean(row: Mapping[str, Any]) -> Row:
     return {k: _iso(v) for k, v in row.items()}
 
 
-def _work_order_trace(
-    tx: UnitOfWork, store: QualityStore, reader: GenealogyReader, wo_id: str
-) -> Row:
+def _work_order_trace(tx: UnitOfWork, reader: GenealogyReader, wo_id: str) -> Row:
     wo = tx.work_orders.get(wo_id)
     order = tx.orders.get(wo.order)
     operations = [
@@ -558,7 +554,7 @@ def trace(tx: UnitOfWork, store: QualityStore, reader: GenealogyReader, key: str
         "kind": "part" if part else "lot",
         "part": part,
         "lot": lot,
-        "work_orders": [_work_order_trace(tx, store, reader, wo) for wo in work_orders],
+        "work_orders": [_work_order_trace(tx, reader, wo) for wo in work_orders],
         "measurements": [_clean(r) for r in measurements],
         "ncrs": [_clean(r) for r in (store.ncrs(part_id=part) if part else store.ncrs(lot_id=lot))],
         "holds": [_clean(r) for r in store.holds(lot=lot)] if lot else [],
