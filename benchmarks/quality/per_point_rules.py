@@ -69,3 +69,30 @@ def nelson_violations(values: list[float], center: float, sigma: float) -> list[
             out.append((i, "nelson-8"))
         prev, prev_sign = x, sign
     return out
+
+
+def western_electric_violations(
+    values: list[float], center: float, sigma: float
+) -> list[tuple[int, str]]:
+    """(index, rule) for the four Western Electric rules, same semantics as above."""
+    out: list[tuple[int, str]] = []
+    above = below = 0
+    last3: deque[int] = deque(maxlen=3)
+    last5: deque[int] = deque(maxlen=5)
+    for i, x in enumerate(values):
+        d = x - center
+        if abs(d) > 3 * sigma:
+            out.append((i, "we-1"))
+        z2 = 1 if d > 2 * sigma else (-1 if d < -2 * sigma else 0)
+        last3.append(z2)
+        if z2 != 0 and sum(1 for z in last3 if z == z2) >= 2:
+            out.append((i, "we-2"))
+        z1 = 1 if d > sigma else (-1 if d < -sigma else 0)
+        last5.append(z1)
+        if z1 != 0 and sum(1 for z in last5 if z == z1) >= 4:
+            out.append((i, "we-3"))
+        above = above + 1 if d > 0 else 0
+        below = below + 1 if d < 0 else 0
+        if above >= 8 or below >= 8:
+            out.append((i, "we-4"))
+    return out

@@ -65,3 +65,34 @@ def test_any_positive_scaling_scales_imr_limits(xs: list[float], a: float) -> No
     for s0, s1 in zip(base.charts, scaled.charts, strict=True):
         assert np.allclose(s1.center, a * s0.center, rtol=1e-9, atol=1e-9)
         assert np.allclose(s1.ucl, a * s0.ucl, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.integers(min_value=-8, max_value=8), min_size=1, max_size=80),
+)
+def test_vectorized_rules_match_the_per_point_loop_on_boundary_values(
+    steps: list[int], per_point_rules: object
+) -> None:
+    # Multiples of 0.5σ land exactly on zone boundaries, ties and the centre line.
+    from microfactory.quality.rules import evaluate_rules
+
+    x = [0.5 * s for s in steps]
+    expected = per_point_rules.nelson_violations(x, 0.0, 1.0)  # type: ignore[attr-defined]
+    got = [(v.index, v.rule) for v in evaluate_rules(x, 0.0, 1.0, rules="nelson")]
+    assert got == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.integers(min_value=-8, max_value=8), min_size=1, max_size=80),
+)
+def test_western_electric_rules_match_the_per_point_loop(
+    steps: list[int], per_point_rules: object
+) -> None:
+    from microfactory.quality.rules import evaluate_rules
+
+    x = [0.5 * s for s in steps]
+    expected = per_point_rules.western_electric_violations(x, 0.0, 1.0)  # type: ignore[attr-defined]
+    got = [(v.index, v.rule) for v in evaluate_rules(x, 0.0, 1.0, rules="western-electric")]
+    assert got == expected
