@@ -73,6 +73,7 @@ def ingest_cmd(
 
     if via not in ("mqtt", "opcua"):
         raise ValidationError("must be mqtt or opcua", where="--via")
+    host, port = parse_broker(broker)
     container = open_container(db)
     store = SqlTelemetryStore(container.engine)
     known = _split(machines)
@@ -94,10 +95,13 @@ def ingest_cmd(
     if via == "mqtt":
         from microfactory.connect.mqtt import MqttBus, MqttSettings
 
-        host, port = parse_broker(broker)
         bus: Bus = MqttBus(MqttSettings(host=host, port=port, client_id=client_id))
     else:
+        import logging
+
         from microfactory.connect.opcua import OpcUaBus, OpcUaSettings
+
+        logging.getLogger("asyncua").setLevel(logging.ERROR)  # its notices are not for users
 
         first = {s.machine: s.last_seq + 1 for s in ingester.statuses()}
         bus = OpcUaBus(
