@@ -188,3 +188,17 @@ def test_rush_order_is_released_and_planned(memory_shop: Shop) -> None:
 def test_event_without_its_subject_is_rejected() -> None:
     with pytest.raises(ValueError, match="needs its machine"):
         ReplanEvent(EventKind.MACHINE_DOWN, at=T0)
+
+
+def test_machine_back_ends_the_downtime_but_keeps_later_maintenance(memory_shop: Shop) -> None:
+    shop = memory_shop
+    shop.service.plan()
+    down = ReplanEvent(EventKind.MACHINE_DOWN, at=T0, machine="cnc", until=T0 + timedelta(hours=10))
+    shop.service.replan(down)
+    later = (T0 + timedelta(hours=20), T0 + timedelta(hours=22))
+    shop.service.replan(
+        ReplanEvent(EventKind.MAINTENANCE, at=later[0], machine="cnc", until=later[1])
+    )
+    back = T0 + timedelta(hours=2)
+    shop.service.replan(ReplanEvent(EventKind.MACHINE_BACK, at=back, machine="cnc"))
+    assert [(s, e) for s, e, _ in shop.service.downtimes["cnc"]] == [(T0, back), later]

@@ -28,6 +28,7 @@ from microfactory.planning.result import (
 
 MONOLITHIC_MAX_OPS = 1200
 LARGE_OPS = 1000  # above: no dynamic (slow) dispatching rule
+MIN_SOLVER_SECONDS = 0.05  # below: return the heuristic plan
 
 
 def best_dispatch(
@@ -101,8 +102,8 @@ def solve(
     status = Status.FEASIBLE
     reason = ""
     solver_name = f"dispatch-{rule}" if hint else ""
-    if share > 0:
-        mono_limit = time_limit * share - (time.perf_counter() - began)
+    mono_limit = time_limit * share - (time.perf_counter() - began)
+    if share > 0 and (mono_limit > MIN_SOLVER_SECONDS or incumbent is None):
         mono = solve_cpsat(
             problem, objective, mono_limit, workers, hint, previous, stability_weight, seed
         )

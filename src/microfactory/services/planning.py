@@ -337,11 +337,11 @@ class PlanningService:
                     (event.at, until, event.reason or "breakdown")
                 )
             elif event.kind is EventKind.MACHINE_BACK and event.machine is not None:
-                self.downtimes[event.machine] = [
-                    (s, min(e, event.at) if s <= event.at else e, r)
+                trimmed = [
+                    (s, event.at if s <= event.at < e else e, r)
                     for s, e, r in self.downtimes.get(event.machine, [])
-                    if s < event.at or e <= event.at
                 ]
+                self.downtimes[event.machine] = [(s, e, r) for s, e, r in trimmed if s < e]
             elif event.kind is EventKind.MAINTENANCE and event.machine is not None:
                 assert event.until is not None
                 self.downtimes.setdefault(event.machine, []).append(
