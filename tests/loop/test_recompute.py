@@ -22,6 +22,13 @@ def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _dt(value: Any) -> datetime:
+    """A raw datetime column: text on SQLite, a datetime on PostgreSQL."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _rows(url: str, sql: str) -> list[Any]:
     engine = create_engine(url)
     try:
@@ -140,10 +147,10 @@ def test_on_time_rate_matches_the_orders_table(sqlite_run: DemoRun) -> None:
     rows = _rows(sqlite_run.url, "SELECT status, due, completed FROM orders")
     on_time = late = done = 0
     for status, due, completed in rows:
-        due = due.replace(tzinfo=UTC)
+        due = _dt(due)
         if status == "done":
             done += 1
-            if completed.replace(tzinfo=UTC) <= due:
+            if _dt(completed) <= due:
                 on_time += 1
             else:
                 late += 1
@@ -170,6 +177,8 @@ def test_counts_match_the_tables(sqlite_run: DemoRun) -> None:
     assert (s["events_ingested"], s["samples_stored"]) == (events, samples)
     assert (s["replans"], s["preventive_maintenance_done"]) == (replans, pm)
     assert s["dead_letters"] == 0
+    [(gaps,)] = _rows(sqlite_run.url, "SELECT count(*) FROM tm_seq_gaps")
+    assert gaps == 0
 
 
 def test_every_operation_done_has_actual_times_and_a_plan(sqlite_run: DemoRun) -> None:

@@ -52,10 +52,12 @@ def run_demo(
     """Reset the database, run the loop, store and return the summary."""
     from microfactory.services.closed_loop import ClosedLoop, LoopConfig, LoopPorts, summary_dict
     from microfactory.services.demo import load_demo_factory
+    from microfactory.services.quality import QualityService
     from microfactory.shopfloor.topics import ROOT
     from microfactory.store.execution_sql import SqlExecutionStore
     from microfactory.store.migrate import reset_database, upgrade
     from microfactory.store.planning_sql import SqlPlanStore
+    from microfactory.store.quality_store import SqlQualityStore
     from microfactory.store.telemetry_tables import SqlTelemetryStore
 
     reset_database(container.engine)
@@ -74,7 +76,8 @@ def run_demo(
     telemetry = SqlTelemetryStore(container.engine)
     plans = SqlPlanStore(container.engine)
     ports = LoopPorts(container.uow, store, telemetry, the_bus, plans, bus)
-    loop = ClosedLoop(ports, fac, config)
+    quality = QualityService(SqlQualityStore(container.engine), fac)
+    loop = ClosedLoop(ports, fac, config, quality=quality)
     try:
         with Progress(
             TextColumn("[bold]simulated days"),

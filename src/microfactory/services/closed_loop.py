@@ -19,6 +19,7 @@ from microfactory.connect.bus import Bus, Message
 from microfactory.maintenance.tpm import MaintenanceWorkOrder
 from microfactory.orders import Factory, OrderStatus
 from microfactory.orders.generator import GeneratedOrder, order_stream
+from microfactory.quality.records import NcrStatus, QualityAlert
 from microfactory.services.execution import Execution, ExecutionStore
 from microfactory.services.ingestion import Ingester, IngestSettings, TelemetryWriter
 from microfactory.services.loop_planning import DispatchPlanner, LoopPlanner
@@ -26,6 +27,12 @@ from microfactory.services.loop_summary import LoopFigures, compute_figures
 from microfactory.services.orders import OrderRequest, place_order
 from microfactory.services.planning import EventKind, PlanStore, ReplanEvent
 from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.services.quality import (
+    QualityService,
+    disposition_ncr,
+    held_lots,
+    list_ncrs,
+)
 from microfactory.services.tpm import MaintenanceStore, TpmService
 from microfactory.shopfloor.events import Event
 from microfactory.shopfloor.topics import ROOT, topic_for
@@ -84,6 +91,7 @@ class LoopConfig:
     root: str = ROOT
     flush_minutes: float = 60.0
     ingest_minutes: float = 120.0
+    review_hours: float = 4.0
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
@@ -105,6 +113,9 @@ class LoopRun:
     ingest: dict[str, object]
     orders: list[GeneratedOrder] = field(default_factory=list)
     wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    quality_alerts: list[QualityAlert] = field(default_factory=list)
+    lots_reviewed: int = 0
 
 
 class _SimClock:
@@ -126,6 +137,7 @@ class ClosedLoop:
         *,
         planner: LoopPlanner | None = None,
         measurement_hook: Callable[[Event], None] | None = None,
+        quality: QualityService | None = None,
     ) -> None:
         self.ports = ports
         self.factory = factory
@@ -133,6 +145,9 @@ class ClosedLoop:
         self.area = {m.id: m.area for m in factory.machines}
         self.site = factory.site.id
         self.measurement_hook = measurement_hook
+        self.quality = quality
+        self.quality_alerts: list[QualityAlert] = []
+        self.reviewed: list[tuple[str, datetime]] = []
         self.planner = planner or DispatchPlanner(ports.uow, ports.plans)
         self.execution = Execution(ports.uow, ports.store, factory, planner=self.planner)
         self.twin = Twin(
@@ -142,6 +157,9 @@ class ClosedLoop:
             self._sink,
         )
         self.execution.wake = self.twin.wake
+        if quality is not None:
+            quality.on_hold = self.execution.hold_lot
+            quality.on_release = self.execution.release_lot
         self.tpm = TpmService(
             ports.store,
             factory,
@@ -159,6 +177,35 @@ class ClosedLoop:
         )
         self.published = 0
         self._inbox: list[Message] = []
+
+    def _await_delivery(self, timeout: float) -> None:
+        """Wait until the ingester has received every published event (over a broker,
+        messages are still on the way when the publisher's flush returns)."""
+        deadline = time.monotonic() + timeout
+        while self.ingester.counters.received + self.ingester.queued < self.published:
+            if time.monotonic() > deadline or self.ingester.error is not None:
+                break
+            time.sleep(0.05)
+
+    def _review_board(self) -> None:
+        """The demo's material review board: a lot held for `review_hours` gets its open
+        NCRs dispositioned (the twin already scrapped the parts out of tolerance) and is
+        released, so its remaining operations run."""
+        assert self.quality is not None
+        now = self.twin.now
+        store = self.quality.store
+        for lot in sorted(held_lots(store)):
+            holds = [h for h in store.holds(lot=lot, active_only=True)]
+            if not holds or min(h["held_at"] for h in holds) > now - self.review_after:
+                continue
+            for ncr in list_ncrs(store, lot=lot, status=NcrStatus.OPEN):
+                disposition_ncr(store, ncr.id, "scrap", by="mrb", at=now)
+            self.quality.release(lot, by="mrb", at=now, note="parts out of tolerance scrapped")
+            self.reviewed.append((lot, now))
+
+    @property
+    def review_after(self) -> timedelta:
+        return timedelta(hours=self.config.review_hours)
 
     @property
     def synchronous(self) -> bool:
@@ -190,8 +237,11 @@ class ClosedLoop:
             self.execution.on_event(event)
         if kind in ("state", "counter"):
             self.tpm.on_event(event)
-        if kind == "measurement" and self.measurement_hook is not None:
-            self.measurement_hook(event)
+        if kind == "measurement":
+            if self.measurement_hook is not None:
+                self.measurement_hook(event)
+            if self.quality is not None:
+                self.quality_alerts.extend(self.quality.on_measurement(event))
 
     def _window(self, wo: MaintenanceWorkOrder) -> None:
         assert wo.window is not None
@@ -237,6 +287,7 @@ class ClosedLoop:
 
     def run(self, progress: Callable[[int], None] | None = None) -> LoopRun:
         began = time.perf_counter()
+        cpu = time.process_time()
         cfg = self.config
         orders = order_stream(
             self.factory,
@@ -251,6 +302,8 @@ class ClosedLoop:
         self._every(cfg.plan_every_hours, lambda: self.execution.plan_periodic(self.twin.now), 0.01)
         self._every(cfg.tpm_check_hours, lambda: self.tpm.check(self.twin.now), 0.5)
         self._every(cfg.flush_minutes / 60.0, self.execution.flush, 0.02)
+        if self.quality is not None:
+            self._every(1.0, self._review_board, 0.04)
         pattern = f"{cfg.root}/v1/{self.site}/+/+/+"
         if self.synchronous:
             # in-process bus: ingest in this thread every tick (one writer, no lock waits)
@@ -270,6 +323,7 @@ class ClosedLoop:
             self.execution.flush()
             self.ports.bus.flush(60.0)
             self._ingest()
+            self._await_delivery(120.0)
             self.ingester.drain(120.0)
         finally:
             self.ingester.stop(120.0)
@@ -293,6 +347,9 @@ class ClosedLoop:
             ingest=self.ingester.counters.as_dict(),
             orders=orders,
             wall_seconds=wall,
+            cpu_seconds=time.process_time() - cpu,
+            quality_alerts=list(self.quality_alerts),
+            lots_reviewed=len(self.reviewed),
         )
 
 
@@ -322,8 +379,12 @@ def summary_dict(run: LoopRun, config: LoopConfig, bus: str) -> dict[str, Any]:
         "predicted_failures": f.predicted_failures,
         "caught_failures": f.caught_failures,
         "false_alarms": f.false_alarms,
+        "quality_alerts": len(run.quality_alerts),
+        "nonconformances": sum(1 for a in run.quality_alerts if a.ncr),
+        "lots_held_and_released": run.lots_reviewed,
         "dead_letters": f.dead_letters,
         "wall_seconds": round(run.wall_seconds, 2),
+        "cpu_seconds": round(run.cpu_seconds, 2),
     }
     return out
 

@@ -403,10 +403,12 @@ class Execution:
     def hold_lot(self, lot: str, now: datetime) -> None:
         """Stop dispatching the lot's work; the plan is made again without it."""
         self.held_lots.add(lot)
+        self.planner.set_held(self.held_lots)
         self.replan(now, "quality_hold", lot)
 
     def release_lot(self, lot: str, now: datetime) -> None:
         self.held_lots.discard(lot)
+        self.planner.set_held(self.held_lots)
         self.dirty = True
         self.replan(now, "hold_released", lot)
 

@@ -46,6 +46,10 @@ class LoopPlanner(Protocol):
 
     def add_window(self, machine: str, start: datetime, end: datetime, reason: str) -> None: ...
 
+    def set_held(self, lots: set[str]) -> None:
+        """Lots on quality hold: their work is left out of the plan."""
+        ...
+
 
 class DispatchPlanner:
     def __init__(
@@ -64,6 +68,10 @@ class DispatchPlanner:
         self.horizon_days = horizon_days
         self.downtimes: dict[str, list[Interval]] = {}
         self.previous: dict[str, tuple[str, datetime]] = {}
+        self.held: set[str] = set()
+
+    def set_held(self, lots: set[str]) -> None:
+        self.held = set(lots)
 
     def add_window(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
         self.downtimes.setdefault(machine, []).append((start, end, reason))
@@ -96,6 +104,7 @@ class DispatchPlanner:
         with self.uow() as tx:
             factory = current_factory(tx)
             work_orders = tx.work_orders.find(status=list(OPEN))
+        work_orders = [wo for wo in work_orders if wo.lot not in self.held]
         self._prune(now)
         built = build_problem(
             factory, work_orders, now, downtimes=self.downtimes, horizon_days=self.horizon_days
@@ -184,6 +193,9 @@ class ServicePlanner:
 
     def __init__(self, service: PlanningService) -> None:
         self.service = service
+
+    def set_held(self, lots: set[str]) -> None:
+        """The service plans held work too; the dispatcher does not release it."""
 
     def add_window(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
         self.service.downtimes.setdefault(machine, []).append((start, end, reason))

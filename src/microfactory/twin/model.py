@@ -151,8 +151,10 @@ class TwinMachine:
         return self.rng.expovariate(rate) if rate > 0 else FOREVER
 
     def next_seq(self) -> int:
+        """Per-machine event numbers 0, 1, 2, ... (the ingester detects gaps on them)."""
+        seq = self.seq
         self.seq += 1
-        return self.seq
+        return seq
 
     def event_id(self, seq: int) -> str:
         return f"{self.twin.config.tag}-{self.id}-{seq}"
