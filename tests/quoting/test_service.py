@@ -130,3 +130,39 @@ def test_cli_refuses_a_corrupt_file_with_exit_code_2(write: Callable[[str, bytes
     assert proc.returncode == 2
     assert "not an STL" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_cli_quote_holds_and_accept_makes_an_order(
+    write: Callable[[str, bytes], Path], tmp_path: Path
+) -> None:
+    from microfactory.cli.main import app
+
+    db = f"sqlite:///{tmp_path / 'mf.db'}"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--db", db]).exit_code == 0
+    customer = load_factory(DEMO_FACTORY).customers[0].id
+    path = write("cube.stl", CUBE)
+    quoted = runner.invoke(
+        app,
+        [
+            "quote",
+            str(path),
+            "-m",
+            "pla-black",
+            "-q",
+            "2",
+            "--json",
+            "--db",
+            db,
+            "--customer",
+            customer,
+        ],
+    )
+    assert quoted.exit_code == 0, quoted.output
+    data = json.loads(quoted.output)
+    assert data["promise_basis"].startswith("capable-to-promise")
+    accepted = runner.invoke(app, ["quote", "accept", data["quote_id"], "--json", "--db", db])
+    assert accepted.exit_code == 0, accepted.output
+    order = json.loads(accepted.output)
+    assert order["order_id"].startswith("SO")
+    assert len(order["tracking_token"]) >= 32

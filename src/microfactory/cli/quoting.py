@@ -14,7 +14,9 @@ from microfactory.cli.common import DB_HELP
 
 
 def quote_cmd(
-    args: Annotated[list[str], typer.Argument(help="MODEL file (.stl, .3mf, .obj).")],
+    args: Annotated[
+        list[str], typer.Argument(help="MODEL file (.stl, .3mf, .obj), or: accept QUOTE_ID")
+    ],
     material: Annotated[
         str | None, typer.Option("--material", "-m", help="Material id from the factory.")
     ] = None,
@@ -22,8 +24,17 @@ def quote_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     factory: Annotated[
         Path | None,
-        typer.Option("--factory", help="Factory YAML file (default: the factory in the database)."),
+        typer.Option(
+            "--factory",
+            help="Factory YAML file: quote without the database (lead-time rule, no hold).",
+        ),
     ] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="Customer id (needed to accept).")
+    ] = None,
+    hold: Annotated[
+        bool, typer.Option("--hold/--no-hold", help="Store the quote and reserve capacity.")
+    ] = True,
     units: Annotated[
         str | None,
         typer.Option("--units", help="Model units when the file does not say (mm, in…)."),
@@ -33,48 +44,118 @@ def quote_cmd(
     ] = None,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
 ) -> None:
-    """Price a 3D model and promise a date: volume, mass, machine hours, price, date."""
-    from microfactory.core.clock import SystemClock
+    """Price a 3D model and promise a date (capable-to-promise on the current plan), or
+    `quote accept QUOTE_ID` to turn a held quote into an order and replan."""
     from microfactory.core.errors import ValidationError
-    from microfactory.quoting.intake import IntakeLimits
-    from microfactory.services.quoting import quote_file
 
+    if len(args) == 2 and args[0] == "accept" and not Path(args[0]).exists():
+        _accept(args[1], customer, as_json, db)
+        return
     if len(args) != 1:
-        raise ValidationError("give exactly one MODEL file", where="MODEL")
+        raise ValidationError("give one MODEL file, or: accept QUOTE_ID", where="MODEL")
     if material is None:
         raise ValidationError("is required", where="--material")
-    loaded_factory, settings_limit = _factory(factory, db)
-    limit = max_bytes if max_bytes is not None else settings_limit
-    if limit <= 0:
+    if max_bytes is not None and max_bytes <= 0:
         raise ValidationError("must be positive", where="--max-bytes")
+    if factory is not None:
+        _render(
+            _quote_from_file(factory, Path(args[0]), material, quantity, units, max_bytes), as_json
+        )
+        return
+    container = _open(db)
+    try:
+        service = _service(container, max_bytes)
+        response = service.quote_file(
+            Path(args[0]),
+            material=material,
+            quantity=quantity,
+            customer=customer,
+            units=units,
+            hold=hold,
+        )
+    finally:
+        container.close()
+    _render(response.to_dict(), as_json)
+
+
+def _quote_from_file(
+    factory: Path,
+    model: Path,
+    material: str,
+    quantity: int,
+    units: str | None,
+    max_bytes: int | None,
+) -> dict[str, Any]:
+    from microfactory.core.clock import SystemClock
+    from microfactory.quoting.intake import IntakeLimits
+    from microfactory.services.quoting import quote_file
+    from microfactory.settings import Settings
+    from microfactory.store.factory_file import load_factory
+
+    limit = max_bytes if max_bytes is not None else Settings().max_upload_bytes
     response = quote_file(
-        loaded_factory,
-        Path(args[0]),
+        load_factory(factory),
+        model,
         material=material,
         quantity=quantity,
         clock=SystemClock(),
         limits=IntakeLimits(max_file_bytes=limit),
         units=units,
     )
-    _render(response.to_dict(), as_json)
+    return response.to_dict()
 
 
-def _factory(path: Path | None, db: str | None) -> tuple[Any, int]:
-    from microfactory.settings import Settings
-
-    if path is not None:
-        from microfactory.store.factory_file import load_factory
-
-        return load_factory(path), Settings().max_upload_bytes
+def _open(db: str | None) -> Any:
     from microfactory.cli.common import open_container
-    from microfactory.services.factory import current_factory
 
-    container = open_container(db)
+    return open_container(db)
+
+
+def _service(container: Any, max_bytes: int | None) -> Any:
+    from microfactory.core.clock import SystemClock
+    from microfactory.quoting.intake import IntakeLimits
+    from microfactory.services.planning import PlanningService, PlanningSettings
+    from microfactory.services.quoting import QuoteService, QuotingSettings
+    from microfactory.store.planning_sql import SqlPlanStore
+    from microfactory.store.quoting_tables import SqlQuoteStore
+
+    clock = SystemClock()
+    settings = container.settings
+    limit = max_bytes if max_bytes is not None else settings.max_upload_bytes
+    return QuoteService(
+        container.uow,
+        SqlQuoteStore(container.engine),
+        clock,
+        plans=PlanningService(
+            container.uow,
+            SqlPlanStore(container.engine),
+            clock,
+            PlanningSettings(time_limit=5.0, workers=1),
+        ),
+        settings=QuotingSettings(
+            hold_hours=settings.quote_hold_hours,
+            limits=IntakeLimits(max_file_bytes=limit),
+        ),
+    )
+
+
+def _accept(quote_id: str, customer: str | None, as_json: bool, db: str | None) -> None:
+    from microfactory.cli.common import console, print_json
+
+    container = _open(db)
     try:
-        with container.uow() as tx:
-            return current_factory(tx), container.settings.max_upload_bytes
+        accepted = _service(container, None).accept(quote_id, customer=customer)
     finally:
         container.close()
+    data = accepted.to_dict()
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"[green]accepted[/] {quote_id} → order [bold]{data['order_id']}[/], promised "
+        f"{data['promised_date']}, planned completion {data['planned_completion']} "
+        f"(plan v{data['plan_version']})\n  tracking token: {data['tracking_token']}"
+    )
 
 
 def _render(data: dict[str, Any], as_json: bool) -> None:
@@ -93,6 +174,8 @@ def _render(data: dict[str, Any], as_json: bool) -> None:
         f"{data['currency']}[/] ({data['unit_price']:.2f} each)\n"
         f"  promised {data['promised_date']} — {data['promise_basis']}"
     )
+    if data.get("quote_id"):
+        console.print(f"  quote [bold]{data['quote_id']}[/] held until {data['expires_at']}")
     for warning in data["warnings"]:
         console.print(f"  [yellow]warning:[/] {warning}")
 

@@ -9,6 +9,7 @@ lead-time rule; `promise_basis` always says which. Nothing is stored for a refus
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -204,9 +205,6 @@ class QuotingSettings:
     print_capability: Mapping[Process, str] = field(
         default_factory=lambda: {Process.FDM: "fdm_print", Process.RESIN: "resin_print"}
     )
-    finishing_capability: Mapping[Process, str] = field(
-        default_factory=lambda: {Process.FDM: "deburr", Process.RESIN: "post_cure"}
-    )
     product_for_process: Mapping[Process, str] = field(default_factory=dict)
     """Catalog product an accepted quote becomes; default: the product with the fewest
     operations whose routing starts with the process's print capability."""
@@ -361,7 +359,7 @@ class QuoteService:
             order = place_order(tx, request, now, note=f"accepted quote {quote_id}")
             tx.orders.set_tracking_token(order.id, token)
             print_cap = self.settings.print_capability[process]
-            minutes = float(row["machine_hours"]) * 60.0
+            minutes = float(math.ceil(float(row["machine_hours"]) * 60.0))
             for wo in release_order(tx, order.id, now):
                 for op in wo.operations:
                     if op.capability == print_cap:
@@ -449,7 +447,10 @@ class QuoteService:
 
     def _promise(self, factory: Factory, base: QuoteResponse) -> QuoteResponse:
         assert self.plans is not None
-        now = base.quoted_at
+        # the planner works in whole minutes: start on the next minute, whole-minute steps
+        now = base.quoted_at.replace(second=0, microsecond=0)
+        if now < base.quoted_at:
+            now += timedelta(minutes=1)
         horizon = now + timedelta(days=self.settings.horizon_days)
         plan = self.plans.current()
         held = self.store.held_reservations(now)
@@ -488,22 +489,29 @@ class QuoteService:
         )
 
     def _steps(self, factory: Factory, quote: ModelQuote) -> list[Step]:
-        plates = max(1, quote.plates)
-        steps = [
-            Step(
-                f"print ({quote.process.value})",
-                quote.eligible_machines,
-                quote.machine_hours * 60.0 / plates,
-                plates,
-            )
-        ]
-        labour = self.options.pricing.labour_per_hour if self.options else 35.0
-        minutes = quote.price.finishing_cost / labour * 60.0 if labour > 0 else 0.0
-        capability = self.settings.finishing_capability.get(quote.process)
-        finishers = tuple(m.id for m in factory.machines if capability and m.can(capability))
-        if minutes > 0 and finishers:
-            steps.append(Step(f"finishing ({capability})", finishers, minutes))
-        return steps
+        """The routing the accepted order will get: the carrier product's operations, with
+        the print operation replaced by the quote's print time on the machines that fit."""
+        print_cap = self.settings.print_capability[quote.process]
+        # one operation on one printer, as the accepted work order will be planned (the
+        # planner does not split an operation across machines)
+        printing = Step(
+            f"print ({quote.process.value})",
+            quote.eligible_machines,
+            max(math.ceil(quote.machine_hours * 60.0), 1),
+        )
+        try:
+            product = self._product(factory, quote.process)
+        except ValidationError:
+            return [printing]
+        steps: list[Step] = []
+        for op in product.routing:
+            if op.capability == print_cap:
+                steps.append(printing)
+                continue
+            machines = tuple(m.id for m in factory.eligible_machines(op.capability, op.machines))
+            if machines:
+                steps.append(Step(op.name, machines, max(math.ceil(op.minutes(quote.quantity)), 1)))
+        return steps if printing in steps else [printing, *steps]
 
     def _product(self, factory: Factory, process: Process) -> Product:
         wanted = self.settings.product_for_process.get(process)
