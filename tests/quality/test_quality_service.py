@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from itertools import count
+from itertools import count, pairwise
 
 import pytest
 
@@ -17,6 +17,8 @@ from microfactory.quality.records import AlertKind, Disposition, NcrStatus
 from microfactory.services.quality import (
     QualityService,
     QualityStore,
+    characteristic_capability,
+    characteristic_chart,
     close_ncr,
     disposition_ncr,
     held_lots,
@@ -197,3 +199,32 @@ def test_service_tells_the_dispatcher_about_holds_and_releases(
     disposition_ncr(store, alert.ncr, "scrap", by="qe.anna", at=T0)
     service.release(LOT, by="qe.anna", at=T0 + timedelta(hours=1))
     assert calls == [("hold", LOT), ("release", LOT)]
+
+
+def test_characteristic_chart_uses_the_frozen_limits(store: QualityStore, factory: Factory) -> None:
+    feed = Feed("pin_diameter")
+    for v in [*STEADY, *[5.02] * 9]:
+        record_measurement(store, factory, feed(v), rules=("nelson-2",))
+    chart = characteristic_chart(store, factory, "pin", "pin_diameter", rules=("nelson-2",))
+    i = chart.series("i")
+    assert i.points.shape[0] == 29
+    assert float(i.center[0]) == pytest.approx(sum(STEADY) / 20)  # Phase I, not all 29
+    assert [v.index for v in i.violations] == [28]
+
+
+def test_characteristic_capability_uses_the_specification(
+    store: QualityStore, factory: Factory
+) -> None:
+    feed = Feed("pin_diameter")
+    for v in STEADY:
+        record_measurement(store, factory, feed(v))
+    result = characteristic_capability(store, factory, "pin", "pin_diameter")
+    mr_bar = sum(abs(b - a) for a, b in pairwise(STEADY)) / 19
+    assert (result.lsl, result.usl, result.target) == (4.9, 5.1, 5.0)
+    assert result.cp == pytest.approx(0.2 / (6 * mr_bar / 1.128379), rel=1e-5)
+
+
+def test_chart_needs_two_subgroups(store: QualityStore, factory: Factory) -> None:
+    record_measurement(store, factory, Feed("pin_diameter")(5.0))
+    with pytest.raises(ValidationError, match="a chart needs 2"):
+        characteristic_chart(store, factory, "pin", "pin_diameter")

@@ -28,7 +28,9 @@ from microfactory.core.errors import Conflict, NotFound, ValidationError
 from microfactory.core.ids import new_id
 from microfactory.orders import Factory, WorkOrder
 from microfactory.orders.products import Characteristic, Product
-from microfactory.quality.chart_model import ProcessEstimate
+from microfactory.quality.capability import CapabilityResult, process_capability
+from microfactory.quality.chart_model import ChartResult, ProcessEstimate
+from microfactory.quality.charts import control_chart
 from microfactory.quality.monitoring import (
     chart_type_for,
     check_latest,
@@ -317,6 +319,67 @@ def _spc(
         store.add_alert(alert_row(alert))
         alerts.append(alert)
     return alerts
+
+
+# -- views for the API and the dashboard ------------------------------------------------------
+
+
+def characteristic_chart(
+    store: QualityStore,
+    factory: Factory,
+    product: str,
+    characteristic: str,
+    *,
+    rules: str | Iterable[str] = "nelson",
+    last: int = 500,
+) -> ChartResult:
+    """The control chart of the latest `last` subgroups of a characteristic: against the
+    frozen limits when Phase I is done, else trial limits from the data shown."""
+    _, char = find_characteristic(factory, characteristic, product)
+    n = char.subgroup_size
+    total = store.measurement_count(product, characteristic)
+    usable = min(total - total % n, last * n)
+    if usable < 2 * n:
+        raise ValidationError(
+            f"{product}/{characteristic} has {total} measurements; a chart needs {2 * n}"
+        )
+    values = store.recent_values(product, characteristic, usable + total % n)[:usable]
+    estimate = _estimate(store, product, char)
+    if estimate is not None and estimate.chart != chart_type_for(n):
+        estimate = None
+    return control_chart(
+        chart_type_for(n),
+        values,
+        subgroup_size=None if n == 1 else n,
+        rules=rules,
+        estimate=estimate,
+    )
+
+
+def characteristic_capability(
+    store: QualityStore,
+    factory: Factory,
+    product: str,
+    characteristic: str,
+    *,
+    last: int = 1000,
+    confidence: float = 0.95,
+) -> CapabilityResult:
+    """Cp, Cpk, Pp, Ppk, Cpm of the latest `last` measurements against the characteristic's
+    specification (whole subgroups only)."""
+    _, char = find_characteristic(factory, characteristic, product)
+    n = char.subgroup_size
+    total = store.measurement_count(product, characteristic)
+    usable = min(total - total % n, (last // n) * n)
+    values = store.recent_values(product, characteristic, usable + total % n)[:usable]
+    return process_capability(
+        values,
+        lsl=char.lsl,
+        usl=char.usl,
+        target=char.nominal,
+        subgroup_size=n,
+        confidence=confidence,
+    )
 
 
 # -- holds ------------------------------------------------------------------------------------
