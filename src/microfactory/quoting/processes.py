@@ -140,11 +140,11 @@ class FdmSettings:
     min_layer_time_s: float = 5.0
     min_print_speed_mm_s: float = 10.0
     # calibrated (see benchmarks/quoting/RESULTS.md)
-    wall_time_factor: float = 1.534
-    solid_time_factor: float = 1.091
-    infill_time_factor: float = 1.422
+    wall_time_factor: float = 1.536
+    solid_time_factor: float = 1.092
+    infill_time_factor: float = 1.421
     layer_overhead_s: float = 0.0
-    part_overhead_s: float = 0.88
+    part_overhead_s: float = 0.08
     mass_factor: float = 1.032
     plate_overhead_s: float = 600.0
 
