@@ -136,7 +136,9 @@ class Ingester:
         self.on_commit = on_commit
         self.counters = IngestCounters()
         self._statuses = {s.machine: s for s in writer.machine_statuses()}
-        self._queue: queue.Queue[Message] = queue.Queue(self.settings.queue_size)
+        self._queue: queue.Queue[tuple[Message, Event | DeadLetter]] = queue.Queue(
+            self.settings.queue_size
+        )
         self._bus: Bus | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -154,7 +156,7 @@ class Ingester:
             return dead("oversize", f"payload of {len(payload)} bytes > {s.max_payload_bytes}")
         try:
             where = parse_topic(topic, s.root)
-            event = parse_event(payload)
+            event = parse_event(payload, where.kind)
         except ValidationError as exc:
             return dead(exc.where or "schema", exc.reason)
         if event.machine != where.machine or event.kind != where.kind:
@@ -173,10 +175,12 @@ class Ingester:
     def process(self, items: Sequence[tuple[str, bytes]]) -> BatchResult:
         """Validate and store one batch in one transaction; return what happened."""
         now = self.clock.now()
+        return self._write([self._validate(topic, payload, now) for topic, payload in items], now)
+
+    def _write(self, outcomes: Sequence[Event | DeadLetter], now: datetime) -> BatchResult:
         events: list[Event] = []
         dead: list[DeadLetter] = []
-        for topic, payload in items:
-            outcome = self._validate(topic, payload, now)
+        for outcome in outcomes:
             if isinstance(outcome, DeadLetter):
                 dead.append(outcome)
             else:
@@ -194,7 +198,7 @@ class Ingester:
             tx.insert_dead_letters(dead)
             tx.save_statuses(touched)
         result = BatchResult(new, len(events) - len(new), dead, gaps, time.time())
-        self._count(result, len(items))
+        self._count(result, len(outcomes))
         if self.on_commit is not None:
             self.on_commit(result)
         return result
@@ -251,9 +255,12 @@ class Ingester:
         bus.subscribe(pattern or subscription(self.settings.root), self._enqueue)
 
     def _enqueue(self, message: Message) -> None:
+        """Bus handler: validate here, on the bus's delivery thread, so that validation runs
+        while the worker thread is inside the database (which releases the GIL)."""
+        outcome = self._validate(message.topic, message.payload, self.clock.now())
         with self._idle:
             self._busy += 1
-        self._queue.put(message)
+        self._queue.put((message, outcome))
 
     def start(self) -> None:
         if self._thread is not None:
@@ -261,7 +268,7 @@ class Ingester:
         self._thread = threading.Thread(target=self._run, name="ingester", daemon=True)
         self._thread.start()
 
-    def _take_batch(self) -> list[Message]:
+    def _take_batch(self) -> list[tuple[Message, Event | DeadLetter]]:
         """Up to `max_batch` messages, waiting at most `max_delay_s` after the first one."""
         try:
             batch = [self._queue.get(timeout=0.2)]
@@ -289,7 +296,7 @@ class Ingester:
                     return
                 continue
             try:
-                self.process([(m.topic, m.payload) for m in batch])
+                self._write([outcome for _, outcome in batch], self.clock.now())
             except BaseException as exc:
                 self.error = exc
                 self._stop.set()
@@ -297,7 +304,7 @@ class Ingester:
                     self._idle.notify_all()
                 return
             if self._bus is not None:
-                for m in batch:
+                for m, _ in batch:
                     self._bus.ack(m)
             with self._idle:
                 self._busy -= len(batch)

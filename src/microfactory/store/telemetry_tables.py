@@ -1,7 +1,8 @@
 """Telemetry tables and their SQL store: shop-floor events (unique `event_id`), sensor samples
-indexed by (machine, signal, ts), the current state of each machine, sequence gaps and dead
-letters. Times are stored as integer microseconds since the Unix epoch (`*_us`), which makes
-bucketed downsampling the same integer arithmetic on SQLite and PostgreSQL.
+indexed by (signal, ts) where a signal id stands for (machine, signal, unit), the current state
+of each machine, sequence gaps and dead letters. Times are stored as integer microseconds since
+the Unix epoch (`*_us`), which makes bucketed downsampling the same integer arithmetic on SQLite
+and PostgreSQL.
 
 The hot path (`SqlTelemetryTx.insert_events`) uses DBAPI `executemany` with
 `INSERT ... ON CONFLICT (event_id) DO NOTHING`, on both SQLite and PostgreSQL; which events were
@@ -28,9 +29,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     delete,
     func,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
@@ -73,15 +76,27 @@ class EventRow(Base):
     __table_args__ = (Index("ix_tm_events_machine_ts", "machine", "ts_us"),)
 
 
-class SampleRow(Base):
-    __tablename__ = "tm_samples"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+class SignalRow(Base):
+    """One time series: a signal of a machine in a unit. Samples refer to it by integer id,
+    which keeps the sample rows and their (signal, ts) index small."""
+
+    __tablename__ = "tm_signals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     machine: Mapped[str] = mapped_column(String(64))
     signal: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(32))
+    __table_args__ = (UniqueConstraint("machine", "signal", "unit"),)
+
+
+class SampleRow(Base):
+    """A sensor sample; indexed by (signal id = machine + signal, ts)."""
+
+    __tablename__ = "tm_samples"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    signal_id: Mapped[int] = mapped_column(Integer)
     ts_us: Mapped[int] = mapped_column(BigInteger)
     value: Mapped[float] = mapped_column(Float)
-    unit: Mapped[str] = mapped_column(String(32))
-    __table_args__ = (Index("ix_tm_samples_machine_signal_ts", "machine", "signal", "ts_us"),)
+    __table_args__ = (Index("ix_tm_samples_signal_ts", "signal_id", "ts_us"),)
 
 
 class MachineStateRow(Base):
@@ -145,8 +160,10 @@ _EVENT_COLS = "event_id, machine, kind, seq, ts_us, received_us, batch, body"
 class SqlTelemetryTx:
     """One transaction of the ingester: events, samples, dead letters, states and gaps."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, signal_ids: dict[tuple[str, str, str], int]) -> None:
         self._conn = conn
+        self._ids = dict(signal_ids)  # committed ids plus those this transaction adds
+        self.new_signals: dict[tuple[str, str, str], int] = {}
         self._dbapi: Any = conn.connection.driver_connection
         self._ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         self._batch = os.urandom(8).hex()
@@ -182,25 +199,46 @@ class SqlTelemetryTx:
             new = {r[0] for r in rows}
         else:
             new = self._inserted_by_this_batch([r[0] for r in rows])
-        samples: list[tuple[str, str, int, float, str]] = []
+        samples: list[tuple[int, int, float]] = []
         pending = set(new)  # a batch may hold one event twice: its samples go in once
+        sid = self._signal_id
+        get = self._ids.get
         for e in events:
             if isinstance(e, SampleBatch) and e.event_id in pending:
                 pending.discard(e.event_id)
                 base = to_us(e.ts)
                 m = e.machine
                 samples.extend(
-                    (m, s.signal, base if s.ts is None else to_us(s.ts), s.value, s.unit)
+                    (
+                        get((m, s.signal, s.unit)) or sid(m, s.signal, s.unit),
+                        base if s.ts is None else to_us(s.ts),
+                        s.value,
+                    )
                     for s in e.samples
                 )
         if samples:
             cur.executemany(
-                "INSERT INTO tm_samples (machine, signal, ts_us, value, unit) "
-                f"VALUES ({self._values(5)})",
+                f"INSERT INTO tm_samples (signal_id, ts_us, value) VALUES ({self._values(3)})",
                 samples,
             )
         cur.close()
         return new
+
+    def _signal_id(self, machine: str, signal: str, unit: str) -> int:
+        key = (machine, signal, unit)
+        t = _table(SignalRow)
+        self._conn.execute(
+            text(
+                "INSERT INTO tm_signals (machine, signal, unit) VALUES (:m, :s, :u) "
+                "ON CONFLICT (machine, signal, unit) DO NOTHING"
+            ),
+            {"m": machine, "s": signal, "u": unit},
+        )
+        found = self._conn.execute(
+            select(t.c.id).where(t.c.machine == machine, t.c.signal == signal, t.c.unit == unit)
+        ).scalar_one()
+        self.new_signals[key] = self._ids[key] = int(found)
+        return int(found)
 
     def _inserted_by_this_batch(self, ids: list[str]) -> set[str]:
         new: set[str] = set()
@@ -314,11 +352,19 @@ class SqlTelemetryStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._signal_ids: dict[tuple[str, str, str], int] = {}
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTelemetryTx]:
         with self.engine.begin() as conn:
-            yield SqlTelemetryTx(conn)
+            tx = SqlTelemetryTx(conn, self._signal_ids)
+            yield tx
+        self._signal_ids.update(tx.new_signals)  # only once committed
+
+    def _signal_ids_of(self, conn: Connection, machine: str, signal: str) -> list[int]:
+        t = _table(SignalRow)
+        query = select(t.c.id).where(t.c.machine == machine, t.c.signal == signal)
+        return list(conn.execute(query).scalars())
 
     # reads ------------------------------------------------------------------------------------
     def known_machine_ids(self) -> list[str]:
@@ -398,18 +444,18 @@ class SqlTelemetryStore:
     ) -> list[tuple[datetime, float]]:
         """Raw samples of one signal in [start, end), oldest first."""
         t = _table(SampleRow)
-        query = (
-            select(t.c.ts_us, t.c.value)
-            .where(
-                t.c.machine == machine,
-                t.c.signal == signal,
-                t.c.ts_us >= to_us(start),
-                t.c.ts_us < to_us(end),
-            )
-            .order_by(t.c.ts_us, t.c.id)
-            .limit(limit)
-        )
         with self.engine.connect() as conn:
+            ids = self._signal_ids_of(conn, machine, signal)
+            query = (
+                select(t.c.ts_us, t.c.value)
+                .where(
+                    t.c.signal_id.in_(ids),
+                    t.c.ts_us >= to_us(start),
+                    t.c.ts_us < to_us(end),
+                )
+                .order_by(t.c.ts_us, t.c.id)
+                .limit(limit)
+            )
             return [(from_us(ts), float(v)) for ts, v in conn.execute(query).all()]
 
     def downsample(
@@ -423,24 +469,20 @@ class SqlTelemetryStore:
         t = _table(SampleRow)
         origin = to_us(start)
         index = (t.c.ts_us - origin) // width
-        query = (
-            select(
-                index.label("b"),
-                func.count(),
-                func.min(t.c.value),
-                func.max(t.c.value),
-                func.avg(t.c.value),
-            )
-            .where(
-                t.c.machine == machine,
-                t.c.signal == signal,
-                t.c.ts_us >= origin,
-                t.c.ts_us < to_us(end),
-            )
-            .group_by("b")
-            .order_by("b")
-        )
         with self.engine.connect() as conn:
+            ids = self._signal_ids_of(conn, machine, signal)
+            query = (
+                select(
+                    index.label("b"),
+                    func.count(),
+                    func.min(t.c.value),
+                    func.max(t.c.value),
+                    func.avg(t.c.value),
+                )
+                .where(t.c.signal_id.in_(ids), t.c.ts_us >= origin, t.c.ts_us < to_us(end))
+                .group_by("b")
+                .order_by("b")
+            )
             rows = conn.execute(query).all()
         return [
             Bucket(from_us(origin + int(b) * width), int(n), float(lo), float(hi), float(avg))

@@ -35,16 +35,23 @@ def upgrade() -> None:
     )
     op.create_index("ix_tm_events_machine_ts", "tm_events", ["machine", "ts_us"])
     op.create_table(
-        "tm_samples",
-        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        "tm_signals",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("machine", sa.String(length=64), nullable=False),
         sa.Column("signal", sa.String(length=64), nullable=False),
+        sa.Column("unit", sa.String(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tm_signals")),
+        sa.UniqueConstraint("machine", "signal", "unit", name=op.f("uq_tm_signals_machine")),
+    )
+    op.create_table(
+        "tm_samples",
+        sa.Column("id", BigId, autoincrement=True, nullable=False),
+        sa.Column("signal_id", sa.Integer(), nullable=False),
         sa.Column("ts_us", sa.BigInteger(), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
-        sa.Column("unit", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tm_samples")),
     )
-    op.create_index("ix_tm_samples_machine_signal_ts", "tm_samples", ["machine", "signal", "ts_us"])
+    op.create_index("ix_tm_samples_signal_ts", "tm_samples", ["signal_id", "ts_us"])
     op.create_table(
         "tm_machine_state",
         sa.Column("machine", sa.String(length=64), nullable=False),
@@ -87,4 +94,5 @@ def downgrade() -> None:
     op.drop_table("tm_seq_gaps")
     op.drop_table("tm_machine_state")
     op.drop_table("tm_samples")
+    op.drop_table("tm_signals")
     op.drop_table("tm_events")
