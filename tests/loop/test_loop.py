@@ -116,3 +116,26 @@ def test_the_loop_runs_over_mqtt(mqtt_broker: tuple[str, int], tmp_path: Path) -
     assert s["dead_letters"] == 0
     [(gaps,)] = _rows(run.url, "SELECT count(*) FROM tm_seq_gaps")
     assert gaps == 0  # nothing lost on the way through the broker
+
+
+def test_what_if_a_machine_fails_replays_the_seed_with_the_failure() -> None:
+    from datetime import timedelta
+
+    from microfactory.cli.demo import DEMO_START
+    from microfactory.cli.twin import what_if
+
+    at = DEMO_START + timedelta(hours=10)
+    result = what_if("fdm-xl", at, 6.0, seed=5, start=DEMO_START, days=30.0, after_days=0.5)
+    assert result["breakdowns"]["disrupted"] == result["breakdowns"]["baseline"] + 1
+    assert result["replans"]["disrupted"] >= result["replans"]["baseline"] + 2
+    # the same seed gives the same orders either way
+    assert result["orders_received"]["baseline"] == result["orders_received"]["disrupted"]
+
+
+def test_what_if_rejects_an_unknown_machine() -> None:
+    from microfactory.cli.demo import DEMO_START
+    from microfactory.cli.twin import what_if
+    from microfactory.core.errors import ValidationError
+
+    with pytest.raises(ValidationError):
+        what_if("nope", DEMO_START, 1.0, seed=5, start=DEMO_START, days=1.0, after_days=1.0)

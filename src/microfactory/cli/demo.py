@@ -4,6 +4,7 @@ a summary (`--json` for a machine-readable one)."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,11 @@ def run_demo(
     mqtt_port: int = 1883,
     root: str | None = None,
     show_progress: bool = False,
+    disruptions: tuple[tuple[str, datetime, float], ...] = (),
+    start: datetime = DEMO_START,
+    realtime_factor: float | None = None,
+    stop: threading.Event | None = None,
+    ready: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Reset the database, run the loop, store and return the summary."""
     from microfactory.services.closed_loop import ClosedLoop, LoopConfig, LoopPorts, summary_dict
@@ -63,15 +69,18 @@ def run_demo(
     reset_database(container.engine)
     upgrade(container.engine)
     fac = load_demo_factory(container.uow, factory_file)
+    if ready is not None:
+        ready.set()
     store = SqlExecutionStore(container.engine)
     the_bus = open_bus(bus, mqtt_host, mqtt_port)
     topic_root = root or (ROOT if bus == "memory" else f"mfdemo-{uuid.uuid4().hex[:8]}")
     config = LoopConfig(
-        start=DEMO_START,
+        start=start,
         days=days,
         seed=seed,
         preventive_maintenance=preventive,
         root=topic_root,
+        disruptions=disruptions,
     )
     telemetry = SqlTelemetryStore(container.engine)
     plans = SqlPlanStore(container.engine)
@@ -90,11 +99,15 @@ def run_demo(
         ) as progress:
             total = int(days) if float(days).is_integer() else int(days) + 1
             task = progress.add_task("days", total=total)
-            run = loop.run(progress=lambda d: progress.update(task, completed=d))
+            run = loop.run(
+                progress=lambda d: progress.update(task, completed=d),
+                realtime_factor=realtime_factor,
+                stop=stop,
+            )
     finally:
         the_bus.close()
     summary = summary_dict(run, config, bus)
-    store.save_run(seed, days, DEMO_START, bus, summary)
+    store.save_run(seed, days, start, bus, summary)
     return summary
 
 
@@ -115,11 +128,25 @@ def demo_cmd(
     ] = False,
     host: Annotated[str, typer.Option(help="Dashboard address (with --serve)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Dashboard port (with --serve)")] = 8000,
+    live: Annotated[
+        float | None,
+        typer.Option(
+            "--live",
+            min=1.0,
+            help="With --serve: run the loop live at this speed-up (60 = a minute a second) "
+            "while the dashboard is up",
+        ),
+    ] = None,
 ) -> None:
     """The closed loop: orders → plan → digital twin over the bus → ingestion → OEE, TPM,
     replans on breakdowns, maintenance windows and rush orders → summary."""
     if bus not in ("memory", "mqtt"):
         raise ValidationError(f"unknown bus {bus!r}: use memory or mqtt", where="--bus")
+    if live is not None:
+        if not serve:
+            raise ValidationError("--live needs --serve", where="--live")
+        serve_live(db, days, seed, bus, factory, live, host, port)
+        return
     container = bootstrap(db_url=db, migrate=False)
     try:
         summary = run_demo(
@@ -143,6 +170,48 @@ def demo_cmd(
             serve_dashboard(container, host, port)
     finally:
         container.close()
+
+
+def serve_live(
+    db: str, days: int, seed: int, bus: str, factory: Path, factor: float, host: str, port: int
+) -> None:
+    """The loop in scaled real time on a worker thread, the dashboard in front."""
+    from microfactory.cli.serve import serve_dashboard
+
+    loop_container = bootstrap(db_url=db, migrate=False)
+    stop, ready = threading.Event(), threading.Event()
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            run_demo(
+                loop_container,
+                days=days,
+                seed=seed,
+                bus=bus,
+                factory_file=factory,
+                realtime_factor=factor,
+                stop=stop,
+                ready=ready,
+            )
+        except BaseException as exc:  # reported after the dashboard stops
+            failure.append(exc)
+            ready.set()
+
+    worker = threading.Thread(target=work, name="closed-loop", daemon=True)
+    worker.start()
+    ready.wait(120.0)
+    web = bootstrap(db_url=db, migrate=False)
+    try:
+        console.print(f"closed loop running live at x{factor:g} ({days} simulated days)")
+        serve_dashboard(web, host, port)
+    finally:
+        stop.set()
+        worker.join(30.0)
+        web.close()
+        loop_container.close()
+    if failure:
+        raise failure[0]
 
 
 def render(summary: dict[str, Any]) -> None:

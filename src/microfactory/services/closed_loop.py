@@ -9,15 +9,16 @@ All adapters come in through ports (`LoopPorts`); the composition (CLI) builds t
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from microfactory.connect.bus import Bus, Message
 from microfactory.maintenance.tpm import MaintenanceWorkOrder
-from microfactory.orders import Factory, OrderStatus
+from microfactory.orders import Factory
 from microfactory.orders.generator import GeneratedOrder, order_stream
 from microfactory.quality.records import NcrStatus, QualityAlert
 from microfactory.services.execution import Execution, ExecutionStore
@@ -92,6 +93,7 @@ class LoopConfig:
     flush_minutes: float = 60.0
     ingest_minutes: float = 120.0
     review_hours: float = 4.0
+    disruptions: tuple[tuple[str, datetime, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
@@ -177,6 +179,38 @@ class ClosedLoop:
         )
         self.published = 0
         self._inbox: list[Message] = []
+
+    def _run_fast(self, progress: Callable[[int], None] | None) -> None:
+        cfg = self.config
+        days = int(cfg.days) if float(cfg.days).is_integer() else int(cfg.days) + 1
+        for day in range(1, days + 1):
+            self.twin.run_until(min(day, cfg.days) * 1440.0)
+            if self.ingester.error is not None:
+                raise self.ingester.error
+            if progress is not None:
+                progress(day)
+
+    def _run_realtime(
+        self, factor: float, stop: threading.Event, progress: Callable[[int], None] | None
+    ) -> None:
+        if factor <= 0:
+            raise ValueError("the real-time factor must be positive")
+        end = self.config.days * 1440.0
+        tick = 0.5  # wall seconds per step
+        wall0 = time.monotonic()
+        day = 0
+        while self.twin.env.now < end and not stop.is_set():
+            target = min(end, (time.monotonic() - wall0 + tick) * factor / 60.0)
+            self.twin.run_until(target)
+            self.execution.flush()
+            if self.synchronous:
+                self._ingest()
+            if self.ingester.error is not None:
+                raise self.ingester.error
+            if progress is not None and int(self.twin.env.now // 1440) > day:
+                day = int(self.twin.env.now // 1440)
+                progress(day)
+            stop.wait(max(0.0, wall0 + target * 60.0 / factor - time.monotonic()))
 
     def _await_delivery(self, timeout: float) -> None:
         """Wait until the ingester has received every published event (over a broker,
@@ -285,7 +319,16 @@ class ClosedLoop:
 
     # -- run -------------------------------------------------------------------------------
 
-    def run(self, progress: Callable[[int], None] | None = None) -> LoopRun:
+    def run(
+        self,
+        progress: Callable[[int], None] | None = None,
+        *,
+        realtime_factor: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> LoopRun:
+        """Run the whole horizon as fast as possible, or — with `realtime_factor` — in
+        scaled real time (factor 60: one simulated minute per second), ingesting as it goes
+        so a dashboard on the same database shows the shop live; `stop` ends it early."""
         began = time.perf_counter()
         cpu = time.process_time()
         cfg = self.config
@@ -299,6 +342,8 @@ class ClosedLoop:
         )
         for order in orders:
             self.twin.call_at(order.created, self._arrive(order))
+        for machine, at, hours in cfg.disruptions:
+            self.twin.disrupt(machine, at, hours)
         self._every(cfg.plan_every_hours, lambda: self.execution.plan_periodic(self.twin.now), 0.01)
         self._every(cfg.tpm_check_hours, lambda: self.tpm.check(self.twin.now), 0.5)
         self._every(cfg.flush_minutes / 60.0, self.execution.flush, 0.02)
@@ -313,13 +358,10 @@ class ClosedLoop:
             self.ingester.attach(self.ports.bus, pattern)
             self.ingester.start()
         try:
-            days = int(cfg.days) if float(cfg.days).is_integer() else int(cfg.days) + 1
-            for day in range(1, days + 1):
-                self.twin.run_until(min(day, cfg.days) * 1440.0)
-                if self.ingester.error is not None:
-                    raise self.ingester.error
-                if progress is not None:
-                    progress(day)
+            if realtime_factor is not None:
+                self._run_realtime(realtime_factor, stop or threading.Event(), progress)
+            else:
+                self._run_fast(progress)
             self.execution.flush()
             self.ports.bus.flush(60.0)
             self._ingest()
@@ -389,5 +431,18 @@ def summary_dict(run: LoopRun, config: LoopConfig, bus: str) -> dict[str, Any]:
     return out
 
 
-def done_statuses() -> Sequence[OrderStatus]:
-    return (OrderStatus.DONE,)
+def compare(baseline: dict[str, Any], disrupted: dict[str, Any]) -> dict[str, Any]:
+    """What changed between two summaries of the same seed (a what-if)."""
+    keys = (
+        "orders_received",
+        "orders_completed",
+        "orders_late",
+        "on_time_rate",
+        "breakdowns",
+        "replans",
+    )
+    out: dict[str, Any] = {k: {"baseline": baseline[k], "disrupted": disrupted[k]} for k in keys}
+    out["oee"] = {"baseline": baseline["oee"]["oee"], "disrupted": disrupted["oee"]["oee"]}
+    a, b = baseline["on_time_rate"], disrupted["on_time_rate"]
+    out["on_time_change"] = None if a is None or b is None else round(b - a, 4)
+    return out

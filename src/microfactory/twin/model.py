@@ -85,6 +85,16 @@ class MaintenanceWindow:
     done: bool = False
 
 
+@dataclass
+class Outage:
+    """A breakdown imposed from outside (a what-if scenario)."""
+
+    start: float
+    minutes: float
+    reason: str
+    done: bool = False
+
+
 @dataclass(frozen=True)
 class FailureRecord:
     """Hidden truth: when a machine broke down and why (for scoring predictions)."""
@@ -137,6 +147,7 @@ class TwinMachine:
         self.windows = twin.windows_for(machine)
         self.wake_event = twin.env.event()
         self.maintenance: list[MaintenanceWindow] = []
+        self.outages: list[Outage] = []
         self.trace = _Trace()
         self.busy = False
         self.until_micro_stop = self._draw_micro_stop_gap()
@@ -224,13 +235,21 @@ class TwinMachine:
     def run(self) -> Proc:
         env = self.twin.env
         while True:
+            outage = self.due_outage(env.now)
+            if outage is not None:
+                yield from self.breakdown(None, outage)
+                continue
             window = self.due_maintenance(env.now)
             if window is not None:
                 yield from self.maintain(window)
                 continue
             if not self.in_shift(env.now):
                 self.set_state(MachineState.NOT_AVAILABLE, MachineMode.IDLE, "off_shift")
-                until = min(self.next_shift_start(env.now), self.next_maintenance_start())
+                until = min(
+                    self.next_shift_start(env.now),
+                    self.next_maintenance_start(),
+                    self.next_outage_start(),
+                )
                 yield env.timeout(max(0.0, until - env.now))
                 continue
             job = self.twin.dispatcher.next_job(self.id, self.twin.at(env.now))
@@ -238,7 +257,11 @@ class TwinMachine:
                 self.set_state(MachineState.NOT_EXECUTING, MachineMode.IDLE, None)
                 if self.wake_event.triggered:
                     self.wake_event = env.event()
-                until = min(self.shift_end(env.now), self.next_maintenance_start())
+                until = min(
+                    self.shift_end(env.now),
+                    self.next_maintenance_start(),
+                    self.next_outage_start(),
+                )
                 yield env.any_of([self.wake_event, env.timeout(max(0.0, until - env.now))])
                 continue
             yield from self.process_job(job)
@@ -329,12 +352,23 @@ class TwinMachine:
         remaining = minutes
         processing = mode == MachineMode.PROCESSING
         while remaining > 1e-9:
+            outage = self.due_outage(env.now)
+            if outage is not None:
+                yield from self.breakdown(mode, outage)
+                continue
             if not self.in_shift(env.now):
                 self.set_state(MachineState.NOT_AVAILABLE, MachineMode.IDLE, "off_shift")
-                yield env.timeout(max(0.0, self.next_shift_start(env.now) - env.now))
-                self.set_state(MachineState.EXECUTING, mode, None)
+                until = min(self.next_shift_start(env.now), self.next_outage_start())
+                yield env.timeout(max(0.0, until - env.now))
+                if self.in_shift(env.now):
+                    self.set_state(MachineState.EXECUTING, mode, None)
                 continue
-            piece = min(remaining, cfg.step_minutes, self.shift_end(env.now) - env.now)
+            piece = min(
+                remaining,
+                cfg.step_minutes,
+                self.shift_end(env.now) - env.now,
+                max(1e-6, self.next_outage_start() - env.now),
+            )
             if processing:
                 piece = min(piece, self.until_micro_stop)
                 failed_after = self.health.advance(piece)
@@ -358,13 +392,26 @@ class TwinMachine:
                 elif self.until_micro_stop <= 1e-9:
                     self.until_micro_stop = self._draw_micro_stop_gap()
 
-    def breakdown(self, resume_mode: MachineMode | None) -> Proc:
+    def due_outage(self, t: float) -> Outage | None:
+        for o in self.outages:
+            if not o.done and o.start <= t:
+                return o
+        return None
+
+    def next_outage_start(self) -> float:
+        return min((o.start for o in self.outages if not o.done), default=FOREVER)
+
+    def breakdown(self, resume_mode: MachineMode | None, forced: Outage | None = None) -> Proc:
         env = self.twin.env
         cfg = self.twin.config
-        mode_name = self.rng.choice(failure_modes_for(self.m.type))
-        mean = self.m.mttr_hours * 60.0
-        sigma = cfg.repair_sd
-        repair = self.rng.lognormvariate(math.log(mean) - sigma * sigma / 2.0, sigma)
+        if forced is not None:
+            forced.done = True
+            mode_name, repair = forced.reason, forced.minutes
+        else:
+            mode_name = self.rng.choice(failure_modes_for(self.m.type))
+            mean = self.m.mttr_hours * 60.0
+            sigma = cfg.repair_sd
+            repair = self.rng.lognormvariate(math.log(mean) - sigma * sigma / 2.0, sigma)
         self.twin.failures.append(
             FailureRecord(self.id, self.twin.at(env.now), mode_name, round(repair, 2))
         )
@@ -541,6 +588,18 @@ class Twin:
             MaintenanceWindow(max(self.env.now, self.minutes(start)), minutes, ref)
         )
         tm.maintenance.sort(key=lambda w: w.start)
+        tm.wake()
+
+    def disrupt(self, machine: str, at: datetime, hours: float, reason: str = "whatif") -> None:
+        """Make `machine` break down at `at` for `hours` (a what-if disruption); a job in
+        progress pauses and resumes after the repair."""
+        if hours <= 0:
+            raise ValueError("a disruption needs a positive duration")
+        if machine not in self.machines:
+            raise ValueError(f"unknown machine {machine!r}")
+        tm = self.machines[machine]
+        tm.outages.append(Outage(max(self.env.now, self.minutes(at)), hours * 60.0, reason))
+        tm.outages.sort(key=lambda o: o.start)
         tm.wake()
 
     def call_at(self, when: datetime, callback: Callable[[], None]) -> None:
