@@ -27,6 +27,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.setup_commands",
     "microfactory.cli.planning",
     "microfactory.cli.demo",
+    "microfactory.cli.twin",
     "microfactory.cli.quality",
     "microfactory.cli.quoting",
     "microfactory.cli.connect",
