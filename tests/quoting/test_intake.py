@@ -156,6 +156,18 @@ BAD_FILES = [
         "does not parse",
     ),  # truncated XML
     (
+        "laughs.3mf",
+        three_mf(
+            '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaaaaaaaa">'
+            + "".join(
+                f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8)
+            )
+            + "]><m>&i;</m>"
+        ),
+        None,
+        "does not parse",
+    ),  # billion laughs: entity expansion is refused by the XML parser
+    (
         "flat.stl",
         binary_stl(trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [2, 0, 0]], [[0, 1, 2]], process=False)),
         None,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import trimesh
+from scipy.spatial import ConvexHull, QhullError
 
 Vec3 = tuple[float, float, float]
 
@@ -126,8 +127,6 @@ HULL_SAMPLE = 20_000
 
 def _hull(points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Outward facet normals and facet areas of the convex hull (qhull via SciPy)."""
-    from scipy.spatial import ConvexHull, QhullError
-
     if len(points) > HULL_SAMPLE:
         points = points[:: len(points) // HULL_SAMPLE + 1]
     try:
