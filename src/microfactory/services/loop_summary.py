@@ -63,9 +63,6 @@ class LoopFigures:
     pareto: list[dict[str, float | int | str]]
     six_big_losses: dict[str, float]
     dead_letters: int
-    predicted_failures: int = 0
-    caught_failures: int = 0
-    false_alarms: int = 0
     oee_detail: dict[str, MachineOee] = field(default_factory=dict)
 
 
