@@ -9,7 +9,7 @@ at-least-once: a subscriber calls `bus.ack(message)` once it has durably handled
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -51,6 +51,10 @@ class Bus(Protocol):
         """Acknowledge a message after it has been durably handled."""
         ...
 
+    def ack_many(self, messages: Sequence[Message]) -> None:
+        """Acknowledge a committed batch (one write where the transport allows)."""
+        ...
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every published message is acknowledged by the transport."""
         ...
@@ -89,6 +93,9 @@ class InProcessBus:
 
     def ack(self, message: Message) -> None:
         """Nothing to do: in-process delivery is complete when the handler returns."""
+
+    def ack_many(self, messages: Sequence[Message]) -> None:
+        """Nothing to do either."""
 
     def flush(self, timeout: float = 10.0) -> bool:
         return True

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,8 @@ from paho.mqtt.properties import Properties
 from microfactory.connect.bus import Handler, Message
 from microfactory.core.errors import ConnectorError
 from microfactory.shopfloor.topics import topic_matches
+
+_PUBACK = struct.Struct("!BBH")
 
 
 class _BufferedSocket:
@@ -62,7 +66,47 @@ class _BufferedSocket:
 
 
 class _Client(mqtt.Client):
-    """paho's client with the buffered socket, draining every buffered packet per wake-up."""
+    """paho's client with three economies for high message rates:
+
+    * the buffered socket, draining every buffered packet per wake-up;
+    * one wake-up of the network thread per burst of queued packets, not one per packet
+      (paho writes a byte to its socket pair for every packet queued from another thread);
+    * `ack_many`: the PUBACKs of a committed batch go out as one write.
+    """
+
+    _wake_pending = False
+
+    def _packet_queue(
+        self, command: int, packet: bytes | bytearray, mid: int, qos: int, info: Any = None
+    ) -> Any:
+        if self._thread is None or self._sockpairW is None:
+            return super()._packet_queue(command, packet, mid, qos, info)
+        self._out_packet.append(
+            {
+                "command": command,
+                "mid": mid,
+                "qos": qos,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": packet,
+                "info": info,
+            }
+        )
+        if not self._wake_pending:
+            self._wake_pending = True
+            with contextlib.suppress(BlockingIOError):
+                self._sockpairW.send(b"0")
+        return mqtt.MQTT_ERR_SUCCESS
+
+    def loop_write(self) -> Any:
+        self._wake_pending = False  # before draining: a packet queued later wakes us again
+        return super().loop_write()
+
+    def ack_many(self, mids: Sequence[int]) -> None:
+        """Queue the PUBACKs (QoS 1, MQTT v5 short form = success) of many messages at once."""
+        if mids:
+            packet = b"".join(_PUBACK.pack(0x40, 2, mid) for mid in mids)
+            self._packet_queue(0x40, packet, 0, 1)
 
     def _create_socket(self) -> Any:
         sock: Any = super()._create_socket()
@@ -110,6 +154,7 @@ class MqttBus:
         self._lock = threading.Lock()
         self._dispatch = threading.RLock()
         self._orphans: list[Message] = []
+        self._targets: dict[str, list[Handler]] = {}
         self._window = threading.Semaphore(settings.window)
         self._idle = threading.Condition()
         self._outstanding = 0
@@ -170,7 +215,11 @@ class MqttBus:
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         message = Message(msg.topic, bytes(msg.payload), msg.mid if msg.qos > 0 else 0, time.time())
         with self._dispatch:
-            targets = [h for p, h in self._subs if topic_matches(p, msg.topic)]
+            targets = self._targets.get(msg.topic)
+            if targets is None:
+                targets = [h for p, h in self._subs if topic_matches(p, msg.topic)]
+                if len(self._targets) < 100_000:
+                    self._targets[msg.topic] = targets
             if not targets:
                 # A resumed session delivers its backlog right after CONNACK, possibly before
                 # the application has subscribed its handler: keep it for that handler.
@@ -222,6 +271,7 @@ class MqttBus:
     def subscribe(self, pattern: str, handler: Handler) -> None:
         with self._dispatch:
             self._subs.append((pattern, handler))
+            self._targets.clear()
             waiting = [m for m in self._orphans if topic_matches(pattern, m.topic)]
             self._orphans = [m for m in self._orphans if not topic_matches(pattern, m.topic)]
             for message in waiting:
@@ -240,6 +290,10 @@ class MqttBus:
     def ack(self, message: Message) -> None:
         if message.token and not self._closed:
             self._client.ack(message.token, 1)
+
+    def ack_many(self, messages: Sequence[Message]) -> None:
+        if not self._closed:
+            self._client.ack_many([m.token for m in messages if m.token])
 
     def flush(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout

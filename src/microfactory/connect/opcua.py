@@ -14,7 +14,7 @@ server's nodes (job and measurement events have no nodes in this model and are r
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -249,6 +249,9 @@ class OpcUaBus:
 
     def ack(self, message: Message) -> None:
         """Nothing to acknowledge: OPC UA data changes are not redelivered."""
+
+    def ack_many(self, messages: Sequence[Message]) -> None:
+        """Nothing to acknowledge."""
 
     def flush(self, timeout: float = 10.0) -> bool:
         return True

@@ -304,8 +304,7 @@ class Ingester:
                     self._idle.notify_all()
                 return
             if self._bus is not None:
-                for m, _ in batch:
-                    self._bus.ack(m)
+                self._bus.ack_many([m for m, _ in batch])
             with self._idle:
                 self._busy -= len(batch)
                 if self._busy <= 0:

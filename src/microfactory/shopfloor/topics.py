@@ -7,6 +7,7 @@ other's traffic on a shared broker.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -48,8 +49,10 @@ def subscription(root: str = ROOT, site: str = "+", area: str = "+", machine: st
     return f"{root}/{VERSION}/{site}/{area}/{machine}/+"
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_topic(topic: str, root: str = ROOT) -> Topic:
-    """Split a concrete topic; raise `ValidationError(where='topic')` when it is not ours."""
+    """Split a concrete topic; raise `ValidationError(where='topic')` when it is not ours.
+    (Cached: a shop floor has few distinct topics and each is parsed per message.)"""
     prefix = f"{root}/{VERSION}/"
     if not topic.startswith(prefix):
         raise ValidationError(f"topic {topic!r} is not under {prefix}", where="topic")
