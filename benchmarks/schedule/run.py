@@ -87,6 +87,7 @@ def run_one(task: tuple[str, str, float, int]) -> dict[str, Any]:
             "seconds": round(seconds, 3),
             "feasible": (not check_plan(problem, plan)) if plan else None,
         }
+    row["engine"] = row.get("solver", "peer")
     row["solver"] = solver
     row["time_limit"] = time_limit
     row["workers"] = workers

@@ -229,14 +229,17 @@ def improve(
     stability_weight: int = 0,
     initial_size: int = 40,
     stats: LnsStats | None = None,
+    windowed: bool | None = None,
 ) -> list[Assignment]:
-    """The best plan found from `incumbent` within `time_limit` seconds."""
+    """The best plan found from `incumbent` within `time_limit` seconds. `windowed`
+    chooses small window sub-problems (default: above LARGE_OPS operations) instead of
+    the whole model with the kept operations' machines and order fixed."""
     began = time.perf_counter()
     rng = random.Random(seed)
     scale = safe_horizon(problem, previous) + 1
     best = list(incumbent)
     best_value = score(problem, best, objective, scale, previous, stability_weight)
-    large = problem.n_ops > LARGE_OPS
+    large = problem.n_ops > LARGE_OPS if windowed is None else windowed
     size = min(initial_size, problem.n_ops)
     sub_limit = 1.0
     stats = stats if stats is not None else LnsStats()
