@@ -21,8 +21,8 @@ from microfactory.services.alerts import (
 )
 from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
-from microfactory.services.dashboard import DashboardService, Providers
-from microfactory.services.dashboard_views import MachineViews, TtlCache, statuses_provider
+from microfactory.services.dashboard import DashboardService, Providers, TtlCache
+from microfactory.services.dashboard_views import MachineViews, statuses_provider
 from microfactory.services.planning import PlanningService, PlanningSettings
 from microfactory.store.auth_sql import SqlAlertAckStore, SqlAuditStore, SqlAuthStore
 from microfactory.store.dashboard_sql import SqlDashboardQueries
@@ -74,7 +74,7 @@ def build_context(
         site=container.settings.site,
     )
     ctx.extras.update(
-        dashboard=DashboardService(container.uow, clock, providers),
+        dashboard=DashboardService(container.uow, clock, providers, TtlCache(2.0)),
         machine_views=views,
         alerts=alerts,
         cache=cache,

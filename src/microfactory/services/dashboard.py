@@ -6,9 +6,12 @@ those areas are not installed."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from microfactory.core.clock import Clock
 from microfactory.orders import Customer, Factory, Order, OrderStatus, WorkOrder, WorkStatus
@@ -16,6 +19,7 @@ from microfactory.services.factory import current_factory
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.ports import UnitOfWorkFactory
 
+T = TypeVar("T")
 UNKNOWN_STATE = "Unknown"
 OPEN_ORDER = (OrderStatus.CONFIRMED, OrderStatus.RELEASED, OrderStatus.IN_PRODUCTION)
 OPEN_WORK = (WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.RUNNING, WorkStatus.HELD)
@@ -65,6 +69,31 @@ class OrderDetailData:
     work_orders: list[WorkOrder]
 
 
+class TtlCache:
+    """A tiny time-to-live cache (monotonic seconds), thread-safe."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._items: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            value: T = hit[1]
+            return value
+        value = compute()
+        with self._lock:
+            self._items[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 StatesProvider = Callable[[], dict[str, MachineStatus]]
 OeeProvider = Callable[[datetime, datetime], dict[str, float]]
 AlertCounter = Callable[[], int]
@@ -81,15 +110,27 @@ class Providers:
 
 class DashboardService:
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, providers: Providers | None = None
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        providers: Providers | None = None,
+        cache: TtlCache | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
         self.providers = providers or Providers()
+        self.cache = cache or TtlCache(0.0)
 
     def factory(self) -> Factory:
-        with self.uow() as tx:
-            return current_factory(tx)
+        def load() -> Factory:
+            with self.uow() as tx:
+                return current_factory(tx)
+
+        return self.cache.get("factory", load)
+
+    def invalidate(self) -> None:
+        """Forget cached reads after a change made through this process."""
+        self.cache.clear()
 
     def customers(self) -> list[Customer]:
         with self.uow() as tx:
@@ -145,6 +186,11 @@ class DashboardService:
         raise NotFound(f"machine {machine_id} does not exist")
 
     def overview(self) -> OverviewData:
+        """The overview, recomputed at most once per cache period (every dashboard and the
+        live stream share it)."""
+        return self.cache.get("overview", self._overview)
+
+    def _overview(self) -> OverviewData:
         factory = self.factory()
         cards = self.machine_cards()
         counts: dict[str, int] = {}
@@ -202,8 +248,12 @@ class DashboardService:
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[WorkOrder], int]:
-        with self.uow() as tx:
-            found = tx.work_orders.find(status=status, order=order)
+        def load() -> list[WorkOrder]:
+            with self.uow() as tx:
+                return tx.work_orders.find(status=status, order=order)
+
+        key = f"wo:{sorted(status or [])}:{order}"
+        found = self.cache.get(key, load)
         if late is not None:
             found = [w for w in found if self.is_late(w) == late]
         return found[offset : offset + limit], len(found)

@@ -6,24 +6,21 @@ so fifty dashboards polling at once cost one computation."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from microfactory.core.clock import Clock
 from microfactory.core.errors import NotFound, ValidationError
 from microfactory.maintenance.oee import spans_from_states
-from microfactory.services.dashboard import MachineStatus
+from microfactory.services.dashboard import MachineStatus, TtlCache
 from microfactory.services.factory import current_factory
 from microfactory.services.loop_summary import oee_from_events, planned_run_times
 from microfactory.services.ports import UnitOfWorkFactory
 from microfactory.shopfloor.events import Event, StateChanged
 from microfactory.shopfloor.events import MachineStatus as StoredStatus
 
-T = TypeVar("T")
 MAX_POINTS = 2000
 
 
@@ -111,31 +108,6 @@ class GanttData:
     reason: str
     bars: list[GanttBar]
     late_work_orders: list[str]
-
-
-class TtlCache:
-    """A tiny time-to-live cache (monotonic seconds), thread-safe."""
-
-    def __init__(self, ttl_s: float) -> None:
-        self.ttl_s = ttl_s
-        self._items: dict[str, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str, compute: Callable[[], T]) -> T:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(key)
-        if hit is not None and now - hit[0] < self.ttl_s:
-            value: T = hit[1]
-            return value
-        value = compute()
-        with self._lock:
-            self._items[key] = (now, value)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
 
 
 def statuses_provider(telemetry: TelemetryQueries) -> Callable[[], dict[str, MachineStatus]]:

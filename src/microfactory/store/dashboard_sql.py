@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from microfactory.store.execution_sql import SqlExecutionStore
-from microfactory.store.telemetry_tables import SampleRow
+from microfactory.store.telemetry_tables import SignalRow
 from microfactory.store.tpm_tables import OpPlanRow
 
 
@@ -17,7 +17,7 @@ class SqlDashboardQueries:
         self.engine = engine
 
     def signals(self, machine: str) -> list[str]:
-        query = select(SampleRow.signal).where(SampleRow.machine == machine).distinct()
+        query = select(SignalRow.signal).where(SignalRow.machine == machine).distinct()
         with self.engine.connect() as conn:
             return sorted(str(s) for s in conn.execute(query).scalars())
 

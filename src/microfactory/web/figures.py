@@ -74,6 +74,7 @@ def gantt(bars: Sequence[GanttBar], now: datetime, machines: Sequence[str]) -> s
             "type": "category",
             "categoryorder": "array",
             "categoryarray": list(reversed(machines)),
+            "range": [-0.5, len(machines) - 0.5],
             "automargin": True,
         },
         "legend": {"orientation": "h", "y": 1.08},

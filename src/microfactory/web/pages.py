@@ -218,6 +218,7 @@ async def acknowledge_alert(
 ) -> Response:
     note_detail(request, f"alert {alert_id}")
     await run_in_threadpool(alert_service(ctx).acknowledge, alert_id, user.username, note)
+    dash(ctx).invalidate()
     return RedirectResponse(_safe_next(back), status_code=303)
 
 
@@ -418,6 +419,7 @@ async def new_order_submit(
             notes=notes,
         )
         order = await run_in_threadpool(take_order, ctx.uow, ctx.clock, req, True)
+        dash(ctx).invalidate()
     except ValidationError as exc:
         return await _order_form(request, user, ctx, values, str(exc), status=422)
     return RedirectResponse(f"/orders/{quote(order.id)}", status_code=303)

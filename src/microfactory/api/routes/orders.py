@@ -82,15 +82,17 @@ def order_timeline(order_id: str, user: Reader, dash: Dash) -> list[s.TimelineEn
 
 
 @router.post("/orders/{order_id}/release", response_model=s.OrderPublic, summary="Release")
-def release_order(order_id: str, user: Writer, ctx: Ctx) -> s.OrderPublic:
-    return convert.order(release(ctx.uow, ctx.clock, order_id))
+def release_order(order_id: str, user: Writer, ctx: Ctx, dash: Dash) -> s.OrderPublic:
+    order = release(ctx.uow, ctx.clock, order_id)
+    dash.invalidate()
+    return convert.order(order)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=s.OrderPublic, summary="Cancel")
-def cancel(order_id: str, user: Writer, ctx: Ctx) -> s.OrderPublic:
-    return convert.order(
-        cancel_order(ctx.uow, ctx.clock, order_id, f"cancelled by {user.username}")
-    )
+def cancel(order_id: str, user: Writer, ctx: Ctx, dash: Dash) -> s.OrderPublic:
+    order = cancel_order(ctx.uow, ctx.clock, order_id, f"cancelled by {user.username}")
+    dash.invalidate()
+    return convert.order(order)
 
 
 @router.get("/work-orders", response_model=s.Page[s.WorkOrderPublic], summary="Work orders")

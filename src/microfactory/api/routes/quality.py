@@ -103,9 +103,12 @@ def acknowledge(
     request: Request,
     user: Annotated[User, Depends(ALLOW_ACK)],
     service: Annotated[AlertService, Depends(alert_service)],
+    ctx: Ctx,
 ) -> AlertPublic:
     note_detail(request, f"alert {alert_id}")
-    return alert_public(service.acknowledge(alert_id, user.username, body.note))
+    acked = service.acknowledge(alert_id, user.username, body.note)
+    ctx.extras["dashboard"].invalidate()
+    return alert_public(acked)
 
 
 @router.get(

@@ -249,5 +249,6 @@ def replan(
         plan = service.plan(f"{body.reason} (by {user.username})", release_confirmed=False)
     finally:
         lock.release()
+    ctx.extras["dashboard"].invalidate()
     note_detail(request, f"plan version {plan.version}")
     return s.PlanSummary(**{k: getattr(plan, k) for k in s.PlanSummary.model_fields})
