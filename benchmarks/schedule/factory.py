@@ -111,6 +111,8 @@ def breakdown(problem: Any, plan: list[Any], args: argparse.Namespace) -> dict[s
         "repair_first_plan_moved_pct": round(
             100 * moved_fraction(plan, repaired or [], exclude_machine=busiest), 2
         ),
+        "repair_first_plan_tardiness": weighted_tardiness_of(changed, repaired or []),
+        "tardiness_before_breakdown": weighted_tardiness_of(problem, plan),
         "repair_seconds": round(result.seconds, 2),
         "repair_feasible": result.has_plan and not check_plan(changed, result.assignments),
         "repair_moved_pct": round(

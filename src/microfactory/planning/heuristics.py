@@ -70,6 +70,9 @@ class _Timeline:
     def place(self, start: int, end: int, family: str) -> None:
         bisect.insort(self.items, (start, end, family))
 
+    def remove(self, start: int, end: int, family: str) -> None:
+        self.items.remove((start, end, family))
+
 
 def tails(problem: Problem) -> list[int]:
     """Longest path (min durations) from each operation to the end, including itself."""
@@ -186,12 +189,18 @@ def solve_dispatch(problem: Problem, rule: str = "mwkr") -> ScheduleResult:
     )
 
 
-def repair(problem: Problem, previous: Mapping[int, Assignment]) -> list[Assignment] | None:
+def repair(
+    problem: Problem, previous: Mapping[int, Assignment], *, reserve: bool = True
+) -> list[Assignment] | None:
     """Repair a previous plan for a changed problem, moving as little as possible.
 
-    Operations are re-placed in the order of their previous start (new operations last,
-    longest tail first). An operation keeps its previous machine and start when that slot
-    is still free; otherwise it goes to the mode that finishes first. Frozen operations
+    With `reserve`, every previous slot starts out reserved for its operation (fewest
+    moves); without, displaced operations take the earliest gap (less lateness, more
+    moves). Operations are re-placed in
+    the order of their previous start (new operations last, longest tail first): one keeps
+    its machine and start when that is still feasible; otherwise its reservation is given up
+    and it goes to the mode that finishes first without taking anyone else's reserved slot,
+    so a displaced operation fills real gaps instead of pushing others. Frozen operations
     stay where they are."""
     if problem.ops_without_modes():
         return None
@@ -203,6 +212,12 @@ def repair(problem: Problem, previous: Mapping[int, Assignment]) -> list[Assignm
         end = item.start + (fixed.duration_on(item.machine) or 0)
         placed[item.op] = Assignment(item.op, item.machine, item.start, end)
         timelines[item.machine].place(item.start, end, fixed.family)
+    reserved: dict[int, tuple[int, int, int, str]] = {}
+    for op, kept in previous.items() if reserve else ():
+        if 0 <= op < problem.n_ops and op not in placed and kept.machine < len(timelines):
+            family = problem.operations[op].family
+            reserved[op] = (kept.machine, kept.start, kept.end, family)
+            timelines[kept.machine].place(kept.start, kept.end, family)
     preds, succ = problem.predecessors(), problem.successors()
     missing = [sum(1 for p in preds[op] if p not in placed) for op in range(problem.n_ops)]
     est = [problem.release_of(op) for op in range(problem.n_ops)]
@@ -220,6 +235,9 @@ def repair(problem: Problem, previous: Mapping[int, Assignment]) -> list[Assignm
         _, _, op = heapq.heappop(heap)
         operation = problem.operations[op]
         choice: tuple[int, int, int] | None = None
+        if op in reserved:
+            machine, start, end, family = reserved.pop(op)
+            timelines[machine].remove(start, end, family)
         before = previous.get(op)
         if before is not None and operation.duration_on(before.machine) is not None:
             timeline = timelines[before.machine]

@@ -43,9 +43,10 @@ def best_dispatch(
     candidates: list[tuple[str, list[Assignment] | None]] = []
     rules = [r for r in RULES if problem.n_ops <= LARGE_OPS or r not in DYNAMIC_RULES]
     if previous:
-        repaired = repair(problem, previous)
-        candidates.append(("repair", repaired))
-        if repaired is not None and stability_weight > 0 and problem.n_ops > LARGE_OPS:
+        reserved = repair(problem, previous, reserve=True)
+        candidates.append(("repair-reserved", reserved))
+        candidates.append(("repair", repair(problem, previous, reserve=False)))
+        if reserved is not None and stability_weight > 0 and problem.n_ops > LARGE_OPS:
             rules = []  # plans from scratch move everything: not worth it on a large instance
     candidates.extend((rule, dispatch(problem, rule)) for rule in rules)
     best: list[Assignment] | None = None
