@@ -181,6 +181,14 @@ def test_counts_match_the_tables(sqlite_run: DemoRun) -> None:
     assert gaps == 0
 
 
+def test_oee_by_day_covers_the_run(sqlite_run: DemoRun) -> None:
+    days = sqlite_run.summary["oee_by_day"]
+    # the run starts at 06:00, so DAYS simulated days touch DAYS + 1 calendar days
+    assert len(days) == DAYS + 1
+    assert all(0.0 <= d["oee"] <= 1.0 for d in days)
+    assert any(d["oee"] > 0 for d in days)
+
+
 def test_every_operation_done_has_actual_times_and_a_plan(sqlite_run: DemoRun) -> None:
     rows = _rows(
         sqlite_run.url,

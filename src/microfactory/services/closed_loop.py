@@ -470,6 +470,7 @@ def summary_dict(run: LoopRun, config: LoopConfig, bus: str) -> dict[str, Any]:
         "replans_by_trigger": f.replans_by_trigger,
         "plans": f.plans,
         "oee": f.fleet_oee,
+        "oee_by_day": f.oee_by_day,
         "machines": f.machines,
         "downtime_pareto": f.pareto[:6],
         "six_big_losses_minutes": f.six_big_losses,

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 from microfactory.maintenance.oee import (
     MachineOee,
     PartCount,
+    StateSpan,
+    day_periods,
     downtime_pareto,
     figures_from_ideal,
     machine_oee,
@@ -63,6 +65,7 @@ class LoopFigures:
     pareto: list[dict[str, float | int | str]]
     six_big_losses: dict[str, float]
     dead_letters: int
+    oee_by_day: list[dict[str, Any]] = field(default_factory=list)
     oee_detail: dict[str, MachineOee] = field(default_factory=dict)
 
 
@@ -109,12 +112,22 @@ def oee_from_events(
     end: datetime,
 ) -> dict[str, MachineOee]:
     """Per-machine OEE from stored state, job and counter events."""
+    series = machine_series(reader, pri, factory, end)
+    return {
+        mid: machine_oee(mid, spans, counts, start, end) for mid, (spans, counts) in series.items()
+    }
+
+
+def machine_series(
+    reader: EventReader, pri: dict[str, float], factory: Factory, end: datetime
+) -> dict[str, tuple[list[StateSpan], list[PartCount]]]:
+    """Per machine: its state spans and part counts (with the planned run time per part)."""
     by_machine: dict[str, list[Event]] = defaultdict(list)
     for kind in ("state", "job", "counter"):
         for e in reader.events(kind=kind, limit=ALL):
             by_machine[e.machine].append(e)
     speed = {m.id: m.speed_factor for m in factory.machines}
-    out: dict[str, MachineOee] = {}
+    out: dict[str, tuple[list[StateSpan], list[PartCount]]] = {}
     for m in factory.machines:
         events = sorted(by_machine.get(m.id, []), key=lambda e: e.seq)
         changes: list[tuple[datetime, str, str, str | None]] = []
@@ -133,8 +146,34 @@ def oee_from_events(
             elif isinstance(e, PartCounter):
                 counts.append(PartCount(m.id, e.ts, e.good, e.reject, current, after_setup))
                 after_setup = False
-        spans = spans_from_states(m.id, changes, end)
-        out[m.id] = machine_oee(m.id, spans, counts, start, end)
+        out[m.id] = (spans_from_states(m.id, changes, end), counts)
+    return out
+
+
+def fleet_by_period(
+    series: dict[str, tuple[list[StateSpan], list[PartCount]]],
+    periods: list[tuple[str, datetime, datetime]],
+) -> list[dict[str, Any]]:
+    """The whole shop's OEE in each period (Σ over machines of each time and quantity)."""
+    out: list[dict[str, Any]] = []
+    for label, lo, hi in periods:
+        parts = [machine_oee(mid, spans, counts, lo, hi) for mid, (spans, counts) in series.items()]
+        f = figures_from_ideal(
+            sum(r.pbt for r in parts),
+            sum(r.apt for r in parts),
+            sum(r.ideal for r in parts),
+            sum(r.pq for r in parts),
+            sum(r.gq for r in parts),
+        )
+        out.append(
+            {
+                "period": label,
+                "oee": round(f.oee, 4),
+                "availability": round(f.availability, 4),
+                "performance": round(f.effectiveness, 4),
+                "quality": round(f.quality_ratio, 4),
+            }
+        )
     return out
 
 
@@ -148,7 +187,9 @@ def compute_figures(
 ) -> LoopFigures:
     received, completed, late, rate = order_figures(uow, end)
     pri = planned_run_times(uow, factory)
-    oee = oee_from_events(reader, pri, factory, start, end)
+    series = machine_series(reader, pri, factory, end)
+    oee = {mid: machine_oee(mid, sp, co, start, end) for mid, (sp, co) in series.items()}
+    by_day = fleet_by_period(series, day_periods(start, end))
     machines: list[dict[str, Any]] = []
     for mid, r in oee.items():
         f = r.figures
@@ -205,5 +246,6 @@ def compute_figures(
         pareto=downtime_pareto(oee.values()),
         six_big_losses={k: round(v, 1) for k, v in losses.items()},
         dead_letters=counts.get("dead_letters", 0),
+        oee_by_day=by_day,
         oee_detail=oee,
     )
