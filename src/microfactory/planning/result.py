@@ -21,7 +21,8 @@ class ScheduleResult:
     """`objective` and `bound` are in the units of the requested objective (for the
     lexicographic objective: weighted tardiness * (horizon + 1) + makespan, see `cpsat`);
     `makespan` and `weighted_tardiness` are always filled when there is a plan.
-    `assignments` is sorted by operation index and covers every operation."""
+    `assignments` is sorted by operation index and covers every operation; `history` holds
+    (seconds, objective) of each improvement found by the large-neighbourhood search."""
 
     status: Status
     objective: int | None

@@ -127,8 +127,10 @@ def solve(
             solver=solver_name or "solve",
         )
     left = time_limit - (time.perf_counter() - began)
+    history: tuple[tuple[float, int], ...] = ()
     if left > 0.1:
         stats = LnsStats()
+        offset = time.perf_counter() - began
         incumbent = improve(
             problem,
             incumbent,
@@ -141,6 +143,7 @@ def solve(
             stats=stats,
         )
         solver_name = f"{solver_name}+lns"
+        history = tuple((round(offset + t, 3), v) for t, v in stats.history or [])
     value = score(problem, incumbent, objective, scale, previous, stability_weight)
     if bound is not None and value <= bound:
         status = Status.OPTIMAL
@@ -151,6 +154,7 @@ def solve(
         seconds=time.perf_counter() - began,
         assignments=tuple(incumbent),
         solver=solver_name,
+        history=history,
     )
     return _finish(problem, result, began)
 
