@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import trimesh
 
@@ -95,11 +96,21 @@ def test_fdm_estimate_within_15_percent_of_prusaslicer(
     assert est.mass_g(1.24) == pytest.approx(grams, rel=0.15)
 
 
-def test_resin_time_is_layers_times_exposure_and_peel() -> None:
-    r = ResinSettings()
+def test_resin_time_is_exposures_plus_tilts() -> None:
+    r = ResinSettings(fade_layers=3, layer_overhead_s=0.5)
     seconds, layers = resin_plate_seconds(10.0, r)
     assert layers == 200
-    assert seconds == pytest.approx(4 * (30 + 6) + 196 * (2.5 + 6))
+    # first 30 s, fade 23.125 / 16.25 / 9.375 s, then 196 × 2.5 s; 200 fast tilts of 5 s
+    exposures = 30 + 23.125 + 16.25 + 9.375 + 196 * 2.5
+    assert seconds == pytest.approx(exposures + 200 * 5 + 200 * 0.5)
+
+
+def test_resin_big_layers_tilt_slowly() -> None:
+    r = ResinSettings()
+    section = np.array([60.0] * 100 + [40.0] * 100)
+    fast, _ = resin_plate_seconds(10.0, r, section * 0.0, 100.0)
+    mixed, _ = resin_plate_seconds(10.0, r, section, 100.0)
+    assert mixed - fast == pytest.approx(100 * (r.slow_tilt_s - r.fast_tilt_s))
 
 
 def test_resin_mass_is_solid_plus_sparse_support() -> None:

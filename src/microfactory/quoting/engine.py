@@ -20,6 +20,7 @@ from microfactory.quoting.geometry import (
     OrientationWeights,
     analyze,
     fits,
+    layer_profile,
     surface_profile,
 )
 from microfactory.quoting.intake import LoadedModel
@@ -144,8 +145,14 @@ def _plan(
         seconds = quantity * part.print_s + plates * s.plate_overhead_s
     else:
         r = options.resin
-        part = resin_estimate(geo.volume_mm3, pose.height_mm, pose.support_volume_mm3, r)
-        plate_s, _ = resin_plate_seconds(pose.height_mm, r)
+        layers = max(1, math.ceil(pose.height_mm / r.layer_height_mm - 1e-9))
+        _, section = layer_profile(surface_profile(loaded.mesh, pose), r.layer_height_mm, layers)
+        display = machine.build_volume_mm[0] * machine.build_volume_mm[1]
+        part = resin_estimate(
+            geo.volume_mm3, pose.height_mm, pose.support_volume_mm3, r, section, display
+        )
+        on_plate = min(per_plate, quantity)
+        plate_s, _ = resin_plate_seconds(pose.height_mm, r, section * on_plate, display)
         seconds = plates * (plate_s + r.plate_overhead_s)
     return MachinePlan(machine, pose, part, per_plate, plates, seconds / 3600.0)
 

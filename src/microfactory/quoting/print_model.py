@@ -163,21 +163,50 @@ def fdm_estimate(features: FdmFeatures, settings: FdmSettings) -> PartEstimate:
     )
 
 
-def resin_plate_seconds(height_mm: float, settings: ResinSettings) -> tuple[float, int]:
-    """Seconds to print one plate whose tallest part is `height_mm`, and its layer count."""
+def resin_exposures(layers: int, settings: ResinSettings) -> np.ndarray:
+    """Exposure of each layer: the first long, then a linear fade, then normal."""
+    s = settings
+    exp = np.full(layers, s.exposure_s)
+    exp[0] = s.first_exposure_s
+    fade = min(s.fade_layers, layers - 1)
+    if fade > 0:
+        k = np.arange(1, fade + 1)
+        exp[1 : fade + 1] = s.first_exposure_s - (s.first_exposure_s - s.exposure_s) * k / (
+            fade + 1
+        )
+    return exp
+
+
+def resin_plate_seconds(
+    height_mm: float,
+    settings: ResinSettings,
+    section_mm2: np.ndarray | None = None,
+    display_mm2: float | None = None,
+) -> tuple[float, int]:
+    """Seconds to print one plate whose tallest part is `height_mm`, and its layer count.
+    `section_mm2` (cured area per layer, all parts of the plate) and the display area decide
+    which layers tilt slowly; without them every tilt is fast."""
     s = settings
     layers = max(1, math.ceil(height_mm / s.layer_height_mm - 1e-9))
-    bottom = min(layers, s.bottom_layers)
-    seconds = bottom * (s.bottom_exposure_s + s.peel_s) + (layers - bottom) * (
-        s.exposure_s + s.peel_s
-    )
+    tilts = np.full(layers, s.fast_tilt_s)
+    if section_mm2 is not None and display_mm2:
+        slow = np.zeros(layers, dtype=bool)
+        n = min(layers, len(section_mm2))
+        slow[:n] = section_mm2[:n] > s.slow_tilt_share * display_mm2
+        tilts[slow] = s.slow_tilt_s
+    seconds = float(resin_exposures(layers, s).sum() + tilts.sum()) + layers * s.layer_overhead_s
     return seconds, layers
 
 
 def resin_estimate(
-    volume_mm3: float, height_mm: float, support_volume_mm3: float, settings: ResinSettings
+    volume_mm3: float,
+    height_mm: float,
+    support_volume_mm3: float,
+    settings: ResinSettings,
+    section_mm2: np.ndarray | None = None,
+    display_mm2: float | None = None,
 ) -> PartEstimate:
-    seconds, layers = resin_plate_seconds(height_mm, settings)
+    seconds, layers = resin_plate_seconds(height_mm, settings, section_mm2, display_mm2)
     return PartEstimate(
         print_s=seconds,
         layers=layers,

@@ -172,20 +172,29 @@ class FdmSettings:
 
 @dataclass(frozen=True)
 class ResinSettings:
-    """Masked-SLA parameters: every layer costs exposure + peel whatever is on the plate."""
+    """Masked-SLA (tilting vat) parameters. Every layer costs its exposure plus a tilt,
+    whatever else is on the plate; the first layer is exposed longer and the next
+    `fade_layers` fade linearly to the normal exposure; a layer covering more than
+    `slow_tilt_share` of the display tilts slowly. `layer_overhead_s` is calibrated against
+    PrusaSlicer's SL1 estimate (benchmarks/quoting/RESULTS.md)."""
 
     layer_height_mm: float = 0.05
     exposure_s: float = 2.5
-    bottom_layers: int = 4
-    bottom_exposure_s: float = 30.0
-    peel_s: float = 6.0
+    first_exposure_s: float = 30.0
+    fade_layers: int = 4
+    fast_tilt_s: float = 5.0
+    slow_tilt_s: float = 8.0
+    slow_tilt_share: float = 0.5
+    layer_overhead_s: float = 0.5
     support_density: float = 0.25
     plate_overhead_s: float = 900.0
 
     def __post_init__(self) -> None:
-        if self.layer_height_mm <= 0 or self.exposure_s <= 0 or self.bottom_exposure_s <= 0:
+        if self.layer_height_mm <= 0 or self.exposure_s <= 0 or self.first_exposure_s <= 0:
             raise ValueError("layer height and exposure times must be positive")
-        if self.bottom_layers < 0 or self.peel_s < 0 or self.plate_overhead_s < 0:
-            raise ValueError("bottom layers, peel and plate overhead must not be negative")
-        if not 0 <= self.support_density <= 1:
-            raise ValueError("support density must be within [0, 1]")
+        if self.fade_layers < 0 or min(self.fast_tilt_s, self.slow_tilt_s) < 0:
+            raise ValueError("fade layers and tilt times must not be negative")
+        if self.layer_overhead_s < 0 or self.plate_overhead_s < 0:
+            raise ValueError("overheads must not be negative")
+        if not 0 <= self.support_density <= 1 or not 0 < self.slow_tilt_share <= 1:
+            raise ValueError("support density must be in [0, 1] and slow_tilt_share in (0, 1]")
