@@ -181,6 +181,20 @@ def test_counts_match_the_tables(sqlite_run: DemoRun) -> None:
     assert gaps == 0
 
 
+def test_planned_versus_actual_matches_the_tables(sqlite_run: DemoRun) -> None:
+    rows = _rows(
+        sqlite_run.url,
+        'SELECT p."end", o.actual_end FROM exec_op_plans p '
+        "JOIN wo_operations o ON o.id = p.operation WHERE o.actual_end IS NOT NULL",
+    )
+    within = sum(
+        1 for planned, actual in rows if (_dt(actual) - _dt(planned)).total_seconds() <= 3600
+    )
+    pva = sqlite_run.summary["planned_vs_actual"]
+    assert pva["operations"] == len(rows) > 0
+    assert pva["within_1h"] == pytest.approx(within / len(rows), abs=6e-5)
+
+
 def test_oee_by_day_covers_the_run(sqlite_run: DemoRun) -> None:
     days = sqlite_run.summary["oee_by_day"]
     # the run starts at 06:00, so DAYS simulated days touch DAYS + 1 calendar days

@@ -60,6 +60,8 @@ class LoopStore(ExecutionStore, MaintenanceStore, Protocol):
 
     def plan_runs(self) -> list[tuple[datetime, str, str]]: ...
 
+    def planned_vs_actual(self) -> list[tuple[str, datetime, datetime, datetime | None]]: ...
+
     def save_run(
         self, seed: int, days: float, start: datetime, bus: str, summary: dict[str, Any]
     ) -> int: ...
@@ -469,6 +471,7 @@ def summary_dict(run: LoopRun, config: LoopConfig, bus: str) -> dict[str, Any]:
         "replans": f.replans,
         "replans_by_trigger": f.replans_by_trigger,
         "plans": f.plans,
+        "planned_vs_actual": f.plan_adherence,
         "oee": f.fleet_oee,
         "oee_by_day": f.oee_by_day,
         "machines": f.machines,

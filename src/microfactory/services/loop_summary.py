@@ -43,6 +43,8 @@ class EventReader(Protocol):
 class RunRecords(Protocol):
     def maintenance_orders(self, status: str | None = None) -> list[dict[str, Any]]: ...
 
+    def planned_vs_actual(self) -> list[tuple[str, datetime, datetime, datetime | None]]: ...
+
     def plan_runs(self) -> list[tuple[datetime, str, str]]: ...
 
 
@@ -66,6 +68,7 @@ class LoopFigures:
     six_big_losses: dict[str, float]
     dead_letters: int
     oee_by_day: list[dict[str, Any]] = field(default_factory=list)
+    plan_adherence: dict[str, float | int | None] = field(default_factory=dict)
     oee_detail: dict[str, MachineOee] = field(default_factory=dict)
 
 
@@ -91,6 +94,26 @@ def order_figures(uow: UnitOfWorkFactory, end: datetime) -> tuple[int, int, int,
     on_time = completed - late_done
     rate = round(on_time / judged, 4) if judged else None
     return received, completed, late_done + open_overdue, rate
+
+
+def plan_adherence(
+    rows: list[tuple[str, datetime, datetime, datetime | None]],
+) -> dict[str, float | int | None]:
+    """Finished operations against their plan: the share that ended within an hour of the
+    latest plan, and the mean lateness against the latest and the first planned end."""
+    done = [(planned, first, actual) for _, planned, first, actual in rows if actual is not None]
+    if not done:
+        return {"operations": 0, "within_1h": None, "mean_late_h": None, "mean_late_first_h": None}
+    hour = 3600.0
+    within = sum(1 for p, _, a in done if (a - p).total_seconds() <= hour)
+    late = [max(0.0, (a - p).total_seconds()) / hour for p, _, a in done]
+    late_first = [max(0.0, (a - f).total_seconds()) / hour for _, f, a in done]
+    return {
+        "operations": len(done),
+        "within_1h": round(within / len(done), 4),
+        "mean_late_h": round(sum(late) / len(done), 2),
+        "mean_late_first_h": round(sum(late_first) / len(done), 2),
+    }
 
 
 def planned_run_times(uow: UnitOfWorkFactory, factory: Factory) -> dict[str, float]:
@@ -247,5 +270,6 @@ def compute_figures(
         six_big_losses={k: round(v, 1) for k, v in losses.items()},
         dead_letters=counts.get("dead_letters", 0),
         oee_by_day=by_day,
+        plan_adherence=plan_adherence(records.planned_vs_actual()),
         oee_detail=oee,
     )

@@ -119,6 +119,19 @@ class SqlExecutionStore:
             return None
         return row.id, dict(row.summary), _aware(row.start), row.days, row.seed
 
+    def planned_vs_actual(self) -> list[tuple[str, datetime, datetime, datetime | None]]:
+        """Per planned operation: latest planned end, first planned end, actual end."""
+        from microfactory.store.tables import OperationRow
+
+        query = select(
+            OpPlanRow.operation, OpPlanRow.end, OpPlanRow.first_end, OperationRow.actual_end
+        ).join(OperationRow, OperationRow.id == OpPlanRow.operation)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            (r[0], _aware(r[1]), _aware(r[2]), None if r[3] is None else _aware(r[3])) for r in rows
+        ]
+
     def plan_count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(PlanRunRow)).scalar_one())
