@@ -72,8 +72,12 @@ def pair(request: pytest.FixtureRequest, root: str) -> Iterator[Pair]:
         bus.close()
     elif kind == "mqtt":
         host, port = request.getfixturevalue("mqtt_broker")
-        sub = MqttBus(MqttSettings(host=host, port=port, client_id=f"sub-{root}"))
-        pub = MqttBus(MqttSettings(host=host, port=port, client_id=f"pub-{root}"))
+        sub = MqttBus(
+            MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"sub-{root}")
+        )
+        pub = MqttBus(
+            MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"pub-{root}")
+        )
         yield Pair(pub, sub, root)
         pub.close()
         sub.close()
@@ -228,8 +232,10 @@ def lossless(request: pytest.FixtureRequest, root: str) -> Iterator[Pair]:
         bus.close()
         return
     host, port = request.getfixturevalue("mqtt_broker")
-    sub = MqttBus(MqttSettings(host=host, port=port, client_id=f"sub-{root}"))
-    pub = MqttBus(MqttSettings(host=host, port=port, client_id=f"pub-{root}", window=16))
+    sub = MqttBus(MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"sub-{root}"))
+    pub = MqttBus(
+        MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"pub-{root}", window=16)
+    )
     yield Pair(pub, sub, root)
     pub.close()
     sub.close()

@@ -81,7 +81,9 @@ def test_broker_unreachable_then_reachable_delivers_in_order(
     buffer_path = tmp_path / "edge.db"
     # 1. the edge points at a dead port: everything waits in the buffer
     dead = MqttBus(
-        MqttSettings(host="127.0.0.1", port=free_port(), client_id=f"edge-{root}"),
+        MqttSettings(
+            host="127.0.0.1", port=free_port(), session_expiry_s=60, client_id=f"edge-{root}"
+        ),
         connect_timeout=None,
     )
     offline = EdgePublisher(dead, EdgeBuffer(buffer_path), site="p", area="a", root=root)
@@ -94,11 +96,13 @@ def test_broker_unreachable_then_reachable_delivers_in_order(
     offline.buffer.close()
     # 2. then at the broker: the buffer drains, in order, to a subscriber
     received: list[int] = []
-    sub = MqttBus(MqttSettings(host=host, port=port, client_id=f"sub-{root}"))
+    sub = MqttBus(MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"sub-{root}"))
     sub.subscribe(
         subscription(root), lambda m: (received.append(parse_event(m.payload).seq), sub.ack(m))
     )
-    live = MqttBus(MqttSettings(host=host, port=port, client_id=f"edge-{root}"))
+    live = MqttBus(
+        MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"edge-{root}")
+    )
     online = EdgePublisher(live, EdgeBuffer(buffer_path), site="p", area="a", root=root)
     assert online.wait_empty(30)
     deadline = time.monotonic() + 10

@@ -58,7 +58,9 @@ def consumer(
         known_machines={"m1", "m2"},
         settings=IngestSettings(root=root, max_delay_s=0.02),
     )
-    bus = MqttBus(MqttSettings(host=host, port=port, client_id=f"ingest-{root}"))
+    bus = MqttBus(
+        MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"ingest-{root}")
+    )
     ingester.start()
     ingester.attach(bus)
     yield ingester
@@ -69,7 +71,9 @@ def consumer(
 @pytest.fixture
 def publisher(mqtt_broker: tuple[str, int], root: str) -> Iterator[MqttBus]:
     host, port = mqtt_broker
-    bus = MqttBus(MqttSettings(host=host, port=port, client_id=f"pub-{root}", window=100))
+    bus = MqttBus(
+        MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"pub-{root}", window=100)
+    )
     yield bus
     bus.close()
 
@@ -188,6 +192,8 @@ def _ingest_process(db_url: str, broker: tuple[str, int], root: str) -> subproce
         "m1",
         "--max-delay-ms",
         "20",
+        "--session-expiry-s",
+        "60",
     ]
     proc = subprocess.Popen(
         cmd,

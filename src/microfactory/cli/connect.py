@@ -66,6 +66,9 @@ def ingest_cmd(
     max_batch: Annotated[int, typer.Option("--max-batch")] = 2000,
     max_delay_ms: Annotated[float, typer.Option("--max-delay-ms")] = 50.0,
     report_s: Annotated[float, typer.Option("--report-s", help="Seconds between reports")] = 10.0,
+    session_expiry_s: Annotated[
+        int, typer.Option("--session-expiry-s", help="How long the broker keeps the session")
+    ] = 7 * 24 * 3600,
 ) -> None:
     """Consume machine events into the database until SIGTERM (or Ctrl-C)."""
     from microfactory.services.ingestion import Ingester, IngestSettings
@@ -95,7 +98,11 @@ def ingest_cmd(
     if via == "mqtt":
         from microfactory.connect.mqtt import MqttBus, MqttSettings
 
-        bus: Bus = MqttBus(MqttSettings(host=host, port=port, client_id=client_id))
+        bus: Bus = MqttBus(
+            MqttSettings(
+                host=host, port=port, client_id=client_id, session_expiry_s=session_expiry_s
+            )
+        )
     else:
         import logging
 
