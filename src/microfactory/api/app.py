@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
@@ -21,6 +22,7 @@ from microfactory.api.middleware import (
     SecurityHeadersMiddleware,
 )
 from microfactory.api.routes import auth, factory, orders
+from microfactory.api.schemas import Problem
 
 API_PREFIX = "/api/v1"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -44,6 +46,26 @@ def plotly_bundle() -> tuple[bytes, bytes]:
     return raw, gzip.compress(raw, compresslevel=6)
 
 
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {"application/problem+json": {}},
+    }
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem("No valid credentials (log in, or send `Authorization: Bearer mf_...`)"),
+    403: _problem("The caller's role does not allow this, or the CSRF token is missing"),
+    404: _problem("No such resource"),
+    409: _problem("The current state forbids this"),
+    413: _problem("Request body too large"),
+    422: _problem("Invalid input (problem details name the field)"),
+    429: _problem("Too many failed logins; see Retry-After"),
+    503: _problem("A dependency (database, broker) is unreachable"),
+}
+
+
 def create_app(
     ctx: ApiContext, *, extra_routers: list[tuple[str, object]] | None = None
 ) -> FastAPI:
@@ -58,9 +80,10 @@ def create_app(
     app.state.ctx = ctx
     problems.install(app)
     for module in (auth, factory, orders):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for prefix, router in extra_routers or []:
-        app.include_router(router, prefix=prefix)  # type: ignore[arg-type]
+        responses = ERROR_RESPONSES if prefix.startswith("/api/") else None
+        app.include_router(router, prefix=prefix, responses=responses)  # type: ignore[arg-type]
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 T = TypeVar("T")
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Username = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{1,63}$")]
 ParamValue = str | int | float | bool
 
 
@@ -22,11 +23,15 @@ class Page(BaseModel, Generic[T]):
 
 
 class Problem(BaseModel):
+    """RFC 9457 problem details; `where` names the field, `errors` lists every one."""
+
     type: str = "about:blank"
     title: str
     status: int
     detail: str
     instance: str = ""
+    where: str | None = None
+    errors: list[dict[str, str]] | None = None
 
 
 # auth ----------------------------------------------------------------------------------
@@ -51,14 +56,17 @@ class LoginOut(BaseModel):
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: Annotated[str, Field(min_length=2, max_length=64)]
+    username: Username
     password: Annotated[str, Field(min_length=10, max_length=1024)]
-    role: str
+    role: Annotated[str, Field(pattern="^(admin|planner|operator|maintenance|quality|viewer)$")]
 
 
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: str | None = None
+    role: (
+        Annotated[str, Field(pattern="^(admin|planner|operator|maintenance|quality|viewer)$")]
+        | None
+    ) = None
     active: bool | None = None
     password: Annotated[str, Field(min_length=10, max_length=1024)] | None = None
 
@@ -66,7 +74,7 @@ class UserUpdate(BaseModel):
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, Field(min_length=1, max_length=100)]
-    username: Annotated[str, Field(min_length=2, max_length=64)] | None = None
+    username: Username | None = None
 
 
 class TokenPublic(BaseModel):
