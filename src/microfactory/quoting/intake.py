@@ -223,7 +223,7 @@ def merge_exact(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not np.array_equal(unique[inverse], pts):
         unique, inverse = np.unique(pts, axis=0, return_inverse=True)
         inverse = inverse.ravel()
-    return unique.astype(np.float64), inverse.astype(np.int64)
+    return unique.astype(np.float64), inverse.astype(np.int64, copy=False)
 
 
 def _read_obj(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -504,10 +504,10 @@ def edge_check(faces: np.ndarray) -> tuple[bool, bool]:
     those two run along it in opposite directions. One sort of the edge keys."""
     a = faces.ravel()
     b = faces[:, [1, 2, 0]].ravel()
-    forward = (a < b).astype(np.int64)
+    forward = a < b
     # key = undirected edge, low bit = direction; sorted, each edge must appear as exactly
     # one pair, and a consistent pair holds one edge in each direction
-    key = ((np.minimum(a, b) * (int(faces.max()) + 1) + np.maximum(a, b)) << 1) | forward
+    key = (np.minimum(a, b) * (int(faces.max()) + 1) + np.maximum(a, b)) * 2 + forward
     ranked = np.sort(key)
     if len(ranked) % 2:
         return False, False
