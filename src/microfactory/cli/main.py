@@ -31,6 +31,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.quality",
     "microfactory.cli.quoting",
     "microfactory.cli.connect",
+    "microfactory.cli.maintenance",
 ]
 
 
