@@ -236,3 +236,21 @@ def test_sphere_volume_close_to_analytic(write: Writer) -> None:
     sphere = trimesh.creation.icosphere(subdivisions=5, radius=10)
     model = load_model(write("s.stl", binary_stl(sphere)), units="mm")
     assert model.mesh.volume == pytest.approx(4 / 3 * math.pi * 1000, rel=0.01)
+
+
+def test_3mf_whose_headers_lie_about_size_is_refused_without_inflating_it() -> None:
+    # the model part inflates to 32 MiB but the zip directory claims 1000 bytes: the size
+    # checks pass, the bounded read stops at the claimed size and the CRC gives it away
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("3D/3dmodel.model", b"<model>" + b" " * (32 << 20) + b"</model>")
+    data = bytearray(out.getvalue())
+    real = (32 << 20) + len(b"<model></model>")
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = data.find(signature)
+        assert int.from_bytes(data[at + offset : at + offset + 4], "little") == real
+        data[at + offset : at + offset + 4] = (1000).to_bytes(4, "little")
+    with pytest.raises(ValidationError, match="corrupt 3MF"):
+        load_model_bytes(
+            bytes(data), "liar.3mf", limits=IntakeLimits(max_uncompressed_bytes=1 << 20)
+        )
