@@ -257,3 +257,16 @@ def test_dead_letter_keeps_raw_payload_on_each_store(store: SqlTelemetryStore) -
     make(store).process([("microfactory/v1/plant/cell/m1/state", raw)])
     (letter,) = store.dead_letters()
     assert (letter.code, letter.payload) == ("json", raw)
+
+
+def test_in_process_events_get_the_same_checks_and_dedup(sqlite_store: SqlTelemetryStore) -> None:
+    ingester = make(sqlite_store)
+    events = [sample_batch("m1", 0), sample_batch("m1", 2), sample_batch("m9", 0)]
+    first = ingester.process_events(events)
+    again = ingester.process_events(events[:2])
+    assert (len(first.new), [d.code for d in first.dead], again.duplicates) == (
+        2,
+        ["unknown_machine"],
+        2,
+    )
+    assert [(g.first, g.last) for g in sqlite_store.gaps("m1")] == [(1, 1)]

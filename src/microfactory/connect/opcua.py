@@ -60,6 +60,7 @@ class _MachineView:
     values: dict[str, Any] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     state_pending: bool = False
+    state_ts: datetime | None = None
 
 
 class OpcUaBus:
@@ -146,9 +147,11 @@ class OpcUaBus:
             return
         machine, var = key
         view = self._machines[machine]
+        ts = _source_ts(data)
         previous = view.values.get(var)
         view.values[var] = val
         if var in _STATE_VARS:
+            view.state_ts = ts
             if not view.state_pending:
                 view.state_pending = True
                 self._loop.loop.call_soon(self._emit_state, view)
@@ -163,7 +166,7 @@ class OpcUaBus:
                             event_id=new_id(),
                             machine=machine,
                             seq=self._seq(view),
-                            ts=_now(),
+                            ts=ts,
                             good=good,
                             reject=reject,
                         )
@@ -176,7 +179,7 @@ class OpcUaBus:
                     event_id=new_id(),
                     machine=machine,
                     seq=self._seq(view),
-                    ts=_now(),
+                    ts=ts,
                     samples=[sample],
                 )
             )
@@ -194,7 +197,7 @@ class OpcUaBus:
                 event_id=new_id(),
                 machine=view.name,
                 seq=self._seq(view),
-                ts=_now(),
+                ts=view.state_ts or _now(),
                 state=state,
                 mode=mode,
                 reason=reason,
@@ -263,6 +266,17 @@ class OpcUaBus:
         with contextlib.suppress(OSError, TimeoutError, UaError):
             self._loop.run(self._client.disconnect(), 10.0)
         self._loop.close()
+
+
+def _source_ts(data: Any) -> datetime:
+    """The server's source timestamp of a change (OPC UA gives naive UTC), else now."""
+    try:
+        stamp = data.monitored_item.Value.SourceTimestamp
+    except AttributeError:
+        stamp = None
+    if isinstance(stamp, datetime):
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    return _now()
 
 
 def _now() -> datetime:

@@ -165,17 +165,36 @@ class Ingester:
                 f"payload is a {event.kind} event of {event.machine} "
                 f"but the topic says {where.kind} of {where.machine}",
             )
+        problem = self._implausible(event, now)
+        return event if problem is None else dead(*problem)
+
+    def _implausible(self, event: Event, now: datetime) -> tuple[str, str] | None:
+        s = self.settings
         if self.known is not None and event.machine not in self.known:
-            return dead("unknown_machine", f"machine {event.machine!r} is not known")
+            return "unknown_machine", f"machine {event.machine!r} is not known"
         if event.ts < s.min_ts or (s.max_future is not None and event.ts > now + s.max_future):
-            return dead("timestamp", f"timestamp {event.ts.isoformat()} is implausible")
-        return event
+            return "timestamp", f"timestamp {event.ts.isoformat()} is implausible"
+        return None
 
     # one batch --------------------------------------------------------------------------------
     def process(self, items: Sequence[tuple[str, bytes]]) -> BatchResult:
         """Validate and store one batch in one transaction; return what happened."""
         now = self.clock.now()
         return self._write([self._validate(topic, payload, now) for topic, payload in items], now)
+
+    def process_events(self, events: Sequence[Event], topic: str = "(in-process)") -> BatchResult:
+        """Store event objects from an in-process producer (the digital twin) in one batch,
+        with the same checks, deduplication and gap detection as the wire path."""
+        now = self.clock.now()
+        outcomes: list[Event | DeadLetter] = []
+        for event in events:
+            problem = self._implausible(event, now)
+            outcomes.append(
+                event
+                if problem is None
+                else DeadLetter(now, topic, problem[0], problem[1], event.to_json())
+            )
+        return self._write(outcomes, now)
 
     def _write(self, outcomes: Sequence[Event | DeadLetter], now: datetime) -> BatchResult:
         events: list[Event] = []
