@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from api.conftest import sqlite_env, sqlite_template  # noqa: F401  (shared fixtures)
 from api.support import FAST_HASHER, NOW, PASSWORD, seed
 from microfactory.access import Role
 

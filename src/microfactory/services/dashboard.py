@@ -70,27 +70,44 @@ class OrderDetailData:
 
 
 class TtlCache:
-    """A tiny time-to-live cache (monotonic seconds), thread-safe."""
+    """A small time-to-live cache (monotonic seconds), thread-safe and single-flight: one
+    thread recomputes an expired entry while the others keep getting the previous value, so
+    fifty dashboards arriving together cost one computation."""
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._items: dict[str, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
 
     def get(self, key: str, compute: Callable[[], T]) -> T:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(key)
-        if hit is not None and now - hit[0] < self.ttl_s:
-            value: T = hit[1]
+        hit = self._items.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
+            fresh: T = hit[1]
+            return fresh
+        lock = self._lock(key)
+        if hit is not None and not lock.acquire(blocking=False):
+            stale: T = hit[1]  # someone is refreshing it: serve the previous value
+            return stale
+        if hit is None:
+            lock.acquire()
+        try:
+            again = self._items.get(key)
+            if again is not None and again is not hit and time.monotonic() - again[0] < self.ttl_s:
+                done: T = again[1]
+                return done
+            value = compute()
+            self._items[key] = (time.monotonic(), value)
             return value
-        value = compute()
-        with self._lock:
-            self._items[key] = (now, value)
-        return value
+        finally:
+            lock.release()
 
     def clear(self) -> None:
-        with self._lock:
+        with self._guard:
             self._items.clear()
 
 
@@ -150,6 +167,9 @@ class DashboardService:
         return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
     def machine_cards(self) -> list[MachineCard]:
+        return self.cache.get("cards", self._machine_cards)
+
+    def _machine_cards(self) -> list[MachineCard]:
         factory = self.factory()
         states = self.providers.states() if self.providers.states else {}
         oee: dict[str, float] = {}

@@ -1,0 +1,232 @@
+"""Latency of the dashboard's endpoints under 50 concurrent clients, over a 30-day demo
+database, on loopback; and the weight of the overview page with all its assets.
+
+    python benchmarks/api/bench_dashboard.py --db sqlite:////tmp/demo30.db --seconds 20
+
+The database is copied first (it gains a benchmark user and token). Without --db a 30-day
+demo database is built (`microfactory demo --days 30`, a few minutes). The server runs as a
+separate process (uvicorn, one worker, as `microfactory serve` runs it); the clients are
+asyncio + httpx in this process. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PASSWORD = "benchmark password 1"
+SERVER = """
+import sys, uvicorn
+from microfactory.bootstrap import bootstrap
+from microfactory.api.composition import build_app
+container = bootstrap(db_url=sys.argv[1], migrate=False)
+uvicorn.run(build_app(container), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def prepare(db: str | None, workdir: Path) -> str:
+    target = workdir / "bench.db"
+    if db is None:
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "microfactory"),
+                "demo",
+                "--days",
+                "30",
+                "--db",
+                f"sqlite:///{target}",
+                "--json",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    else:
+        source = Path(db.removeprefix("sqlite:///"))
+        shutil.copyfile(source, target)
+    return f"sqlite:///{target}"
+
+
+def make_credentials(url: str) -> str:
+    from microfactory.api.composition import build_context
+    from microfactory.bootstrap import bootstrap
+
+    container = bootstrap(db_url=url)
+    try:
+        ctx = build_context(container)
+        if ctx.auth.store.user_by_name("bench") is None:
+            ctx.auth.add_user("bench", PASSWORD, "viewer")
+        token, _ = ctx.auth.issue_token("bench", "benchmark")
+        return token
+    finally:
+        container.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def endpoints(base: str, token: str) -> list[str]:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+        machines = [m["id"] for m in c.get("/api/v1/machines").json()]
+    return [
+        "/api/v1/overview",
+        "/api/v1/machines",
+        "/api/v1/orders?limit=50",
+        "/api/v1/orders?status=in_production&limit=50",
+        "/api/v1/work-orders?late=true&limit=50",
+        "/api/v1/alerts?open=true",
+        "/api/v1/oee",
+        f"/api/v1/machines/{machines[0]}",
+        f"/api/v1/machines/{machines[1]}/states",
+        "/",
+    ]
+
+
+async def client(
+    base: str,
+    token: str,
+    cookie: dict[str, str],
+    paths: list[str],
+    stop_at: float,
+    samples: dict[str, list[float]],
+    errors: list[str],
+    offset: int,
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, timeout=30.0) as c:
+        i = offset
+        while time.perf_counter() < stop_at:
+            path = paths[i % len(paths)]
+            i += 1
+            t0 = time.perf_counter()
+            if path == "/":
+                r = await c.get(path, cookies=cookie)
+            else:
+                r = await c.get(path, headers=headers)
+            dt = (time.perf_counter() - t0) * 1000.0
+            if r.status_code >= 400:
+                errors.append(f"{path}: {r.status_code}")
+            samples.setdefault(path, []).append(dt)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100.0 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def page_weight(base: str, cookie: dict[str, str]) -> dict[str, Any]:
+    with httpx.Client(base_url=base, cookies=cookie) as c:
+        html = c.get("/", headers={"Accept-Encoding": "identity"})
+        assets = sorted(set(re.findall(r'(?:src|href)="(/static/[^"]+)"', html.text)))
+        sizes = {"/": len(html.content)}
+        for a in assets:
+            sizes[a] = len(c.get(a, headers={"Accept-Encoding": "identity"}).content)
+    return {"total_bytes": sum(sizes.values()), "requests": len(sizes), "files": sizes}
+
+
+def login_cookie(base: str) -> dict[str, str]:
+    with httpx.Client(base_url=base) as c:
+        r = c.post("/api/v1/auth/login", json={"username": "bench", "password": PASSWORD})
+        r.raise_for_status()
+        return {"mf_session": c.cookies["mf_session"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", help="a demo database (sqlite:///FILE); copied first")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = prepare(args.db, Path(tmp))
+        token = make_credentials(url)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port)])
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(base + "/login", timeout=1.0)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError("server did not start") from None
+                    time.sleep(0.2)
+            cookie = login_cookie(base)
+            paths = endpoints(base, token)
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as c:
+                warm_until = time.perf_counter() + args.warmup
+                while time.perf_counter() < warm_until:
+                    for p in paths:
+                        c.get(p, cookies=cookie)
+            samples: dict[str, list[float]] = {}
+            errors: list[str] = []
+            started = time.perf_counter()
+            stop_at = started + args.seconds
+
+            async def run() -> None:
+                await asyncio.gather(
+                    *(
+                        client(base, token, cookie, paths, stop_at, samples, errors, k)
+                        for k in range(args.clients)
+                    )
+                )
+
+            asyncio.run(run())
+            elapsed = time.perf_counter() - started
+            weight = page_weight(base, cookie)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    every = [v for vs in samples.values() for v in vs]
+    result = {
+        "benchmark": "api-dashboard",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), "
+        f"Python {platform.python_version()}",
+        "clients": args.clients,
+        "seconds": round(elapsed, 1),
+        "requests": len(every),
+        "throughput_rps": round(len(every) / elapsed, 1),
+        "errors": len(errors),
+        "error_examples": errors[:5],
+        "p50_ms": round(percentile(every, 50), 1),
+        "p95_ms": round(percentile(every, 95), 1),
+        "p99_ms": round(percentile(every, 99), 1),
+        "goal_p95_ms": 100,
+        "p95_over_goal": round(percentile(every, 95) / 100.0, 2),
+        "endpoints": {
+            p: {
+                "n": len(v),
+                "p50_ms": round(percentile(v, 50), 1),
+                "p95_ms": round(percentile(v, 95), 1),
+            }
+            for p, v in samples.items()
+        },
+        "overview_page_weight": weight,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
