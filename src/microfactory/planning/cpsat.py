@@ -16,6 +16,7 @@ Modelling choices (each one is what makes this model faster than the textbook on
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import time
 from collections.abc import Mapping, Sequence
@@ -179,19 +180,31 @@ def add_precedences(model: cp_model.CpModel, problem: Problem, v: ModelVars) -> 
 
 
 def add_calendars(model: cp_model.CpModel, problem: Problem, v: ModelVars) -> None:
-    """Unavailability: fixed intervals for the no-overlap, and forbidden starts removed."""
+    """Unavailability: fixed intervals for the no-overlap (only where an operation of the
+    machine could run), and forbidden starts removed from the start domains."""
+    reach: dict[int, tuple[int, int]] = {}
+    for i, op in enumerate(problem.operations):
+        for mode in op.modes:
+            lo, hi = reach.get(mode.machine, (v.est[i], v.lst[i] + mode.duration))
+            reach[mode.machine] = (min(lo, v.est[i]), max(hi, v.lst[i] + mode.duration))
     for m, machine in enumerate(problem.machines):
+        lo, hi = reach.get(m, (0, -1))
         for k, w in enumerate(machine.unavailable):
-            if w.end > 0 and w.start < v.horizon:
+            if w.end > lo and w.start < hi:
                 v.blocked[m].append(
                     model.new_fixed_size_interval_var(w.start, w.end - w.start, f"w{m}_{k}")
                 )
+    window_starts = [[w.start for w in machine.unavailable] for machine in problem.machines]
     for i, op in enumerate(problem.operations):
         for mode in op.modes:
             windows = problem.machines[mode.machine].unavailable
             if not windows or mode.duration == 0:
                 continue
-            allowed = _allowed_starts(v.est[i], v.lst[i], mode.duration, windows)
+            # windows starting before est - max window length cannot matter: skip them
+            first = max(0, bisect.bisect_left(window_starts[mode.machine], v.est[i]) - 1)
+            while first > 0 and windows[first - 1].end > v.est[i]:
+                first -= 1
+            allowed = _allowed_starts(v.est[i], v.lst[i], mode.duration, windows[first:])
             lit = v.presence[i][mode.machine]
             if isinstance(lit, bool):
                 model.add_linear_expression_in_domain(v.start[i], allowed)
@@ -255,10 +268,12 @@ def add_setups(
                 all_fixed = False
                 lit_var = lit
                 arcs.append((k, k, lit_var.Not()))
-            v.arcs[(m, -1, i)] = model.new_bool_var(f"a{m}_0_{i}")
-            v.arcs[(m, i, -1)] = model.new_bool_var(f"a{m}_{i}_0")
-            arcs.append((0, k, v.arcs[(m, -1, i)]))
-            arcs.append((k, 0, v.arcs[(m, i, -1)]))
+            if i not in kept or i == chain[0]:  # a kept op after another is never first
+                v.arcs[(m, -1, i)] = model.new_bool_var(f"a{m}_0_{i}")
+                arcs.append((0, k, v.arcs[(m, -1, i)]))
+            if i not in kept or i == chain[-1]:  # ... nor last if one follows it
+                v.arcs[(m, i, -1)] = model.new_bool_var(f"a{m}_{i}_0")
+                arcs.append((k, 0, v.arcs[(m, i, -1)]))
         if not all_fixed:
             v.arcs[(m, -1, -1)] = model.new_bool_var(f"a{m}_empty")
             arcs.append((0, 0, v.arcs[(m, -1, -1)]))

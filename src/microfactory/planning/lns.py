@@ -227,9 +227,10 @@ def improve(
     seed: int = 0,
     previous: Mapping[int, Assignment] | None = None,
     stability_weight: int = 0,
-    initial_size: int = 40,
+    initial_size: int = 20,
     stats: LnsStats | None = None,
     windowed: bool | None = None,
+    sub_time: float = 0.5,
 ) -> list[Assignment]:
     """The best plan found from `incumbent` within `time_limit` seconds. `windowed`
     chooses small window sub-problems (default: above LARGE_OPS operations) instead of
@@ -241,7 +242,7 @@ def improve(
     best_value = score(problem, best, objective, scale, previous, stability_weight)
     large = problem.n_ops > LARGE_OPS if windowed is None else windowed
     size = min(initial_size, problem.n_ops)
-    sub_limit = 1.0
+    sub_limit = sub_time
     stats = stats if stats is not None else LnsStats()
     stats.history = [(0.0, best_value)]
     overhead = 0.0  # model building time of the last iteration: keep the time limit
