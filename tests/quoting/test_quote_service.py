@@ -16,7 +16,7 @@ from microfactory.orders import OrderLine
 from microfactory.services.factory import init_factory
 from microfactory.services.orders import OrderRequest, add_order
 from microfactory.services.planning import PlanningService, PlanningSettings
-from microfactory.services.quoting import QuoteService, QuotingSettings
+from microfactory.services.quoting import HOLD_REASON, QuoteService, QuotingSettings
 from microfactory.store.memory import MemoryUnitOfWorkFactory
 from microfactory.store.planning_sql import MemoryPlanStore
 from microfactory.store.quoting_tables import MemoryQuoteStore, SqlQuoteStore
@@ -107,6 +107,26 @@ def test_accept_makes_an_order_in_the_plan_with_a_tracking_link(shop) -> None:  
     assert service.get(response.quote_id)["status"] == "accepted"
     with pytest.raises(Conflict, match="already accepted"):
         service.accept(response.quote_id)
+
+
+def test_holds_are_mirrored_into_the_planners_downtimes(shop) -> None:  # type: ignore[no-untyped-def]
+    service, clock, planning = shop
+    held = service.quote_upload(CUBE, "a.stl", material="pla-black", quantity=5, units="mm")
+    planning.downtimes.setdefault("fdm-01", []).append(
+        (START, START + timedelta(hours=1), "breakdown")
+    )
+    service.sync_holds()
+    mirrored = {
+        (m, s, e)
+        for m, spans in planning.downtimes.items()
+        for s, e, r in spans
+        if r == HOLD_REASON
+    }
+    assert mirrored == {(r.machine, r.start, r.end) for r in held.reservations}
+    clock.advance(timedelta(hours=25))
+    service.sync_holds()
+    assert all(r != HOLD_REASON for spans in planning.downtimes.values() for _, _, r in spans)
+    assert (START, START + timedelta(hours=1), "breakdown") in planning.downtimes["fdm-01"]
 
 
 def test_expired_quote_releases_its_capacity_and_cannot_be_accepted(shop) -> None:  # type: ignore[no-untyped-def]

@@ -189,8 +189,15 @@ class QuoteStore(Protocol):
     def expired_ids(self, now: datetime) -> list[str]: ...
 
 
+HOLD_REASON = "quote hold"
+
+
 class PlanSource(Protocol):
-    """What capable-to-promise needs of the planning service."""
+    """What capable-to-promise needs of the planning service. `downtimes` (machine → [(start,
+    end, reason)]) are the planner's unavailability windows: held quotes are mirrored there
+    so that a replan does not give their capacity away."""
+
+    downtimes: dict[str, list[tuple[datetime, datetime, str]]]
 
     def current(self) -> PlanVersion | None: ...
 
@@ -313,6 +320,18 @@ class QuoteService:
             status = "expired"
         return {**row["payload"], "status": status, "order_id": row["order_id"]}
 
+    def sync_holds(self) -> None:
+        """Mirror the live holds into the planner's unavailability windows (replacing the
+        previous mirror), so a replan keeps off capacity promised to held quotes. Called
+        before the replan on accept; call it before any other replan too."""
+        if self.plans is None:
+            return
+        downtimes = self.plans.downtimes
+        for machine in list(downtimes):
+            downtimes[machine] = [d for d in downtimes[machine] if d[2] != HOLD_REASON]
+        for r in self.store.held_reservations(self.clock.now()):
+            downtimes.setdefault(r["machine"], []).append((r["start"], r["end"], HOLD_REASON))
+
     def expire(self) -> list[str]:
         """Mark held quotes past their expiry as expired and release their capacity."""
         expired = self.store.expired_ids(self.clock.now())
@@ -368,6 +387,7 @@ class QuoteService:
         self.store.set_status(quote_id, "accepted", order.id)
         version: PlanVersion | None = None
         if self.plans is not None:
+            self.sync_holds()
             version = self.plans.plan(
                 reason=f"quote {quote_id} accepted as {order.id}", release_confirmed=False
             )
