@@ -25,7 +25,7 @@ from microfactory.services.execution import Execution, ExecutionStore
 from microfactory.services.ingestion import Ingester, IngestSettings, TelemetryWriter
 from microfactory.services.loop_planning import DispatchPlanner, LoopPlanner
 from microfactory.services.loop_summary import LoopFigures, compute_figures
-from microfactory.services.orders import OrderRequest, place_order
+from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.planning import EventKind, PlanStore, ReplanEvent
 from microfactory.services.ports import UnitOfWorkFactory
 from microfactory.services.quality import (
@@ -186,7 +186,7 @@ class ClosedLoop:
         self.warnings: list[WarningRecord] = []
         self.quality_alerts: list[QualityAlert] = []
         self.reviewed: list[tuple[str, datetime]] = []
-        self.planner = planner or DispatchPlanner(ports.uow, ports.plans)
+        self.planner = planner or DispatchPlanner(ports.uow, ports.plans, factory=factory)
         self.execution = Execution(ports.uow, ports.store, factory, planner=self.planner)
         self.twin = Twin(
             factory,
@@ -336,6 +336,7 @@ class ClosedLoop:
 
     def _arrive(self, order: GeneratedOrder) -> Callable[[], None]:
         def arrive() -> None:
+            self.execution.flush()
             with self.ports.uow() as tx:
                 req = OrderRequest(
                     customer=order.customer,
@@ -346,8 +347,9 @@ class ClosedLoop:
                     order_id=order.order_id,
                 )
                 place_order(tx, req, order.created, note="order received")
+                work_orders = release_order(tx, order.order_id, order.created)
                 tx.commit()
-            self.execution.admit(order.order_id, order.created)
+            self.execution.take(work_orders)
             if order.rush:
                 event = ReplanEvent(EventKind.RUSH_ORDER, self.twin.now, order=order.order_id)
                 self.execution.replan(self.twin.now, "rush_order", order.order_id, event)

@@ -138,6 +138,11 @@ class Execution:
         with self.uow() as tx:
             work_orders = release_order(tx, order_id, at)
             tx.commit()
+        self.take(work_orders)
+        return work_orders
+
+    def take(self, work_orders: list[WorkOrder]) -> None:
+        """Take released work orders into the mirror (they are planned at the next run)."""
         products = self.factory.product_map
         for wo in work_orders:
             product = products[wo.product]
@@ -166,7 +171,6 @@ class Execution:
             self.work[wo.id] = WoState(wo, ops)
             self.order_open.setdefault(wo.order, set()).add(wo.id)
         self.dirty = True
-        return work_orders
 
     # -- planning --------------------------------------------------------------------------
 
@@ -238,6 +242,11 @@ class Execution:
         pending, self._pending = self._pending, []
         if not pending:
             return 0
+        # an operation updated several times since the last flush is written once
+        last = {c.op.id: i for i, c in enumerate(pending) if isinstance(c, _UpdateOp)}
+        pending = [
+            c for i, c in enumerate(pending) if not isinstance(c, _UpdateOp) or last[c.op.id] == i
+        ]
         with self.uow() as tx:
             for change in pending:
                 change.apply(tx)

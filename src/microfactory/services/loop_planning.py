@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from microfactory.orders import WorkStatus
+from microfactory.orders import Factory, WorkStatus
 from microfactory.planning.model import Assignment, Objective
 from microfactory.planning.result import weighted_tardiness_of
 from microfactory.services.factory import current_factory
@@ -60,8 +60,10 @@ class DispatchPlanner:
         objective: Objective = Objective.WEIGHTED_TARDINESS,
         stability_weight: int = 30,
         horizon_days: int = 45,
+        factory: Factory | None = None,
     ) -> None:
         self.uow = uow
+        self.factory = factory
         self.store = store
         self.objective = objective
         self.stability_weight = stability_weight
@@ -80,7 +82,7 @@ class DispatchPlanner:
         machine = event.machine
         if event.kind is EventKind.MACHINE_DOWN and machine is not None:
             with self.uow() as tx:
-                mttr = current_factory(tx).machine_map[machine].mttr_hours
+                mttr = (self.factory or current_factory(tx)).machine_map[machine].mttr_hours
             until = event.until or event.at + timedelta(hours=mttr)
             self.add_window(machine, event.at, until, event.reason or "breakdown")
         elif event.kind is EventKind.MACHINE_BACK and machine is not None:
@@ -102,7 +104,7 @@ class DispatchPlanner:
         from microfactory.planning.solver import best_dispatch
 
         with self.uow() as tx:
-            factory = current_factory(tx)
+            factory = self.factory or current_factory(tx)
             work_orders = tx.work_orders.find(status=list(OPEN))
         work_orders = [wo for wo in work_orders if wo.lot not in self.held]
         self._prune(now)
