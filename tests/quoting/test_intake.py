@@ -120,6 +120,19 @@ def _open_sphere() -> bytes:
     return binary_stl(sphere)
 
 
+def _edge_sharing_cubes() -> bytes:
+    a = trimesh.creation.box((10, 10, 10))
+    b = trimesh.creation.box((10, 10, 10))
+    b.apply_translation((10, 10, 0))  # touches the first cube along one edge only
+    return binary_stl(trimesh.util.concatenate([a, b]))
+
+
+def _nan_stl() -> bytes:
+    data = bytearray(binary_stl(CUBE))
+    data[84 + 12 : 84 + 16] = bytes.fromhex("0000c07f")  # first vertex x = NaN
+    return bytes(data)
+
+
 def _zip_bomb(declared_bytes: int) -> bytes:
     """A 3MF whose one extra entry is `declared_bytes` of zeros (deflates ~1000:1)."""
     out = io.BytesIO()
@@ -174,6 +187,8 @@ BAD_FILES = [
         "degenerate",
     ),  # zero-area triangle only
     ("open.stl", _open_sphere(), None, "not watertight"),  # a hole too big to close
+    ("kissing.stl", _edge_sharing_cubes(), None, "not watertight"),  # 4 faces on one edge
+    ("nan.stl", _nan_stl(), None, "NaN"),  # a coordinate that is not a number
     (
         "big.stl",
         binary_stl(CUBE),
