@@ -23,10 +23,20 @@ def serve_dashboard(container: Container, host: str, port: int) -> None:
     from microfactory.api.composition import build_app
 
     app = build_app(container)
+    db = container.settings.database_url
     console.print(
-        f"dashboard: [bold]http://{host}:{port}/[/]  ·  API docs: http://{host}:{port}/docs\n"
-        "log in with a user made by `microfactory users add NAME --role admin`"
+        f"dashboard: [bold]http://{host}:{port}/[/]  ·  API docs: http://{host}:{port}/docs"
     )
+    if not _auth(container).list_users() and sys.stdin.isatty():
+        _first_admin(container)
+    if not _auth(container).list_users():
+        console.print(
+            "[yellow]no user accounts yet[/] (there is no default account). In another "
+            "terminal, create one, then log in with it:\n"
+            f"  microfactory users add admin --role admin --db {db}"
+        )
+    else:
+        console.print(f"log in with an account of {db} (`microfactory users list --db {db}`)")
     uvicorn.run(
         app,
         host=host,
@@ -36,6 +46,25 @@ def serve_dashboard(container: Container, host: str, port: int) -> None:
         timeout_graceful_shutdown=3,
         h11_max_incomplete_event_size=64 * 1024,
     )
+
+
+def _first_admin(container: Container) -> None:
+    """On a terminal, offer to create the first admin (name and password chosen now)."""
+    console.print("[yellow]this database has no user accounts[/] (there is no default one).")
+    if not typer.confirm("create an admin account now?", default=True):
+        return
+    while True:
+        name = typer.prompt("username", default="admin")
+        password = typer.prompt(
+            "password (10+ characters)", hide_input=True, confirmation_prompt=True
+        )
+        try:
+            user = _auth(container).add_user(name, password, "admin")
+        except ValidationError as exc:
+            console.print(f"[red]{exc}[/]")
+            continue
+        console.print(f"[green]created[/] {user.username} (admin)")
+        return
 
 
 def serve_cmd(
@@ -97,7 +126,7 @@ def users_list(db: DbOpt = None) -> None:
     finally:
         container.close()
     for u in users:
-        console.print(f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}")
+        sys.stdout.write(f"{u.username}\t{u.role}\t{'active' if u.active else 'disabled'}\n")
 
 
 def users_passwd(
