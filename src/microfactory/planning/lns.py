@@ -194,9 +194,15 @@ def choose_neighbourhood(
     n = problem.n_ops
     size = max(1, min(size, n))
     frozen = problem.frozen_by_op()
-    if kind == "window":
+    if kind in ("window", "late_window"):
         ordered = sorted(incumbent, key=lambda a: a.start)
         first = rng.randrange(0, max(1, n - size + 1))
+        late = _late_ops(problem, incumbent) if kind == "late_window" else []
+        if late:
+            # centre the window on an operation of a late job, drawn by its job's lateness
+            anchor = rng.choices([op for op, _ in late], weights=[w for _, w in late])[0]
+            position = next(k for k, a in enumerate(ordered) if a.op == anchor)
+            first = max(0, min(n - size, position - rng.randrange(size)))
         chosen = {a.op for a in ordered[first : first + size]}
     elif kind == "machines":
         machines = list(range(len(problem.machines)))
@@ -216,6 +222,24 @@ def choose_neighbourhood(
             if len(chosen) >= size:
                 break
     return chosen - set(frozen)
+
+
+def _late_ops(problem: Problem, plan: Sequence[Assignment]) -> list[tuple[int, int]]:
+    """(operation, weighted lateness of its job) for every operation of a late job."""
+    completion = [0] * len(problem.jobs)
+    for a in plan:
+        job = problem.operations[a.op].job
+        completion[job] = max(completion[job], a.end)
+    lateness = [
+        job.weight * max(0, completion[j] - job.due) if job.due is not None else 0
+        for j, job in enumerate(problem.jobs)
+    ]
+    frozen = problem.frozen_by_op()
+    return [
+        (a.op, lateness[problem.operations[a.op].job])
+        for a in plan
+        if lateness[problem.operations[a.op].job] > 0 and a.op not in frozen
+    ]
 
 
 def improve(
@@ -251,7 +275,11 @@ def improve(
         if left < 0.05 or problem.n_ops == 0:
             break
         iteration_began = time.perf_counter()
-        kind = "window" if large else NEIGHBOURHOODS[stats.iterations % len(NEIGHBOURHOODS)]
+        if large:
+            tardy = objective is not Objective.MAKESPAN and stats.iterations % 2 == 1
+            kind = "late_window" if tardy else "window"
+        else:
+            kind = NEIGHBOURHOODS[stats.iterations % len(NEIGHBOURHOODS)]
         stats.iterations += 1
         relaxed = choose_neighbourhood(problem, best, size, kind, rng)
         if not relaxed:
