@@ -75,3 +75,11 @@ def test_no_room_before_the_horizon_is_infeasible() -> None:
             working={},
             horizon=T0 + 24 * H,
         )
+
+
+def test_faster_machine_takes_less_time_and_wins() -> None:
+    step = Step("print", ("slow", "fast"), 100, speed={"fast": 2.0, "slow": 0.9})
+    p = promise([step], now=T0, busy={}, working={}, horizon=T0 + 48 * H)
+    assert p.slots[0].machine == "fast"
+    assert p.slots[0].end - p.slots[0].start == timedelta(minutes=50)
+    assert step.length("slow") == timedelta(minutes=112)  # ⌈100 / 0.9⌉ as the planner rounds

@@ -3,15 +3,17 @@
 Nothing already planned moves: every planned operation (and every live reservation of
 another quote) keeps its machine and times, so no confirmed order can be pushed past its
 due date by a quote. The quote's print plates are list-scheduled one by one into the
-earliest gap, on any eligible machine, that is long enough and inside the machine's working
-windows; each following step (finishing, …) starts after the previous step has finished.
-The earliest completion is the end of the last step.
+gap, on any eligible machine, that finishes them earliest (long enough and inside the
+machine's working windows, at the machine's speed); each following step (finishing, …)
+starts after the previous step has finished. The earliest completion is the end of the last
+step.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from microfactory.core.errors import InfeasibleError
@@ -28,6 +30,12 @@ class Step:
     machines: tuple[str, ...]
     minutes: float
     count: int = 1
+    speed: Mapping[str, float] = field(default_factory=dict)
+    """Machine speed factors: a machine with factor f takes ⌈minutes / f⌉ (as the planner)."""
+
+    def length(self, machine: str) -> timedelta:
+        factor = self.speed.get(machine, 1.0)
+        return timedelta(minutes=math.ceil(self.minutes / factor - 1e-9))
 
     def __post_init__(self) -> None:
         if not self.machines:
@@ -109,22 +117,22 @@ def promise(
     slots: list[Slot] = []
     ready = now
     for step in steps:
-        length = timedelta(minutes=step.minutes)
         step_end = ready
         for _ in range(step.count):
-            best: tuple[datetime, str] | None = None
+            best: tuple[datetime, str, timedelta] | None = None
             for machine in step.machines:
+                length = step.length(machine)
                 windows = working.get(machine, [(now, horizon)])
                 gaps = free_gaps(taken.get(machine, []), windows, ready, horizon)
                 begin = _earliest(gaps, ready, length)
-                if begin is not None and (best is None or begin < best[0]):
-                    best = (begin, machine)
+                if begin is not None and (best is None or begin + length < best[0] + best[2]):
+                    best = (begin, machine, length)
             if best is None:
                 raise InfeasibleError(
                     f"no free {step.minutes:.0f}-minute slot for '{step.name}' on "
                     f"{', '.join(step.machines)} before {horizon.isoformat()}"
                 )
-            begin, machine = best
+            begin, machine, length = best
             slots.append(Slot(step.name, machine, begin, begin + length))
             taken.setdefault(machine, []).append((begin, begin + length))
             step_end = max(step_end, begin + length)

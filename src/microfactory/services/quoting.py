@@ -514,10 +514,12 @@ class QuoteService:
         print_cap = self.settings.print_capability[quote.process]
         # one operation on one printer, as the accepted work order will be planned (the
         # planner does not split an operation across machines)
+        speed = {m.id: m.speed_factor for m in factory.machines}
         printing = Step(
             f"print ({quote.process.value})",
             quote.eligible_machines,
             max(math.ceil(quote.machine_hours * 60.0), 1),
+            speed=speed,
         )
         try:
             product = self._product(factory, quote.process)
@@ -530,7 +532,8 @@ class QuoteService:
                 continue
             machines = tuple(m.id for m in factory.eligible_machines(op.capability, op.machines))
             if machines:
-                steps.append(Step(op.name, machines, max(math.ceil(op.minutes(quote.quantity)), 1)))
+                minutes = max(op.minutes(quote.quantity), 1.0)
+                steps.append(Step(op.name, machines, minutes, speed=speed))
         return steps if printing in steps else [printing, *steps]
 
     def _product(self, factory: Factory, process: Process) -> Product:
