@@ -201,6 +201,8 @@ def test_oee_by_day_covers_the_run(sqlite_run: DemoRun) -> None:
     assert len(days) == DAYS + 1
     assert all(0.0 <= d["oee"] <= 1.0 for d in days)
     assert any(d["oee"] > 0 for d in days)
+    shifts = sqlite_run.summary["oee_by_shift"]
+    assert [s["period"] for s in shifts] == ["early", "late", "night"]
 
 
 def test_every_operation_done_has_actual_times_and_a_plan(sqlite_run: DemoRun) -> None:

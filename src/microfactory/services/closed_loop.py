@@ -476,6 +476,7 @@ def summary_dict(run: LoopRun, config: LoopConfig, bus: str) -> dict[str, Any]:
         "planned_vs_actual": f.plan_adherence,
         "oee": f.fleet_oee,
         "oee_by_day": f.oee_by_day,
+        "oee_by_shift": f.oee_by_shift,
         "machines": f.machines,
         "downtime_pareto": f.pareto[:6],
         "six_big_losses_minutes": f.six_big_losses,

@@ -5,6 +5,7 @@ work orders and planning runs."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from microfactory.maintenance.oee import (
     downtime_pareto,
     figures_from_ideal,
     machine_oee,
+    shift_periods,
     spans_from_states,
 )
 from microfactory.orders import Factory, OrderStatus
@@ -68,6 +70,7 @@ class LoopFigures:
     six_big_losses: dict[str, float]
     dead_letters: int
     oee_by_day: list[dict[str, Any]] = field(default_factory=list)
+    oee_by_shift: list[dict[str, Any]] = field(default_factory=list)
     plan_adherence: dict[str, float | int | None] = field(default_factory=dict)
     oee_detail: dict[str, MachineOee] = field(default_factory=dict)
 
@@ -176,11 +179,17 @@ def machine_series(
 def fleet_by_period(
     series: dict[str, tuple[list[StateSpan], list[PartCount]]],
     periods: list[tuple[str, datetime, datetime]],
+    group: Callable[[str], str] = lambda label: label,
 ) -> list[dict[str, Any]]:
-    """The whole shop's OEE in each period (Σ over machines of each time and quantity)."""
-    out: list[dict[str, Any]] = []
+    """The whole shop's OEE per period (Σ over machines of each time and quantity); periods
+    with the same `group(label)` are added up (e.g. every early shift)."""
+    grouped: dict[str, list[MachineOee]] = {}
     for label, lo, hi in periods:
-        parts = [machine_oee(mid, spans, counts, lo, hi) for mid, (spans, counts) in series.items()]
+        grouped.setdefault(group(label), []).extend(
+            machine_oee(mid, spans, counts, lo, hi) for mid, (spans, counts) in series.items()
+        )
+    out: list[dict[str, Any]] = []
+    for label, parts in grouped.items():
         f = figures_from_ideal(
             sum(r.pbt for r in parts),
             sum(r.apt for r in parts),
@@ -213,6 +222,9 @@ def compute_figures(
     series = machine_series(reader, pri, factory, end)
     oee = {mid: machine_oee(mid, sp, co, start, end) for mid, (sp, co) in series.items()}
     by_day = fleet_by_period(series, day_periods(start, end))
+    by_shift = fleet_by_period(
+        series, shift_periods(start, end), group=lambda label: label.split()[-1]
+    )
     machines: list[dict[str, Any]] = []
     for mid, r in oee.items():
         f = r.figures
@@ -270,6 +282,7 @@ def compute_figures(
         six_big_losses={k: round(v, 1) for k, v in losses.items()},
         dead_letters=counts.get("dead_letters", 0),
         oee_by_day=by_day,
+        oee_by_shift=by_shift,
         plan_adherence=plan_adherence(records.planned_vs_actual()),
         oee_detail=oee,
     )
