@@ -230,6 +230,12 @@ def render(summary: dict[str, Any]) -> None:
         ("breakdowns", summary["breakdowns"]),
         ("preventive maintenance done", summary["preventive_maintenance_done"]),
         ("replans (breakdown, repair, rush, maintenance)", summary["replans"]),
+        ("quality alerts / NCRs", f"{summary['quality_alerts']} / {summary['nonconformances']}"),
+        (
+            "predicted / caught / false alarms",
+            f"{summary['predicted_failures']} / {summary['caught_failures']} / "
+            f"{summary['false_alarms']}",
+        ),
         ("wall seconds", summary["wall_seconds"]),
     ]
     for name, value in rows:
@@ -252,6 +258,17 @@ def render(summary: dict[str, Any]) -> None:
             "–" if m["mttr_h"] is None else f"{m['mttr_h']:.1f}",
         )
     console.print(machines)
+    pareto = Table(title="downtime Pareto")
+    for col in ("reason", "events", "minutes", "cumulative"):
+        pareto.add_column(col, justify="left" if col == "reason" else "right")
+    for row in summary["downtime_pareto"]:
+        pareto.add_row(
+            str(row["reason"]),
+            str(row["events"]),
+            f"{row['minutes']:.0f}",
+            f"{row['cumulative']:.0%}",
+        )
+    console.print(pareto)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
