@@ -140,11 +140,20 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--solvers", default="ours,peer")
     parser.add_argument("--table", type=Path, help="write the Markdown table here")
+    parser.add_argument(
+        "--reference-time", type=float, default=0.0, help="factory2000: longer reference run"
+    )
     args = parser.parse_args()
     if any(s == "factory2000" for s in args.sets):
         from factory import main as factory_main
 
-        factory_main(["--time-limit", str(args.time_limit), "--workers", str(args.workers)])
+        factory_main(
+            [
+                "--time-limit", str(args.time_limit),
+                "--workers", str(args.workers),
+                "--reference-time", str(args.reference_time),
+            ]
+        )  # fmt: skip
         args.sets = [s for s in args.sets if s != "factory2000"]
         if not args.sets:
             return
