@@ -1,0 +1,244 @@
+"""Predictive maintenance as a use case of the loop.
+
+`PredictiveMaintenance` reads each machine's states and sensor samples from the telemetry
+store (through the `EventSource` port), splits them into lives, learns one `HealthModel`
+per machine type from the fleet's own lives (refitted whenever a machine of that type breaks
+down), and scores every machine: a health index and a RUL with an interval, explained by
+the signals that drive it. `warnings(now)` implements the closed loop's `FailurePredictor`
+port: a machine whose predicted RUL falls below `lead_hours` gets a `FailureWarning`.
+`plan_predictive_maintenance` turns an assessment into a predictive work order with a
+maintenance window, which the scheduler plans around.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from microfactory.core import ValidationError
+from microfactory.maintenance.health import HealthAssessment, HealthModel, Life
+from microfactory.maintenance.lives import LifeTracker
+from microfactory.maintenance.tpm import MaintenanceWorkOrder
+from microfactory.services.closed_loop import FailureWarning
+from microfactory.shopfloor.events import Event, StateChanged
+from microfactory.shopfloor.machines import MachineMode, MachineState
+from microfactory.twin.degradation import signals_for
+
+# (time, 0 for a state change / 1 for a row of samples, the event or the row)
+_Item = tuple[datetime, int, object]
+_TICK = timedelta(microseconds=1)
+
+
+class TelemetrySource(Protocol):
+    """Port: the read side of the telemetry store (`SqlTelemetryStore` implements it)."""
+
+    def events(
+        self,
+        *,
+        machine: str | None = None,
+        kind: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10_000,
+    ) -> list[Event]: ...
+
+    def samples(
+        self, machine: str, signal: str, start: datetime, end: datetime, limit: int = 100_000
+    ) -> list[tuple[datetime, float]]: ...
+
+
+class PredictiveWorkOrders(Protocol):
+    """Port: what opens a predictive work order and plans its window (`TpmService`)."""
+
+    def open_predictive(
+        self, machine: str, now: datetime, reason: str, minutes: float = 60.0
+    ) -> MaintenanceWorkOrder | None: ...
+
+
+@dataclass(frozen=True)
+class PredictiveSettings:
+    """`lead_hours`: warn when the predicted RUL (run hours) is below it; `use_lower_bound`:
+    compare the interval's lower bound instead (earlier, more false alarms);
+    `min_failed_lives`: failures of a machine type needed before its RUL is trusted (before
+    that, a machine is flagged only when its degradation index reaches the failure level);
+    `min_run_hours`: run time of the current life before a machine is scored."""
+
+    lead_hours: float = 24.0
+    use_lower_bound: bool = False
+    min_failed_lives: int = 1
+    min_run_hours: float = 2.0
+    batch_limit: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.lead_hours <= 0:
+            raise ValueError("lead_hours must be positive")
+        if self.min_failed_lives < 0 or self.min_run_hours < 0:
+            raise ValueError("min_failed_lives and min_run_hours must not be negative")
+
+
+class PredictiveMaintenance:
+    """Online scoring of a fleet; implements the loop's `FailurePredictor` port."""
+
+    def __init__(
+        self,
+        telemetry: TelemetrySource,
+        machine_types: Mapping[str, str],
+        settings: PredictiveSettings | None = None,
+        *,
+        model_factory: Callable[[], HealthModel] = HealthModel,
+    ) -> None:
+        self.telemetry = telemetry
+        self.machine_types = dict(machine_types)
+        self.settings = settings or PredictiveSettings()
+        self.model_factory = model_factory
+        self.trackers = {
+            m: LifeTracker(tuple(p.name for p in signals_for(t)))
+            for m, t in self.machine_types.items()
+        }
+        self.models: dict[str, HealthModel] = {}
+        self._fitted_on: dict[str, tuple[int, int]] = {}
+        self._cursor: datetime | None = None
+
+    # -- reading telemetry -----------------------------------------------------------------
+
+    def _fetch(self, machine: str, start: datetime, end: datetime) -> list[_Item]:
+        """States and sample rows of one machine in [start, end), in time order."""
+        limit = self.settings.batch_limit
+        items: list[_Item] = []
+        since = start
+        while True:
+            batch = self.telemetry.events(
+                machine=machine, kind="state", start=since, end=end, limit=limit
+            )
+            items.extend((e.ts, 0, e) for e in batch if isinstance(e, StateChanged))
+            if len(batch) < limit:
+                break
+            since = batch[-1].ts + _TICK
+        rows: dict[datetime, dict[str, float]] = {}
+        for signal in self.trackers[machine].signal_names:
+            since = start
+            while True:
+                got = self.telemetry.samples(machine, signal, since, end, limit)
+                for ts, value in got:
+                    rows.setdefault(ts, {})[signal] = value
+                if len(got) < limit:
+                    break
+                since = got[-1][0] + _TICK
+        items.extend((ts, 1, row) for ts, row in rows.items())
+        items.sort(key=lambda item: (item[0], item[1]))
+        return items
+
+    def update(self, now: datetime) -> None:
+        """Read every machine's telemetry since the previous call into its life tracker
+        (windows are half-open, [previous now, now), so nothing is read twice), then refit
+        the models whose machine type has new lives."""
+        start = self._cursor or datetime(1970, 1, 1, tzinfo=UTC)
+        if now <= start:
+            return
+        for machine, tracker in self.trackers.items():
+            _feed(tracker, self._fetch(machine, start, now))
+        self._cursor = now
+        self._refit()
+
+    def _refit(self) -> None:
+        by_type: dict[str, list[str]] = {}
+        for machine, mtype in self.machine_types.items():
+            by_type.setdefault(mtype, []).append(machine)
+        for mtype, machines in by_type.items():
+            lives: list[Life] = []
+            for m in machines:
+                tracker = self.trackers[m]
+                lives.extend(tracker.completed)
+                current = tracker.current()
+                if current.n_samples >= 2:
+                    lives.append(Life(current, failed=False))
+            failed = sum(life.failed for life in lives)
+            samples = sum(life.history.n_samples for life in lives)
+            before = self._fitted_on.get(mtype)
+            # Refit after a breakdown of this type, or when the data has doubled since the
+            # last fit (so the healthy baseline firms up early on): O(log n) refits.
+            if samples < 2 or (
+                before is not None and before[0] == failed and samples < 2 * before[1]
+            ):
+                continue
+            try:
+                self.models[mtype] = self.model_factory().fit(lives)
+            except ValidationError:
+                continue
+            self._fitted_on[mtype] = (failed, samples)
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def assess(self, machine: str) -> HealthAssessment | None:
+        """The machine's current assessment, or None (down, too new, no model yet)."""
+        if machine not in self.trackers:
+            raise ValidationError(f"unknown machine {machine!r}")
+        tracker = self.trackers[machine]
+        model = self.models.get(self.machine_types[machine])
+        history = tracker.current()
+        if model is None or not tracker.alive or history.n_samples < 2:
+            return None
+        if float(history.run_hours[-1]) < self.settings.min_run_hours:
+            return None
+        return model.assess(history)
+
+    def assessments(self, now: datetime) -> dict[str, HealthAssessment]:
+        """Read new telemetry, then assess every machine that can be assessed."""
+        self.update(now)
+        out = {}
+        for machine in self.trackers:
+            a = self.assess(machine)
+            if a is not None:
+                out[machine] = a
+        return out
+
+    def is_due(self, machine: str, assessment: HealthAssessment) -> bool:
+        """Whether this assessment calls for maintenance now."""
+        model = self.models[self.machine_types[machine]]
+        s = self.settings
+        if model.n_failed_lives_ < s.min_failed_lives:
+            return assessment.degradation >= 1.0
+        return assessment.due_within(s.lead_hours, use_lower=s.use_lower_bound)
+
+    def warnings(self, now: datetime) -> list[FailureWarning]:
+        """The loop's `FailurePredictor` port: machines predicted to fail within the lead."""
+        return [
+            FailureWarning(machine, a.explanation, a.rul_hours)
+            for machine, a in sorted(self.assessments(now).items())
+            if self.is_due(machine, a)
+        ]
+
+
+def plan_predictive_maintenance(
+    work_orders: PredictiveWorkOrders,
+    machine: str,
+    assessment: HealthAssessment,
+    now: datetime,
+    *,
+    lead_hours: float,
+    minutes: float = 60.0,
+    use_lower_bound: bool = False,
+) -> MaintenanceWorkOrder | None:
+    """When the predicted RUL is below `lead_hours`, open a predictive work order whose
+    window the scheduler plans around; returns it (its `window` is the maintenance window),
+    or None when no maintenance is due or one is already open for the machine."""
+    if lead_hours <= 0:
+        raise ValidationError("lead_hours must be positive")
+    if not assessment.due_within(lead_hours, use_lower=use_lower_bound):
+        return None
+    return work_orders.open_predictive(machine, now, assessment.explanation, minutes)
+
+
+def _feed(tracker: LifeTracker, items: list[_Item]) -> None:
+    for ts, kind, payload in items:
+        if kind == 0:
+            assert isinstance(payload, StateChanged)
+            processing = (
+                payload.state == MachineState.EXECUTING and payload.mode == MachineMode.PROCESSING
+            )
+            tracker.state(ts, processing, payload.reason)
+        else:
+            assert isinstance(payload, dict)
+            tracker.sample(ts, payload)
