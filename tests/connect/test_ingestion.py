@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from microfactory.connect.bus import InProcessBus, publish_event
 from microfactory.core.clock import FixedClock
+from microfactory.core.errors import ConnectorError
 from microfactory.services.ingestion import Ingester, IngestSettings, machine_status_report
-from microfactory.shopfloor.events import Event, PartCounter
+from microfactory.shopfloor.events import Event, MachineStatus, PartCounter
 from microfactory.shopfloor.machines import MachineMode, MachineState
 from microfactory.shopfloor.topics import topic_for
 from microfactory.store.telemetry_tables import SqlTelemetryStore
@@ -270,3 +274,44 @@ def test_in_process_events_get_the_same_checks_and_dedup(sqlite_store: SqlTeleme
         2,
     )
     assert [(g.first, g.last) for g in sqlite_store.gaps("m1")] == [(1, 1)]
+
+
+class FailsOnce:
+    """The real store, with one injected fault: the first transaction loses the database
+    after the events were written (so the whole transaction rolls back)."""
+
+    def __init__(self, store: SqlTelemetryStore) -> None:
+        self.store = store
+        self.failed = False
+
+    def machine_statuses(self) -> list[MachineStatus]:
+        return self.store.machine_statuses()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.store.transaction() as tx:
+            yield tx
+            if not self.failed:
+                self.failed = True
+                raise ConnectorError("database went away")
+
+
+def test_unreachable_database_is_retried_without_losing_or_skewing_anything(
+    sqlite_store: SqlTelemetryStore,
+) -> None:
+    ingester = Ingester(
+        FailsOnce(sqlite_store), clock=FixedClock(NOW), settings=IngestSettings(max_delay_s=0.05)
+    )
+    bus = InProcessBus()
+    ingester.attach(bus, "microfactory/#")
+    ingester.start()
+    for s in range(5):
+        publish_event(bus, sample_batch("m1", s), site="plant", area="cell")
+    assert ingester.drain(30)
+    ingester.stop()
+    assert ingester.counters.db_retries >= 1
+    assert (ingester.counters.ingested, ingester.counters.late) == (5, 0)
+    assert sqlite_store.counts()["events"] == 5
+    assert sqlite_store.gaps() == []
+    (status,) = sqlite_store.machine_statuses()
+    assert (status.last_seq, status.events) == (4, 5)

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from microfactory.connect.bus import Bus, Message
 from microfactory.core.clock import Clock
-from microfactory.core.errors import ValidationError
+from microfactory.core.errors import ConnectorError, ValidationError
 from microfactory.core.timeutil import to_rfc3339
 from microfactory.shopfloor.events import (
     DeadLetter,
@@ -87,6 +87,7 @@ class IngestCounters:
     late: int = 0
     batches: int = 0
     lag_s: float = 0.0
+    db_retries: int = 0
     dead_by_code: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -100,6 +101,7 @@ class IngestCounters:
             "late": self.late,
             "batches": self.batches,
             "lag_s": round(self.lag_s, 3),
+            "db_retries": self.db_retries,
             "dead_by_code": dict(self.dead_by_code),
         }
 
@@ -213,9 +215,13 @@ class Ingester:
                 if e.event_id in new_ids:
                     new_ids.discard(e.event_id)
                     new.append(e)
-            touched = self._advance(tx, new, now, gaps)
+            touched, late, filled = self._advance(tx, new, now, gaps)
             tx.insert_dead_letters(dead)
-            tx.save_statuses(touched)
+            tx.save_statuses(list(touched.values()))
+        # committed: only now does the in-memory view move on (a failed batch is retried)
+        self._statuses.update(touched)
+        self.counters.late += late
+        self.counters.missing -= filled
         result = BatchResult(new, len(events) - len(new), dead, gaps, time.time())
         self._count(result, len(outcomes))
         if self.on_commit is not None:
@@ -224,21 +230,25 @@ class Ingester:
 
     def _advance(
         self, tx: TelemetryTx, new: list[Event], now: datetime, gaps: list[SeqGap]
-    ) -> list[MachineStatus]:
+    ) -> tuple[dict[str, MachineStatus], int, int]:
+        """Sequence and state bookkeeping on copies of the machine statuses; returns the
+        updated copies, the number of late events and of gap entries they filled."""
         touched: dict[str, MachineStatus] = {}
+        late = filled = 0
         for event in sorted(new, key=lambda e: (e.machine, e.seq)):
-            st = self._statuses.get(event.machine)
+            st = touched.get(event.machine)
             if st is None:
-                st = self._statuses[event.machine] = MachineStatus(event.machine)
-            touched[event.machine] = st
+                known = self._statuses.get(event.machine)
+                st = touched[event.machine] = (
+                    MachineStatus(event.machine) if known is None else replace(known)
+                )
             st.events += 1
             if isinstance(event, PartCounter):
                 st.good += event.good
                 st.reject += event.reject
             if event.seq <= st.last_seq:
-                if tx.fill_gap(event.machine, event.seq):
-                    self.counters.missing -= 1
-                self.counters.late += 1
+                filled += tx.fill_gap(event.machine, event.seq)
+                late += 1
                 continue
             if event.seq > st.last_seq + 1:
                 gap = SeqGap(event.machine, st.last_seq + 1, event.seq - 1, now)
@@ -250,7 +260,7 @@ class Ingester:
                 if (st.state, st.mode, st.reason) != (event.state, event.mode, event.reason):
                     st.since = event.ts
                 st.state, st.mode, st.reason = event.state, event.mode, event.reason
-        return [replace(s) for s in touched.values()]
+        return touched, late, filled
 
     def _count(self, result: BatchResult, received: int) -> None:
         c = self.counters
@@ -315,7 +325,7 @@ class Ingester:
                     return
                 continue
             try:
-                self._write([outcome for _, outcome in batch], self.clock.now())
+                self._write_with_retry([outcome for _, outcome in batch])
             except BaseException as exc:
                 self.error = exc
                 self._stop.set()
@@ -328,6 +338,20 @@ class Ingester:
                 self._busy -= len(batch)
                 if self._busy <= 0:
                     self._idle.notify_all()
+
+    def _write_with_retry(self, outcomes: list[Event | DeadLetter]) -> None:
+        """A database that is unreachable (ConnectorError) is retried with back-off until it
+        comes back or the ingester is stopped; the batch stays unacknowledged meanwhile."""
+        delay = 0.5
+        while True:
+            try:
+                self._write(outcomes, self.clock.now())
+                return
+            except ConnectorError:
+                self.counters.db_retries += 1
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, 10.0)
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every message handed to the ingester has been committed."""

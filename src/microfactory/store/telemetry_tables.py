@@ -36,8 +36,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from microfactory.core.errors import ConnectorError
 from microfactory.shopfloor.events import (
     DeadLetter,
     Event,
@@ -356,9 +358,14 @@ class SqlTelemetryStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTelemetryTx]:
-        with self.engine.begin() as conn:
-            tx = SqlTelemetryTx(conn, self._signal_ids)
-            yield tx
+        """One write transaction; a database that cannot be reached or is locked raises
+        `ConnectorError` (the ingester retries those), other errors pass through."""
+        try:
+            with self.engine.begin() as conn:
+                tx = SqlTelemetryTx(conn, self._signal_ids)
+                yield tx
+        except OperationalError as exc:
+            raise ConnectorError(f"telemetry store unavailable: {exc.orig}") from exc
         self._signal_ids.update(tx.new_signals)  # only once committed
 
     def _signal_ids_of(self, conn: Connection, machine: str, signal: str) -> list[int]:
