@@ -188,6 +188,14 @@ class MachineViews:
             for e in events
             if isinstance(e, StateChanged)
         ]
+        if not changes or changes[0][0] > start:
+            # No change in the look-back window: the current state, if it began before the
+            # window, held from its start.
+            current = next(
+                (x for x in self.telemetry.machine_statuses() if x.machine == machine), None
+            )
+            if current is not None and current.since is not None and current.since <= start:
+                changes.insert(0, (start, current.state.value, current.mode.value, current.reason))
         spans = spans_from_states(machine, changes, end)
         return [
             StateSegment(max(s.start, start), s.end, s.state, s.mode, s.reason)

@@ -35,7 +35,12 @@ from microfactory.core.timeutil import parse_rfc3339
 from microfactory.orders import OrderLine, OrderStatus
 from microfactory.services.alerts import AlertService
 from microfactory.services.auth import NotAuthenticated, same_secret
-from microfactory.services.dashboard import DashboardService, OverviewData, take_order
+from microfactory.services.dashboard import (
+    OPEN_WORK,
+    DashboardService,
+    OverviewData,
+    take_order,
+)
 from microfactory.services.dashboard_views import GanttData, MachineViews, gantt_from_plan
 from microfactory.services.orders import OrderRequest
 from microfactory.services.planning import PlanningService
@@ -460,7 +465,7 @@ async def schedule_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRespo
         shown = len(bars)
         figure = figures.gantt(bars, now, [m.id for m in factory.machines])
     late_items, late_total = await run_in_threadpool(
-        lambda: service.work_orders_page(late=True, limit=100)
+        lambda: service.work_orders_page(status=list(OPEN_WORK), late=True, limit=100)
     )
     return await render(
         request,
@@ -549,7 +554,7 @@ async def quality_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRespon
         holds = await run_in_threadpool(
             lambda: [hold_from_row(r) for r in store.holds(active_only=True)]
         )
-    alerts = await run_in_threadpool(lambda: alert_service(ctx).alerts(limit=50))
+    alerts = await run_in_threadpool(lambda: alert_service(ctx).alerts(open_only=True, limit=1000))
     return await render(
         request,
         "quality.html",
@@ -558,7 +563,7 @@ async def quality_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRespon
         charts=charts,
         ncrs=ncrs,
         holds=holds,
-        alerts=[a for a in alerts if a.source == "quality"],
+        alerts=[a for a in alerts if a.source == "quality"][:15],
         can_ack=user.can(Permission.ALERTS_ACK),
     )
 
