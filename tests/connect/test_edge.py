@@ -10,6 +10,7 @@ import pytest
 from microfactory.connect.bus import InProcessBus, Message
 from microfactory.connect.edge import EdgeBuffer, EdgePublisher
 from microfactory.connect.mqtt import MqttBus, MqttSettings
+from microfactory.core.errors import ConnectorError
 from microfactory.shopfloor.events import parse_event
 from microfactory.shopfloor.topics import subscription
 
@@ -112,3 +113,27 @@ def test_broker_unreachable_then_reachable_delivers_in_order(
     live.close()
     sub.close()
     assert received == list(range(300))
+
+
+def test_publisher_window_bounds_unacknowledged_messages(root: str) -> None:
+    """Flow control: with nobody acknowledging, the third publish of a window of 2 blocks and
+    then fails loudly instead of queueing without limit."""
+    bus = MqttBus(
+        MqttSettings(
+            host="127.0.0.1",
+            port=free_port(),
+            client_id=f"pub-{root}",
+            window=2,
+            publish_timeout=0.3,
+        ),
+        connect_timeout=None,
+    )
+    try:
+        bus.publish(f"{root}/v1/p/a/m1/state", b"1")
+        bus.publish(f"{root}/v1/p/a/m1/state", b"2")
+        assert bus.in_flight == 2
+        with pytest.raises(ConnectorError, match="acknowledged nothing"):
+            bus.publish(f"{root}/v1/p/a/m1/state", b"3")
+        assert not bus.flush(0.1)
+    finally:
+        bus.close()
