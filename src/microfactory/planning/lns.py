@@ -24,6 +24,7 @@ from microfactory.planning.cpsat import (
     InfeasibleModel,
     ModelSpec,
     build_model,
+    circuit_size,
     extract,
     safe_horizon,
     solver_parameters,
@@ -40,6 +41,7 @@ from microfactory.planning.result import makespan_of, objective_value
 
 NEIGHBOURHOODS = ("window", "machines", "jobs")
 LARGE_OPS = 600  # above: small window sub-problems instead of the whole model
+LARGE_ARCS = 10_000  # same for setup circuits above this size
 
 
 @dataclass
@@ -264,7 +266,9 @@ def improve(
     scale = safe_horizon(problem, previous) + 1
     best = list(incumbent)
     best_value = score(problem, best, objective, scale, previous, stability_weight)
-    large = problem.n_ops > LARGE_OPS if windowed is None else windowed
+    if windowed is None:
+        windowed = problem.n_ops > LARGE_OPS or circuit_size(problem) > LARGE_ARCS
+    large = windowed
     size = min(initial_size, problem.n_ops)
     sub_limit = sub_time
     stats = stats if stats is not None else LnsStats()
@@ -333,7 +337,7 @@ def _solve_ordered(
         model, v = build_model(sub, spec, best)
     except InfeasibleModel:
         return None, "INFEASIBLE", 0.0
-    solver = solver_parameters(limit, ctx.workers, ctx.seed + len(relaxed))
+    solver = solver_parameters(limit, ctx.workers, ctx.seed + len(relaxed), light=sub.has_setups)
     code = solver.solve(model)
     name = solver.status_name(code)
     plan = extract(sub, solver, v) if name in ("OPTIMAL", "FEASIBLE") else None
@@ -372,7 +376,7 @@ def _solve_window(
         model, v = build_model(sub, spec, hint)
     except InfeasibleModel:
         return None, "INFEASIBLE", 0.0
-    solver = solver_parameters(limit, ctx.workers, ctx.seed + len(relaxed))
+    solver = solver_parameters(limit, ctx.workers, ctx.seed + len(relaxed), light=sub.has_setups)
     code = solver.solve(model)
     name = solver.status_name(code)
     if name not in ("OPTIMAL", "FEASIBLE"):
