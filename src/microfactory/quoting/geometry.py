@@ -186,17 +186,20 @@ def analyze(
     candidates = _candidates(
         None if hull is None else hull[0], None if hull is None else hull[1], hull_faces
     )
-    outer = vertices
+    # every pose's projections in one pass over each array (rows: poses)
+    up = np.stack([rot[2] for _, rot in candidates])
+    nz_all = up @ normals.T
+    cz_all = up @ centroids.T
+    frames = np.concatenate([rot for _, rot in candidates])  # (3 × poses) × 3
+    projected = frames @ vertices.T
+    lows, highs = projected.min(axis=1), projected.max(axis=1)
     poses: list[Orientation] = []
-    for label, rot in candidates:
-        nz = normals @ rot[2]
-        cz = centroids @ rot[2]
-        vz = outer @ rot[2]
-        zmin = float(vz.min())
-        ext_x = float(np.ptp(outer @ rot[0]))
-        ext_y = float(np.ptp(outer @ rot[1]))
-        ext_z = float(vz.max() - zmin)
-        support, overhang = _support(nz, areas, cz, zmin, weights.self_supporting_deg)
+    for i, (label, rot) in enumerate(candidates):
+        zmin = float(lows[3 * i + 2])
+        ext_x = float(highs[3 * i] - lows[3 * i])
+        ext_y = float(highs[3 * i + 1] - lows[3 * i + 1])
+        ext_z = float(highs[3 * i + 2] - zmin)
+        support, overhang = _support(nz_all[i], areas, cz_all[i], zmin, weights.self_supporting_deg)
         poses.append(
             Orientation(
                 label=label,
