@@ -40,6 +40,8 @@ def test_bench_rul_prints_the_contract_fields(cmapss_dir: Path, tmp_path: Path) 
             "--json",
             "--predictions-out",
             str(out),
+            "--trees",
+            "40",
         ],
     )
     assert result.exit_code == 0, result.output

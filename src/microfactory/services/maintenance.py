@@ -7,7 +7,9 @@ down), and scores every machine: a health index and a RUL with an interval, expl
 the signals that drive it. `warnings(now)` implements the closed loop's `FailurePredictor`
 port: a machine whose predicted RUL falls below `lead_hours` gets a `FailureWarning`.
 `plan_predictive_maintenance` turns an assessment into a predictive work order with a
-maintenance window, which the scheduler plans around.
+maintenance window, which the scheduler plans around. `train_rul_model` / `predict_rul`
+train a fleet RUL model on run-to-failure histories, keep it in the model registry and
+predict with a registered version.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
-from microfactory.core import ValidationError
+from microfactory.core import Clock, Conflict, ValidationError
+from microfactory.maintenance.cmapss import read_cmapss
 from microfactory.maintenance.health import HealthAssessment, HealthModel, Life
 from microfactory.maintenance.lives import LifeTracker
+from microfactory.maintenance.rul import FleetRULModel
 from microfactory.maintenance.tpm import MaintenanceWorkOrder
 from microfactory.services.closed_loop import FailureWarning
 from microfactory.shopfloor.events import Event, StateChanged
@@ -242,3 +247,131 @@ def _feed(tracker: LifeTracker, items: list[_Item]) -> None:
         else:
             assert isinstance(payload, dict)
             tracker.sample(ts, payload)
+
+
+# -- model registry ------------------------------------------------------------------------
+
+
+class RegisteredModel(Protocol):
+    """What the registry says about a stored model version."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def trained_on(self) -> str: ...
+    @property
+    def metrics(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class ModelRegistry(Protocol):
+    """Port: versioned storage of trained models (`SqlModelRegistry` implements it)."""
+
+    def register(
+        self,
+        *,
+        name: str,
+        kind: str,
+        model: bytes,
+        trained_on: str,
+        data_digest: str,
+        metrics: dict[str, Any],
+        params: dict[str, Any],
+        created_at: datetime,
+    ) -> RegisteredModel: ...
+
+    def load(self, name: str, version: int | None = None) -> tuple[RegisteredModel, bytes]: ...
+
+
+RUL_KIND = "fleet_rul"
+
+
+@dataclass(frozen=True)
+class RulPrediction:
+    unit: int
+    rul: float
+    lower: float
+    upper: float
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ValidationError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
+
+
+def train_rul_model(
+    registry: ModelRegistry,
+    train_path: Path,
+    clock: Clock,
+    *,
+    name: str = "rul",
+    model: FleetRULModel | None = None,
+    test_path: Path | None = None,
+    rul_path: Path | None = None,
+) -> RegisteredModel:
+    """Train a fleet RUL model on run-to-failure histories (C-MAPSS layout), evaluate it on
+    a test set when one is given (protocol of `bench rul`), and register a new version."""
+    import pickle
+    import time
+
+    from microfactory.maintenance.benchmark import run_rul_benchmark
+
+    fleet = model if model is not None else FleetRULModel()
+    metrics: dict[str, Any] = {}
+    if (test_path is None) != (rul_path is None):
+        raise ValidationError("give both a test file and its RUL file, or neither")
+    if test_path is not None and rul_path is not None:
+        result = run_rul_benchmark(train_path, test_path, rul_path, fleet)
+        metrics = {k: v for k, v in result.summary().items() if k != "model"}
+    else:
+        runs = read_cmapss(train_path)
+        start = time.perf_counter()
+        fleet.fit(runs)
+        metrics = {"train_seconds": round(time.perf_counter() - start, 2)}
+    metrics["n_train_units"] = fleet.n_units_
+    trained_on = str(train_path)
+    if test_path is not None:
+        trained_on += f" (evaluated on {test_path})"
+    return registry.register(
+        name=name,
+        kind=RUL_KIND,
+        model=pickle.dumps(fleet, protocol=pickle.HIGHEST_PROTOCOL),
+        trained_on=trained_on,
+        data_digest=_digest(train_path),
+        metrics=metrics,
+        params={"rul_cap": fleet.rul_cap, "description": fleet.description},
+        created_at=clock.now(),
+    )
+
+
+def predict_rul(
+    registry: ModelRegistry, data_path: Path, *, name: str = "rul", version: int | None = None
+) -> tuple[RegisteredModel, list[RulPrediction]]:
+    """RUL with its interval at the last observed cycle of every unit of `data_path`, from
+    a registered model (the latest version unless `version` is given).
+
+    The registry holds pickled models: only load a database you trust."""
+    import pickle
+
+    info, blob = registry.load(name, version)
+    if info.kind != RUL_KIND:
+        raise Conflict(f"model {name} is a {info.kind!r} model, not a RUL model")
+    fleet = pickle.loads(blob)
+    if not isinstance(fleet, FleetRULModel):
+        raise Conflict(f"model {name} version {info.version} is not a fleet RUL model")
+    runs = read_cmapss(data_path)
+    point, lower, upper = fleet.predict_last(runs)
+    units = runs.units
+    return info, [
+        RulPrediction(int(u), float(p), float(lo), float(hi))
+        for u, p, lo, hi in zip(units, point, lower, upper, strict=True)
+    ]
