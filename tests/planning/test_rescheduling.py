@@ -102,7 +102,7 @@ def test_lns_returns_a_feasible_plan_no_worse_than_its_start(windowed: bool) -> 
     start = dispatch(problem, "spt")
     assert start is not None
     result = improve(
-        problem, start, Objective.WEIGHTED_TARDINESS, time_limit=3, workers=1, windowed=windowed
+        problem, start, Objective.WEIGHTED_TARDINESS, time_limit=1.5, workers=1, windowed=windowed
     )
     assert check_plan(problem, result) == []
     assert weighted_tardiness_of(problem, result) <= weighted_tardiness_of(problem, start)
