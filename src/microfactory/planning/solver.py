@@ -2,8 +2,9 @@
 
 Strategy (anytime; the best plan within the time limit is returned):
 1. every dispatching rule, keep the best plan (instant; a plan even if CP-SAT finds none);
-2. the monolithic CP-SAT model hinted with it (the whole time up to 1,200 operations,
-   none above, where the model is too slow to build and presolve);
+2. the monolithic CP-SAT model hinted with it (the whole time up to 1,200 operations and
+   10,000 setup-circuit arcs, none above, where the model is too slow to build and
+   presolve);
 3. large-neighbourhood search from the best plan for the rest of the time;
 4. the best bound proven by the monolithic model is reported; a plan that reaches it is
    optimal.
