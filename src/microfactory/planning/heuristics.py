@@ -26,8 +26,8 @@ from microfactory.planning.result import (
     weighted_tardiness_of,
 )
 
-RULES = ("mwkr", "edd", "atc", "spt")
-DYNAMIC_RULES = frozenset({"atc"})
+RULES = ("gt", "mwkr", "edd", "atc", "spt")
+DYNAMIC_RULES = frozenset({"atc", "gt"})  # re-evaluated every step: slow on large shops
 ATC_K = 2.0
 
 
@@ -96,7 +96,7 @@ def _priority(problem: Problem, rule: str, tail: list[int]) -> Callable[[int, in
 
     if rule == "spt":
         return lambda op, t: ops[op].min_duration - 1e-6 * tail[op]
-    if rule == "mwkr":
+    if rule in ("mwkr", "gt"):
         return lambda op, t: -float(tail[op])
     if rule == "edd":
         return lambda op, t: due(op) - 1e-6 * tail[op]
@@ -135,20 +135,17 @@ def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
     heap = [(key(o, 0), o) for o in ready]
     heapq.heapify(heap)
     while ready:
-        if dynamic:
-            now = min(est[o] for o in ready)
-            op = min(ready, key=lambda o: (key(o, now), o))
+        if rule == "gt":
+            op, best = _giffler_thompson_pick(problem, ready, est, timelines, key)
         else:
-            op = heapq.heappop(heap)[1]
+            if dynamic:
+                now = min(est[o] for o in ready)
+                op = min(ready, key=lambda o: (key(o, now), o))
+            else:
+                op = heapq.heappop(heap)[1]
+            best = _best_mode(problem, op, est[op], timelines)
         ready.discard(op)
         operation = problem.operations[op]
-        best: tuple[int, int, int] | None = None
-        for mode in operation.modes:
-            start = timelines[mode.machine].earliest_fit(est[op], mode.duration, operation.family)
-            candidate = (start + mode.duration, start, mode.machine)
-            if best is None or candidate < best:
-                best = candidate
-        assert best is not None
         end, start, machine = best
         placed[op] = Assignment(op, machine, start, end)
         timelines[machine].place(start, end, operation.family)
@@ -160,6 +157,51 @@ def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
                 if not dynamic:
                     heapq.heappush(heap, (key(s, 0), s))
     return [placed[op] for op in range(problem.n_ops)]
+
+
+def _best_mode(
+    problem: Problem, op: int, est: int, timelines: list[_Timeline]
+) -> tuple[int, int, int]:
+    """(end, start, machine) of the mode that finishes first."""
+    operation = problem.operations[op]
+    best: tuple[int, int, int] | None = None
+    for mode in operation.modes:
+        start = timelines[mode.machine].earliest_fit(est, mode.duration, operation.family)
+        candidate = (start + mode.duration, start, mode.machine)
+        if best is None or candidate < best:
+            best = candidate
+    assert best is not None
+    return best
+
+
+def _giffler_thompson_pick(
+    problem: Problem,
+    ready: set[int],
+    est: Mapping[int, int],
+    timelines: list[_Timeline],
+    key: Callable[[int, int], float],
+) -> tuple[int, tuple[int, int, int]]:
+    """Active-schedule step (Giffler & Thompson 1960): the ready operation that can finish
+    first fixes a machine and a time c*; among the ready operations that could start on
+    that machine before c*, the rule's priority (most work remaining) chooses."""
+    options = {op: _best_mode(problem, op, est[op], timelines) for op in ready}
+    first = min(options, key=lambda op: (options[op], op))
+    finish, _, machine = options[first]
+    conflict = [
+        op
+        for op in ready
+        if problem.operations[op].duration_on(machine) is not None
+        and timelines[machine].earliest_fit(
+            est[op], problem.operations[op].duration_on(machine) or 0, problem.operations[op].family
+        )
+        < finish
+    ]
+    chosen = min(conflict or [first], key=lambda op: (key(op, 0), op))
+    duration = problem.operations[chosen].duration_on(machine) or 0
+    start = timelines[machine].earliest_fit(
+        est[chosen], duration, problem.operations[chosen].family
+    )
+    return chosen, (start + duration, start, machine)
 
 
 def solve_dispatch(problem: Problem, rule: str = "mwkr") -> ScheduleResult:
