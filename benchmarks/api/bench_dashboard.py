@@ -1,6 +1,10 @@
 """Latency of the dashboard's endpoints under 50 concurrent clients, over a 30-day demo
 database, on loopback; and the weight of the overview page with all its assets.
 
+Each client requests the dashboard's endpoints in turn, pausing `--think-ms` (±50 %) after
+each answer as a dashboard does between refreshes; `--think-ms 0` is a closed loop that
+measures saturation throughput instead.
+
     python benchmarks/api/bench_dashboard.py --db sqlite:////tmp/demo30.db --seconds 20
 
 The database is copied first (it gains a benchmark user and token). Without --db a 30-day
@@ -108,6 +112,8 @@ async def client(
     samples: dict[str, list[float]],
     errors: list[str],
     offset: int,
+    think_s: float,
+    server_samples: list[float],
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as c:
@@ -124,6 +130,12 @@ async def client(
             if r.status_code >= 400:
                 errors.append(f"{path}: {r.status_code}")
             samples.setdefault(path, []).append(dt)
+            timing = r.headers.get("server-timing", "")
+            if timing.startswith("app;dur="):
+                server_samples.append(float(timing.removeprefix("app;dur=")))
+            if think_s > 0:
+                # A dashboard asks, shows, asks again: think time with ±50 % jitter.
+                await asyncio.sleep(think_s * (0.5 + ((i * 7919) % 1000) / 1000.0))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -155,6 +167,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=1000.0,
+        help="pause after each response (0: closed loop, saturation)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = prepare(args.db, Path(tmp))
@@ -180,6 +198,7 @@ def main() -> None:
                     for p in paths:
                         c.get(p, cookies=cookie)
             samples: dict[str, list[float]] = {}
+            server_samples: list[float] = []
             errors: list[str] = []
             started = time.perf_counter()
             stop_at = started + args.seconds
@@ -187,7 +206,18 @@ def main() -> None:
             async def run() -> None:
                 await asyncio.gather(
                     *(
-                        client(base, token, cookie, paths, stop_at, samples, errors, k)
+                        client(
+                            base,
+                            token,
+                            cookie,
+                            paths,
+                            stop_at,
+                            samples,
+                            errors,
+                            k,
+                            args.think_ms / 1000.0,
+                            server_samples,
+                        )
                         for k in range(args.clients)
                     )
                 )
@@ -205,6 +235,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), "
         f"Python {platform.python_version()}",
         "clients": args.clients,
+        "think_ms": args.think_ms,
         "seconds": round(elapsed, 1),
         "requests": len(every),
         "throughput_rps": round(len(every) / elapsed, 1),
@@ -213,6 +244,9 @@ def main() -> None:
         "p50_ms": round(percentile(every, 50), 1),
         "p95_ms": round(percentile(every, 95), 1),
         "p99_ms": round(percentile(every, 99), 1),
+        "server_p50_ms": round(percentile(server_samples, 50), 1),
+        "server_p95_ms": round(percentile(server_samples, 95), 1),
+        "server_p99_ms": round(percentile(server_samples, 99), 1),
         "goal_p95_ms": 100,
         "p95_over_goal": round(percentile(every, 95) / 100.0, 2),
         "endpoints": {

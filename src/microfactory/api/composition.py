@@ -50,7 +50,7 @@ def build_context(
     cache = TtlCache(5.0)
     telemetry = SqlTelemetryStore(engine)
     queries = SqlDashboardQueries(engine)
-    views = MachineViews(container.uow, clock, telemetry, queries, cache)
+    views = MachineViews(container.uow, clock, telemetry, queries, cache, TtlCache(120.0))
     alerts = AlertService(
         SqlAlertAckStore(engine),
         clock,
@@ -74,7 +74,7 @@ def build_context(
         site=container.settings.site,
     )
     ctx.extras.update(
-        dashboard=DashboardService(container.uow, clock, providers, TtlCache(2.0)),
+        dashboard=DashboardService(container.uow, clock, providers, TtlCache(3.0)),
         machine_views=views,
         alerts=alerts,
         cache=cache,

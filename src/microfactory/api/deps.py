@@ -43,7 +43,14 @@ async def current_session(request: Request) -> Session | None:
     if cached is not False:
         return cached  # type: ignore[no-any-return]
     cookie = request.cookies.get(SESSION_COOKIE, "")
-    found = await run_in_threadpool(context(request).auth.session, cookie) if cookie else None
+    found: Session | None = None
+    if cookie:
+        auth = context(request).auth
+        cached, value = auth.peek("s", cookie)
+        if cached:
+            found = value if isinstance(value, Session) else None
+        else:
+            found = await run_in_threadpool(auth.session, cookie)
     request.scope["microfactory.session"] = found
     return found
 
@@ -54,9 +61,14 @@ async def current_user(request: Request) -> User | None:
     auth_header = request.headers.get("authorization", "")
     if auth_header:
         scheme, _, secret = auth_header.partition(" ")
-        user = None
+        user: User | None = None
         if scheme.lower() == "bearer":
-            user = await run_in_threadpool(context(request).auth.token_user, secret.strip())
+            auth = context(request).auth
+            cached, value = auth.peek("t", secret.strip())
+            if cached:
+                user = value if isinstance(value, User) else None
+            else:
+                user = await run_in_threadpool(auth.token_user, secret.strip())
         if user is not None:
             note_actor(request, user.username, user.role.value)
         return user
@@ -70,8 +82,8 @@ async def current_user(request: Request) -> User | None:
             ("application/x-www-form-urlencoded", "multipart/form-data")
         ):
             form = await request.form()
-            value = form.get(CSRF_FIELD)
-            sent = value if isinstance(value, str) else ""
+            field = form.get(CSRF_FIELD)
+            sent = field if isinstance(field, str) else ""
         if not same_secret(sent, session.csrf_token):
             raise PermissionDenied("missing or wrong CSRF token")
     return session.user

@@ -10,8 +10,10 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -157,12 +159,49 @@ class AuthService:
         *,
         hasher: PasswordHasher | None = None,
         throttle: LoginThrottle | None = None,
+        cache_ttl_s: float = 5.0,
     ) -> None:
         self.store = store
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
         self.throttle = throttle or LoginThrottle(clock)
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        # Credential lookups are cached briefly (every API call makes one); any change to
+        # users, tokens or sessions made through this service empties the cache at once.
+        self.cache_ttl_s = cache_ttl_s
+        self._seen: dict[str, tuple[float, User | Session | None]] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, key: str, load: Callable[[], User | Session | None]) -> User | Session | None:
+        now = time.monotonic()
+        hit = self._seen.get(key)
+        if hit is not None and now - hit[0] < self.cache_ttl_s:
+            return hit[1]
+        value = load()
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[key] = (now, value)
+        return value
+
+    def peek(self, kind: str, secret: str) -> tuple[bool, User | Session | None]:
+        """A cached lookup without touching the store: (found in cache, value). `kind` is
+        "t" for API tokens, "s" for session cookies. Lets async callers skip a thread hop."""
+        hit = self._seen.get(f"{kind}:{digest(secret)}")
+        if hit is None or time.monotonic() - hit[0] >= self.cache_ttl_s:
+            return False, None
+        value = hit[1]
+        if isinstance(value, Session) and value.expires <= self.clock.now():
+            return True, None
+        if isinstance(value, Session | User) and not (
+            value.user.active if isinstance(value, Session) else value.active
+        ):
+            return True, None
+        return True, value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._seen.clear()
 
     # users -----------------------------------------------------------------------------
     def add_user(self, username: str, password: str, role: Role | str) -> User:
@@ -174,10 +213,13 @@ class AuthService:
     def set_password(self, username: str, password: str) -> None:
         check_password(password)
         self.store.set_password(check_username(username), self.hasher.hash(password))
+        self.forget()
 
     def set_role(self, username: str, role: Role | str, active: bool = True) -> User:
         the_role = role if isinstance(role, Role) else parse_role(role)
-        return self.store.set_role(check_username(username), the_role, active)
+        user = self.store.set_role(check_username(username), the_role, active)
+        self.forget()
+        return user
 
     def list_users(self) -> list[User]:
         return self.store.list_users()
@@ -219,14 +261,18 @@ class AuthService:
     def session(self, cookie: str) -> Session | None:
         if not cookie or len(cookie) > 200:
             return None
-        found = self.store.session(digest(cookie), self.clock.now())
-        if found is None or not found.user.active:
+        key = digest(cookie)
+        found = self._cached("s:" + key, lambda: self.store.session(key, self.clock.now()))
+        if not isinstance(found, Session) or not found.user.active:
+            return None
+        if found.expires <= self.clock.now():
             return None
         return found
 
     def end_session(self, cookie: str) -> None:
         if cookie and len(cookie) <= 200:
             self.store.delete_session(digest(cookie))
+            self.forget()
 
     # tokens ----------------------------------------------------------------------------
     def issue_token(self, username: str, name: str) -> tuple[str, ApiToken]:
@@ -244,14 +290,16 @@ class AuthService:
     def token_user(self, secret: str) -> User | None:
         if not secret.startswith("mf_") or len(secret) > 200:
             return None
-        user = self.store.user_by_token(digest(secret))
-        return user if user is not None and user.active else None
+        key = digest(secret)
+        user = self._cached("t:" + key, lambda: self.store.user_by_token(key))
+        return user if isinstance(user, User) and user.active else None
 
     def list_tokens(self, user: User | None = None) -> list[ApiToken]:
         return self.store.list_tokens(user.id if user else None)
 
     def revoke_token(self, token_id: int) -> None:
         self.store.revoke_token(token_id)
+        self.forget()
 
 
 def require(user: User | None, permission: Permission) -> User:

@@ -155,12 +155,15 @@ class MachineViews:
         telemetry: TelemetryQueries,
         queries: DashboardQueries,
         cache: TtlCache | None = None,
+        slow_cache: TtlCache | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
         self.telemetry = telemetry
         self.queries = queries
         self.cache = cache or TtlCache(10.0)
+        # Planned run times and due dates change only when orders arrive: kept longer.
+        self.slow_cache = slow_cache or TtlCache(120.0)
 
     def oee(self, start: datetime, end: datetime) -> dict[str, float]:
         """Per-machine OEE over [start, end) from stored state, job and counter events;
@@ -169,7 +172,7 @@ class MachineViews:
         def compute() -> dict[str, float]:
             with self.uow() as tx:
                 factory = current_factory(tx)
-            pri = self.cache.get("pri", lambda: planned_run_times(self.uow, factory))
+            pri = self.slow_cache.get("pri", lambda: planned_run_times(self.uow, factory))
             # State changes before `start` decide the state at `start`: read a day back.
             reader = _WindowReader(self.telemetry, start - timedelta(days=1), end)
             result = oee_from_events(reader, pri, factory, start, end)
@@ -248,7 +251,7 @@ class MachineViews:
             with self.uow() as tx:
                 return {w.id: w.due for w in tx.work_orders.find()}
 
-        return self.cache.get("due", compute)
+        return self.slow_cache.get("due", compute)
 
 
 def gantt_from_plan(plan: Any) -> GanttData:
