@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from microfactory.core import NotFittedError
+from microfactory.core import NotFittedError, ValidationError
 from microfactory.maintenance.anomaly import BaselineAnomalyDetector
 from microfactory.maintenance.failures import FailureClassifier
 from microfactory.maintenance.rul import RULRegressor
@@ -78,3 +78,19 @@ def test_anomaly_detector_flags_a_shifted_machine() -> None:
     assert detector.predict(np.array([[0.1, 0.1]]))[0] == 1
     contrib = detector.explain(odd[0])
     assert contrib.sum() == pytest.approx(detector.anomaly_score(odd)[0])
+
+
+def test_auto_threshold_is_learned_from_the_training_data() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(600, 3))
+    y = (x[:, 0] + 0.3 * rng.normal(size=600) > 1.2).astype(int)
+    model = FailureClassifier(n_estimators=40, min_child_samples=5).fit(x, y)
+    assert 0.0 < model.threshold_ < 1.0
+    fixed = FailureClassifier(n_estimators=40, min_child_samples=5, threshold=0.3).fit(x, y)
+    assert fixed.threshold_ == 0.3
+
+
+@pytest.mark.parametrize("threshold", ["best", 0.0, 1.5])  # unknown word, out of (0, 1)
+def test_bad_threshold_is_refused(threshold: object) -> None:
+    with pytest.raises(ValidationError, match="threshold"):
+        FailureClassifier(threshold=threshold).fit(np.zeros((10, 1)), [0, 1] * 5)  # type: ignore[arg-type]

@@ -22,7 +22,9 @@ FloatArray = NDArray[np.float64]
 
 class FailureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """Gradient-boosted failure classifier. With two classes `predict` thresholds the
-    probability of the larger label (the failure); with more it takes the likeliest."""
+    probability of the larger label (the failure) at `threshold`, or, with "auto", at the
+    F1-best threshold found by an inner cross-validation on the training data; with more
+    classes it takes the likeliest."""
 
     def __init__(
         self,
@@ -30,7 +32,8 @@ class FailureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         learning_rate: float = 0.05,
         num_leaves: int = 7,
         min_child_samples: int = 3,
-        threshold: float = 0.5,
+        threshold: float | str = "auto",
+        inner_folds: int = 3,
         random_state: int = 0,
         n_jobs: int = 1,
     ) -> None:
@@ -39,14 +42,17 @@ class FailureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
         self.threshold = threshold
+        self.inner_folds = inner_folds
         self.random_state = random_state
         self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any) -> FailureClassifier:
-        import lightgbm as lgb
         from sklearn.utils.multiclass import type_of_target
 
-        if not 0.0 < self.threshold < 1.0:
+        auto = isinstance(self.threshold, str)
+        if auto and self.threshold != "auto":
+            raise ValidationError('threshold must be a probability in (0, 1) or "auto"')
+        if not auto and not 0.0 < float(self.threshold) < 1.0:
             raise ValidationError("threshold must be in (0, 1)")
         x, labels = check_xy_labels(self, X, y)
         kind = type_of_target(labels)
@@ -56,7 +62,14 @@ class FailureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if len(self.classes_) < 2:
             raise ValidationError("y holds only one class; failures and non-failures are needed")
         encoded = np.searchsorted(self.classes_, labels)
-        self.model_ = lgb.LGBMClassifier(
+        self.model_ = self._booster().fit(x, encoded)
+        self.threshold_ = self._choose_threshold(x, encoded) if auto else float(self.threshold)
+        return self
+
+    def _booster(self) -> Any:
+        import lightgbm as lgb
+
+        return lgb.LGBMClassifier(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,
@@ -65,8 +78,22 @@ class FailureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             n_jobs=self.n_jobs,
             verbose=-1,
         )
-        self.model_.fit(x, encoded)
-        return self
+
+    def _choose_threshold(self, x: FloatArray, encoded: NDArray[np.int64]) -> float:
+        """The F1-best threshold on out-of-fold probabilities of the training data itself
+        (inner stratified k-fold), so that choosing it never looks at data under test."""
+        from sklearn.model_selection import StratifiedKFold
+
+        counts = np.bincount(encoded)
+        if len(counts) != 2 or counts.min() < self.inner_folds or self.inner_folds < 2:
+            return 0.5
+        proba = np.zeros(len(encoded))
+        splitter = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
+        for train, test in splitter.split(x, encoded):
+            proba[test] = self._booster().fit(x[train], encoded[train]).predict_proba(x[test])[:, 1]
+        grid = np.linspace(0.05, 0.95, 91)
+        f1 = [binary_scores(encoded, proba >= g)["f1"] for g in grid]
+        return float(grid[int(np.argmax(f1))])
 
     def predict_proba(self, X: Any) -> FloatArray:
         check_fitted(self, "model_")
@@ -77,7 +104,7 @@ class FailureClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def predict(self, X: Any) -> NDArray[Any]:
         proba = self.predict_proba(X)
         if len(self.classes_) == 2:
-            index = (proba[:, 1] >= self.threshold).astype(np.int64)
+            index = (proba[:, 1] >= self.threshold_).astype(np.int64)
         else:
             index = np.argmax(proba, axis=1)
         labels: NDArray[Any] = self.classes_[index]
@@ -105,10 +132,12 @@ def cross_validate_failures(
         raise ValidationError(f"fewer than {folds} failures: cannot stratify {folds} folds")
     base = classifier if classifier is not None else FailureClassifier()
     proba = np.zeros(len(labels))
+    predicted = np.zeros(len(labels), dtype=np.int64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(x, labels):
         model = clone(base).fit(x[train], labels[train])
         proba[test] = model.predict_proba(x[test])[:, 1]
-    scores = binary_scores(labels, proba >= base.threshold)
+        predicted[test] = model.predict(x[test])
+    scores = binary_scores(labels, predicted)
     scores["pr_auc"] = float(average_precision_score(labels, proba))
     return scores
