@@ -44,7 +44,7 @@ def _rows(url: str, sql: str) -> list[Any]:
 
 
 def test_the_loop_runs_on_sqlite_and_postgresql(db_url: str) -> None:
-    run = demo_run(db_url, 1, 5, bus="memory")
+    run = demo_run(db_url, 1, 5, bus="memory", predictive=False)
     s = run.summary
     assert set(s) >= SUMMARY_KEYS
     assert {"mtbf_h", "mttr_h"} | MACHINE_KEYS <= set(s["machines"][0])
@@ -83,7 +83,9 @@ def test_breakdowns_and_repairs_are_followed_by_replans(tmp_path: Path) -> None:
         .replace("mtbf_hours: 180", "mtbf_hours: 10")
         .replace("mtbf_hours: 160", "mtbf_hours: 10")
     )
-    run = demo_run(f"sqlite:///{tmp_path / 'f.db'}", 2, 3, factory=fragile, bus="memory")
+    run = demo_run(
+        f"sqlite:///{tmp_path / 'f.db'}", 2, 3, factory=fragile, bus="memory", predictive=False
+    )
     assert run.summary["breakdowns"] > 0
     states = [
         json.loads(body)
@@ -109,6 +111,7 @@ def test_the_loop_runs_over_mqtt(mqtt_broker: tuple[str, int], tmp_path: Path) -
         bus="mqtt",
         mqtt_host=host,
         mqtt_port=port,
+        predictive=False,
     )
     s = run.summary
     [(events,)] = _rows(run.url, "SELECT count(*) FROM tm_events")

@@ -45,6 +45,7 @@ def run_demo(
     bus: str,
     factory_file: Path,
     preventive: bool = True,
+    predictive: bool = True,
     mqtt_host: str = "127.0.0.1",
     mqtt_port: int = 1883,
     root: str | None = None,
@@ -86,7 +87,12 @@ def run_demo(
     plans = SqlPlanStore(container.engine)
     ports = LoopPorts(container.uow, store, telemetry, the_bus, plans, bus)
     quality = QualityService(SqlQualityStore(container.engine), fac)
-    loop = ClosedLoop(ports, fac, config, quality=quality)
+    predictor = None
+    if predictive:
+        from microfactory.services.maintenance import PredictiveMaintenance
+
+        predictor = PredictiveMaintenance(telemetry, {m.id: m.type for m in fac.machines})
+    loop = ClosedLoop(ports, fac, config, quality=quality, predictor=predictor)
     try:
         with Progress(
             TextColumn("[bold]simulated days"),
@@ -122,6 +128,9 @@ def demo_cmd(
     no_pm: Annotated[
         bool, typer.Option("--no-pm", help="Run without preventive maintenance")
     ] = False,
+    no_pdm: Annotated[
+        bool, typer.Option("--no-pdm", help="Run without predictive maintenance")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
     serve: Annotated[
         bool, typer.Option("--serve", help="Keep the dashboard up on the result")
@@ -156,6 +165,7 @@ def demo_cmd(
             bus=bus,
             factory_file=factory,
             preventive=not no_pm,
+            predictive=not no_pdm,
             mqtt_host=container.settings.mqtt_host,
             mqtt_port=container.settings.mqtt_port,
             show_progress=not as_json,
