@@ -404,9 +404,6 @@ class Execution:
         self.planner.add_window(machine, start, end, ref)
         self.replan(now, "maintenance_window", f"{machine} {ref}")
 
-    def maintenance_finished(self, machine: str, ref: str) -> None:
-        self.maintenance[machine] = [w for w in self.maintenance.get(machine, []) if w[2] != ref]
-
     # -- holds -----------------------------------------------------------------------------
 
     def hold_lot(self, lot: str, now: datetime) -> None:
@@ -420,10 +417,6 @@ class Execution:
         self.planner.set_held(self.held_lots)
         self.dirty = True
         self.replan(now, "hold_released", lot)
-
-    @property
-    def open_operations(self) -> int:
-        return sum(1 for op in self.ops.values() if op.status != WorkStatus.DONE)
 
 
 class _Change(Protocol):
