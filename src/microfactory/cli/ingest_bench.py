@@ -151,6 +151,7 @@ def private_broker(conf: Path = REPO_CONF) -> Iterator[tuple[str, int]]:
         raise ConnectorError("mosquitto is not installed; pass --broker HOST:PORT")
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="mf-mosq-") as tmp:
+        Path(tmp).chmod(0o777)  # mosquitto started as root saves as its own user
         lines = []
         for line in conf.read_text().splitlines() if conf.exists() else []:
             if line.startswith(("listener ", "persistence_location", "log_dest", "pid_file")):
