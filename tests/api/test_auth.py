@@ -163,3 +163,11 @@ def test_unknown_role_is_refused(sqlite_env: Env) -> None:
     assert r.status_code == 422
     assert r.json()["detail"].startswith("body.role:")
     assert "viewer" in r.json()["detail"]
+
+
+def test_login_change_and_audit_on_every_store(env: Env) -> None:
+    c, csrf = env.login(Role.PLANNER)
+    r = c.post("/api/v1/orders", json=order_body(), headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 201
+    record = env.ctx.audit.find(limit=1)[0]
+    assert (record.actor, record.action, record.outcome) == ("planner", "POST /api/v1/orders", 201)

@@ -32,8 +32,8 @@ def test_order_list_is_paged_and_filtered(env: Env) -> None:
     assert confirmed["items"][0]["status"] == "confirmed"
 
 
-def test_cancelling_an_order_cancels_its_open_work_orders(env: Env) -> None:
-    planner = env.as_role(Role.PLANNER)
+def test_cancelling_an_order_cancels_its_open_work_orders(sqlite_env: Env) -> None:
+    planner = sqlite_env.as_role(Role.PLANNER)
     oid = planner.post("/api/v1/orders", json=order_body()).json()["id"]
     r = planner.post(f"/api/v1/orders/{oid}/cancel")
     assert r.status_code == 200
@@ -41,8 +41,8 @@ def test_cancelling_an_order_cancels_its_open_work_orders(env: Env) -> None:
     assert {w["status"] for w in wos["items"]} == {"cancelled"}
 
 
-def test_releasing_twice_is_a_409_conflict(env: Env) -> None:
-    planner = env.as_role(Role.PLANNER)
+def test_releasing_twice_is_a_409_conflict(sqlite_env: Env) -> None:
+    planner = sqlite_env.as_role(Role.PLANNER)
     oid = planner.post("/api/v1/orders", json=order_body()).json()["id"]
     r = planner.post(f"/api/v1/orders/{oid}/release")
     assert r.status_code == 409
@@ -91,8 +91,8 @@ def test_invalid_orders_are_422_with_a_clear_message(sqlite_env: Env) -> None:
         assert fragment in r.json()["detail"], (fragment, r.json())
 
 
-def test_overview_lists_every_machine_with_a_state(env: Env) -> None:
-    o = env.as_role(Role.VIEWER).get("/api/v1/overview").json()
+def test_overview_lists_every_machine_with_a_state(sqlite_env: Env) -> None:
+    o = sqlite_env.as_role(Role.VIEWER).get("/api/v1/overview").json()
     assert len(o["machines"]) == 15
     assert all(m["state"] for m in o["machines"])
     assert sum(o["state_counts"].values()) == 15

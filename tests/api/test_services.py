@@ -1,0 +1,113 @@
+"""The area's services on their own: read cache, login throttle, alerts and their
+acknowledgement."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from microfactory.core.clock import FixedClock
+from microfactory.core.errors import Conflict, NotFound
+from microfactory.services.alerts import Alert, AlertService
+from microfactory.services.auth import LoginThrottle, TooManyAttempts
+from microfactory.services.dashboard import TtlCache
+
+T0 = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+
+
+def test_cache_returns_the_stored_value_within_its_lifetime() -> None:
+    cache, calls = TtlCache(60.0), []
+    assert cache.get("k", lambda: calls.append(1) or len(calls)) == 1
+    assert cache.get("k", lambda: calls.append(1) or len(calls)) == 1
+    assert len(calls) == 1
+
+
+def test_cache_with_zero_lifetime_always_recomputes() -> None:
+    cache, calls = TtlCache(0.0), []
+    for _ in range(3):
+        cache.get("k", lambda: calls.append(1))
+    assert len(calls) == 3
+
+
+def test_expired_entry_being_refreshed_elsewhere_is_served_stale() -> None:
+    cache = TtlCache(0.0)
+    cache.get("k", lambda: "old")
+    lock = cache._lock("k")
+    lock.acquire()  # another thread is recomputing "k"
+    try:
+        assert cache.get("k", lambda: "new") == "old"
+    finally:
+        lock.release()
+    assert cache.get("k", lambda: "new") == "new"
+
+
+def test_clear_forgets_everything() -> None:
+    cache = TtlCache(60.0)
+    cache.get("k", lambda: 1)
+    cache.clear()
+    assert cache.get("k", lambda: 2) == 2
+
+
+def test_throttle_counts_failures_per_key_in_the_window() -> None:
+    clock = FixedClock(T0)
+    throttle = LoginThrottle(clock, limit=3, window=timedelta(minutes=5))
+    for _ in range(3):
+        throttle.check(["user:a"])
+        throttle.failed(["user:a"])
+    with pytest.raises(TooManyAttempts) as caught:
+        throttle.check(["user:a"])
+    assert caught.value.retry_after == 301
+    throttle.check(["user:b"])  # other keys are not affected
+    clock.advance(timedelta(minutes=5))
+    throttle.check(["user:a"])
+
+
+def test_success_clears_the_failures_of_a_key() -> None:
+    throttle = LoginThrottle(FixedClock(T0), limit=2)
+    throttle.failed(["user:a"])
+    throttle.succeeded(["user:a"])
+    throttle.failed(["user:a"])
+    throttle.check(["user:a"])
+
+
+class MemoryAcks:
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, datetime]] = {}
+
+    def acknowledge(self, alert_id: str, source: str, by: str, at: datetime, note: str) -> bool:
+        if alert_id in self.rows:
+            return False
+        self.rows[alert_id] = (by, at)
+        return True
+
+    def acks(self) -> dict[str, tuple[str, datetime]]:
+        return dict(self.rows)
+
+
+def alert(n: int, minutes: int) -> Alert:
+    return Alert(
+        f"A{n}", "quality", "rule_violation", "inspect", "x", "m", T0 + timedelta(minutes=minutes)
+    )
+
+
+def test_alerts_come_newest_first_and_acknowledged_ones_leave_the_open_list() -> None:
+    service = AlertService(MemoryAcks(), FixedClock(T0), [lambda: [alert(1, 1), alert(2, 5)]])
+    assert [a.id for a in service.alerts()] == ["A2", "A1"]
+    acked = service.acknowledge("A2", "qa")
+    assert acked.acknowledged_by == "qa"
+    assert [a.id for a in service.alerts(open_only=True)] == ["A1"]
+    assert service.open_count() == 1
+
+
+def test_an_alert_is_acknowledged_once() -> None:
+    service = AlertService(MemoryAcks(), FixedClock(T0), [lambda: [alert(1, 1)]])
+    service.acknowledge("A1", "qa")
+    with pytest.raises(Conflict):
+        service.acknowledge("A1", "someone-else")
+
+
+def test_acknowledging_an_unknown_alert_is_not_found() -> None:
+    service = AlertService(MemoryAcks(), FixedClock(T0), [])
+    with pytest.raises(NotFound):
+        service.acknowledge("nope", "qa")
