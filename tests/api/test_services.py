@@ -111,3 +111,31 @@ def test_acknowledging_an_unknown_alert_is_not_found() -> None:
     service = AlertService(MemoryAcks(), FixedClock(T0), [])
     with pytest.raises(NotFound):
         service.acknowledge("nope", "qa")
+
+
+class FakeStatuses:
+    def __init__(self, last: list[datetime]) -> None:
+        self.last = last
+
+    def machine_statuses(self) -> list[object]:
+        from microfactory.shopfloor.events import MachineStatus
+
+        return [MachineStatus(machine=f"m{i}", last_event=t) for i, t in enumerate(self.last)]
+
+
+def test_dashboard_clock_follows_a_simulation_running_in_another_time() -> None:
+    from microfactory.api.composition import TelemetryClock
+
+    wall = FixedClock(datetime(2026, 11, 29, 12, 0, tzinfo=UTC))
+    simulated = [T0, T0 + timedelta(hours=3)]
+    clock = TelemetryClock(FakeStatuses(simulated), wall)  # type: ignore[arg-type]
+    assert clock.now() == T0 + timedelta(hours=3)
+
+
+def test_dashboard_clock_is_the_wall_clock_for_a_live_factory() -> None:
+    from microfactory.api.composition import TelemetryClock
+
+    wall = FixedClock(datetime(2026, 11, 29, 12, 0, tzinfo=UTC))
+    recent = [wall.now() - timedelta(seconds=5)]
+    assert TelemetryClock(FakeStatuses(recent), wall).now() == wall.now()  # type: ignore[arg-type]
+    assert TelemetryClock(FakeStatuses([]), wall).now() == wall.now()  # type: ignore[arg-type]

@@ -5,7 +5,8 @@ services."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -32,21 +33,44 @@ from microfactory.store.quality_store import SqlQualityStore
 from microfactory.store.telemetry_tables import SqlTelemetryStore
 
 
-def run_clock(container: Container) -> Clock | None:
-    """A database written by a simulated run (`microfactory demo`) is shown as of the end
-    of that run, so 'today', 'late' and 'now' mean the simulated day; None otherwise."""
+class TelemetryClock:
+    """The wall clock, unless the machines report from another time — a simulation running
+    live (`demo --serve --live`) — then the newest event any machine reported. Re-read at
+    most every two seconds."""
+
+    def __init__(self, telemetry: SqlTelemetryStore, wall: Clock | None = None) -> None:
+        self.telemetry = telemetry
+        self.wall = wall or SystemClock()
+        self._newest: datetime | None = None
+        self._read = -1e9
+
+    def now(self) -> datetime:
+        wall = self.wall.now()
+        if time.monotonic() - self._read > 2.0:
+            seen = [s.last_event for s in self.telemetry.machine_statuses() if s.last_event]
+            self._newest = max(seen) if seen else None
+            self._read = time.monotonic()
+        if self._newest is not None and abs(wall - self._newest) > timedelta(days=1):
+            return self._newest
+        return wall
+
+
+def run_clock(container: Container) -> Clock:
+    """A database written by a finished simulated run (`microfactory demo`) is shown as of
+    the end of that run, so 'today', 'late' and 'now' mean the simulated day; otherwise the
+    wall clock, or the simulation's time while one runs live."""
     latest = SqlExecutionStore(container.engine).latest_run()
-    if latest is None:
-        return None
-    _, _, start, days, _ = latest
-    return FixedClock(start + timedelta(days=days))
+    if latest is not None:
+        _, _, start, days, _ = latest
+        return FixedClock(start + timedelta(days=days))
+    return TelemetryClock(SqlTelemetryStore(container.engine))
 
 
 def build_context(
     container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
 ) -> ApiContext:
     engine = container.engine
-    clock = clock or run_clock(container) or SystemClock()
+    clock = clock or run_clock(container)
     cache = TtlCache(5.0)
     telemetry = SqlTelemetryStore(engine)
     queries = SqlDashboardQueries(engine)

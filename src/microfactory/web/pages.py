@@ -292,7 +292,12 @@ async def machine_page(machine_id: str, request: Request, user: PageUser, ctx: C
                         "figure": figures.sensor_chart(signal, points),
                     }
                 )
-    return await render(request, "machine.html", user, m=card, charts=charts)
+    upkeep: list[dict[str, Any]] = []
+    if views is not None:
+        orders = await run_in_threadpool(views.maintenance_orders)
+        mine = [o for o in orders if o["machine"] == machine_id]
+        upkeep = sorted(mine, key=lambda o: o["created"], reverse=True)[:10]
+    return await render(request, "machine.html", user, m=card, charts=charts, upkeep=upkeep)
 
 
 # orders ----------------------------------------------------------------------------------
