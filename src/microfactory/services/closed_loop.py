@@ -122,7 +122,7 @@ class LoopConfig:
     flush_minutes: float = 60.0
     ingest_minutes: float = 120.0
     review_hours: float = 4.0
-    predict_hours: float = 4.0
+    predict_hours: float = 6.0
     true_warning_hours: float = 72.0
     disruptions: tuple[tuple[str, datetime, float], ...] = ()
 
