@@ -147,6 +147,18 @@ def test_malformed_payloads_are_dead_lettered_and_consumer_keeps_going(
             ).encode(),
         ),  # absurd timestamp
         lambda i: (topic, bytes(range(256)) * 2),  # binary garbage
+        lambda i: (
+            topic_for("p", "a", "m1", "sample", root),
+            json.dumps(
+                {
+                    "event_id": f"s{i}",
+                    "machine": "m1",
+                    "seq": i,
+                    "ts": "2026-11-01T00:00:00Z",
+                    "samples": [{"signal": "temp", "value": "hot"}],
+                }
+            ).encode(),
+        ),  # sample batch with a value that is no number (the fast path's kind)
         lambda i: (f"{root}/v1/p/a/m1/weather", b"{}"),  # not one of our kinds
         lambda i: (topic, b"[" + b"1," * 150_000 + b"1]"),  # oversize (300 kB)
     ]

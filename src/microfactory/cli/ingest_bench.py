@@ -192,7 +192,7 @@ class _Latency:
     def __call__(self, result: BatchResult) -> None:
         at = result.committed_at
         self.last_commit = at
-        self.values.extend(at - e.ts.timestamp() for e in result.new)
+        self.values.extend(at - e.ts.timestamp() for e in result.stored)
 
     def p99_ms(self) -> float:
         if not self.values:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Protocol
 
 from microfactory.connect.bus import Bus, Message
@@ -34,20 +35,26 @@ from microfactory.shopfloor.events import (
     Event,
     MachineStatus,
     PartCounter,
+    SampleRows,
     SeqGap,
     StateChanged,
     parse_event,
+    parse_sample_batch_fast,
 )
 from microfactory.shopfloor.topics import ROOT, parse_topic, subscription
 
 MIN_TS = datetime(2000, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# A validated event: the model, or (sample batches off the wire) its compact form
+Record = Event | SampleRows
 DEAD_LETTER_PAYLOAD_LIMIT = 65536
 
 
 class TelemetryTx(Protocol):
     """Port: one write transaction of the telemetry store."""
 
-    def insert_events(self, events: Sequence[Event], received_us: int) -> set[str]: ...
+    def insert_events(self, events: Sequence[Record], received_us: int) -> set[str]: ...
     def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
     def save_statuses(self, statuses: Sequence[MachineStatus]) -> None: ...
     def record_gap(self, gap: SeqGap) -> None: ...
@@ -108,11 +115,18 @@ class IngestCounters:
 
 @dataclass(frozen=True)
 class BatchResult:
-    new: list[Event]
+    """What one committed batch did. `stored` holds the new events as validated (sample batches
+    off the wire in compact form); `new` gives them all as event models (built on first use)."""
+
+    stored: list[Record]
     duplicates: int
     dead: list[DeadLetter]
     gaps: list[SeqGap]
     committed_at: float
+
+    @cached_property
+    def new(self) -> list[Event]:
+        return [r.to_event() if isinstance(r, SampleRows) else r for r in self.stored]
 
 
 CommitHook = Callable[[BatchResult], None]
@@ -138,7 +152,7 @@ class Ingester:
         self.on_commit = on_commit
         self.counters = IngestCounters()
         self._statuses = {s.machine: s for s in writer.machine_statuses()}
-        self._queue: queue.Queue[tuple[Message, Event | DeadLetter]] = queue.Queue(
+        self._queue: queue.Queue[tuple[Message, Record | DeadLetter]] = queue.Queue(
             self.settings.queue_size
         )
         self._bus: Bus | None = None
@@ -149,7 +163,7 @@ class Ingester:
         self.error: BaseException | None = None
 
     # validation -------------------------------------------------------------------------------
-    def _validate(self, topic: str, payload: bytes, now: datetime) -> Event | DeadLetter:
+    def _validate(self, topic: str, payload: bytes, now: datetime) -> Record | DeadLetter:
         def dead(code: str, reason: str) -> DeadLetter:
             return DeadLetter(now, topic, code, reason, bytes(payload[:DEAD_LETTER_PAYLOAD_LIMIT]))
 
@@ -158,7 +172,8 @@ class Ingester:
             return dead("oversize", f"payload of {len(payload)} bytes > {s.max_payload_bytes}")
         try:
             where = parse_topic(topic, s.root)
-            event = parse_event(payload, where.kind)
+            fast = parse_sample_batch_fast(payload) if where.kind == "sample" else None
+            event: Record = parse_event(payload, where.kind) if fast is None else fast
         except ValidationError as exc:
             return dead(exc.where or "schema", exc.reason)
         if event.machine != where.machine or event.kind != where.kind:
@@ -170,7 +185,7 @@ class Ingester:
         problem = self._implausible(event, now)
         return event if problem is None else dead(*problem)
 
-    def _implausible(self, event: Event, now: datetime) -> tuple[str, str] | None:
+    def _implausible(self, event: Record, now: datetime) -> tuple[str, str] | None:
         s = self.settings
         if self.known is not None and event.machine not in self.known:
             return "unknown_machine", f"machine {event.machine!r} is not known"
@@ -188,7 +203,7 @@ class Ingester:
         """Store event objects from an in-process producer (the digital twin) in one batch,
         with the same checks, deduplication and gap detection as the wire path."""
         now = self.clock.now()
-        outcomes: list[Event | DeadLetter] = []
+        outcomes: list[Record | DeadLetter] = []
         for event in events:
             problem = self._implausible(event, now)
             outcomes.append(
@@ -198,19 +213,19 @@ class Ingester:
             )
         return self._write(outcomes, now)
 
-    def _write(self, outcomes: Sequence[Event | DeadLetter], now: datetime) -> BatchResult:
-        events: list[Event] = []
+    def _write(self, outcomes: Sequence[Record | DeadLetter], now: datetime) -> BatchResult:
+        events: list[Record] = []
         dead: list[DeadLetter] = []
         for outcome in outcomes:
             if isinstance(outcome, DeadLetter):
                 dead.append(outcome)
             else:
                 events.append(outcome)
-        received_us = (now - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        received_us = (now - EPOCH) // timedelta(microseconds=1)
         gaps: list[SeqGap] = []
         with self.writer.transaction() as tx:
             new_ids = tx.insert_events(events, received_us)
-            new: list[Event] = []
+            new: list[Record] = []
             for e in events:  # a batch may hold the same event twice: keep the first
                 if e.event_id in new_ids:
                     new_ids.discard(e.event_id)
@@ -229,7 +244,7 @@ class Ingester:
         return result
 
     def _advance(
-        self, tx: TelemetryTx, new: list[Event], now: datetime, gaps: list[SeqGap]
+        self, tx: TelemetryTx, new: list[Record], now: datetime, gaps: list[SeqGap]
     ) -> tuple[dict[str, MachineStatus], int, int]:
         """Sequence and state bookkeeping on copies of the machine statuses; returns the
         updated copies, the number of late events and of gap entries they filled."""
@@ -265,7 +280,7 @@ class Ingester:
     def _count(self, result: BatchResult, received: int) -> None:
         c = self.counters
         c.received += received
-        c.ingested += len(result.new)
+        c.ingested += len(result.stored)
         c.duplicates += result.duplicates
         c.dead_lettered += len(result.dead)
         for d in result.dead:
@@ -273,8 +288,8 @@ class Ingester:
         c.gaps += len(result.gaps)
         c.missing += sum(g.missing for g in result.gaps)
         c.batches += 1
-        if result.new:
-            newest = max(e.ts for e in result.new)
+        if result.stored:
+            newest = max(e.ts for e in result.stored)
             c.lag_s = max(0.0, result.committed_at - newest.timestamp())
 
     # bus consumer -----------------------------------------------------------------------------
@@ -297,7 +312,7 @@ class Ingester:
         self._thread = threading.Thread(target=self._run, name="ingester", daemon=True)
         self._thread.start()
 
-    def _take_batch(self) -> list[tuple[Message, Event | DeadLetter]]:
+    def _take_batch(self) -> list[tuple[Message, Record | DeadLetter]]:
         """Up to `max_batch` messages, waiting at most `max_delay_s` after the first one."""
         try:
             batch = [self._queue.get(timeout=0.2)]
@@ -339,7 +354,7 @@ class Ingester:
                 if self._busy <= 0:
                     self._idle.notify_all()
 
-    def _write_with_retry(self, outcomes: list[Event | DeadLetter]) -> None:
+    def _write_with_retry(self, outcomes: list[Record | DeadLetter]) -> None:
         """A database that is unreachable (ConnectorError) is retried with back-off until it
         comes back or the ingester is stopped; the batch stays unacknowledged meanwhile."""
         delay = 0.5

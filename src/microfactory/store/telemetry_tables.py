@@ -45,6 +45,7 @@ from microfactory.shopfloor.events import (
     Event,
     MachineStatus,
     SampleBatch,
+    SampleRows,
     SeqGap,
     parse_event,
 )
@@ -173,7 +174,7 @@ class SqlTelemetryTx:
     def _values(self, n: int) -> str:
         return ", ".join([self._ph] * n)
 
-    def insert_events(self, events: Sequence[Event], received_us: int) -> set[str]:
+    def insert_events(self, events: Sequence[Event | SampleRows], received_us: int) -> set[str]:
         """Insert events not stored yet (and their samples); return the ids that were new."""
         if not events:
             return set()
@@ -184,10 +185,10 @@ class SqlTelemetryTx:
                 e.machine,
                 e.kind,
                 e.seq,
-                to_us(e.ts),
+                (e.ts - EPOCH) // _US,
                 received_us,
                 batch,
-                None if e.kind == "sample" else e.model_dump_json(),
+                None if e.kind == "sample" or isinstance(e, SampleRows) else e.model_dump_json(),
             )
             for e in events
         ]
@@ -205,8 +206,22 @@ class SqlTelemetryTx:
         pending = set(new)  # a batch may hold one event twice: its samples go in once
         sid = self._signal_id
         get = self._ids.get
+        append = samples.append
         for e in events:
-            if isinstance(e, SampleBatch) and e.event_id in pending:
+            if isinstance(e, SampleRows) and e.event_id in pending:
+                pending.discard(e.event_id)
+                base = (e.ts - EPOCH) // _US
+                m = e.machine
+                for signal, value, unit, sts in e.samples:
+                    key = (m, signal, unit)
+                    append(
+                        (
+                            get(key) or sid(*key),
+                            base if sts is None else (sts - EPOCH) // _US,
+                            value,
+                        )
+                    )
+            elif isinstance(e, SampleBatch) and e.event_id in pending:
                 pending.discard(e.event_id)
                 base = to_us(e.ts)
                 m = e.machine
