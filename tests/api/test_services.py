@@ -30,16 +30,21 @@ def test_cache_with_zero_lifetime_always_recomputes() -> None:
     assert len(calls) == 3
 
 
-def test_expired_entry_being_refreshed_elsewhere_is_served_stale() -> None:
-    cache = TtlCache(0.0)
+def test_expired_entry_is_answered_stale_while_one_thread_refreshes_it() -> None:
+    cache, calls = TtlCache(3600.0), []
     cache.get("k", lambda: "old")
+    cache._items["k"] = (-1e9, "old")  # long expired
     lock = cache._lock("k")
-    lock.acquire()  # another thread is recomputing "k"
+    lock.acquire()  # another thread is refreshing "k" right now
     try:
-        assert cache.get("k", lambda: "new") == "old"
+        assert cache.get("k", lambda: calls.append(1) or "new") == "old"
     finally:
         lock.release()
-    assert cache.get("k", lambda: "new") == "new"
+    assert calls == []
+    assert cache.get("k", lambda: "new") == "old"  # answered at once; refresh starts
+    with lock:  # wait for the background refresh to finish
+        pass
+    assert cache.get("k", lambda: "newer") == "new"
 
 
 def test_clear_forgets_everything() -> None:

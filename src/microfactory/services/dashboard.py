@@ -6,6 +6,7 @@ those areas are not installed."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from microfactory.services.orders import OrderRequest, place_order, release_orde
 from microfactory.services.ports import UnitOfWorkFactory
 
 T = TypeVar("T")
+log = logging.getLogger("microfactory.dashboard")
 UNKNOWN_STATE = "Unknown"
 OPEN_ORDER = (OrderStatus.CONFIRMED, OrderStatus.RELEASED, OrderStatus.IN_PRODUCTION)
 OPEN_WORK = (WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.RUNNING, WorkStatus.HELD)
@@ -70,9 +72,10 @@ class OrderDetailData:
 
 
 class TtlCache:
-    """A small time-to-live cache (monotonic seconds), thread-safe and single-flight: one
-    thread recomputes an expired entry while the others keep getting the previous value, so
-    fifty dashboards arriving together cost one computation."""
+    """A small time-to-live cache (monotonic seconds), thread-safe, stale-while-revalidate:
+    an expired entry is still answered at once while one background thread recomputes it,
+    so no dashboard request waits for a recomputation except the very first (cold) one.
+    With a lifetime of 0 every call recomputes inline."""
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
@@ -90,12 +93,15 @@ class TtlCache:
             fresh: T = hit[1]
             return fresh
         lock = self._lock(key)
-        if hit is not None and not lock.acquire(blocking=False):
-            stale: T = hit[1]  # someone is refreshing it: serve the previous value
+        if hit is not None and self.ttl_s > 0:
+            if lock.acquire(blocking=False):
+                worker = threading.Thread(
+                    target=self._refresh, args=(key, compute, lock), daemon=True
+                )
+                worker.start()
+            stale: T = hit[1]
             return stale
-        if hit is None:
-            lock.acquire()
-        try:
+        with lock:
             again = self._items.get(key)
             if again is not None and again is not hit and time.monotonic() - again[0] < self.ttl_s:
                 done: T = again[1]
@@ -103,6 +109,12 @@ class TtlCache:
             value = compute()
             self._items[key] = (time.monotonic(), value)
             return value
+
+    def _refresh(self, key: str, compute: Callable[[], Any], lock: threading.Lock) -> None:
+        try:
+            self._items[key] = (time.monotonic(), compute())
+        except Exception:  # keep serving the previous value; say why
+            log.exception("refreshing cached %s failed", key)
         finally:
             lock.release()
 
