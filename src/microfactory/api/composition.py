@@ -71,7 +71,7 @@ def build_context(
 ) -> ApiContext:
     engine = container.engine
     clock = clock or run_clock(container)
-    cache = TtlCache(5.0)
+    cache = TtlCache(15.0)
     telemetry = SqlTelemetryStore(engine)
     queries = SqlDashboardQueries(engine)
     views = MachineViews(container.uow, clock, telemetry, queries, cache, TtlCache(120.0))

@@ -144,11 +144,14 @@ class DashboardService:
         clock: Clock,
         providers: Providers | None = None,
         cache: TtlCache | None = None,
+        list_cache: TtlCache | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
         self.providers = providers or Providers()
         self.cache = cache or TtlCache(0.0)
+        # Work-order lists are heavy and change slowly; this process's writes clear them.
+        self.list_cache = list_cache or TtlCache(self.cache.ttl_s * 5)
 
     def factory(self) -> Factory:
         def load() -> Factory:
@@ -160,6 +163,7 @@ class DashboardService:
     def invalidate(self) -> None:
         """Forget cached reads after a change made through this process."""
         self.cache.clear()
+        self.list_cache.clear()
 
     def customers(self) -> list[Customer]:
         with self.uow() as tx:
@@ -285,7 +289,7 @@ class DashboardService:
                 return tx.work_orders.find(status=status, order=order)
 
         key = f"wo:{sorted(status or [])}:{order}"
-        found = self.cache.get(key, load)
+        found = self.list_cache.get(key, load)
         if late is not None:
             found = [w for w in found if self.is_late(w) == late]
         return found[offset : offset + limit], len(found)
