@@ -119,6 +119,9 @@ def test_the_loop_runs_over_mqtt(mqtt_broker: tuple[str, int], tmp_path: Path) -
     assert s["dead_letters"] == 0
     [(gaps,)] = _rows(run.url, "SELECT count(*) FROM tm_seq_gaps")
     assert gaps == 0  # nothing lost on the way through the broker
+    # and the broker changes nothing: the same seed in process gives the same history
+    local = demo_run(f"sqlite:///{tmp_path / 'l.db'}", 1, 5, bus="memory", predictive=False)
+    assert _history(run.url) == _history(local.url)
 
 
 def test_what_if_a_machine_fails_replays_the_seed_with_the_failure() -> None:

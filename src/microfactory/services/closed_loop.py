@@ -261,8 +261,13 @@ class ClosedLoop:
         """Ask the predictor; a warning opens a predictive work order whose window the
         scheduler plans around (one open work order per machine at a time)."""
         assert self.predictor is not None
+        # the predictor reads the telemetry store: everything published so far must be in it
         if self.synchronous:
-            self._ingest()  # the predictor reads the telemetry store
+            self._ingest()
+        else:
+            self.ports.bus.flush(60.0)
+            self._await_delivery(60.0)
+            self.ingester.drain(60.0)
         now = self.twin.now
         for w in self.predictor.warnings(now):
             if w.machine not in self.area:
