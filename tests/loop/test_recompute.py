@@ -215,3 +215,18 @@ def test_every_operation_done_has_actual_times_and_a_plan(sqlite_run: DemoRun) -
     for op, start, end, planned in rows:
         assert start is not None and end is not None and end >= start, op
         assert planned is not None, op
+
+
+def test_oee_command_reports_what_the_summary_says(sqlite_run: DemoRun) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "microfactory", "oee", "--db", sqlite_run.url, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = {r["machine"]: r for r in json.loads(out.stdout)}
+    for m in sqlite_run.summary["machines"]:
+        assert rows[m["id"]]["oee"] == m["oee"]

@@ -153,3 +153,16 @@ def test_shifts_and_days_cover_the_range() -> None:
     shifts = shift_periods(start, end)
     assert len(shifts) == 6
     assert sum((e - s).total_seconds() for _, s, e in shifts) == 2 * 86400
+
+
+def test_prorated_run_time_follows_when_the_part_was_made() -> None:
+    # one 10-minute-planned part made over 0–120, counted at 120: 3/4 in the first period
+    changes = [(at(0), "Executing", "processing", None)]
+    spans = spans_from_states("m", changes, at(160))
+    part = [PartCount("m", at(120), 1, 0, 10.0, since=at(0))]
+    first = machine_oee("m", spans, part, at(0), at(90), prorate=True)
+    second = machine_oee("m", spans, part, at(90), at(160), prorate=True)
+    assert (first.ideal, second.ideal) == (pytest.approx(7.5), pytest.approx(2.5))
+    assert (first.pq, second.pq) == (0, 1)  # the part counts where it is finished
+    unprorated = machine_oee("m", spans, part, at(0), at(90))
+    assert unprorated.ideal == 0.0

@@ -118,5 +118,49 @@ def whatif_cmd(
     console.print(table)
 
 
+def oee_cmd(
+    by: Annotated[str, typer.Option("--by", help="machine, day or shift")] = "machine",
+    start: Annotated[
+        str | None, typer.Option(help="From (RFC 3339); default: the stored run's start")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="To (RFC 3339); default: the run's end")] = None,
+    db: Annotated[str, typer.Option("--db", help="Database with the machine events")] = DEMO_DB,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """OEE (ISO 22400) from the stored machine events: per machine, day or shift."""
+    from microfactory.services.factory import current_factory
+    from microfactory.services.loop_summary import oee_report
+    from microfactory.store.telemetry_tables import SqlTelemetryStore
+
+    if by not in ("machine", "day", "shift"):
+        raise ValidationError(f"--by {by!r}: use machine, day or shift", where="--by")
+    _, run_start, days = stored_run(db)
+    lo = parse_rfc3339(start) if start else run_start
+    hi = parse_rfc3339(end) if end else run_start + timedelta(days=days)
+    if hi <= lo:
+        raise ValidationError("--end must be after --start", where="--end")
+    container = bootstrap(db_url=db)
+    try:
+        with container.uow() as tx:
+            factory = current_factory(tx)
+        rows = oee_report(container.uow, SqlTelemetryStore(container.engine), factory, lo, hi, by)
+    finally:
+        container.close()
+    if as_json:
+        print_json(rows)
+        return
+    key = "machine" if by == "machine" else "period"
+    table = Table(title=f"OEE by {by}, {to_rfc3339(lo)} – {to_rfc3339(hi)}")
+    for col in (key, "OEE", "availability", "performance", "quality"):
+        table.add_column(col, justify="left" if col == key else "right")
+    for row in rows:
+        table.add_row(
+            str(row[key]),
+            *(f"{row[c]:.1%}" for c in ("oee", "availability", "performance", "quality")),
+        )
+    console.print(table)
+
+
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("whatif")(whatif_cmd)
+    app.command("oee")(oee_cmd)

@@ -85,7 +85,8 @@ class StateSpan:
 @dataclass(frozen=True)
 class PartCount:
     """Parts counted at `ts`; `pri_minutes` is the planned run time per item of the
-    operation they belong to; `startup` marks the first count after a setup."""
+    operation they belong to; `startup` marks the first count after a setup; `since` is when
+    the machine began on them (the previous count or the job start), for proration."""
 
     machine: str
     ts: datetime
@@ -93,6 +94,14 @@ class PartCount:
     reject: int
     pri_minutes: float
     startup: bool = False
+    since: datetime | None = None
+
+    def share_in(self, start: datetime, end: datetime) -> float:
+        """The share of the making of these parts that falls in [start, end)."""
+        if self.since is None or self.since >= self.ts:
+            return 1.0 if start <= self.ts < end else 0.0
+        lo, hi = max(self.since, start), min(self.ts, end)
+        return max(0.0, (hi - lo) / (self.ts - self.since))
 
 
 @dataclass
@@ -173,8 +182,12 @@ def machine_oee(
     end: datetime,
     *,
     idle_is_loss: bool = False,
+    prorate: bool = False,
 ) -> MachineOee:
-    """The machine's time model, quantities and losses over [start, end)."""
+    """The machine's time model, quantities and losses over [start, end). Parts count in the
+    period they are finished; with `prorate`, their planned run time is split over the
+    periods in which they were made (short periods — shifts — with long cycles would
+    otherwise show effectiveness above 1 in the period a long part ends)."""
     out = MachineOee(machine)
     for span in spans:
         minutes = _clip(span, start, end)
@@ -210,15 +223,17 @@ def machine_oee(
                 out.failures += 1
             _add(out.downtime, span.reason or cat, minutes, span.start >= start)
     for c in counts:
-        if not start <= c.ts < end:
-            continue
         made = c.good + c.reject
-        out.pq += made
-        out.gq += c.good
-        out.ideal += made * c.pri_minutes
-        out.reject_minutes += c.reject * c.pri_minutes
+        if start <= c.ts < end:
+            out.pq += made
+            out.gq += c.good
+        share = c.share_in(start, end) if prorate else float(start <= c.ts < end)
+        if share <= 0:
+            continue
+        out.ideal += made * c.pri_minutes * share
+        out.reject_minutes += c.reject * c.pri_minutes * share
         if c.startup:
-            out.startup_reject_minutes += c.reject * c.pri_minutes
+            out.startup_reject_minutes += c.reject * c.pri_minutes * share
     return out
 
 
@@ -295,8 +310,11 @@ def by_period(
     *,
     idle_is_loss: bool = False,
 ) -> list[tuple[str, MachineOee]]:
-    """The machine's OEE in each period (days or shifts)."""
+    """The machine's OEE in each period (days or shifts), planned run time prorated."""
     return [
-        (label, machine_oee(machine, spans, counts, s, e, idle_is_loss=idle_is_loss))
+        (
+            label,
+            machine_oee(machine, spans, counts, s, e, idle_is_loss=idle_is_loss, prorate=True),
+        )
         for label, s, e in periods
     ]

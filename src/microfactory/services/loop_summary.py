@@ -159,6 +159,7 @@ def machine_series(
         changes: list[tuple[datetime, str, str, str | None]] = []
         counts: list[PartCount] = []
         current: float = 0.0
+        since: datetime | None = None
         after_setup = False
         for e in events:
             if isinstance(e, StateChanged):
@@ -168,9 +169,11 @@ def machine_series(
             elif isinstance(e, JobEvent):
                 if e.action == "started":
                     current = pri.get(e.operation, 0.0) / speed[m.id]
+                    since = e.ts
                     after_setup = False
             elif isinstance(e, PartCounter):
-                counts.append(PartCount(m.id, e.ts, e.good, e.reject, current, after_setup))
+                counts.append(PartCount(m.id, e.ts, e.good, e.reject, current, after_setup, since))
+                since = e.ts
                 after_setup = False
         out[m.id] = (spans_from_states(m.id, changes, end), counts)
     return out
@@ -186,7 +189,8 @@ def fleet_by_period(
     grouped: dict[str, list[MachineOee]] = {}
     for label, lo, hi in periods:
         grouped.setdefault(group(label), []).extend(
-            machine_oee(mid, spans, counts, lo, hi) for mid, (spans, counts) in series.items()
+            machine_oee(mid, spans, counts, lo, hi, prorate=True)
+            for mid, (spans, counts) in series.items()
         )
     out: list[dict[str, Any]] = []
     for label, parts in grouped.items():
@@ -286,3 +290,41 @@ def compute_figures(
         plan_adherence=plan_adherence(records.planned_vs_actual()),
         oee_detail=oee,
     )
+
+
+def oee_report(
+    uow: UnitOfWorkFactory,
+    reader: EventReader,
+    factory: Factory,
+    start: datetime,
+    end: datetime,
+    by: str = "machine",
+) -> list[dict[str, Any]]:
+    """OEE from the stored events over [start, end): per machine, or for the whole shop per
+    day or per shift."""
+    if by not in ("machine", "day", "shift"):
+        raise ValueError("by must be machine, day or shift")
+    series = machine_series(reader, planned_run_times(uow, factory), factory, end)
+    if by == "day":
+        return fleet_by_period(series, day_periods(start, end))
+    if by == "shift":
+        return fleet_by_period(series, shift_periods(start, end))
+    out: list[dict[str, Any]] = []
+    for mid, (spans, counts) in series.items():
+        r = machine_oee(mid, spans, counts, start, end)
+        f = r.figures
+        out.append(
+            {
+                "machine": mid,
+                "oee": round(f.oee, 4),
+                "availability": round(f.availability, 4),
+                "performance": round(f.effectiveness, 4),
+                "quality": round(f.quality_ratio, 4),
+                "loading": round(r.loading, 4),
+                "breakdowns": r.failures,
+                "mtbf_h": None if r.mtbf_hours is None else round(r.mtbf_hours, 1),
+                "mttr_h": None if r.mttr_hours is None else round(r.mttr_hours, 2),
+                "losses_minutes": r.six_big_losses(),
+            }
+        )
+    return out
