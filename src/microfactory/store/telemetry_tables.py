@@ -4,10 +4,13 @@ of each machine, sequence gaps and dead letters. Times are stored as integer mic
 the Unix epoch (`*_us`), which makes bucketed downsampling the same integer arithmetic on SQLite
 and PostgreSQL.
 
-The hot path (`SqlTelemetryTx.insert_events`) uses DBAPI `executemany` with
-`INSERT ... ON CONFLICT (event_id) DO NOTHING`, on both SQLite and PostgreSQL; which events were
-really new is learned from the row count or, when some were duplicates, from a per-transaction
-batch token written into each row.
+The hot path (`SqlTelemetryTx.insert_events`) writes rows through the DBAPI cursor as multi-row
+`INSERT ... VALUES (...), (...), ...` statements of up to `ROWS_PER_STATEMENT` rows (events with
+`ON CONFLICT (event_id) DO NOTHING`), on both SQLite and PostgreSQL. One statement per few
+hundred rows costs less than half of `executemany` per row, and the SQLite driver hands the GIL
+to the validating thread once per statement instead of once per row. Which events were really
+new is learned from the row count or, when some were duplicates, from a per-transaction batch
+token written into each row.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -158,6 +162,7 @@ class RetentionResult:
 
 
 _EVENT_COLS = "event_id, machine, kind, seq, ts_us, received_us, batch, body"
+ROWS_PER_STATEMENT = 400  # 8 columns x 400 = 3,200 parameters, within every limit
 
 
 class SqlTelemetryTx:
@@ -173,6 +178,28 @@ class SqlTelemetryTx:
 
     def _values(self, n: int) -> str:
         return ", ".join([self._ph] * n)
+
+    def _insert_rows(
+        self, cur: Any, head: str, rows: Sequence[tuple[Any, ...]], tail: str = ""
+    ) -> int:
+        """`head VALUES (...), (...) tail` in statements of up to ROWS_PER_STATEMENT rows;
+        return the number of rows the database reports as inserted."""
+        if not rows:
+            return 0
+        one = f"({self._values(len(rows[0]))})"
+        full = f"{head} VALUES {', '.join([one] * ROWS_PER_STATEMENT)}{tail}"
+        flat = chain.from_iterable
+        inserted = 0
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            sql = (
+                full
+                if len(chunk) == ROWS_PER_STATEMENT
+                else (f"{head} VALUES {', '.join([one] * len(chunk))}{tail}")
+            )
+            cur.execute(sql, tuple(flat(chunk)))
+            inserted += cur.rowcount
+        return inserted
 
     def insert_events(self, events: Sequence[Event | SampleRows], received_us: int) -> set[str]:
         """Insert events not stored yet (and their samples); return the ids that were new."""
@@ -193,12 +220,13 @@ class SqlTelemetryTx:
             for e in events
         ]
         cur = self._dbapi.cursor()
-        cur.executemany(
-            f"INSERT INTO tm_events ({_EVENT_COLS}) VALUES ({self._values(8)}) "
-            "ON CONFLICT (event_id) DO NOTHING",
+        inserted = self._insert_rows(
+            cur,
+            f"INSERT INTO tm_events ({_EVENT_COLS})",
             rows,
+            " ON CONFLICT (event_id) DO NOTHING",
         )
-        if cur.rowcount == len(rows):
+        if inserted == len(rows):
             new = {r[0] for r in rows}
         else:
             new = self._inserted_by_this_batch([r[0] for r in rows])
@@ -234,10 +262,7 @@ class SqlTelemetryTx:
                     for s in e.samples
                 )
         if samples:
-            cur.executemany(
-                f"INSERT INTO tm_samples (signal_id, ts_us, value) VALUES ({self._values(3)})",
-                samples,
-            )
+            self._insert_rows(cur, "INSERT INTO tm_samples (signal_id, ts_us, value)", samples)
         cur.close()
         return new
 
