@@ -168,3 +168,11 @@ def test_new_order_form_takes_an_order(page: Any, live_server: LiveServer) -> No
     assert "released" in page.locator("h1").inner_text()
     assert page.locator("ol.timeline li").count() == 2
     shot(page, "order-detail")
+
+
+def test_api_docs_render_offline(page: Any, live_server: LiveServer) -> None:
+    page.goto(live_server.url + "/docs")
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() > 20
+    assert page.get_by_role("button", name="Authorize").count() == 1
+    shot(page, "api-docs")

@@ -85,6 +85,29 @@ def create_app(
         responses = ERROR_RESPONSES if prefix.startswith("/api/") else None
         app.include_router(router, prefix=prefix, responses=responses)  # type: ignore[arg-type]
 
+    plain_openapi = app.openapi
+
+    def openapi_with_security() -> dict[str, Any]:
+        """The schema with the bearer-token scheme, so /docs offers 'Authorize'."""
+        schema = plain_openapi()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        if "bearer" not in schemes:
+            schemes["bearer"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "an API token from `microfactory users token` (mf_...)",
+            }
+            schemes["session"] = {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "mf_session",
+                "description": "the dashboard session (state changes need X-CSRF-Token)",
+            }
+            schema["security"] = [{"bearer": []}, {"session": []}]
+        return schema
+
+    app.openapi = openapi_with_security  # type: ignore[method-assign]
+
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
         return HTMLResponse(DOCS_HTML)
