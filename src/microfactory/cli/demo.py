@@ -46,6 +46,8 @@ def run_demo(
     factory_file: Path,
     preventive: bool = True,
     predictive: bool = True,
+    planner: str = "dispatch",
+    plan_seconds: float = 2.0,
     mqtt_host: str = "127.0.0.1",
     mqtt_port: int = 1883,
     root: str | None = None,
@@ -92,7 +94,29 @@ def run_demo(
         from microfactory.services.maintenance import PredictiveMaintenance
 
         predictor = PredictiveMaintenance(telemetry, {m.id: m.type for m in fac.machines})
-    loop = ClosedLoop(ports, fac, config, quality=quality, predictor=predictor)
+    service = None
+    loop_planner = None
+    if planner == "cpsat":
+        from microfactory.core.clock import FixedClock
+        from microfactory.services.loop_planning import ServicePlanner
+        from microfactory.services.planning import PlanningService, PlanningSettings
+
+        service = PlanningService(
+            container.uow,
+            plans,
+            FixedClock(start),
+            PlanningSettings(time_limit=plan_seconds, workers=2),
+        )
+        loop_planner = ServicePlanner(service)
+    elif planner != "dispatch":
+        raise ValidationError(
+            f"unknown planner {planner!r}: use dispatch or cpsat", where="--planner"
+        )
+    loop = ClosedLoop(
+        ports, fac, config, quality=quality, predictor=predictor, planner=loop_planner
+    )
+    if service is not None:
+        service.clock = loop.clock
     try:
         with Progress(
             TextColumn("[bold]simulated days"),
@@ -131,6 +155,17 @@ def demo_cmd(
     no_pdm: Annotated[
         bool, typer.Option("--no-pdm", help="Run without predictive maintenance")
     ] = False,
+    planner: Annotated[
+        str,
+        typer.Option(
+            "--planner",
+            help="dispatch: the planning model by dispatching rules (fast, reproducible); "
+            "cpsat: the planning service with CP-SAT (better plans, not bit-reproducible)",
+        ),
+    ] = "dispatch",
+    plan_seconds: Annotated[
+        float, typer.Option(min=0.1, help="CP-SAT time per planning run (--planner cpsat)")
+    ] = 2.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
     serve: Annotated[
         bool, typer.Option("--serve", help="Keep the dashboard up on the result")
@@ -166,6 +201,8 @@ def demo_cmd(
             factory_file=factory,
             preventive=not no_pm,
             predictive=not no_pdm,
+            planner=planner,
+            plan_seconds=plan_seconds,
             mqtt_host=container.settings.mqtt_host,
             mqtt_port=container.settings.mqtt_port,
             show_progress=not as_json,

@@ -297,6 +297,11 @@ class ClosedLoop:
         return timedelta(hours=self.config.review_hours)
 
     @property
+    def clock(self) -> _SimClock:
+        """Simulated time, for services built around the loop (e.g. the planning service)."""
+        return _SimClock(self.twin)
+
+    @property
     def synchronous(self) -> bool:
         return self.ports.bus_name == "memory"
 
