@@ -103,6 +103,7 @@ def build_context(
         alerts=alerts,
         cache=cache,
         quality_store=SqlQualityStore(engine),
+        genealogy=SqlQualityStore(engine),
         planning=PlanningService(
             container.uow,
             SqlPlanStore(engine),

@@ -12,10 +12,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from microfactory.access import User
 from microfactory.api import schemas as s
 from microfactory.api.context import ApiContext
-from microfactory.api.deps import ALLOW_ACK, ALLOW_READ, context, note_detail
+from microfactory.api.deps import ALLOW_ACK, ALLOW_QUALITY, ALLOW_READ, context, note_detail
 from microfactory.core.errors import NotFound
 from microfactory.services.alerts import Alert, AlertService
-from microfactory.services.quality import QualityStore, hold_from_row, list_ncrs
+from microfactory.services.quality import (
+    GenealogyReader,
+    QualityStore,
+    disposition_ncr,
+    hold_from_row,
+    list_ncrs,
+    release_lot,
+    trace,
+)
 
 router = APIRouter()
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -119,13 +127,7 @@ def ncrs(
     store: Annotated[QualityStore, Depends(quality_store)],
     lot: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[NcrPublic]:
-    out: list[NcrPublic] = []
-    for n in list_ncrs(store, lot=lot):
-        values: dict[str, Any] = {k: getattr(n, k) for k in NcrPublic.model_fields}
-        values["status"] = str(n.status)
-        values["disposition"] = str(n.disposition) if n.disposition else None
-        out.append(NcrPublic(**values))
-    return out
+    return [_ncr_public(n) for n in list_ncrs(store, lot=lot)]
 
 
 @router.get("/quality/holds", response_model=list[HoldPublic], tags=["quality"], summary="Holds")
@@ -138,3 +140,78 @@ def holds(
         HoldPublic(**{k: getattr(h, k) for k in HoldPublic.model_fields})
         for h in (hold_from_row(r) for r in store.holds(active_only=active))
     ]
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+class DispositionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    disposition: Annotated[str, Field(pattern="^(scrap|rework|use-as-is)$")]
+    note: Annotated[str, Field(max_length=500)] = ""
+
+
+def _ncr_public(n: Any) -> NcrPublic:
+    values: dict[str, Any] = {k: getattr(n, k) for k in NcrPublic.model_fields}
+    values["status"] = str(n.status)
+    values["disposition"] = str(n.disposition) if n.disposition else None
+    return NcrPublic(**values)
+
+
+@router.post(
+    "/quality/holds/{lot}/release",
+    response_model=HoldPublic,
+    tags=["quality"],
+    summary="Release a lot on hold (refused while an NCR on it is open)",
+)
+def release_hold(
+    lot: str,
+    body: ReleaseIn,
+    request: Request,
+    user: Annotated[User, Depends(ALLOW_QUALITY)],
+    store: Annotated[QualityStore, Depends(quality_store)],
+    ctx: Ctx,
+) -> HoldPublic:
+    note_detail(request, f"lot {lot}")
+    h = release_lot(store, lot, by=user.username, at=ctx.clock.now(), note=body.note)
+    return HoldPublic(**{k: getattr(h, k) for k in HoldPublic.model_fields})
+
+
+@router.post(
+    "/quality/ncrs/{ncr_id}/disposition",
+    response_model=NcrPublic,
+    tags=["quality"],
+    summary="Disposition a nonconformance: scrap, rework or use-as-is",
+)
+def disposition(
+    ncr_id: str,
+    body: DispositionIn,
+    request: Request,
+    user: Annotated[User, Depends(ALLOW_QUALITY)],
+    store: Annotated[QualityStore, Depends(quality_store)],
+    ctx: Ctx,
+) -> NcrPublic:
+    note_detail(request, f"ncr {ncr_id}")
+    n = disposition_ncr(
+        store, ncr_id, body.disposition, by=user.username, at=ctx.clock.now(), note=body.note
+    )
+    return _ncr_public(n)
+
+
+@router.get(
+    "/quality/trace/{key}",
+    response_model=dict[str, Any],
+    tags=["quality"],
+    summary="Genealogy: forward from a material lot, backward from a serial, part or lot",
+)
+def genealogy(
+    key: str,
+    user: Reader,
+    store: Annotated[QualityStore, Depends(quality_store)],
+    ctx: Ctx,
+) -> dict[str, Any]:
+    reader: GenealogyReader = ctx.extras["genealogy"]
+    with ctx.uow() as tx:
+        return trace(tx, store, reader, key)
