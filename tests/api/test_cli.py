@@ -1,27 +1,39 @@
-"""`microfactory users ...`: accounts and tokens from the command line (subprocess, as a
-user runs it)."""
+"""`microfactory users ...` and `serve --help`, run in-process through the real entry point
+(`main()`: argument parsing, error → exit-code mapping)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import io
 from pathlib import Path
 
+import pytest
+
 from microfactory.bootstrap import bootstrap
+from microfactory.cli.main import main
 from microfactory.store.auth_sql import SqlAuthStore
 
-EXE = str(Path(sys.executable).parent / "microfactory")
+
+def run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, stdin: str = ""
+) -> tuple[int, str, str]:
+    monkeypatch.setattr("sys.argv", ["microfactory", *args])
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [EXE, *args], input=stdin, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def test_users_add_then_token(tmp_path: Path) -> None:
+def test_users_add_then_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
-    added = run(
+    code, _, err = run(
+        monkeypatch,
+        capsys,
         "users",
         "add",
         "alice",
@@ -32,31 +44,49 @@ def test_users_add_then_token(tmp_path: Path) -> None:
         db,
         stdin="a long enough passphrase\n",
     )
-    assert added.returncode == 0, added.stderr
-    token = run("users", "token", "alice", "--name", "scripts", "--db", db)
-    assert token.returncode == 0, token.stderr
-    secret = token.stdout.strip().splitlines()[-1]
-    assert secret.startswith("mf_")
+    assert code == 0, err
+    code, out, err = run(
+        monkeypatch, capsys, "users", "token", "alice", "--name", "scripts", "--db", db
+    )
+    assert code == 0, err
+    assert out.strip().splitlines()[-1].startswith("mf_")
+    code, out, _ = run(monkeypatch, capsys, "users", "list", "--db", db)
+    assert "alice\tplanner\tactive" in out
     container = bootstrap(db_url=db)
     try:
-        store = SqlAuthStore(container.engine)
-        stored = store.user_by_name("alice")
+        stored = SqlAuthStore(container.engine).user_by_name("alice")
         assert stored is not None and stored.password_hash.startswith("$argon2id$")
-        assert stored.user.role == "planner"
-        assert [t.name for t in store.list_tokens(stored.user.id)] == ["scripts"]
     finally:
         container.close()
 
 
-def test_users_add_refuses_a_short_password_with_exit_code_2(tmp_path: Path) -> None:
+# Refusals: each row is one broken rule and the message that names it (exit code 2).
+REFUSALS = [
+    (["--password-stdin"], "short\n", "at least 10 characters"),  # password too short
+    (["--role", "root", "--password-stdin"], "a long enough passphrase\n", "unknown role"),
+    (["--password-stdin"], "\n", "empty password"),  # nothing typed
+]
+
+
+@pytest.mark.parametrize(("extra", "stdin", "message"), REFUSALS)
+def test_users_add_refuses_bad_input_with_exit_code_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    stdin: str,
+    message: str,
+) -> None:
     db = f"sqlite:///{tmp_path / 'cli.db'}"
-    r = run("users", "add", "bob", "--password-stdin", "--db", db, stdin="short\n")
-    assert r.returncode == 2
-    assert "at least 10 characters" in r.stderr
+    code, _, err = run(monkeypatch, capsys, "users", "add", "bob", *extra, "--db", db, stdin=stdin)
+    assert code == 2
+    assert message in err
 
 
-def test_serve_help_names_its_options() -> None:
-    r = run("serve", "--help")
-    assert r.returncode == 0
+def test_serve_help_names_its_options(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(monkeypatch, capsys, "serve", "--help")
+    assert code == 0
     for option in ("--host", "--port", "--db"):
-        assert option in r.stdout
+        assert option in out
