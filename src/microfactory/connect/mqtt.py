@@ -61,6 +61,28 @@ class _BufferedSocket:
     def pending(self) -> int:
         return len(self._buf) - self._pos
 
+    def peek_packet(self) -> tuple[int, bytearray, int] | None:
+        """The next MQTT packet (fixed header byte, body, position after it) if it is wholly
+        buffered; `skip_to` that position consumes it."""
+        buf, pos = self._buf, self._pos
+        size = len(buf)
+        length, mult, i = 0, 1, pos + 1
+        while True:
+            if i >= size or i - pos > 4:
+                return None  # incomplete, or a malformed length that paho will report
+            byte = buf[i]
+            i += 1
+            length += (byte & 0x7F) * mult
+            if not byte & 0x80:
+                break
+            mult *= 128
+        if i + length > size:
+            return None
+        return buf[pos], buf[i : i + length], i + length
+
+    def skip_to(self, pos: int) -> None:
+        self._pos = pos
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
@@ -81,25 +103,30 @@ class _Client(mqtt.Client):
     _wake_pending = False
     on_fast_publish: Callable[[str, bytes, int], None] | None = None
 
-    def _handle_publish(self) -> Any:
+    def _lean_publish(self, header: int, packet: bytes | bytearray) -> bool:
+        """Deliver a PUBLISH of the common kind through `on_fast_publish`; False otherwise."""
         fast = self.on_fast_publish
-        header = self._in_packet["command"]
-        packet = self._in_packet["packet"]
         if (
-            fast is not None
-            and header & 0x06 == 0x02  # QoS 1
-            and self._manual_ack
-            and self._protocol == mqtt.MQTTv5
-            and len(packet) >= 2
+            fast is None
+            or header & 0xF6 != 0x32  # PUBLISH with QoS 1 (any DUP / RETAIN flag)
+            or not self._manual_ack
+            or self._protocol != mqtt.MQTTv5
+            or len(packet) < 2
         ):
-            end = 2 + ((packet[0] << 8) | packet[1])  # topic length, then topic
-            if len(packet) > end + 2 and packet[end + 2] == 0:  # packet id, no properties
-                try:
-                    topic = bytes(packet[2:end]).decode()
-                except UnicodeDecodeError:
-                    return super()._handle_publish()
-                fast(topic, bytes(packet[end + 3 :]), (packet[end] << 8) | packet[end + 1])
-                return mqtt.MQTT_ERR_SUCCESS
+            return False
+        end = 2 + ((packet[0] << 8) | packet[1])  # topic length, then topic
+        if len(packet) <= end + 2 or packet[end + 2] != 0:  # packet id, then no properties
+            return False
+        try:
+            topic = bytes(packet[2:end]).decode()
+        except UnicodeDecodeError:
+            return False
+        fast(topic, bytes(packet[end + 3 :]), (packet[end] << 8) | packet[end + 1])
+        return True
+
+    def _handle_publish(self) -> Any:
+        if self._lean_publish(self._in_packet["command"], self._in_packet["packet"]):
+            return mqtt.MQTT_ERR_SUCCESS
         return super()._handle_publish()
 
     def _packet_queue(
@@ -141,14 +168,29 @@ class _Client(mqtt.Client):
         return _BufferedSocket(sock)
 
     def loop_read(self, max_packets: int = 1) -> Any:
+        """paho's read, then every packet already buffered: a lean PUBLISH straight from the
+        buffer, anything else (or a packet not wholly buffered) through paho's reader."""
         rc = super().loop_read(max_packets)
-        sock = self._sock
+        current = self._sock
+        if not isinstance(current, _BufferedSocket):
+            return rc
+        sock: _BufferedSocket = current
         budget = 10_000
-        while rc == mqtt.MQTT_ERR_SUCCESS and isinstance(sock, _BufferedSocket) and budget > 0:
-            if sock.pending() <= 0 or self._sock is not sock:
+        lean = 0
+        while rc == mqtt.MQTT_ERR_SUCCESS and budget > 0:
+            if sock.pending() <= 0 or self._sock is not current:
                 break
-            rc = super().loop_read(max_packets)
             budget -= 1
+            if self._in_packet["command"] == 0 and self.on_fast_publish is not None:
+                found = sock.peek_packet()
+                if found is not None and self._lean_publish(found[0], found[1]):
+                    sock.skip_to(found[2])
+                    lean += 1
+                    continue
+            rc = super().loop_read(max_packets)
+        if lean:
+            with self._msgtime_mutex:
+                self._last_bytes_received = mqtt.time_func()
         return rc
 
 

@@ -16,9 +16,9 @@ takes its number out of the gap again.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -152,13 +152,15 @@ class Ingester:
         self.on_commit = on_commit
         self.counters = IngestCounters()
         self._statuses = {s.machine: s for s in writer.machine_statuses()}
-        self._queue: queue.Queue[tuple[Message, Record | DeadLetter]] = queue.Queue(
-            self.settings.queue_size
-        )
+        # hand-over from the bus thread to the worker: one lock, three conditions on it
+        self._pending: deque[tuple[Message, Record | DeadLetter]] = deque()
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # first message, or a full batch
+        self._room = threading.Condition(self._lock)  # the queue is below queue_size again
         self._bus: Bus | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._idle = threading.Condition()
+        self._idle = threading.Condition(self._lock)  # everything handed over is committed
         self._busy = 0
         self.error: BaseException | None = None
 
@@ -302,9 +304,14 @@ class Ingester:
         """Bus handler: validate here, on the bus's delivery thread, so that validation runs
         while the worker thread is inside the database (which releases the GIL)."""
         outcome = self._validate(message.topic, message.payload, self.clock.now())
-        with self._idle:
+        pending = self._pending
+        with self._lock:
+            while len(pending) >= self.settings.queue_size and self.error is None:
+                self._room.wait(0.5)  # back-pressure on the bus (and so on the broker)
             self._busy += 1
-        self._queue.put((message, outcome))
+            pending.append((message, outcome))
+            if len(pending) == 1 or len(pending) == self.settings.max_batch:
+                self._arrived.notify()
 
     def start(self) -> None:
         if self._thread is not None:
@@ -314,22 +321,21 @@ class Ingester:
 
     def _take_batch(self) -> list[tuple[Message, Record | DeadLetter]]:
         """Up to `max_batch` messages, waiting at most `max_delay_s` after the first one."""
-        try:
-            batch = [self._queue.get(timeout=0.2)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + self.settings.max_delay_s
-        while len(batch) < self.settings.max_batch:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    batch.append(self._queue.get(timeout=left))
-                except queue.Empty:
-                    break
+        pending, max_batch = self._pending, self.settings.max_batch
+        with self._lock:
+            if not pending:
+                self._arrived.wait(0.2)
+                if not pending:
+                    return []
+            if len(pending) < max_batch:
+                deadline = time.monotonic() + self.settings.max_delay_s
+                while len(pending) < max_batch:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._arrived.wait(left)
+            batch = [pending.popleft() for _ in range(min(len(pending), max_batch))]
+            self._room.notify_all()
         return batch
 
     def _run(self) -> None:
@@ -389,7 +395,7 @@ class Ingester:
 
     @property
     def queued(self) -> int:
-        return self._queue.qsize()
+        return len(self._pending)
 
     def statuses(self) -> list[MachineStatus]:
         return [replace(s) for s in sorted(self._statuses.values(), key=lambda s: s.machine)]

@@ -143,13 +143,14 @@ def parse_event(payload: bytes | str, kind: str | None = None) -> Event:
 
 
 class _SampleDict(TypedDict):
-    """`Sample` as a typed dict: the same fields and constraints, validated without a model."""
+    """`Sample` as a typed dict: the same fields, constraints and defaults (filled in, in this
+    order, so that a validated sample's values are its row), validated without a model."""
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
     signal: Name
     value: Annotated[float, Field(allow_inf_nan=False)]
-    unit: NotRequired[Unit]
-    ts: NotRequired[UtcDatetime | None]
+    unit: NotRequired[Annotated[str, Field(max_length=32, default="")]]
+    ts: NotRequired[Annotated[UtcDatetime | None, Field(default=None)]]
 
 
 class _SampleBatchDict(TypedDict):
@@ -200,7 +201,7 @@ def parse_sample_batch_fast(payload: bytes) -> SampleRows | None:
         d = _SAMPLE_BATCH_DICT.validate_json(payload)
     except pydantic.ValidationError:
         return None
-    rows = tuple([(s["signal"], s["value"], s.get("unit", ""), s.get("ts")) for s in d["samples"]])
+    rows = cast(tuple[SampleTuple, ...], tuple([tuple(s.values()) for s in d["samples"]]))
     return SampleRows(d["event_id"], d["machine"], d["seq"], d["ts"], rows, bytes(payload))
 
 
