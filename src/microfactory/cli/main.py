@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.planning",
     "microfactory.cli.demo",
     "microfactory.cli.twin",
+    "microfactory.cli.serve",
     "microfactory.cli.quality",
     "microfactory.cli.quoting",
     "microfactory.cli.connect",
