@@ -69,6 +69,7 @@ class InProcessBus:
 
     def __init__(self) -> None:
         self._subs: list[tuple[str, Handler]] = []
+        self._targets: dict[str, list[Handler]] = {}  # per topic, emptied on subscribe
         self._lock = threading.RLock()
         self._closed = False
         self.published = 0
@@ -82,7 +83,11 @@ class InProcessBus:
             if self._closed:
                 return
             self.published += 1
-            targets = [h for p, h in self._subs if topic_matches(p, topic)]
+            targets = self._targets.get(topic)
+            if targets is None:
+                targets = [h for p, h in self._subs if topic_matches(p, topic)]
+                if len(self._targets) < 100_000:
+                    self._targets[topic] = targets
             message = Message(topic, bytes(payload), self.published)
             for handler in targets:
                 handler(message)
@@ -90,6 +95,7 @@ class InProcessBus:
     def subscribe(self, pattern: str, handler: Handler) -> None:
         with self._lock:
             self._subs.append((pattern, handler))
+            self._targets.clear()
 
     def ack(self, message: Message) -> None:
         """Nothing to do: in-process delivery is complete when the handler returns."""
@@ -104,6 +110,7 @@ class InProcessBus:
         with self._lock:
             self._closed = True
             self._subs.clear()
+            self._targets.clear()
 
 
 def publish_event(bus: Bus, event: Event, *, site: str, area: str, root: str = ROOT) -> str:

@@ -234,21 +234,22 @@ class SqlTelemetryTx:
         pending = set(new)  # a batch may hold one event twice: its samples go in once
         sid = self._signal_id
         get = self._ids.get
-        append = samples.append
+        extend = samples.extend
         for e in events:
             if isinstance(e, SampleRows) and e.event_id in pending:
                 pending.discard(e.event_id)
                 base = (e.ts - EPOCH) // _US
                 m = e.machine
-                for signal, value, unit, sts in e.samples:
-                    key = (m, signal, unit)
-                    append(
+                extend(
+                    [
                         (
-                            get(key) or sid(*key),
-                            base if sts is None else (sts - EPOCH) // _US,
-                            value,
+                            get((m, sg, u)) or sid(m, sg, u),
+                            base if st is None else (st - EPOCH) // _US,
+                            v,
                         )
-                    )
+                        for sg, v, u, st in e.samples
+                    ]
+                )
             elif isinstance(e, SampleBatch) and e.event_id in pending:
                 pending.discard(e.event_id)
                 base = to_us(e.ts)
