@@ -46,21 +46,13 @@ _register_all()
 
 
 def main() -> None:
-    """Entry point: run the app; map the error tree to exit codes with one clear line."""
+    """Entry point. Click handles usage errors itself (exit 2 with a usage line); the
+    MicrofactoryError tree is mapped to exit codes with one clear line, no traceback."""
     try:
-        app(standalone_mode=False)
+        app()
     except MicrofactoryError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
