@@ -91,9 +91,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--lead-hours", type=float, default=24.0)
     parser.add_argument("--no-preventive", action="store_true")
+    parser.add_argument("--only", choices=("baseline", "pdm"), default=None)
     args = parser.parse_args()
     preventive = not args.no_preventive
-    for lead in (None, args.lead_hours):
+    leads = {"baseline": [None], "pdm": [args.lead_hours], None: [None, args.lead_hours]}
+    for lead in leads[args.only]:
         print(json.dumps(run(args.days, args.seed, lead, preventive)), flush=True)
 
 

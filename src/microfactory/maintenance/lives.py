@@ -11,6 +11,7 @@ Feed `state` and `sample` in time order; `completed` holds the finished lives an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -32,14 +33,32 @@ class LifeTracker:
             raise ValidationError("a machine needs at least one signal")
         self.signal_names = signal_names
         self.completed: list[Life] = []
-        self._hours: list[float] = []
-        self._values: list[list[float]] = []
-        self._running: list[bool] = []
+        self._reset_buffers()
         self._alive = True
         self._processing_since: datetime | None = None
         self._run_hours = 0.0
         self._last: datetime | None = None
         self.failures = 0
+
+    def _reset_buffers(self, capacity: int = 1024) -> None:
+        # Growable arrays (capacity doubles): appending is amortised O(1) and `current()`
+        # returns views, so scoring a long life every hour costs no copy.
+        k = len(self.signal_names)
+        self._n = 0
+        self._hours = np.empty(capacity, dtype=np.float64)
+        self._values = np.empty((capacity, k), dtype=np.float64)
+        self._running = np.empty(capacity, dtype=np.bool_)
+
+    def _append(self, hours: float, row: list[float], running: bool) -> None:
+        if self._n == len(self._hours):
+            size = 2 * len(self._hours)
+            self._hours = np.resize(self._hours, size)
+            self._values = np.resize(self._values, (size, len(self.signal_names)))
+            self._running = np.resize(self._running, size)
+        self._hours[self._n] = hours
+        self._values[self._n] = row
+        self._running[self._n] = running
+        self._n += 1
 
     def _check_time(self, ts: datetime) -> None:
         if self._last is not None and ts < self._last:
@@ -72,9 +91,10 @@ class LifeTracker:
         self._check_time(ts)
         if not self._alive or any(name not in values for name in self.signal_names):
             return False
-        self._hours.append(self._hours_at(ts))
-        self._values.append([float(values[name]) for name in self.signal_names])
-        self._running.append(self._processing_since is not None)
+        row = [float(values[name]) for name in self.signal_names]
+        if not all(math.isfinite(v) for v in row):
+            return False
+        self._append(self._hours_at(ts), row, self._processing_since is not None)
         return True
 
     def _close(self, *, failed: bool) -> None:
@@ -86,7 +106,7 @@ class LifeTracker:
         if failed:
             self.failures += 1
         self._alive = False
-        self._hours, self._values, self._running = [], [], []
+        self._reset_buffers()
         self._processing_since = None
 
     @property
@@ -94,12 +114,14 @@ class LifeTracker:
         """False between a breakdown (or the start of a maintenance) and the renewal."""
         return self._alive
 
+    @property
+    def n_samples(self) -> int:
+        """Samples in the life in progress."""
+        return self._n
+
     def current(self) -> SignalHistory:
-        """The life in progress (empty while the machine is down)."""
-        k = len(self.signal_names)
+        """The life in progress (empty while the machine is down); views, not copies."""
+        n = self._n
         return SignalHistory(
-            self.signal_names,
-            np.asarray(self._hours, dtype=np.float64),
-            np.asarray(self._values, dtype=np.float64).reshape(-1, k),
-            np.asarray(self._running, dtype=np.bool_),
+            self.signal_names, self._hours[:n], self._values[:n], self._running[:n]
         )

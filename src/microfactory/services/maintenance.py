@@ -152,15 +152,11 @@ class PredictiveMaintenance:
         for machine, mtype in self.machine_types.items():
             by_type.setdefault(mtype, []).append(machine)
         for mtype, machines in by_type.items():
-            lives: list[Life] = []
-            for m in machines:
-                tracker = self.trackers[m]
-                lives.extend(tracker.completed)
-                current = tracker.current()
-                if current.n_samples >= 2:
-                    lives.append(Life(current, failed=False))
-            failed = sum(life.failed for life in lives)
-            samples = sum(life.history.n_samples for life in lives)
+            trackers = [self.trackers[m] for m in machines]
+            failed = sum(t.failures for t in trackers)
+            samples = sum(
+                t.n_samples + sum(life.history.n_samples for life in t.completed) for t in trackers
+            )
             before = self._fitted_on.get(mtype)
             # Refit after a breakdown of this type, or when the data has doubled since the
             # last fit (so the healthy baseline firms up early on): O(log n) refits.
@@ -168,6 +164,11 @@ class PredictiveMaintenance:
                 before is not None and before[0] == failed and samples < 2 * before[1]
             ):
                 continue
+            lives: list[Life] = []
+            for t in trackers:
+                lives.extend(t.completed)
+                if t.n_samples >= 2:
+                    lives.append(Life(t.current(), failed=False))
             try:
                 self.models[mtype] = self.model_factory().fit(lives)
             except ValidationError:
