@@ -187,14 +187,15 @@ class SqlTelemetryTx:
         if not rows:
             return 0
         one = f"({self._values(len(rows[0]))})"
-        full = f"{head} VALUES {', '.join([one] * ROWS_PER_STATEMENT)}{tail}"
+        per = ROWS_PER_STATEMENT
+        full = f"{head} VALUES {', '.join([one] * per)}{tail}"
         flat = chain.from_iterable
         inserted = 0
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            chunk = rows[start : start + ROWS_PER_STATEMENT]
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
             sql = (
                 full
-                if len(chunk) == ROWS_PER_STATEMENT
+                if len(chunk) == per
                 else (f"{head} VALUES {', '.join([one] * len(chunk))}{tail}")
             )
             cur.execute(sql, tuple(flat(chunk)))
@@ -263,7 +264,13 @@ class SqlTelemetryTx:
                     for s in e.samples
                 )
         if samples:
-            self._insert_rows(cur, "INSERT INTO tm_samples (signal_id, ts_us, value)", samples)
+            if self._ph == "?":
+                self._insert_rows(cur, "INSERT INTO tm_samples (signal_id, ts_us, value)", samples)
+            else:  # PostgreSQL: COPY, a fraction of the client CPU of any INSERT form
+                with cur.copy("COPY tm_samples (signal_id, ts_us, value) FROM STDIN") as copy:
+                    write = copy.write_row
+                    for row in samples:
+                        write(row)
         cur.close()
         return new
 
