@@ -16,9 +16,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
-## Build the demo factory, run the closed loop for simulated days, print the summary, serve the dashboard.
+## Build the demo factory, run the closed loop for simulated days, print the summary, then
+## serve the dashboard on http://127.0.0.1:8000 (Ctrl-C to stop). `make demo DEMO_ARGS="--days 7"`.
+DEMO_ARGS ?=
 demo: $(STAMP)
-	$(BIN)/microfactory demo
+	$(BIN)/microfactory demo --serve $(DEMO_ARGS)
 
 ## The whole quality gate: lint, format, types, tests (SQLite, PostgreSQL, MQTT, browser).
 test: $(STAMP)
