@@ -296,10 +296,7 @@ def render(summary: dict[str, Any]) -> None:
     for m in summary["machines"]:
         machines.add_row(
             m["id"],
-            f"{m['oee']:.1%}",
-            f"{m['availability']:.1%}",
-            f"{m['performance']:.1%}",
-            f"{m['quality']:.1%}",
+            *(_percent(m[k]) for k in ("oee", "availability", "performance", "quality")),
             str(m["breakdowns"]),
             "–" if m["mtbf_h"] is None else f"{m['mtbf_h']:.0f}",
             "–" if m["mttr_h"] is None else f"{m['mttr_h']:.1f}",
@@ -320,3 +317,8 @@ def render(summary: dict[str, Any]) -> None:
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("demo")(demo_cmd)
+
+
+def _percent(value: float | None) -> str:
+    """A ratio as a percentage; "–" where it is undefined (no planned production time)."""
+    return "–" if value is None else f"{value:.1%}"

@@ -156,7 +156,10 @@ def oee_cmd(
     for row in rows:
         table.add_row(
             str(row[key]),
-            *(f"{row[c]:.1%}" for c in ("oee", "availability", "performance", "quality")),
+            *(
+                "–" if row[c] is None else f"{row[c]:.1%}"
+                for c in ("oee", "availability", "performance", "quality")
+            ),
         )
     console.print(table)
 

@@ -231,14 +231,10 @@ def compute_figures(
     )
     machines: list[dict[str, Any]] = []
     for mid, r in oee.items():
-        f = r.figures
         machines.append(
             {
                 "id": mid,
-                "oee": round(f.oee, 4),
-                "availability": round(f.availability, 4),
-                "performance": round(f.effectiveness, 4),
-                "quality": round(f.quality_ratio, 4),
+                **oee_ratios(r),
                 "loading": round(r.loading, 4),
                 "breakdowns": r.failures,
                 "mtbf_h": None if r.mtbf_hours is None else round(r.mtbf_hours, 1),
@@ -292,6 +288,15 @@ def compute_figures(
     )
 
 
+def oee_ratios(r: MachineOee) -> dict[str, float | None]:
+    """OEE and its three factors, rounded; all None for a machine with no planned busy time
+    in the period (ISO 22400: the ratios are undefined there, not 0)."""
+    f = r.figures
+    values = (f.oee, f.availability, f.effectiveness, f.quality_ratio)
+    keys = ("oee", "availability", "performance", "quality")
+    return {k: (round(v, 4) if r.pbt > 0 else None) for k, v in zip(keys, values, strict=True)}
+
+
 def oee_report(
     uow: UnitOfWorkFactory,
     reader: EventReader,
@@ -312,14 +317,10 @@ def oee_report(
     out: list[dict[str, Any]] = []
     for mid, (spans, counts) in series.items():
         r = machine_oee(mid, spans, counts, start, end)
-        f = r.figures
         out.append(
             {
                 "machine": mid,
-                "oee": round(f.oee, 4),
-                "availability": round(f.availability, 4),
-                "performance": round(f.effectiveness, 4),
-                "quality": round(f.quality_ratio, 4),
+                **oee_ratios(r),
                 "loading": round(r.loading, 4),
                 "breakdowns": r.failures,
                 "mtbf_h": None if r.mtbf_hours is None else round(r.mtbf_hours, 1),
