@@ -92,9 +92,10 @@ def spc_cmd(
     else:
         result = chart_of(data, True)
     if plot is not None:
-        from microfactory.quality.chart_plot import write_chart
+        from microfactory.quality.chart_plot import chart_figure
+        from microfactory.services.figures import write_figure
 
-        write_chart(result, plot, title=f"{result.chart} chart of {data.name}")
+        write_figure(chart_figure(result, f"{result.chart} chart of {data.name}"), plot, width=1200)
     if as_json:
         _print_json(result.to_dict())
         return

@@ -5,17 +5,11 @@ kaleido when installed, else by a headless Chromium (Debian's /usr/bin/chromium)
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from microfactory.core.errors import ConnectorError, ValidationError
+from microfactory.services.figures import write_figure
 from microfactory.services.planning import PlanVersion
-
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
 def gantt_figure(plan: PlanVersion) -> Any:
@@ -76,46 +70,4 @@ def gantt_figure(plan: PlanVersion) -> Any:
 
 def write_gantt(plan: PlanVersion, out: Path) -> Path:
     """Write `out` as .html or .png."""
-    suffix = out.suffix.lower()
-    if suffix not in (".html", ".png"):
-        raise ValidationError("the chart file must end in .html or .png", where=str(out))
-    fig = gantt_figure(plan)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".html":
-        fig.write_html(str(out), include_plotlyjs=True, full_html=True)
-        return out
-    try:
-        import kaleido  # noqa: F401
-
-        fig.write_image(str(out), width=1600, height=fig.layout.height or 800)
-        return out
-    except ImportError:
-        pass
-    return _png_with_chromium(fig, out)
-
-
-def _png_with_chromium(fig: Any, out: Path) -> Path:
-    browser = next((c for c in CHROMIUM_CANDIDATES if os.access(c, os.X_OK)), None)
-    browser = browser or shutil.which("chromium")
-    if browser is None:
-        raise ConnectorError(
-            "PNG export needs kaleido (pip install kaleido) or a Chromium browser "
-            "(apt install chromium); use --out FILE.html instead"
-        )
-    height = int(fig.layout.height or 800)
-    with tempfile.TemporaryDirectory() as tmp:
-        page = Path(tmp) / "gantt.html"
-        fig.write_html(str(page), include_plotlyjs=True, full_html=True,
-                       config={"staticPlot": True})  # fmt: skip
-        command = [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-            f"--user-data-dir={tmp}/profile", f"--window-size=1600,{height}",
-            "--virtual-time-budget=10000", f"--screenshot={out.resolve()}", page.as_uri(),
-        ]  # fmt: skip
-        try:
-            subprocess.run(command, check=True, capture_output=True, timeout=120)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise ConnectorError(f"Chromium could not render the chart: {exc}") from exc
-    if not out.exists():
-        raise ConnectorError("Chromium ran but wrote no PNG")
-    return out
+    return write_figure(gantt_figure(plan), out, width=1600)
