@@ -13,6 +13,7 @@ from .support import Env, api_routes, fill_path, protected_routes
 UNPROTECTED = {
     ("POST", "/api/v1/auth/login"),  # how one gets credentials
     ("POST", "/api/v1/auth/logout"),  # ends whatever session there is
+    ("GET", "/api/v1/track/{token}"),  # the customer's tracking link: the token is the key
 }
 
 

@@ -176,3 +176,30 @@ def test_api_docs_render_offline(page: Any, live_server: LiveServer) -> None:
     assert page.locator(".opblock").count() > 20
     assert page.get_by_role("button", name="Authorize").count() == 1
     shot(page, "api-docs")
+
+
+def test_customer_tracking_page_needs_no_login(page: Any, live_server: LiveServer) -> None:
+    ctx = live_server.ctx
+    with ctx.uow() as tx:
+        customer = tx.customers.find()[0].id
+    order = take_order(
+        ctx.uow,
+        ctx.clock,
+        OrderRequest(
+            customer=customer,
+            lines=(OrderLine("bracket", 2, {}),),
+            due=ctx.clock.now() + timedelta(days=5),
+        ),
+        True,
+    )
+    token = "browser-test-" + uuid.uuid4().hex
+    with ctx.uow() as tx:
+        tx.orders.set_tracking_token(order.id, token)
+        tx.commit()
+    page.goto(f"{live_server.url}/track/{token}")
+    assert "/login" not in page.url
+    assert order.id in page.locator("h1").inner_text()
+    assert "released" in page.locator("h1").inner_text()
+    assert page.locator("ol.timeline li").count() == 2
+    assert customer not in page.content()
+    shot(page, "tracking")

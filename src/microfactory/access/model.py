@@ -24,18 +24,37 @@ class Permission(StrEnum):
     MAINTENANCE_WRITE = "maintenance:write"
     QUALITY_WRITE = "quality:write"
     ALERTS_ACK = "alerts:ack"
+    QUOTES_READ = "quotes:read"
+    QUOTES_WRITE = "quotes:write"
     ADMIN = "admin"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.PLANNER: frozenset({Permission.READ, Permission.ORDERS_WRITE, Permission.PLANS_WRITE}),
-    Role.OPERATOR: frozenset({Permission.READ, Permission.SHOPFLOOR_WRITE, Permission.ALERTS_ACK}),
-    Role.MAINTENANCE: frozenset(
-        {Permission.READ, Permission.MAINTENANCE_WRITE, Permission.ALERTS_ACK}
+    Role.PLANNER: frozenset(
+        {
+            Permission.READ,
+            Permission.ORDERS_WRITE,
+            Permission.PLANS_WRITE,
+            Permission.QUOTES_READ,
+            Permission.QUOTES_WRITE,
+        }
     ),
-    Role.QUALITY: frozenset({Permission.READ, Permission.QUALITY_WRITE, Permission.ALERTS_ACK}),
-    Role.VIEWER: frozenset({Permission.READ}),
+    Role.OPERATOR: frozenset(
+        {Permission.READ, Permission.SHOPFLOOR_WRITE, Permission.ALERTS_ACK, Permission.QUOTES_READ}
+    ),
+    Role.MAINTENANCE: frozenset(
+        {
+            Permission.READ,
+            Permission.MAINTENANCE_WRITE,
+            Permission.ALERTS_ACK,
+            Permission.QUOTES_READ,
+        }
+    ),
+    Role.QUALITY: frozenset(
+        {Permission.READ, Permission.QUALITY_WRITE, Permission.ALERTS_ACK, Permission.QUOTES_READ}
+    ),
+    Role.VIEWER: frozenset({Permission.READ, Permission.QUOTES_READ}),
 }
 
 

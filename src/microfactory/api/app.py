@@ -123,6 +123,6 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(AuditMiddleware, audit=ctx.audit)
-    app.add_middleware(BodyLimitMiddleware, limit=ctx.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=ctx.max_body_bytes, routes=ctx.body_limits)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

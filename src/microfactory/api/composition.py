@@ -13,8 +13,10 @@ from fastapi import FastAPI
 
 from microfactory.api.app import create_app
 from microfactory.api.context import ApiContext
+from microfactory.api.routes import quoting as quote_routes
 from microfactory.bootstrap import Container
 from microfactory.core.clock import Clock, FixedClock, SystemClock
+from microfactory.quoting.intake import IntakeLimits
 from microfactory.services.alerts import (
     AlertService,
     maintenance_alert_source,
@@ -25,11 +27,13 @@ from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, Providers, TtlCache
 from microfactory.services.dashboard_views import MachineViews, statuses_provider
 from microfactory.services.planning import PlanningService, PlanningSettings
+from microfactory.services.quoting import QuoteService, QuotingSettings
 from microfactory.store.auth_sql import SqlAlertAckStore, SqlAuditStore, SqlAuthStore
 from microfactory.store.dashboard_sql import SqlDashboardQueries
 from microfactory.store.execution_sql import SqlExecutionStore
 from microfactory.store.planning_sql import SqlPlanStore
 from microfactory.store.quality_store import SqlQualityStore
+from microfactory.store.quoting_tables import SqlQuoteStore
 from microfactory.store.telemetry_tables import SqlTelemetryStore
 
 
@@ -90,6 +94,20 @@ def build_context(
         oee=views.oee,
         alert_counters=[alerts.open_count],
     )
+    planning = PlanningService(
+        container.uow, SqlPlanStore(engine), clock, PlanningSettings(time_limit=5.0, workers=1)
+    )
+    settings = container.settings
+    quotes = QuoteService(
+        container.uow,
+        SqlQuoteStore(engine),
+        clock,
+        plans=planning,
+        settings=QuotingSettings(
+            hold_hours=settings.quote_hold_hours,
+            limits=IntakeLimits(max_file_bytes=settings.max_upload_bytes),
+        ),
+    )
     ctx = ApiContext(
         uow=container.uow,
         auth=AuthService(SqlAuthStore(engine), clock, hasher=hasher),
@@ -104,13 +122,10 @@ def build_context(
         cache=cache,
         quality_store=SqlQualityStore(engine),
         genealogy=SqlQualityStore(engine),
-        planning=PlanningService(
-            container.uow,
-            SqlPlanStore(engine),
-            clock,
-            PlanningSettings(time_limit=5.0, workers=1),
-        ),
+        planning=planning,
+        quotes=quotes,
     )
+    ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx
 
 
@@ -127,6 +142,8 @@ def build_app(
         extra_routers=[
             ("/api/v1", shopfloor.router),
             ("/api/v1", quality.router),
+            ("/api/v1", quote_routes.router),
+            ("", quote_routes.track_page_router),
             ("", pages_router),
         ],
     )

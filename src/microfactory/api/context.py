@@ -19,6 +19,8 @@ class ApiContext:
     clock: Clock
     site: str = "demo"
     max_body_bytes: int = 1_000_000
+    body_limits: dict[str, int] = field(default_factory=dict)
+    """Larger body limits for exact paths (the model upload)."""
     secure_cookies: bool = False
     sse_interval_s: float = 2.0
     extras: dict[str, Any] = field(default_factory=dict)

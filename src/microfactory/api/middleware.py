@@ -54,16 +54,19 @@ async def _send_problem(send: Send, status: int, title: str, detail: str) -> Non
 
 class BodyLimitMiddleware:
     """Refuse request bodies over `limit` bytes with 413, whether or not the client sent a
-    Content-Length (chunked bodies are counted as they arrive)."""
+    Content-Length (chunked bodies are counted as they arrive). `routes` raises the limit for
+    exact paths (the model upload)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, routes: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.routes = dict(routes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.routes.get(scope.get("path", ""), self.limit)
         for key, value in scope.get("headers", []):
             if key == b"content-length":
                 try:
@@ -71,9 +74,9 @@ class BodyLimitMiddleware:
                 except ValueError:
                     await _send_problem(send, 400, "Bad Request", "invalid Content-Length")
                     return
-                if declared > self.limit:
+                if declared > limit:
                     await _send_problem(
-                        send, 413, "Content Too Large", f"request body over {self.limit} bytes"
+                        send, 413, "Content Too Large", f"request body over {limit} bytes"
                     )
                     return
         seen = 0
@@ -84,7 +87,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise BodyTooLarge
             return message
 
@@ -99,7 +102,7 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if not started:
                 await _send_problem(
-                    send, 413, "Content Too Large", f"request body over {self.limit} bytes"
+                    send, 413, "Content Too Large", f"request body over {limit} bytes"
                 )
 
 
