@@ -46,13 +46,26 @@ _register_all()
 
 
 def main() -> None:
-    """Entry point. Click handles usage errors itself (exit 2 with a usage line); the
-    MicrofactoryError tree is mapped to exit codes with one clear line, no traceback."""
+    """Entry point. The MicrofactoryError tree maps to exit codes with one clear line, no
+    traceback; usage errors print click's usage message (exit 2). Returns normally on
+    success, so it can be called in-process."""
     try:
-        app()
+        code = app(standalone_mode=False)
     except MicrofactoryError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("aborted", err=True)
         sys.exit(130)
+    except Exception as exc:
+        # click's exceptions (typer vendors click, so match them by shape, not by class)
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
+        if type(exc).__name__ == "Abort":
+            typer.echo("aborted", err=True)
+            sys.exit(1)
+        raise
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)
