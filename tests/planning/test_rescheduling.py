@@ -3,12 +3,15 @@ the seeded factory generator. Plans are verified by the independent checker."""
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import pytest
 
 from microfactory.planning.checker import check_plan
 from microfactory.planning.generator import generate_factory
 from microfactory.planning.heuristics import dispatch, repair
-from microfactory.planning.lns import improve
+from microfactory.planning.lns import critical_path, improve
 from microfactory.planning.model import (
     Assignment,
     FrozenOp,
@@ -20,12 +23,13 @@ from microfactory.planning.model import (
     Problem,
     Window,
 )
+from microfactory.planning.readers import read_instance
 from microfactory.planning.rescheduling import (
     add_unavailability,
     freeze_started,
     moved_fraction,
 )
-from microfactory.planning.result import weighted_tardiness_of
+from microfactory.planning.result import makespan_of, weighted_tardiness_of
 
 
 def _two_machines() -> Problem:
@@ -106,6 +110,50 @@ def test_lns_returns_a_feasible_plan_no_worse_than_its_start(windowed: bool) -> 
     )
     assert check_plan(problem, result) == []
     assert weighted_tardiness_of(problem, result) <= weighted_tardiness_of(problem, start)
+
+
+def test_critical_path_of_an_active_plan_is_a_gapless_chain_from_zero_to_the_makespan(
+    fjsp_dir: Path,
+) -> None:
+    """Recomputed independently of the solver: consecutive operations on the path touch
+    (same job or same machine), the first starts at 0 and the last ends at the makespan,
+    so the path's durations add up to the makespan."""
+    problem = read_instance(fjsp_dir / "mk04.fjs")
+    plan = dispatch(problem, "mwkr")
+    assert plan is not None
+    by_op = {a.op: a for a in plan}
+    path = critical_path(problem, plan)
+    assert by_op[path[0]].start == 0
+    assert by_op[path[-1]].end == makespan_of(plan)
+    for before, after in itertools.pairwise(path):
+        assert by_op[before].end == by_op[after].start
+        same_job = (before, after) in set(problem.precedences)
+        assert same_job or by_op[before].machine == by_op[after].machine
+    assert sum(by_op[op].end - by_op[op].start for op in path) == makespan_of(plan)
+
+
+def test_critical_path_passes_a_setup_gap() -> None:
+    machine = Machine(name="printer", setups={("red", "blue"): 7})
+    problem = Problem(
+        machines=(machine,),
+        jobs=(Job(), Job()),
+        operations=(
+            Operation(job=0, modes=(Mode(0, 10),), family="red"),
+            Operation(job=1, modes=(Mode(0, 5),), family="blue"),
+        ),
+    )
+    plan = [Assignment(0, 0, 0, 10), Assignment(1, 0, 17, 22)]
+    assert critical_path(problem, plan) == [0, 1]
+    assert critical_path(problem, [Assignment(0, 0, 0, 10), Assignment(1, 0, 18, 23)]) == [1]
+
+
+def test_makespan_lns_shortens_a_dispatch_plan_on_a_flexible_shop(fjsp_dir: Path) -> None:
+    problem = read_instance(fjsp_dir / "mk01.fjs")
+    start = dispatch(problem, "spt")
+    assert start is not None
+    result = improve(problem, start, Objective.MAKESPAN, time_limit=2.0, workers=1)
+    assert check_plan(problem, result) == []
+    assert makespan_of(result) < makespan_of(start)
 
 
 def test_generator_is_reproducible_from_its_seed() -> None:
