@@ -371,7 +371,8 @@ def improve(
             size = min(problem.n_ops, int(size * 1.15) + 1)
         elif name != "OPTIMAL":
             size = max(8, int(size * 0.9))
-            sub_limit = min(MAX_SUB_SECONDS, sub_limit * 1.1)
+            if not large:
+                sub_limit = min(MAX_SUB_SECONDS, sub_limit * 1.1)
     return best
 
 
