@@ -77,3 +77,29 @@ def test_saving_makes_the_newest_version_current(store: PlanStore) -> None:
 def test_unknown_version_is_not_found(store: PlanStore) -> None:
     with pytest.raises(NotFound):
         store.get_plan(7)
+
+
+def test_downtimes_are_kept_trimmed_and_filtered(store: PlanStore) -> None:
+    hour = timedelta(hours=1)
+    store.add_downtime("cnc", T0, T0 + 10 * hour, "breakdown")
+    store.add_downtime("cnc", T0 + 20 * hour, T0 + 22 * hour, "maintenance")
+    store.add_downtime("laser", T0 + 2 * hour, T0 + 3 * hour, "lens")
+    assert store.end_downtime("cnc", T0 + 2 * hour) == 1  # back early: the later window stays
+    assert store.downtimes() == {
+        "cnc": [(T0, T0 + 2 * hour, "breakdown"), (T0 + 20 * hour, T0 + 22 * hour, "maintenance")],
+        "laser": [(T0 + 2 * hour, T0 + 3 * hour, "lens")],
+    }
+    assert store.downtimes(since=T0 + 5 * hour) == {
+        "cnc": [(T0 + 20 * hour, T0 + 22 * hour, "maintenance")]
+    }
+    assert store.end_downtime("laser", T0 + 2 * hour) == 1  # back when it starts: gone
+    assert "laser" not in store.downtimes()
+    assert store.end_downtime("laser", T0) == 0
+
+
+def test_bad_downtime_is_rejected_and_nothing_is_stored(store: PlanStore) -> None:
+    with pytest.raises(ValueError, match="not after start"):
+        store.add_downtime("cnc", T0, T0, "breakdown")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.add_downtime("cnc", datetime(2026, 1, 5), datetime(2026, 1, 6), "breakdown")
+    assert store.downtimes() == {}

@@ -201,4 +201,24 @@ def test_machine_back_ends_the_downtime_but_keeps_later_maintenance(memory_shop:
     )
     back = T0 + timedelta(hours=2)
     shop.service.replan(ReplanEvent(EventKind.MACHINE_BACK, at=back, machine="cnc"))
-    assert [(s, e) for s, e, _ in shop.service.downtimes["cnc"]] == [(T0, back), later]
+    assert [(s, e) for s, e, _ in shop.service.downtimes()["cnc"]] == [(T0, back), later]
+
+
+def test_downtimes_outlive_the_service_that_heard_the_event(shop: Shop) -> None:
+    """A breakdown told to one planning service (say, the CLI) is kept by the store: a new
+    service on the same store (the API, the next CLI call) plans around it."""
+    shop.service.plan()
+    until = T0 + timedelta(hours=30)
+    shop.service.replan(
+        ReplanEvent(EventKind.MACHINE_DOWN, at=T0, machine="cnc", until=until, reason="spindle")
+    )
+    fresh = PlanningService(shop.uow, shop.service.store, FixedClock(T0), shop.service.settings)
+    assert fresh.downtimes() == {"cnc": [(T0, until, "spindle")]}
+    plan = fresh.plan("after restart")
+    on_cnc = [op for op in plan.operations if op.machine == "cnc" and not op.frozen]
+    assert all(op.start >= until or op.end <= T0 for op in on_cnc)
+
+
+def test_event_with_until_before_at_is_rejected() -> None:
+    with pytest.raises(ValueError, match="must be after"):
+        ReplanEvent(EventKind.MACHINE_DOWN, at=T0, machine="cnc", until=T0 - timedelta(hours=1))

@@ -109,24 +109,38 @@ def test_accept_makes_an_order_in_the_plan_with_a_tracking_link(shop) -> None:  
         service.accept(response.quote_id)
 
 
-def test_holds_are_mirrored_into_the_planners_downtimes(shop) -> None:  # type: ignore[no-untyped-def]
+def test_holds_are_mirrored_into_the_planners_reservations(shop) -> None:  # type: ignore[no-untyped-def]
     service, clock, planning = shop
     held = service.quote_upload(CUBE, "a.stl", material="pla-black", quantity=5, units="mm")
-    planning.downtimes.setdefault("fdm-01", []).append(
-        (START, START + timedelta(hours=1), "breakdown")
-    )
+    planning.add_window("fdm-01", START, START + timedelta(hours=1), "breakdown")
     service.sync_holds()
     mirrored = {
         (m, s, e)
-        for m, spans in planning.downtimes.items()
+        for m, spans in planning.reservations.items()
         for s, e, r in spans
         if r == HOLD_REASON
     }
     assert mirrored == {(r.machine, r.start, r.end) for r in held.reservations}
     clock.advance(timedelta(hours=25))
     service.sync_holds()
-    assert all(r != HOLD_REASON for spans in planning.downtimes.values() for _, _, r in spans)
-    assert (START, START + timedelta(hours=1), "breakdown") in planning.downtimes["fdm-01"]
+    assert planning.reservations == {}
+    assert planning.downtimes() == {"fdm-01": [(START, START + timedelta(hours=1), "breakdown")]}
+
+
+def test_a_machine_down_is_not_promised(shop) -> None:  # type: ignore[no-untyped-def]
+    """Capable-to-promise keeps off a stored downtime: with every FDM printer down for two
+    days, the printing of a quote starts after them."""
+    service, _, planning = shop
+    with service.uow() as tx:
+        factory = tx.factory.current()
+    assert factory is not None
+    until = START + timedelta(days=2)
+    for machine in factory.machines:
+        if "fdm_print" in machine.capabilities:
+            planning.add_window(machine.id, START - timedelta(hours=1), until, "breakdown")
+    response = service.quote_upload(CUBE, "a.stl", material="pla-black", quantity=5, units="mm")
+    printing = [r for r in response.reservations if r.machine.startswith("fdm")]
+    assert printing and all(r.start >= until for r in printing)
 
 
 def test_expired_quote_releases_its_capacity_and_cannot_be_accepted(shop) -> None:  # type: ignore[no-untyped-def]

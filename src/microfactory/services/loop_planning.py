@@ -200,7 +200,7 @@ class ServicePlanner:
         """The service plans held work too; the dispatcher does not release it."""
 
     def add_window(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
-        self.service.downtimes.setdefault(machine, []).append((start, end, reason))
+        self.service.add_window(machine, start, end, reason)
 
     def plan(self, now: datetime, reason: str) -> tuple[list[PlannedOperation], str, int]:
         version = self.service.plan(reason, release_confirmed=False)

@@ -74,8 +74,10 @@ class ReplanEvent:
         }
         if needs[self.kind] is None:
             raise ValueError(f"a {self.kind} event needs its machine / order / work order")
-        if self.kind is EventKind.MAINTENANCE and (self.until is None or self.until <= self.at):
+        if self.kind is EventKind.MAINTENANCE and self.until is None:
             raise ValueError("a maintenance window needs `until` after `at`")
+        if self.until is not None and self.until <= self.at:
+            raise ValueError(f"`until` ({self.until}) must be after `at` ({self.at})")
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,12 @@ class PlanStore(Protocol):
     def get_plan(self, version: int) -> tuple[dict[str, Any], list[dict[str, Any]]]: ...
 
     def versions(self) -> list[dict[str, Any]]: ...
+
+    def add_downtime(self, machine: str, start: datetime, end: datetime, reason: str) -> None: ...
+
+    def end_downtime(self, machine: str, at: datetime) -> int: ...
+
+    def downtimes(self, since: datetime | None = None) -> dict[str, list[Interval]]: ...
 
 
 @dataclass
@@ -304,14 +312,17 @@ def _cut_out(cuts: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, i
 
 @dataclass
 class PlanningService:
-    """Plans and re-plans; downtimes and maintenance windows from events are kept here
-    (one shop, one planner) and quality holds are written to the work orders."""
+    """Plans and re-plans. Downtimes and maintenance windows from events are kept in the
+    plan store (so the CLI, the API and the closed loop see the same ones, across
+    restarts); quality holds are written to the work orders. `reservations` is capacity
+    held for live quotes, mirrored here by the quoting service before it re-plans (derived
+    from the quote store, so kept in memory only)."""
 
     uow: UnitOfWorkFactory
     store: PlanStore
     clock: Clock
     settings: PlanningSettings = field(default_factory=PlanningSettings)
-    downtimes: dict[str, list[Interval]] = field(default_factory=dict)
+    reservations: dict[str, list[Interval]] = field(default_factory=dict)
 
     def plan(self, reason: str = "plan", *, release_confirmed: bool = True) -> PlanVersion:
         """Release confirmed orders (optional), plan every open work order, store it."""
@@ -323,6 +334,14 @@ class PlanningService:
                 tx.commit()
         return self._plan(now, reason)
 
+    def add_window(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
+        """A span in which `machine` is not planned (stored; no re-plan)."""
+        self.store.add_downtime(machine, start, end, reason)
+
+    def downtimes(self, since: datetime | None = None) -> dict[str, list[Interval]]:
+        """Stored downtimes and maintenance windows ending after `since`, by machine."""
+        return self.store.downtimes(since)
+
     def replan(self, event: ReplanEvent) -> PlanVersion:
         """Apply `event` and plan again from `event.at`, keeping what runs and what need
         not change."""
@@ -333,20 +352,12 @@ class PlanningService:
             if event.kind is EventKind.MACHINE_DOWN and event.machine is not None:
                 mttr = timedelta(hours=factory.machine_map[event.machine].mttr_hours)
                 until = event.until or event.at + mttr
-                self.downtimes.setdefault(event.machine, []).append(
-                    (event.at, until, event.reason or "breakdown")
-                )
+                self.add_window(event.machine, event.at, until, event.reason or "breakdown")
             elif event.kind is EventKind.MACHINE_BACK and event.machine is not None:
-                trimmed = [
-                    (s, event.at if s <= event.at < e else e, r)
-                    for s, e, r in self.downtimes.get(event.machine, [])
-                ]
-                self.downtimes[event.machine] = [(s, e, r) for s, e, r in trimmed if s < e]
+                self.store.end_downtime(event.machine, event.at)
             elif event.kind is EventKind.MAINTENANCE and event.machine is not None:
                 assert event.until is not None
-                self.downtimes.setdefault(event.machine, []).append(
-                    (event.at, event.until, event.reason or "maintenance")
-                )
+                self.add_window(event.machine, event.at, event.until, event.reason or "maintenance")
             elif event.kind is EventKind.RUSH_ORDER and event.order is not None:
                 order = tx.orders.get(event.order)
                 if order.status == OrderStatus.CONFIRMED:
@@ -368,11 +379,14 @@ class PlanningService:
         with self.uow() as tx:
             factory = current_factory(tx)
             work_orders = tx.work_orders.find(status=list(OPEN))
+        downtimes = self.store.downtimes(since=now)
+        for machine, spans in self.reservations.items():
+            downtimes.setdefault(machine, []).extend(spans)
         built = build_problem(
             factory,
             work_orders,
             now,
-            downtimes=self.downtimes,
+            downtimes=downtimes,
             horizon_days=self.settings.horizon_days,
         )
         previous = self._previous(built)

@@ -193,11 +193,16 @@ HOLD_REASON = "quote hold"
 
 
 class PlanSource(Protocol):
-    """What capable-to-promise needs of the planning service. `downtimes` (machine → [(start,
-    end, reason)]) are the planner's unavailability windows: held quotes are mirrored there
-    so that a replan does not give their capacity away."""
+    """What capable-to-promise needs of the planning service. `reservations` (machine →
+    [(start, end, reason)]) are extra unavailability windows for the planner: held quotes
+    are mirrored there so that a replan does not give their capacity away. `downtimes`
+    are the machines' stored breakdowns and maintenance windows."""
 
-    downtimes: dict[str, list[tuple[datetime, datetime, str]]]
+    reservations: dict[str, list[tuple[datetime, datetime, str]]]
+
+    def downtimes(
+        self, since: datetime | None = None
+    ) -> dict[str, list[tuple[datetime, datetime, str]]]: ...
 
     def current(self) -> PlanVersion | None: ...
 
@@ -326,11 +331,10 @@ class QuoteService:
         before the replan on accept; call it before any other replan too."""
         if self.plans is None:
             return
-        downtimes = self.plans.downtimes
-        for machine in list(downtimes):
-            downtimes[machine] = [d for d in downtimes[machine] if d[2] != HOLD_REASON]
+        mirrored: dict[str, list[tuple[datetime, datetime, str]]] = {}
         for r in self.store.held_reservations(self.clock.now()):
-            downtimes.setdefault(r["machine"], []).append((r["start"], r["end"], HOLD_REASON))
+            mirrored.setdefault(r["machine"], []).append((r["start"], r["end"], HOLD_REASON))
+        self.plans.reservations = mirrored
 
     def expire(self) -> list[str]:
         """Mark held quotes past their expiry as expired and release their capacity."""
@@ -481,6 +485,8 @@ class QuoteService:
                     busy.setdefault(op.machine, []).append((op.start, op.end))
         for r in held:
             busy.setdefault(r["machine"], []).append((r["start"], r["end"]))
+        for machine, spans in self.plans.downtimes(since=now).items():
+            busy.setdefault(machine, []).extend((start, end) for start, end, _ in spans)
         steps = self._steps(factory, base.quote)
         working = {
             m.id: [(w.start, w.end) for w in m.calendar.working_windows(now, horizon)]

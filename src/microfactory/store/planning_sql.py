@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from microfactory.core.errors import NotFound
-from microfactory.store.planning_tables import PlannedOperationRow, PlanRow
+from microfactory.store.planning_tables import DowntimeRow, PlannedOperationRow, PlanRow
 
 HEADER_KEYS = (
     "created_at",
@@ -31,6 +32,16 @@ HEADER_KEYS = (
 )
 OPERATION_KEYS = ("operation", "work_order", "machine", "start", "end", "due", "frozen")
 Plan = tuple[dict[str, Any], list[dict[str, Any]]]
+Downtime = tuple[datetime, datetime, str]
+
+
+def _check_span(machine: str, start: datetime, end: datetime) -> None:
+    if not machine:
+        raise ValueError("a downtime needs its machine")
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("downtime times must be timezone-aware")
+    if end <= start:
+        raise ValueError(f"downtime of {machine}: end {end} is not after start {start}")
 
 
 class SqlPlanStore:
@@ -67,6 +78,38 @@ class SqlPlanStore:
             rows = s.scalars(select(PlanRow).order_by(PlanRow.version)).all()
             return [self._header(r) for r in rows]
 
+    def add_downtime(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
+        _check_span(machine, start, end)
+        with self.sessions.begin() as s:
+            s.add(DowntimeRow(machine=machine, start=start, end=end, reason=reason))
+
+    def end_downtime(self, machine: str, at: datetime) -> int:
+        """The machine is back at `at`: the downtimes it is in end there (those starting
+        exactly at `at` are dropped); later windows are kept. Returns how many changed."""
+        with self.sessions.begin() as s:
+            rows = s.scalars(
+                select(DowntimeRow).where(
+                    DowntimeRow.machine == machine, DowntimeRow.start <= at, DowntimeRow.end > at
+                )
+            ).all()
+            for row in rows:
+                if row.start == at:
+                    s.execute(delete(DowntimeRow).where(DowntimeRow.id == row.id))
+                else:
+                    row.end = at
+            return len(rows)
+
+    def downtimes(self, since: datetime | None = None) -> dict[str, list[Downtime]]:
+        """Machine -> its downtimes ending after `since` (all if None), by start."""
+        query = select(DowntimeRow).order_by(DowntimeRow.start, DowntimeRow.id)
+        if since is not None:
+            query = query.where(DowntimeRow.end > since)
+        out: dict[str, list[Downtime]] = {}
+        with self.sessions() as s:
+            for row in s.scalars(query):
+                out.setdefault(row.machine, []).append((row.start, row.end, row.reason))
+        return out
+
     @staticmethod
     def _header(row: PlanRow) -> dict[str, Any]:
         header = {k: getattr(row, k) for k in HEADER_KEYS}
@@ -85,6 +128,7 @@ class SqlPlanStore:
 class MemoryPlanStore:
     def __init__(self) -> None:
         self.plans: list[Plan] = []
+        self.spans: list[tuple[str, datetime, datetime, str]] = []
 
     def save_plan(self, header: Mapping[str, Any], operations: Sequence[Mapping[str, Any]]) -> int:
         for old, _ in self.plans:
@@ -112,3 +156,27 @@ class MemoryPlanStore:
 
     def versions(self) -> list[dict[str, Any]]:
         return [dict(header) for header, _ in self.plans]
+
+    def add_downtime(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
+        _check_span(machine, start, end)
+        self.spans.append((machine, start, end, reason))
+
+    def end_downtime(self, machine: str, at: datetime) -> int:
+        changed, kept = 0, []
+        for span in self.spans:
+            m, start, end, reason = span
+            if m == machine and start <= at < end:
+                changed += 1
+                if start < at:
+                    kept.append((m, start, at, reason))
+            else:
+                kept.append(span)
+        self.spans = kept
+        return changed
+
+    def downtimes(self, since: datetime | None = None) -> dict[str, list[Downtime]]:
+        out: dict[str, list[Downtime]] = {}
+        for machine, start, end, reason in sorted(self.spans, key=lambda s: s[1]):
+            if since is None or end > since:
+                out.setdefault(machine, []).append((start, end, reason))
+        return out

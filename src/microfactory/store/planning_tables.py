@@ -39,3 +39,16 @@ class PlannedOperationRow(Base):
     end: Mapped[datetime] = mapped_column(UTCDateTime())
     due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     frozen: Mapped[bool] = mapped_column(Boolean)
+
+
+class DowntimeRow(Base):
+    """A span in which a machine cannot be planned: a breakdown (its expected end, until a
+    machine-back event trims it) or a maintenance window, from re-planning events. Kept in
+    the store so that every planner (CLI, API, closed loop) sees the same downtimes."""
+
+    __tablename__ = "planning_downtimes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    machine: Mapped[str] = mapped_column(String(64), index=True)
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text)
