@@ -10,11 +10,13 @@ import typer
 from typer.testing import CliRunner
 
 from microfactory.bootstrap import DEMO_FACTORY
+from microfactory.cli.common import open_container
 from microfactory.cli.planning import register
 from microfactory.core.errors import ValidationError
 from microfactory.planning.checker import check_plan
 from microfactory.planning.model import Assignment
 from microfactory.planning.readers import read_instance
+from microfactory.store.planning_sql import SqlPlanStore
 
 
 @pytest.fixture()
@@ -111,3 +113,58 @@ def test_gantt_rejects_an_unknown_file_type(
         app, ["plan", "gantt", "--db", sqlite_url, "--out", str(tmp_path / "x.svg")]
     )
     assert isinstance(result.exception, ValidationError)
+
+
+def test_plan_event_machine_down_is_stored_and_kept_by_the_next_plan(
+    app: typer.Typer, sqlite_url: str
+) -> None:
+    """The only inspection station is down for two days: the re-plan and a later, separate
+    `plan` (a new process in real use) both inspect the bracket after it is back."""
+    from datetime import UTC, datetime, timedelta
+
+    _seeded_db(sqlite_url)
+    runner = CliRunner()
+    assert runner.invoke(app, ["plan", "--db", sqlite_url, "--time-limit", "3"]).exit_code == 0
+    at = datetime.now(UTC).replace(second=0, microsecond=0)
+    until = at + timedelta(days=2)
+    args = ["plan", "event", "machine_down", "--machine", "inspect", "--at", at.isoformat()]
+    args += ["--until", until.isoformat(), "--reason", "camera", "--db", sqlite_url, "--json"]
+    down = runner.invoke(app, args)
+    assert down.exit_code == 0, down.output
+    summary = json.loads(down.output)
+    assert summary["version"] == 2 and summary["reason"] == "machine_down: camera"
+    assert summary["downtimes"]["inspect"] == [
+        {"start": at.isoformat(), "end": until.isoformat(), "reason": "camera"}
+    ]
+    for command in (["plan", "show"], ["plan"], ["plan", "show"]):
+        result = runner.invoke(app, [*command, "--db", sqlite_url, "--json"])
+        assert result.exit_code == 0, result.output
+        if command == ["plan", "show"]:
+            inspected = [
+                op for op in json.loads(result.output)["operations"] if op["machine"] == "inspect"
+            ]
+            assert inspected
+            assert all(datetime.fromisoformat(op["start"]) >= until for op in inspected)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["explode", "--machine", "cnc"], "unknown event"),
+        (["machine_down"], "needs its machine"),
+        (["maintenance", "--machine", "cnc", "--at", "2030-01-07T06:00:00Z"], "needs `until`"),
+        (["machine_down", "--machine", "cnc", "--at", "yesterday"], "RFC 3339"),
+    ],
+)
+def test_plan_event_rejects_bad_input_and_stores_nothing(
+    app: typer.Typer, sqlite_url: str, args: list[str], message: str
+) -> None:
+    _seeded_db(sqlite_url)
+    result = CliRunner().invoke(app, ["plan", "event", *args, "--db", sqlite_url])
+    assert isinstance(result.exception, ValidationError)
+    assert message in str(result.exception)
+    container = open_container(sqlite_url)
+    try:
+        assert SqlPlanStore(container.engine).downtimes() == {}
+    finally:
+        container.close()

@@ -4,7 +4,7 @@ clients cannot set what they must not (ids of users, timestamps, statuses)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -312,6 +312,29 @@ class ReplanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(max_length=200)] = "manual replan"
     time_limit_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+class PlanEventIn(BaseModel):
+    """A shop-floor change told to the planner. `machine` for machine_down / machine_back /
+    maintenance; `until` the end of a downtime (default: the machine's MTTR) or of a
+    maintenance window (required); `order` for rush_order; `work_order` for quality_hold."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["machine_down", "machine_back", "maintenance", "rush_order", "quality_hold"]
+    at: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    machine: Id | None = None
+    order: Id | None = None
+    work_order: Id | None = None
+    reason: Annotated[str, Field(max_length=200)] = ""
+    time_limit_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+
+
+class DowntimePublic(BaseModel):
+    machine: str
+    start: datetime
+    end: datetime
+    reason: str
 
 
 # maintenance ---------------------------------------------------------------------------

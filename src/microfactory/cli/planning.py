@@ -1,5 +1,6 @@
 """Planning commands: `microfactory plan` (solve and store a plan version), `plan show`,
-`plan gantt`, and `microfactory bench schedule` (public benchmark files).
+`plan gantt`, `plan event` (a shop-floor change: stored downtime or hold, then a re-plan)
+and `microfactory bench schedule` (public benchmark files).
 
 Thin: parse, call the planning engine, render. Heavy imports happen inside the commands.
 """
@@ -101,6 +102,96 @@ def plan_cmd(
         f"weighted tardiness {plan.weighted_tardiness}, late work orders: "
         f"{', '.join(summary['late_work_orders']) or 'none'}"
     )
+
+
+EVENT_HELP = "machine_down | machine_back | maintenance | rush_order | quality_hold"
+
+
+@plan_app.command("event")
+def plan_event(
+    kind: Annotated[str, typer.Argument(help=EVENT_HELP)],
+    machine: Annotated[str | None, typer.Option("--machine", help="Machine id.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="RFC 3339 time of the event (default: now).")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="End of a downtime (default: the machine's MTTR) or window."),
+    ] = None,
+    order: Annotated[str | None, typer.Option("--order", help="Rush order id.")] = None,
+    work_order: Annotated[
+        str | None, typer.Option("--work-order", help="Work order put on quality hold.")
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the plan).")] = "",
+    db: Annotated[str | None, DB_OPTION] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver seconds.")] = 10.0,
+    workers: Annotated[int, typer.Option("--workers", help="CP-SAT worker threads.")] = 2,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan summary as JSON.")
+    ] = False,
+) -> None:
+    """Tell the planner what changed on the shop floor and re-plan: a machine broke down or
+    is back, a maintenance window, a rush order, a quality hold. Downtimes are stored, so
+    every later plan keeps off them."""
+    from microfactory.cli.common import open_container, print_json
+    from microfactory.core.clock import SystemClock
+    from microfactory.core.errors import ValidationError
+    from microfactory.core.timeutil import parse_rfc3339
+    from microfactory.services.planning import (
+        EventKind,
+        PlanningService,
+        PlanningSettings,
+        ReplanEvent,
+    )
+    from microfactory.store.planning_sql import SqlPlanStore
+
+    try:
+        event_kind = EventKind(kind)
+    except ValueError:
+        raise ValidationError(
+            f"unknown event {kind!r}; one of {EVENT_HELP}", where="KIND"
+        ) from None
+    if time_limit <= 0 or workers < 1:
+        raise ValidationError("time limit and workers must be positive", where="--time-limit")
+    clock = SystemClock()
+    when = parse_rfc3339(at) if at else clock.now().replace(second=0, microsecond=0)
+    try:
+        event = ReplanEvent(
+            event_kind,
+            at=when,
+            machine=machine,
+            until=parse_rfc3339(until) if until else None,
+            order=order,
+            work_order=work_order,
+            reason=reason,
+        )
+    except ValueError as exc:
+        raise ValidationError(str(exc), where=kind) from None
+    container = open_container(db)
+    try:
+        settings = PlanningSettings(time_limit=time_limit, workers=workers)
+        service = PlanningService(container.uow, SqlPlanStore(container.engine), clock, settings)
+        plan = service.replan(event)
+        downtimes = service.downtimes(since=when)
+    finally:
+        container.close()
+    summary = _summary(plan)
+    summary["downtimes"] = {
+        m: [{"start": s.isoformat(), "end": e.isoformat(), "reason": r} for s, e, r in spans]
+        for m, spans in downtimes.items()
+    }
+    if as_json:
+        print_json(summary)
+        return
+    typer.echo(
+        f"plan v{plan.version} after {plan.reason}: {plan.status} ({plan.solver}, "
+        f"{plan.seconds:.1f} s), {plan.moved} operations moved, weighted tardiness "
+        f"{plan.weighted_tardiness}, late work orders: "
+        f"{', '.join(plan.late_work_orders) or 'none'}"
+    )
+    for m, spans in downtimes.items():
+        for s, e, r in spans:
+            typer.echo(f"  {m} unavailable {s:%Y-%m-%d %H:%M} - {e:%Y-%m-%d %H:%M} ({r})")
 
 
 def _summary(plan: Any) -> dict[str, Any]:

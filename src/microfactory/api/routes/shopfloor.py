@@ -17,6 +17,7 @@ from microfactory.api.deps import ALLOW_PLANS, ALLOW_READ, context, note_detail
 from microfactory.core.errors import Conflict, NotFound, ValidationError
 from microfactory.core.timeutil import utc
 from microfactory.services.dashboard_views import MachineViews, gantt_from_plan, require_machine
+from microfactory.services.planning import EventKind, ReplanEvent
 
 router = APIRouter()
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -225,6 +226,26 @@ def current_plan(user: Reader, ctx: Ctx) -> s.PlanPublic:
     return plan_public(plan)
 
 
+@router.get(
+    "/plans/downtimes",
+    response_model=list[s.DowntimePublic],
+    tags=["plans"],
+    summary="Stored machine downtimes and maintenance windows that end after `since`",
+)
+def plan_downtimes(
+    user: Reader,
+    ctx: Ctx,
+    since: Annotated[datetime | None, Query(description="RFC 3339; default: now")] = None,
+) -> list[s.DowntimePublic]:
+    service = planning(ctx)
+    after = utc(since) if since else service.clock.now()
+    return [
+        s.DowntimePublic(machine=m, start=start, end=end, reason=reason)
+        for m, spans in sorted(service.downtimes(since=after).items())
+        for start, end, reason in spans
+    ]
+
+
 @router.get("/plans/{version}", response_model=s.PlanPublic, tags=["plans"], summary="A version")
 def plan_version(version: int, user: Reader, ctx: Ctx) -> s.PlanPublic:
     return plan_public(planning(ctx).version(version))
@@ -251,4 +272,42 @@ def replan(
         lock.release()
     ctx.extras["dashboard"].invalidate()
     note_detail(request, f"plan version {plan.version}")
+    return s.PlanSummary(**{k: getattr(plan, k) for k in s.PlanSummary.model_fields})
+
+
+@router.post(
+    "/plans/events",
+    response_model=s.PlanSummary,
+    status_code=201,
+    tags=["plans"],
+    summary="Tell the planner a machine broke down / is back, a maintenance window, a rush "
+    "order or a quality hold; stores it and re-plans",
+)
+def plan_event(
+    body: s.PlanEventIn, request: Request, user: Annotated[User, Depends(ALLOW_PLANS)], ctx: Ctx
+) -> s.PlanSummary:
+    service = planning(ctx)
+    at = utc(body.at) if body.at else service.clock.now().replace(second=0, microsecond=0)
+    try:
+        event = ReplanEvent(
+            EventKind(body.kind),
+            at=at,
+            machine=body.machine,
+            until=utc(body.until) if body.until else None,
+            order=body.order,
+            work_order=body.work_order,
+            reason=body.reason or f"by {user.username}",
+        )
+    except ValueError as exc:
+        raise ValidationError(str(exc), where=body.kind) from None
+    lock: threading.Lock = ctx.extras.setdefault("replan_lock", threading.Lock())
+    if not lock.acquire(blocking=False):
+        raise Conflict("a replan is already running; try again when it has finished")
+    try:
+        service.settings.time_limit = body.time_limit_s
+        plan = service.replan(event)
+    finally:
+        lock.release()
+    ctx.extras["dashboard"].invalidate()
+    note_detail(request, f"{body.kind}: plan version {plan.version}")
     return s.PlanSummary(**{k: getattr(plan, k) for k in s.PlanSummary.model_fields})
