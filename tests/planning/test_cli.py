@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import threading
 from pathlib import Path
 
 import pytest
 import typer
+from rich.console import Console
 from typer.testing import CliRunner
 
 from microfactory.bootstrap import DEMO_FACTORY
-from microfactory.cli.common import open_container
+from microfactory.cli.common import open_container, time_limit_progress
 from microfactory.cli.planning import register
 from microfactory.core.errors import ValidationError
 from microfactory.planning.checker import check_plan
@@ -168,3 +171,17 @@ def test_plan_event_rejects_bad_input_and_stores_nothing(
         assert SqlPlanStore(container.engine).downtimes() == {}
     finally:
         container.close()
+
+
+def test_time_limit_progress_draws_a_bar_on_a_terminal_and_nothing_when_disabled() -> None:
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=80)
+    with time_limit_progress(2.0, "planning", output=terminal):
+        threading.Event().wait(0.5)  # the ticker moves the bar meanwhile
+    assert "planning" in screen.getvalue()
+    assert "of 2 s" in screen.getvalue()
+    quiet = io.StringIO()
+    with time_limit_progress(2.0, "planning", enabled=False, output=Console(file=quiet)):
+        pass
+    assert quiet.getvalue() == ""
+    assert not any(t.name == "time-limit-progress" for t in threading.enumerate())

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from microfactory.bootstrap import Container, bootstrap
 
@@ -23,3 +28,37 @@ def open_container(db: str | None) -> Container:
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+@contextmanager
+def time_limit_progress(
+    seconds: float, label: str, *, enabled: bool = True, output: Console | None = None
+) -> Iterator[None]:
+    """A transient bar on stderr that fills over `seconds`, a solver's time limit (the
+    solvers are anytime: they use the whole limit unless they prove a plan optimal). Shown
+    only on a terminal and when `enabled` (not with --json)."""
+    target = output or err_console
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn(f"of {seconds:.0f} s"),
+        console=target,
+        disable=not (enabled and target.is_terminal),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=seconds)
+        stop = threading.Event()
+        began = time.monotonic()
+
+        def tick() -> None:
+            while not stop.wait(0.2):
+                progress.update(task, completed=min(seconds, time.monotonic() - began))
+
+        ticker = threading.Thread(target=tick, name="time-limit-progress", daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            ticker.join()

@@ -32,8 +32,11 @@ def schedule_cmd(
         raise ValidationError("must be positive", where="--time-limit")
     if workers < 1:
         raise ValidationError("must be at least 1", where="--workers")
+    from microfactory.cli.common import time_limit_progress
+
     for path in files:
-        row, problem, result = run_instance(path, time_limit, workers, seed)
+        with time_limit_progress(time_limit, f"solving {path.name}", enabled=not as_json):
+            row, problem, result = run_instance(path, time_limit, workers, seed)
         if solution_dir is not None and result.has_plan:
             solution_dir.mkdir(parents=True, exist_ok=True)
             target = solution_dir / f"{row['instance']}.json"
@@ -70,7 +73,7 @@ def plan_cmd(
     """Release confirmed orders, plan every open work order, store the plan as a version."""
     if ctx.invoked_subcommand is not None:
         return
-    from microfactory.cli.common import open_container, print_json
+    from microfactory.cli.common import open_container, print_json, time_limit_progress
     from microfactory.core.clock import SystemClock
     from microfactory.core.errors import ValidationError
     from microfactory.planning.model import Objective
@@ -89,7 +92,8 @@ def plan_cmd(
         service = PlanningService(
             container.uow, SqlPlanStore(container.engine), SystemClock(), settings
         )
-        plan = service.plan()
+        with time_limit_progress(time_limit, "planning", enabled=not as_json):
+            plan = service.plan()
     finally:
         container.close()
     summary = _summary(plan)

@@ -28,6 +28,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from microfactory.planning.heuristics import tails
@@ -346,16 +347,21 @@ def search(
     if len(sequence) < 2:
         return _plan(decoder, sequence)
     if workers > 1 and time_limit >= PARALLEL_MIN_SECONDS:
-        sequence = _parallel_rounds(
-            problem,
-            objective,
-            scale,
-            [s for _, s in starts[:workers]],
-            (deadline, best_value, began),
-            seed,
-            stats,
-        )
-        return _plan(decoder, sequence)
+        try:
+            sequence = _parallel_rounds(
+                problem,
+                objective,
+                scale,
+                [s for _, s in starts[:workers]],
+                (deadline, best_value, began),
+                seed,
+                stats,
+            )
+            return _plan(decoder, sequence)
+        except BrokenProcessPool:
+            # a worker could not start, e.g. a caller's script without the
+            # `if __name__ == "__main__":` guard that spawned processes need: go on here
+            pass
     best = decoder.decode(ranks_of(sequence))
     assert best is not None
     _, best = descend(decoder, sequence, best, deadline, random.Random(seed), stats, began)
