@@ -6,9 +6,9 @@ inserted into the earliest gap of the mode that finishes first (setups with both
 neighbours, calendar windows, releases), as the serial dispatching rules do. With
 precedences inside jobs only, jobs are placed one after another.
 
-The search moves jobs in the sequence and keeps a candidate when its objective is not
-worse: a late job forward (drawn by its weighted tardiness), two nearby jobs swapped, a job
-back. Unlike window LNS, which keeps everything outside a small window fixed in time, one
+The search moves jobs in the sequence (a late job forward, drawn by its weighted
+tardiness; two nearby jobs swapped; a job back) and accepts by late acceptance: a candidate
+not worse than the current sequence or than the current one some iterations ago. Unlike window LNS, which keeps everything outside a small window fixed in time, one
 move re-times every job after it, so a late job can overtake a whole queue.
 
 Two things make thousands of candidates a minute possible in Python:
@@ -38,6 +38,7 @@ CHECKPOINTS = 40  # about this many saved states per decode
 PARALLEL_MIN_SECONDS = 8.0  # below: one process (spawning workers costs about a second)
 ROUND_SECONDS = 5.0  # parallel rounds: the workers share their best sequence this often
 REORDER_ROUNDS = 6  # starting points: re-sequence by completion order this often
+LATE_ACCEPTANCE = 30  # iterations back (measured 10, 30, 60, 200: 30 best, 200 worst)
 
 
 @dataclass
@@ -407,25 +408,37 @@ def descend(
     stats: SequenceStats,
     began: float,
 ) -> tuple[list[int], Decoded]:
-    """Local search from `sequence` (decoded as `best`) until `deadline`: a candidate is
-    kept when it is not worse, which walks plateaus."""
+    """Late-acceptance hill climbing (Burke & Bykov 2017) from `sequence` (decoded as
+    `best`) until `deadline`: a candidate is accepted when it is not worse than the
+    current sequence or than the current sequence LATE_ACCEPTANCE iterations ago; the best
+    sequence seen is returned. Measured on the 2,000-operation factory (30 s, one process,
+    3 seeds): 164,488-171,103 against 177,101-199,578 when only candidates that are not
+    worse than the current one are accepted."""
     problem = decoder.problem
     reach = max(2, len(sequence) // 16)
     tardy = decoder.factors[0] > 0
+    current_sequence, current = sequence, best
+    recent = [current.value] * LATE_ACCEPTANCE
+    iteration = 0
     while time.perf_counter() < deadline:
-        late = best.job_tardiness(problem) if tardy else []
-        candidate, first = _move(sequence, late, reach, rng)
+        late = current.job_tardiness(problem) if tardy else []
+        candidate, first = _move(current_sequence, late, reach, rng)
         stats.candidates += 1
-        usable = [c for c in best.checkpoints if c.max_rank < first]
-        decoded = decoder.decode(ranks_of(candidate), usable[-1] if usable else None, best.value)
+        usable = [c for c in current.checkpoints if c.max_rank < first]
+        slot = iteration % LATE_ACCEPTANCE
+        threshold = max(current.value, recent[slot])
+        decoded = decoder.decode(ranks_of(candidate), usable[-1] if usable else None, threshold)
         if decoded is None:
             stats.pruned += 1
-            continue
-        decoded.checkpoints[:0] = usable
-        if decoded.value < best.value:
-            stats.improvements += 1
-            stats.history.append((time.perf_counter() - began, decoded.value))
-        sequence, best = candidate, decoded
+        else:
+            decoded.checkpoints[:0] = usable
+            current_sequence, current = candidate, decoded
+            if decoded.value < best.value:
+                stats.improvements += 1
+                stats.history.append((time.perf_counter() - began, decoded.value))
+                sequence, best = candidate, decoded
+        recent[slot] = current.value
+        iteration += 1
     return sequence, best
 
 
