@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
+WORKERS_HELP = "CP-SAT worker threads (and processes for the job-sequence search of large plans)."
+
 
 def schedule_cmd(
     files: Annotated[list[Path], typer.Argument(help="Instance files (.txt job shop, .fjs).")],
@@ -21,7 +23,13 @@ def schedule_cmd(
     solution_dir: Annotated[
         Path | None, typer.Option("--solution-dir", help="Write DIR/<instance>.json.")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", help="CP-SAT worker threads.")] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help=WORKERS_HELP,
+        ),
+    ] = 2,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the search.")] = 0,
 ) -> None:
     """Minimise the makespan of job-shop / flexible job-shop instances."""
@@ -61,7 +69,13 @@ def plan_cmd(
     ctx: typer.Context,
     db: Annotated[str | None, DB_OPTION] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Solver seconds.")] = 10.0,
-    workers: Annotated[int, typer.Option("--workers", help="CP-SAT worker threads.")] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help=WORKERS_HELP,
+        ),
+    ] = 2,
     objective: Annotated[
         str,
         typer.Option("--objective", help="weighted_tardiness | makespan | tardiness_then_makespan"),
@@ -129,7 +143,13 @@ def plan_event(
     reason: Annotated[str, typer.Option("--reason", help="Why (kept with the plan).")] = "",
     db: Annotated[str | None, DB_OPTION] = None,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Solver seconds.")] = 10.0,
-    workers: Annotated[int, typer.Option("--workers", help="CP-SAT worker threads.")] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help=WORKERS_HELP,
+        ),
+    ] = 2,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan summary as JSON.")
     ] = False,

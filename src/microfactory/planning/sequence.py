@@ -8,8 +8,9 @@ precedences inside jobs only, jobs are placed one after another.
 
 The search moves jobs in the sequence (a late job forward, drawn by its weighted
 tardiness; two nearby jobs swapped; a job back) and accepts by late acceptance: a candidate
-not worse than the current sequence or than the current one some iterations ago. Unlike window LNS, which keeps everything outside a small window fixed in time, one
-move re-times every job after it, so a late job can overtake a whole queue.
+not worse than the current sequence or than the current one some iterations ago. Unlike
+window LNS, which keeps everything outside a small window fixed in time, one move re-times
+every job after it, so a late job can overtake a whole queue.
 
 Two things make thousands of candidates a minute possible in Python:
 * checkpoints: the decoder state is saved every few jobs; a candidate that changes the
