@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from microfactory.planning.heuristics import tails
 from microfactory.planning.model import Assignment, Objective, Problem
 
-CHECKPOINTS = 40  # about this many saved states per decode
+CHECKPOINTS = 12  # saved states per decode; more cost more copying than they save (8-40 tried)
 PARALLEL_MIN_SECONDS = 8.0  # below: one process (spawning workers costs about a second)
 ROUND_SECONDS = 5.0  # parallel rounds: the workers share their best sequence this often
 REORDER_ROUNDS = 6  # starting points: re-sequence by completion order this often
@@ -48,7 +48,7 @@ class _State:
 
     starts: list[list[int]]  # per machine, sorted
     ends: list[list[int]]
-    families: list[list[str]]
+    families: list[list[int]]  # family ids
     est: list[int]  # per operation: release and placed predecessors
     missing: list[int]  # per operation: predecessors not yet placed
     ready: list[int]  # operations whose predecessors are all placed, not yet placed
@@ -117,12 +117,18 @@ class SequenceDecoder:
             )
         self.problem = problem
         ops = problem.operations
-        self.modes = [[(mode.machine, mode.duration) for mode in op.modes] for op in ops]
-        self.family = [op.family for op in ops]
+        # shortest first: _best_mode stops at a mode that cannot finish first
+        self.modes = [sorted((m.duration, m.machine) for m in op.modes) for op in ops]
+        names = sorted({op.family for op in ops})
+        ids = {name: k for k, name in enumerate(names)}
+        self.family = [ids[op.family] for op in ops]
+        self.setup_table: list[list[list[int]] | None] = [
+            [[machine.setup(a, b) for b in names] for a in names] if machine.has_setups else None
+            for machine in problem.machines
+        ]
         self.job = [op.job for op in ops]
         self.succ = problem.successors()
         self.tail = tails(problem)
-        self.setups = [dict(machine.setups) for machine in problem.machines]
         self.window_starts = [[w.start for w in m.unavailable] for m in problem.machines]
         self.window_ends = [[w.end for w in m.unavailable] for m in problem.machines]
         self.due = [job.due for job in problem.jobs]
@@ -233,19 +239,27 @@ class SequenceDecoder:
         lowest machine index), as the dispatching rules choose."""
         best: tuple[int, int, int] | None = None
         est, family = s.est[op], self.family[op]
-        for machine, duration in self.modes[op]:
-            start = self._fit(s, machine, est, duration, family)
+        for duration, machine in self.modes[op]:
+            if best is not None and est + duration > best[0]:
+                break  # this mode and every longer one end after the best
+            latest = best[0] - duration if best is not None else None
+            start = self._fit(s, machine, est, duration, family, latest)
+            if start < 0:
+                continue
             candidate = (start + duration, start, machine)
             if best is None or candidate < best:
                 best = candidate
         assert best is not None
         return best[2], best[1], best[0]
 
-    def _fit(self, s: _State, m: int, est: int, duration: int, family: str) -> int:
+    def _fit(
+        self, s: _State, m: int, est: int, duration: int, family: int, latest: int | None
+    ) -> int:
         """The earliest start >= est in a gap of machine m that fits the operation with
-        the setups from its predecessor and to its successor, outside calendar windows."""
+        the setups from its predecessor and to its successor, outside calendar windows;
+        -1 when that start would be after `latest`."""
         starts, ends, families = s.starts[m], s.ends[m], s.families[m]
-        setup = self.setups[m]
+        setup = self.setup_table[m]
         wstarts, wends = self.window_starts[m], self.window_ends[m]
         n = len(starts)
         index = max(0, bisect_left(starts, est) - 1)
@@ -261,7 +275,7 @@ class SequenceDecoder:
             if index > 0:
                 ready = ends[index - 1]
                 if setup:
-                    ready += setup.get((families[index - 1], family), 0)
+                    ready += setup[families[index - 1]][family]
                 if ready > t:
                     t = ready
             if duration and wstarts:
@@ -269,11 +283,13 @@ class SequenceDecoder:
                 while k < len(wstarts) and wstarts[k] < t + duration:
                     t = wends[k]
                     k += 1
+            if latest is not None and t > latest:
+                return -1
             if index == n:
                 return t
             after = t + duration
             if setup:
-                after += setup.get((family, families[index]), 0)
+                after += setup[family][families[index]]
             if after <= starts[index]:
                 return t
             index += 1
