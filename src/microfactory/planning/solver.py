@@ -222,7 +222,7 @@ def _sequence_applies(
     """Job-sequence search for due-date objectives without a stability term (it re-times
     every job after a move: the opposite of a repair) on problems with due dates.
     Measured on the 2,000-operation factory (weighted tardiness, 2 workers, 60 s): 30 s of
-    it then 30 s of window LNS reach 144,290-159,734 where window LNS alone reached
+    it then 30 s of window LNS reach 138,615-159,734 where window LNS alone reached
     292,042 (benchmarks/schedule/RESULTS.md)."""
     if objective is Objective.MAKESPAN or (previous and stability_weight):
         return False
