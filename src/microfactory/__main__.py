@@ -1,5 +1,7 @@
-"""`python -m microfactory` runs the CLI."""
+"""`python -m microfactory` runs the CLI (guarded: spawned worker processes of the
+job-sequence search import the main module)."""
 
 from microfactory.cli.main import main
 
-main()
+if __name__ == "__main__":
+    main()
