@@ -13,7 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
-WORKERS_HELP = "CP-SAT worker threads (and processes for the job-sequence search of large plans)."
+WORKERS_HELP = (
+    "CP-SAT worker threads (and processes for the job-sequence and machine-order searches "
+    "of large plans)."
+)
 
 
 def schedule_cmd(

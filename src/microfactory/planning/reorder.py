@@ -1,0 +1,575 @@
+"""Machine-order local search, compiled with numba: polishes a due-date plan operation by
+operation after job-sequence search.
+
+A plan is represented by its machine orders (which operation runs after which on every
+machine). Times follow from the orders by one forward pass in topological order (job
+precedences plus machine orders): every operation starts as early as its predecessors,
+the setup from the operation before it on its machine, its release and the machine's
+calendar allow (frozen operations keep their start). Starting from a plan, the pass never
+starts anything later, so the plan's own orders reproduce it or better.
+
+Why after job-sequence search: a decoded job sequence places every operation of a job as
+early as possible when the job's turn comes, so an early job with slack can hold a slot
+that a later, late job needs. Moving single operations of late jobs earlier in a machine's
+order (or onto another machine that can run them) reaches plans no job sequence decodes to.
+Moves: an operation of a late job (drawn by its job's weighted tardiness) a few places
+earlier on its machine (60 %; half of these take an operation on the late job's critical
+chain that waits for the one before it on its machine, possibly of another job) or onto
+another of its machines near the same time (25 %); a random operation swapped with the
+one before it (15 %). A move that closes a cycle, or
+makes a frozen operation or a deadline impossible, is rejected. Acceptance: late
+acceptance, as in `sequence`; evaluation stops as soon as the partial objective exceeds
+the acceptance threshold (tardiness only grows during the pass).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+from numba import njit
+
+from microfactory.planning.model import Assignment, Objective, Problem
+
+CHAIN_SHARE = 0.3  # of moves: on a late job's critical chain (0.5 measured worse)
+CHUNK = 256  # candidates per compiled call (the clock is checked between calls)
+LATE_ACCEPTANCE = 30
+PRUNED, CYCLE, IMPOSSIBLE = -1, -2, -3
+
+
+@njit(cache=True)
+def _evaluate(  # type: ignore[no-untyped-def]
+    mach, dur, order, seg_off, cnt, pos, bound, tw, mw,
+    pred_ptr, pred_idx, succ_ptr, succ_idx, release, deadline, fixed, family, setup,
+    has_setup, wp, ws, we, job, due, has_due, weight, job_size,
+    start, end, indeg, queue, left, comp,
+):  # fmt: skip
+    """Forward pass: fills start/end; returns the objective, PRUNED when it exceeds
+    `bound`, CYCLE when the orders and precedences are cyclic, IMPOSSIBLE when a frozen
+    operation or a deadline cannot be kept."""
+    n = mach.shape[0]
+    head = 0
+    tail_q = 0
+    for op in range(n):
+        d = pred_ptr[op + 1] - pred_ptr[op]
+        if pos[op] > 0:
+            d += 1
+        indeg[op] = d
+        if d == 0:
+            queue[tail_q] = op
+            tail_q += 1
+    for j in range(left.shape[0]):
+        left[j] = job_size[j]
+        comp[j] = 0
+    tardiness = 0
+    makespan = 0
+    while head < tail_q:
+        op = queue[head]
+        head += 1
+        m = mach[op]
+        t = release[op]
+        for k in range(pred_ptr[op], pred_ptr[op + 1]):
+            e = end[pred_idx[k]]
+            if e > t:
+                t = e
+        p = pos[op]
+        if p > 0:
+            before = order[seg_off[m] + p - 1]
+            ready = end[before]
+            if has_setup[m] != 0:
+                ready += setup[m, family[before], family[op]]
+            if ready > t:
+                t = ready
+        duration = dur[op]
+        if duration > 0 and wp[m + 1] > wp[m]:
+            lo, hi = wp[m], wp[m + 1]
+            while lo < hi:  # bisect_right(window ends, t)
+                mid = (lo + hi) // 2
+                if we[mid] <= t:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            k = lo
+            while k < wp[m + 1] and ws[k] < t + duration:
+                t = we[k]
+                k += 1
+        if fixed[op] >= 0:
+            if t > fixed[op]:
+                return IMPOSSIBLE
+            t = fixed[op]
+        finish = t + duration
+        start[op] = t
+        end[op] = finish
+        if deadline[op] >= 0 and finish > deadline[op]:
+            return IMPOSSIBLE
+        if finish > makespan:
+            makespan = finish
+        j = job[op]
+        left[j] -= 1
+        if finish > comp[j]:
+            comp[j] = finish
+        if left[j] == 0 and has_due[j] != 0 and comp[j] > due[j]:
+            tardiness += weight[j] * (comp[j] - due[j])
+        if tardiness * tw + makespan * mw > bound:
+            return PRUNED
+        for k in range(succ_ptr[op], succ_ptr[op + 1]):
+            nxt = succ_idx[k]
+            indeg[nxt] -= 1
+            if indeg[nxt] == 0:
+                queue[tail_q] = nxt
+                tail_q += 1
+        if p + 1 < cnt[m]:
+            nxt = order[seg_off[m] + p + 1]
+            indeg[nxt] -= 1
+            if indeg[nxt] == 0:
+                queue[tail_q] = nxt
+                tail_q += 1
+    if tail_q < n:
+        return CYCLE
+    return tardiness * tw + makespan * mw
+
+
+@njit(cache=True)
+def _remove(order, seg_off, cnt, pos, op, m):  # type: ignore[no-untyped-def]
+    base = seg_off[m]
+    for k in range(pos[op], cnt[m] - 1):
+        moved = order[base + k + 1]
+        order[base + k] = moved
+        pos[moved] = k
+    cnt[m] -= 1
+
+
+@njit(cache=True)
+def _insert(order, seg_off, cnt, pos, op, m, at):  # type: ignore[no-untyped-def]
+    base = seg_off[m]
+    for k in range(cnt[m], at, -1):
+        moved = order[base + k - 1]
+        order[base + k] = moved
+        pos[moved] = k
+    order[base + at] = op
+    pos[op] = at
+    cnt[m] += 1
+
+
+@njit(cache=True)
+def _blocked_on_chain(  # type: ignore[no-untyped-def]
+    j, job_ptr, job_ops, end, start, mach, order, seg_off, pos, release, pred_ptr, pred_idx,
+    family, setup, has_setup,
+):  # fmt: skip
+    """A random operation on the critical chain of job j (back from its last operation
+    through whichever predecessor, job or machine, fixes each start) that waits for the
+    operation before it on its machine; -1 when there is none."""
+    op = job_ops[job_ptr[j]]
+    for k in range(job_ptr[j], job_ptr[j + 1]):
+        if end[job_ops[k]] > end[op]:
+            op = job_ops[k]
+    chosen = -1
+    seen = 0
+    for _ in range(200):
+        t = start[op]
+        nxt = -1
+        for k in range(pred_ptr[op], pred_ptr[op + 1]):
+            if end[pred_idx[k]] == t:
+                nxt = pred_idx[k]
+                break
+        if nxt < 0 and pos[op] > 0:
+            m = mach[op]
+            before = order[seg_off[m] + pos[op] - 1]
+            ready = end[before]
+            if has_setup[m] != 0:
+                ready += setup[m, family[before], family[op]]
+            if ready == t and t > release[op]:
+                seen += 1
+                if np.random.randint(0, seen) == 0:  # reservoir: uniform over the chain
+                    chosen = op
+                nxt = before
+        if nxt < 0:
+            break
+        op = nxt
+    return chosen
+
+
+@njit(cache=True)
+def _move(  # type: ignore[no-untyped-def]
+    mach, dur, order, seg_off, cnt, pos, start, end, comp, movable, mode_ptr, mode_mach,
+    mode_dur, job, due, has_due, weight, job_ptr, job_ops, reach, tw, release, pred_ptr,
+    pred_idx, family, setup, has_setup,
+):  # fmt: skip
+    """Apply one random move to the candidate arrays; False when none was possible."""
+    n_jobs = job_ptr.shape[0] - 1
+    draw = np.random.random()
+    if draw < 0.85 and tw > 0:
+        total = 0
+        for j in range(n_jobs):
+            if has_due[j] != 0 and comp[j] > due[j]:
+                total += weight[j] * (comp[j] - due[j])
+        if total > 0:
+            pick = int(np.random.random() * total)
+            chosen = n_jobs - 1
+            running = 0
+            for j in range(n_jobs):
+                if has_due[j] != 0 and comp[j] > due[j]:
+                    running += weight[j] * (comp[j] - due[j])
+                    if running > pick:
+                        chosen = j
+                        break
+            size = job_ptr[chosen + 1] - job_ptr[chosen]
+            op = job_ops[job_ptr[chosen] + np.random.randint(0, size)]
+            if draw < CHAIN_SHARE:
+                op = _blocked_on_chain(
+                    chosen, job_ptr, job_ops, end, start, mach, order, seg_off, pos, release,
+                    pred_ptr, pred_idx, family, setup, has_setup,
+                )  # fmt: skip
+                if op < 0:
+                    return False
+            if movable[op] == 0:
+                return False
+            m = mach[op]
+            if draw < 0.6 or mode_ptr[op + 1] - mode_ptr[op] < 2:
+                if pos[op] == 0:
+                    return False
+                target = pos[op] - np.random.randint(1, min(pos[op], reach) + 1)
+                _remove(order, seg_off, cnt, pos, op, m)
+                _insert(order, seg_off, cnt, pos, op, m, target)
+                return True
+            k = mode_ptr[op] + np.random.randint(0, mode_ptr[op + 1] - mode_ptr[op])
+            other = mode_mach[k]
+            if other == m:
+                return False
+            # on the other machine: before the first operation that starts after it,
+            # then a few places earlier
+            base = seg_off[other]
+            lo, hi = 0, cnt[other]
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if start[order[base + mid]] <= start[op]:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            target = lo - np.random.randint(0, min(lo, reach) + 1)
+            _remove(order, seg_off, cnt, pos, op, m)
+            _insert(order, seg_off, cnt, pos, op, other, target)
+            mach[op] = other
+            dur[op] = mode_dur[k]
+            return True
+    op = np.random.randint(0, mach.shape[0])
+    if movable[op] == 0 or pos[op] == 0:
+        return False
+    m = mach[op]
+    before = order[seg_off[m] + pos[op] - 1]
+    if movable[before] == 0:
+        return False
+    target = pos[op] - 1
+    _remove(order, seg_off, cnt, pos, op, m)
+    _insert(order, seg_off, cnt, pos, op, m, target)
+    return True
+
+
+@njit(cache=True)
+def _search(  # type: ignore[no-untyped-def]
+    iterations, cur, cand, best, meta, recent, counters, work, reach, tw, mw,
+    pred_ptr, pred_idx, succ_ptr, succ_idx, release, deadline, fixed, family, setup,
+    has_setup, wp, ws, we, job, due, has_due, weight, job_size, job_ptr, job_ops, movable,
+    mode_ptr, mode_mach, mode_dur, seg_off,
+):  # fmt: skip
+    """Late-acceptance steps. cur / cand / best are int arrays of shape (7, n) holding
+    machine, duration, order (flat), position, start, end and (first n_jobs) job
+    completion; `cnt` of the orders lives in meta rows. meta[0] = [current value, best
+    value, iteration]; meta[1] / meta[2] / meta[3] = per machine counts of cur / cand /
+    best."""
+    late_n = recent.shape[0]
+    n = job.shape[0]
+    n_jobs = job_size.shape[0]
+    indeg, queue, left = work[0, :n], work[1, :n], work[2, :n_jobs]
+    for _ in range(iterations):
+        cand[:, :] = cur
+        meta[2, :] = meta[1, :]
+        counters[0] += 1
+        if not _move(
+            cand[0, :n], cand[1, :n], cand[2], seg_off, meta[2], cand[3, :n], cand[4, :n],
+            cand[5, :n], cand[6, :n_jobs], movable, mode_ptr, mode_mach, mode_dur, job, due,
+            has_due, weight, job_ptr, job_ops, reach, tw, release, pred_ptr, pred_idx, family,
+            setup, has_setup,
+        ):  # fmt: skip
+            continue
+        slot = meta[0, 2] % late_n
+        threshold = max(meta[0, 0], recent[slot])
+        value = _evaluate(
+            cand[0, :n], cand[1, :n], cand[2], seg_off, meta[2], cand[3, :n], threshold, tw,
+            mw, pred_ptr, pred_idx, succ_ptr, succ_idx, release, deadline, fixed, family,
+            setup, has_setup, wp, ws, we, job, due, has_due, weight, job_size,
+            cand[4, :n], cand[5, :n], indeg, queue, left, cand[6, :n_jobs],
+        )  # fmt: skip
+        if value < 0:
+            counters[1] += 1
+        else:
+            cur[:, :] = cand
+            meta[1, :] = meta[2, :]
+            meta[0, 0] = value
+            if value < meta[0, 1]:
+                meta[0, 1] = value
+                best[:, :] = cand
+                meta[3, :] = meta[2, :]
+                counters[2] += 1
+        recent[slot] = meta[0, 0]
+        meta[0, 2] += 1
+
+
+@njit(cache=True)
+def _seed(seed):  # type: ignore[no-untyped-def]
+    np.random.seed(seed)
+
+
+class OrderSearch:
+    """Machine-order local search for one problem and objective (see the module doc).
+    `scale` is the lexicographic objective's factor (must exceed any makespan)."""
+
+    def __init__(self, problem: Problem, objective: Objective, scale: int) -> None:
+        self.problem = problem
+        n = problem.n_ops
+        preds, succs = problem.predecessors(), problem.successors()
+        self.pred_ptr, self.pred_idx = _csr(preds)
+        self.succ_ptr, self.succ_idx = _csr(succs)
+        self.release = np.array([problem.release_of(op) for op in range(n)], dtype=np.int64)
+        self.deadline = np.array(
+            [-1 if op.deadline is None else op.deadline for op in problem.operations],
+            dtype=np.int64,
+        )
+        frozen = problem.frozen_by_op()
+        self.fixed = np.array(
+            [frozen[op].start if op in frozen else -1 for op in range(n)], dtype=np.int64
+        )
+        self.movable = np.array([op not in frozen for op in range(n)], dtype=np.int64)
+        names = sorted({op.family for op in problem.operations})
+        ids = {name: k for k, name in enumerate(names)}
+        self.family = np.array([ids[op.family] for op in problem.operations], dtype=np.int64)
+        n_machines = len(problem.machines)
+        self.setup = np.zeros((n_machines, len(names), len(names)), dtype=np.int64)
+        self.has_setup = np.zeros(n_machines, dtype=np.int64)
+        for m, machine in enumerate(problem.machines):
+            if machine.has_setups:
+                self.has_setup[m] = 1
+                for a, fa in enumerate(names):
+                    for b, fb in enumerate(names):
+                        self.setup[m, a, b] = machine.setup(fa, fb)
+        self.win_ptr, self.win_start = _csr(
+            [[w.start for w in m.unavailable] for m in problem.machines]
+        )
+        _, self.win_end = _csr([[w.end for w in m.unavailable] for m in problem.machines])
+        self.job = np.array([op.job for op in problem.operations], dtype=np.int64)
+        self.due = np.array([job.due or 0 for job in problem.jobs], dtype=np.int64)
+        self.has_due = np.array([job.due is not None for job in problem.jobs], dtype=np.int64)
+        self.weight = np.array([job.weight for job in problem.jobs], dtype=np.int64)
+        job_ops = problem.job_ops()
+        self.job_size = np.array([len(ops) for ops in job_ops], dtype=np.int64)
+        self.job_ptr, self.job_ops = _csr(job_ops)
+        modes = [[(m.machine, m.duration) for m in op.modes] for op in problem.operations]
+        self.mode_ptr, self.mode_mach = _csr([[m for m, _ in ms] for ms in modes])
+        _, self.mode_dur = _csr([[d for _, d in ms] for ms in modes])
+        capacity = [0] * n_machines
+        for op in problem.operations:
+            for mode in op.modes:
+                capacity[mode.machine] += 1
+        for item in problem.frozen:
+            capacity[item.machine] += 1
+        self.seg_off = np.zeros(n_machines, dtype=np.int64)
+        total = 0
+        for m in range(n_machines):
+            self.seg_off[m] = total
+            total += capacity[m]
+        self.width = max(n, total, len(problem.jobs), 1)
+        if objective is Objective.MAKESPAN:
+            self.tw, self.mw = 0, 1
+        elif objective is Objective.WEIGHTED_TARDINESS:
+            self.tw, self.mw = 1, 0
+        else:
+            self.tw, self.mw = scale, 1
+
+    def _static(self) -> tuple[object, ...]:
+        return (
+            self.pred_ptr, self.pred_idx, self.succ_ptr, self.succ_idx, self.release,
+            self.deadline, self.fixed, self.family, self.setup, self.has_setup, self.win_ptr,
+            self.win_start, self.win_end, self.job, self.due, self.has_due, self.weight,
+            self.job_size,
+        )  # fmt: skip
+
+    def _arrays(self, plan: Sequence[Assignment]) -> tuple[np.ndarray, np.ndarray]:
+        """(solution rows, per-machine counts) of a plan."""
+        n_machines = len(self.problem.machines)
+        rows = np.zeros((7, self.width), dtype=np.int64)
+        counts = np.zeros(max(3, n_machines), dtype=np.int64)
+        for a in sorted(plan, key=lambda a: (a.start, a.end, a.op)):
+            rows[0, a.op] = a.machine
+            rows[1, a.op] = a.end - a.start
+            rows[2, self.seg_off[a.machine] + counts[a.machine]] = a.op
+            rows[3, a.op] = counts[a.machine]
+            rows[4, a.op], rows[5, a.op] = a.start, a.end
+            counts[a.machine] += 1
+        return rows, counts
+
+    def evaluate(self, plan: Sequence[Assignment]) -> tuple[int, list[Assignment]]:
+        """The objective and plan the forward pass gives for `plan`'s machine orders
+        (negative: PRUNED / CYCLE / IMPOSSIBLE, then the plan is `plan` itself)."""
+        rows, counts = self._arrays(plan)
+        value = self._evaluate(rows, counts, NO_BOUND)
+        if value < 0:
+            return int(value), list(plan)
+        return int(value), self._plan(rows)
+
+    def _evaluate(self, rows: np.ndarray, counts: np.ndarray, bound: int) -> int:
+        n = self.problem.n_ops
+        work = np.zeros((3, self.width), dtype=np.int64)
+        return int(
+            _evaluate(  # type: ignore[call-arg]
+                rows[0, :n],
+                rows[1, :n],
+                rows[2],
+                self.seg_off,
+                counts,
+                rows[3, :n],
+                bound,
+                self.tw,
+                self.mw,
+                *self._static(),
+                rows[4, :n],
+                rows[5, :n],
+                work[0],
+                work[1],
+                work[2, : len(self.problem.jobs)],
+                rows[6, : len(self.problem.jobs)],
+            )
+        )
+
+    def _plan(self, rows: np.ndarray) -> list[Assignment]:
+        return [
+            Assignment(op, int(rows[0, op]), int(rows[4, op]), int(rows[5, op]))
+            for op in range(self.problem.n_ops)
+        ]
+
+    def search(
+        self,
+        plan: Sequence[Assignment],
+        deadline: float,
+        seed: int = 0,
+        late_acceptance: int = LATE_ACCEPTANCE,
+    ) -> tuple[list[Assignment], int, tuple[int, int, int]]:
+        """The best plan found from `plan` by `deadline` (perf_counter; at least one
+        chunk of candidates), its objective, and (candidates, rejected, improvements)."""
+        n = self.problem.n_ops
+        rows, counts = self._arrays(plan)
+        value = self._evaluate(rows, counts, NO_BOUND)
+        if value < 0 or n < 2:  # orders that do not give back a plan: leave it as it is
+            return list(plan), value, (0, 0, 0)
+        cur = np.zeros((7, self.width), dtype=np.int64)
+        cur[:, :] = rows
+        cand, best = cur.copy(), cur.copy()
+        meta = np.zeros((4, max(3, counts.shape[0])), dtype=np.int64)
+        meta[0, 0] = meta[0, 1] = value
+        meta[1, : counts.shape[0]] = counts
+        meta[3, :] = meta[1, :]
+        recent = np.full(late_acceptance, value, dtype=np.int64)
+        counters = np.zeros(3, dtype=np.int64)
+        work = np.zeros((3, self.width), dtype=np.int64)
+        reach = max(2, min(50, n // 40))
+        _seed(seed & 0xFFFFFFFF)
+        while True:
+            _search(  # type: ignore[call-arg]
+                CHUNK, cur, cand, best, meta, recent, counters, work, reach, self.tw,
+                self.mw, *self._static(), self.job_ptr, self.job_ops, self.movable,
+                self.mode_ptr, self.mode_mach, self.mode_dur, self.seg_off,
+            )  # fmt: skip
+            if time.perf_counter() >= deadline:
+                break
+        return (
+            self._plan(best),
+            int(meta[0, 1]),
+            (int(counters[0]), int(counters[1]), int(counters[2])),
+        )
+
+
+NO_BOUND = 2**62
+
+
+def _csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    ptr = np.zeros(len(lists) + 1, dtype=np.int64)
+    flat: list[int] = []
+    for k, items in enumerate(lists):
+        flat.extend(items)
+        ptr[k + 1] = len(flat)
+    return ptr, np.array(flat, dtype=np.int64)
+
+
+ROUND_SECONDS = 6.0  # parallel rounds: the workers share their best plan this often
+PARALLEL_MIN_SECONDS = 8.0  # below: one process
+
+
+def search(
+    problem: Problem,
+    objective: Objective,
+    plan: Sequence[Assignment],
+    deadline: float,
+    scale: int,
+    seed: int = 0,
+    workers: int = 1,
+) -> tuple[list[Assignment], int]:
+    """The best plan found from `plan` by machine-order search until `deadline`, and its
+    objective (negative: `plan` is returned unchanged, see `OrderSearch.evaluate`). With
+    `workers` > 1 and enough time, that many spawned processes search in rounds from the
+    best plan so far, each with its own seed (falls back to one process when workers
+    cannot start)."""
+    if workers > 1 and deadline - time.perf_counter() >= PARALLEL_MIN_SECONDS:
+        try:
+            return _parallel_rounds(problem, objective, plan, deadline, scale, seed, workers)
+        except BrokenProcessPool:
+            pass  # e.g. a caller's script without the `__main__` guard: go on here
+    found, value, _ = OrderSearch(problem, objective, scale).search(plan, deadline, seed)
+    return found, value
+
+
+def _parallel_rounds(
+    problem: Problem,
+    objective: Objective,
+    plan: Sequence[Assignment],
+    deadline: float,
+    scale: int,
+    seed: int,
+    workers: int,
+) -> tuple[list[Assignment], int]:
+    best = list(plan)
+    best_value = OrderSearch(problem, objective, scale).evaluate(plan)[0]
+    if best_value < 0:
+        return best, best_value
+    context = multiprocessing.get_context("spawn")
+    round_no = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        while (left := deadline - time.perf_counter()) > 0.5:
+            seconds = left if left < 2 * ROUND_SECONDS else ROUND_SECONDS
+            seeds = [seed + 7919 * (round_no * workers + w) for w in range(workers)]
+            futures = [
+                pool.submit(_round, problem, objective, scale, best, seconds - 0.2, s)
+                for s in seeds
+            ]
+            round_no += 1
+            results = [future.result() for future in futures]
+            for found, value in results:
+                if 0 <= value <= best_value:
+                    best, best_value = found, value
+    return best, best_value
+
+
+def _round(
+    problem: Problem,
+    objective: Objective,
+    scale: int,
+    plan: list[Assignment],
+    seconds: float,
+    seed: int,
+) -> tuple[list[Assignment], int]:
+    """One worker's round (runs in a child process)."""
+    deadline = time.perf_counter() + seconds
+    found, value, _ = OrderSearch(problem, objective, scale).search(plan, deadline, seed)
+    return found, value
