@@ -12,8 +12,8 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# compile the job-sequence kernels once (numba, ~10 s; cached next to the module)
-	$(BIN)/python -c "from microfactory.planning.fastseq import warm; warm()"
+	# compile the scheduling kernels once (numba, ~20 s; cached next to the modules)
+	$(BIN)/python -c "from microfactory.planning import fastseq, reorder; fastseq.warm(); reorder.warm()"
 	touch $(STAMP)
 
 venv: $(STAMP)

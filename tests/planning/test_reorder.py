@@ -140,3 +140,8 @@ def test_parallel_rounds_give_a_feasible_plan_no_worse_than_the_start(
     )
     assert check_plan(factory, found) == []
     assert value == weighted_tardiness_of(factory, found) <= weighted_tardiness_of(factory, start)
+
+
+def test_warm_compiles_once() -> None:
+    reorder.warm()
+    assert reorder.warm() == 0.0

@@ -520,7 +520,8 @@ def search(
     objective (negative: `plan` is returned unchanged, see `OrderSearch.evaluate`). With
     `workers` > 1 and enough time, that many spawned processes search in rounds from the
     best plan so far, each with its own seed (falls back to one process when workers
-    cannot start)."""
+    cannot start). Compiles the kernels first if this machine has not yet (`warm`)."""
+    warm()
     if workers > 1 and deadline - time.perf_counter() >= PARALLEL_MIN_SECONDS:
         try:
             return _parallel_rounds(problem, objective, plan, deadline, scale, seed, workers)
@@ -573,3 +574,26 @@ def _round(
     deadline = time.perf_counter() + seconds
     found, value, _ = OrderSearch(problem, objective, scale).search(plan, deadline, seed)
     return found, value
+
+
+_warm = False
+
+
+def warm() -> float:
+    """Compile the kernels (the first time on a machine: several seconds, then cached next
+    to this module) or load them from the cache; the seconds taken."""
+    global _warm
+    if _warm:
+        return 0.0
+    began = time.perf_counter()
+    from microfactory.planning.model import Job, Machine, Mode, Operation
+
+    problem = Problem(
+        machines=(Machine(), Machine()),
+        jobs=tuple(Job(due=3) for _ in range(3)),
+        operations=tuple(Operation(job=j, modes=(Mode(0, 3 + j), Mode(1, 4))) for j in range(3)),
+    )
+    plan = [Assignment(0, 0, 0, 3), Assignment(1, 1, 0, 4), Assignment(2, 0, 3, 8)]
+    OrderSearch(problem, Objective.WEIGHTED_TARDINESS, 100).search(plan, began)
+    _warm = True
+    return time.perf_counter() - began
