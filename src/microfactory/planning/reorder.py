@@ -199,7 +199,8 @@ def _move(  # type: ignore[no-untyped-def]
     mode_dur, job, due, has_due, weight, job_ptr, job_ops, reach, tw, release, pred_ptr,
     pred_idx, family, setup, has_setup,
 ):  # fmt: skip
-    """Apply one random move to the candidate arrays; False when none was possible."""
+    """Apply one random move to the candidate orders (deciding on the current plan's
+    start / end / completion); the operation moved, or -1 when none was."""
     n_jobs = job_ptr.shape[0] - 1
     draw = np.random.random()
     if draw < 0.85 and tw > 0:
@@ -225,21 +226,21 @@ def _move(  # type: ignore[no-untyped-def]
                     pred_ptr, pred_idx, family, setup, has_setup,
                 )  # fmt: skip
                 if op < 0:
-                    return False
+                    return -1
             if movable[op] == 0:
-                return False
+                return -1
             m = mach[op]
             if draw < 0.6 or mode_ptr[op + 1] - mode_ptr[op] < 2:
                 if pos[op] == 0:
-                    return False
+                    return -1
                 target = pos[op] - np.random.randint(1, min(pos[op], reach) + 1)
                 _remove(order, seg_off, cnt, pos, op, m)
                 _insert(order, seg_off, cnt, pos, op, m, target)
-                return True
+                return op
             k = mode_ptr[op] + np.random.randint(0, mode_ptr[op + 1] - mode_ptr[op])
             other = mode_mach[k]
             if other == m:
-                return False
+                return -1
             # on the other machine: before the first operation that starts after it,
             # then a few places earlier
             base = seg_off[other]
@@ -255,18 +256,18 @@ def _move(  # type: ignore[no-untyped-def]
             _insert(order, seg_off, cnt, pos, op, other, target)
             mach[op] = other
             dur[op] = mode_dur[k]
-            return True
+            return op
     op = np.random.randint(0, mach.shape[0])
     if movable[op] == 0 or pos[op] == 0:
-        return False
+        return -1
     m = mach[op]
     before = order[seg_off[m] + pos[op] - 1]
     if movable[before] == 0:
-        return False
+        return -1
     target = pos[op] - 1
     _remove(order, seg_off, cnt, pos, op, m)
     _insert(order, seg_off, cnt, pos, op, m, target)
-    return True
+    return op
 
 
 @njit(cache=True)
@@ -286,16 +287,17 @@ def _search(  # type: ignore[no-untyped-def]
     n_jobs = job_size.shape[0]
     indeg, queue, left = work[0, :n], work[1, :n], work[2, :n_jobs]
     for _ in range(iterations):
-        cand[:, :] = cur
-        meta[2, :] = meta[1, :]
+        # cand's machines, durations, orders and positions equal cur's here
         counters[0] += 1
-        if not _move(
-            cand[0, :n], cand[1, :n], cand[2], seg_off, meta[2], cand[3, :n], cand[4, :n],
-            cand[5, :n], cand[6, :n_jobs], movable, mode_ptr, mode_mach, mode_dur, job, due,
+        op = _move(
+            cand[0, :n], cand[1, :n], cand[2], seg_off, meta[2], cand[3, :n], cur[4, :n],
+            cur[5, :n], cur[6, :n_jobs], movable, mode_ptr, mode_mach, mode_dur, job, due,
             has_due, weight, job_ptr, job_ops, reach, tw, release, pred_ptr, pred_idx, family,
             setup, has_setup,
-        ):  # fmt: skip
+        )  # fmt: skip
+        if op < 0:
             continue
+        m_old, m_new = cur[0, op], cand[0, op]
         slot = meta[0, 2] % late_n
         threshold = max(meta[0, 0], recent[slot])
         value = _evaluate(
@@ -306,17 +308,34 @@ def _search(  # type: ignore[no-untyped-def]
         )  # fmt: skip
         if value < 0:
             counters[1] += 1
+            _sync(cand, cur, meta[2], meta[1], seg_off, op, m_old, m_new)
         else:
-            cur[:, :] = cand
-            meta[1, :] = meta[2, :]
+            _sync(cur, cand, meta[1], meta[2], seg_off, op, m_old, m_new)
+            cur[4:7, :] = cand[4:7, :]
             meta[0, 0] = value
             if value < meta[0, 1]:
                 meta[0, 1] = value
-                best[:, :] = cand
-                meta[3, :] = meta[2, :]
+                best[:, :] = cur
+                meta[3, :] = meta[1, :]
                 counters[2] += 1
         recent[slot] = meta[0, 0]
         meta[0, 2] += 1
+
+
+@njit(cache=True)
+def _sync(dst, src, dst_cnt, src_cnt, seg_off, op, m_old, m_new):  # type: ignore[no-untyped-def]
+    """Copy what a move of `op` between machines m_old and m_new changed from src to dst
+    (machine, duration, the two machines' orders and positions, their counts)."""
+    dst[0, op] = src[0, op]
+    dst[1, op] = src[1, op]
+    for m in (m_old, m_new):
+        base = seg_off[m]
+        count = src_cnt[m]
+        for k in range(count):
+            moved = src[2, base + k]
+            dst[2, base + k] = moved
+            dst[3, moved] = k
+        dst_cnt[m] = count
 
 
 @njit(cache=True)
@@ -470,6 +489,7 @@ class OrderSearch:
         meta = np.zeros((4, max(3, counts.shape[0])), dtype=np.int64)
         meta[0, 0] = meta[0, 1] = value
         meta[1, : counts.shape[0]] = counts
+        meta[2, :] = meta[1, :]
         meta[3, :] = meta[1, :]
         recent = np.full(late_acceptance, value, dtype=np.int64)
         counters = np.zeros(3, dtype=np.int64)
