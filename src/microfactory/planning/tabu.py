@@ -52,6 +52,7 @@ CYCLE = -1
 PARALLEL_MIN_SECONDS = 4.0  # below: one process
 RETURN_SECONDS = 0.5  # a worker stops this early to send its plan back and exit
 MAX_OPS = 3000  # above: the n x n tabu matrix grows past 70 MB
+MAX_CANDIDATES = 100_000  # estimated moves kept per iteration (the rest are not tried)
 
 
 @njit(cache=True)
@@ -461,7 +462,8 @@ class TabuSearch:
         meta[2, :] = first
         tabu_arc = np.zeros((n + 1, n + 1), dtype=np.int64)
         tabu_mach = np.zeros((n, max(self.n_machines, 1)), dtype=np.int64)
-        width = max(4 * n, int(self.mode_ptr[-1]) * (n // max(self.n_machines, 1) + 2))
+        per_iteration = int(self.mode_ptr[-1]) * (n // max(self.n_machines, 1) + 2)
+        width = min(max(4 * n, per_iteration), MAX_CANDIDATES)
         cand = np.zeros((6, width), dtype=np.int64)
         work = np.zeros((6, n), dtype=np.int64)
         _seed(seed & 0xFFFFFFFF)
