@@ -26,7 +26,8 @@ DATA = Path(os.environ.get("MICROFACTORY_DATA_DIR", HERE.parents[2] / "shared" /
 
 
 def instance_paths(name: str) -> list[Path]:
-    """mk01-10, la21-40, ta21-30, ta41-50 or a comma list of instance names."""
+    """mk01-10, la21-40, ta21-30, ta41-50 or a comma list of instance names; a Hurink
+    instance is named by its set: edata/la16 (hurink/edata/la16.fjs)."""
     match = re.fullmatch(r"([a-z]+)(\d+)-(\d+)", name)
     if match:
         prefix, lo, hi = match.group(1), int(match.group(2)), int(match.group(3))
@@ -35,7 +36,9 @@ def instance_paths(name: str) -> list[Path]:
         names = [n for n in name.split(",") if n]
     paths = []
     for item in names:
-        if item.startswith("mk"):
+        if "/" in item:
+            paths.append(DATA / "fjsp" / "hurink" / f"{item}.fjs")
+        elif item.startswith("mk"):
             paths.append(DATA / "fjsp" / "brandimarte" / f"{item}.fjs")
         else:
             paths.append(DATA / "jssp" / f"{item}.txt")
@@ -43,11 +46,16 @@ def instance_paths(name: str) -> list[Path]:
 
 
 def best_known() -> dict[str, int]:
-    """instance -> best known upper bound, from both BEST_KNOWN.md tables."""
+    """instance -> best known upper bound, from both BEST_KNOWN.md tables (Hurink
+    instances under their set's name: edata/la16)."""
     table: dict[str, int] = {}
     for path in (DATA / "jssp" / "BEST_KNOWN.md", DATA / "fjsp" / "BEST_KNOWN.md"):
         header: list[str] = []
+        prefix = ""
         for line in path.read_text().splitlines():
+            hurink = re.match(r"## Hurink (\w+)", line)
+            if line.startswith("## "):
+                prefix = f"{hurink.group(1)}/" if hurink else ""
             if not line.startswith("|"):
                 header = []
                 continue
@@ -56,8 +64,8 @@ def best_known() -> dict[str, int]:
                 header = cells
             elif header and not set(cells[0]) <= {"-"} and "best UB" in header:
                 value = cells[header.index("best UB")]
-                if value.isdigit() and cells[0] not in table:
-                    table[cells[0]] = int(value)
+                if value.isdigit() and prefix + cells[0] not in table:
+                    table[prefix + cells[0]] = int(value)
     return table
 
 
@@ -87,6 +95,8 @@ def run_one(task: tuple[str, str, float, int]) -> dict[str, Any]:
             "seconds": round(seconds, 3),
             "feasible": (not check_plan(problem, plan)) if plan else None,
         }
+    if path.parent.parent.name == "hurink":
+        row["instance"] = f"{path.parent.name}/{path.stem}"
     row["engine"] = row.get("solver", "peer")
     row["solver"] = solver
     row["time_limit"] = time_limit
