@@ -351,8 +351,8 @@ class OrderSearch:
         self.problem = problem
         n = problem.n_ops
         preds, succs = problem.predecessors(), problem.successors()
-        self.pred_ptr, self.pred_idx = _csr(preds)
-        self.succ_ptr, self.succ_idx = _csr(succs)
+        self.pred_ptr, self.pred_idx = csr(preds)
+        self.succ_ptr, self.succ_idx = csr(succs)
         self.release = np.array([problem.release_of(op) for op in range(n)], dtype=np.int64)
         self.deadline = np.array(
             [-1 if op.deadline is None else op.deadline for op in problem.operations],
@@ -375,20 +375,20 @@ class OrderSearch:
                 for a, fa in enumerate(names):
                     for b, fb in enumerate(names):
                         self.setup[m, a, b] = machine.setup(fa, fb)
-        self.win_ptr, self.win_start = _csr(
+        self.win_ptr, self.win_start = csr(
             [[w.start for w in m.unavailable] for m in problem.machines]
         )
-        _, self.win_end = _csr([[w.end for w in m.unavailable] for m in problem.machines])
+        _, self.win_end = csr([[w.end for w in m.unavailable] for m in problem.machines])
         self.job = np.array([op.job for op in problem.operations], dtype=np.int64)
         self.due = np.array([job.due or 0 for job in problem.jobs], dtype=np.int64)
         self.has_due = np.array([job.due is not None for job in problem.jobs], dtype=np.int64)
         self.weight = np.array([job.weight for job in problem.jobs], dtype=np.int64)
         job_ops = problem.job_ops()
         self.job_size = np.array([len(ops) for ops in job_ops], dtype=np.int64)
-        self.job_ptr, self.job_ops = _csr(job_ops)
+        self.job_ptr, self.job_ops = csr(job_ops)
         modes = [[(m.machine, m.duration) for m in op.modes] for op in problem.operations]
-        self.mode_ptr, self.mode_mach = _csr([[m for m, _ in ms] for ms in modes])
-        _, self.mode_dur = _csr([[d for _, d in ms] for ms in modes])
+        self.mode_ptr, self.mode_mach = csr([[m for m, _ in ms] for ms in modes])
+        _, self.mode_dur = csr([[d for _, d in ms] for ms in modes])
         capacity = [0] * n_machines
         for op in problem.operations:
             for mode in op.modes:
@@ -514,7 +514,9 @@ class OrderSearch:
 NO_BOUND = 2**62
 
 
-def _csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+def csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Compressed rows of int lists: (pointers, flat values); row k is
+    values[pointers[k]:pointers[k + 1]]."""
     ptr = np.zeros(len(lists) + 1, dtype=np.int64)
     flat: list[int] = []
     for k, items in enumerate(lists):

@@ -39,6 +39,7 @@ import numpy as np
 from numba import njit
 
 from microfactory.planning.model import Assignment, Objective, Problem
+from microfactory.planning.reorder import csr
 
 EXACT = 6  # best estimated moves evaluated exactly per iteration
 # tabu tenure, uniform in [min, min + span): measured at 20 s from the mwkr plan, 6-15
@@ -379,12 +380,12 @@ class TabuSearch:
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
         n = problem.n_ops
-        self.pred_ptr, self.pred_idx = _csr(problem.predecessors())
-        self.succ_ptr, self.succ_idx = _csr(problem.successors())
+        self.pred_ptr, self.pred_idx = csr(problem.predecessors())
+        self.succ_ptr, self.succ_idx = csr(problem.successors())
         self.release = np.array([problem.release_of(op) for op in range(n)], dtype=np.int64)
         modes = [[(m.machine, m.duration) for m in op.modes] for op in problem.operations]
-        self.mode_ptr, self.mode_mach = _csr([[m for m, _ in ms] for ms in modes])
-        _, self.mode_dur = _csr([[d for _, d in ms] for ms in modes])
+        self.mode_ptr, self.mode_mach = csr([[m for m, _ in ms] for ms in modes])
+        _, self.mode_dur = csr([[d for _, d in ms] for ms in modes])
         self.n_machines = len(problem.machines)
 
     def _static(self) -> tuple[np.ndarray, ...]:
@@ -473,15 +474,6 @@ class TabuSearch:
                 break
         found_value, found = self._plan(best, meta[2])
         return found, found_value, (int(meta[0, 2]), int(meta[0, 4]))
-
-
-def _csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    ptr = np.zeros(len(lists) + 1, dtype=np.int64)
-    flat: list[int] = []
-    for k, items in enumerate(lists):
-        flat.extend(items)
-        ptr[k + 1] = len(flat)
-    return ptr, np.array(flat, dtype=np.int64)
 
 
 def search(
