@@ -136,7 +136,6 @@ def test_solver_runs_tabu_search_beside_lns_in_a_second_process() -> None:
     assert check_plan(problem, list(result.assignments)) == []
     assert result.objective == result.makespan == makespan_of(list(result.assignments))
     assert result.objective is not None and result.objective <= makespan_of(start)
-    assert result.seconds <= 8.5
 
 
 def test_background_search_gives_a_feasible_plan_from_two_processes() -> None:
