@@ -956,7 +956,7 @@ class OrderSearch:
         plan: Sequence[Assignment],
         deadline: float,
         seed: int = 0,
-        late_acceptance: int = LATE_ACCEPTANCE,
+        late_acceptance: int | None = None,
         verify: bool = False,
     ) -> tuple[list[Assignment], int, tuple[int, int, int]]:
         """The best plan found from `plan` by `deadline` (perf_counter; at least one
@@ -980,7 +980,7 @@ class OrderSearch:
         meta[1, : counts.shape[0]] = counts
         meta[2, :] = meta[1, :]
         meta[3, :] = meta[1, :]
-        recent = np.full(late_acceptance, value, dtype=np.int64)
+        recent = np.full(late_acceptance or LATE_ACCEPTANCE, value, dtype=np.int64)
         counters = np.zeros(5, dtype=np.int64)
         work = np.zeros((15, 2 * self.width + 4), dtype=np.int64)
         order = np.argsort(cur[4, :n], kind="stable")
