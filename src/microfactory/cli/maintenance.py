@@ -177,11 +177,15 @@ def models_cmd(
         typer.echo(f"{r['name']} v{r['version']} ({r['kind']}) {r['created_at']} {r['metrics']}")
 
 
+maintenance_app = typer.Typer(
+    help="Maintenance: what is due, and predictive maintenance models.", no_args_is_help=True
+)
+
+
 def register(app: typer.Typer, bench: typer.Typer) -> None:
-    maintenance = typer.Typer(help="Predictive maintenance models.", no_args_is_help=True)
-    maintenance.command("train")(train_cmd)
-    maintenance.command("predict")(predict_cmd)
-    maintenance.command("models")(models_cmd)
-    app.add_typer(maintenance, name="maintenance")
+    maintenance_app.command("train")(train_cmd)
+    maintenance_app.command("predict")(predict_cmd)
+    maintenance_app.command("models")(models_cmd)
+    app.add_typer(maintenance_app, name="maintenance")
     bench.command("rul")(bench_rul_cmd)
     bench.command("failures")(bench_failures_cmd)

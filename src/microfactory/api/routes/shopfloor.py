@@ -214,7 +214,7 @@ def plan_versions(user: Reader, ctx: Ctx) -> list[s.PlanSummary]:
     service = planning(ctx)
     return [
         s.PlanSummary(**{k: h[k] for k in s.PlanSummary.model_fields})
-        for h in service.store.versions()
+        for h in service.versions()
     ]
 
 
