@@ -146,9 +146,7 @@ def ingest_cmd(
     sys.stdout.flush()
 
 
-def _runtime(
-    container: Container, ingester: Ingester, store_only: bool
-) -> tuple[ShopRuntime, str]:
+def _runtime(container: Container, ingester: Ingester, store_only: bool) -> tuple[ShopRuntime, str]:
     """The ingester alone (--store-only, or no factory loaded yet), or with the reactor and
     the planning service; and what it does, in words."""
     from microfactory.services.runtime import ShopRuntime

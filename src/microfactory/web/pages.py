@@ -15,6 +15,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.concurrency import run_in_threadpool
 
 from microfactory.access import Permission, User
@@ -31,7 +33,7 @@ from microfactory.api.deps import (
 )
 from microfactory.api.routes.auth import login_user, set_session_cookie
 from microfactory.core.errors import MicrofactoryError, ValidationError
-from microfactory.core.timeutil import parse_rfc3339
+from microfactory.core.timeutil import local_text, parse_rfc3339, zone
 from microfactory.orders import OrderLine, OrderStatus
 from microfactory.services.alerts import AlertService
 from microfactory.services.auth import NotAuthenticated, same_secret
@@ -73,8 +75,21 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-def _fmt_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+@pass_context
+def _fmt_time(context: Context, value: datetime | None) -> str:
+    """A time in the site's zone (`2026-01-12 12:19 CET`); every page shows local time."""
+    return local_text(value, _site_zone(context))
+
+
+@pass_context
+def _fmt_time_s(context: Context, value: datetime | None) -> str:
+    return local_text(value, _site_zone(context), seconds=True)
+
+
+def _site_zone(context: Context) -> str:
+    request = context.get("request")
+    ctx = getattr(getattr(getattr(request, "app", None), "state", None), "ctx", None)
+    return str(getattr(ctx, "timezone", "UTC"))
 
 
 def _pct(value: float | None) -> str:
@@ -82,6 +97,7 @@ def _pct(value: float | None) -> str:
 
 
 TEMPLATES.env.filters["t"] = _fmt_time
+TEMPLATES.env.filters["ts"] = _fmt_time_s
 TEMPLATES.env.filters["pct"] = _pct
 TEMPLATES.env.globals["state_style"] = lambda s: STATE_STYLE.get(s, STATE_STYLE["Unknown"])
 
@@ -282,7 +298,12 @@ async def machine_page(machine_id: str, request: Request, user: PageUser, ctx: C
         start = end - timedelta(hours=24)
         segments = await run_in_threadpool(views.state_timeline, machine_id, start, end)
         if segments:
-            charts.append({"title": "State, last 24 h", "figure": figures.state_timeline(segments)})
+            charts.append(
+                {
+                    "title": "State, last 24 h",
+                    "figure": figures.state_timeline(segments, ctx.timezone),
+                }
+            )
         signals = await run_in_threadpool(views.signals, machine_id)
         for signal in signals[:6]:
             points = await run_in_threadpool(views.series, machine_id, signal, start, end, 300)
@@ -290,7 +311,7 @@ async def machine_page(machine_id: str, request: Request, user: PageUser, ctx: C
                 charts.append(
                     {
                         "title": f"{signal}, last 24 h",
-                        "figure": figures.sensor_chart(signal, points),
+                        "figure": figures.sensor_chart(signal, points, ctx.timezone),
                     }
                 )
     upkeep: list[dict[str, Any]] = []
@@ -469,7 +490,7 @@ async def schedule_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRespo
     if data is not None:
         bars = [b for b in data.bars if b.end > now - GANTT_BEFORE and b.start < now + GANTT_AFTER]
         shown = len(bars)
-        figure = figures.gantt(bars, now, [m.id for m in factory.machines])
+        figure = figures.gantt(bars, now, [m.id for m in factory.machines], ctx.timezone)
     late_items, late_total = await run_in_threadpool(
         lambda: service.work_orders_page(status=list(OPEN_WORK), late=True, limit=100)
     )
@@ -512,7 +533,8 @@ async def maintenance_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRe
     calendar: dict[str, list[dict[str, Any]]] = {}
     for o in sorted(open_orders, key=lambda o: o.get("window_start") or o["created"]):
         when = o.get("window_start") or o["created"]
-        calendar.setdefault(when.strftime("%Y-%m-%d (%a)"), []).append(o)
+        day = when.astimezone(zone(ctx.timezone)).strftime("%Y-%m-%d (%a)")
+        calendar.setdefault(day, []).append(o)
     done = sorted(
         (o for o in orders if o["status"] == "done"), key=lambda o: o["done"], reverse=True
     )
