@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -84,6 +84,20 @@ def _fmt_time(context: Context, value: datetime | None) -> str:
 @pass_context
 def _fmt_time_s(context: Context, value: datetime | None) -> str:
     return local_text(value, _site_zone(context), seconds=True)
+
+
+def _local_input(text: str, timezone: str) -> datetime:
+    """A form's date-time: RFC 3339 with an offset, or a `datetime-local` value read as the
+    site's local time (what people mean when they type a time)."""
+    if text.endswith(("Z", "z")) or "+" in text[10:] or text[10:].count("-"):
+        return parse_rfc3339(text)
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"not a date and time: {text!r}", where="due") from None
+    if naive.tzinfo is not None:
+        return parse_rfc3339(text)
+    return naive.replace(tzinfo=zone(timezone)).astimezone(UTC)
 
 
 def _site_zone(context: Context) -> str:
@@ -368,7 +382,8 @@ async def _order_form(
     service = dash(ctx)
     factory = await run_in_threadpool(service.factory)
     customers = await run_in_threadpool(service.customers)
-    default_due = (ctx.clock.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+    local_now = ctx.clock.now().astimezone(zone(ctx.timezone))
+    default_due = (local_now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
     return await render(
         request,
         "order_new.html",
@@ -431,7 +446,7 @@ async def new_order_submit(
         "notes": notes,
     }
     try:
-        due_at = parse_rfc3339(due if due.endswith("Z") or "+" in due[10:] else due + ":00Z")
+        due_at = _local_input(due, ctx.timezone)
         try:
             qty, prio = int(quantity), int(priority)
         except ValueError:
