@@ -20,6 +20,7 @@ from microfactory.services.alerts import (
     AlertService,
     maintenance_alert_source,
     quality_alert_source,
+    rejection_alert_source,
 )
 from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
@@ -87,6 +88,7 @@ def build_context(
             lambda: cache.get(
                 "maintenance-alerts", maintenance_alert_source(queries.maintenance_orders)
             ),
+            lambda: cache.get("event-alerts", rejection_alert_source(container.uow)),
         ],
     )
     providers = Providers(
