@@ -225,8 +225,8 @@ class ClosedLoop:
                     raise self.ingester.error
             self._synced = self.published
             self._urgent = False
-            self.reactor.catch_up()
-            self.planning.serve_requests()
+            if self.reactor.catch_up().replans_requested:
+                self.planning.serve_requests()
         finally:
             self._in_sync = False
 

@@ -280,37 +280,40 @@ class TpmHandler:
         if tx is not self._tx:
             return
         touched, self._touched, self._tx = self._touched, {}, None
-        rows = tx.records.maintenance_orders() if self.enabled and touched else []
+        due: list[tuple[str, PmPlan, datetime]] = []
         for machine, m in touched.items():
             if m.changed:
                 for plan in m.usage:
                     tx.usage.save_usage(machine, m.plan_usage(plan))
             tx.usage.set_processing_since(machine, m.processing_since)
             if self.enabled:
-                self._check(tx, machine, m, rows, out)
+                due.extend((machine, plan, m.newest) for plan in self._due(machine, m))
+        if due:  # the work orders are read only when a plan came due
+            self._open(tx, due, out)
 
-    def _check(
-        self,
-        tx: UnitOfWork,
-        machine: str,
-        m: _Machine,
-        rows: list[dict[str, Any]],
-        out: Applied,
-    ) -> None:
-        """Open and plan a work order for every plan of `machine` that has come due."""
-        busy = {r["plan"] for r in rows if r["machine"] == machine and r["status"] in OPEN_STATUSES}
+    def _due(self, machine: str, m: _Machine) -> list[PmPlan]:
+        """The plans of `machine` that have come due at its newest event."""
+        # run hours of a machine processing right now count up to its newest event
+        running = 0.0
+        if m.processing_since is not None:
+            running = max(0.0, (m.newest - m.processing_since).total_seconds() / 3600.0)
+        out = []
         for plan in self.plans[machine]:
-            if plan.id in busy:
-                continue
             u = m.plan_usage(plan.id)
-            # run hours of a machine processing right now count up to its newest event
-            running = 0.0
-            if m.processing_since is not None:
-                running = max(0.0, (m.newest - m.processing_since).total_seconds() / 3600.0)
-            usage = Usage(machine, u.run_hours + running, u.cycles, u.since)
-            if is_due(plan, usage, m.newest):
-                mtype = self.factory.machine_map[machine].type
-                wo = open_pm(plan, machine, mtype, _next_id(rows, "PM"), m.newest)
-                tx.records.save_maintenance(maintenance_row(wo))
-                planned = plan_window(tx, self.factory, wo, m.newest, out)
-                rows.append(maintenance_row(planned))
+            if is_due(plan, Usage(machine, u.run_hours + running, u.cycles, u.since), m.newest):
+                out.append(plan)
+        return out
+
+    def _open(self, tx: UnitOfWork, due: list[tuple[str, PmPlan, datetime]], out: Applied) -> None:
+        """Open and plan a work order for each due plan that has none open yet."""
+        rows = tx.records.maintenance_orders()
+        busy = {(r["machine"], r["plan"]) for r in rows if r["status"] in OPEN_STATUSES}
+        for machine, plan, at in due:
+            if (machine, plan.id) in busy:
+                continue
+            mtype = self.factory.machine_map[machine].type
+            wo = open_pm(plan, machine, mtype, _next_id(rows, "PM"), at)
+            tx.records.save_maintenance(maintenance_row(wo))
+            planned = plan_window(tx, self.factory, wo, at, out)
+            rows.append(maintenance_row(planned))
+            busy.add((machine, plan.id))
