@@ -3,13 +3,18 @@
 Every refusal is a `ValidationError` naming the file and the reason; nothing is kept of a
 refused file. 3MF archives are checked for declared uncompressed size, compression ratio and
 entry count *before* anything is extracted, and reads are bounded so that an archive whose
-headers lie still cannot expand past the limit.
+headers lie still cannot expand past the limit. 3MF component trees are sized (triangles,
+vertices, instances, depth; cycles refused) *before* anything is expanded, so a file of a few
+hundred bytes cannot ask for billions of triangles. Coordinates must be finite and within
+`max_coordinate_mm`; face indices must name existing vertices.
 """
 
 from __future__ import annotations
 
 import io
+import lzma
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,12 +60,28 @@ class IntakeLimits:
     max_triangles: int = 5_000_000
     max_hole_share: float = 0.1
     """Holes are closed only while the patches stay under this share of the surface."""
+    max_instances: int = 100_000
+    """3MF: most mesh copies the build may place (through build items and components)."""
+    max_component_depth: int = 16
+    """3MF: deepest nesting of components."""
+    max_coordinate_mm: float = 1_000_000.0
+    """Largest absolute coordinate, in millimetres (1 km): far beyond any build volume, and
+    small enough that areas and volumes cannot overflow."""
 
     def __post_init__(self) -> None:
         if min(self.max_file_bytes, self.max_uncompressed_bytes, self.max_zip_entries) <= 0:
             raise ValueError("intake limits must be positive")
         if self.max_compression_ratio < 1 or self.max_triangles <= 0:
             raise ValueError("max_compression_ratio must be >= 1 and max_triangles positive")
+        if self.max_instances <= 0 or self.max_component_depth <= 0:
+            raise ValueError("max_instances and max_component_depth must be positive")
+        if not 0 < self.max_coordinate_mm <= 1e12:
+            raise ValueError("max_coordinate_mm must be positive and at most 1e12")
+
+    @property
+    def max_vertices(self) -> int:
+        """A mesh needs at most three vertices per triangle; more are never useful."""
+        return 3 * self.max_triangles
 
 
 @dataclass(frozen=True)
@@ -117,13 +138,14 @@ def load_model_bytes(
     elif fmt == "stl":
         vertices, faces = _read_stl(data, limits, where)
     else:
-        vertices, faces = _read_obj(data, where)
+        vertices, faces = _read_obj(data, limits, where)
     if len(faces) > limits.max_triangles:
         raise ValidationError(
             f"{len(faces)} triangles, over the {limits.max_triangles} limit", where=where
         )
     warnings: list[str] = []
     vertices, unit = _apply_units(vertices, declared, warnings)
+    _check_coordinates(vertices, limits.max_coordinate_mm, where, "mm")
     mesh, repaired = _validated_mesh(vertices, faces, where, warnings, limits.max_hole_share)
     return LoadedModel(
         name=Path(filename).stem,
@@ -181,9 +203,26 @@ def _read_stl(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray
 
 def _soup_to_indexed(tris: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Triangle soup (n, 3, 3) → vertices + faces; equal corners are merged later."""
-    if not np.isfinite(tris).all():
-        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
+    _check_coordinates(tris, RAW_COORDINATE_LIMIT, where)
     return tris.reshape(-1, 3), np.arange(tris.shape[0] * 3, dtype=np.int64).reshape(-1, 3)
+
+
+RAW_COORDINATE_LIMIT = 1e12
+"""Largest absolute coordinate a file may hold in its own unit (checked again in mm once the
+unit is known); keeps every later product of coordinates finite."""
+
+
+def _check_coordinates(
+    values: np.ndarray, limit: float, where: str, unit: str = "model units"
+) -> None:
+    if not np.isfinite(values).all():
+        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
+    if values.size and float(np.abs(values).max()) > limit:
+        raise ValidationError(
+            f"mesh has a coordinate beyond ±{limit:g} {unit} (largest "
+            f"{float(np.abs(values).max()):g})",
+            where=where,
+        )
 
 
 def _mix64(v: np.ndarray) -> np.ndarray:
@@ -226,7 +265,7 @@ def merge_exact(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique.astype(np.float64), inverse.astype(np.int64, copy=False)
 
 
-def _read_obj(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_obj(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -244,9 +283,21 @@ def _read_obj(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
                 idx = [int(tok.split("/")[0]) for tok in parts[1:]]
                 if len(idx) < 3:
                     raise ValidationError(f"face with < 3 vertices, line {lineno}", where=where)
+                # positive: 1-based (may refer forward); negative: relative to the last vertex
                 idx = [i - 1 if i > 0 else len(verts) + i for i in idx]
+                if min(idx) < 0 or max(idx) > limits.max_vertices:
+                    raise ValidationError(
+                        f"OBJ face on line {lineno} refers to a vertex that does not exist",
+                        where=where,
+                    )
                 faces.extend((idx[0], idx[k], idx[k + 1]) for k in range(1, len(idx) - 1))
+                if len(faces) > limits.max_triangles:
+                    raise ValidationError(
+                        f"OBJ has more than {limits.max_triangles} triangles", where=where
+                    )
         except (ValueError, IndexError) as exc:
+            if isinstance(exc, ValidationError):
+                raise
             raise ValidationError(
                 f"malformed OBJ line {lineno}: {raw[:60]!r}", where=where
             ) from exc
@@ -256,8 +307,7 @@ def _read_obj(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     f = np.asarray(faces, dtype=np.int64)
     if f.min() < 0 or f.max() >= len(v):
         raise ValidationError("OBJ face refers to a vertex that does not exist", where=where)
-    if not np.isfinite(v).all():
-        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
+    _check_coordinates(v, RAW_COORDINATE_LIMIT, where)
     return v, f
 
 
@@ -287,9 +337,30 @@ def check_zip_safe(archive: zipfile.ZipFile, limits: IntakeLimits, where: str) -
             )
 
 
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    ValueError,
+)
+"""What the zip module raises on a broken archive: bad headers or CRC, a corrupted deflate
+stream, a truncated member, an unsupported compression method."""
+
+
 def _bounded_read(archive: zipfile.ZipFile, name: str, budget: int, where: str) -> bytes:
-    with archive.open(name) as handle:
-        blob = handle.read(budget + 1)
+    info = archive.getinfo(name)
+    if info.flag_bits & 0x1:
+        raise ValidationError(f"archive entry {name!r} is encrypted", where=where)
+    try:
+        with archive.open(info) as handle:
+            blob = handle.read(budget + 1)
+    except ZIP_ERRORS as exc:
+        raise ValidationError(
+            f"corrupt 3MF archive: entry {name!r} cannot be read ({exc})", where=where
+        ) from exc
     if len(blob) > budget:
         raise ValidationError(
             f"archive entry {name!r} expands past the declared limit (zip bomb?)", where=where
@@ -300,15 +371,12 @@ def _bounded_read(archive: zipfile.ZipFile, name: str, budget: int, where: str) 
 def _read_3mf(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray, np.ndarray, str]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise ValidationError("not a 3MF file (not a zip archive)", where=where) from exc
+    except ZIP_ERRORS as exc:
+        raise ValidationError(f"not a 3MF file (not a zip archive: {exc})", where=where) from exc
     with archive:
         check_zip_safe(archive, limits, where)
         name = _root_model_name(archive, limits, where)
-        try:
-            blob = _bounded_read(archive, name, limits.max_uncompressed_bytes, where)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise ValidationError(f"corrupt 3MF archive: {exc}", where=where) from exc
+        blob = _bounded_read(archive, name, limits.max_uncompressed_bytes, where)
     try:
         root = ElementTree.fromstring(blob)
     except ElementTree.ParseError as exc:
@@ -316,7 +384,7 @@ def _read_3mf(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray
     unit = root.get("unit", "millimeter").lower()
     if unit not in UNIT_MM:
         raise ValidationError(f"3MF declares unknown unit {unit!r}", where=where)
-    vertices, faces = _3mf_build(root, where)
+    vertices, faces = _3mf_build(root, limits, where)
     return vertices, faces, unit
 
 
@@ -340,57 +408,170 @@ def _root_model_name(archive: zipfile.ZipFile, limits: IntakeLimits, where: str)
     return "3D/3dmodel.model" if "3D/3dmodel.model" in names else models[0]
 
 
+MAX_TRANSFORM_VALUE = 1e6
+"""Largest absolute entry of a 3MF transform (scale or offset)."""
+
+
 def _3mf_transform(text: str | None, where: str) -> np.ndarray:
     if not text:
         return np.eye(4)
     try:
         vals = [float(v) for v in text.split()]
     except ValueError as exc:
-        raise ValidationError(f"bad 3MF transform {text!r}", where=where) from exc
+        raise ValidationError(f"bad 3MF transform {text[:80]!r}", where=where) from exc
     if len(vals) != 12:
         raise ValidationError(f"3MF transform needs 12 numbers, got {len(vals)}", where=where)
+    if not all(abs(v) <= MAX_TRANSFORM_VALUE for v in vals):  # also false for NaN
+        raise ValidationError(
+            f"3MF transform has a number that is not finite or beyond ±{MAX_TRANSFORM_VALUE:g}",
+            where=where,
+        )
     m = np.eye(4)
     m[:3, :3] = np.asarray(vals[:9]).reshape(3, 3).T  # 3MF: row vector × matrix
     m[:3, 3] = vals[9:12]
     return m
 
 
-def _3mf_build(root: ElementTree.Element, where: str) -> tuple[np.ndarray, np.ndarray]:
-    objects: dict[str, ElementTree.Element] = {
-        obj.get("id", ""): obj for obj in root.iter(f"{_NS_3MF}object")
-    }
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
+@dataclass(frozen=True)
+class _Size:
+    """What one object expands to: triangles, vertices and mesh copies, and how deep."""
 
-    def emit(obj_id: str, transform: np.ndarray, depth: int) -> None:
-        if depth > 16:
-            raise ValidationError("3MF components nest too deeply (cycle?)", where=where)
-        obj = objects.get(obj_id)
+    triangles: int
+    vertices: int
+    instances: int
+    depth: int
+
+
+class _Resources:
+    """The objects of a 3MF model, each mesh parsed once, and the size of what each object
+    expands to: computed over the component graph (cycles refused) before anything is
+    expanded, so the budget is checked on counts, not on allocated arrays."""
+
+    def __init__(self, root: ElementTree.Element, limits: IntakeLimits, where: str) -> None:
+        self.limits = limits
+        self.where = where
+        self.objects: dict[str, ElementTree.Element] = {}
+        for obj in root.iter(f"{_NS_3MF}object"):
+            oid = obj.get("id", "")
+            if oid in self.objects:
+                raise ValidationError(f"3MF has two objects with id {oid!r}", where=where)
+            self.objects[oid] = obj
+        self.meshes: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+        self.children: dict[str, list[tuple[str, np.ndarray]]] = {}
+        self.sizes: dict[str, _Size] = {}
+
+    def _object(self, oid: str) -> ElementTree.Element:
+        obj = self.objects.get(oid)
         if obj is None:
-            raise ValidationError(f"3MF refers to missing object {obj_id!r}", where=where)
-        mesh = obj.find(f"{_NS_3MF}mesh")
-        if mesh is not None:
-            v, f = _3mf_mesh(mesh, where)
-            homo = np.c_[v, np.ones(len(v))] @ transform.T
-            parts.append((homo[:, :3], f))
-        comps = obj.find(f"{_NS_3MF}components")
-        if comps is not None:
-            for comp in comps.iter(f"{_NS_3MF}component"):
-                t = _3mf_transform(comp.get("transform"), where)
-                emit(comp.get("objectid", ""), transform @ t, depth + 1)
+            raise ValidationError(f"3MF refers to missing object {oid!r}", where=self.where)
+        return obj
 
+    def mesh(self, oid: str) -> tuple[np.ndarray, np.ndarray] | None:
+        if oid not in self.meshes:
+            element = self._object(oid).find(f"{_NS_3MF}mesh")
+            self.meshes[oid] = None if element is None else _3mf_mesh(element, self.where)
+        return self.meshes[oid]
+
+    def components(self, oid: str) -> list[tuple[str, np.ndarray]]:
+        if oid not in self.children:
+            comps = self._object(oid).find(f"{_NS_3MF}components")
+            self.children[oid] = [
+                (c.get("objectid", ""), _3mf_transform(c.get("transform"), self.where))
+                for c in ([] if comps is None else comps.iter(f"{_NS_3MF}component"))
+            ]
+        return self.children[oid]
+
+    def size(self, oid: str, trail: tuple[str, ...] = ()) -> _Size:
+        """Expanded size of `oid` (memoised; iterative depth is bounded by the limit)."""
+        if oid in self.sizes:
+            return self.sizes[oid]
+        if oid in trail:
+            raise ValidationError(
+                f"3MF components form a cycle through object {oid!r}", where=self.where
+            )
+        if len(trail) >= self.limits.max_component_depth:
+            raise ValidationError(
+                f"3MF components nest deeper than {self.limits.max_component_depth} levels",
+                where=self.where,
+            )
+        mesh = self.mesh(oid)
+        triangles = 0 if mesh is None else len(mesh[1])
+        vertices = 0 if mesh is None else len(mesh[0])
+        instances = 0 if mesh is None else 1
+        depth = 0
+        for child, _ in self.components(oid):
+            sub = self.size(child, (*trail, oid))
+            triangles += sub.triangles
+            vertices += sub.vertices
+            instances += sub.instances
+            depth = max(depth, sub.depth + 1)
+            self.check(triangles, vertices, instances)
+        size = _Size(triangles, vertices, instances, depth)
+        self.sizes[oid] = size
+        return size
+
+    def check(self, triangles: int, vertices: int, instances: int) -> None:
+        """Refuse a build whose expansion would pass a limit (Python ints: no overflow)."""
+        limits, where = self.limits, self.where
+        if triangles > limits.max_triangles:
+            raise ValidationError(
+                f"3MF build expands to {triangles} triangles (through its components), over "
+                f"the {limits.max_triangles} limit",
+                where=where,
+            )
+        if vertices > limits.max_vertices:
+            raise ValidationError(
+                f"3MF build expands to {vertices} vertices, over the {limits.max_vertices} limit",
+                where=where,
+            )
+        if instances > limits.max_instances:
+            raise ValidationError(
+                f"3MF build places {instances} mesh copies (through its components), over the "
+                f"{limits.max_instances} limit",
+                where=where,
+            )
+
+
+def _3mf_build(
+    root: ElementTree.Element, limits: IntakeLimits, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    resources = _Resources(root, limits, where)
     build = root.find(f"{_NS_3MF}build")
     items = [] if build is None else list(build.iter(f"{_NS_3MF}item"))
+    placed: list[tuple[str, np.ndarray]] = []
+    triangles = vertices = instances = 0
     for item in items:
-        emit(item.get("objectid", ""), _3mf_transform(item.get("transform"), where), 0)
-    if not parts:
+        oid = item.get("objectid", "")
+        size = resources.size(oid)
+        triangles += size.triangles
+        vertices += size.vertices
+        instances += size.instances
+        resources.check(triangles, vertices, instances)
+        placed.append((oid, _3mf_transform(item.get("transform"), where)))
+    if triangles == 0:
         raise ValidationError("3MF holds no mesh in its build", where=where)
+    # within budget: expand, each mesh array shared by all its copies
+    verts: list[np.ndarray] = []
+    faces: list[np.ndarray] = []
     offset = 0
-    verts, faces = [], []
-    for v, f in parts:
-        verts.append(v)
-        faces.append(f + offset)
-        offset += len(v)
-    return np.vstack(verts), np.vstack(faces)
+
+    def emit(oid: str, transform: np.ndarray) -> None:
+        nonlocal offset
+        mesh = resources.mesh(oid)
+        if mesh is not None and len(mesh[1]):
+            v, f = mesh
+            verts.append(v @ transform[:3, :3].T + transform[:3, 3])
+            faces.append(f + offset)
+            offset += len(v)
+        for child, t in resources.components(oid):
+            emit(child, transform @ t)
+
+    with np.errstate(all="ignore"):  # an overflow to inf is refused by the check below
+        for oid, transform in placed:
+            emit(oid, transform)
+    vertices_out = np.vstack(verts)
+    _check_coordinates(vertices_out, RAW_COORDINATE_LIMIT, where)
+    return vertices_out, np.vstack(faces)
 
 
 def _3mf_mesh(mesh: ElementTree.Element, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -402,21 +583,19 @@ def _3mf_mesh(mesh: ElementTree.Element, where: str) -> tuple[np.ndarray, np.nda
             ],
             dtype=np.float64,
         ).reshape(-1, 3)
-        f = np.array(
-            [
-                (int(e.get("v1", "")), int(e.get("v2", "")), int(e.get("v3", "")))
-                for e in mesh.iter(f"{_NS_3MF}triangle")
-            ],
-            dtype=np.int64,
-        ).reshape(-1, 3)
+        corners = [
+            (int(e.get("v1", "")), int(e.get("v2", "")), int(e.get("v3", "")))
+            for e in mesh.iter(f"{_NS_3MF}triangle")
+        ]
     except ValueError as exc:
         raise ValidationError(
             f"3MF mesh has a malformed vertex or triangle: {exc}", where=where
         ) from exc
-    if len(f) and (f.min() < 0 or f.max() >= len(v)):
+    # check the indices as Python ints: 10**24 must be refused, not overflow int64
+    if corners and (min(map(min, corners)) < 0 or max(map(max, corners)) >= len(v)):
         raise ValidationError("3MF triangle refers to a vertex that does not exist", where=where)
-    if not np.isfinite(v).all():
-        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
+    f = np.array(corners, dtype=np.int64).reshape(-1, 3)
+    _check_coordinates(v, RAW_COORDINATE_LIMIT, where)
     return v, f
 
 
