@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from microfactory.api.app import create_app
+from microfactory.api.clients import parse_networks
 from microfactory.api.context import ApiContext
 from microfactory.api.routes import quoting as quote_routes
 from microfactory.bootstrap import Container
@@ -23,12 +24,17 @@ from microfactory.services.alerts import (
     quality_alert_source,
 )
 from microfactory.services.audit import AuditLog
-from microfactory.services.auth import AuthService
+from microfactory.services.auth import AuthService, LoginGuard
 from microfactory.services.dashboard import DashboardService, Providers, TtlCache
 from microfactory.services.dashboard_views import MachineViews, statuses_provider
 from microfactory.services.planning import PlanningService, PlanningSettings
 from microfactory.services.quoting import QuoteService, QuotingSettings
-from microfactory.store.auth_sql import SqlAlertAckStore, SqlAuditStore, SqlAuthStore
+from microfactory.store.auth_sql import (
+    SqlAlertAckStore,
+    SqlAuditStore,
+    SqlAuthStore,
+    SqlLoginAttempts,
+)
 from microfactory.store.dashboard_sql import SqlDashboardQueries
 from microfactory.store.execution_sql import SqlExecutionStore
 from microfactory.store.planning_sql import SqlPlanStore
@@ -71,10 +77,18 @@ def run_clock(container: Container) -> Clock:
 
 
 def build_context(
-    container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
+    container: Container,
+    clock: Clock | None = None,
+    hasher: PasswordHasher | None = None,
+    *,
+    auth_clock: Clock | None = None,
 ) -> ApiContext:
+    """`clock` is the shop's clock (a finished demo run's simulated day, see `run_clock`);
+    logins, sessions, the login backoff and the audit log always run on `auth_clock`, the
+    wall clock unless a test passes its own."""
     engine = container.engine
     clock = clock or run_clock(container)
+    auth_clock = auth_clock or SystemClock()
     cache = TtlCache(15.0)
     telemetry = SqlTelemetryStore(engine)
     queries = SqlDashboardQueries(engine)
@@ -110,10 +124,17 @@ def build_context(
     )
     ctx = ApiContext(
         uow=container.uow,
-        auth=AuthService(SqlAuthStore(engine), clock, hasher=hasher),
-        audit=AuditLog(SqlAuditStore(engine), clock),
+        auth=AuthService(
+            SqlAuthStore(engine),
+            auth_clock,
+            hasher=hasher,
+            guard=LoginGuard(SqlLoginAttempts(engine), auth_clock),
+        ),
+        audit=AuditLog(SqlAuditStore(engine), auth_clock),
         clock=clock,
         site=container.settings.site,
+        cookie_secure=settings.cookie_secure,
+        trusted_proxies=parse_networks(settings.trusted_proxies),
     )
     ctx.extras.update(
         dashboard=DashboardService(container.uow, clock, providers, TtlCache(3.0)),
@@ -130,13 +151,17 @@ def build_context(
 
 
 def build_app(
-    container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
+    container: Container,
+    clock: Clock | None = None,
+    hasher: PasswordHasher | None = None,
+    *,
+    auth_clock: Clock | None = None,
 ) -> FastAPI:
     from microfactory.api.routes import quality, shopfloor
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
 
-    ctx = build_context(container, clock, hasher)
+    ctx = build_context(container, clock, hasher, auth_clock=auth_clock)
     app = create_app(
         ctx,
         extra_routers=[

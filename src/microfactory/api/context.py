@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from microfactory.api.clients import CookieSecure, Network
 from microfactory.core.clock import Clock
 from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
@@ -21,6 +22,9 @@ class ApiContext:
     max_body_bytes: int = 1_000_000
     body_limits: dict[str, int] = field(default_factory=dict)
     """Larger body limits for exact paths (the model upload)."""
-    secure_cookies: bool = False
+    cookie_secure: CookieSecure = "auto"
+    """Secure flag on cookies: "auto" (when the request came over HTTPS), "always", "never"."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """Peers whose X-Forwarded-For / X-Forwarded-Proto headers are believed."""
     sse_interval_s: float = 2.0
     extras: dict[str, Any] = field(default_factory=dict)
