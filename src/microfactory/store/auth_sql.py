@@ -80,8 +80,22 @@ class SqlAuthStore:
             s.commit()
 
     def set_role(self, username: str, role: Role, active: bool) -> User:
+        """Conflict when this would leave no active admin. The active admins are locked
+        (SELECT ... FOR UPDATE on PostgreSQL; SQLite serialises writers) so two admins
+        demoting each other at once cannot both succeed."""
         with self._db() as s:
             row = self._row(s, username)
+            stays_admin = role is Role.ADMIN and active
+            if row.role == Role.ADMIN.value and row.active and not stays_admin:
+                admins = s.scalars(
+                    select(UserRow.id)
+                    .where(UserRow.role == Role.ADMIN.value, UserRow.active.is_(True))
+                    .with_for_update()
+                ).all()
+                if len(admins) <= 1:
+                    raise Conflict(
+                        f"{username} is the last active admin; make another user admin first"
+                    )
             row.role = role.value
             row.active = active
             if not active:
