@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -118,6 +119,12 @@ class PlanVersion:
 
 
 class PlanStore(Protocol):
+    def exclusive(self, wait_s: float | None = None) -> AbstractContextManager[None]:
+        """The planning lock, across every process of the database: whoever plans holds it
+        from releasing orders to storing the version. Conflict after `wait_s` seconds of
+        waiting (None: as long as it takes)."""
+        ...
+
     def save_plan(
         self, header: Mapping[str, Any], operations: Sequence[Mapping[str, Any]]
     ) -> int: ...
@@ -142,6 +149,8 @@ class PlanningSettings:
     objective: Objective = Objective.WEIGHTED_TARDINESS
     stability_weight: int = 30  # weighted minutes of lateness one moved operation is worth
     horizon_days: int = 60
+    lock_wait_s: float | None = 600.0
+    """How long to wait for another process's plan to finish before Conflict."""
 
 
 @dataclass(frozen=True)
@@ -325,14 +334,16 @@ class PlanningService:
     reservations: dict[str, list[Interval]] = field(default_factory=dict)
 
     def plan(self, reason: str = "plan", *, release_confirmed: bool = True) -> PlanVersion:
-        """Release confirmed orders (optional), plan every open work order, store it."""
-        now = self.clock.now()
-        if release_confirmed:
-            with self.uow() as tx:
-                for order in tx.orders.find(status=[OrderStatus.CONFIRMED], limit=100_000):
-                    release_order(tx, order.id, now)
-                tx.commit()
-        return self._plan(now, reason)
+        """Release confirmed orders (optional), plan every open work order, store it; under
+        the planning lock, so plans made at once by several processes follow each other."""
+        with self.store.exclusive(self.settings.lock_wait_s):
+            now = self.clock.now()
+            if release_confirmed:
+                with self.uow() as tx:
+                    for order in tx.orders.find(status=[OrderStatus.CONFIRMED], limit=100_000):
+                        release_order(tx, order.id, now)
+                    tx.commit()
+            return self._plan(now, reason)
 
     def add_window(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
         """A span in which `machine` is not planned (stored; no re-plan)."""
@@ -345,6 +356,10 @@ class PlanningService:
     def replan(self, event: ReplanEvent) -> PlanVersion:
         """Apply `event` and plan again from `event.at`, keeping what runs and what need
         not change."""
+        with self.store.exclusive(self.settings.lock_wait_s):
+            return self._replan(event)
+
+    def _replan(self, event: ReplanEvent) -> PlanVersion:
         with self.uow() as tx:
             factory = current_factory(tx)
             if event.machine is not None and event.machine not in factory.machine_map:

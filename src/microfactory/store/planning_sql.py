@@ -7,7 +7,9 @@ has the keys of `PlanRow` (without `id`, `version`, `current`); an operation row
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from copy import deepcopy
 from datetime import datetime
 from typing import Any
@@ -15,7 +17,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import sessionmaker
 
-from microfactory.core.errors import NotFound
+from microfactory.core.errors import Conflict, NotFound
+from microfactory.store.locks import DatabaseLock
 from microfactory.store.planning_tables import DowntimeRow, PlannedOperationRow, PlanRow
 
 HEADER_KEYS = (
@@ -44,9 +47,18 @@ def _check_span(machine: str, start: datetime, end: datetime) -> None:
         raise ValueError(f"downtime of {machine}: end {end} is not after start {start}")
 
 
+PLANNING_LOCK = "microfactory.planning"
+
+
 class SqlPlanStore:
     def __init__(self, engine: Engine) -> None:
         self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self.lock = DatabaseLock(engine, PLANNING_LOCK)
+
+    def exclusive(self, wait_s: float | None = None) -> Any:
+        """Hold the planning lock of this database (every process): Conflict after
+        `wait_s` seconds of another process holding it."""
+        return self.lock.hold(wait_s)
 
     def save_plan(self, header: Mapping[str, Any], operations: Sequence[Mapping[str, Any]]) -> int:
         with self.sessions.begin() as s:
@@ -129,6 +141,16 @@ class MemoryPlanStore:
     def __init__(self) -> None:
         self.plans: list[Plan] = []
         self.spans: list[tuple[str, datetime, datetime, str]] = []
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def exclusive(self, wait_s: float | None = None) -> Iterator[None]:
+        if not self._lock.acquire(timeout=-1 if wait_s is None else wait_s):
+            raise Conflict("planning is busy; try again when it has finished")
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def save_plan(self, header: Mapping[str, Any], operations: Sequence[Mapping[str, Any]]) -> int:
         for old, _ in self.plans:
