@@ -207,6 +207,10 @@ def _soup_to_indexed(tris: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarr
     return tris.reshape(-1, 3), np.arange(tris.shape[0] * 3, dtype=np.int64).reshape(-1, 3)
 
 
+MIN_VOLUME_SHARE = 1e-9
+"""Smallest enclosed volume, as a share of the cube of the largest extent (a 10 mm part must
+enclose more than 1e-6 mm³; a 0.01 mm sheet across a 100 mm plate still does)."""
+
 RAW_COORDINATE_LIMIT = 1e12
 """Largest absolute coordinate a file may hold in its own unit (checked again in mm once the
 unit is known); keeps every later product of coordinates finite."""
@@ -673,7 +677,9 @@ def _validated_mesh(
         mesh.invert()
         volume = -volume
         warnings.append("mesh was inside-out; normals were flipped")
-    if not volume > 0:
+    extent = float(mesh.extents.max())
+    # relative to its size: a closed surface folded onto itself encloses ~1e-15 of rounding
+    if not volume > MIN_VOLUME_SHARE * extent**3:
         raise ValidationError("mesh encloses no volume (degenerate or flat)", where=where)
     return mesh, repaired
 

@@ -79,7 +79,7 @@ def _at(path: str) -> Iterator[None]:
 
 
 def _known_keys(data: dict[str, Any], allowed: set[str], path: str) -> None:
-    unknown = sorted(set(data) - allowed)
+    unknown = sorted((k for k in data if k not in allowed), key=str)
     if unknown:
         raise _FieldError(f"{path}.{unknown[0]}", f"unknown field (allowed: {sorted(allowed)})")
 
@@ -481,16 +481,25 @@ def load_factory(path: str | Path) -> Factory:
         raw = file.read_bytes()
     except OSError as exc:
         raise ValidationError(f"cannot read factory file: {exc.strerror}", where=str(file)) from exc
+    return factory_from_yaml(raw, str(file))
+
+
+def factory_from_yaml(raw: bytes, source: str = "factory.yaml") -> Factory:
+    """Parse and validate factory YAML held in memory; errors name `source`."""
     if len(raw) > MAX_FACTORY_FILE_BYTES:
-        raise ValidationError("factory file is larger than 5 MB", where=str(file))
+        raise ValidationError("factory file is larger than 5 MB", where=source)
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ValidationError(f"YAML syntax error: {problem}", where=f"{file}{line}") from exc
+        raise ValidationError(f"YAML syntax error: {problem}", where=f"{source}{line}") from exc
+    except RecursionError:
+        raise ValidationError("YAML is nested too deeply", where=source) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ValidationError(f"YAML value cannot be read: {exc}", where=source) from None
     try:
         return factory_from_dict(data)
     except ValidationError as exc:
-        raise ValidationError(exc.reason, where=f"{file}: {exc.where}") from None
+        raise ValidationError(exc.reason, where=f"{source}: {exc.where}") from None
