@@ -15,7 +15,12 @@ import yaml
 from microfactory.bootstrap import DEMO_FACTORY, bootstrap
 from microfactory.core import ValidationError
 from microfactory.services.factory import init_factory
-from microfactory.store.factory_file import MAX_MACHINE_COUNT, factory_from_dict, load_factory
+from microfactory.store.factory_file import (
+    MAX_MACHINE_COUNT,
+    factory_from_dict,
+    factory_from_yaml,
+    load_factory,
+)
 
 DEMO: dict[str, Any] = yaml.safe_load(DEMO_FACTORY.read_text())
 
@@ -184,3 +189,16 @@ def test_a_refused_file_stores_nothing(tmp_path: Path) -> None:
             assert tx.factory.current() == before
     finally:
         container.close()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"[" * 5000, "nested too deeply"),  # RecursionError in the YAML parser
+        (b"site: " + b"9" * 5000, "cannot be read"),  # an integer over Python's digit limit
+        (b"site: {id: s, name: S}\nmachines: [{1: x, zz: y, id: m}]\n", "unknown field"),  # mixed keys
+    ],
+)
+def test_yaml_the_parser_chokes_on_is_a_validation_error(raw: bytes, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        factory_from_yaml(raw, "f.yaml")
