@@ -196,7 +196,8 @@ def test_a_refused_file_stores_nothing(tmp_path: Path) -> None:
     [
         (b"[" * 5000, "nested too deeply"),  # RecursionError in the YAML parser
         (b"site: " + b"9" * 5000, "cannot be read"),  # an integer over Python's digit limit
-        (b"site: {id: s, name: S}\nmachines: [{1: x, zz: y, id: m}]\n", "unknown field"),  # mixed keys
+        # unknown keys of mixed types (sorting them raised TypeError)
+        (b"site: {id: s, name: S}\nmachines: [{1: x, zz: y, id: m}]\n", "unknown field"),
     ],
 )
 def test_yaml_the_parser_chokes_on_is_a_validation_error(raw: bytes, reason: str) -> None:
