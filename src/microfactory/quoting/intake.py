@@ -11,20 +11,16 @@ hundred bytes cannot ask for billions of triangles. Coordinates must be finite a
 
 from __future__ import annotations
 
-import io
-import lzma
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import numpy as np
 import trimesh
 
 from microfactory.core.errors import ValidationError
 from microfactory.quoting.geometry import signed_volume
+from microfactory.quoting.threemf import read_3mf
 
 #: Length of one model unit in millimetres (3MF `unit` values plus common short names).
 UNIT_MM: dict[str, float] = {
@@ -46,7 +42,6 @@ UNIT_MM: dict[str, float] = {
 }
 
 FORMATS = ("stl", "3mf", "obj")
-_NS_3MF = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
 
 
 @dataclass(frozen=True)
@@ -133,7 +128,10 @@ def load_model_bytes(
         raise ValidationError(f"unknown unit {units!r}; use one of {sorted(UNIT_MM)}", where=where)
     declared: str | None = units.lower() if units else None
     if fmt == "3mf":
-        vertices, faces, file_unit = _read_3mf(data, limits, where)
+        vertices, faces, file_unit = read_3mf(data, limits, where)
+        _check_coordinates(vertices, RAW_COORDINATE_LIMIT, where)
+        if file_unit not in UNIT_MM:
+            raise ValidationError(f"3MF declares unknown unit {file_unit!r}", where=where)
         declared = declared or file_unit
     elif fmt == "stl":
         vertices, faces = _read_stl(data, limits, where)
@@ -311,294 +309,6 @@ def _read_obj(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray
     f = np.asarray(faces, dtype=np.int64)
     if f.min() < 0 or f.max() >= len(v):
         raise ValidationError("OBJ face refers to a vertex that does not exist", where=where)
-    _check_coordinates(v, RAW_COORDINATE_LIMIT, where)
-    return v, f
-
-
-def check_zip_safe(archive: zipfile.ZipFile, limits: IntakeLimits, where: str) -> None:
-    """Refuse a zip whose declared contents are too big, too many or too compressed.
-    Uses only the central directory: nothing is decompressed here."""
-    infos = archive.infolist()
-    if len(infos) > limits.max_zip_entries:
-        raise ValidationError(
-            f"archive has {len(infos)} entries, over the {limits.max_zip_entries} limit",
-            where=where,
-        )
-    total = sum(i.file_size for i in infos)
-    if total > limits.max_uncompressed_bytes:
-        raise ValidationError(
-            f"archive expands to {total} bytes, over the {limits.max_uncompressed_bytes}-byte "
-            "limit (zip bomb?)",
-            where=where,
-        )
-    for info in infos:
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > 1024 * 1024 and ratio > limits.max_compression_ratio:
-            raise ValidationError(
-                f"archive entry {info.filename!r} has compression ratio {ratio:.0f}:1, over "
-                f"{limits.max_compression_ratio:.0f}:1 (zip bomb?)",
-                where=where,
-            )
-
-
-ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    lzma.LZMAError,
-    OSError,
-    EOFError,
-    NotImplementedError,
-    ValueError,
-)
-"""What the zip module raises on a broken archive: bad headers or CRC, a corrupted deflate
-stream, a truncated member, an unsupported compression method."""
-
-
-def _bounded_read(archive: zipfile.ZipFile, name: str, budget: int, where: str) -> bytes:
-    info = archive.getinfo(name)
-    if info.flag_bits & 0x1:
-        raise ValidationError(f"archive entry {name!r} is encrypted", where=where)
-    try:
-        with archive.open(info) as handle:
-            blob = handle.read(budget + 1)
-    except ZIP_ERRORS as exc:
-        raise ValidationError(
-            f"corrupt 3MF archive: entry {name!r} cannot be read ({exc})", where=where
-        ) from exc
-    if len(blob) > budget:
-        raise ValidationError(
-            f"archive entry {name!r} expands past the declared limit (zip bomb?)", where=where
-        )
-    return blob
-
-
-def _read_3mf(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray, np.ndarray, str]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except ZIP_ERRORS as exc:
-        raise ValidationError(f"not a 3MF file (not a zip archive: {exc})", where=where) from exc
-    with archive:
-        check_zip_safe(archive, limits, where)
-        name = _root_model_name(archive, limits, where)
-        blob = _bounded_read(archive, name, limits.max_uncompressed_bytes, where)
-    try:
-        root = ElementTree.fromstring(blob)
-    except ElementTree.ParseError as exc:
-        raise ValidationError(f"3MF model XML does not parse: {exc}", where=where) from exc
-    unit = root.get("unit", "millimeter").lower()
-    if unit not in UNIT_MM:
-        raise ValidationError(f"3MF declares unknown unit {unit!r}", where=where)
-    vertices, faces = _3mf_build(root, limits, where)
-    return vertices, faces, unit
-
-
-def _root_model_name(archive: zipfile.ZipFile, limits: IntakeLimits, where: str) -> str:
-    names = set(archive.namelist())
-    if "_rels/.rels" in names:
-        try:
-            rels = ElementTree.fromstring(
-                _bounded_read(archive, "_rels/.rels", limits.max_uncompressed_bytes, where)
-            )
-        except ElementTree.ParseError as exc:
-            raise ValidationError(f"3MF _rels/.rels does not parse: {exc}", where=where) from exc
-        for rel in rels.iter():
-            if rel.get("Type", "").endswith("/3dmodel"):
-                target = rel.get("Target", "").lstrip("/")
-                if target in names:
-                    return target
-    models = sorted(n for n in names if n.lower().endswith(".model"))
-    if not models:
-        raise ValidationError("3MF archive holds no 3D model part", where=where)
-    return "3D/3dmodel.model" if "3D/3dmodel.model" in names else models[0]
-
-
-MAX_TRANSFORM_VALUE = 1e6
-"""Largest absolute entry of a 3MF transform (scale or offset)."""
-
-
-def _3mf_transform(text: str | None, where: str) -> np.ndarray:
-    if not text:
-        return np.eye(4)
-    try:
-        vals = [float(v) for v in text.split()]
-    except ValueError as exc:
-        raise ValidationError(f"bad 3MF transform {text[:80]!r}", where=where) from exc
-    if len(vals) != 12:
-        raise ValidationError(f"3MF transform needs 12 numbers, got {len(vals)}", where=where)
-    if not all(abs(v) <= MAX_TRANSFORM_VALUE for v in vals):  # also false for NaN
-        raise ValidationError(
-            f"3MF transform has a number that is not finite or beyond ±{MAX_TRANSFORM_VALUE:g}",
-            where=where,
-        )
-    m = np.eye(4)
-    m[:3, :3] = np.asarray(vals[:9]).reshape(3, 3).T  # 3MF: row vector × matrix
-    m[:3, 3] = vals[9:12]
-    return m
-
-
-@dataclass(frozen=True)
-class _Size:
-    """What one object expands to: triangles, vertices and mesh copies, and how deep."""
-
-    triangles: int
-    vertices: int
-    instances: int
-    depth: int
-
-
-class _Resources:
-    """The objects of a 3MF model, each mesh parsed once, and the size of what each object
-    expands to: computed over the component graph (cycles refused) before anything is
-    expanded, so the budget is checked on counts, not on allocated arrays."""
-
-    def __init__(self, root: ElementTree.Element, limits: IntakeLimits, where: str) -> None:
-        self.limits = limits
-        self.where = where
-        self.objects: dict[str, ElementTree.Element] = {}
-        for obj in root.iter(f"{_NS_3MF}object"):
-            oid = obj.get("id", "")
-            if oid in self.objects:
-                raise ValidationError(f"3MF has two objects with id {oid!r}", where=where)
-            self.objects[oid] = obj
-        self.meshes: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
-        self.children: dict[str, list[tuple[str, np.ndarray]]] = {}
-        self.sizes: dict[str, _Size] = {}
-
-    def _object(self, oid: str) -> ElementTree.Element:
-        obj = self.objects.get(oid)
-        if obj is None:
-            raise ValidationError(f"3MF refers to missing object {oid!r}", where=self.where)
-        return obj
-
-    def mesh(self, oid: str) -> tuple[np.ndarray, np.ndarray] | None:
-        if oid not in self.meshes:
-            element = self._object(oid).find(f"{_NS_3MF}mesh")
-            self.meshes[oid] = None if element is None else _3mf_mesh(element, self.where)
-        return self.meshes[oid]
-
-    def components(self, oid: str) -> list[tuple[str, np.ndarray]]:
-        if oid not in self.children:
-            comps = self._object(oid).find(f"{_NS_3MF}components")
-            self.children[oid] = [
-                (c.get("objectid", ""), _3mf_transform(c.get("transform"), self.where))
-                for c in ([] if comps is None else comps.iter(f"{_NS_3MF}component"))
-            ]
-        return self.children[oid]
-
-    def size(self, oid: str, trail: tuple[str, ...] = ()) -> _Size:
-        """Expanded size of `oid` (memoised; iterative depth is bounded by the limit)."""
-        if oid in self.sizes:
-            return self.sizes[oid]
-        if oid in trail:
-            raise ValidationError(
-                f"3MF components form a cycle through object {oid!r}", where=self.where
-            )
-        if len(trail) >= self.limits.max_component_depth:
-            raise ValidationError(
-                f"3MF components nest deeper than {self.limits.max_component_depth} levels",
-                where=self.where,
-            )
-        mesh = self.mesh(oid)
-        triangles = 0 if mesh is None else len(mesh[1])
-        vertices = 0 if mesh is None else len(mesh[0])
-        instances = 0 if mesh is None else 1
-        depth = 0
-        for child, _ in self.components(oid):
-            sub = self.size(child, (*trail, oid))
-            triangles += sub.triangles
-            vertices += sub.vertices
-            instances += sub.instances
-            depth = max(depth, sub.depth + 1)
-            self.check(triangles, vertices, instances)
-        size = _Size(triangles, vertices, instances, depth)
-        self.sizes[oid] = size
-        return size
-
-    def check(self, triangles: int, vertices: int, instances: int) -> None:
-        """Refuse a build whose expansion would pass a limit (Python ints: no overflow)."""
-        limits, where = self.limits, self.where
-        if triangles > limits.max_triangles:
-            raise ValidationError(
-                f"3MF build expands to {triangles} triangles (through its components), over "
-                f"the {limits.max_triangles} limit",
-                where=where,
-            )
-        if vertices > limits.max_vertices:
-            raise ValidationError(
-                f"3MF build expands to {vertices} vertices, over the {limits.max_vertices} limit",
-                where=where,
-            )
-        if instances > limits.max_instances:
-            raise ValidationError(
-                f"3MF build places {instances} mesh copies (through its components), over the "
-                f"{limits.max_instances} limit",
-                where=where,
-            )
-
-
-def _3mf_build(
-    root: ElementTree.Element, limits: IntakeLimits, where: str
-) -> tuple[np.ndarray, np.ndarray]:
-    resources = _Resources(root, limits, where)
-    build = root.find(f"{_NS_3MF}build")
-    items = [] if build is None else list(build.iter(f"{_NS_3MF}item"))
-    placed: list[tuple[str, np.ndarray]] = []
-    triangles = vertices = instances = 0
-    for item in items:
-        oid = item.get("objectid", "")
-        size = resources.size(oid)
-        triangles += size.triangles
-        vertices += size.vertices
-        instances += size.instances
-        resources.check(triangles, vertices, instances)
-        placed.append((oid, _3mf_transform(item.get("transform"), where)))
-    if triangles == 0:
-        raise ValidationError("3MF holds no mesh in its build", where=where)
-    # within budget: expand, each mesh array shared by all its copies
-    verts: list[np.ndarray] = []
-    faces: list[np.ndarray] = []
-    offset = 0
-
-    def emit(oid: str, transform: np.ndarray) -> None:
-        nonlocal offset
-        mesh = resources.mesh(oid)
-        if mesh is not None and len(mesh[1]):
-            v, f = mesh
-            verts.append(v @ transform[:3, :3].T + transform[:3, 3])
-            faces.append(f + offset)
-            offset += len(v)
-        for child, t in resources.components(oid):
-            emit(child, transform @ t)
-
-    with np.errstate(all="ignore"):  # an overflow to inf is refused by the check below
-        for oid, transform in placed:
-            emit(oid, transform)
-    vertices_out = np.vstack(verts)
-    _check_coordinates(vertices_out, RAW_COORDINATE_LIMIT, where)
-    return vertices_out, np.vstack(faces)
-
-
-def _3mf_mesh(mesh: ElementTree.Element, where: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        v = np.array(
-            [
-                (float(e.get("x", "")), float(e.get("y", "")), float(e.get("z", "")))
-                for e in mesh.iter(f"{_NS_3MF}vertex")
-            ],
-            dtype=np.float64,
-        ).reshape(-1, 3)
-        corners = [
-            (int(e.get("v1", "")), int(e.get("v2", "")), int(e.get("v3", "")))
-            for e in mesh.iter(f"{_NS_3MF}triangle")
-        ]
-    except ValueError as exc:
-        raise ValidationError(
-            f"3MF mesh has a malformed vertex or triangle: {exc}", where=where
-        ) from exc
-    # check the indices as Python ints: 10**24 must be refused, not overflow int64
-    if corners and (min(map(min, corners)) < 0 or max(map(max, corners)) >= len(v)):
-        raise ValidationError("3MF triangle refers to a vertex that does not exist", where=where)
-    f = np.array(corners, dtype=np.int64).reshape(-1, 3)
     _check_coordinates(v, RAW_COORDINATE_LIMIT, where)
     return v, f
 
