@@ -10,7 +10,9 @@ Run: python tests/fuzz/orders_csv.py [libFuzzer flags] CORPUS_DIR...
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
+from pathlib import Path
 
 import atheris
 
@@ -35,5 +37,7 @@ def TestOneInput(data: bytes) -> None:  # the name atheris calls
 
 
 if __name__ == "__main__":
-    atheris.Setup(sys.argv, TestOneInput)
+    # libFuzzer re-runs argv[0] through the shell for -merge / -fork: make it "python script"
+    argv0 = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(__file__).resolve()))}"
+    atheris.Setup([argv0, *sys.argv[1:]], TestOneInput)
     atheris.Fuzz()
