@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-PASSWORD = "benchmark password 1"
+PASSWORD = "load test passphrase 1"  # the password policy refuses one holding the user name
 SERVER = """
 import sys, uvicorn
 from microfactory.bootstrap import bootstrap

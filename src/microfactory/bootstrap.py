@@ -63,9 +63,11 @@ class Container:
         clock: Clock | None = None,
         listeners: Sequence[Callable[[PlanVersion], None]] = (),
     ) -> PlanningService:
-        """The planning service; held quotes' capacity is kept free in every plan."""
+        """The planning service; held quotes' capacity is kept free in every plan, and it
+        plans under the database's planning lock (one plan at a time across processes)."""
         from microfactory.services.planning import PlanningService
         from microfactory.services.quoting import HeldQuotes
+        from microfactory.store.locks import PLANNING_LOCK, DatabaseLock
         from microfactory.store.quoting_tables import SqlQuoteStore
 
         return PlanningService(
@@ -74,6 +76,7 @@ class Container:
             settings,
             holds=HeldQuotes(SqlQuoteStore(self.engine)),
             listeners=listeners,
+            lock=DatabaseLock(self.engine, PLANNING_LOCK),
         )
 
     def quotes(

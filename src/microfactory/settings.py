@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None, description="signs session cookies; generated and stored when unset"
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For / X-Forwarded-Proto headers are believed (e.g. 127.0.0.1,10.0.0.0/8); "
+        "empty: none, the peer address is the client",
+    )
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Secure flag on cookies: auto = when the request came over HTTPS (directly "
+        "or from a trusted proxy saying so)",
+    )
     max_upload_bytes: int = 50_000_000
     quote_hold_hours: float = 48.0
     maintenance_lead_hours: float = 24.0

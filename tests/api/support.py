@@ -87,7 +87,9 @@ def seed(url: str) -> dict[Role, str]:
     container = bootstrap(db_url=url)
     try:
         init_factory(container.uow, DEMO_FACTORY)
-        ctx: ApiContext = build_app(container, FixedClock(NOW), FAST_HASHER).state.ctx
+        ctx: ApiContext = build_app(
+            container, FixedClock(NOW), FAST_HASHER, auth_clock=FixedClock(NOW)
+        ).state.ctx
         tokens: dict[Role, str] = {}
         for role in Role:
             ctx.auth.add_user(role.value, PASSWORD, role)
@@ -104,7 +106,7 @@ def make_env(url: str, tokens: dict[Role, str] | None = None) -> Iterator[Env]:
         tokens = seed(url)
     container = bootstrap(db_url=url, migrate=False)
     clock = FixedClock(NOW)
-    app = build_app(container, clock, FAST_HASHER)
+    app = build_app(container, clock, FAST_HASHER, auth_clock=clock)
     with ExitStack() as stack, start_blocking_portal() as portal:
         env = Env(app, container, clock, tokens, stack, portal)
         try:

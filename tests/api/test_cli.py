@@ -65,6 +65,9 @@ REFUSALS = [
     (["--password-stdin"], "short\n", "at least 10 characters"),  # password too short
     (["--role", "root", "--password-stdin"], "a long enough passphrase\n", "unknown role"),
     (["--password-stdin"], "\n", "empty password"),  # nothing typed
+    (["--password-stdin"], "password123\n", "most common passwords"),  # in the breach list
+    (["--password-stdin"], "Sunshine2024!\n", "common password with digits"),  # dressed up
+    (["--password-stdin"], "bob-is-the-boss\n", "must not contain the username"),
 ]
 
 

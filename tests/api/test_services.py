@@ -1,5 +1,5 @@
-"""The area's services on their own: read cache, login throttle, alerts and their
-acknowledgement."""
+"""The area's services on their own: read cache, alerts and their acknowledgement (the
+login backoff has its own tests in test_login_protection.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from microfactory.core.clock import FixedClock
 from microfactory.core.errors import Conflict, NotFound
 from microfactory.services.alerts import Alert, AlertService
-from microfactory.services.auth import LoginThrottle, TooManyAttempts
 from microfactory.services.dashboard import TtlCache
 
 T0 = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
@@ -52,28 +51,6 @@ def test_clear_forgets_everything() -> None:
     cache.get("k", lambda: 1)
     cache.clear()
     assert cache.get("k", lambda: 2) == 2
-
-
-def test_throttle_counts_failures_per_key_in_the_window() -> None:
-    clock = FixedClock(T0)
-    throttle = LoginThrottle(clock, limit=3, window=timedelta(minutes=5))
-    for _ in range(3):
-        throttle.check(["user:a"])
-        throttle.failed(["user:a"])
-    with pytest.raises(TooManyAttempts) as caught:
-        throttle.check(["user:a"])
-    assert caught.value.retry_after == 301
-    throttle.check(["user:b"])  # other keys are not affected
-    clock.advance(timedelta(minutes=5))
-    throttle.check(["user:a"])
-
-
-def test_success_clears_the_failures_of_a_key() -> None:
-    throttle = LoginThrottle(FixedClock(T0), limit=2)
-    throttle.failed(["user:a"])
-    throttle.succeeded(["user:a"])
-    throttle.failed(["user:a"])
-    throttle.check(["user:a"])
 
 
 class MemoryAcks:

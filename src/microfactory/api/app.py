@@ -12,10 +12,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
+from starlette.types import Scope
 
 from microfactory.api import problems
 from microfactory.api.context import ApiContext
+from microfactory.api.deps import credentials_user
 from microfactory.api.middleware import (
     AuditMiddleware,
     BodyLimitMiddleware,
@@ -122,7 +124,18 @@ def create_app(
         return Response(raw, media_type="text/javascript", headers=headers)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    async def authenticated(scope: Scope) -> bool:
+        return await credentials_user(HTTPConnection(scope), ctx.auth) is not None
+
+    # outermost last: security headers, then the audit (so it records the 401 / 413 of the
+    # body limit too), then the body limit
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=ctx.max_body_bytes,
+        routes=ctx.body_limits,
+        authenticate=authenticated,
+    )
     app.add_middleware(AuditMiddleware, audit=ctx.audit)
-    app.add_middleware(BodyLimitMiddleware, limit=ctx.max_body_bytes, routes=ctx.body_limits)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -12,6 +12,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from microfactory.api.app import create_app
+from microfactory.api.clients import parse_networks
 from microfactory.api.context import ApiContext
 from microfactory.api.routes import quoting as quote_routes
 from microfactory.bootstrap import Container
@@ -23,11 +24,16 @@ from microfactory.services.alerts import (
     rejection_alert_source,
 )
 from microfactory.services.audit import AuditLog
-from microfactory.services.auth import AuthService
+from microfactory.services.auth import AuthService, LoginGuard
 from microfactory.services.dashboard import DashboardService, Providers, TtlCache
 from microfactory.services.dashboard_views import MachineViews, statuses_provider
 from microfactory.services.planning import PlanningSettings
-from microfactory.store.auth_sql import SqlAlertAckStore, SqlAuditStore, SqlAuthStore
+from microfactory.store.auth_sql import (
+    SqlAlertAckStore,
+    SqlAuditStore,
+    SqlAuthStore,
+    SqlLoginAttempts,
+)
 from microfactory.store.dashboard_sql import SqlDashboardQueries
 from microfactory.store.execution_sql import SqlExecutionStore
 from microfactory.store.quality_store import SqlQualityStore
@@ -68,14 +74,18 @@ def run_clock(container: Container) -> Clock:
 
 
 def build_context(
-    container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
+    container: Container,
+    clock: Clock | None = None,
+    hasher: PasswordHasher | None = None,
+    *,
+    auth_clock: Clock | None = None,
 ) -> ApiContext:
+    """`clock` is the shop's clock (a finished demo run's simulated day, see `run_clock`);
+    logins, sessions, the login backoff and the audit log always run on `auth_clock`, the
+    wall clock unless a test passes its own."""
     engine = container.engine
-    # the server's own clock (sessions, login throttling, the audit log, what people record
-    # at a station) is the wall clock; the shop's views are shown as of the shop's data (the
-    # end of a finished simulated run). A test passes one clock for everything.
-    wall: Clock = clock or SystemClock()
     clock = clock or run_clock(container)
+    auth_clock = auth_clock or SystemClock()
     cache = TtlCache(15.0)
     telemetry = SqlTelemetryStore(engine)
     queries = SqlDashboardQueries(engine)
@@ -102,9 +112,16 @@ def build_context(
         factory = tx.factory.current()
     ctx = ApiContext(
         uow=container.uow,
-        auth=AuthService(SqlAuthStore(engine), wall, hasher=hasher),
-        audit=AuditLog(SqlAuditStore(engine), wall),
+        auth=AuthService(
+            SqlAuthStore(engine),
+            auth_clock,
+            hasher=hasher,
+            guard=LoginGuard(SqlLoginAttempts(engine), auth_clock),
+        ),
+        audit=AuditLog(SqlAuditStore(engine), auth_clock),
         clock=clock,
+        cookie_secure=container.settings.cookie_secure,
+        trusted_proxies=parse_networks(container.settings.trusted_proxies),
         dashboard=DashboardService(container.uow, clock, providers, TtlCache(3.0)),
         machine_views=views,
         alerts=alerts,
@@ -113,7 +130,7 @@ def build_context(
         genealogy=SqlQualityStore(engine),
         planning=planning,
         quotes=quotes,
-        stations=None if factory is None else container.stations(factory, wall),
+        stations=None if factory is None else container.stations(factory, auth_clock),
         site=container.settings.site,
         timezone="UTC" if factory is None else factory.site.timezone,
     )
@@ -122,13 +139,17 @@ def build_context(
 
 
 def build_app(
-    container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
+    container: Container,
+    clock: Clock | None = None,
+    hasher: PasswordHasher | None = None,
+    *,
+    auth_clock: Clock | None = None,
 ) -> FastAPI:
     from microfactory.api.routes import quality, shopfloor
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
 
-    ctx = build_context(container, clock, hasher)
+    ctx = build_context(container, clock, hasher, auth_clock=auth_clock)
     app = create_app(
         ctx,
         extra_routers=[

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from microfactory.api.clients import CookieSecure, Network
 from microfactory.core.clock import Clock
 from microfactory.services.alerts import AlertService
 from microfactory.services.audit import AuditLog
@@ -40,7 +41,10 @@ class ApiContext:
     max_body_bytes: int = 1_000_000
     body_limits: dict[str, int] = field(default_factory=dict)
     """Larger body limits for exact paths (the model upload)."""
-    secure_cookies: bool = False
+    cookie_secure: CookieSecure = "auto"
+    """Secure flag on cookies: "auto" (when the request came over HTTPS), "always", "never"."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """Peers whose X-Forwarded-For / X-Forwarded-Proto headers are believed."""
     sse_interval_s: float = 2.0
     replan_lock: threading.Lock = field(default_factory=threading.Lock)
     """One replan at a time from the web (a plan takes seconds)."""

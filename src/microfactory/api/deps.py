@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from microfactory.access import Permission, Session, User
 from microfactory.api.context import ApiContext
 from microfactory.api.middleware import AUDIT_KEY, STATE_CHANGING
 from microfactory.core.errors import PermissionDenied
-from microfactory.services.auth import require, same_secret
+from microfactory.services.auth import AuthService, require, same_secret
 
 SESSION_COOKIE = "mf_session"
 CSRF_HEADER = "x-csrf-token"
@@ -53,6 +54,25 @@ async def current_session(request: Request) -> Session | None:
             found = await run_in_threadpool(auth.session, cookie)
     request.scope["microfactory.session"] = found
     return found
+
+
+async def credentials_user(conn: HTTPConnection, auth: AuthService) -> User | None:
+    """The user behind the request's API token or session cookie, from the headers alone
+    (no body is read, no CSRF check): lets a middleware refuse an anonymous upload before
+    its body arrives."""
+    scheme, _, secret = conn.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and secret.strip():
+        cached, value = auth.peek("t", secret.strip())
+        if not cached:
+            value = await run_in_threadpool(auth.token_user, secret.strip())
+        return value if isinstance(value, User) else None
+    cookie = conn.cookies.get(SESSION_COOKIE, "")
+    if not cookie:
+        return None
+    cached, found = auth.peek("s", cookie)
+    if not cached:
+        found = await run_in_threadpool(auth.session, cookie)
+    return found.user if isinstance(found, Session) else None
 
 
 async def current_user(request: Request) -> User | None:

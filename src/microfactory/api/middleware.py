@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -31,42 +32,64 @@ SECURITY_HEADERS = [
 ]
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 async def _send_problem(send: Send, status: int, title: str, detail: str) -> None:
     body = json.dumps(
         {"type": "about:blank", "title": title, "status": status, "detail": detail}
     ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+Authenticate = Callable[[Scope], Awaitable[bool]]
 
 
 class BodyLimitMiddleware:
     """Refuse request bodies over `limit` bytes with 413, whether or not the client sent a
-    Content-Length (chunked bodies are counted as they arrive). `routes` raises the limit for
-    exact paths (the model upload)."""
+    Content-Length: a chunked body is counted as it arrives, and at the first byte over the
+    limit the 413 is sent and the application is told the client went away (it never sees
+    the rest, and its own error for the cut-off body is dropped).
 
-    def __init__(self, app: ASGIApp, limit: int, routes: dict[str, int] | None = None) -> None:
+    `routes` raises the limit for exact paths (the model upload). Those bodies are accepted
+    from authenticated callers only: with `authenticate`, a state-changing request to such a
+    path without valid credentials gets 401 before a byte of its body is read."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        routes: dict[str, int] | None = None,
+        authenticate: Authenticate | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.routes = dict(routes or {})
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.routes.get(scope.get("path", ""), self.limit)
+        path = scope.get("path", "")
+        limit = self.routes.get(path, self.limit)
+        if (
+            path in self.routes
+            and self.authenticate is not None
+            and scope.get("method") in STATE_CHANGING
+            and not await self.authenticate(scope)
+        ):
+            await _send_problem(
+                send,
+                401,
+                "Not authenticated",
+                "log in or send an API token before uploading (Authorization: Bearer mf_...)",
+            )
+            return
         for key, value in scope.get("headers", []):
             if key == b"content-length":
                 try:
@@ -81,29 +104,39 @@ class BodyLimitMiddleware:
                     return
         seen = 0
         started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused, started
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge
+                    refused = True
+                    if not started:
+                        started = True
+                        await _send_problem(
+                            send, 413, "Content Too Large", f"request body over {limit} bytes"
+                        )
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 went out already; what the app says about the cut body is moot
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _send_problem(
-                    send, 413, "Content Too Large", f"request body over {limit} bytes"
-                )
+        except Exception:
+            if not refused:
+                raise
+            log.debug("request to %s cut off at the %d-byte body limit", path, limit)
 
 
 class AuditMiddleware:

@@ -3,14 +3,17 @@ tokens). There is no default account: create the first admin with `users add`.""
 
 from __future__ import annotations
 
+import getpass
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
 from microfactory.bootstrap import Container
 from microfactory.cli.common import DB_HELP, console, open_container
-from microfactory.core.errors import ValidationError
+from microfactory.core.errors import MicrofactoryError, ValidationError
 
 users_app = typer.Typer(help="Dashboard and API users, and API tokens.", no_args_is_help=True)
 DbOpt = Annotated[str | None, typer.Option("--db", help=DB_HELP)]
@@ -59,7 +62,8 @@ def _first_admin(container: Container) -> None:
             "password (10+ characters)", hide_input=True, confirmation_prompt=True
         )
         try:
-            user = _auth(container).add_user(name, password, "admin")
+            with _audited(container, f"serve: first admin {name}"):
+                user = _auth(container).add_user(name, password, "admin")
         except ValidationError as exc:
             console.print(f"[red]{exc}[/]")
             continue
@@ -88,6 +92,36 @@ def _auth(container: Container):  # type: ignore[no-untyped-def]
     return AuthService(SqlAuthStore(container.engine), SystemClock())
 
 
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in this environment (a bare container)
+        return "unknown"
+
+
+@contextmanager
+def _audited(container: Container, action: str) -> Iterator[dict[str, str]]:
+    """Record a user or token change made from the command line in the same audit log as
+    the API's: actor `cli:<OS user>`, role `cli`, outcome the exit code (0 = done). The
+    block may put a `detail` in the yielded dict; secrets never go there."""
+    from microfactory.core.clock import SystemClock
+    from microfactory.services.audit import AuditLog
+    from microfactory.store.auth_sql import SqlAuditStore
+
+    audit = AuditLog(SqlAuditStore(container.engine), SystemClock())
+    note: dict[str, str] = {}
+    outcome = 1
+    try:
+        yield note
+        outcome = 0
+    except MicrofactoryError as exc:
+        outcome = exc.exit_code
+        note.setdefault("detail", str(exc))
+        raise
+    finally:
+        audit.record(f"cli:{_os_user()}", "cli", f"cli {action}", outcome, note.get("detail", ""))
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -112,7 +146,8 @@ def users_add(
     password = _read_password(password_stdin)
     container = open_container(db)
     try:
-        user = _auth(container).add_user(username, password, role)
+        with _audited(container, f"users add {username} --role {role}"):
+            user = _auth(container).add_user(username, password, role)
     finally:
         container.close()
     console.print(f"[green]created[/] {user.username} ({user.role})")
@@ -138,7 +173,8 @@ def users_passwd(
     password = _read_password(password_stdin)
     container = open_container(db)
     try:
-        _auth(container).set_password(username, password)
+        with _audited(container, f"users passwd {username}"):
+            _auth(container).set_password(username, password)
     finally:
         container.close()
     console.print(f"[green]password changed[/] for {username}")
@@ -152,7 +188,9 @@ def users_token(
     """Issue an API token for a user (printed once; send it as `Authorization: Bearer ...`)."""
     container = open_container(db)
     try:
-        secret, token = _auth(container).issue_token(username, name)
+        with _audited(container, f"users token {username}") as note:
+            secret, token = _auth(container).issue_token(username, name)
+            note["detail"] = f"token {token.id} ({token.name})"
     finally:
         container.close()
     console.print(f"token {token.id} for {token.user} ({token.name}):")

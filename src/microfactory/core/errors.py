@@ -24,14 +24,36 @@ class MicrofactoryError(Exception):
 
 
 class ValidationError(MicrofactoryError, ValueError):
-    """Input that breaks a rule. `where` names the file, line or field path."""
+    """Input that breaks a rule. `where` names the file, line or field path; `problems`
+    lists every (where, reason) when a whole file was checked and several things are wrong."""
 
     exit_code = 2
 
-    def __init__(self, message: str, *, where: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        where: str | None = None,
+        problems: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         self.where = where
         self.reason = message
+        self.problems = problems
         super().__init__(f"{where}: {message}" if where else message)
+
+    @classmethod
+    def of(
+        cls, problems: list[tuple[str, str]], *, where: str | None = None, shown: int = 50
+    ) -> ValidationError:
+        """One error for several problems: the first `shown` listed one per line."""
+        if len(problems) == 1:
+            at, reason = problems[0]
+            return cls(reason, where=at, problems=tuple(problems))
+        lines = [f"  {at}: {reason}" for at, reason in problems[:shown]]
+        if len(problems) > shown:
+            lines.append(f"  ... and {len(problems) - shown} more")
+        message = f"{len(problems)} problems:\n" + "\n".join(lines)
+        return cls(message, where=where, problems=tuple(problems))
 
 
 class NotFound(MicrofactoryError, LookupError):

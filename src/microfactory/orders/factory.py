@@ -107,4 +107,43 @@ class Factory:
                     problems.append(
                         FactoryProblem(f"products[{i}].bom[{j}]", "a product cannot contain itself")
                     )
+        problems.extend(self._bom_cycles())
+        return problems
+
+    def _bom_cycles(self) -> list[FactoryProblem]:
+        """Products that contain themselves through other products (A → B → A): one problem
+        per cycle, at the BOM line that closes it. Iterative, so a deep BOM cannot overflow
+        the stack."""
+        index = {p.id: i for i, p in enumerate(self.products)}
+        edges = {
+            p.id: [(j, line.component) for j, line in enumerate(p.bom) if line.component in index]
+            for p in self.products
+        }
+        state: dict[str, int] = {}  # 1: on the current path, 2: done
+        problems: list[FactoryProblem] = []
+        for root in edges:
+            if root in state:
+                continue
+            path: list[str] = [root]
+            stack = [iter(edges[root])]
+            state[root] = 1
+            while stack:
+                step = next(stack[-1], None)
+                if step is None:
+                    state[path.pop()] = 2
+                    stack.pop()
+                    continue
+                j, child = step
+                if state.get(child) == 1 and child != path[-1]:
+                    loop = [*path[path.index(child) :], child]
+                    problems.append(
+                        FactoryProblem(
+                            f"products[{index[path[-1]]}].bom[{j}]",
+                            f"bill of materials has a cycle: {' → '.join(loop)}",
+                        )
+                    )
+                elif child not in state:
+                    state[child] = 1
+                    path.append(child)
+                    stack.append(iter(edges[child]))
         return problems

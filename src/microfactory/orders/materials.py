@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from microfactory.shopfloor.machines import check_id
+from microfactory.shopfloor.machines import check_id, check_number
 
 MATERIAL_KINDS = ("filament", "resin", "powder", "sheet", "bar", "paint", "component", "packaging")
 
@@ -20,8 +20,7 @@ class MaterialLot:
 
     def __post_init__(self) -> None:
         check_id(self.id, "material lot id")
-        if self.quantity_kg < 0:
-            raise ValueError("lot quantity_kg must not be negative")
+        check_number(self.quantity_kg, "quantity_kg", 0, 1e9, what="lot quantity_kg")
         if self.received is not None and self.received.tzinfo is None:
             raise ValueError("lot received time must be timezone-aware")
 
@@ -43,12 +42,10 @@ class Material:
         check_id(self.id, "material id")
         if self.kind not in MATERIAL_KINDS:
             raise ValueError(f"material kind {self.kind!r} is unknown; use one of {MATERIAL_KINDS}")
-        if not 0.05 <= self.density_g_cm3 <= 25:
-            raise ValueError("density_g_cm3 must be between 0.05 and 25")
-        if self.cost_per_kg < 0:
-            raise ValueError("cost_per_kg must not be negative")
-        if self.flow_mm3_s is not None and self.flow_mm3_s <= 0:
-            raise ValueError("flow_mm3_s must be positive")
+        check_number(self.density_g_cm3, "density_g_cm3", 0.05, 25)
+        check_number(self.cost_per_kg, "cost_per_kg", 0, 1e6)
+        if self.flow_mm3_s is not None:
+            check_number(self.flow_mm3_s, "flow_mm3_s", 0, 1e6, low_open=True)
         for lot in self.lots:
             if lot.material != self.id:
                 raise ValueError(f"lot {lot.id} belongs to {lot.material}, not {self.id}")

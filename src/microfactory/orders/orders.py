@@ -8,6 +8,7 @@ released) for quality holds and cancelled. An operation whose job a machine abor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import Any
 
 from microfactory.core.errors import Conflict
 from microfactory.orders.products import ParamValue, Product
-from microfactory.shopfloor.machines import check_id
+from microfactory.shopfloor.machines import check_id, check_number
 
 
 class OrderStatus(StrEnum):
@@ -95,8 +96,8 @@ class OrderLine:
             raise ValueError("order line quantity must be a whole number")
         if not 1 <= self.quantity <= 1_000_000:
             raise ValueError("order line quantity must be between 1 and 1,000,000")
-        if self.unit_price is not None and self.unit_price < 0:
-            raise ValueError("unit_price must not be negative")
+        if self.unit_price is not None:
+            check_number(self.unit_price, "unit_price", 0, 1e12)
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,8 @@ class WorkOrderOperation:
     rejected: int = 0
 
     def __post_init__(self) -> None:
-        if self.minutes <= 0:
-            raise ValueError("operation minutes must be positive")
+        if not (isinstance(self.minutes, int | float) and 0 < self.minutes < math.inf):
+            raise ValueError("operation minutes must be a positive finite number")
         if self.actual_end is not None and self.actual_start is None:
             raise ValueError("an operation cannot end before it started")
         if (

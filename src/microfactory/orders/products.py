@@ -9,9 +9,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from microfactory.shopfloor.machines import check_id
+from microfactory.shopfloor.machines import (
+    MAX_MINUTES,
+    FieldValueError,
+    check_id,
+    check_number,
+)
 
 PARAM_TYPES = ("int", "float", "str", "choice", "bool")
+MAX_SEQ = 10_000
+MAX_BOM_QUANTITY = 1e6
+MAX_PRICE = 1e9
 ParamValue = int | float | str | bool
 
 
@@ -31,6 +39,9 @@ class ParameterSpec:
             raise ValueError(f"parameter type {self.type!r} is unknown; use one of {PARAM_TYPES}")
         if self.type == "choice" and not self.choices:
             raise ValueError(f"choice parameter {self.name} needs choices")
+        for bound, label in ((self.min, "min"), (self.max, "max")):
+            if bound is not None:
+                check_number(bound, label, -1e15, 1e15, what=f"parameter {self.name} {label}")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"parameter {self.name}: min must not exceed max")
         if self.default is not None:
@@ -81,12 +92,12 @@ class RoutingOperation:
     inspection: bool = False
 
     def __post_init__(self) -> None:
-        if self.seq < 1:
-            raise ValueError("operation seq must be 1 or more")
+        if not 1 <= self.seq <= MAX_SEQ:
+            raise FieldValueError("seq", f"operation seq must be 1 to {MAX_SEQ}")
         if not self.capability:
             raise ValueError("operation needs a capability")
-        if self.fixed_minutes < 0 or self.per_unit_minutes < 0:
-            raise ValueError("operation times must not be negative")
+        check_number(self.fixed_minutes, "fixed_minutes", 0, MAX_MINUTES)
+        check_number(self.per_unit_minutes, "per_unit_minutes", 0, MAX_MINUTES)
         if self.fixed_minutes + self.per_unit_minutes <= 0:
             raise ValueError("operation needs a positive fixed or per-unit time")
         if self.after is not None and self.seq in self.after:
@@ -114,8 +125,9 @@ class BomLine:
     operation: int | None = None
 
     def __post_init__(self) -> None:
-        if self.quantity <= 0:
-            raise ValueError("BOM quantity must be positive")
+        check_number(
+            self.quantity, "quantity", 0, MAX_BOM_QUANTITY, low_open=True, what="BOM quantity"
+        )
         if self.unit not in ("kg", "g", "pcs", "m", "l"):
             raise ValueError(f"BOM unit {self.unit!r} is unknown; use kg, g, pcs, m or l")
 
@@ -135,6 +147,9 @@ class Characteristic:
 
     def __post_init__(self) -> None:
         check_id(self.name, "characteristic name")
+        for value, label in ((self.nominal, "nominal"), (self.lsl, "lsl"), (self.usl, "usl")):
+            if value is not None:
+                check_number(value, label, -1e12, 1e12, what=f"characteristic {self.name} {label}")
         if self.lsl is None and self.usl is None:
             raise ValueError(f"characteristic {self.name} needs lsl, usl or both")
         if self.lsl is not None and self.usl is not None and not self.lsl < self.usl:
@@ -156,6 +171,7 @@ class Product:
 
     def __post_init__(self) -> None:
         check_id(self.id, "product id")
+        check_number(self.base_price, "base_price", 0, MAX_PRICE)
         if not self.routing:
             raise ValueError("a product needs at least one routing operation")
         seqs = [op.seq for op in self.routing]

@@ -3,23 +3,24 @@
 Every refusal is a `ValidationError` naming the file and the reason; nothing is kept of a
 refused file. 3MF archives are checked for declared uncompressed size, compression ratio and
 entry count *before* anything is extracted, and reads are bounded so that an archive whose
-headers lie still cannot expand past the limit.
+headers lie still cannot expand past the limit. 3MF component trees are sized (triangles,
+vertices, instances, depth; cycles refused) *before* anything is expanded, so a file of a few
+hundred bytes cannot ask for billions of triangles. Coordinates must be finite and within
+`max_coordinate_mm`; face indices must name existing vertices.
 """
 
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import numpy as np
 import trimesh
 
 from microfactory.core.errors import ValidationError
 from microfactory.quoting.geometry import signed_volume
+from microfactory.quoting.threemf import read_3mf
 
 #: Length of one model unit in millimetres (3MF `unit` values plus common short names).
 UNIT_MM: dict[str, float] = {
@@ -41,7 +42,6 @@ UNIT_MM: dict[str, float] = {
 }
 
 FORMATS = ("stl", "3mf", "obj")
-_NS_3MF = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,28 @@ class IntakeLimits:
     max_triangles: int = 5_000_000
     max_hole_share: float = 0.1
     """Holes are closed only while the patches stay under this share of the surface."""
+    max_instances: int = 100_000
+    """3MF: most mesh copies the build may place (through build items and components)."""
+    max_component_depth: int = 16
+    """3MF: deepest nesting of components."""
+    max_coordinate_mm: float = 1_000_000.0
+    """Largest absolute coordinate, in millimetres (1 km): far beyond any build volume, and
+    small enough that areas and volumes cannot overflow."""
 
     def __post_init__(self) -> None:
         if min(self.max_file_bytes, self.max_uncompressed_bytes, self.max_zip_entries) <= 0:
             raise ValueError("intake limits must be positive")
         if self.max_compression_ratio < 1 or self.max_triangles <= 0:
             raise ValueError("max_compression_ratio must be >= 1 and max_triangles positive")
+        if self.max_instances <= 0 or self.max_component_depth <= 0:
+            raise ValueError("max_instances and max_component_depth must be positive")
+        if not 0 < self.max_coordinate_mm <= 1e12:
+            raise ValueError("max_coordinate_mm must be positive and at most 1e12")
+
+    @property
+    def max_vertices(self) -> int:
+        """A mesh needs at most three vertices per triangle; more are never useful."""
+        return 3 * self.max_triangles
 
 
 @dataclass(frozen=True)
@@ -112,18 +128,22 @@ def load_model_bytes(
         raise ValidationError(f"unknown unit {units!r}; use one of {sorted(UNIT_MM)}", where=where)
     declared: str | None = units.lower() if units else None
     if fmt == "3mf":
-        vertices, faces, file_unit = _read_3mf(data, limits, where)
+        vertices, faces, file_unit = read_3mf(data, limits, where)
+        _check_coordinates(vertices, RAW_COORDINATE_LIMIT, where)
+        if file_unit not in UNIT_MM:
+            raise ValidationError(f"3MF declares unknown unit {file_unit!r}", where=where)
         declared = declared or file_unit
     elif fmt == "stl":
         vertices, faces = _read_stl(data, limits, where)
     else:
-        vertices, faces = _read_obj(data, where)
+        vertices, faces = _read_obj(data, limits, where)
     if len(faces) > limits.max_triangles:
         raise ValidationError(
             f"{len(faces)} triangles, over the {limits.max_triangles} limit", where=where
         )
     warnings: list[str] = []
     vertices, unit = _apply_units(vertices, declared, warnings)
+    _check_coordinates(vertices, limits.max_coordinate_mm, where, "mm")
     mesh, repaired = _validated_mesh(vertices, faces, where, warnings, limits.max_hole_share)
     return LoadedModel(
         name=Path(filename).stem,
@@ -181,9 +201,30 @@ def _read_stl(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray
 
 def _soup_to_indexed(tris: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Triangle soup (n, 3, 3) → vertices + faces; equal corners are merged later."""
-    if not np.isfinite(tris).all():
-        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
+    _check_coordinates(tris, RAW_COORDINATE_LIMIT, where)
     return tris.reshape(-1, 3), np.arange(tris.shape[0] * 3, dtype=np.int64).reshape(-1, 3)
+
+
+MIN_VOLUME_SHARE = 1e-9
+"""Smallest enclosed volume, as a share of the cube of the largest extent (a 10 mm part must
+enclose more than 1e-6 mm³; a 0.01 mm sheet across a 100 mm plate still does)."""
+
+RAW_COORDINATE_LIMIT = 1e12
+"""Largest absolute coordinate a file may hold in its own unit (checked again in mm once the
+unit is known); keeps every later product of coordinates finite."""
+
+
+def _check_coordinates(
+    values: np.ndarray, limit: float, where: str, unit: str = "model units"
+) -> None:
+    if not np.isfinite(values).all():
+        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
+    if values.size and float(np.abs(values).max()) > limit:
+        raise ValidationError(
+            f"mesh has a coordinate beyond ±{limit:g} {unit} (largest "
+            f"{float(np.abs(values).max()):g})",
+            where=where,
+        )
 
 
 def _mix64(v: np.ndarray) -> np.ndarray:
@@ -226,7 +267,7 @@ def merge_exact(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return unique.astype(np.float64), inverse.astype(np.int64, copy=False)
 
 
-def _read_obj(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_obj(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -244,9 +285,21 @@ def _read_obj(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
                 idx = [int(tok.split("/")[0]) for tok in parts[1:]]
                 if len(idx) < 3:
                     raise ValidationError(f"face with < 3 vertices, line {lineno}", where=where)
+                # positive: 1-based (may refer forward); negative: relative to the last vertex
                 idx = [i - 1 if i > 0 else len(verts) + i for i in idx]
+                if min(idx) < 0 or max(idx) > limits.max_vertices:
+                    raise ValidationError(
+                        f"OBJ face on line {lineno} refers to a vertex that does not exist",
+                        where=where,
+                    )
                 faces.extend((idx[0], idx[k], idx[k + 1]) for k in range(1, len(idx) - 1))
+                if len(faces) > limits.max_triangles:
+                    raise ValidationError(
+                        f"OBJ has more than {limits.max_triangles} triangles", where=where
+                    )
         except (ValueError, IndexError) as exc:
+            if isinstance(exc, ValidationError):
+                raise
             raise ValidationError(
                 f"malformed OBJ line {lineno}: {raw[:60]!r}", where=where
             ) from exc
@@ -256,167 +309,7 @@ def _read_obj(data: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
     f = np.asarray(faces, dtype=np.int64)
     if f.min() < 0 or f.max() >= len(v):
         raise ValidationError("OBJ face refers to a vertex that does not exist", where=where)
-    if not np.isfinite(v).all():
-        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
-    return v, f
-
-
-def check_zip_safe(archive: zipfile.ZipFile, limits: IntakeLimits, where: str) -> None:
-    """Refuse a zip whose declared contents are too big, too many or too compressed.
-    Uses only the central directory: nothing is decompressed here."""
-    infos = archive.infolist()
-    if len(infos) > limits.max_zip_entries:
-        raise ValidationError(
-            f"archive has {len(infos)} entries, over the {limits.max_zip_entries} limit",
-            where=where,
-        )
-    total = sum(i.file_size for i in infos)
-    if total > limits.max_uncompressed_bytes:
-        raise ValidationError(
-            f"archive expands to {total} bytes, over the {limits.max_uncompressed_bytes}-byte "
-            "limit (zip bomb?)",
-            where=where,
-        )
-    for info in infos:
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > 1024 * 1024 and ratio > limits.max_compression_ratio:
-            raise ValidationError(
-                f"archive entry {info.filename!r} has compression ratio {ratio:.0f}:1, over "
-                f"{limits.max_compression_ratio:.0f}:1 (zip bomb?)",
-                where=where,
-            )
-
-
-def _bounded_read(archive: zipfile.ZipFile, name: str, budget: int, where: str) -> bytes:
-    with archive.open(name) as handle:
-        blob = handle.read(budget + 1)
-    if len(blob) > budget:
-        raise ValidationError(
-            f"archive entry {name!r} expands past the declared limit (zip bomb?)", where=where
-        )
-    return blob
-
-
-def _read_3mf(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray, np.ndarray, str]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise ValidationError("not a 3MF file (not a zip archive)", where=where) from exc
-    with archive:
-        check_zip_safe(archive, limits, where)
-        name = _root_model_name(archive, limits, where)
-        try:
-            blob = _bounded_read(archive, name, limits.max_uncompressed_bytes, where)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise ValidationError(f"corrupt 3MF archive: {exc}", where=where) from exc
-    try:
-        root = ElementTree.fromstring(blob)
-    except ElementTree.ParseError as exc:
-        raise ValidationError(f"3MF model XML does not parse: {exc}", where=where) from exc
-    unit = root.get("unit", "millimeter").lower()
-    if unit not in UNIT_MM:
-        raise ValidationError(f"3MF declares unknown unit {unit!r}", where=where)
-    vertices, faces = _3mf_build(root, where)
-    return vertices, faces, unit
-
-
-def _root_model_name(archive: zipfile.ZipFile, limits: IntakeLimits, where: str) -> str:
-    names = set(archive.namelist())
-    if "_rels/.rels" in names:
-        try:
-            rels = ElementTree.fromstring(
-                _bounded_read(archive, "_rels/.rels", limits.max_uncompressed_bytes, where)
-            )
-        except ElementTree.ParseError as exc:
-            raise ValidationError(f"3MF _rels/.rels does not parse: {exc}", where=where) from exc
-        for rel in rels.iter():
-            if rel.get("Type", "").endswith("/3dmodel"):
-                target = rel.get("Target", "").lstrip("/")
-                if target in names:
-                    return target
-    models = sorted(n for n in names if n.lower().endswith(".model"))
-    if not models:
-        raise ValidationError("3MF archive holds no 3D model part", where=where)
-    return "3D/3dmodel.model" if "3D/3dmodel.model" in names else models[0]
-
-
-def _3mf_transform(text: str | None, where: str) -> np.ndarray:
-    if not text:
-        return np.eye(4)
-    try:
-        vals = [float(v) for v in text.split()]
-    except ValueError as exc:
-        raise ValidationError(f"bad 3MF transform {text!r}", where=where) from exc
-    if len(vals) != 12:
-        raise ValidationError(f"3MF transform needs 12 numbers, got {len(vals)}", where=where)
-    m = np.eye(4)
-    m[:3, :3] = np.asarray(vals[:9]).reshape(3, 3).T  # 3MF: row vector × matrix
-    m[:3, 3] = vals[9:12]
-    return m
-
-
-def _3mf_build(root: ElementTree.Element, where: str) -> tuple[np.ndarray, np.ndarray]:
-    objects: dict[str, ElementTree.Element] = {
-        obj.get("id", ""): obj for obj in root.iter(f"{_NS_3MF}object")
-    }
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
-
-    def emit(obj_id: str, transform: np.ndarray, depth: int) -> None:
-        if depth > 16:
-            raise ValidationError("3MF components nest too deeply (cycle?)", where=where)
-        obj = objects.get(obj_id)
-        if obj is None:
-            raise ValidationError(f"3MF refers to missing object {obj_id!r}", where=where)
-        mesh = obj.find(f"{_NS_3MF}mesh")
-        if mesh is not None:
-            v, f = _3mf_mesh(mesh, where)
-            homo = np.c_[v, np.ones(len(v))] @ transform.T
-            parts.append((homo[:, :3], f))
-        comps = obj.find(f"{_NS_3MF}components")
-        if comps is not None:
-            for comp in comps.iter(f"{_NS_3MF}component"):
-                t = _3mf_transform(comp.get("transform"), where)
-                emit(comp.get("objectid", ""), transform @ t, depth + 1)
-
-    build = root.find(f"{_NS_3MF}build")
-    items = [] if build is None else list(build.iter(f"{_NS_3MF}item"))
-    for item in items:
-        emit(item.get("objectid", ""), _3mf_transform(item.get("transform"), where), 0)
-    if not parts:
-        raise ValidationError("3MF holds no mesh in its build", where=where)
-    offset = 0
-    verts, faces = [], []
-    for v, f in parts:
-        verts.append(v)
-        faces.append(f + offset)
-        offset += len(v)
-    return np.vstack(verts), np.vstack(faces)
-
-
-def _3mf_mesh(mesh: ElementTree.Element, where: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        v = np.array(
-            [
-                (float(e.get("x", "")), float(e.get("y", "")), float(e.get("z", "")))
-                for e in mesh.iter(f"{_NS_3MF}vertex")
-            ],
-            dtype=np.float64,
-        ).reshape(-1, 3)
-        f = np.array(
-            [
-                (int(e.get("v1", "")), int(e.get("v2", "")), int(e.get("v3", "")))
-                for e in mesh.iter(f"{_NS_3MF}triangle")
-            ],
-            dtype=np.int64,
-        ).reshape(-1, 3)
-    except ValueError as exc:
-        raise ValidationError(
-            f"3MF mesh has a malformed vertex or triangle: {exc}", where=where
-        ) from exc
-    if len(f) and (f.min() < 0 or f.max() >= len(v)):
-        raise ValidationError("3MF triangle refers to a vertex that does not exist", where=where)
-    if not np.isfinite(v).all():
-        raise ValidationError("mesh has NaN or infinite coordinates", where=where)
+    _check_coordinates(v, RAW_COORDINATE_LIMIT, where)
     return v, f
 
 
@@ -494,7 +387,9 @@ def _validated_mesh(
         mesh.invert()
         volume = -volume
         warnings.append("mesh was inside-out; normals were flipped")
-    if not volume > 0:
+    extent = float(mesh.extents.max())
+    # relative to its size: a closed surface folded onto itself encloses ~1e-15 of rounding
+    if not volume > MIN_VOLUME_SHARE * extent**3:
         raise ValidationError("mesh encloses no volume (degenerate or flat)", where=where)
     return mesh, repaired
 

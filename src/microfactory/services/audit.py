@@ -1,5 +1,8 @@
 """The audit log: one record per state-changing call (who, what, when, outcome), written by
-the API for every POST / PUT / PATCH / DELETE whatever its outcome, readable by admins."""
+the API for every POST / PUT / PATCH / DELETE whatever its outcome (outcome = HTTP status),
+and by the CLI for user and token changes (actor `cli:<OS user>`, role `cli`, action
+`cli users ...`, outcome = exit code, 0 when done); readable by admins. Times are the wall
+clock's, whatever the shop's clock says."""
 
 from __future__ import annotations
 

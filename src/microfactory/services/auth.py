@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -21,11 +22,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from microfactory.access import ApiToken, Permission, Role, Session, StoredUser, User
+from microfactory.access.passwords import MIN_LENGTH, password_problem
 from microfactory.core.clock import Clock
 from microfactory.core.errors import MicrofactoryError, PermissionDenied, ValidationError
 
 SESSION_HOURS = 8.0
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = MIN_LENGTH
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 
 
@@ -91,13 +93,11 @@ def check_username(username: str) -> str:
     return name
 
 
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"password must have at least {MIN_PASSWORD_LENGTH} characters", where="password"
-        )
-    if len(password) > 1024:
-        raise ValidationError("password must have at most 1024 characters", where="password")
+def check_password(password: str, username: str = "") -> None:
+    """The password policy of `access.passwords` (length, breach list, username)."""
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise ValidationError(problem, where="password")
 
 
 def parse_role(text: str) -> Role:
@@ -108,45 +108,126 @@ def parse_role(text: str) -> Role:
         raise ValidationError(f"unknown role {text!r} (allowed: {allowed})", where="role") from None
 
 
-class LoginThrottle:
-    """At most `limit` failed logins per key (username, and client address) in `window`;
-    past that, TooManyAttempts until the oldest failure leaves the window. In memory, per
-    process: a restart forgets, which is acceptable for a single-process shop server."""
+@dataclass(frozen=True)
+class LoginPolicy:
+    """Exponential backoff for failed logins, without lockout.
 
-    def __init__(self, clock: Clock, limit: int = 5, window: timedelta = timedelta(minutes=5)):
+    Failures are counted per account, per client address, and per (account, address) pair.
+    Once a key has its free failures, the next attempt it allows waits `base_delay` after the
+    last failure, and each further failure doubles the wait (2×, 4×, ... up to `max_delay`);
+    a key forgets its failures `reset_after` its last one.
+
+    * An address past its allowance waits (one machine guessing many accounts).
+    * A pair past its allowance waits (one machine guessing one account).
+    * An account past its allowance waits only for addresses that are not clean: those with
+      `clean_failures` or more recent failures of their own. A clean address is never
+      refused, so an attacker failing from address A cannot lock out the user who logs in
+      correctly from address B; a distributed attacker gets `clean_failures` guesses per
+      address before the account's backoff applies to it."""
+
+    account_free: int = 5
+    address_free: int = 20
+    pair_free: int = 5
+    clean_failures: int = 3
+    base_delay: timedelta = timedelta(seconds=1)
+    max_delay: timedelta = timedelta(minutes=15)
+    reset_after: timedelta = timedelta(hours=1)
+
+    def wait(self, failures: int, last: datetime, free: int, now: datetime) -> float:
+        """Seconds until a key with `failures`, the last at `last`, allows an attempt."""
+        if failures < free:
+            return 0.0
+        exponent = min(failures - free, 40)
+        delay = min(self.base_delay * (1 << exponent), self.max_delay)
+        return max(0.0, (last + delay - now).total_seconds())
+
+
+class LoginAttempts(Protocol):
+    """Port: failed-login counters per key, shared by every process of the site."""
+
+    def failures(self, keys: Sequence[str], since: datetime) -> dict[str, tuple[int, datetime]]:
+        """key → (failures, time of the last one) for the keys whose last failure is at or
+        after `since` (older counters count as none)."""
+        ...
+
+    def record_failure(self, keys: Sequence[str], at: datetime, reset_before: datetime) -> None:
+        """One more failure for each key (restarting at 1 when its last failure is before
+        `reset_before`); drops counters idle since before `reset_before` now and then."""
+        ...
+
+    def clear(self, keys: Sequence[str]) -> None: ...
+
+
+class MemoryLoginAttempts:
+    """The per-process implementation (tests, and a service built without a database)."""
+
+    def __init__(self) -> None:
+        self._counters: dict[str, tuple[int, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def failures(self, keys: Sequence[str], since: datetime) -> dict[str, tuple[int, datetime]]:
+        with self._lock:
+            found = {k: self._counters[k] for k in keys if k in self._counters}
+        return {k: v for k, v in found.items() if v[1] >= since}
+
+    def record_failure(self, keys: Sequence[str], at: datetime, reset_before: datetime) -> None:
+        with self._lock:
+            for key in keys:
+                count, last = self._counters.get(key, (0, at))
+                self._counters[key] = (1 if last < reset_before else count + 1, at)
+            if len(self._counters) > 10_000:
+                self._counters = {k: v for k, v in self._counters.items() if v[1] >= reset_before}
+
+    def clear(self, keys: Sequence[str]) -> None:
+        with self._lock:
+            for key in keys:
+                self._counters.pop(key, None)
+
+
+class LoginGuard:
+    """Applies a `LoginPolicy` over a `LoginAttempts` store with the real clock."""
+
+    def __init__(
+        self, attempts: LoginAttempts, clock: Clock, policy: LoginPolicy | None = None
+    ) -> None:
+        self.attempts = attempts
         self.clock = clock
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[datetime]] = {}
+        self.policy = policy or LoginPolicy()
 
-    def _recent(self, key: str) -> deque[datetime]:
+    @staticmethod
+    def keys(username: str, client: str) -> tuple[str, str, str]:
+        address = client or "unknown"
+        return f"user:{username}", f"addr:{address}", f"pair:{username}|{address}"
+
+    def check(self, username: str, client: str) -> None:
+        """TooManyAttempts when this attempt must wait (see LoginPolicy)."""
+        account, address, pair = self.keys(username, client)
         now = self.clock.now()
-        q = self._failures.setdefault(key, deque())
-        while q and now - q[0] >= self.window:
-            q.popleft()
-        return q
+        policy = self.policy
+        found = self.attempts.failures((account, address, pair), now - policy.reset_after)
+        waits = []
+        for key, free in ((address, policy.address_free), (pair, policy.pair_free)):
+            if key in found:
+                waits.append(policy.wait(*found[key], free, now))
+        address_failures = found.get(address, (0, now))[0]
+        if account in found and address_failures >= policy.clean_failures:
+            waits.append(policy.wait(*found[account], policy.account_free, now))
+        wait = max(waits, default=0.0)
+        if wait > 0:
+            raise TooManyAttempts(
+                "too many failed logins; try again later", retry_after=max(1, math.ceil(wait))
+            )
 
-    def check(self, keys: Sequence[str]) -> None:
-        for key in keys:
-            q = self._recent(key)
-            if len(q) >= self.limit:
-                wait = self.window - (self.clock.now() - q[0])
-                raise TooManyAttempts(
-                    "too many failed logins; try again later",
-                    retry_after=max(1, int(wait.total_seconds()) + 1),
-                )
-
-    def failed(self, keys: Sequence[str]) -> None:
+    def failed(self, username: str, client: str) -> None:
         now = self.clock.now()
-        for key in keys:
-            self._recent(key).append(now)
-        if len(self._failures) > 10_000:
-            for key in [k for k, q in self._failures.items() if not q]:
-                del self._failures[key]
+        self.attempts.record_failure(
+            self.keys(username, client), now, now - self.policy.reset_after
+        )
 
-    def succeeded(self, keys: Sequence[str]) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
+    def succeeded(self, username: str, client: str) -> None:
+        """The pair starts afresh (a user's own typos are forgiven once they get in); the
+        account and address counters are kept, so one valid login cannot reset them."""
+        self.attempts.clear([self.keys(username, client)[2]])
 
 
 class AuthService:
@@ -158,13 +239,13 @@ class AuthService:
         clock: Clock,
         *,
         hasher: PasswordHasher | None = None,
-        throttle: LoginThrottle | None = None,
+        guard: LoginGuard | None = None,
         cache_ttl_s: float = 5.0,
     ) -> None:
         self.store = store
         self.clock = clock
         self.hasher = hasher or PasswordHasher()
-        self.throttle = throttle or LoginThrottle(clock)
+        self.guard = guard or LoginGuard(MemoryLoginAttempts(), clock)
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
         # Credential lookups are cached briefly (every API call makes one); any change to
         # users, tokens or sessions made through this service empties the cache at once.
@@ -206,13 +287,14 @@ class AuthService:
     # users -----------------------------------------------------------------------------
     def add_user(self, username: str, password: str, role: Role | str) -> User:
         name = check_username(username)
-        check_password(password)
+        check_password(password, name)
         the_role = role if isinstance(role, Role) else parse_role(role)
         return self.store.add_user(name, self.hasher.hash(password), the_role, self.clock.now())
 
     def set_password(self, username: str, password: str) -> None:
-        check_password(password)
-        self.store.set_password(check_username(username), self.hasher.hash(password))
+        name = check_username(username)
+        check_password(password, name)
+        self.store.set_password(name, self.hasher.hash(password))
         self.forget()
 
     def set_role(self, username: str, role: Role | str, active: bool = True) -> User:
@@ -229,8 +311,7 @@ class AuthService:
         """The user for these credentials; NotAuthenticated (same message whether the user
         or the password is wrong) or TooManyAttempts."""
         name = username.strip().lower()[:64]
-        keys = [f"user:{name}"] + ([f"addr:{client}"] if client else [])
-        self.throttle.check(keys)
+        self.guard.check(name, client)
         stored = self.store.user_by_name(name)
         ok = False
         try:
@@ -239,9 +320,9 @@ class AuthService:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
         if not ok or stored is None or not stored.user.active:
-            self.throttle.failed(keys)
+            self.guard.failed(name, client)
             raise NotAuthenticated("wrong username or password")
-        self.throttle.succeeded([f"user:{name}"])
+        self.guard.succeeded(name, client)
         if self.hasher.check_needs_rehash(stored.password_hash):
             self.store.set_password(name, self.hasher.hash(password))
         return stored.user

@@ -136,6 +136,8 @@ def _parse_parameters(text: str, where: str) -> dict[str, Any]:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"parameters is not valid JSON: {exc.msg}", where=where) from exc
+        except RecursionError:
+            raise ValidationError("parameters JSON is nested too deeply", where=where) from None
         if not isinstance(value, dict):
             raise ValidationError("parameters must be a JSON object", where=where)
         return value
@@ -161,10 +163,17 @@ def _scalar(raw: str) -> Any:
     return raw
 
 
-def parse_orders_csv(text: str, source: str = "orders.csv") -> list[OrderRequest]:
-    """Rows with the same order_id become lines of one order. Errors name the line number."""
+Row = tuple[int, Mapping[str, str]]
+ORDER_FIELDS = ("customer", "due", "priority")
+"""Columns that belong to the order, not the line: every row of one order_id must agree."""
+
+
+def _read_rows(text: str, source: str) -> list[Row]:
     reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise ValidationError(f"not a readable CSV file: {exc}", where=f"{source}:1") from None
     missing = [c for c in ("customer", "product", "quantity", "due") if c not in header]
     if missing:
         raise ValidationError(f"missing column(s) {', '.join(missing)}", where=f"{source}:1")
@@ -174,65 +183,128 @@ def parse_orders_csv(text: str, source: str = "orders.csv") -> list[OrderRequest
             f"unknown column(s) {', '.join(unknown)} (allowed: {', '.join(CSV_COLUMNS)})",
             where=f"{source}:1",
         )
-    grouped: dict[str, list[tuple[int, Mapping[str, str]]]] = {}
-    order_keys: list[str] = []
-    for raw_row in reader:
-        line = reader.line_num
-        if None in raw_row:
-            raise ValidationError("more fields than columns", where=f"{source}:{line}")
-        key = (raw_row.get("order_id") or "").strip() or f"__row{line}"
-        if key not in grouped:
-            grouped[key] = []
-            order_keys.append(key)
-        grouped[key].append((line, raw_row))
-    requests: list[OrderRequest] = []
-    for key in order_keys:
-        rows = grouped[key]
-        lines: list[OrderLine] = []
-        first_line, first = rows[0]
-        for line, row in rows:
-            where = f"{source}:{line}"
+    rows: list[Row] = []
+    try:
+        for raw_row in reader:
+            rows.append((reader.line_num, raw_row))
+    except csv.Error as exc:  # a NUL byte, a field over the csv module's size limit, ...
+        raise ValidationError(
+            f"not a readable CSV row: {exc}", where=f"{source}:{reader.line_num}"
+        ) from None
+    return rows
+
+
+def _field(row: Mapping[str, str], name: str) -> str:
+    return (row.get(name) or "").strip()
+
+
+def _order_key(row: Mapping[str, str], line: int) -> str:
+    return _field(row, "order_id") or f"__row{line}"
+
+
+def _same_order_fields(key: str, rows: list[Row], source: str) -> list[tuple[str, str]]:
+    """Rows of one order_id that disagree on its customer, due date or priority."""
+    first_line, first = rows[0]
+    problems: list[tuple[str, str]] = []
+    for line, row in rows[1:]:
+        for name in ORDER_FIELDS:
+            a, b = _field(first, name), _field(row, name)
+            if a == b or (name == "priority" and {a, b} <= {"", "3"}):
+                continue
+            if name == "due":
+                try:
+                    if parse_rfc3339(a) == parse_rfc3339(b):
+                        continue
+                except ValidationError:
+                    pass
+            problems.append(
+                (
+                    f"{source}:{line}",
+                    f"order {key} has {name} {b!r} here but {a!r} on line {first_line}: the "
+                    "rows of one order_id must agree on it",
+                )
+            )
+    return problems
+
+
+def _order_request(key: str, rows: list[Row], source: str) -> OrderRequest:
+    """One order from its rows; ValidationError with every problem of these rows."""
+    problems = _same_order_fields(key, rows, source)
+    lines: list[OrderLine] = []
+    for line, row in rows:
+        where = f"{source}:{line}"
+        try:
+            quantity_text = _field(row, "quantity")
             try:
-                quantity = int((row.get("quantity") or "").strip())
+                quantity = int(quantity_text)
             except ValueError:
                 raise ValidationError(
-                    f"quantity {row.get('quantity')!r} is not a whole number", where=where
+                    f"quantity {quantity_text[:40]!r} is not a whole number", where=where
                 ) from None
             params = _parse_parameters(row.get("parameters") or "", where)
             try:
-                lines.append(
-                    OrderLine(
-                        product=(row.get("product") or "").strip(),
-                        quantity=quantity,
-                        parameters=params,
-                    )
-                )
+                lines.append(OrderLine(_field(row, "product"), quantity, params))
             except ValueError as exc:
                 raise ValidationError(str(exc), where=where) from exc
-        where = f"{source}:{first_line}"
-        try:
-            due = parse_rfc3339((first.get("due") or "").strip())
         except ValidationError as exc:
-            raise ValidationError(exc.reason, where=where) from None
-        prio_text = (first.get("priority") or "3").strip() or "3"
+            problems.append((exc.where or where, exc.reason))
+    first_line, first = rows[0]
+    where = f"{source}:{first_line}"
+    due = None
+    try:
+        due = parse_rfc3339(_field(first, "due"))
+    except ValidationError as exc:
+        problems.append((where, exc.reason))
+    prio_text = _field(first, "priority") or "3"
+    priority = 3
+    try:
+        priority = int(prio_text)
+    except ValueError:
+        problems.append((where, f"priority {prio_text[:40]!r} is not 1–5"))
+    if problems or due is None:
+        raise ValidationError.of(problems, where=source)
+    return OrderRequest(
+        customer=_field(first, "customer"),
+        lines=tuple(lines),
+        due=due,
+        priority=priority,
+        order_id=None if key.startswith("__row") else key,
+    )
+
+
+def parse_orders_csv(text: str, source: str = "orders.csv") -> list[OrderRequest]:
+    """Rows with the same order_id become lines of one order (they must agree on customer,
+    due date and priority). Every bad row is reported, each with its line number."""
+    grouped: dict[str, list[Row]] = {}
+    for line, row in _read_rows(text, source):
+        if None in row:
+            grouped.setdefault(f"__bad{line}", []).append((line, row))
+            continue
+        grouped.setdefault(_order_key(row, line), []).append((line, row))
+    requests: list[OrderRequest] = []
+    problems: list[tuple[str, str]] = []
+    for key, rows in grouped.items():
+        if key.startswith("__bad"):
+            problems.append((f"{source}:{rows[0][0]}", "more fields than columns"))
+            continue
         try:
-            priority = int(prio_text)
-        except ValueError:
-            raise ValidationError(f"priority {prio_text!r} is not 1–5", where=where) from None
-        requests.append(
-            OrderRequest(
-                customer=(first.get("customer") or "").strip(),
-                lines=tuple(lines),
-                due=due,
-                priority=priority,
-                order_id=None if key.startswith("__row") else key,
-            )
-        )
+            requests.append(_order_request(key, rows, source))
+        except ValidationError as exc:
+            problems.extend(exc.problems or ((exc.where or source, exc.reason),))
+    if problems:
+        problems.sort(key=lambda p: _line_of(p[0]))
+        raise ValidationError.of(problems, where=source)
     return requests
 
 
+def _line_of(where: str) -> int:
+    tail = where.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
 def import_orders_csv(uow: UnitOfWorkFactory, clock: Clock, path: str | Path) -> list[Order]:
-    """All or nothing: one bad row names its line and nothing from the file is stored."""
+    """All or nothing: every bad row is named with its line and nothing from the file is
+    stored unless every order is valid."""
     file = Path(path)
     try:
         raw = file.read_bytes()
@@ -250,6 +322,7 @@ def import_orders_csv(uow: UnitOfWorkFactory, clock: Clock, path: str | Path) ->
     rows = _row_numbers(text)
     now = clock.now()
     orders: list[Order] = []
+    problems: list[tuple[str, str]] = []
     with uow() as tx:
         for i, req in enumerate(requests):
             where = f"{file.name}:{rows[i]}"
@@ -257,7 +330,9 @@ def import_orders_csv(uow: UnitOfWorkFactory, clock: Clock, path: str | Path) ->
                 orders.append(place_order(tx, req, now, note=f"imported from {file.name}"))
             except (ValidationError, Conflict) as exc:
                 reason = exc.reason if isinstance(exc, ValidationError) else str(exc)
-                raise ValidationError(reason, where=where) from None
+                problems.append((where, reason))
+        if problems:  # leaving without commit rolls back the orders placed so far
+            raise ValidationError.of(problems, where=file.name)
         tx.commit()
     return orders
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -41,7 +42,7 @@ from microfactory.planning.result import (
 from microfactory.planning.solver import best_dispatch, solve
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import release_order
-from microfactory.services.ports import Interval, UnitOfWork, UnitOfWorkFactory
+from microfactory.services.ports import ExclusiveLock, Interval, UnitOfWork, UnitOfWorkFactory
 
 OPEN = (WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.RUNNING)
 
@@ -131,6 +132,8 @@ class PlanningSettings:
     objective: Objective = Objective.WEIGHTED_TARDINESS
     stability_weight: int = 30  # weighted minutes of lateness one moved operation is worth
     horizon_days: int = 60
+    lock_wait_s: float | None = 600.0
+    """How long to wait for another process's plan to finish before Conflict."""
 
 
 @dataclass(frozen=True)
@@ -329,12 +332,18 @@ class PlanningService:
         *,
         holds: CapacityHolds | None = None,
         listeners: Sequence[Callable[[PlanVersion], None]] = (),
+        lock: ExclusiveLock | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
         self.settings = settings or PlanningSettings()
         self.holds = holds
         self.listeners = list(listeners)
+        self.lock = lock
+
+    def _exclusive(self) -> AbstractContextManager[None]:
+        """The planning lock (nothing to hold in a store of this process alone)."""
+        return nullcontext() if self.lock is None else self.lock.hold(self.settings.lock_wait_s)
 
     # -- asking for a plan -------------------------------------------------------------------
 
@@ -347,14 +356,16 @@ class PlanningService:
         time_limit: float | None = None,
     ) -> PlanVersion:
         """Release confirmed orders (optional), plan every open work order, store it.
-        `time_limit` (seconds) overrides the settings' for this plan only."""
-        now = self.clock.now()
-        if release_confirmed:
-            with self.uow() as tx:
-                for order in tx.orders.find(status=[OrderStatus.CONFIRMED], limit=100_000):
-                    release_order(tx, order.id, now)
-                tx.commit()
-        return self._plan(now, reason, trigger, time_limit)
+        `time_limit` (seconds) overrides the settings' for this plan only. Under the
+        planning lock: plans made at once by several processes follow each other."""
+        with self._exclusive():
+            now = self.clock.now()
+            if release_confirmed:
+                with self.uow() as tx:
+                    for order in tx.orders.find(status=[OrderStatus.CONFIRMED], limit=100_000):
+                        release_order(tx, order.id, now)
+                    tx.commit()
+            return self._plan(now, reason, trigger, time_limit)
 
     def request(self, at: datetime, trigger: str, reason: str = "") -> None:
         """Queue a replan (served by `serve_requests`)."""
@@ -368,24 +379,32 @@ class PlanningService:
             pending = tx.replans.pending()
         if not pending:
             return None
-        reasons = "; ".join(f"{r.trigger}: {r.reason}" if r.reason else r.trigger for r in pending)
-        version = self._plan(self.clock.now(), reasons, pending[0].trigger)
-        with self.uow() as tx:
-            tx.replans.mark_done([r.id for r in pending], self.clock.now(), version.version)
-            tx.commit()
-        return version
+        with self._exclusive():
+            with self.uow() as tx:
+                pending = tx.replans.pending()  # another process may have served them
+            if not pending:
+                return None
+            reasons = "; ".join(
+                f"{r.trigger}: {r.reason}" if r.reason else r.trigger for r in pending
+            )
+            version = self._plan(self.clock.now(), reasons, pending[0].trigger)
+            with self.uow() as tx:
+                tx.replans.mark_done([r.id for r in pending], self.clock.now(), version.version)
+                tx.commit()
+            return version
 
     def replan(self, event: ReplanEvent, *, time_limit: float | None = None) -> PlanVersion:
         """Apply `event` and plan again from `event.at`, keeping what runs and what need
         not change."""
-        with self.uow() as tx:
-            factory = current_factory(tx)
-            if event.machine is not None and event.machine not in factory.machine_map:
-                raise ValidationError(f"unknown machine {event.machine!r}", where="machine")
-            apply_event(tx, factory, event)
-            tx.commit()
-        reason = f"{event.kind}: {event.reason}" if event.reason else str(event.kind)
-        return self._plan(event.at, reason, str(event.kind), time_limit)
+        with self._exclusive():
+            with self.uow() as tx:
+                factory = current_factory(tx)
+                if event.machine is not None and event.machine not in factory.machine_map:
+                    raise ValidationError(f"unknown machine {event.machine!r}", where="machine")
+                apply_event(tx, factory, event)
+                tx.commit()
+            reason = f"{event.kind}: {event.reason}" if event.reason else str(event.kind)
+            return self._plan(event.at, reason, str(event.kind), time_limit)
 
     def add_window(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
         """A span in which `machine` is not planned (stored; no re-plan)."""

@@ -10,6 +10,7 @@ reactor's cursor move in the same commit (`tx.reactor`)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -375,4 +376,14 @@ class ProgressRepository(Protocol):
 
     def save(self, snapshot: ProgressSnapshot) -> None:
         """Write what the snapshot marks as changed (and append its order timeline)."""
+        ...
+
+
+class ExclusiveLock(Protocol):
+    """A named lock across every process of one database (`store.locks.DatabaseLock`):
+    whoever plans holds it from releasing orders to storing the version, so plans made at
+    once by the CLI, the API and the runtime follow each other."""
+
+    def hold(self, wait_s: float | None = None) -> AbstractContextManager[None]:
+        """Conflict after `wait_s` seconds of another process holding it (None: wait)."""
         ...

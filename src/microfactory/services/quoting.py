@@ -262,9 +262,21 @@ class AcceptedQuote:
         }
 
 
+PUBLIC_STATUS: dict[str, str] = {
+    "quoted": "quote prepared",
+    "confirmed": "order confirmed",
+    "released": "scheduled for production",
+    "in_production": "in production",
+    "done": "finished",
+    "cancelled": "cancelled",
+}
+"""What the public tracking timeline says for each order status."""
+
+
 @dataclass(frozen=True)
 class TrackingView:
-    """What the customer's tracking page shows: no prices, no customer id, no internals."""
+    """What the customer's tracking page shows: no prices, no customer id, no internals (the
+    timeline's notes are fixed public texts: the stored notes name staff and quotes)."""
 
     order_id: str
     status: str
@@ -420,7 +432,9 @@ class QuoteService:
             promised_date=order.due,
             created=order.created,
             lines=tuple((line.product, line.quantity) for line in order.lines),
-            timeline=tuple((str(st), at, note) for st, at, note in timeline),
+            timeline=tuple(
+                (str(st), at, PUBLIC_STATUS.get(str(st), str(st))) for st, at, _ in timeline
+            ),
         )
 
     # -- internals --

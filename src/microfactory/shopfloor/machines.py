@@ -4,9 +4,11 @@ changes over between setup families (colour, material, fixture) in a known time.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from microfactory.core.timeutil import zone
 from microfactory.shopfloor.calendar import ShiftCalendar
@@ -33,6 +35,58 @@ def check_id(value: str, what: str) -> None:
         raise ValueError(
             f"{what} {value!r} must be 1–64 letters, digits, '_', '.' or '-' (no spaces or '/')"
         )
+
+
+class FieldValueError(ValueError):
+    """A broken rule about one field of a domain object; `field` names it, so a file reader
+    can point at `machines[3].cost_per_hour` rather than at `machines[3]`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_number(
+    value: float,
+    field: str,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    what: str | None = None,
+) -> None:
+    """`value` is a finite number in [low, high] (or (low, high] with `low_open`). NaN and
+    infinities are refused here, where a plain `<` comparison would let NaN through."""
+    name = what or field
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise FieldValueError(field, f"{name} must be a finite number, got {value!r}")
+    if value < low or (low_open and value == low):
+        if low == 0:
+            rule = "must be positive" if low_open else "must not be negative"
+        else:
+            rule = f"must be {'over' if low_open else 'at least'} {low:g}"
+        raise FieldValueError(field, f"{name} {rule} (got {value:g})")
+    if value > high:
+        raise FieldValueError(field, f"{name} must be at most {high:g} (got {value:g})")
+
+
+#: Upper bounds on what a factory may declare: far beyond any real shop, small enough that
+#: no sum or product in planning and costing can overflow.
+MAX_COST_PER_HOUR = 1e6
+MAX_MINUTES = 100_000.0
+"""Setup, fixed and per-unit minutes of one operation (about 69 days)."""
+MAX_BUILD_MM = 100_000.0
+MAX_HOURS = 1e6
+
+
+def check_timezone(name: str) -> None:
+    """`name` is an IANA time zone this system knows (e.g. Europe/Berlin)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise FieldValueError(
+            "timezone", f"unknown timezone {name!r}; use an IANA name such as Europe/Berlin"
+        ) from None
 
 
 class MachineState(StrEnum):
@@ -67,6 +121,7 @@ class Site:
         zone(self.timezone)
         if not re.fullmatch(r"[A-Z]{3}", self.currency):
             raise ValueError(f"currency {self.currency!r} must be a 3-letter ISO 4217 code")
+        check_timezone(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -103,18 +158,20 @@ class Machine:
             raise ValueError(f"machine type {self.type!r} is unknown; use one of {MACHINE_TYPES}")
         if not self.capabilities:
             raise ValueError("a machine needs at least one capability")
-        if self.cost_per_hour < 0:
-            raise ValueError("cost_per_hour must not be negative")
-        if self.build_volume_mm is not None and (
-            len(self.build_volume_mm) != 3 or min(self.build_volume_mm) <= 0
-        ):
-            raise ValueError("build_volume_mm must be three positive lengths [x, y, z]")
-        if self.setup_minutes < 0 or any(v < 0 for v in self.setup_matrix.values()):
-            raise ValueError("setup times must not be negative")
-        if self.speed_factor <= 0:
-            raise ValueError("speed_factor must be positive")
-        if self.mtbf_hours <= 0 or self.mttr_hours <= 0:
-            raise ValueError("mtbf_hours and mttr_hours must be positive")
+        check_number(self.cost_per_hour, "cost_per_hour", 0, MAX_COST_PER_HOUR)
+        if self.build_volume_mm is not None:
+            if len(self.build_volume_mm) != 3:
+                raise ValueError("build_volume_mm must be three positive lengths [x, y, z]")
+            for length in self.build_volume_mm:
+                check_number(length, "build_volume_mm", 0, MAX_BUILD_MM, low_open=True)
+        check_number(self.setup_minutes, "setup_minutes", 0, MAX_MINUTES, what="setup times")
+        for pair, minutes in self.setup_matrix.items():
+            check_number(
+                minutes, "setup_matrix", 0, MAX_MINUTES, what=f"setup times {pair[0]}→{pair[1]}"
+            )
+        check_number(self.speed_factor, "speed_factor", 0, 100, low_open=True)
+        check_number(self.mtbf_hours, "mtbf_hours", 0, MAX_HOURS, low_open=True)
+        check_number(self.mttr_hours, "mttr_hours", 0, MAX_HOURS, low_open=True)
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities

@@ -3,16 +3,26 @@ transaction: a login or an audit record must not wait for (or roll back with) ot
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from microfactory.access import ApiToken, AuditRecord, Role, Session, StoredUser, User
 from microfactory.core.errors import Conflict, NotFound
-from microfactory.store.auth_tables import AlertAckRow, ApiTokenRow, AuditRow, SessionRow, UserRow
+from microfactory.store.auth_tables import (
+    AlertAckRow,
+    ApiTokenRow,
+    AuditRow,
+    LoginFailureRow,
+    SessionRow,
+    UserRow,
+)
 
 
 def _user(row: UserRow) -> User:
@@ -70,8 +80,22 @@ class SqlAuthStore:
             s.commit()
 
     def set_role(self, username: str, role: Role, active: bool) -> User:
+        """Conflict when this would leave no active admin. The active admins are locked
+        (SELECT ... FOR UPDATE on PostgreSQL; SQLite serialises writers) so two admins
+        demoting each other at once cannot both succeed."""
         with self._db() as s:
             row = self._row(s, username)
+            stays_admin = role is Role.ADMIN and active
+            if row.role == Role.ADMIN.value and row.active and not stays_admin:
+                admins = s.scalars(
+                    select(UserRow.id)
+                    .where(UserRow.role == Role.ADMIN.value, UserRow.active.is_(True))
+                    .with_for_update()
+                ).all()
+                if len(admins) <= 1:
+                    raise Conflict(
+                        f"{username} is the last active admin; make another user admin first"
+                    )
             row.role = role.value
             row.active = active
             if not active:
@@ -224,3 +248,48 @@ class SqlAlertAckStore:
     def acks(self) -> dict[str, tuple[str, datetime]]:
         with self.sessions() as s:
             return {r.alert_id: (r.by_user, r.at) for r in s.scalars(select(AlertAckRow))}
+
+
+class SqlLoginAttempts:
+    """Failed-login counters in the database, so every worker process and a restart see the
+    same backoff. One upsert per key per failure (ON CONFLICT on SQLite and PostgreSQL);
+    idle counters are deleted at most once a minute."""
+
+    PRUNE_EVERY_S = 60.0
+
+    def __init__(self, engine: Engine) -> None:
+        self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self.dialect = engine.dialect.name
+        self._pruned = 0.0
+
+    def failures(self, keys: Sequence[str], since: datetime) -> dict[str, tuple[int, datetime]]:
+        stmt = select(LoginFailureRow).where(
+            LoginFailureRow.key.in_(list(keys)), LoginFailureRow.last_at >= since
+        )
+        with self.sessions() as s:
+            return {r.key: (r.failures, r.last_at) for r in s.scalars(stmt)}
+
+    def record_failure(self, keys: Sequence[str], at: datetime, reset_before: datetime) -> None:
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        row = LoginFailureRow
+        with self.sessions.begin() as s:
+            for key in keys:
+                stmt = insert(row).values(key=key[:200], failures=1, last_at=at)
+                s.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["key"],
+                        set_={
+                            "failures": case(
+                                (row.last_at < reset_before, 1), else_=row.failures + 1
+                            ),
+                            "last_at": at,
+                        },
+                    )
+                )
+            if time.monotonic() - self._pruned > self.PRUNE_EVERY_S:
+                self._pruned = time.monotonic()
+                s.execute(delete(LoginFailureRow).where(LoginFailureRow.last_at < reset_before))
+
+    def clear(self, keys: Sequence[str]) -> None:
+        with self.sessions.begin() as s:
+            s.execute(delete(LoginFailureRow).where(LoginFailureRow.key.in_(list(keys))))

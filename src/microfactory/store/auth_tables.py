@@ -65,3 +65,14 @@ class AlertAckRow(Base):
     by_user: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class LoginFailureRow(Base):
+    """Failed-login counter of one key (`user:NAME`, `addr:IP` or `pair:NAME|IP`): how many
+    failures since the counter last started, and when the last one was. Shared by every
+    process serving the site, and kept across restarts."""
+
+    __tablename__ = "auth_login_failures"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

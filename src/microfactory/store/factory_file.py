@@ -1,9 +1,16 @@
 """The human-editable factory file (YAML): read, validate, and report the first problem with
 the file, the field path and the reason (`demo.yaml: machines[3].cost_per_hour: must not be
-negative`). Parsing builds the domain objects, whose own invariants do the checking."""
+negative`). Parsing builds the domain objects, whose own invariants do the checking.
+
+Limits (a file past them is refused, nothing stored): 5 MB of YAML; 200,000 values after YAML
+aliases are expanded (an alias "bomb" of a few lines cannot ask for billions); every number
+finite (`.inf` / `.nan` are refused wherever they appear); a machine `count` of 1 to
+`MAX_MACHINE_COUNT` and at most `MAX_MACHINES` machines in all; the domain objects' own
+ranges (e.g. operation minutes up to 100,000, cost per hour up to 1,000,000)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, time
@@ -26,8 +33,15 @@ from microfactory.orders import (
     RoutingOperation,
 )
 from microfactory.shopfloor import Area, Machine, Shift, ShiftCalendar, Site, Window
+from microfactory.shopfloor.machines import FieldValueError
 
 MAX_FACTORY_FILE_BYTES = 5_000_000
+MAX_YAML_NODES = 200_000
+"""Values in the parsed file, counting each expansion of a YAML alias."""
+MAX_MACHINE_COUNT = 100
+"""Most copies one machine entry may declare with `count`."""
+MAX_MACHINES = 1_000
+"""Most machines a factory may have (after `count` is expanded)."""
 
 
 class _FieldError(Exception):
@@ -58,12 +72,14 @@ def _at(path: str) -> Iterator[None]:
         yield
     except _FieldError:
         raise
+    except FieldValueError as exc:
+        raise _FieldError(f"{path}.{exc.field}", str(exc)) from exc
     except (ValueError, TypeError, KeyError) as exc:
         raise _FieldError(path, str(exc).strip("'\"")) from exc
 
 
 def _known_keys(data: dict[str, Any], allowed: set[str], path: str) -> None:
-    unknown = sorted(set(data) - allowed)
+    unknown = sorted((k for k in data if k not in allowed), key=str)
     if unknown:
         raise _FieldError(f"{path}.{unknown[0]}", f"unknown field (allowed: {sorted(allowed)})")
 
@@ -76,7 +92,43 @@ def _num(data: dict[str, Any], key: str, path: str, default: float | None = None
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _FieldError(f"{path}.{key}", f"expected a number, got {value!r}")
+    if not math.isfinite(value) or abs(value) > 1e15:
+        raise _FieldError(
+            f"{path}.{key}", f"expected a finite number (within ±1e15), got {value!r}"
+        )
     return float(value)
+
+
+def _int(data: dict[str, Any], key: str, path: str, default: int, low: int, high: int) -> int:
+    """A whole number in [low, high] (2.0 is accepted as 2; 2.5, .inf and true are not)."""
+    value = _num(data, key, path, float(default))
+    if value != int(value):
+        raise _FieldError(f"{path}.{key}", f"expected a whole number, got {data[key]!r}")
+    if not low <= value <= high:
+        raise _FieldError(f"{path}.{key}", f"must be {low} to {high}, got {int(value)}")
+    return int(value)
+
+
+def _count_nodes(data: Any, limit: int) -> int:
+    """Values in `data` as a tree (each alias expanded), stopping at `limit`. Shared objects
+    are sized once, so this is linear in the document even when the tree is exponential."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        node, done = stack.pop()
+        if not isinstance(node, dict | list) or (id(node) in sizes and not done):
+            continue
+        children = list(node.keys()) + list(node.values()) if isinstance(node, dict) else node
+        if done:
+            total = 1 + sum(
+                sizes.get(id(c), 1) if isinstance(c, dict | list) else 1 for c in children
+            )
+            sizes[id(node)] = min(total, limit + 1)
+            continue
+        sizes[id(node)] = 1  # a cycle (YAML can make one) counts once while being sized
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if isinstance(c, dict | list))
+    return sizes.get(id(data), 1)
 
 
 def _str(data: dict[str, Any], key: str, path: str, default: str | None = None) -> str:
@@ -165,9 +217,14 @@ def _machines(raw: Any, calendars: dict[str, ShiftCalendar], timezone: str) -> l
             matrix[(_str(row, "from", rp), _str(row, "to", rp))] = _num(row, "minutes", rp)
         volume = m.get("build_volume_mm")
         if volume is not None:
-            volume = tuple(_list(volume, f"{p}.build_volume_mm"))
+            vp = f"{p}.build_volume_mm"
+            volume = tuple(
+                _num({"v": v}, "v", f"{vp}[{k}]") for k, v in enumerate(_list(volume, vp))
+            )
         caps = _list(m.get("capabilities"), f"{p}.capabilities")
-        count = int(_num(m, "count", p, 1))
+        count = _int(m, "count", p, 1, 1, MAX_MACHINE_COUNT)
+        if len(out) + count > MAX_MACHINES:
+            raise _FieldError(f"{p}.count", f"a factory may have at most {MAX_MACHINES} machines")
         base_id = _str(m, "id", p)
         for n in range(1, count + 1):
             ident = base_id if count == 1 else f"{base_id}-{n:02d}"
@@ -261,14 +318,19 @@ def _operation(raw: Any, p: str, index: int) -> RoutingOperation:
     after = d.get("after")
     with _at(p):
         _routingoperation = RoutingOperation(
-            seq=int(_num(d, "seq", p, index + 1)),
+            seq=_int(d, "seq", p, index + 1, 1, 10_000),
             name=_str(d, "name", p, _str(d, "capability", p)),
             capability=_str(d, "capability", p),
             fixed_minutes=_num(d, "fixed_minutes", p, 0.0),
             per_unit_minutes=_num(d, "per_unit_minutes", p, 0.0),
             setup_family=d.get("setup_family"),
             machines=tuple(str(x) for x in _list(d.get("machines"), f"{p}.machines")),
-            after=None if after is None else tuple(int(x) for x in _list(after, f"{p}.after")),
+            after=None
+            if after is None
+            else tuple(
+                _int({"after": x}, "after", f"{p}.after[{k}]", 1, 1, 10_000)
+                for k, x in enumerate(_list(after, f"{p}.after"))
+            ),
             inspection=bool(d.get("inspection", False)),
         )
     return _routingoperation
@@ -310,7 +372,9 @@ def _products(raw: Any) -> list[Product]:
                     component=_str(b, "component", bp),
                     quantity=_num(b, "quantity", bp),
                     unit=_str(b, "unit", bp, "kg"),
-                    operation=None if b.get("operation") is None else int(b["operation"]),
+                    operation=None
+                    if b.get("operation") is None
+                    else _int(b, "operation", bp, 1, 1, 10_000),
                 )
             bom.append(_bomline)
         chars = []
@@ -320,13 +384,13 @@ def _products(raw: Any) -> list[Product]:
             with _at(cp):
                 _characteristic = Characteristic(
                     name=_str(c, "name", cp),
-                    operation=int(_num(c, "operation", cp)),
+                    operation=_int(c, "operation", cp, 0, 1, 10_000),
                     nominal=_num(c, "nominal", cp),
                     lsl=None if c.get("lsl") is None else _num(c, "lsl", cp),
                     usl=None if c.get("usl") is None else _num(c, "usl", cp),
                     unit=_str(c, "unit", cp, "mm"),
-                    sample_every=int(_num(c, "sample_every", cp, 1)),
-                    subgroup_size=int(_num(c, "subgroup_size", cp, 1)),
+                    sample_every=_int(c, "sample_every", cp, 1, 1, 1_000_000),
+                    subgroup_size=_int(c, "subgroup_size", cp, 1, 1, 25),
                 )
             chars.append(_characteristic)
         with _at(p):
@@ -346,6 +410,12 @@ def _products(raw: Any) -> list[Product]:
 
 def factory_from_dict(data: Any) -> Factory:
     """Build and validate a Factory from parsed YAML; raises ValidationError(where=path)."""
+    nodes = _count_nodes(data, MAX_YAML_NODES)
+    if nodes > MAX_YAML_NODES:
+        raise ValidationError(
+            f"the file expands to more than {MAX_YAML_NODES} values (YAML aliases?)",
+            where="(top level)",
+        )
     try:
         root = _mapping(data, "(top level)")
         _known_keys(
@@ -415,16 +485,25 @@ def load_factory(path: str | Path) -> Factory:
         raw = file.read_bytes()
     except OSError as exc:
         raise ValidationError(f"cannot read factory file: {exc.strerror}", where=str(file)) from exc
+    return factory_from_yaml(raw, str(file))
+
+
+def factory_from_yaml(raw: bytes, source: str = "factory.yaml") -> Factory:
+    """Parse and validate factory YAML held in memory; errors name `source`."""
     if len(raw) > MAX_FACTORY_FILE_BYTES:
-        raise ValidationError("factory file is larger than 5 MB", where=str(file))
+        raise ValidationError("factory file is larger than 5 MB", where=source)
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ValidationError(f"YAML syntax error: {problem}", where=f"{file}{line}") from exc
+        raise ValidationError(f"YAML syntax error: {problem}", where=f"{source}{line}") from exc
+    except RecursionError:
+        raise ValidationError("YAML is nested too deeply", where=source) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ValidationError(f"YAML value cannot be read: {exc}", where=source) from None
     try:
         return factory_from_dict(data)
     except ValidationError as exc:
-        raise ValidationError(exc.reason, where=f"{file}: {exc.where}") from None
+        raise ValidationError(exc.reason, where=f"{source}: {exc.where}") from None

@@ -31,7 +31,7 @@ from microfactory.api.deps import (
     note_actor,
     note_detail,
 )
-from microfactory.api.routes.auth import login_user, set_session_cookie
+from microfactory.api.routes.auth import login_user, secure, set_session_cookie
 from microfactory.core.errors import MicrofactoryError, ValidationError
 from microfactory.core.timeutil import local_text, parse_rfc3339, zone
 from microfactory.orders import OrderLine, OrderStatus
@@ -167,7 +167,14 @@ def _safe_next(url: str) -> str:
 async def login_form(request: Request, next: str = "/") -> HTMLResponse:
     token = secrets.token_urlsafe(24)
     response = await render(request, "login.html", None, login_csrf=token, next=_safe_next(next))
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=secure(request, request.app.state.ctx),
+        path="/login",
+    )
     return response
 
 
@@ -189,9 +196,9 @@ async def login_submit(
         status = 429 if exc.__class__.__name__ == "TooManyAttempts" else 401
         return await _login_again(request, str(exc), next, status)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    set_session_cookie(response, ctx, secret)
+    set_session_cookie(response, ctx, secret, request)
     response.set_cookie(
-        CSRF_COOKIE, session.csrf_token, samesite="strict", secure=ctx.secure_cookies, path="/"
+        CSRF_COOKIE, session.csrf_token, samesite="strict", secure=secure(request, ctx), path="/"
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
@@ -208,7 +215,14 @@ async def _login_again(request: Request, message: str, next_url: str, status: in
         login_csrf=token,
         next=_safe_next(next_url),
     )
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/login")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=secure(request, request.app.state.ctx),
+        path="/login",
+    )
     return response
 
 

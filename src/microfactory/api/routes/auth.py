@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from microfactory.access import Session, User
 from microfactory.api import convert
 from microfactory.api import schemas as s
+from microfactory.api.clients import client_address, secure_cookies
 from microfactory.api.context import ApiContext
 from microfactory.api.deps import (
     ALLOW_ADMIN,
@@ -27,20 +28,21 @@ router = APIRouter(tags=["auth"])
 Ctx = Annotated[ApiContext, Depends(context)]
 
 
-def set_session_cookie(response: Response, ctx: ApiContext, secret: str) -> None:
+def secure(request: Request, ctx: ApiContext) -> bool:
+    """The Secure flag for cookies set in answer to `request` (see ApiContext.cookie_secure)."""
+    return secure_cookies(request, ctx.cookie_secure, ctx.trusted_proxies)
+
+
+def set_session_cookie(response: Response, ctx: ApiContext, secret: str, request: Request) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         secret,
         max_age=int(SESSION_HOURS * 3600),
         httponly=True,
         samesite="strict",
-        secure=ctx.secure_cookies,
+        secure=secure(request, ctx),
         path="/",
     )
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 async def login_user(
@@ -48,7 +50,7 @@ async def login_user(
 ) -> tuple[str, Session]:
     note_actor(request, username.strip().lower()[:64] or "anonymous")
     user = await run_in_threadpool(
-        ctx.auth.authenticate, username, password, client_address(request)
+        ctx.auth.authenticate, username, password, client_address(request, ctx.trusted_proxies)
     )
     note_actor(request, user.username, user.role.value)
     return await run_in_threadpool(ctx.auth.start_session, user)
@@ -57,7 +59,7 @@ async def login_user(
 @router.post("/auth/login", response_model=s.LoginOut, summary="Log in (sets the session cookie)")
 async def login(body: s.LoginIn, request: Request, response: Response, ctx: Ctx) -> s.LoginOut:
     secret, session = await login_user(request, ctx, body.username, body.password)
-    set_session_cookie(response, ctx, secret)
+    set_session_cookie(response, ctx, secret, request)
     return s.LoginOut(
         user=convert.user(session.user), csrf_token=session.csrf_token, expires=session.expires
     )
