@@ -23,6 +23,13 @@ ALLOWED: dict[str, set[str]] = {
     "connect": DOMAIN,
 }
 INTERFACES = {"api", "web", "cli"}
+ADAPTERS = {"store", "connect"}
+# composition roots: where concrete adapters are wired (besides bootstrap.py)
+COMPOSITION: dict[str, set[str]] = {
+    "api/composition.py": {"store", "web"},
+    # the ingestion benchmark measures our adapters against naive consumers: it must build them
+    "cli/ingest_bench.py": {"store", "connect"},
+}
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -57,5 +64,13 @@ def test_module_respects_layers(package: str, path: Path) -> None:
         forbidden = imported - ALLOWED[package]
         assert not forbidden, f"{path.relative_to(SRC)} imports {sorted(forbidden)}"
     elif package == "services":
-        forbidden = imported & (INTERFACES | {"bootstrap", "settings"})
+        # use cases talk to adapters only through the ports of services/ports.py
+        forbidden = imported & (INTERFACES | ADAPTERS | {"bootstrap", "settings"})
         assert not forbidden, f"{path.relative_to(SRC)} imports {sorted(forbidden)}"
+    elif package in INTERFACES:
+        # interfaces call services; adapters are wired in one place (bootstrap and the web
+        # app's composition root); the API renders no HTML (web builds on the API, not back)
+        rel = str(path.relative_to(SRC))
+        forbidden = imported & (ADAPTERS | {"cli"} | ({"web"} if package == "api" else set()))
+        forbidden -= COMPOSITION.get(rel, set())
+        assert not forbidden, f"{rel} imports {sorted(forbidden)}"

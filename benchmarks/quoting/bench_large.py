@@ -28,7 +28,7 @@ from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.quoting.engine import quote_model
 from microfactory.quoting.factory_inputs import printing_inputs
 from microfactory.quoting.intake import load_model
-from microfactory.store.factory_file import load_factory
+from microfactory.orders.factory_file import load_factory
 
 
 def make_model(path: Path, triangles: int) -> int:

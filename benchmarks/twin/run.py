@@ -24,7 +24,7 @@ from microfactory.cli.demo import DEMO_START, run_demo
 def twin_only(days: int, seed: int) -> dict[str, Any]:
     """The twin with a random dispatcher and a sink that only counts: no planning, no bus,
     no database."""
-    from microfactory.store.factory_file import load_factory
+    from microfactory.orders.factory_file import load_factory
     from microfactory.twin import Twin, TwinConfig, TwinJob
 
     factory = load_factory(DEMO_FACTORY)

@@ -26,11 +26,16 @@ from microfactory.store.sql import SqlUnitOfWorkFactory
 if TYPE_CHECKING:
     from microfactory.connect.bus import Bus
     from microfactory.orders import Factory
+    from microfactory.services.audit import AuditLog
+    from microfactory.services.auth import AuthService
     from microfactory.services.closed_loop import LoopPorts
     from microfactory.services.planning import PlanningService, PlanningSettings, PlanVersion
     from microfactory.services.quoting import QuoteService
     from microfactory.services.reactor import Listener, Reactor, ReactorSettings
     from microfactory.services.stations import StationService
+    from microfactory.store.execution_sql import SqlExecutionStore
+    from microfactory.store.maintenance_tables import SqlModelRegistry
+    from microfactory.store.quality_store import SqlQualityStore
     from microfactory.store.telemetry_tables import SqlTelemetryStore
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
@@ -51,6 +56,42 @@ class Container:
         with self.uow() as tx:
             factory = tx.factory.current()
         return "UTC" if factory is None else factory.site.timezone
+
+    def reset_database(self) -> None:
+        """Drop every table and migrate again (the demo starts from an empty database)."""
+        from microfactory.store.migrate import reset_database
+
+        reset_database(self.engine)
+        upgrade(self.engine)
+
+    def execution_records(self) -> SqlExecutionStore:
+        from microfactory.store.execution_sql import SqlExecutionStore
+
+        return SqlExecutionStore(self.engine)
+
+    def quality_store(self) -> SqlQualityStore:
+        from microfactory.store.quality_store import SqlQualityStore
+
+        return SqlQualityStore(self.engine)
+
+    def model_registry(self) -> SqlModelRegistry:
+        from microfactory.store.maintenance_tables import SqlModelRegistry
+
+        return SqlModelRegistry(self.engine)
+
+    def auth(self, clock: Clock | None = None) -> AuthService:
+        """Users and tokens (the CLI's `users` commands; the web app wires its own)."""
+        from microfactory.services.auth import AuthService
+        from microfactory.store.auth_sql import SqlAuthStore
+
+        return AuthService(SqlAuthStore(self.engine), clock or SystemClock())
+
+    def audit_log(self, clock: Clock | None = None) -> AuditLog:
+        """The audit log (on the wall clock: who did what, when, really)."""
+        from microfactory.services.audit import AuditLog
+        from microfactory.store.auth_sql import SqlAuditStore
+
+        return AuditLog(SqlAuditStore(self.engine), clock or SystemClock())
 
     def telemetry(self) -> SqlTelemetryStore:
         from microfactory.store.telemetry_tables import SqlTelemetryStore
@@ -181,6 +222,42 @@ class Container:
             planning=lambda clock, listeners: self.planning(settings, clock, listeners),
             bus_name=bus_name,
         )
+
+
+def read_factory_file(path: str | Path) -> Factory:
+    """Parse and validate a factory YAML file (ValidationError naming the file, the field and
+    the reason)."""
+    from microfactory.orders.factory_file import load_factory
+
+    return load_factory(path)
+
+
+def memory_bus() -> Bus:
+    """The embedded default shop-floor bus (in-process, synchronous)."""
+    from microfactory.connect.bus import InProcessBus
+
+    return InProcessBus()
+
+
+def mqtt_bus(host: str, port: int, client_id: str, *, session_expiry_s: int | None = None) -> Bus:
+    """The shop-floor bus over an MQTT broker (QoS 1, persistent session)."""
+    from microfactory.connect.mqtt import MqttBus, MqttSettings
+
+    settings = MqttSettings(host=host, port=port, client_id=client_id)
+    if session_expiry_s is not None:
+        settings = MqttSettings(
+            host=host, port=port, client_id=client_id, session_expiry_s=session_expiry_s
+        )
+    return MqttBus(settings)
+
+
+def opcua_bus(endpoint: str, site: str, area: str, root: str, first_seq: dict[str, int]) -> Bus:
+    """OPC UA machines as a shop-floor bus (subscriptions turned into events)."""
+    from microfactory.connect.opcua import OpcUaBus, OpcUaSettings
+
+    return OpcUaBus(
+        OpcUaSettings(endpoint=endpoint, site=site, area=area, root=root, first_seq=first_seq)
+    )
 
 
 def bootstrap(

@@ -5,7 +5,7 @@ import yaml
 
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core import ValidationError
-from microfactory.store.factory_file import factory_from_dict, load_factory
+from microfactory.orders.factory_file import factory_from_dict, load_factory
 
 
 def demo_dict() -> dict:  # type: ignore[type-arg]

@@ -14,13 +14,13 @@ import yaml
 
 from microfactory.bootstrap import DEMO_FACTORY, bootstrap
 from microfactory.core import ValidationError
-from microfactory.services.factory import init_factory
-from microfactory.store.factory_file import (
+from microfactory.orders.factory_file import (
     MAX_MACHINE_COUNT,
     factory_from_dict,
     factory_from_yaml,
     load_factory,
 )
+from microfactory.services.factory import init_factory
 
 DEMO: dict[str, Any] = yaml.safe_load(DEMO_FACTORY.read_text())
 

@@ -9,10 +9,10 @@ import yaml
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core import Conflict, NotFound
 from microfactory.orders import Order, OrderLine, OrderStatus, SerialNumber, WorkStatus
+from microfactory.orders.factory_file import load_factory
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.ports import UnitOfWorkFactory
 from microfactory.store.base import make_engine
-from microfactory.store.factory_file import load_factory
 from microfactory.store.memory import MemoryUnitOfWorkFactory
 from microfactory.store.migrate import is_up_to_date, upgrade
 from microfactory.store.sql import SqlUnitOfWorkFactory

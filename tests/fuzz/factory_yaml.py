@@ -21,7 +21,7 @@ with (
     else contextlib.nullcontext()
 ):
     from microfactory.core.errors import ValidationError
-    from microfactory.store.factory_file import factory_from_yaml
+    from microfactory.orders.factory_file import factory_from_yaml
 
 
 def TestOneInput(data: bytes) -> None:  # the name atheris calls

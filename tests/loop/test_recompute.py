@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.cli.demo import DEMO_START
-from microfactory.store.factory_file import load_factory
+from microfactory.orders.factory_file import load_factory
 
 from .conftest import DAYS, DemoRun
 

@@ -14,6 +14,7 @@ import yaml
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core.clock import FixedClock
 from microfactory.orders import Order, OrderLine, WorkStatus
+from microfactory.orders.factory_file import load_factory
 from microfactory.services.planning import (
     EventKind,
     PlanningService,
@@ -23,7 +24,6 @@ from microfactory.services.planning import (
 )
 from microfactory.services.ports import UnitOfWorkFactory
 from microfactory.store.base import make_engine
-from microfactory.store.factory_file import load_factory
 from microfactory.store.memory import MemoryUnitOfWorkFactory
 from microfactory.store.migrate import upgrade
 from microfactory.store.sql import SqlUnitOfWorkFactory

@@ -12,6 +12,7 @@ import pytest
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core.errors import Conflict, NotFound, ValidationError
 from microfactory.orders import Factory
+from microfactory.orders.factory_file import load_factory
 from microfactory.orders.products import Characteristic, Product, RoutingOperation
 from microfactory.quality.records import AlertKind, Disposition, NcrStatus
 from microfactory.services.quality import (
@@ -29,7 +30,6 @@ from microfactory.services.quality import (
     release_lot,
 )
 from microfactory.shopfloor.events import Measurement
-from microfactory.store.factory_file import load_factory
 
 T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
 LOT = "LOT-SO-7-1"

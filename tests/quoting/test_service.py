@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core.clock import FixedClock
 from microfactory.core.errors import ValidationError
+from microfactory.orders.factory_file import load_factory
 from microfactory.quoting.leadtime import LeadTimeRule, promise_date
 from microfactory.services.quoting import quote_upload
-from microfactory.store.factory_file import load_factory
 
 from .conftest import binary_stl
 

@@ -156,7 +156,6 @@ def build_app(
             ("/api/v1", shopfloor.router),
             ("/api/v1", quality.router),
             ("/api/v1", quote_routes.router),
-            ("", quote_routes.track_page_router),
             ("", pages_router),
         ],
     )

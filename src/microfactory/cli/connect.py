@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from microfactory.bootstrap import mqtt_bus, opcua_bus
 from microfactory.cli.common import DB_HELP, console, err_console, open_container, print_json
 from microfactory.core.clock import SystemClock
 from microfactory.core.errors import ValidationError
 
 if TYPE_CHECKING:
     from microfactory.bootstrap import Container
-    from microfactory.connect.bus import Bus
     from microfactory.services.ingestion import Ingester
+    from microfactory.services.ports import Bus
     from microfactory.services.runtime import ShopRuntime
 
 machines_app = typer.Typer(help="Machines as the event store sees them.", no_args_is_help=True)
@@ -84,13 +85,12 @@ def ingest_cmd(
     """The shop-floor runtime: consume machine events into the database and apply them (the
     reactor), until SIGTERM (or Ctrl-C); then print the counters as JSON."""
     from microfactory.services.ingestion import Ingester, IngestSettings
-    from microfactory.store.telemetry_tables import SqlTelemetryStore
 
     if via not in ("mqtt", "opcua"):
         raise ValidationError("must be mqtt or opcua", where="--via")
     host, port = parse_broker(broker)
     container = open_container(db)
-    store = SqlTelemetryStore(container.engine)
+    store = container.telemetry()
     known = _split(machines)
     if known is None:
         known = store.known_machine_ids() or None
@@ -108,24 +108,14 @@ def ingest_cmd(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     if via == "mqtt":
-        from microfactory.connect.mqtt import MqttBus, MqttSettings
-
-        bus: Bus = MqttBus(
-            MqttSettings(
-                host=host, port=port, client_id=client_id, session_expiry_s=session_expiry_s
-            )
-        )
+        bus: Bus = mqtt_bus(host, port, client_id, session_expiry_s=session_expiry_s)
     else:
         import logging
-
-        from microfactory.connect.opcua import OpcUaBus, OpcUaSettings
 
         logging.getLogger("asyncua").setLevel(logging.ERROR)  # its notices are not for users
 
         first = {s.machine: s.last_seq + 1 for s in ingester.statuses()}
-        bus = OpcUaBus(
-            OpcUaSettings(endpoint=endpoint, site=site, area=area, root=root, first_seq=first)
-        )
+        bus = opcua_bus(endpoint, site, area, root, first)
     runtime, mode = _runtime(container, ingester, store_only)
     runtime.start()
     ingester.attach(bus)
@@ -167,11 +157,10 @@ def machines_status_cmd(
 ) -> None:
     """Current state, mode, reason, part counts and lost data (sequence gaps) per machine."""
     from microfactory.services.ingestion import machine_status_report
-    from microfactory.store.telemetry_tables import SqlTelemetryStore
 
     container = open_container(db)
     try:
-        report = machine_status_report(SqlTelemetryStore(container.engine))
+        report = machine_status_report(container.telemetry())
     finally:
         container.close()
     if as_json:
@@ -213,15 +202,12 @@ def retain_cmd(
 ) -> None:
     """Delete samples, events and dead letters older than --keep-days."""
     from microfactory.services.ingestion import apply_retention
-    from microfactory.store.telemetry_tables import SqlTelemetryStore
 
     if keep_days < 0:
         raise ValidationError("must not be negative", where="--keep-days")
     container = open_container(db)
     try:
-        result = apply_retention(
-            SqlTelemetryStore(container.engine), SystemClock(), timedelta(days=keep_days)
-        )
+        result = apply_retention(container.telemetry(), SystemClock(), timedelta(days=keep_days))
     finally:
         container.close()
     print_json(result)

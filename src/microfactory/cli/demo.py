@@ -14,26 +14,21 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from microfactory.bootstrap import DEMO_FACTORY, Container, bootstrap
+from microfactory.bootstrap import DEMO_FACTORY, Container, bootstrap, memory_bus, mqtt_bus
 from microfactory.cli.common import console, print_json
 from microfactory.core.errors import ValidationError
+from microfactory.services.ports import Bus
 
 DEMO_DB = "sqlite:///microfactory-demo.db"
 DEMO_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 
 
-def open_bus(kind: str, host: str, port: int) -> Any:
+def open_bus(kind: str, host: str, port: int) -> Bus:
     """The shop-floor bus for the loop: in-process, or MQTT through the broker."""
     if kind == "memory":
-        from microfactory.connect.bus import InProcessBus
-
-        return InProcessBus()
+        return memory_bus()
     if kind == "mqtt":
-        from microfactory.connect.mqtt import MqttBus, MqttSettings
-
-        return MqttBus(
-            MqttSettings(host=host, port=port, client_id=f"demo-{uuid.uuid4().hex[:10]}")
-        )
+        return mqtt_bus(host, port, f"demo-{uuid.uuid4().hex[:10]}")
     raise ValidationError(f"unknown bus {kind!r}: use memory or mqtt", where="--bus")
 
 
@@ -63,15 +58,12 @@ def run_demo(
     from microfactory.services.demo import load_demo_factory
     from microfactory.services.planning import PlanningSettings
     from microfactory.shopfloor.topics import ROOT
-    from microfactory.store.execution_sql import SqlExecutionStore
-    from microfactory.store.migrate import reset_database, upgrade
 
     if planner not in ("dispatch", "cpsat"):
         raise ValidationError(
             f"unknown planner {planner!r}: use dispatch or cpsat", where="--planner"
         )
-    reset_database(container.engine)
-    upgrade(container.engine)
+    container.reset_database()
     fac = load_demo_factory(container.uow, factory_file)
     if ready is not None:
         ready.set()
@@ -125,7 +117,7 @@ def run_demo(
     finally:
         the_bus.close()
     summary = summary_dict(run, config, bus)
-    SqlExecutionStore(container.engine).save_run(seed, days, start, bus, summary)
+    container.execution_records().save_run(seed, days, start, bus, summary)
     return summary
 
 

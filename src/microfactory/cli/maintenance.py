@@ -98,11 +98,10 @@ def train_cmd(
     from microfactory.cli.common import open_container
     from microfactory.core import SystemClock
     from microfactory.services.maintenance import train_rul_model
-    from microfactory.store.maintenance_tables import SqlModelRegistry
 
     container = open_container(db)
     try:
-        registry = SqlModelRegistry(container.engine)
+        registry = container.model_registry()
         info = train_rul_model(
             registry,
             train,
@@ -127,12 +126,11 @@ def predict_cmd(
     """RUL with an 80% interval at the last cycle of every unit, from a registered model."""
     from microfactory.cli.common import open_container
     from microfactory.services.maintenance import predict_rul
-    from microfactory.store.maintenance_tables import SqlModelRegistry
 
     container = open_container(db)
     try:
         info, predictions = predict_rul(
-            SqlModelRegistry(container.engine), data, name=name, version=version
+            container.model_registry(), data, name=name, version=version
         )
     finally:
         container.close()
@@ -162,11 +160,10 @@ def models_cmd(
 ) -> None:
     """List the registered models."""
     from microfactory.cli.common import open_container
-    from microfactory.store.maintenance_tables import SqlModelRegistry
 
     container = open_container(db)
     try:
-        infos = SqlModelRegistry(container.engine).list()
+        infos = container.model_registry().list()
     finally:
         container.close()
     rows = [_info(i) | {"size_bytes": i.size_bytes} for i in infos]

@@ -184,10 +184,9 @@ def capability_cmd(
 def _quality_store(db: str | None) -> tuple[Any, Any]:
     """(container, SqlQualityStore) for `--db`; the caller closes the container."""
     from microfactory.cli.common import open_container
-    from microfactory.store.quality_store import SqlQualityStore
 
     container = open_container(db)
-    return container, SqlQualityStore(container.engine)
+    return container, container.quality_store()
 
 
 DbOption = Annotated[

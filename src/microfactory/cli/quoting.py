@@ -90,15 +90,15 @@ def _quote_from_file(
     units: str | None,
     max_bytes: int | None,
 ) -> dict[str, Any]:
+    from microfactory.bootstrap import read_factory_file
     from microfactory.core.clock import SystemClock
     from microfactory.quoting.intake import IntakeLimits
     from microfactory.services.quoting import quote_file
     from microfactory.settings import Settings
-    from microfactory.store.factory_file import load_factory
 
     limit = max_bytes if max_bytes is not None else Settings().max_upload_bytes
     response = quote_file(
-        load_factory(factory),
+        read_factory_file(factory),
         model,
         material=material,
         quantity=quantity,

@@ -85,11 +85,7 @@ def serve_cmd(
 
 
 def _auth(container: Container):  # type: ignore[no-untyped-def]
-    from microfactory.core.clock import SystemClock
-    from microfactory.services.auth import AuthService
-    from microfactory.store.auth_sql import SqlAuthStore
-
-    return AuthService(SqlAuthStore(container.engine), SystemClock())
+    return container.auth()
 
 
 def _os_user() -> str:
@@ -104,11 +100,7 @@ def _audited(container: Container, action: str) -> Iterator[dict[str, str]]:
     """Record a user or token change made from the command line in the same audit log as
     the API's: actor `cli:<OS user>`, role `cli`, outcome the exit code (0 = done). The
     block may put a `detail` in the yielded dict; secrets never go there."""
-    from microfactory.core.clock import SystemClock
-    from microfactory.services.audit import AuditLog
-    from microfactory.store.auth_sql import SqlAuditStore
-
-    audit = AuditLog(SqlAuditStore(container.engine), SystemClock())
+    audit = container.audit_log()
     note: dict[str, str] = {}
     outcome = 1
     try:

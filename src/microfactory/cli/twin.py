@@ -21,11 +21,9 @@ from microfactory.core.timeutil import parse_rfc3339, to_rfc3339
 
 def stored_run(db: str) -> tuple[int, datetime, float]:
     """Seed, start and days of the latest demo run stored in `db` (defaults when none)."""
-    from microfactory.store.execution_sql import SqlExecutionStore
-
     container = bootstrap(db_url=db)
     try:
-        latest = SqlExecutionStore(container.engine).latest_run()
+        latest = container.execution_records().latest_run()
     finally:
         container.close()
     if latest is None:
@@ -46,10 +44,10 @@ def what_if(
     factory_file: Path = DEMO_FACTORY,
 ) -> dict[str, Any]:
     """Run the loop from `start` to `at + after_days` twice and compare."""
+    from microfactory.bootstrap import read_factory_file
     from microfactory.services.closed_loop import compare
-    from microfactory.store.factory_file import load_factory
 
-    if machine not in load_factory(factory_file).machine_map:
+    if machine not in read_factory_file(factory_file).machine_map:
         raise ValidationError(f"unknown machine {machine!r}", where="--machine-down")
     if not start <= at < start + timedelta(days=days):
         raise ValidationError(
@@ -130,7 +128,6 @@ def oee_cmd(
     """OEE (ISO 22400) from the stored machine events: per machine, day or shift."""
     from microfactory.services.factory import current_factory
     from microfactory.services.loop_summary import oee_report
-    from microfactory.store.telemetry_tables import SqlTelemetryStore
 
     if by not in ("machine", "day", "shift"):
         raise ValidationError(f"--by {by!r}: use machine, day or shift", where="--by")
@@ -143,7 +140,7 @@ def oee_cmd(
     try:
         with container.uow() as tx:
             factory = current_factory(tx)
-        rows = oee_report(container.uow, SqlTelemetryStore(container.engine), factory, lo, hi, by)
+        rows = oee_report(container.uow, container.telemetry(), factory, lo, hi, by)
     finally:
         container.close()
     if as_json:

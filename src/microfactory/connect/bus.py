@@ -1,4 +1,5 @@
-"""The shop-floor bus port and its in-process implementation.
+"""The shop-floor bus: its in-process implementation (the port, `Bus`, and the `Message` it
+delivers are declared in `shopfloor.bus`).
 
 A bus moves raw payloads (bytes) on topics; it does not parse them, so a consumer sees a
 garbage payload exactly as a machine sent it and can dead-letter it. Delivery is
@@ -9,59 +10,11 @@ at-least-once: a subscriber calls `bus.ack(message)` once it has durably handled
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from collections.abc import Sequence
 
+from microfactory.shopfloor.bus import Bus, Handler, Message
 from microfactory.shopfloor.events import Event
 from microfactory.shopfloor.topics import ROOT, topic_for, topic_matches
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One delivery: topic, raw payload and the transport's acknowledgement token."""
-
-    topic: str
-    payload: bytes
-    token: int = 0
-    received_at: float = field(default=0.0, compare=False)
-
-
-Handler = Callable[[Message], None]
-
-
-@runtime_checkable
-class Bus(Protocol):
-    """Port: publish raw payloads on topics, subscribe handlers to MQTT-style filters."""
-
-    @property
-    def connected(self) -> bool:
-        """Whether the transport is connected now (publishing may still queue when not)."""
-        ...
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Send one payload; may block while the in-flight window is full (flow control)."""
-        ...
-
-    def subscribe(self, pattern: str, handler: Handler) -> None:
-        """Call `handler` (from the bus's delivery thread) for each matching message."""
-        ...
-
-    def ack(self, message: Message) -> None:
-        """Acknowledge a message after it has been durably handled."""
-        ...
-
-    def ack_many(self, messages: Sequence[Message]) -> None:
-        """Acknowledge a committed batch (one write where the transport allows)."""
-        ...
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every published message is acknowledged by the transport."""
-        ...
-
-    def close(self) -> None:
-        """Stop delivering and release the connection; idempotent."""
-        ...
 
 
 class InProcessBus:
@@ -111,6 +64,9 @@ class InProcessBus:
             self._closed = True
             self._subs.clear()
             self._targets.clear()
+
+
+__all__ = ["Bus", "Handler", "InProcessBus", "Message", "publish_event"]
 
 
 def publish_event(bus: Bus, event: Event, *, site: str, area: str, root: str = ROOT) -> str:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from microfactory.core.clock import Clock
 from microfactory.core.errors import Conflict, NotFound
-from microfactory.services.ports import QualityStore, UnitOfWorkFactory
+from microfactory.services.ports import AckStore, QualityStore, UnitOfWorkFactory
 from microfactory.services.quality import list_alerts
 
 
@@ -31,14 +31,6 @@ class Alert:
     @property
     def open(self) -> bool:
         return self.acknowledged_by is None
-
-
-class AckStore(Protocol):
-    def acknowledge(self, alert_id: str, source: str, by: str, at: datetime, note: str) -> bool:
-        """False when acknowledged already."""
-        ...
-
-    def acks(self) -> dict[str, tuple[str, datetime]]: ...
 
 
 AlertSource = Callable[[], list[Alert]]

@@ -6,24 +6,9 @@ clock's, whatever the shop's clock says."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from microfactory.access import AuditRecord
 from microfactory.core.clock import Clock
-
-
-class AuditStore(Protocol):
-    """Port: append-only audit storage."""
-
-    def append(self, record: AuditRecord) -> None: ...
-
-    def find(
-        self, *, actor: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[AuditRecord]:
-        """Newest first."""
-        ...
-
-    def count(self, *, actor: str | None = None) -> int: ...
+from microfactory.services.ports import AuditStore
 
 
 class AuditLog:

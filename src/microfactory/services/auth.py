@@ -16,15 +16,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from microfactory.access import ApiToken, Permission, Role, Session, StoredUser, User
+from microfactory.access import ApiToken, Permission, Role, Session, User
 from microfactory.access.passwords import MIN_LENGTH, password_problem
 from microfactory.core.clock import Clock
 from microfactory.core.errors import MicrofactoryError, PermissionDenied, ValidationError
+from microfactory.services.ports import AuthStore, LoginAttempts
 
 SESSION_HOURS = 8.0
 MIN_PASSWORD_LENGTH = MIN_LENGTH
@@ -41,42 +41,6 @@ class TooManyAttempts(MicrofactoryError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class AuthStore(Protocol):
-    """Port: persistence of users, tokens and sessions."""
-
-    def add_user(self, username: str, password_hash: str, role: Role, at: datetime) -> User:
-        """Conflict when the username exists."""
-        ...
-
-    def user_by_name(self, username: str) -> StoredUser | None: ...
-
-    def set_password(self, username: str, password_hash: str) -> None: ...
-
-    def set_role(self, username: str, role: Role, active: bool) -> User: ...
-
-    def list_users(self) -> list[User]: ...
-
-    def add_token(self, user_id: int, name: str, digest: str, at: datetime) -> ApiToken: ...
-
-    def user_by_token(self, digest: str) -> User | None: ...
-
-    def list_tokens(self, user_id: int | None = None) -> list[ApiToken]: ...
-
-    def revoke_token(self, token_id: int) -> None:
-        """NotFound when the token does not exist."""
-        ...
-
-    def add_session(
-        self, digest: str, user_id: int, csrf_token: str, at: datetime, expires: datetime
-    ) -> None: ...
-
-    def session(self, digest: str, now: datetime) -> Session | None:
-        """The live session for this digest (None when unknown or expired)."""
-        ...
-
-    def delete_session(self, digest: str) -> None: ...
 
 
 def digest(secret: str) -> str:
@@ -140,22 +104,6 @@ class LoginPolicy:
         exponent = min(failures - free, 40)
         delay = min(self.base_delay * (1 << exponent), self.max_delay)
         return max(0.0, (last + delay - now).total_seconds())
-
-
-class LoginAttempts(Protocol):
-    """Port: failed-login counters per key, shared by every process of the site."""
-
-    def failures(self, keys: Sequence[str], since: datetime) -> dict[str, tuple[int, datetime]]:
-        """key → (failures, time of the last one) for the keys whose last failure is at or
-        after `since` (older counters count as none)."""
-        ...
-
-    def record_failure(self, keys: Sequence[str], at: datetime, reset_before: datetime) -> None:
-        """One more failure for each key (restarting at 1 when its last failure is before
-        `reset_before`); drops counters idle since before `reset_before` now and then."""
-        ...
-
-    def clear(self, keys: Sequence[str]) -> None: ...
 
 
 class MemoryLoginAttempts:

@@ -24,18 +24,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from microfactory.connect.bus import Bus, Message
 from microfactory.core.clock import Clock
 from microfactory.orders import Factory
 from microfactory.orders.generator import GeneratedOrder, order_stream
 from microfactory.quality.records import NcrStatus, QualityAlert
 from microfactory.services.dispatch import Dispatcher
 from microfactory.services.ingestion import Ingester, IngestSettings, TelemetryWriter
-from microfactory.services.loop_summary import EventReader, LoopFigures, RunRecords, compute_figures
+from microfactory.services.loop_summary import LoopFigures, compute_figures
 from microfactory.services.maintenance import FailurePredictor, FailureWarning, PredictiveOutcome
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.planning import PlanningService, PlanVersion
-from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.services.ports import (
+    Bus,
+    ExecutionRecords,
+    Message,
+    TelemetryReader,
+    UnitOfWorkFactory,
+)
 from microfactory.services.quality import disposition_ncr, release_hold
 from microfactory.services.reactor import Applied, Reactor
 from microfactory.shopfloor.topics import ROOT, topic_for
@@ -48,7 +53,7 @@ __all__ = ["FailurePredictor", "FailureWarning"]
 URGENT_STATES = ("breakdown", "repaired", "pm")
 
 
-class TelemetryStore(TelemetryWriter, EventReader, Protocol):
+class TelemetryStore(TelemetryWriter, TelemetryReader, Protocol):
     pass
 
 
@@ -79,7 +84,7 @@ class LoopPorts:
     the loop's listeners and clock); `records` are the execution records the summary reads."""
 
     uow: UnitOfWorkFactory
-    records: RunRecords
+    records: ExecutionRecords
     telemetry: TelemetryStore
     bus: Bus
     reactor: ReactorBuilder

@@ -6,10 +6,10 @@ so fifty dashboards polling at once cost one computation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from microfactory.core.clock import Clock
 from microfactory.core.errors import NotFound, ValidationError
@@ -17,58 +17,10 @@ from microfactory.maintenance.oee import spans_from_states
 from microfactory.services.dashboard import MachineStatus, TtlCache
 from microfactory.services.factory import current_factory
 from microfactory.services.loop_summary import oee_from_events, planned_run_times
-from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.services.ports import DashboardQueries, TelemetryReader, UnitOfWorkFactory
 from microfactory.shopfloor.events import Event, StateChanged
-from microfactory.shopfloor.events import MachineStatus as StoredStatus
 
 MAX_POINTS = 2000
-
-
-class BucketLike(Protocol):
-    @property
-    def start(self) -> datetime: ...
-    @property
-    def count(self) -> int: ...
-    @property
-    def min(self) -> float: ...
-    @property
-    def max(self) -> float: ...
-    @property
-    def mean(self) -> float: ...
-
-
-class TelemetryQueries(Protocol):
-    """Port: the reads the dashboard needs from the telemetry store."""
-
-    def machine_statuses(self) -> list[StoredStatus]: ...
-
-    def events(
-        self,
-        *,
-        machine: str | None = None,
-        kind: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int = 10_000,
-    ) -> list[Event]: ...
-
-    def downsample(
-        self, machine: str, signal: str, start: datetime, end: datetime, bucket: timedelta
-    ) -> Sequence[BucketLike]: ...
-
-    def counts(self) -> dict[str, int]: ...
-
-
-class DashboardQueries(Protocol):
-    """Port: small reads over other areas' tables that no service offers yet."""
-
-    def signals(self, machine: str) -> list[str]: ...
-
-    def live_plan(self) -> list[dict[str, Any]]:
-        """The closed loop's current plan: operation, work_order, machine, start, end."""
-        ...
-
-    def maintenance_orders(self, status: str | None = None) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -110,7 +62,7 @@ class GanttData:
     late_work_orders: list[str]
 
 
-def statuses_provider(telemetry: TelemetryQueries) -> Callable[[], dict[str, MachineStatus]]:
+def statuses_provider(telemetry: TelemetryReader) -> Callable[[], dict[str, MachineStatus]]:
     def states() -> dict[str, MachineStatus]:
         return {
             s.machine: MachineStatus(
@@ -125,7 +77,7 @@ def statuses_provider(telemetry: TelemetryQueries) -> Callable[[], dict[str, Mac
 class _WindowReader:
     """Limits event reads to a window (OEE of one day needs a day, not the whole history)."""
 
-    def __init__(self, telemetry: TelemetryQueries, start: datetime, end: datetime) -> None:
+    def __init__(self, telemetry: TelemetryReader, start: datetime, end: datetime) -> None:
         self.telemetry = telemetry
         self.start = start
         self.end = end
@@ -152,7 +104,7 @@ class MachineViews:
         self,
         uow: UnitOfWorkFactory,
         clock: Clock,
-        telemetry: TelemetryQueries,
+        telemetry: TelemetryReader,
         queries: DashboardQueries,
         cache: TtlCache | None = None,
         slow_cache: TtlCache | None = None,

@@ -8,8 +8,8 @@ import yaml
 
 from microfactory.core.errors import NotFound
 from microfactory.orders import Factory
+from microfactory.orders.factory_file import load_factory
 from microfactory.services.ports import UnitOfWork, UnitOfWorkFactory
-from microfactory.store.factory_file import load_factory
 
 
 def init_factory(uow: UnitOfWorkFactory, path: str | Path) -> Factory:

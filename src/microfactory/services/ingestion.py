@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Protocol
 
-from microfactory.connect.bus import Bus, Message
 from microfactory.core.clock import Clock
 from microfactory.core.errors import ConnectorError, ValidationError
 from microfactory.core.timeutil import to_rfc3339
+from microfactory.services.ports import Bus, Message
 from microfactory.shopfloor.events import (
     DeadLetter,
     Event,

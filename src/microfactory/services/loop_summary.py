@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from microfactory.maintenance.oee import (
     MachineOee,
@@ -22,32 +22,15 @@ from microfactory.maintenance.oee import (
     spans_from_states,
 )
 from microfactory.orders import Factory, OrderStatus
-from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.services.ports import (
+    EventReader,
+    ExecutionRecords,
+    TelemetryReader,
+    UnitOfWorkFactory,
+)
 from microfactory.shopfloor.events import Event, JobEvent, PartCounter, StateChanged
 
 ALL = 10**9
-
-
-class EventReader(Protocol):
-    def events(
-        self,
-        *,
-        machine: str | None = None,
-        kind: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int = 10_000,
-    ) -> list[Event]: ...
-
-    def counts(self) -> dict[str, int]: ...
-
-
-class RunRecords(Protocol):
-    def maintenance_orders(self, status: str | None = None) -> list[dict[str, Any]]: ...
-
-    def planned_vs_actual(self) -> list[tuple[str, datetime, datetime, datetime | None]]: ...
-
-    def plan_runs(self) -> list[tuple[datetime, str, str]]: ...
 
 
 @dataclass
@@ -215,8 +198,8 @@ def fleet_by_period(
 
 def compute_figures(
     uow: UnitOfWorkFactory,
-    records: RunRecords,
-    reader: EventReader,
+    records: ExecutionRecords,
+    reader: TelemetryReader,
     factory: Factory,
     start: datetime,
     end: datetime,
@@ -300,7 +283,7 @@ def oee_ratios(r: MachineOee) -> dict[str, float | None]:
 
 def oee_report(
     uow: UnitOfWorkFactory,
-    reader: EventReader,
+    reader: TelemetryReader,
     factory: Factory,
     start: datetime,
     end: datetime,

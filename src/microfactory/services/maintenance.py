@@ -27,10 +27,16 @@ from microfactory.maintenance.lives import LifeTracker
 from microfactory.maintenance.rul import FleetRULModel
 from microfactory.maintenance.tpm import MaintenanceWorkOrder
 from microfactory.orders import Factory
-from microfactory.services.ports import UnitOfWork, UnitOfWorkFactory
+from microfactory.services.ports import (
+    ModelRegistry,
+    RegisteredModel,
+    TelemetryReader,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from microfactory.services.reactor import Applied
 from microfactory.services.tpm import open_predictive
-from microfactory.shopfloor.events import Event, StateChanged
+from microfactory.shopfloor.events import StateChanged
 from microfactory.shopfloor.machines import MachineMode, MachineState
 from microfactory.shopfloor.records import StoredEvent
 from microfactory.twin.degradation import signals_for
@@ -38,24 +44,6 @@ from microfactory.twin.degradation import signals_for
 # (time, 0 for a state change / 1 for a row of samples, the event or the row)
 _Item = tuple[datetime, int, object]
 _TICK = timedelta(microseconds=1)
-
-
-class TelemetrySource(Protocol):
-    """Port: the read side of the telemetry store (`SqlTelemetryStore` implements it)."""
-
-    def events(
-        self,
-        *,
-        machine: str | None = None,
-        kind: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int = 10_000,
-    ) -> list[Event]: ...
-
-    def samples(
-        self, machine: str, signal: str, start: datetime, end: datetime, limit: int = 100_000
-    ) -> list[tuple[datetime, float]]: ...
 
 
 @dataclass(frozen=True)
@@ -178,7 +166,7 @@ class PredictiveMaintenance:
 
     def __init__(
         self,
-        telemetry: TelemetrySource,
+        telemetry: TelemetryReader,
         machine_types: Mapping[str, str],
         settings: PredictiveSettings | None = None,
         *,
@@ -341,42 +329,6 @@ def _feed(tracker: LifeTracker, items: list[_Item]) -> None:
 
 
 # -- model registry ------------------------------------------------------------------------
-
-
-class RegisteredModel(Protocol):
-    """What the registry says about a stored model version."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def version(self) -> int: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def trained_on(self) -> str: ...
-    @property
-    def metrics(self) -> dict[str, Any]: ...
-    @property
-    def created_at(self) -> datetime: ...
-
-
-class ModelRegistry(Protocol):
-    """Port: versioned storage of trained models (`SqlModelRegistry` implements it)."""
-
-    def register(
-        self,
-        *,
-        name: str,
-        kind: str,
-        model: bytes,
-        trained_on: str,
-        data_digest: str,
-        metrics: dict[str, Any],
-        params: dict[str, Any],
-        created_at: datetime,
-    ) -> RegisteredModel: ...
-
-    def load(self, name: str, version: int | None = None) -> tuple[RegisteredModel, bytes]: ...
 
 
 RUL_KIND = "fleet_rul"

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
+from microfactory.access import ApiToken, AuditRecord, Role, Session, StoredUser, User
 from microfactory.orders import (
     Customer,
     Factory,
@@ -26,6 +27,13 @@ from microfactory.orders import (
     WorkStatus,
 )
 from microfactory.orders.progress import ProgressSnapshot
+
+# The shop-floor bus port is declared with the domain's `Message` in `shopfloor.bus` (its
+# adapters in `connect` need both); services take it from here like every other port.
+from microfactory.shopfloor.bus import Bus as Bus
+from microfactory.shopfloor.bus import Handler as Handler
+from microfactory.shopfloor.bus import Message as Message
+from microfactory.shopfloor.events import Event, MachineStatus, SeqGap
 from microfactory.shopfloor.records import (
     PlanUsage,
     ReactorProgress,
@@ -387,3 +395,199 @@ class ExclusiveLock(Protocol):
     def hold(self, wait_s: float | None = None) -> AbstractContextManager[None]:
         """Conflict after `wait_s` seconds of another process holding it (None: wait)."""
         ...
+
+
+class EventReader(Protocol):
+    """Stored shop-floor events (the narrow read OEE needs)."""
+
+    def events(
+        self,
+        *,
+        machine: str | None = None,
+        kind: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10_000,
+    ) -> list[Event]:
+        """Stored non-sample events in (ts, seq) order."""
+        ...
+
+
+class BucketLike(Protocol):
+    """One downsampling bucket of a signal: [start, start + width)."""
+
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def min(self) -> float: ...
+    @property
+    def max(self) -> float: ...
+    @property
+    def mean(self) -> float: ...
+
+
+class TelemetryReader(EventReader, Protocol):
+    """The read side of the telemetry store (`SqlTelemetryStore`): stored events, samples,
+    machine states, sequence gaps, totals — for OEE, predictive maintenance, the dashboard,
+    summaries."""
+
+    def samples(
+        self, machine: str, signal: str, start: datetime, end: datetime, limit: int = 100_000
+    ) -> list[tuple[datetime, float]]: ...
+
+    def downsample(
+        self, machine: str, signal: str, start: datetime, end: datetime, bucket: timedelta
+    ) -> Sequence[BucketLike]: ...
+
+    def machine_statuses(self) -> list[MachineStatus]: ...
+
+    def gaps(self, machine: str | None = None) -> list[SeqGap]: ...
+
+    def counts(self) -> dict[str, int]:
+        """Rows per telemetry table (events, samples, dead_letters, gaps, missing)."""
+        ...
+
+    def delete_before(self, cutoff: datetime) -> Any: ...
+
+
+# -- the other areas' stores ------------------------------------------------------------
+
+
+class AuthStore(Protocol):
+    """Port: persistence of users, tokens and sessions."""
+
+    def add_user(self, username: str, password_hash: str, role: Role, at: datetime) -> User:
+        """Conflict when the username exists."""
+        ...
+
+    def user_by_name(self, username: str) -> StoredUser | None: ...
+
+    def set_password(self, username: str, password_hash: str) -> None: ...
+
+    def set_role(self, username: str, role: Role, active: bool) -> User: ...
+
+    def list_users(self) -> list[User]: ...
+
+    def add_token(self, user_id: int, name: str, digest: str, at: datetime) -> ApiToken: ...
+
+    def user_by_token(self, digest: str) -> User | None: ...
+
+    def list_tokens(self, user_id: int | None = None) -> list[ApiToken]: ...
+
+    def revoke_token(self, token_id: int) -> None:
+        """NotFound when the token does not exist."""
+        ...
+
+    def add_session(
+        self, digest: str, user_id: int, csrf_token: str, at: datetime, expires: datetime
+    ) -> None: ...
+
+    def session(self, digest: str, now: datetime) -> Session | None:
+        """The live session for this digest (None when unknown or expired)."""
+        ...
+
+    def delete_session(self, digest: str) -> None: ...
+
+
+class LoginAttempts(Protocol):
+    """Port: failed-login counters per key, shared by every process of the site."""
+
+    def failures(self, keys: Sequence[str], since: datetime) -> dict[str, tuple[int, datetime]]:
+        """key → (failures, time of the last one) for the keys whose last failure is at or
+        after `since` (older counters count as none)."""
+        ...
+
+    def record_failure(self, keys: Sequence[str], at: datetime, reset_before: datetime) -> None:
+        """One more failure for each key (restarting at 1 when its last failure is before
+        `reset_before`); drops counters idle since before `reset_before` now and then."""
+        ...
+
+    def clear(self, keys: Sequence[str]) -> None: ...
+
+
+class AuditStore(Protocol):
+    """Port: append-only audit storage."""
+
+    def append(self, record: AuditRecord) -> None: ...
+
+    def find(
+        self, *, actor: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[AuditRecord]:
+        """Newest first."""
+        ...
+
+    def count(self, *, actor: str | None = None) -> int: ...
+
+
+class AckStore(Protocol):
+    def acknowledge(self, alert_id: str, source: str, by: str, at: datetime, note: str) -> bool:
+        """False when acknowledged already."""
+        ...
+
+    def acks(self) -> dict[str, tuple[str, datetime]]: ...
+
+
+class QuoteStore(Protocol):
+    """Quotes and their reservations (SqlQuoteStore / MemoryQuoteStore)."""
+
+    def add(self, quote: Mapping[str, Any], reservations: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def get(self, quote_id: str) -> dict[str, Any]: ...
+
+    def set_status(self, quote_id: str, status: str, order_id: str | None = None) -> None: ...
+
+    def held_reservations(self, now: datetime) -> list[dict[str, Any]]: ...
+
+    def reservations(self, quote_id: str) -> list[dict[str, Any]]: ...
+
+    def expired_ids(self, now: datetime) -> list[str]: ...
+
+
+class RegisteredModel(Protocol):
+    """What the registry says about a stored model version."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def trained_on(self) -> str: ...
+    @property
+    def metrics(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+class ModelRegistry(Protocol):
+    """Port: versioned storage of trained models (`SqlModelRegistry` implements it)."""
+
+    def register(
+        self,
+        *,
+        name: str,
+        kind: str,
+        model: bytes,
+        trained_on: str,
+        data_digest: str,
+        metrics: dict[str, Any],
+        params: dict[str, Any],
+        created_at: datetime,
+    ) -> RegisteredModel: ...
+
+    def load(self, name: str, version: int | None = None) -> tuple[RegisteredModel, bytes]: ...
+
+
+class DashboardQueries(Protocol):
+    """Port: small reads over other areas' tables that no service offers yet."""
+
+    def signals(self, machine: str) -> list[str]: ...
+
+    def live_plan(self) -> list[dict[str, Any]]:
+        """The closed loop's current plan: operation, work_order, machine, start, end."""
+        ...
+
+    def maintenance_orders(self, status: str | None = None) -> list[dict[str, Any]]: ...

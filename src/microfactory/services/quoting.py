@@ -10,7 +10,7 @@ lead-time rule; `promise_basis` always says which. Nothing is stored for a refus
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,7 +31,7 @@ from microfactory.quoting.processes import Process
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.planning import PlanVersion
-from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.services.ports import QuoteStore, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -171,22 +171,6 @@ def quote_upload(
 
 
 # --- capable-to-promise, holds, acceptance, tracking -----------------------------------------
-
-
-class QuoteStore(Protocol):
-    """Quotes and their reservations (SqlQuoteStore / MemoryQuoteStore)."""
-
-    def add(self, quote: Mapping[str, Any], reservations: Sequence[Mapping[str, Any]]) -> None: ...
-
-    def get(self, quote_id: str) -> dict[str, Any]: ...
-
-    def set_status(self, quote_id: str, status: str, order_id: str | None = None) -> None: ...
-
-    def held_reservations(self, now: datetime) -> list[dict[str, Any]]: ...
-
-    def reservations(self, quote_id: str) -> list[dict[str, Any]]: ...
-
-    def expired_ids(self, now: datetime) -> list[str]: ...
 
 
 HOLD_REASON = "quote hold"

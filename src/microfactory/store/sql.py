@@ -24,9 +24,9 @@ from microfactory.orders import (
     WorkOrderOperation,
     WorkStatus,
 )
+from microfactory.orders.factory_file import factory_from_dict
 from microfactory.orders.orders import ORDER_TRANSITIONS, WORK_TRANSITIONS, check_transition
 from microfactory.store.execution_sql import SqlExecutionStore
-from microfactory.store.factory_file import factory_from_dict
 from microfactory.store.planning_sql import SqlPlanStore
 from microfactory.store.progress_sql import SqlProgressRepository
 from microfactory.store.quality_store import SqlQualityStore

@@ -672,3 +672,17 @@ async def login_required_handler(request: Request, exc: Exception) -> Response:
 
 
 __all__ = ["LoginRequired", "NotAuthenticated", "html_error", "login_required_handler", "router"]
+
+
+@router.get("/track/{token}", response_class=HTMLResponse)
+def track_page(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
+    """The customer's tracking page (public: the token is the key)."""
+    view = ctx.quotes.track(token)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        "track.html",
+        {"user": None, "csrf": "", "nav": [], "path": request.url.path, "view": view},
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

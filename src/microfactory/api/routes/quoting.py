@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -26,7 +25,6 @@ ALLOW_QUOTES_READ = Allow(Permission.QUOTES_READ)
 ALLOW_QUOTES_WRITE = Allow(Permission.QUOTES_WRITE)
 
 router = APIRouter(tags=["quotes"])
-track_page_router = APIRouter(include_in_schema=False)
 Ctx = Annotated[ApiContext, Depends(context)]
 Reader = Annotated[User, Depends(ALLOW_QUOTES_READ)]
 Writer = Annotated[User, Depends(ALLOW_QUOTES_WRITE)]
@@ -113,18 +111,3 @@ def accept_quote(
 )
 def track(token: str, ctx: Ctx) -> dict[str, Any]:
     return quotes(ctx).track(token).to_dict()
-
-
-@track_page_router.get("/track/{token}", response_class=HTMLResponse)
-def track_page(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
-    from microfactory.web.pages import TEMPLATES
-
-    view = quotes(ctx).track(token)
-    response = TEMPLATES.TemplateResponse(
-        request,
-        "track.html",
-        {"user": None, "csrf": "", "nav": [], "path": request.url.path, "view": view},
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
