@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from microfactory.core.errors import ValidationError
-from microfactory.core.timeutil import parse_rfc3339, zone
+from microfactory.core.timeutil import parse_rfc3339
 from microfactory.orders import (
     BomLine,
     Characteristic,
@@ -438,10 +438,6 @@ def factory_from_dict(data: Any) -> Factory:
             a = _mapping(a, ap)
             with _at(ap):
                 areas.append(Area(id=_str(a, "id", ap), name=str(a.get("name", a.get("id")))))
-        try:
-            zone(site.timezone)
-        except ValueError as exc:
-            raise _FieldError("site.timezone", str(exc)) from None
         calendars = {
             str(name): _calendar(cal, f"calendars.{name}", site.timezone)
             for name, cal in _mapping(root.get("calendars") or {}, "calendars").items()
