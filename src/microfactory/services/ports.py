@@ -136,3 +136,70 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+
+# --- print farm: printer hosts and the slicer ------------------------------------------------
+# (imported here, not at the top, so this section stays an append-only block for merges)
+from pathlib import Path  # noqa: E402
+
+from microfactory.shopfloor.printers import PrinterStatus, SliceResult  # noqa: E402
+
+
+class PrinterHost(Protocol):
+    """Port: one printer's host (OctoPrint, ...). Adapters translate their errors at this
+    boundary: `ConnectorError` when the host cannot be reached, refuses the API key or fails
+    an upload; `Conflict` when the printer is busy (a job runs, it is not operational);
+    `NotFound` for a file the host does not have. Messages name the host and the reason."""
+
+    @property
+    def name(self) -> str:
+        """Where the host is (its URL), for messages; never the key."""
+        ...
+
+    def status(self) -> PrinterStatus:
+        """State, current (or last) job, progress, time left and temperatures."""
+        ...
+
+    def upload(self, name: str, gcode: bytes) -> str:
+        """Store a G-code file on the host under `name`; return the name it has there."""
+        ...
+
+    def start(self, name: str) -> None:
+        """Select the uploaded file `name` and start printing it (Conflict when busy)."""
+        ...
+
+    def pause(self) -> None:
+        """Pause the running job (Conflict when nothing prints)."""
+        ...
+
+    def resume(self) -> None:
+        """Resume a paused job (Conflict when nothing is paused)."""
+        ...
+
+    def cancel(self) -> None:
+        """Cancel the running or paused job (Conflict when there is none)."""
+        ...
+
+    def files(self) -> list[str]:
+        """Names of the G-code files stored on the host."""
+        ...
+
+    def remove(self, name: str) -> None:
+        """Delete a stored file (NotFound when absent, Conflict while it prints)."""
+        ...
+
+
+class Slicer(Protocol):
+    """Port: turn a model into G-code with a printer profile. Raises `ValidationError` for a
+    model the slicer refuses (naming the model and the slicer's reason) and `ConnectorError`
+    when the slicer is missing, crashes or times out."""
+
+    def slice(
+        self,
+        model: Path,
+        profile: Path,
+        out: Path,
+        *,
+        copies: int = 1,
+        overrides: Mapping[str, str] | None = None,
+    ) -> SliceResult: ...

@@ -1,6 +1,7 @@
 """Sites, areas and machines. A machine offers capabilities (what routings ask for), costs
 money per hour, may have a build volume (printers, lasers), works to a shift calendar and
-changes over between setup families (colour, material, fixture) in a known time."""
+changes over between setup families (colour, material, fixture) in a known time. A printer
+may name the host that drives it (`host`, e.g. OctoPrint) and its slicer profile (`profile`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from microfactory.shopfloor.calendar import ShiftCalendar
+from microfactory.shopfloor.printers import HostSpec, check_profile
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -94,6 +96,8 @@ class Machine:
     speed_factor: float = 1.0
     mtbf_hours: float = 400.0
     mttr_hours: float = 3.0
+    host: HostSpec | None = None
+    profile: str | None = None
 
     def __post_init__(self) -> None:
         check_id(self.id, "machine id")
@@ -113,6 +117,12 @@ class Machine:
             raise ValueError("speed_factor must be positive")
         if self.mtbf_hours <= 0 or self.mttr_hours <= 0:
             raise ValueError("mtbf_hours and mttr_hours must be positive")
+        if self.host is not None and self.type != "fdm_printer":
+            raise ValueError(f"a {self.host.type} host drives an fdm_printer, not a {self.type}")
+        if self.host is not None and self.profile is None:
+            raise ValueError("a printer with a host needs a slicer `profile`")
+        if self.profile is not None:
+            check_profile(self.profile)
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
