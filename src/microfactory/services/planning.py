@@ -134,6 +134,10 @@ class PlanStore(Protocol):
 
     def downtimes(self, since: datetime | None = None) -> dict[str, list[Interval]]: ...
 
+    def exclusions(self) -> dict[str, dict[str, str]]:
+        """Operation -> {machine: reason}: machines an operation must not be planned on."""
+        ...
+
 
 @dataclass
 class PlanningSettings:
@@ -165,10 +169,14 @@ def build_problem(
     *,
     downtimes: Mapping[str, Sequence[Interval]] | None = None,
     horizon_days: int = 60,
+    exclusions: Mapping[str, Mapping[str, str]] | None = None,
 ) -> BuiltProblem:
     """The open operations of `work_orders` as a problem in minutes. A running operation
-    stays frozen where it is, unless its machine is down now (it is interrupted)."""
+    stays frozen where it is, unless its machine is down now (it is interrupted).
+    `exclusions` (operation -> machines) keeps an operation off machines that cannot run it
+    now, as long as another eligible machine remains."""
     downtimes = downtimes or {}
+    exclusions = exclusions or {}
     machine_ids = [m.id for m in factory.machines]
     index = {m: i for i, m in enumerate(machine_ids)}
     down_now = {m for m, spans in downtimes.items() if any(s <= now < e for s, e, _ in spans)}
@@ -209,6 +217,10 @@ def build_problem(
             if op.status in (WorkStatus.DONE, WorkStatus.CANCELLED, WorkStatus.HELD):
                 continue
             eligible = factory.eligible_machines(op.capability, op.machines)
+            excluded = exclusions.get(op.id, {})
+            allowed = [m for m in eligible if m.id not in excluded]
+            if op.id not in running_ids and allowed:
+                eligible = allowed
             modes = tuple(
                 Mode(index[m.id], max(1, math.ceil(op.minutes / m.speed_factor))) for m in eligible
             )
@@ -388,6 +400,7 @@ class PlanningService:
             now,
             downtimes=downtimes,
             horizon_days=self.settings.horizon_days,
+            exclusions=self.store.exclusions(),
         )
         previous = self._previous(built)
         result = solve(

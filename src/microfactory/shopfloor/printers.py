@@ -231,3 +231,40 @@ class SliceResult:
     def __post_init__(self) -> None:
         if self.print_time_s < 0 or self.filament_g < 0:
             raise ValueError("print time and filament must not be negative")
+
+
+@dataclass(frozen=True)
+class SliceRecord:
+    """A slice kept for reuse, keyed by model hash + profile + copies (`key`): the slicer's
+    estimates, or the error when it refused or crashed, and the quote it is compared with.
+    The G-code itself lives in the slice cache (a bounded directory) and is made again when it
+    has been evicted."""
+
+    key: str
+    model_sha: str
+    profile: str
+    copies: int
+    ok: bool
+    sliced_at: datetime
+    print_time_s: float | None = None
+    filament_g: float | None = None
+    filament_mm: float | None = None
+    seconds: float | None = None
+    error: str = ""
+    attempts: int = 1
+    quote_id: str | None = None
+    quote_time_s: float | None = None
+    quote_filament_g: float | None = None
+
+    @property
+    def time_variance(self) -> float | None:
+        """Quote time over slicer time, minus 1 (+0.1: the quote expected 10 % longer)."""
+        if not self.ok or not self.print_time_s or self.quote_time_s is None:
+            return None
+        return self.quote_time_s / self.print_time_s - 1
+
+    @property
+    def filament_variance(self) -> float | None:
+        if not self.ok or not self.filament_g or self.quote_filament_g is None:
+            return None
+        return self.quote_filament_g / self.filament_g - 1
