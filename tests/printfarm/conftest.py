@@ -91,3 +91,57 @@ def gcode(moves: int, *, length_mm: float = 100.0, feed: int = 600) -> bytes:
         lines.append(f"G1 X{x:.1f} Y10 E{i * 0.5 + 0.5:.2f} F{feed}")
     lines.append("M84")
     return ("\n".join(lines) + "\n").encode()
+
+
+FACTORY = """\
+site: {{id: farm, name: Test print farm, timezone: UTC}}
+areas:
+  - {{id: print, name: Print farm}}
+machines:
+{machines}
+materials:
+  - id: pla-black
+    kind: filament
+    density_g_cm3: 1.24
+    cost_per_kg: 22.0
+    colour: black
+    lots: [{{id: PLA-B-1, quantity_kg: 10}}]
+  - id: pla-white
+    kind: filament
+    density_g_cm3: 1.24
+    cost_per_kg: 22.0
+    colour: white
+    lots: [{{id: PLA-W-1, quantity_kg: 10}}]
+products:
+  - id: printed-part
+    name: Printed part from a quote
+    routing:
+      - {{seq: 1, name: Print, capability: fdm_print, fixed_minutes: 10, per_unit_minutes: 30}}
+customers:
+  - {{id: acme, name: ACME}}
+"""
+PRINTER = """\
+  - id: {id}
+    type: fdm_printer
+    area: print
+    capabilities: [fdm_print]
+    cost_per_hour: {cost}
+    build_volume_mm: [250, 210, 220]
+    host: {{type: octoprint, url: "{url}", api_key_env: {env}}}
+    profile: fdm-250x210-0.4mm-0.20mm
+"""
+
+
+def farm_factory(path: Path, printers: dict[str, str]) -> Path:
+    """A factory file with one OctoPrint printer per (id → url); printer i's key is read from
+    the variable TEST_OCTO_KEY_<ID>. Earlier printers are cheaper, so quotes prefer them."""
+    machines = "".join(
+        PRINTER.format(id=mid, url=url, env=key_env(mid), cost=4.0 + i)
+        for i, (mid, url) in enumerate(printers.items())
+    )
+    path.write_text(FACTORY.format(machines=machines))
+    return path
+
+
+def key_env(machine: str) -> str:
+    return f"TEST_OCTO_KEY_{machine.upper().replace('-', '_')}"

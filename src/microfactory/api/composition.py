@@ -31,6 +31,7 @@ from microfactory.services.quoting import QuoteService, QuotingSettings
 from microfactory.store.auth_sql import SqlAlertAckStore, SqlAuditStore, SqlAuthStore
 from microfactory.store.dashboard_sql import SqlDashboardQueries
 from microfactory.store.execution_sql import SqlExecutionStore
+from microfactory.store.model_file_tables import SqlModelStore
 from microfactory.store.planning_sql import SqlPlanStore
 from microfactory.store.quality_store import SqlQualityStore
 from microfactory.store.quoting_tables import SqlQuoteStore
@@ -103,6 +104,7 @@ def build_context(
         SqlQuoteStore(engine),
         clock,
         plans=planning,
+        models=SqlModelStore(engine),
         settings=QuotingSettings(
             hold_hours=settings.quote_hold_hours,
             limits=IntakeLimits(max_file_bytes=settings.max_upload_bytes),

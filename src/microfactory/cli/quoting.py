@@ -116,6 +116,7 @@ def _service(container: Any, max_bytes: int | None) -> Any:
     from microfactory.quoting.intake import IntakeLimits
     from microfactory.services.planning import PlanningService, PlanningSettings
     from microfactory.services.quoting import QuoteService, QuotingSettings
+    from microfactory.store.model_file_tables import SqlModelStore
     from microfactory.store.planning_sql import SqlPlanStore
     from microfactory.store.quoting_tables import SqlQuoteStore
 
@@ -132,6 +133,7 @@ def _service(container: Any, max_bytes: int | None) -> Any:
             clock,
             PlanningSettings(time_limit=5.0, workers=1),
         ),
+        models=SqlModelStore(container.engine),
         settings=QuotingSettings(
             hold_hours=settings.quote_hold_hours,
             limits=IntakeLimits(max_file_bytes=limit),

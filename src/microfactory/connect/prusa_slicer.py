@@ -82,7 +82,29 @@ class PrusaSlicer:
     def available(self) -> bool:
         return shutil.which(self.executable) is not None
 
+    def profile_settings(self, profile: Path) -> dict[str, str]:
+        return read_profile(profile)
+
     def slice(
+        self,
+        model: bytes,
+        name: str,
+        profile: Path,
+        out: Path,
+        *,
+        copies: int = 1,
+        overrides: Mapping[str, str] | None = None,
+    ) -> SliceResult:
+        """Slice `model` (STL/3MF/OBJ bytes; `name` says which and names it in messages)."""
+        suffix = Path(name).suffix.lower() or ".stl"
+        with tempfile.TemporaryDirectory(prefix="mf-slice-") as tmp:
+            path = Path(tmp) / f"model{suffix}"
+            path.write_bytes(model)
+            return self.slice_file(
+                path, profile, out, copies=copies, overrides=overrides, name=name
+            )
+
+    def slice_file(
         self,
         model: Path,
         profile: Path,
@@ -90,7 +112,10 @@ class PrusaSlicer:
         *,
         copies: int = 1,
         overrides: Mapping[str, str] | None = None,
+        name: str | None = None,
     ) -> SliceResult:
+        """Slice the model file at `model`."""
+        shown = name or model.name
         exe = shutil.which(self.executable)
         if exe is None:
             raise ConnectorError(
@@ -125,19 +150,19 @@ class PrusaSlicer:
             except subprocess.TimeoutExpired:
                 out.unlink(missing_ok=True)
                 raise ConnectorError(
-                    f"prusa-slicer did not finish {model.name} in {self.timeout_s:g} s"
+                    f"prusa-slicer did not finish {shown} in {self.timeout_s:g} s"
                 ) from None
             except OSError as exc:
                 raise ConnectorError(f"prusa-slicer could not run: {exc}") from None
         seconds = time.perf_counter() - started
         if proc.returncode != 0 or not out.is_file():
             out.unlink(missing_ok=True)
-            raise _failure(model, proc.returncode, proc.stdout + "\n" + proc.stderr)
+            raise _failure(shown, proc.returncode, proc.stdout + "\n" + proc.stderr)
         print_s, grams, mm = read_estimates(out)
         return SliceResult(out, print_s, grams, mm, seconds)
 
 
-def _failure(model: Path, code: int, output: str) -> Exception:
+def _failure(model: str, code: int, output: str) -> Exception:
     """A refusal the slicer explains (exit 1, or an abort on its own RuntimeError) is the
     model's fault; any other death is the slicer's."""
     reasons = _WHAT.findall(output) or [
@@ -148,9 +173,7 @@ def _failure(model: Path, code: int, output: str) -> Exception:
     reasons += _ERROR_LINE.findall(output)
     refused = code in (1, -signal.SIGABRT, 134)
     if refused and reasons:
-        return ValidationError(
-            f"the slicer refused the model: {reasons[0].strip()}", where=model.name
-        )
+        return ValidationError(f"the slicer refused the model: {reasons[0].strip()}", where=model)
     tail = " | ".join(line for line in output.strip().splitlines()[-3:] if "[trace]" not in line)
     how = f"signal {-code}" if code < 0 else f"exit {code}"
-    return ConnectorError(f"prusa-slicer crashed on {model.name} ({how}): {tail or 'no output'}")
+    return ConnectorError(f"prusa-slicer crashed on {model} ({how}): {tail or 'no output'}")

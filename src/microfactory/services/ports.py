@@ -194,12 +194,110 @@ class Slicer(Protocol):
     model the slicer refuses (naming the model and the slicer's reason) and `ConnectorError`
     when the slicer is missing, crashes or times out."""
 
+    def profile_settings(self, profile: Path) -> dict[str, str]:
+        """The settings a profile file holds (`nozzle_diameter`, `bed_shape`, ...)."""
+        ...
+
     def slice(
         self,
-        model: Path,
+        model: bytes,
+        name: str,
         profile: Path,
         out: Path,
         *,
         copies: int = 1,
         overrides: Mapping[str, str] | None = None,
-    ) -> SliceResult: ...
+    ) -> SliceResult:
+        """Slice `model` (file bytes; `name`'s extension says the format) into `out`,
+        `copies` times on one plate, with `overrides` of the profile's settings."""
+        ...
+
+
+class GcodeCache(Protocol):
+    """Port: a bounded store of sliced G-code by slice key (least recently used goes first)."""
+
+    def get(self, key: str) -> Path | None:
+        """The G-code of `key` if it is still cached (marks it used)."""
+        ...
+
+    def staging(self, key: str) -> Path:
+        """A fresh path to slice into; `put` then makes it the entry of `key`."""
+        ...
+
+    def put(self, key: str, staged: Path) -> Path: ...
+
+    def read(self, key: str) -> bytes | None: ...
+
+
+# --- print farm: its records and the quotes' model files --------------------------------------
+from contextlib import AbstractContextManager  # noqa: E402
+
+from microfactory.shopfloor.events import Event  # noqa: E402
+from microfactory.shopfloor.printers import (  # noqa: E402
+    JobState,
+    PrinterRecord,
+    PrintJob,
+    SliceRecord,
+)
+
+
+class PrintFarmTx(Protocol):
+    """One transaction over the print farm's records (store/printfarm_tables.py)."""
+
+    def printer(self, machine: str) -> PrinterRecord | None: ...
+
+    def printers(self) -> list[PrinterRecord]: ...
+
+    def save_printer(self, record: PrinterRecord, *, first_seq: int = 0) -> None:
+        """Insert or update; a new printer's event sequence starts at `first_seq`."""
+        ...
+
+    def allocate_seq(self, machine: str, count: int = 1) -> int:
+        """Reserve `count` consecutive sequence numbers of the machine; return the first."""
+        ...
+
+    def add_job(self, job: PrintJob) -> None: ...
+
+    def save_job(self, job: PrintJob) -> None: ...
+
+    def job(self, job_id: str) -> PrintJob | None: ...
+
+    def jobs(
+        self,
+        *,
+        machine: str | None = None,
+        operation: str | None = None,
+        states: Sequence[JobState] | None = None,
+    ) -> list[PrintJob]: ...
+
+    def slice(self, key: str) -> SliceRecord | None: ...
+
+    def save_slice(self, record: SliceRecord) -> None: ...
+
+    def slices(self) -> list[SliceRecord]: ...
+
+    def add_events(self, events: Sequence[Event], at: datetime) -> None:
+        """Put events in the outbox (published after the commit)."""
+        ...
+
+
+class PrintFarmStore(Protocol):
+    def transaction(self) -> AbstractContextManager[PrintFarmTx]: ...
+
+    def pending_events(self, limit: int = 500) -> list[tuple[int, Event]]: ...
+
+    def mark_published(self, ids: Sequence[int], at: datetime) -> None: ...
+
+
+class ModelStore(Protocol):
+    """The model files of quotes (store/model_file_tables.py)."""
+
+    def put(self, quote_id: str, filename: str, data: bytes) -> str:
+        """Keep the model of `quote_id`; return its SHA-256."""
+        ...
+
+    def for_quote(self, quote_id: str) -> tuple[str, str] | None:
+        """(sha256, filename), or None when the quote's model was not kept."""
+        ...
+
+    def data(self, sha256: str) -> bytes: ...

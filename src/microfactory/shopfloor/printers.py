@@ -165,6 +165,10 @@ class PrinterRecord:
     status_at: datetime | None = None
     message: str = ""
     """Why the printer is not printing what the plan gave it, or what failed, in words."""
+    published_state: str = ""
+    """The last OPC 40001 state published for the printer ("state/mode/reason")."""
+    replan_wanted: bool = False
+    """An operator change (spool, nozzle) may let the planner route work here again."""
 
     def __post_init__(self) -> None:
         if self.nozzle_mm is not None and not 0.05 <= self.nozzle_mm <= 3.0:

@@ -60,6 +60,8 @@ class PrinterRow(Base):
     status: Mapped[dict[str, Any]] = mapped_column(JSONType)
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     message: Mapped[str] = mapped_column(Text, default="")
+    published_state: Mapped[str] = mapped_column(String(160), default="")
+    replan_wanted: Mapped[bool] = mapped_column(Boolean, default=False)
     next_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
@@ -158,6 +160,8 @@ def _printer(row: PrinterRow) -> PrinterRecord:
         status=status_from_json(row.status),
         status_at=row.status_at,
         message=row.message,
+        published_state=row.published_state,
+        replan_wanted=row.replan_wanted,
     )
 
 
@@ -211,6 +215,8 @@ class SqlPrintFarmTx:
         row.status = status_to_json(record.status)
         row.status_at = record.status_at
         row.message = record.message
+        row.published_state = record.published_state
+        row.replan_wanted = record.replan_wanted
         self.s.flush()
 
     def allocate_seq(self, machine: str, count: int = 1) -> int:

@@ -38,6 +38,8 @@ def upgrade() -> None:
         sa.Column("status", JSON, nullable=False),
         sa.Column("status_at", UTC(), nullable=True),
         sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("published_state", sa.String(length=160), nullable=False),
+        sa.Column("replan_wanted", sa.Boolean(), nullable=False),
         sa.Column("next_seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("machine", name=op.f("pk_printfarm_printers")),
     )
