@@ -113,7 +113,7 @@ def make_shop(tmp_path: Path, db_url: str) -> Shop:
         models=SqlModelStore(container.engine),
     )
     shop = Shop(container, parts, hosts, None, quotes, tmp_path)  # type: ignore[arg-type]
-    shop.runtime = PrintFarmRuntime(parts.farm, parts.hosts, shop.events.append)
+    shop.runtime = PrintFarmRuntime(parts.farm, parts.hosts, shop.events.extend)
     return shop
 
 
@@ -299,7 +299,7 @@ def test_a_restarted_runtime_adopts_the_running_job(shop: Shop, tmp_path: Path) 
         plan_time_limit=1.0,
         hosts=lambda machine: shop.hosts[machine.id],
     )
-    restarted = PrintFarmRuntime(parts.farm, parts.hosts, shop.events.append)
+    restarted = PrintFarmRuntime(parts.farm, parts.hosts, shop.events.extend)
     restarted._step(m, shop.hosts[m])
     assert len(shop.hosts[m].started) == 1, "no second start"
     shop.hosts[m].finish()

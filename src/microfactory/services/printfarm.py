@@ -252,25 +252,26 @@ class PrintFarm:
             raise ValidationError("must not be negative", where="--grams")
         now = self.clock.now()
         with self.store.transaction() as tx:
-            record = self._record(tx, machine)
             running = tx.jobs(machine=machine, states=OPEN)
-            if running:
-                raise Conflict(
-                    f"{machine} is printing {running[0].operation}: change the spool after it"
-                )
+        if running:
+            raise Conflict(
+                f"{machine} is printing {running[0].operation}: change the spool after it"
+            )
+        lifted = self._lift_exclusions(machine)
+        with self.store.transaction() as tx:
+            record = self._record(tx, machine)
             spool = Spool(material, lot, 1000.0 if grams is None else grams)
             record = replace(
                 record,
                 spool=spool,
                 changed_by=by,
                 changed_at=now,
-                replan_wanted=True,
+                replan_wanted=record.replan_wanted or lifted > 0,
                 message=f"spool loaded by {by}: {material}"
                 + (f" lot {lot}" if lot else "")
                 + f", {spool.remaining_g:g} g",
             )
             tx.save_printer(record)
-        self._lift_exclusions(machine)
         return record
 
     def configure(
@@ -285,6 +286,7 @@ class PrintFarm:
         """Change a printer's settings (nozzle fitted, who clears the plate, retry limit)."""
         self._machine(machine)
         now = self.clock.now()
+        lifted = 0 if nozzle_mm is None else self._lift_exclusions(machine)
         with self.store.transaction() as tx:
             record = self._record(tx, machine)
             try:
@@ -295,14 +297,12 @@ class PrintFarm:
                     retry_limit=record.retry_limit if retry_limit is None else retry_limit,
                     changed_by=by,
                     changed_at=now,
-                    replan_wanted=nozzle_mm is not None or record.replan_wanted,
+                    replan_wanted=record.replan_wanted or lifted > 0,
                     message=f"settings changed by {by}",
                 )
             except ValueError as exc:
                 raise ValidationError(str(exc)) from None
             tx.save_printer(record)
-        if nozzle_mm is not None:
-            self._lift_exclusions(machine)
         return record
 
     def _lift_exclusions(self, machine: str) -> int:
@@ -458,20 +458,19 @@ class PrintFarm:
         item = (StateChanged, {"ts": ts, "state": state[0], "mode": state[1], "reason": state[2]})
         return replace(record, published_state=key), [item]
 
-    def flush(self, publish: Callable[[Event], None]) -> int:
-        """Publish what the outbox holds, oldest first, then mark it published. Publishing
-        twice (a crash in between) is harmless: the ingester deduplicates on event_id."""
+    def flush(self, publish: Callable[[Sequence[Event]], None]) -> int:
+        """Publish what the outbox holds, oldest first, then mark it published. `publish`
+        returns once the events are safe (stored by an in-process ingester, or acknowledged
+        by the broker). Publishing twice (a crash in between) is harmless: the ingester
+        deduplicates on event_id."""
         with self._flush_lock:
             pending = self.store.pending_events()
-            done: list[int] = []
-            try:
-                for row_id, event in pending:
-                    publish(event)
-                    done.append(row_id)
-            finally:
-                self.store.mark_published(done, self.clock.now())
-            self.counters.published += len(done)
-            return len(done)
+            if not pending:
+                return 0
+            publish([event for _, event in pending])
+            self.store.mark_published([row_id for row_id, _ in pending], self.clock.now())
+            self.counters.published += len(pending)
+            return len(pending)
 
     # -- watching a printer -----------------------------------------------------------------
 

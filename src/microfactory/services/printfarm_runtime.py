@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -62,7 +62,7 @@ class PrintFarmRuntime:
         self,
         farm: PrintFarm,
         hosts: Mapping[str, PrinterHost],
-        publish: Callable[[Event], None],
+        publish: Callable[[Sequence[Event]], None],
         *,
         replanner: Replanner | None = None,
         settings: RuntimeSettings | None = None,
