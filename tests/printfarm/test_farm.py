@@ -57,6 +57,15 @@ class Shop:
         accepted = self.quotes.accept(quote.quote_id)
         return f"{accepted.order_id}-1-1"
 
+    def order_many(self, quantity: int) -> str:
+        path = self.tmp / "many.stl"
+        trimesh.creation.box((20, 20, 5)).export(path)
+        quote = self.quotes.quote_file(
+            path, material="pla-black", quantity=quantity, customer="acme"
+        )
+        assert quote.quote_id is not None
+        return f"{self.quotes.accept(quote.quote_id).order_id}-1-1"
+
     def planned_on(self, operation: str) -> str:
         plan = self.parts.planning.current()
         assert plan is not None
@@ -68,8 +77,8 @@ class Shop:
         self.parts.planning.plan(reason, release_confirmed=False)
 
     def ready(self, machine: str, material: str = "pla-black", grams: float = 500.0) -> None:
-        self.farm.load_spool(machine, material, lot="L1", grams=grams, by="anna")
-        self.farm.plate_clear(machine, by="anna")
+        self.farm.desk.load_spool(machine, material, lot="L1", grams=grams, by="anna")
+        self.farm.desk.plate_clear(machine, by="anna")
         self.farm.take_replan()  # loading a spool asks for one; not needed here
 
     def slice_all(self) -> None:
@@ -118,13 +127,13 @@ def make_shop(tmp_path: Path, db_url: str) -> Shop:
 
 
 @pytest.fixture
-def shop(tmp_path: Path, sqlite_url: str) -> Iterator[Shop]:
+def shop(tmp_path: Path, db_url: str) -> Iterator[Shop]:
     if shutil.which("prusa-slicer") is None:
         message = "prusa-slicer is not installed (scripts/ensure-test-services.sh installs it)"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    shop = make_shop(tmp_path, sqlite_url)
+    shop = make_shop(tmp_path, db_url)
     yield shop
     shop.container.close()
 
@@ -151,7 +160,7 @@ def test_an_accepted_quote_is_sliced_started_and_reported_through_events(shop: S
     assert shop.of(StateChanged, m)[-1].state == "NotExecuting"  # type: ignore[attr-defined]
     (job,) = shop.job(op)
     assert job.state is JobState.FINISHED and job.filament_g > 0
-    (row,) = [r for r in shop.farm.report() if r["machine"] == m]
+    (row,) = [r for r in shop.farm.desk.report() if r["machine"] == m]
     assert row["remaining_g"] == pytest.approx(500 - job.filament_g, abs=0.1)
     assert row["plate_clear"] is False  # an operator must clear it again
     assert shop.of(SampleBatch, m), "temperatures are published as samples"
@@ -174,13 +183,13 @@ def test_events_carry_consecutive_sequence_numbers_per_printer(shop: Shop) -> No
 def test_nothing_starts_until_the_plate_is_confirmed_clear(shop: Shop) -> None:
     op = shop.order()
     m = shop.planned_on(op)
-    shop.farm.load_spool(m, "pla-black", lot=None, grams=500, by="anna")
+    shop.farm.desk.load_spool(m, "pla-black", lot=None, grams=500, by="anna")
     shop.slice_all()
     shop.step(m)
     assert shop.hosts[m].started == []
-    (row,) = [r for r in shop.farm.report() if r["machine"] == m]
+    (row,) = [r for r in shop.farm.desk.report() if r["machine"] == m]
     assert "plate-clear" in row["message"]
-    shop.farm.plate_clear(m, by="anna")
+    shop.farm.desk.plate_clear(m, by="anna")
     shop.step(m)
     assert len(shop.hosts[m].started) == 1
 
@@ -194,7 +203,7 @@ def test_wrong_material_is_not_started_there_and_the_job_is_rerouted(shop: Shop)
     shop.slice_all()
     shop.step(first)
     assert shop.hosts[first].started == []
-    (row,) = [r for r in shop.farm.report() if r["machine"] == first]
+    (row,) = [r for r in shop.farm.desk.report() if r["machine"] == first]
     assert "needs pla-black, pla-white is loaded" in row["message"]
     assert first in shop.parts.farm.plans.exclusions()[op]
     shop.replan()
@@ -211,14 +220,14 @@ def test_a_spool_too_light_for_the_job_is_not_used(shop: Shop) -> None:
     shop.slice_all()
     shop.step(m)
     assert shop.hosts[m].started == []
-    (row,) = [r for r in shop.farm.report() if r["machine"] == m]
+    (row,) = [r for r in shop.farm.desk.report() if r["machine"] == m]
     assert "filament: needs" in row["message"] and "1.0 g are left" in row["message"]
 
 
 def test_a_cancelled_print_is_retried_then_replanned_after_the_limit(shop: Shop) -> None:
     op = shop.order()
     m = shop.planned_on(op)
-    shop.farm.configure(m, by="anna", retry_limit=1)
+    shop.farm.desk.configure(m, by="anna", retry_limit=1)
     shop.ready(m)
     shop.slice_all()
     host = shop.hosts[m]
@@ -229,13 +238,13 @@ def test_a_cancelled_print_is_retried_then_replanned_after_the_limit(shop: Shop)
         shop.step(m)  # aborted
         assert [j.attempt for j in shop.job(op)][-1] == attempt
         if attempt == 1:
-            (row,) = [r for r in shop.farm.report() if r["machine"] == m]
+            (row,) = [r for r in shop.farm.desk.report() if r["machine"] == m]
             assert "attempt 1 of 2" in row["message"] and "retried" in row["message"]
-            shop.farm.plate_clear(m, by="anna")
+            shop.farm.desk.plate_clear(m, by="anna")
     assert [e.action for e in shop.of(JobEvent, m)] == ["started", "aborted"] * 2  # type: ignore[attr-defined]
     assert [j.state for j in shop.job(op)] == [JobState.ABORTED, JobState.ABORTED]
     assert "failed: 2 attempts" in shop.farm.plans.exclusions()[op][m]
-    (row,) = [r for r in shop.farm.report() if r["machine"] == m]
+    (row,) = [r for r in shop.farm.desk.report() if r["machine"] == m]
     assert "gave up" in row["message"] and "re-planned" in row["message"]
     assert shop.farm.take_replan() is not None
 
@@ -249,7 +258,7 @@ def test_a_failed_upload_leaves_the_operation_planned_with_the_reason(shop: Shop
     shop.step(m)
     (job,) = shop.job(op)
     assert job.state is JobState.FAILED and "upload" in job.reason
-    (row,) = [r for r in shop.farm.report() if r["machine"] == m]
+    (row,) = [r for r in shop.farm.desk.report() if r["machine"] == m]
     assert "upload of" in row["message"] and "stays planned" in row["message"]
     shop.hosts[m].upload_fails = False
     shop.step(m)
@@ -261,7 +270,7 @@ def test_an_unreachable_host_is_shown_and_does_not_hold_up_the_others(shop: Shop
     shop.hosts["p1"].reachable = False
     shop.step("p1")
     shop.step("p2")
-    rows = {r["machine"]: r for r in shop.farm.report()}
+    rows = {r["machine"]: r for r in shop.farm.desk.report()}
     assert rows["p1"]["state"] == "unreachable"
     assert "unreachable" in rows["p1"]["message"]
     assert rows["p2"]["state"] == "idle"
@@ -312,21 +321,21 @@ def test_a_restarted_runtime_adopts_the_running_job(shop: Shop, tmp_path: Path) 
 def test_a_printer_that_clears_its_own_plate_takes_the_next_job(shop: Shop) -> None:
     first = shop.order()
     m = shop.planned_on(first)
-    shop.farm.configure(m, by="anna", plate_clearing=PlateClearing.GCODE)
+    shop.farm.desk.configure(m, by="anna", plate_clearing=PlateClearing.GCODE)
     shop.ready(m)
     shop.slice_all()
     shop.step(m)
     shop.step(m)
     shop.hosts[m].finish()
     shop.step(m)
-    (row,) = [r for r in shop.farm.report() if r["machine"] == m]
+    (row,) = [r for r in shop.farm.desk.report() if r["machine"] == m]
     assert row["plate_clear"] is True
 
 
 def test_operator_actions_are_checked_and_recorded(shop: Shop) -> None:
     with pytest.raises(ValidationError, match="unknown material"):
-        shop.farm.load_spool("p1", "unobtainium", lot=None, grams=10, by="anna")
-    record = shop.farm.load_spool("p1", "pla-white", lot="PLA-W-1", grams=750, by="anna")
+        shop.farm.desk.load_spool("p1", "unobtainium", lot=None, grams=10, by="anna")
+    record = shop.farm.desk.load_spool("p1", "pla-white", lot="PLA-W-1", grams=750, by="anna")
     assert record.changed_by == "anna" and record.changed_at is not None
     assert record.spool is not None and record.spool.lot == "PLA-W-1"
     op = shop.order()
@@ -336,4 +345,28 @@ def test_operator_actions_are_checked_and_recorded(shop: Shop) -> None:
     shop.step(m)
     shop.step(m)
     with pytest.raises(Conflict, match="printing"):
-        shop.farm.plate_clear(m, by="anna")
+        shop.farm.desk.plate_clear(m, by="anna")
+
+
+def test_the_same_model_and_profile_is_sliced_once(shop: Shop) -> None:
+    first = shop.order()
+    second = shop.order()
+    shop.slice_all()
+    assert shop.farm.slicing.sliced == 1
+    with shop.parts.store.transaction() as tx:
+        (record,) = tx.slices()
+    assert record.ok and record.print_time_s and record.filament_g
+    assert record.quote_time_s is not None and record.time_variance is not None
+    assert {first, second}  # both operations share the slice
+
+
+def test_a_job_the_slicer_refuses_stays_planned_with_the_slicers_reason(shop: Shop) -> None:
+    op = shop.order_many(quantity=300)
+    m = shop.planned_on(op)
+    shop.ready(m)
+    shop.slice_all()
+    shop.step(m)
+    assert shop.hosts[m].started == []
+    (row,) = [r for r in shop.farm.desk.report() if r["machine"] == m]
+    assert "slicer: refused" in row["message"] and "could not fit" in row["message"]
+    assert shop.job(op) == []

@@ -48,7 +48,7 @@ def status_cmd(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")
     """Each printer as the runtime last saw it: state, job, progress, plate, spool, why idle."""
     container = open_container(db)
     try:
-        rows = _parts(container).farm.report()
+        rows = _parts(container).farm.desk.report()
     finally:
         container.close()
     if as_json:
@@ -80,7 +80,7 @@ def plate_clear_cmd(
     """Confirm the printer's build plate is clear: it may take the next job."""
     container = open_container(db)
     try:
-        record = _parts(container).farm.plate_clear(machine, _by(by))
+        record = _parts(container).farm.desk.plate_clear(machine, _by(by))
     finally:
         container.close()
     err_console.print(f"{machine}: {record.message}")
@@ -99,7 +99,7 @@ def load_cmd(
     """Load a spool on a printer (material, lot, grams); the plan may route work to it again."""
     container = open_container(db)
     try:
-        record = _parts(container).farm.load_spool(
+        record = _parts(container).farm.desk.load_spool(
             machine, material, lot=lot, grams=grams, by=_by(by)
         )
     finally:
@@ -133,7 +133,7 @@ def set_cmd(
             raise ValidationError("use operator or gcode", where="--plate-clearing") from None
     container = open_container(db)
     try:
-        record = _parts(container).farm.configure(
+        record = _parts(container).farm.desk.configure(
             machine, by=_by(by), nozzle_mm=nozzle, plate_clearing=clearing, retry_limit=retry_limit
         )
     finally:

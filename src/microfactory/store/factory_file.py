@@ -152,11 +152,11 @@ def _host(raw: Any, path: str) -> HostSpec | None:
     if raw is None:
         return None
     data = _mapping(raw, path)
-    _known_keys(data, HOST_KEYS, path)
     if "api_key" in data or "apikey" in data:
         raise _FieldError(
             path, "never put the API key in the file; name its variable in api_key_env"
         )
+    _known_keys(data, HOST_KEYS, path)
     with _at(path):
         spec = HostSpec(
             type=_str(data, "type", path),
