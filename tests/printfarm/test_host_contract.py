@@ -100,7 +100,10 @@ def test_a_started_job_prints_and_a_second_start_is_refused_as_busy(hosts: Hosts
     name = hosts.host.upload("mf-contract-long.gcode", LONG)
     other = hosts.host.upload("mf-contract-other.gcode", SHORT)
     hosts.host.start(name)
-    status = wait_for(hosts.host, lambda s: s.state is HostState.PRINTING)
+    # OctoPrint reports the progress a moment after the state: wait for both
+    status = wait_for(
+        hosts.host, lambda s: s.state is HostState.PRINTING and s.progress is not None
+    )
     assert status.job == name
     assert status.progress is not None and 0 <= status.progress < 100
     with pytest.raises(Conflict, match="busy"):
