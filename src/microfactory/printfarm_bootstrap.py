@@ -109,9 +109,7 @@ def build_print_farm(
         seq_start=lambda machine: last_seq.get(machine, -1) + 1,
     )
     farm.sync(factory)
-    planning = PlanningService(
-        container.uow, plans, clock, PlanningSettings(time_limit=plan_time_limit, workers=1)
-    )
+    planning = container.planning(PlanningSettings(time_limit=plan_time_limit, workers=1), clock)
     parts = PrintFarmParts(factory, farm, planning, store)
     make = hosts or (lambda m: octoprint_host(m, os.environ if env is None else env))
     for machine_id in sorted(farm.machines):

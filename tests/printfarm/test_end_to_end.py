@@ -67,6 +67,13 @@ class Farm:
         container.close()
         self.runtime: subprocess.Popen[str] | None = None
 
+    def operation(self, operation: str) -> dict[str, Any]:
+        """The operation as `orders show --json` gives it (the reactor's work)."""
+        order = json.loads(cli(self.db, "orders", "show", operation.split("-1-")[0], "--json"))
+        return next(
+            op for wo in order["work_orders"] for op in wo["operations"] if op["id"] == operation
+        )
+
     def order(self, size: tuple[float, float, float]) -> str:
         """Quote a box and accept the quote (which plans); return the print operation."""
         model = self.tmp / f"box-{'x'.join(f'{v:g}' for v in size)}.stl"
@@ -178,8 +185,13 @@ def test_a_quoted_model_is_printed_on_an_octoprint_printer(farm: Farm) -> None:
     assert code == 0, err
     counters = json.loads(out.strip().splitlines()[-1])
     assert counters["stopped"] is True and counters["finished"] == 1 and counters["sliced"] >= 1
+    assert counters["events"]["applied"] >= 2 and counters["events"]["rejected"] == 0
     (job,) = farm.jobs(op)
     assert job.machine == printer and job.attempt == 1
+    # the reactor applied the job events: the order's operation is done, with its part
+    done = farm.operation(op)
+    assert (done["status"], done["machine"], done["good"]) == ("done", printer, 1)
+    assert done["actual_start"] is not None and done["actual_end"] is not None
     # the job's life came back through the event path and was stored by the ingester
     assert stored_job_events(farm.db, op) == ["started", "finished"]
     container = bootstrap(db_url=farm.db, migrate=False)
@@ -237,10 +249,12 @@ def test_a_print_cancelled_at_the_printer_is_retried(farm: Farm) -> None:
     farm.wait(lambda: JobState.ABORTED in state_of(farm, op), "the abort to be seen")
     assert "attempt 1 of 3" in farm.status()[printer]["message"]
     cli(farm.db, "printers", "plate-clear", printer)
+    # the retry: here again, or where the replan after the abort put it (both plates are clear)
     farm.wait(
-        lambda: [j.attempt for j in farm.jobs(op) if j.state is JobState.PRINTING] == [2],
+        lambda: len(farm.jobs(op)) == 2 and farm.jobs(op)[1].state is JobState.PRINTING,
         "the retry to print",
     )
+    farm.wait(lambda: farm.operation(op)["status"] == "running", "the retry to be applied")
     code, _, err = farm.stop()
     assert code == 0, err
     assert stored_job_events(farm.db, op) == ["started", "aborted", "started"]
@@ -264,3 +278,4 @@ def test_a_runtime_killed_mid_print_adopts_the_job_on_restart(farm: Farm) -> Non
     (job,) = farm.jobs(op)
     assert job.attempt == 1, "adopted, not restarted"
     assert stored_job_events(farm.db, op) == ["started", "finished"]
+    assert farm.operation(op)["status"] == "done"

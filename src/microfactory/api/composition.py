@@ -16,7 +16,6 @@ from microfactory.api.context import ApiContext
 from microfactory.api.routes import quoting as quote_routes
 from microfactory.bootstrap import Container
 from microfactory.core.clock import Clock, FixedClock, SystemClock
-from microfactory.quoting.intake import IntakeLimits
 from microfactory.services.alerts import (
     AlertService,
     maintenance_alert_source,
@@ -26,15 +25,11 @@ from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, Providers, TtlCache
 from microfactory.services.dashboard_views import MachineViews, statuses_provider
-from microfactory.services.planning import PlanningService, PlanningSettings
-from microfactory.services.quoting import QuoteService, QuotingSettings
+from microfactory.services.planning import PlanningSettings
 from microfactory.store.auth_sql import SqlAlertAckStore, SqlAuditStore, SqlAuthStore
 from microfactory.store.dashboard_sql import SqlDashboardQueries
 from microfactory.store.execution_sql import SqlExecutionStore
-from microfactory.store.model_file_tables import SqlModelStore
-from microfactory.store.planning_sql import SqlPlanStore
 from microfactory.store.quality_store import SqlQualityStore
-from microfactory.store.quoting_tables import SqlQuoteStore
 from microfactory.store.telemetry_tables import SqlTelemetryStore
 
 
@@ -95,21 +90,8 @@ def build_context(
         oee=views.oee,
         alert_counters=[alerts.open_count],
     )
-    planning = PlanningService(
-        container.uow, SqlPlanStore(engine), clock, PlanningSettings(time_limit=5.0, workers=1)
-    )
-    settings = container.settings
-    quotes = QuoteService(
-        container.uow,
-        SqlQuoteStore(engine),
-        clock,
-        plans=planning,
-        models=SqlModelStore(engine),
-        settings=QuotingSettings(
-            hold_hours=settings.quote_hold_hours,
-            limits=IntakeLimits(max_file_bytes=settings.max_upload_bytes),
-        ),
-    )
+    planning = container.planning(PlanningSettings(time_limit=5.0, workers=1), clock)
+    quotes = container.quotes(clock)
     ctx = ApiContext(
         uow=container.uow,
         auth=AuthService(SqlAuthStore(engine), clock, hasher=hasher),

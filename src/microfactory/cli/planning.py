@@ -91,11 +91,9 @@ def plan_cmd(
     if ctx.invoked_subcommand is not None:
         return
     from microfactory.cli.common import open_container, print_json, time_limit_progress
-    from microfactory.core.clock import SystemClock
     from microfactory.core.errors import ValidationError
     from microfactory.planning.model import Objective
-    from microfactory.services.planning import PlanningService, PlanningSettings
-    from microfactory.store.planning_sql import SqlPlanStore
+    from microfactory.services.planning import PlanningSettings
 
     try:
         goal = Objective(objective)
@@ -106,9 +104,7 @@ def plan_cmd(
     container = open_container(db)
     try:
         settings = PlanningSettings(time_limit=time_limit, workers=workers, objective=goal)
-        service = PlanningService(
-            container.uow, SqlPlanStore(container.engine), SystemClock(), settings
-        )
+        service = container.planning(settings)
         with time_limit_progress(time_limit, "planning", enabled=not as_json):
             plan = service.plan()
     finally:
@@ -166,11 +162,9 @@ def plan_event(
     from microfactory.core.timeutil import parse_rfc3339
     from microfactory.services.planning import (
         EventKind,
-        PlanningService,
         PlanningSettings,
         ReplanEvent,
     )
-    from microfactory.store.planning_sql import SqlPlanStore
 
     try:
         event_kind = EventKind(kind)
@@ -197,7 +191,7 @@ def plan_event(
     container = open_container(db)
     try:
         settings = PlanningSettings(time_limit=time_limit, workers=workers)
-        service = PlanningService(container.uow, SqlPlanStore(container.engine), clock, settings)
+        service = container.planning(settings, clock)
         plan = service.replan(event)
         downtimes = service.downtimes(since=when)
     finally:
@@ -241,14 +235,11 @@ def _summary(plan: Any) -> dict[str, Any]:
 
 def _load_plan(db: str | None, version: int | None) -> Any:
     from microfactory.cli.common import open_container
-    from microfactory.core.clock import SystemClock
     from microfactory.core.errors import NotFound
-    from microfactory.services.planning import PlanningService
-    from microfactory.store.planning_sql import SqlPlanStore
 
     container = open_container(db)
     try:
-        service = PlanningService(container.uow, SqlPlanStore(container.engine), SystemClock())
+        service = container.planning()
         plan = service.version(version) if version is not None else service.current()
     finally:
         container.close()

@@ -208,17 +208,24 @@ def run_cmd(
     report_s: Annotated[float, typer.Option("--report-s", help="Seconds between reports")] = 30.0,
 ) -> None:
     """The shop-floor runtime until SIGTERM: printer hosts, slicing ahead of the plan, dispatch,
-    replans, and the ingester; prints its counters as JSON on exit (code 0)."""
+    and the event path (ingester, reactor, replans); prints its counters as JSON on exit."""
     from microfactory.cli.connect import parse_broker
     from microfactory.connect.bus import InProcessBus, publish_event
     from microfactory.core.clock import SystemClock
     from microfactory.printfarm_bootstrap import build_print_farm
     from microfactory.services.ingestion import Ingester, IngestSettings
     from microfactory.services.printfarm_runtime import PrintFarmRuntime, RuntimeSettings
+    from microfactory.services.runtime import ShopRuntime
     from microfactory.store.telemetry_tables import SqlTelemetryStore
 
     if bus_kind not in ("memory", "mqtt"):
         raise ValidationError("must be memory or mqtt", where="--bus")
+    if bus_kind == "memory" and not ingest:
+        raise ValidationError(
+            "on the in-process bus nobody else would store the events: use --bus mqtt with a "
+            "separate `microfactory ingest`, or leave --ingest on",
+            where="--no-ingest",
+        )
     if poll_s <= 0:
         raise ValidationError("must be positive", where="--poll-s")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -252,7 +259,8 @@ def run_cmd(
     site = parts.factory.site.id
     areas = {m.id: m.area for m in parts.factory.machines}
     ingester = None
-    if ingest:
+    shop = None
+    if ingest:  # store the events and apply them: the ingester, the reactor, the replans
         telemetry = SqlTelemetryStore(container.engine)
         ingester = Ingester(
             telemetry,
@@ -260,8 +268,9 @@ def run_cmd(
             known_machines=telemetry.known_machine_ids() or None,
             settings=IngestSettings(root=root),
         )
-        if bus_kind == "mqtt":  # machines publishing to the broker are stored too
-            ingester.start()
+        shop = ShopRuntime(ingester, container.reactor(parts.factory), parts.planning)
+        shop.start()
+        if bus_kind == "mqtt":  # what other machines publish on the broker is taken too
             ingester.attach(bus)
 
     def publish(events: Sequence[Event]) -> None:
@@ -293,20 +302,20 @@ def run_cmd(
                 raise ingester.error
             if time.monotonic() - last >= report_s:
                 last = time.monotonic()
-                err_console.print(json.dumps(_counters(runtime, ingester)))
+                err_console.print(json.dumps(_counters(runtime, shop)))
     finally:
         runtime.stop()
         bus.flush(10.0)
-        if ingester is not None:
-            ingester.stop(30.0)
+        if shop is not None:
+            shop.stop(30.0)
         bus.close()
         parts.close()
         container.close()
-    sys.stdout.write(json.dumps({"stopped": True, **_counters(runtime, ingester)}) + "\n")
+    sys.stdout.write(json.dumps({"stopped": True, **_counters(runtime, shop)}) + "\n")
     sys.stdout.flush()
 
 
-def _counters(runtime: Any, ingester: Any) -> dict[str, Any]:
+def _counters(runtime: Any, shop: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
         "printers": len(runtime.hosts),
         **runtime.farm.counters.as_dict(),
@@ -314,8 +323,8 @@ def _counters(runtime: Any, ingester: Any) -> dict[str, Any]:
         "sliced": runtime.farm.slicing.sliced,
         "slice_failures": runtime.farm.slicing.failed,
     }
-    if ingester is not None:
-        out["ingest"] = ingester.counters.as_dict()
+    if shop is not None:
+        out["events"] = shop.as_dict()
     return out
 
 

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 
 from microfactory.core.clock import Clock
 from microfactory.core.errors import Conflict, NotFound
-from microfactory.services.quality import QualityStore, list_alerts
+from microfactory.services.ports import QualityStore
+from microfactory.services.quality import list_alerts
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ Rules (`settle`):
 
 Events: `started` → state Executing + job started (dated back by the host's print time);
 `finished` → counter (good parts) + job finished + state NotExecuting; `aborted` → job aborted
-+ state (OutOfService "breakdown: ..." on a printer error, else NotExecuting). The spool loses
++ state (OutOfService "breakdown: ..." on a printer error, else NotExecuting). A printer back
+from an error publishes NotExecuting "repaired" (the reactor ends its downtime). The spool loses
 the job's filament (the printed share of it when aborted); the plate is no longer clear, unless
 the printer clears it itself by G-code after a finished print.
 """
@@ -40,6 +41,7 @@ Item = tuple[type[Any], dict[str, Any]]
 """An event to publish: its class and fields (id, machine and seq are added on emission)."""
 OpcState = tuple[MachineState, MachineMode, str | None]
 IDLE: OpcState = (MachineState.NOT_EXECUTING, MachineMode.IDLE, None)
+REPAIRED = "repaired"
 EXECUTING: OpcState = (MachineState.EXECUTING, MachineMode.PROCESSING, None)
 
 
@@ -67,8 +69,17 @@ def state_item(
     """A state event when `state` differs from the last one published for the printer."""
     if state is None:
         return record, []
+    if (
+        state[0] is MachineState.NOT_EXECUTING
+        and state[2] is None
+        and record.published_state.startswith(f"{MachineState.OUT_OF_SERVICE.value}/")
+    ):
+        # back from a breakdown: the reactor ends the printer's downtime on "repaired"
+        state = (state[0], state[1], REPAIRED)
     key = f"{state[0].value}/{state[1].value}/{state[2] or ''}"
-    if key == record.published_state:
+    if key == record.published_state or (
+        state[2] is None and record.published_state == key[:-1] + REPAIRED
+    ):
         return record, []
     item = (StateChanged, {"ts": ts, "state": state[0], "mode": state[1], "reason": state[2]})
     return replace(record, published_state=key), [item]

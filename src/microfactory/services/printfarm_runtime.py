@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from microfactory.core.errors import ConnectorError
@@ -27,7 +28,10 @@ log = logging.getLogger(__name__)
 
 
 class Replanner(Protocol):
-    def plan(self, reason: str = "plan", *, release_confirmed: bool = True) -> Any: ...
+    """The planning service's queue of replan requests (served after the reactor's next
+    batch by the shop runtime, or by whichever runtime serves them)."""
+
+    def request(self, at: datetime, trigger: str, reason: str = "") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,8 @@ class RuntimeSettings:
     """How often while a started job has not shown on the host yet."""
     plan_watch_s: float = 0.1
     """How often the current plan's version is checked."""
-    replan_min_interval_s: float = 5.0
-    """Replan requests arriving closer together are run as one."""
+    replan_retry_s: float = 5.0
+    """Wait before asking again when the planning service could not take a request."""
     slice_idle_s: float = 2.0
 
 
@@ -168,31 +172,26 @@ class PrintFarmRuntime:
             self._slice_wake.clear()
 
     def _planner(self) -> None:
-        last = 0.0
+        """Hand the print farm's replan wishes to the planning service's queue."""
         while not self._stop.is_set():
             self._replan_wake.wait(0.5)
             self._replan_wake.clear()
-            if self.replanner is None:
-                self.farm.take_replan()
-                continue
-            gap = time.monotonic() - last
-            if gap < self.settings.replan_min_interval_s:
-                self._stop.wait(self.settings.replan_min_interval_s - gap)
-                if self._stop.is_set():
-                    return
             reason = self.farm.take_replan()
             if reason is None:
                 continue
-            last = time.monotonic()
+            if self.replanner is None:
+                log.warning("print farm: no planning service to ask for a replan (%s)", reason)
+                continue
             try:
-                self.replanner.plan(reason=f"print farm: {reason}", release_confirmed=False)
+                self.replanner.request(self.farm.clock.now(), "print_farm", reason)
                 with self._lock:
                     self.counters.replans += 1
             except Exception:
-                log.exception("print farm: replan (%s)", reason)
+                log.exception("print farm: asking for a replan (%s)", reason)
                 with self._lock:
                     self.counters.replan_errors += 1
                 self.farm.request_replan(reason)
+                self._stop.wait(self.settings.replan_retry_s)
 
     def _watch(self) -> None:
         seen: int | None = None

@@ -18,8 +18,8 @@ lot is still open.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
@@ -47,79 +47,16 @@ from microfactory.quality.records import (
     QualityAlert,
 )
 from microfactory.quality.rules import select_rules
-from microfactory.services.ports import UnitOfWork
+from microfactory.services.ports import GenealogyReader, QualityStore, UnitOfWork
+from microfactory.services.reactor import Applied, EventRejected
 from microfactory.shopfloor.events import Measurement
+from microfactory.shopfloor.records import StoredEvent
 
 Row = dict[str, Any]
 
 
-class QualityStore(Protocol):
-    """Quality records (rows are dicts with the column names of `store.quality_tables`)."""
-
-    def add_measurement(self, row: Mapping[str, Any]) -> bool:
-        """False, storing nothing, when the event id is already known."""
-        ...
-
-    def measurement_count(self, product: str, characteristic: str) -> int: ...
-
-    def recent_values(self, product: str, characteristic: str, limit: int) -> list[float]:
-        """The latest `limit` values, oldest first."""
-        ...
-
-    def measurements(
-        self,
-        *,
-        part_id: str | None = None,
-        lot_id: str | None = None,
-        product: str | None = None,
-        characteristic: str | None = None,
-    ) -> list[Row]: ...
-
-    def limits(self, product: str, characteristic: str) -> Row | None: ...
-
-    def save_limits(self, row: Mapping[str, Any]) -> None: ...
-
-    def add_alert(self, row: Mapping[str, Any]) -> None: ...
-
-    def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]: ...
-
-    def save_ncr(self, row: Mapping[str, Any]) -> None: ...
-
-    def ncr(self, ncr_id: str) -> Row | None: ...
-
-    def ncrs(
-        self,
-        *,
-        lot_id: str | None = None,
-        part_id: str | None = None,
-        status: str | None = None,
-    ) -> list[Row]: ...
-
-    def add_hold(self, row: Mapping[str, Any]) -> None: ...
-
-    def release_hold(
-        self, lot: str, released_at: datetime, released_by: str, note: str
-    ) -> None: ...
-
-    def holds(self, *, lot: str | None = None, active_only: bool = False) -> list[Row]: ...
-
-    def held_lots(self) -> set[str]: ...
-
-
-class GenealogyReader(Protocol):
-    """Reads of the foundation's trace tables that the unit of work does not offer."""
-
-    def serial(self, serial: str) -> Row | None: ...
-
-    def serials_of(self, work_order: str) -> list[Row]: ...
-
-    def work_orders_of_lot(self, lot: str) -> list[str]: ...
-
-    def consumption(
-        self, *, work_order: str | None = None, material_lot: str | None = None
-    ) -> list[Row]: ...
-
-    def material_lot(self, lot: str) -> Row | None: ...
+class ReplanRequester(Protocol):
+    def request(self, at: datetime, trigger: str, reason: str = "") -> None: ...
 
 
 # -- conversions ------------------------------------------------------------------------------
@@ -498,44 +435,62 @@ def close_ncr(store: QualityStore, ncr_id: str, at: datetime) -> Nonconformance:
     return ncr
 
 
-# -- the closed loop's entry point ------------------------------------------------------------
+# -- the event path ---------------------------------------------------------------------------
 
 
-@dataclass
-class QualityService:
-    """Evaluate measurement events as they arrive and tell the dispatcher about holds.
+class QualityHandler:
+    """Applies committed `measurement` events (a reactor handler): each is recorded and
+    evaluated on arrival (`record_measurement`) in the reactor's transaction. A lot put on
+    hold stops dispatch of its work and asks for a replan. A measurement of an unknown
+    characteristic, or of one several products share, is rejected with the reason (a
+    measurement names no product)."""
 
-    ``on_hold(lot, at)`` is called when a measurement puts a lot on hold (the composition
-    passes the dispatcher's `hold_lot`); ``on_release(lot, at)`` after :meth:`release`.
-    ``rules`` maps a characteristic name to its rule set (default ``nelson``)."""
+    kinds = frozenset({"measurement"})
 
-    store: QualityStore
-    factory: Factory
-    on_hold: Callable[[str, datetime], None] | None = None
-    on_release: Callable[[str, datetime], None] | None = None
-    rules: Mapping[str, str] | None = None
-    hold_on_violation: bool = False
+    def __init__(
+        self,
+        factory: Factory,
+        *,
+        rules: Mapping[str, str] | None = None,
+        hold_on_violation: bool = False,
+    ) -> None:
+        self.factory = factory
+        self.rules = dict(rules or {})
+        self.hold_on_violation = hold_on_violation
 
-    def on_measurement(self, event: Measurement) -> list[QualityAlert]:
-        chosen = (self.rules or {}).get(event.characteristic, "nelson")
+    def finish(self, tx: UnitOfWork, out: Applied) -> None:
+        return None
+
+    def apply(self, tx: UnitOfWork, stored: StoredEvent, out: Applied) -> None:
+        event = stored.event
+        assert isinstance(event, Measurement)
+        try:
+            find_characteristic(self.factory, event.characteristic)
+        except (NotFound, ValidationError) as exc:
+            raise EventRejected(str(exc)) from None
         alerts = record_measurement(
-            self.store,
+            tx.quality,
             self.factory,
             event,
-            rules=chosen,
+            rules=self.rules.get(event.characteristic, "nelson"),
             hold_on_violation=self.hold_on_violation,
         )
-        if self.on_hold is not None:
-            for alert in alerts:
-                if alert.lot_held and alert.lot_id:
-                    self.on_hold(alert.lot_id, alert.at)
-        return alerts
+        out.alerts.extend(alerts)
+        for alert in alerts:
+            if alert.lot_held and alert.lot_id:
+                tx.replans.request(alert.at, "quality_hold", alert.lot_id)
+                out.holds_changed = True
+                out.replans_requested += 1
 
-    def release(self, lot: str, *, by: str, at: datetime, note: str = "") -> LotHold:
-        released = release_lot(self.store, lot, by=by, at=at, note=note)
-        if self.on_release is not None:
-            self.on_release(lot, at)
-        return released
+
+def release_hold(
+    store: QualityStore, planning: ReplanRequester, lot: str, *, by: str, at: datetime, note: str
+) -> LotHold:
+    """Release the hold on `lot` (Conflict while an NCR is open) and ask for a replan, so its
+    remaining work is planned and dispatched again."""
+    released = release_lot(store, lot, by=by, at=at, note=note)
+    planning.request(at, "hold_released", lot)
+    return released
 
 
 # -- genealogy --------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from microfactory.store.base import Binding
 from microfactory.store.quality_tables import (
     LotHoldRow,
     NonconformanceRow,
@@ -44,8 +46,10 @@ def _dict(mapping: Mapping[Any, Any]) -> Row:
 
 
 class SqlQualityStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """On an engine (each call its own transaction) or on a unit of work's session."""
+
+    def __init__(self, target: Engine | Session) -> None:
+        self.engine = Binding(target)
 
     # -- measurements and limits -----------------------------------------------------------
 

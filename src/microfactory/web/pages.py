@@ -44,7 +44,8 @@ from microfactory.services.dashboard import (
 from microfactory.services.dashboard_views import GanttData, MachineViews, gantt_from_plan
 from microfactory.services.orders import OrderRequest
 from microfactory.services.planning import PlanningService
-from microfactory.services.quality import QualityStore, hold_from_row, list_ncrs
+from microfactory.services.ports import QualityStore
+from microfactory.services.quality import hold_from_row, list_ncrs
 from microfactory.services.quality_views import characteristic_chart
 from microfactory.web import figures
 

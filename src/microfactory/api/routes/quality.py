@@ -15,9 +15,8 @@ from microfactory.api.context import ApiContext
 from microfactory.api.deps import ALLOW_ACK, ALLOW_QUALITY, ALLOW_READ, context, note_detail
 from microfactory.core.errors import NotFound
 from microfactory.services.alerts import Alert, AlertService
+from microfactory.services.ports import GenealogyReader, QualityStore
 from microfactory.services.quality import (
-    GenealogyReader,
-    QualityStore,
     disposition_ncr,
     hold_from_row,
     list_ncrs,

@@ -213,8 +213,7 @@ def plan_public(plan: Any) -> s.PlanPublic:
 def plan_versions(user: Reader, ctx: Ctx) -> list[s.PlanSummary]:
     service = planning(ctx)
     return [
-        s.PlanSummary(**{k: h[k] for k in s.PlanSummary.model_fields})
-        for h in service.store.versions()
+        s.PlanSummary(**{k: h[k] for k in s.PlanSummary.model_fields}) for h in service.versions()
     ]
 
 
