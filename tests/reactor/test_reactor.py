@@ -221,6 +221,9 @@ class Exploding:
 
     kinds = frozenset({"counter"})
 
+    def prepare(self, tx, events: list[StoredEvent]) -> None:  # type: ignore[no-untyped-def]
+        return None
+
     def apply(self, tx, stored: StoredEvent, out: Applied) -> None:  # type: ignore[no-untyped-def]
         if stored.event is not None and getattr(stored.event, "good", 0) == 13:
             raise RuntimeError("unlucky")

@@ -92,22 +92,23 @@ def build_context(
     )
     planning = container.planning(PlanningSettings(time_limit=5.0, workers=1), clock)
     quotes = container.quotes(clock)
+    with container.uow() as tx:
+        factory = tx.factory.current()
     ctx = ApiContext(
         uow=container.uow,
         auth=AuthService(SqlAuthStore(engine), clock, hasher=hasher),
         audit=AuditLog(SqlAuditStore(engine), clock),
         clock=clock,
-        site=container.settings.site,
-    )
-    ctx.extras.update(
         dashboard=DashboardService(container.uow, clock, providers, TtlCache(3.0)),
         machine_views=views,
         alerts=alerts,
         cache=cache,
-        quality_store=SqlQualityStore(engine),
+        quality=SqlQualityStore(engine),
         genealogy=SqlQualityStore(engine),
         planning=planning,
         quotes=quotes,
+        stations=None if factory is None else container.stations(factory, clock),
+        site=container.settings.site,
     )
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx

@@ -11,6 +11,7 @@ import typer
 
 from microfactory.cli.common import DB_HELP, console, open_container, print_json
 from microfactory.core.timeutil import to_rfc3339
+from microfactory.services.stations import OPERATION_STATUS
 
 ops_app = typer.Typer(
     help="Record work at a station: start, finish (good / scrap), abort.", no_args_is_help=True
@@ -95,17 +96,6 @@ def ops_abort_cmd(
 ) -> None:
     """A running operation was aborted (it is planned again)."""
     _record(operation, "aborted", user, machine, 0, 0, db, as_json)
-
-
-OPERATION_STATUS = {
-    "planned": "planned",
-    "released": "planned",
-    "held": "planned",
-    "running": "running",
-    "done": "done",
-    "aborted": "aborted",
-    "cancelled": "aborted",
-}
 
 
 def operation_dict(op: Any, planned: tuple[datetime, datetime] | None = None) -> dict[str, Any]:

@@ -25,15 +25,14 @@ rejected`).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from datetime import datetime
 
-from microfactory.core.errors import NotFound
-from microfactory.orders import (
-    Factory,
-    OrderStatus,
-    WorkOrder,
-    WorkOrderOperation,
-    WorkStatus,
+from microfactory.orders import Factory, OrderStatus, WorkStatus
+from microfactory.orders.progress import (
+    OperationProgress,
+    OrderProgress,
+    ProgressSnapshot,
+    WorkOrderProgress,
 )
 from microfactory.services.ports import UnitOfWork
 from microfactory.services.reactor import Applied, EventRejected
@@ -52,35 +51,46 @@ _TO_RUNNING = {
 
 
 class ExecutionHandler:
-    """Applies `job` events (see the module's rules)."""
+    """Applies `job` events (see the module's rules). The operations a batch names are loaded
+    once (`prepare`), changed in memory event by event, and saved in bulk (`finish`)."""
 
     kinds = frozenset({"job"})
 
     def __init__(self, factory: Factory) -> None:
         self.factory = factory
         self._eligible: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
+        self._tx: UnitOfWork | None = None
+        self._snap = ProgressSnapshot()
+
+    def prepare(self, tx: UnitOfWork, events: list[StoredEvent]) -> None:
+        ids = {e.event.operation for e in events if isinstance(e.event, JobEvent)}
+        self._tx = tx
+        self._snap = tx.progress.load(ids) if ids else ProgressSnapshot()
 
     def finish(self, tx: UnitOfWork, out: Applied) -> None:
-        return None
+        if tx is self._tx:
+            tx.progress.save(self._snap)
+        self._tx, self._snap = None, ProgressSnapshot()
 
     def apply(self, tx: UnitOfWork, stored: StoredEvent, out: Applied) -> None:
         e = stored.event
         assert isinstance(e, JobEvent)
-        op = self._operation(tx, e)
+        if tx is not self._tx:  # applied without `prepare` (one event at a time)
+            self.prepare(tx, [stored])
+        op = self._operation(e)
         if e.action == "started":
-            self._started(tx, e, op, out)
+            self._started(e, op, out)
         elif e.action == "finished":
-            self._finished(tx, e, op, out)
+            self._finished(e, op, out)
         else:
             self._aborted(tx, e, op, out)
 
     # -- checks ----------------------------------------------------------------------------
 
-    def _operation(self, tx: UnitOfWork, e: JobEvent) -> WorkOrderOperation:
-        try:
-            op = tx.work_orders.get_operation(e.operation)
-        except NotFound:
-            raise EventRejected(f"unknown operation {e.operation}") from None
+    def _operation(self, e: JobEvent) -> OperationProgress:
+        op = self._snap.operations.get(e.operation)
+        if op is None:
+            raise EventRejected(f"unknown operation {e.operation}")
         if op.work_order != e.work_order:
             raise EventRejected(
                 f"operation {e.operation} belongs to work order {op.work_order}, not {e.work_order}"
@@ -91,7 +101,7 @@ class ExecutionHandler:
             )
         return op
 
-    def _eligible_for(self, op: WorkOrderOperation) -> frozenset[str]:
+    def _eligible_for(self, op: OperationProgress) -> frozenset[str]:
         key = (op.capability, op.machines)
         found = self._eligible.get(key)
         if found is None:
@@ -103,11 +113,13 @@ class ExecutionHandler:
 
     # -- actions ---------------------------------------------------------------------------
 
-    def _started(self, tx: UnitOfWork, e: JobEvent, op: WorkOrderOperation, out: Applied) -> None:
+    def _started(self, e: JobEvent, op: OperationProgress, out: Applied) -> None:
+        snap = self._snap
         if op.status == WorkStatus.DONE:
             inferred = op.actual_start is not None and op.actual_start == op.actual_end
             if inferred and op.actual_end is not None and e.ts <= op.actual_end:
-                tx.work_orders.update_operation(replace(op, actual_start=e.ts))
+                op.actual_start = e.ts
+                snap.set_operation(op)
                 return
             raise EventRejected(f"operation {op.id} already finished at {op.actual_end}")
         if op.status == WorkStatus.CANCELLED:
@@ -116,68 +128,58 @@ class ExecutionHandler:
             raise EventRejected(
                 f"operation {op.id} is already running on {op.machine} since {op.actual_start}"
             )
-        tx.work_orders.update_operation(
-            replace(
-                op,
-                status=WorkStatus.RUNNING,
-                machine=e.machine,
-                actual_start=e.ts,
-                actual_end=None,
-                good=0,
-                rejected=0,
-            )
+        op.status, op.machine, op.actual_start, op.actual_end = (
+            WorkStatus.RUNNING,
+            e.machine,
+            e.ts,
+            None,
         )
+        op.good = op.rejected = 0
+        snap.set_operation(op)
         out.operations[op.id] = (WorkStatus.RUNNING.value, 0)
-        wo = tx.work_orders.get(op.work_order)
-        self._work_order_running(tx, wo, e)
+        self._work_order_running(snap.work_orders[op.work_order], e.ts)
 
-    def _finished(self, tx: UnitOfWork, e: JobEvent, op: WorkOrderOperation, out: Applied) -> None:
+    def _finished(self, e: JobEvent, op: OperationProgress, out: Applied) -> None:
+        snap = self._snap
         if op.status in FINAL:
             raise EventRejected(f"operation {op.id} is already {op.status.value}")
         if op.status == WorkStatus.RUNNING and op.machine not in (None, e.machine):
             raise EventRejected(f"operation {op.id} is running on {op.machine}, not {e.machine}")
         start = op.actual_start if op.status == WorkStatus.RUNNING else None
-        tx.work_orders.update_operation(
-            replace(
-                op,
-                status=WorkStatus.DONE,
-                machine=e.machine,
-                actual_start=e.ts if start is None or start > e.ts else start,
-                actual_end=e.ts,
-                good=e.good,
-                rejected=e.reject,
-            )
-        )
+        op.status, op.machine = WorkStatus.DONE, e.machine
+        op.actual_start = e.ts if start is None or start > e.ts else start
+        op.actual_end, op.good, op.rejected = e.ts, e.good, e.reject
+        snap.set_operation(op)
         out.operations[op.id] = (WorkStatus.DONE.value, e.good)
-        wo = tx.work_orders.get(op.work_order)
-        self._work_order_running(tx, wo, e)
-        if all(o.status in FINAL for o in wo.operations):
-            tx.work_orders.set_status(wo.id, WorkStatus.DONE)
+        wo = snap.work_orders[op.work_order]
+        self._work_order_running(wo, e.ts)
+        if all(st in FINAL for st in wo.operations.values()):
+            snap.set_work_order(wo, WorkStatus.DONE)
             out.work_orders_done.append(wo.id)
-            siblings = tx.work_orders.find(order=wo.order)
-            if all(w.status in FINAL for w in siblings):
-                order = tx.orders.get(wo.order)
-                if order.status == OrderStatus.IN_PRODUCTION:
-                    tx.orders.set_status(wo.order, OrderStatus.DONE, e.ts, "all work orders done")
+            order = snap.orders[wo.order]
+            if order.status == OrderStatus.IN_PRODUCTION and all(
+                st in FINAL for st in order.work_orders.values()
+            ):
+                snap.set_order(order, OrderStatus.DONE, e.ts, "all work orders done")
 
-    def _aborted(self, tx: UnitOfWork, e: JobEvent, op: WorkOrderOperation, out: Applied) -> None:
+    def _aborted(self, tx: UnitOfWork, e: JobEvent, op: OperationProgress, out: Applied) -> None:
         if op.status != WorkStatus.RUNNING or op.machine != e.machine:
             raise EventRejected(
                 f"operation {op.id} is not running on {e.machine} (it is {op.status.value})"
             )
-        tx.work_orders.update_operation(
-            replace(op, status=WorkStatus.ABORTED, actual_start=None, good=0, rejected=0)
-        )
+        op.status, op.actual_start = WorkStatus.ABORTED, None
+        op.good = op.rejected = 0
+        self._snap.set_operation(op)
         out.operations[op.id] = (WorkStatus.ABORTED.value, 0)
         tx.replans.request(e.ts, "job_aborted", f"{op.id} aborted on {e.machine}")
         out.replans_requested += 1
 
-    def _work_order_running(self, tx: UnitOfWork, wo: WorkOrder, e: JobEvent) -> None:
-        for step in _TO_RUNNING.get(wo.status, ()):
-            tx.work_orders.set_status(wo.id, step)
-        order = tx.orders.get(wo.order)
+    def _work_order_running(self, wo: WorkOrderProgress, at: datetime) -> None:
+        steps = _TO_RUNNING.get(wo.status, ())
+        if steps:
+            self._snap.set_work_order(wo, steps[-1])
+        order: OrderProgress = self._snap.orders[wo.order]
         if order.status == OrderStatus.CONFIRMED:
-            tx.orders.set_status(order.id, OrderStatus.RELEASED, e.ts, "work released")
-            order = tx.orders.get(wo.order)
+            self._snap.set_order(order, OrderStatus.RELEASED, at, "work released")
         if order.status == OrderStatus.RELEASED:
-            tx.orders.set_status(order.id, OrderStatus.IN_PRODUCTION, e.ts, "production started")
+            self._snap.set_order(order, OrderStatus.IN_PRODUCTION, at, "production started")

@@ -107,6 +107,9 @@ class PredictiveHandler:
         if self._newest is None or stored.ts > self._newest:
             self._newest = stored.ts
 
+    def prepare(self, tx: UnitOfWork, events: list[StoredEvent]) -> None:
+        return None
+
     def finish(self, tx: UnitOfWork, out: Applied) -> None:
         now, self._newest = self._newest, None
         if now is None:

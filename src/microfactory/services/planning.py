@@ -347,16 +347,22 @@ class PlanningService:
     # -- asking for a plan -------------------------------------------------------------------
 
     def plan(
-        self, reason: str = "plan", *, release_confirmed: bool = True, trigger: str = "manual"
+        self,
+        reason: str = "plan",
+        *,
+        release_confirmed: bool = True,
+        trigger: str = "manual",
+        time_limit: float | None = None,
     ) -> PlanVersion:
-        """Release confirmed orders (optional), plan every open work order, store it."""
+        """Release confirmed orders (optional), plan every open work order, store it.
+        `time_limit` (seconds) overrides the settings' for this plan only."""
         now = self.clock.now()
         if release_confirmed:
             with self.uow() as tx:
                 for order in tx.orders.find(status=[OrderStatus.CONFIRMED], limit=100_000):
                     release_order(tx, order.id, now)
                 tx.commit()
-        return self._plan(now, reason, trigger)
+        return self._plan(now, reason, trigger, time_limit)
 
     def request(self, at: datetime, trigger: str, reason: str = "") -> None:
         """Queue a replan (served by `serve_requests`)."""
@@ -377,7 +383,7 @@ class PlanningService:
             tx.commit()
         return version
 
-    def replan(self, event: ReplanEvent) -> PlanVersion:
+    def replan(self, event: ReplanEvent, *, time_limit: float | None = None) -> PlanVersion:
         """Apply `event` and plan again from `event.at`, keeping what runs and what need
         not change."""
         with self.uow() as tx:
@@ -387,7 +393,7 @@ class PlanningService:
             apply_event(tx, factory, event)
             tx.commit()
         reason = f"{event.kind}: {event.reason}" if event.reason else str(event.kind)
-        return self._plan(event.at, reason, str(event.kind))
+        return self._plan(event.at, reason, str(event.kind), time_limit)
 
     def add_window(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
         """A span in which `machine` is not planned (stored; no re-plan)."""
@@ -417,7 +423,9 @@ class PlanningService:
 
     # -- planning ----------------------------------------------------------------------------
 
-    def _plan(self, now: datetime, reason: str, trigger: str) -> PlanVersion:
+    def _plan(
+        self, now: datetime, reason: str, trigger: str, time_limit: float | None = None
+    ) -> PlanVersion:
         began = time.perf_counter()
         with self.uow() as tx:
             factory = current_factory(tx)
@@ -440,7 +448,7 @@ class PlanningService:
             exclusions=exclusions,
         )
         previous = _previous(built, None if stored is None else _version(*stored))
-        result = self._solve(built, previous)
+        result = self._solve(built, previous, time_limit or self.settings.time_limit)
         seconds = time.perf_counter() - began
         with self.uow() as tx:
             version = self._store(tx, built, result, previous, reason, now, seconds)
@@ -459,7 +467,9 @@ class PlanningService:
             listener(version)
         return version
 
-    def _solve(self, built: BuiltProblem, previous: Mapping[int, Assignment]) -> ScheduleResult:
+    def _solve(
+        self, built: BuiltProblem, previous: Mapping[int, Assignment], time_limit: float
+    ) -> ScheduleResult:
         s = self.settings
         weight = s.stability_weight if previous else 0
         if s.strategy == "dispatch":
@@ -467,7 +477,7 @@ class PlanningService:
         return solve(
             built.problem,
             s.objective,
-            s.time_limit,
+            time_limit,
             s.workers,
             previous=previous or None,
             stability_weight=weight,

@@ -9,7 +9,7 @@ reactor's cursor move in the same commit (`tx.reactor`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from microfactory.orders import (
     WorkOrderOperation,
     WorkStatus,
 )
+from microfactory.orders.progress import ProgressSnapshot
 from microfactory.shopfloor.records import (
     PlanUsage,
     ReactorProgress,
@@ -123,6 +124,14 @@ class QualityStore(Protocol):
 
     def add_measurement(self, row: Mapping[str, Any]) -> bool:
         """False, storing nothing, when the event id is already known."""
+        ...
+
+    def known_measurements(self, event_ids: Collection[str]) -> set[str]:
+        """Which of these event ids are stored measurements already."""
+        ...
+
+    def add_measurements(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Store new measurements in bulk (their event ids must be new)."""
         ...
 
     def measurement_count(self, product: str, characteristic: str) -> int: ...
@@ -340,6 +349,9 @@ class UnitOfWork(Protocol):
     @property
     def replans(self) -> ReplanQueue: ...
 
+    @property
+    def progress(self) -> ProgressRepository: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
@@ -356,6 +368,19 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+
+
+class ProgressRepository(Protocol):
+    """Execution progress for the event path, in bulk (`orders.progress`)."""
+
+    def load(self, operation_ids: Collection[str]) -> ProgressSnapshot:
+        """The known operations among `operation_ids`, their work orders with every sibling
+        operation's status, and their orders with every sibling work order's status."""
+        ...
+
+    def save(self, snapshot: ProgressSnapshot) -> None:
+        """Write what the snapshot marks as changed (and append its order timeline)."""
+        ...
 
 
 # --- print farm: printer hosts and the slicer ------------------------------------------------

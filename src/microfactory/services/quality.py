@@ -18,7 +18,7 @@ lot is still open.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from enum import Enum
@@ -144,7 +144,7 @@ def record_measurement(
         part_id=measurement.part_id,
         lot_id=measurement.lot_id,
     )
-    if not store.add_measurement(asdict(record)):
+    if not store.add_measurement(dict(vars(record))):  # flat fields: no deep copy needed
         return []
     alerts: list[QualityAlert] = []
     if out_of_spec(record.value, char.lsl, char.usl):
@@ -438,6 +438,117 @@ def close_ncr(store: QualityStore, ncr_id: str, at: datetime) -> Nonconformance:
 # -- the event path ---------------------------------------------------------------------------
 
 
+class BatchQualityStore:
+    """A quality store for one batch of the reactor: measurements are buffered and written in
+    bulk at `flush`, and what SPC reads per characteristic (count, recent values, frozen
+    limits) is read once and kept up to date in memory; everything else passes through. The
+    answers are those the store itself would give after each write."""
+
+    WINDOW = 500
+
+    def __init__(self, inner: QualityStore, known: set[str]) -> None:
+        self.inner = inner
+        self.known = known
+        self.buffer: list[Mapping[str, Any]] = []
+        self._count: dict[tuple[str, str], int] = {}
+        self._values: dict[tuple[str, str], tuple[list[float], bool]] = {}
+        self._limits: dict[tuple[str, str], Row | None] = {}
+
+    def _buffered(self, key: tuple[str, str]) -> list[float]:
+        return [
+            float(r["value"]) for r in self.buffer if (r["product"], r["characteristic"]) == key
+        ]
+
+    def add_measurement(self, row: Mapping[str, Any]) -> bool:
+        if row["event_id"] in self.known:
+            return False
+        self.known.add(row["event_id"])
+        self.buffer.append(dict(row))
+        key = (row["product"], row["characteristic"])
+        if key in self._count:
+            self._count[key] += 1
+        if key in self._values:
+            values = self._values[key][0]
+            values.append(float(row["value"]))
+            if len(values) > 4 * self.WINDOW:  # keep the newest; older ones are read again
+                self._values[key] = (values[-2 * self.WINDOW :], False)
+        return True
+
+    def measurement_count(self, product: str, characteristic: str) -> int:
+        key = (product, characteristic)
+        if key not in self._count:
+            self._count[key] = self.inner.measurement_count(*key) + len(self._buffered(key))
+        return self._count[key]
+
+    def recent_values(self, product: str, characteristic: str, limit: int) -> list[float]:
+        key = (product, characteristic)
+        cached = self._values.get(key)
+        if cached is None or (len(cached[0]) < limit and not cached[1]):
+            want = max(limit, self.WINDOW)
+            stored = self.inner.recent_values(product, characteristic, want)
+            cached = (stored + self._buffered(key), len(stored) < want)
+            self._values[key] = cached
+        values = cached[0]
+        return values[max(0, len(values) - limit) :]
+
+    def limits(self, product: str, characteristic: str) -> Row | None:
+        key = (product, characteristic)
+        if key not in self._limits:
+            self._limits[key] = self.inner.limits(product, characteristic)
+        row = self._limits[key]
+        return None if row is None else dict(row)
+
+    def save_limits(self, row: Mapping[str, Any]) -> None:
+        self.inner.save_limits(row)
+        self._limits[(row["product"], row["characteristic"])] = dict(row)
+
+    def flush(self) -> None:
+        self.inner.add_measurements(self.buffer)
+        self.buffer = []
+
+    # pass-through ---------------------------------------------------------------------------
+
+    def known_measurements(self, event_ids: Collection[str]) -> set[str]:
+        return self.known & set(event_ids)
+
+    def add_measurements(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self.add_measurement(row)
+
+    def measurements(self, **filters: str | None) -> list[Row]:
+        self.flush()
+        return self.inner.measurements(**filters)
+
+    def add_alert(self, row: Mapping[str, Any]) -> None:
+        self.inner.add_alert(row)
+
+    def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]:
+        return self.inner.alerts(lot_id=lot_id, limit=limit)
+
+    def save_ncr(self, row: Mapping[str, Any]) -> None:
+        self.inner.save_ncr(row)
+
+    def ncr(self, ncr_id: str) -> Row | None:
+        return self.inner.ncr(ncr_id)
+
+    def ncrs(
+        self, *, lot_id: str | None = None, part_id: str | None = None, status: str | None = None
+    ) -> list[Row]:
+        return self.inner.ncrs(lot_id=lot_id, part_id=part_id, status=status)
+
+    def add_hold(self, row: Mapping[str, Any]) -> None:
+        self.inner.add_hold(row)
+
+    def release_hold(self, lot: str, released_at: datetime, released_by: str, note: str) -> None:
+        self.inner.release_hold(lot, released_at, released_by, note)
+
+    def holds(self, *, lot: str | None = None, active_only: bool = False) -> list[Row]:
+        return self.inner.holds(lot=lot, active_only=active_only)
+
+    def held_lots(self) -> set[str]:
+        return self.inner.held_lots()
+
+
 class QualityHandler:
     """Applies committed `measurement` events (a reactor handler): each is recorded and
     evaluated on arrival (`record_measurement`) in the reactor's transaction. A lot put on
@@ -457,19 +568,31 @@ class QualityHandler:
         self.factory = factory
         self.rules = dict(rules or {})
         self.hold_on_violation = hold_on_violation
+        self._tx: UnitOfWork | None = None
+        self._store: BatchQualityStore | None = None
+
+    def prepare(self, tx: UnitOfWork, events: list[StoredEvent]) -> None:
+        ids = [e.event_id for e in events if e.kind == "measurement"]
+        self._tx = tx
+        self._store = BatchQualityStore(tx.quality, tx.quality.known_measurements(ids))
 
     def finish(self, tx: UnitOfWork, out: Applied) -> None:
-        return None
+        if tx is self._tx and self._store is not None:
+            self._store.flush()
+        self._tx, self._store = None, None
 
     def apply(self, tx: UnitOfWork, stored: StoredEvent, out: Applied) -> None:
         event = stored.event
         assert isinstance(event, Measurement)
+        if tx is not self._tx or self._store is None:  # applied without `prepare`
+            self.prepare(tx, [stored])
+        assert self._store is not None
         try:
             find_characteristic(self.factory, event.characteristic)
         except (NotFound, ValidationError) as exc:
             raise EventRejected(str(exc)) from None
         alerts = record_measurement(
-            tx.quality,
+            self._store,
             self.factory,
             event,
             rules=self.rules.get(event.characteristic, "nelson"),

@@ -27,8 +27,9 @@ the error is raised (the events stay unapplied; a restart retries them).
 dispatcher refreshes its view, the planning service serves replan requests, the twin
 schedules maintenance windows. Listeners only read; every change was already committed.
 
-Handlers are plain objects with `kinds`, `apply(tx, event, out)` and `finish(tx, out)`
-(called once per batch, for checks over everything the batch changed, e.g. PM due). A new
+Handlers are plain objects with `kinds`, `prepare(tx, events)` (once per batch, to load in
+bulk what its events name), `apply(tx, event, out)` and `finish(tx, out)` (once per batch:
+write in bulk, and checks over everything the batch changed, e.g. PM due). A new
 area plugs in by adding a handler to the list `bootstrap` gives the reactor.
 """
 
@@ -95,6 +96,10 @@ class Applied:
 
 class EventHandler(Protocol):
     kinds: frozenset[str]
+
+    def prepare(self, tx: UnitOfWork, events: list[StoredEvent]) -> None:
+        """Called once per batch before its events (load in bulk what they name)."""
+        ...
 
     def apply(self, tx: UnitOfWork, stored: StoredEvent, out: Applied) -> None:
         """Apply one event inside the batch's transaction; raise `EventRejected` (before
@@ -199,6 +204,8 @@ class Reactor:
             if not events:
                 return None
             out = Applied(first=events[0].position, events=len(events))
+            for handler in self.handlers:
+                handler.prepare(tx, events)
             for stored in events:
                 self._apply(tx, stored, out)
             for handler in self.handlers:

@@ -20,6 +20,9 @@ class ReplanHandler:
     def __init__(self, factory: Factory) -> None:
         self.machines = factory.machine_map
 
+    def prepare(self, tx: UnitOfWork, events: list[StoredEvent]) -> None:
+        return None
+
     def finish(self, tx: UnitOfWork, out: Applied) -> None:
         return None
 

@@ -24,6 +24,16 @@ from microfactory.services.reactor import Reactor
 from microfactory.shopfloor.events import JobEvent, new_event_id
 
 Action = Literal["started", "finished", "aborted"]
+# the operation statuses people and other tools see (contract of `orders show --json`)
+OPERATION_STATUS = {
+    "planned": "planned",
+    "released": "planned",
+    "held": "planned",
+    "running": "running",
+    "done": "done",
+    "aborted": "aborted",
+    "cancelled": "aborted",
+}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 
 

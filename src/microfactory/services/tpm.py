@@ -22,7 +22,7 @@ downtime the scheduler plans around, and asks for a replan.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -168,13 +168,22 @@ def open_predictive(
 @dataclass
 class _Machine:
     """One machine's counters while a batch is applied (read at first touch, written back
-    at the batch's end)."""
+    at the batch's end): plan -> [run hours, cycles, since]."""
 
-    usage: dict[str, PlanUsage]
+    usage: dict[str, list[Any]]
     processing_since: datetime | None
     newest: datetime
-    renewed_at: datetime | None = None
-    changed: set[str] = field(default_factory=set)
+    changed: bool = False
+
+    def add(self, hours: float = 0.0, cycles: int = 0) -> None:
+        for u in self.usage.values():
+            u[0] += hours
+            u[1] += cycles
+        self.changed = True
+
+    def plan_usage(self, plan: str) -> PlanUsage:
+        run_hours, cycles, since = self.usage[plan]
+        return PlanUsage(plan, run_hours, cycles, since)
 
 
 class TpmHandler:
@@ -202,10 +211,16 @@ class TpmHandler:
         if found is None:
             if machine not in self.plans:
                 return None
-            usage = tx.usage.usage(machine)
+            stored = tx.usage.usage(machine)
             since = self.start or ts
-            for plan in self.plans[machine]:
-                usage.setdefault(plan.id, PlanUsage(plan.id, 0.0, 0, since))
+            usage = {
+                plan.id: (
+                    [u.run_hours, u.cycles, u.since]
+                    if (u := stored.get(plan.id)) is not None
+                    else [0.0, 0, since]
+                )
+                for plan in self.plans[machine]
+            }
             found = _Machine(usage, tx.usage.processing_since(machine), ts)
             self._touched[machine] = found
         found.newest = max(found.newest, ts)
@@ -217,18 +232,13 @@ class TpmHandler:
         if m is None:
             return
         if isinstance(e, PartCounter):
-            for plan, u in m.usage.items():
-                m.usage[plan] = replace(u, cycles=u.cycles + e.good + e.reject)
-                m.changed.add(plan)
+            m.add(cycles=e.good + e.reject)
         elif isinstance(e, StateChanged):
             self._state(tx, e, m, out)
 
     def _state(self, tx: UnitOfWork, e: StateChanged, m: _Machine, out: Applied) -> None:
         if m.processing_since is not None:
-            hours = max(0.0, (e.ts - m.processing_since).total_seconds() / 3600.0)
-            for plan, u in m.usage.items():
-                m.usage[plan] = replace(u, run_hours=u.run_hours + hours)
-                m.changed.add(plan)
+            m.add(hours=max(0.0, (e.ts - m.processing_since).total_seconds() / 3600.0))
             m.processing_since = None
         if e.state == MachineState.EXECUTING and e.mode == MachineMode.PROCESSING:
             m.processing_since = e.ts
@@ -243,8 +253,8 @@ class TpmHandler:
     @staticmethod
     def _renew(m: _Machine, at: datetime, plan: str | None) -> None:
         for pid, u in m.usage.items():
-            m.usage[pid] = PlanUsage(pid, 0.0, 0, at if pid == plan else u.since)
-            m.changed.add(pid)
+            m.usage[pid] = [0.0, 0, at if pid == plan else u[2]]
+        m.changed = True
 
     def _row(self, tx: UnitOfWork, ref: str) -> dict[str, Any] | None:
         return next((r for r in tx.records.maintenance_orders() if r["id"] == ref), None)
@@ -263,14 +273,18 @@ class TpmHandler:
         tx.records.save_maintenance(maintenance_row(wo))
         self._renew(m, at, wo.plan or None)
 
+    def prepare(self, tx: UnitOfWork, events: list[StoredEvent]) -> None:
+        return None
+
     def finish(self, tx: UnitOfWork, out: Applied) -> None:
         if tx is not self._tx:
             return
         touched, self._touched, self._tx = self._touched, {}, None
         rows = tx.records.maintenance_orders() if self.enabled and touched else []
         for machine, m in touched.items():
-            for plan in m.changed:
-                tx.usage.save_usage(machine, m.usage[plan])
+            if m.changed:
+                for plan in m.usage:
+                    tx.usage.save_usage(machine, m.plan_usage(plan))
             tx.usage.set_processing_since(machine, m.processing_since)
             if self.enabled:
                 self._check(tx, machine, m, rows, out)
@@ -288,7 +302,7 @@ class TpmHandler:
         for plan in self.plans[machine]:
             if plan.id in busy:
                 continue
-            u = m.usage[plan.id]
+            u = m.plan_usage(plan.id)
             # run hours of a machine processing right now count up to its newest event
             running = 0.0
             if m.processing_since is not None:

@@ -5,7 +5,7 @@ transactions: work is staged on a copy and only becomes visible on commit."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -23,6 +23,12 @@ from microfactory.orders import (
     WorkStatus,
 )
 from microfactory.orders.orders import ORDER_TRANSITIONS, WORK_TRANSITIONS, check_transition
+from microfactory.orders.progress import (
+    OperationProgress,
+    OrderProgress,
+    ProgressSnapshot,
+    WorkOrderProgress,
+)
 from microfactory.shopfloor.events import Event
 from microfactory.shopfloor.records import (
     PlanUsage,
@@ -342,6 +348,68 @@ class MemoryReplanQueue:
         ]
 
 
+class MemoryProgressRepository:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def load(self, operation_ids: Collection[str]) -> ProgressSnapshot:
+        snap = ProgressSnapshot()
+        wanted = set(operation_ids)
+        for wo in self.st.work_orders.values():
+            for op in wo.operations:
+                if op.id in wanted:
+                    snap.operations[op.id] = OperationProgress(
+                        op.id,
+                        wo.id,
+                        op.capability,
+                        op.machines,
+                        op.status,
+                        op.machine,
+                        op.actual_start,
+                        op.actual_end,
+                        op.good,
+                        op.rejected,
+                    )
+        for wo_id in {op.work_order for op in snap.operations.values()}:
+            wo = self.st.work_orders[wo_id]
+            ops = {op.id: op.status for op in wo.operations}
+            snap.work_orders[wo_id] = WorkOrderProgress(wo_id, wo.order, wo.status, ops)
+        for order_id in {wo.order for wo in snap.work_orders.values()}:
+            siblings = {w.id: w.status for w in self.st.work_orders.values() if w.order == order_id}
+            snap.orders[order_id] = OrderProgress(
+                order_id, self.st.orders[order_id].status, siblings
+            )
+        return snap
+
+    def save(self, snapshot: ProgressSnapshot) -> None:
+        for wo_id, wo in list(self.st.work_orders.items()):
+            ops = tuple(
+                replace(
+                    op,
+                    status=p.status,
+                    machine=p.machine,
+                    actual_start=p.actual_start,
+                    actual_end=p.actual_end,
+                    good=p.good,
+                    rejected=p.rejected,
+                )
+                if (p := snapshot.operations.get(op.id)) and op.id in snapshot.changed_operations
+                else op
+                for op in wo.operations
+            )
+            work_status = (
+                snapshot.work_orders[wo_id].status
+                if wo_id in snapshot.changed_work_orders
+                else wo.status
+            )
+            self.st.work_orders[wo_id] = replace(wo, operations=ops, status=work_status)
+        for order_id, status, at, note in snapshot.timeline:
+            self.st.orders[order_id] = replace(self.st.orders[order_id], status=status)
+            self.st.timelines.setdefault(order_id, []).append((status, at, note))
+            if status == OrderStatus.DONE:
+                self.st.completed[order_id] = at
+
+
 class MemoryUnitOfWork:
     def __init__(self, owner: MemoryUnitOfWorkFactory) -> None:
         self._owner = owner
@@ -360,6 +428,7 @@ class MemoryUnitOfWork:
         self.events = MemoryEventLog(self._state)
         self.reactor = MemoryReactorLedger(self._state)
         self.replans = MemoryReplanQueue(self._state)
+        self.progress = MemoryProgressRepository(self._state)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._state = copy.deepcopy(self._owner.state)

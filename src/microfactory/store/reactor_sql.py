@@ -31,12 +31,16 @@ class SqlEventLog:
 
     def after(self, position: int, limit: int) -> list[StoredEvent]:
         t = EventRow.__table__
-        rows = self.s.execute(
-            select(t.c.id, t.c.event_id, t.c.machine, t.c.kind, t.c.seq, t.c.ts_us, t.c.body)
-            .where(t.c.id > position)
-            .order_by(t.c.id)
-            .limit(limit)
-        ).all()
+        rows = (
+            self.s.connection()
+            .execute(  # Core, not the ORM: thousands of rows a batch
+                select(t.c.id, t.c.event_id, t.c.machine, t.c.kind, t.c.seq, t.c.ts_us, t.c.body)
+                .where(t.c.id > position)
+                .order_by(t.c.id)
+                .limit(limit)
+            )
+            .all()
+        )
         return [
             StoredEvent(
                 position=int(r.id),

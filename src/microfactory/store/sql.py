@@ -28,6 +28,7 @@ from microfactory.orders.orders import ORDER_TRANSITIONS, WORK_TRANSITIONS, chec
 from microfactory.store.execution_sql import SqlExecutionStore
 from microfactory.store.factory_file import factory_from_dict
 from microfactory.store.planning_sql import SqlPlanStore
+from microfactory.store.progress_sql import SqlProgressRepository
 from microfactory.store.quality_store import SqlQualityStore
 from microfactory.store.reactor_sql import (
     SqlEventLog,
@@ -489,6 +490,10 @@ class SqlUnitOfWork:
     @cached_property
     def replans(self) -> SqlReplanQueue:
         return SqlReplanQueue(self.session)
+
+    @cached_property
+    def progress(self) -> SqlProgressRepository:
+        return SqlProgressRepository(self.session)
 
     def __exit__(
         self,

@@ -97,7 +97,7 @@ PageUser = Annotated[User, Depends(page_user)]
 
 
 def dash(ctx: ApiContext) -> DashboardService:
-    service: DashboardService = ctx.extras["dashboard"]
+    service: DashboardService = ctx.dashboard
     return service
 
 
@@ -195,7 +195,7 @@ async def logout(
 
 # overview --------------------------------------------------------------------------------
 def alert_service(ctx: ApiContext) -> AlertService:
-    service: AlertService = ctx.extras["alerts"]
+    service: AlertService = ctx.alerts
     return service
 
 
@@ -275,7 +275,7 @@ async def overview_stream(request: Request, user: PageUser, ctx: Ctx) -> Streami
 @router.get("/machines/{machine_id}")
 async def machine_page(machine_id: str, request: Request, user: PageUser, ctx: Ctx) -> Response:
     card = await run_in_threadpool(dash(ctx).machine, machine_id)
-    views: MachineViews | None = ctx.extras.get("machine_views")
+    views: MachineViews = ctx.machine_views
     charts: list[dict[str, str]] = []
     if views is not None:
         end = ctx.clock.now()
@@ -446,11 +446,11 @@ async def order_page(order_id: str, request: Request, user: PageUser, ctx: Ctx) 
 
 # schedule, maintenance, quality ----------------------------------------------------------
 def gantt_data(ctx: ApiContext) -> GanttData | None:
-    planning: PlanningService | None = ctx.extras.get("planning")
+    planning: PlanningService = ctx.planning
     plan = planning.current() if planning is not None else None
     if plan is not None:
         return gantt_from_plan(plan)
-    views: MachineViews | None = ctx.extras.get("machine_views")
+    views: MachineViews = ctx.machine_views
     return views.live_gantt(ctx.clock.now()) if views is not None else None
 
 
@@ -483,7 +483,7 @@ async def schedule_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRespo
         now=now,
         late_items=late_items,
         late_total=late_total,
-        can_replan=user.can(Permission.PLANS_WRITE) and "planning" in ctx.extras,
+        can_replan=user.can(Permission.PLANS_WRITE),
     )
 
 
@@ -505,7 +505,7 @@ async def replan_submit(
 @router.get("/maintenance")
 async def maintenance_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
     factory = await run_in_threadpool(dash(ctx).factory)
-    views: MachineViews | None = ctx.extras.get("machine_views")
+    views: MachineViews = ctx.machine_views
     orders = await run_in_threadpool(views.maintenance_orders) if views is not None else []
     now = ctx.clock.now()
     open_orders = [o for o in orders if o["status"] in ("open", "planned")]
@@ -532,7 +532,7 @@ async def maintenance_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRe
 @router.get("/quality")
 async def quality_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
     factory = await run_in_threadpool(dash(ctx).factory)
-    store: QualityStore | None = ctx.extras.get("quality_store")
+    store: QualityStore = ctx.quality
     charts: list[dict[str, Any]] = []
     ncrs: list[Any] = []
     holds: list[Any] = []
