@@ -292,6 +292,12 @@ def test_a_printer_error_aborts_the_job_as_a_breakdown(shop: Shop) -> None:
     assert job.state is JobState.ABORTED and "MAXTEMP" in job.reason
     last = shop.of(StateChanged, m)[-1]
     assert last.state == "OutOfService" and last.reason.startswith("breakdown")  # type: ignore[attr-defined]
+    shop.hosts[m].recover()
+    shop.step(m)
+    shop.step(m)
+    states = [(e.state, e.reason) for e in shop.of(StateChanged, m)]  # type: ignore[attr-defined]
+    assert states[-1] == ("NotExecuting", "repaired"), "the reactor ends the downtime on this"
+    assert states.count(("NotExecuting", "repaired")) == 1
 
 
 def test_a_restarted_runtime_adopts_the_running_job(shop: Shop, tmp_path: Path) -> None:
