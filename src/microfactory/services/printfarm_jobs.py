@@ -78,7 +78,7 @@ def state_item(
         state = (state[0], state[1], REPAIRED)
     key = f"{state[0].value}/{state[1].value}/{state[2] or ''}"
     if key == record.published_state or (
-        state[2] is None and record.published_state == key[:-1] + REPAIRED
+        state[2] is None and record.published_state == key + REPAIRED
     ):
         return record, []
     item = (StateChanged, {"ts": ts, "state": state[0], "mode": state[1], "reason": state[2]})
