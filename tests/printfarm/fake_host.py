@@ -87,7 +87,7 @@ class FakePrinterHost:
         self._tick()
         return self._job is not None and self._ended is None
 
-    def upload(self, name: str, gcode: bytes) -> str:
+    def upload(self, name: str, gcode: bytes, *, start: bool = False) -> str:
         self._check()
         with self._lock:
             if self.upload_fails:
@@ -95,6 +95,8 @@ class FakePrinterHost:
             if self._busy() and self._job == name:
                 raise Conflict(f"fake host {self._name}: {name} is printing")
             self.stored[name] = bytes(gcode)
+        if start:
+            self.start(name)
         return name
 
     def start(self, name: str) -> None:

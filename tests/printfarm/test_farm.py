@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -22,8 +22,9 @@ from microfactory.services.printfarm import PrintFarmSettings
 from microfactory.services.printfarm_runtime import PrintFarmRuntime
 from microfactory.services.quoting import QuoteService
 from microfactory.shopfloor.events import Event, JobEvent, PartCounter, SampleBatch, StateChanged
-from microfactory.shopfloor.printers import JobState, PlateClearing
+from microfactory.shopfloor.printers import HostState, JobState, PlateClearing, PrinterStatus
 from microfactory.store.model_file_tables import SqlModelStore
+from microfactory.store.quality_store import SqlQualityStore
 from microfactory.store.quoting_tables import SqlQuoteStore
 from printfarm.conftest import farm_factory
 from printfarm.fake_host import FakePrinterHost
@@ -77,7 +78,8 @@ class Shop:
         self.parts.planning.plan(reason, release_confirmed=False)
 
     def ready(self, machine: str, material: str = "pla-black", grams: float = 500.0) -> None:
-        self.farm.desk.load_spool(machine, material, lot="L1", grams=grams, by="anna")
+        lot = {"pla-black": "PLA-B-1", "pla-white": "PLA-W-1"}[material]
+        self.farm.desk.load_spool(machine, material, lot=lot, grams=grams, by="anna")
         self.farm.desk.plate_clear(machine, by="anna")
         self.farm.take_replan()  # loading a spool asks for one; not needed here
 
@@ -111,7 +113,9 @@ def make_shop(tmp_path: Path, db_url: str) -> Shop:
         clock=SystemClock(),
         cache_dir=tmp_path / "gcode",
         plan_time_limit=1.0,
-        settings=PrintFarmSettings(backoff_s=0.0, backoff_max_s=0.0, start_grace_s=0.0),
+        settings=PrintFarmSettings(
+            backoff_s=0.0, backoff_max_s=0.0, start_grace_s=0.0, confirm_s=0.0
+        ),
         hosts=lambda m: hosts[m.id],
     )
     quotes = QuoteService(
@@ -164,6 +168,9 @@ def test_an_accepted_quote_is_sliced_started_and_reported_through_events(shop: S
     assert row["remaining_g"] == pytest.approx(500 - job.filament_g, abs=0.1)
     assert row["plate_clear"] is False  # an operator must clear it again
     assert shop.of(SampleBatch, m), "temperatures are published as samples"
+    (used,) = SqlQualityStore(shop.container.engine).consumption(work_order=job.work_order)
+    assert used["material_lot"] == "PLA-B-1"
+    assert used["quantity_kg"] == pytest.approx(job.filament_g / 1000)
 
 
 def test_events_carry_consecutive_sequence_numbers_per_printer(shop: Shop) -> None:
@@ -341,6 +348,8 @@ def test_a_printer_that_clears_its_own_plate_takes_the_next_job(shop: Shop) -> N
 def test_operator_actions_are_checked_and_recorded(shop: Shop) -> None:
     with pytest.raises(ValidationError, match="unknown material"):
         shop.farm.desk.load_spool("p1", "unobtainium", lot=None, grams=10, by="anna")
+    with pytest.raises(ValidationError, match="not a lot of pla-white"):
+        shop.farm.desk.load_spool("p1", "pla-white", lot="PLA-B-1", grams=10, by="anna")
     record = shop.farm.desk.load_spool("p1", "pla-white", lot="PLA-W-1", grams=750, by="anna")
     assert record.changed_by == "anna" and record.changed_at is not None
     assert record.spool is not None and record.spool.lot == "PLA-W-1"
@@ -376,3 +385,23 @@ def test_a_job_the_slicer_refuses_stays_planned_with_the_slicers_reason(shop: Sh
     (row,) = [r for r in shop.farm.desk.report() if r["machine"] == m]
     assert "slicer: refused" in row["message"] and "could not fit" in row["message"]
     assert shop.job(op) == []
+
+
+def test_a_print_that_just_ended_is_not_taken_for_a_cancelled_one(shop: Shop) -> None:
+    # OctoPrint may show the file idle at its last progress for a moment after the end
+    op = shop.order()
+    m = shop.planned_on(op)
+    shop.ready(m)
+    shop.slice_all()
+    shop.step(m)
+    shop.step(m)
+    shop.farm.settings = replace(shop.farm.settings, confirm_s=60.0)
+    (job,) = shop.job(op)
+    stale = PrinterStatus(HostState.IDLE, job.file, progress=68.0, time_left_s=0)
+    shop.farm.observe(m, stale)
+    assert [j.state for j in shop.job(op)] == [JobState.PRINTING]
+    shop.farm.observe(m, replace(stale, progress=100.0))
+    assert [j.state for j in shop.job(op)] == [JobState.FINISHED]
+    assert [e.action for e in shop.of(JobEvent, m)] == ["started"]  # type: ignore[attr-defined]
+    shop.farm.flush(shop.events.extend)
+    assert [e.action for e in shop.of(JobEvent, m)] == ["started", "finished"]  # type: ignore[attr-defined]

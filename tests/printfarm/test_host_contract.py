@@ -151,3 +151,14 @@ def test_a_wrong_api_key_is_a_connector_error_naming_the_key(hosts: Hosts) -> No
 def test_an_unreachable_host_is_a_connector_error(hosts: Hosts) -> None:
     with pytest.raises(ConnectorError, match="unreachable"):
         hosts.unreachable().status()
+
+
+def test_an_upload_can_start_the_print_at_once(hosts: Hosts) -> None:
+    name = hosts.host.upload("mf-contract-now.gcode", LONG, start=True)
+    status = wait_for(hosts.host, lambda s: s.state is HostState.PRINTING)
+    assert status.job == name
+    with pytest.raises(Conflict):
+        hosts.host.upload("mf-contract-later.gcode", SHORT, start=True)
+    assert "mf-contract-later.gcode" in hosts.host.files()
+    hosts.host.cancel()
+    wait_for(hosts.host, lambda s: s.state is HostState.IDLE)

@@ -21,7 +21,7 @@ import httpx
 from microfactory.core.errors import Conflict, ConnectorError, NotFound
 from microfactory.shopfloor.printers import HostState, PrinterStatus, Temperature
 
-_BUSY_FLAGS = ("pausing", "cancelling", "resuming", "finishing")
+_BUSY_TEXTS = ("pausing", "cancelling", "resuming", "finishing", "starting", "transferring")
 _OFFLINE_TEXTS = ("offline", "opening serial", "detecting", "connecting", "closed")
 
 
@@ -57,7 +57,6 @@ class OctoPrintHost:
     # -- the port --
 
     def status(self) -> PrinterStatus:
-        job = self._json("GET", "/api/job", what="read the job")
         printer: dict[str, Any] | None
         try:
             printer = self._json(
@@ -65,8 +64,9 @@ class OctoPrintHost:
             )
         except Conflict:  # OctoPrint answers 409 when no printer is connected
             printer = None
-        state_text = str(job.get("state") or "")
-        state, message = _state(state_text, printer)
+        # read second: its state and its progress come from one answer, so they agree
+        job = self._json("GET", "/api/job", what="read the job")
+        state, message = _state(str(job.get("state") or ""), printer)
         file = (job.get("job") or {}).get("file") or {}
         progress = job.get("progress") or {}
         completion = progress.get("completion")
@@ -82,13 +82,15 @@ class OctoPrintHost:
             message=message,
         )
 
-    def upload(self, name: str, gcode: bytes) -> str:
+    def upload(self, name: str, gcode: bytes, *, start: bool = False) -> str:
+        form = {"select": "true", "print": "true"} if start else {}
         try:
             response = self._request(
                 "POST",
                 "/api/files/local",
-                what=f"upload {name}",
+                what=f"upload {name}" + (" and start it" if start else ""),
                 files={"file": (name, gcode, "application/octet-stream")},
+                data=form,
                 timeout=self.upload_timeout_s,
             )
         except (NotFound, ConnectorError) as exc:
@@ -100,6 +102,8 @@ class OctoPrintHost:
             body = {}
         if body.get("done") is False:
             raise ConnectorError(f"upload of {name} to OctoPrint at {self.url} did not complete")
+        if start and body.get("effectivePrint") is False:
+            raise Conflict(f"OctoPrint at {self.url} stored {name} but did not start it (busy)")
         stored = (body.get("files") or {}).get("local") or {}
         return str(stored.get("path") or stored.get("name") or name)
 
@@ -187,29 +191,24 @@ def _detail(response: httpx.Response) -> str:
 
 
 def _state(text: str, printer: dict[str, Any] | None) -> tuple[HostState, str]:
-    """The host state from /api/printer's flags when a printer is connected, else from the
-    job's state text. The message is the printer's error text, if any."""
+    """The host state from the job's state text (OctoPrint's `get_state_string`, read in the
+    same answer as the progress), with the printer's error text when it has one."""
     lowered = text.lower()
-    if printer is None:
-        if "error" in lowered:
-            return HostState.ERROR, text
-        return HostState.OFFLINE, text
-    state = printer.get("state") or {}
-    flags = state.get("flags") or {}
-    error = str(state.get("error") or "")
-    if flags.get("error") or flags.get("closedOrError"):
-        return (HostState.ERROR if flags.get("error") or error else HostState.OFFLINE), (
-            error or str(state.get("text") or text)
-        )
-    if any(flags.get(f) for f in _BUSY_FLAGS):
-        return HostState.BUSY, ""
-    if flags.get("paused"):
-        return HostState.PAUSED, ""
-    if flags.get("printing"):
+    error = ""
+    if printer is not None:
+        error = str((printer.get("state") or {}).get("error") or "")
+    if "error" in lowered:
+        return HostState.ERROR, error or text
+    if lowered.startswith(("printing", "sending file")):
         return HostState.PRINTING, ""
-    if flags.get("operational") and flags.get("ready", True):
-        return HostState.IDLE, ""
-    if any(t in lowered for t in _OFFLINE_TEXTS):
+    if lowered.startswith("paused"):
+        return HostState.PAUSED, ""
+    if lowered.startswith(_BUSY_TEXTS):
+        return HostState.BUSY, ""
+    if lowered.startswith("operational"):
+        ready = printer is None or (printer.get("state") or {}).get("flags", {}).get("ready", True)
+        return (HostState.IDLE if ready else HostState.BUSY), ""
+    if lowered.startswith(_OFFLINE_TEXTS) or printer is None:
         return HostState.OFFLINE, text
     return HostState.BUSY, text
 

@@ -405,8 +405,10 @@ class PrinterHost(Protocol):
         """State, current (or last) job, progress, time left and temperatures."""
         ...
 
-    def upload(self, name: str, gcode: bytes) -> str:
-        """Store a G-code file on the host under `name`; return the name it has there."""
+    def upload(self, name: str, gcode: bytes, *, start: bool = False) -> str:
+        """Store a G-code file on the host under `name`; return the name it has there. With
+        `start`, select and print it in the same request (Conflict when the printer is busy:
+        the file is then stored but not printing)."""
         ...
 
     def start(self, name: str) -> None:

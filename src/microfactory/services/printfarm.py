@@ -91,6 +91,9 @@ class PrintFarmSettings:
     """A job is started only on a spool holding this much more than the slicer's grams."""
     lookahead: int = 2
     """Operations per printer sliced ahead of the plan."""
+    confirm_s: float = 3.0
+    """A job's file idle below 100 % counts as stopped when the host still shows it so after
+    this long (a print that just ended may show its last progress for a moment)."""
 
 
 @dataclass
@@ -145,6 +148,7 @@ class PrintFarm:
         self._backoff: dict[str, tuple[datetime, float]] = {}
         self._last_sample: dict[str, datetime] = {}
         self._desk: PrinterDesk | None = None
+        self._suspect: dict[str, datetime] = {}
 
     # -- printers --------------------------------------------------------------------------
 
@@ -310,7 +314,9 @@ class PrintFarm:
         now = self.clock.now()
         seen = status or PrinterStatus(HostState.UNREACHABLE, message=error)
         result = Observation()
-        exclusion: tuple[str, str, str] | None = None  # added after the commit (another store)
+        # what belongs to other stores is written after the commit
+        exclusion: tuple[str, str, str] | None = None
+        consumed: tuple[str, str, str, float] | None = None
         with self.store.transaction() as tx:
             record = record_of(tx, machine)
             before = record
@@ -321,9 +327,12 @@ class PrintFarm:
                     replace(stale, state=JobState.FAILED, ended_at=now, reason="superseded")
                 )
             job = open_jobs[-1] if open_jobs else None
+            if job is not None and self._unconfirmed(job, seen, now):
+                job = None  # look again before calling it cancelled
             if job is not None:
                 settled = settle(tx, record, job, seen, now, grace_s=self.settings.start_grace_s)
                 record, items, exclusion = settled.record, settled.items, settled.exclusion
+                consumed = settled.consumed
                 result.ended_file = settled.ended_file
                 self._count(settled.outcomes)
             if seen.state is not HostState.BUSY:
@@ -341,12 +350,36 @@ class PrintFarm:
                 tx.save_printer(record)
             result.events = len(self._emit(tx, machine, items))
             open_now = tx.jobs(machine=machine, states=OPEN)
+        if consumed is not None:
+            self._consume(*consumed, now)
         if exclusion is not None:
             operation, on, reason = exclusion
             self.plans.add_exclusion(operation, on, reason, now)
             self.request_replan(f"re-plan {operation}: {reason}")
         result.can_dispatch = not open_now and seen.state is HostState.IDLE
         return result
+
+    def _consume(self, lot: str, work_order: str, operation: str, kg: float, at: datetime) -> None:
+        """The filament a print used, against the spool's lot: genealogy and the lot's stock.
+        (After the print farm's commit: a crash in between loses this one record.)"""
+        with self.uow() as tx:
+            tx.trace.record_consumption(lot, work_order, operation, kg, at)
+            tx.commit()
+
+    def _unconfirmed(self, job: PrintJob, seen: PrinterStatus, now: datetime) -> bool:
+        """A host that shows the job's file idle below 100 % has either stopped it or not yet
+        updated the progress of a print that just ended (OctoPrint updates its progress every
+        few seconds and a busy host answers late). Only the same answer `confirm_s` later
+        counts as a stop."""
+        ours = seen.job is not None and seen.job.rsplit("/", 1)[-1] == job.file
+        if not (ours and seen.state is HostState.IDLE and not seen.job_done):
+            self._suspect.pop(job.id, None)
+            return False
+        since = self._suspect.setdefault(job.id, now)
+        if (now - since).total_seconds() < self.settings.confirm_s:
+            return True
+        self._suspect.pop(job.id, None)
+        return False
 
     def _count(self, outcomes: Sequence[str]) -> None:
         for outcome in outcomes:
@@ -505,36 +538,28 @@ class PrintFarm:
                 operation=spec.operation,
                 work_order=spec.work_order,
                 attempt=attempt,
-                state=JobState.UPLOADING,
+                state=JobState.STARTING,
                 file=f"mf-{job_id}.gcode".lower(),
                 slice_key=slice_record.key,
                 parts=spec.parts,
                 filament_g=slice_record.filament_g or 0.0,
                 created_at=now,
+                started_at=now,
             )
-            tx.add_job(job)
-        try:
-            stored = host.upload(job.file, gcode)
-        except (ConnectorError, Conflict, NotFound) as exc:
-            self._refused(machine, job, f"upload of {spec.operation} failed: {exc}")
-            return None
-        with self.store.transaction() as tx:
-            job = replace(
-                job,
-                file=stored.rsplit("/", 1)[-1],
-                state=JobState.STARTING,
-                started_at=self.clock.now(),
+            tx.add_job(job)  # before the host hears of it: a restart finds and adopts it
+            record = record_of(tx, machine)
+            tx.save_printer(
+                replace(record, message=f"starting {spec.operation} (attempt {attempt})")
             )
-            tx.save_job(job)
-        try:
-            host.start(stored)
+        try:  # one request: upload, select and print
+            host.upload(job.file, gcode, start=True)
         except (ConnectorError, Conflict, NotFound) as exc:
-            self.tidy(machine, host, stored)
-            self._refused(machine, job, f"start of {spec.operation} refused: {exc}")
+            if isinstance(exc, Conflict):  # stored but not started: take it back
+                self.tidy(machine, host, job.file)
+            self._refused(machine, job, f"start of {spec.operation} failed: {exc}")
             return None
         self._backoff.pop(machine, None)
         self.counters.dispatched += 1
-        self.note(machine, f"starting {spec.operation} (attempt {job.attempt})")
         return job
 
     def _refused(self, machine: str, job: PrintJob, why: str) -> None:

@@ -94,6 +94,11 @@ class PrinterDesk:
             )
         if grams is not None and grams < 0:
             raise ValidationError("must not be negative", where="--grams")
+        lots = [lot.id for lot in factory.material_map[material].lots]
+        if lot is not None and lots and lot not in lots:
+            raise ValidationError(
+                f"{lot!r} is not a lot of {material} (lots: {', '.join(lots)})", where="--lot"
+            )
         now = self.clock.now()
         with self.store.transaction() as tx:
             running = tx.jobs(machine=machine, states=OPEN)

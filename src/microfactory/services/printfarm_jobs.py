@@ -15,7 +15,8 @@ Events: `started` → state Executing + job started (dated back by the host's pr
 `finished` → counter (good parts) + job finished + state NotExecuting; `aborted` → job aborted
 + state (OutOfService "breakdown: ..." on a printer error, else NotExecuting). A printer back
 from an error publishes NotExecuting "repaired" (the reactor ends its downtime). The spool loses
-the job's filament (the printed share of it when aborted); the plate is no longer clear, unless
+the job's filament (the printed share of it when aborted), recorded against the spool's lot
+(genealogy and stock); the plate is no longer clear, unless
 the printer clears it itself by G-code after a finished print.
 """
 
@@ -96,6 +97,8 @@ class Settled:
     ended_file: str | None = None
     outcomes: list[str] = field(default_factory=list)
     exclusion: tuple[str, str, str] | None = None
+    consumed: tuple[str, str, str, float] | None = None
+    """(material lot, work order, operation, kg) the print used up from the spool's lot."""
 
 
 def settle(
@@ -189,6 +192,8 @@ def _finished(tx: PrintFarmTx, out: Settled, job: PrintJob, now: datetime) -> No
     spool = out.record.spool
     if spool is not None:
         spool = replace(spool, remaining_g=max(0.0, spool.remaining_g - job.filament_g))
+        if spool.lot:
+            out.consumed = (spool.lot, job.work_order, job.operation, job.filament_g / 1000)
     by_gcode = out.record.plate_clearing is PlateClearing.GCODE
     record = replace(
         out.record,
@@ -214,6 +219,8 @@ def _aborted(
     if spool is not None:  # what was printed before the stop is used up
         used = job.filament_g * (seen.progress or 0.0) / 100.0
         spool = replace(spool, remaining_g=max(0.0, spool.remaining_g - used))
+        if spool.lot and used > 0:
+            out.consumed = (spool.lot, job.work_order, job.operation, used / 1000)
     attempts = len(
         tx.jobs(machine=job.machine, operation=job.operation, states=(JobState.ABORTED,))
     )

@@ -54,6 +54,8 @@ class JobSpec:
     bbox_mm: tuple[float, float, float]
     quote_time_s: float
     quote_filament_g: float
+    supports: bool = False
+    """The quote counted support material for this pose: the slicer generates it too."""
 
 
 class QuoteReader(Protocol):
@@ -108,6 +110,7 @@ class JobSpecs:
             bbox_mm=(float(bbox[0]), float(bbox[1]), float(bbox[2])),
             quote_time_s=float(payload.get("print_hours_per_part") or 0.0) * 3600 * wo.quantity,
             quote_filament_g=float(payload.get("mass_g") or 0.0) * wo.quantity,
+            supports=float(payload.get("support_volume_mm3") or 0.0) > 0,
         )
         with self._lock:
             self._cache[operation] = spec
@@ -158,8 +161,12 @@ class SlicingService:
         self.failed = 0
 
     def overrides(self, spec: JobSpec) -> dict[str, str]:
+        """The material's density and, when the quote's pose needs them, supports."""
+        out = {"support_material": "1"} if spec.supports else {}
         density = self.density(spec.material)
-        return {} if density is None else {"filament_density": f"{density:g}"}
+        if density is not None:
+            out["filament_density"] = f"{density:g}"
+        return out
 
     def profile_settings(self, profile: str) -> Mapping[str, str]:
         return self.slicer.profile_settings(profile_path(profile))
