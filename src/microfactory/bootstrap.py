@@ -46,6 +46,12 @@ class Container:
     def close(self) -> None:
         self.engine.dispose()
 
+    def timezone(self) -> str:
+        """The site's time zone, in which people read every time (UTC before `init`)."""
+        with self.uow() as tx:
+            factory = tx.factory.current()
+        return "UTC" if factory is None else factory.site.timezone
+
     def telemetry(self) -> SqlTelemetryStore:
         from microfactory.store.telemetry_tables import SqlTelemetryStore
 

@@ -42,6 +42,10 @@ def test_an_operator_starts_and_finishes_an_operation(env: Env) -> None:
     again = operator.post(f"/api/v1/operations/{operation}/finish", json={"good": 3})
     assert again.status_code == 409
     assert "already done" in again.json()["detail"]
+    # what could not be applied is shown to people as an alert, with the reason
+    alerts = env.as_role(Role.VIEWER).get("/api/v1/alerts").json()["items"]
+    events = [a for a in alerts if a["source"] == "events"]
+    assert len(events) == 1 and "already done" in events[0]["message"]
 
 
 def test_only_operators_record_work_and_bad_bodies_are_422(sqlite_env: Env) -> None:

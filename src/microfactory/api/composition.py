@@ -20,6 +20,7 @@ from microfactory.services.alerts import (
     AlertService,
     maintenance_alert_source,
     quality_alert_source,
+    rejection_alert_source,
 )
 from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
@@ -70,6 +71,10 @@ def build_context(
     container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
 ) -> ApiContext:
     engine = container.engine
+    # the server's own clock (sessions, login throttling, the audit log, what people record
+    # at a station) is the wall clock; the shop's views are shown as of the shop's data (the
+    # end of a finished simulated run). A test passes one clock for everything.
+    wall: Clock = clock or SystemClock()
     clock = clock or run_clock(container)
     cache = TtlCache(15.0)
     telemetry = SqlTelemetryStore(engine)
@@ -83,6 +88,7 @@ def build_context(
             lambda: cache.get(
                 "maintenance-alerts", maintenance_alert_source(queries.maintenance_orders)
             ),
+            lambda: cache.get("event-alerts", rejection_alert_source(container.uow)),
         ],
     )
     providers = Providers(
@@ -96,8 +102,8 @@ def build_context(
         factory = tx.factory.current()
     ctx = ApiContext(
         uow=container.uow,
-        auth=AuthService(SqlAuthStore(engine), clock, hasher=hasher),
-        audit=AuditLog(SqlAuditStore(engine), clock),
+        auth=AuthService(SqlAuthStore(engine), wall, hasher=hasher),
+        audit=AuditLog(SqlAuditStore(engine), wall),
         clock=clock,
         dashboard=DashboardService(container.uow, clock, providers, TtlCache(3.0)),
         machine_views=views,
@@ -107,8 +113,9 @@ def build_context(
         genealogy=SqlQualityStore(engine),
         planning=planning,
         quotes=quotes,
-        stations=None if factory is None else container.stations(factory, clock),
+        stations=None if factory is None else container.stations(factory, wall),
         site=container.settings.site,
+        timezone="UTC" if factory is None else factory.site.timezone,
     )
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx

@@ -35,6 +35,8 @@ class ApiContext:
     stations: StationService | None = None
     """None until a factory is loaded (operators record work against its machines)."""
     site: str = "demo"
+    timezone: str = "UTC"
+    """The site's IANA time zone: every page shows local time (storage and the API: UTC)."""
     max_body_bytes: int = 1_000_000
     body_limits: dict[str, int] = field(default_factory=dict)
     """Larger body limits for exact paths (the model upload)."""

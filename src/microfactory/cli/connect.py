@@ -126,10 +126,9 @@ def ingest_cmd(
         bus = OpcUaBus(
             OpcUaSettings(endpoint=endpoint, site=site, area=area, root=root, first_seq=first)
         )
-    runtime = _runtime(container, ingester, store_only)
+    runtime, mode = _runtime(container, ingester, store_only)
     runtime.start()
     ingester.attach(bus)
-    mode = "storing" if runtime.reactor is None else "storing and applying"
     err_console.print(f"ingesting via {via} into {container.settings.database_url} ({mode})")
     last = time.monotonic()
     try:
@@ -147,19 +146,20 @@ def ingest_cmd(
     sys.stdout.flush()
 
 
-def _runtime(container: Container, ingester: Ingester, store_only: bool) -> ShopRuntime:
+def _runtime(container: Container, ingester: Ingester, store_only: bool) -> tuple[ShopRuntime, str]:
     """The ingester alone (--store-only, or no factory loaded yet), or with the reactor and
-    the planning service."""
+    the planning service; and what it does, in words."""
     from microfactory.services.runtime import ShopRuntime
 
     if store_only:
-        return ShopRuntime(ingester, None, None)
+        return ShopRuntime(ingester, None, None), "storing only"
     with container.uow() as tx:
         factory = tx.factory.current()
     if factory is None:
-        err_console.print("no factory loaded (microfactory init): storing events only")
-        return ShopRuntime(ingester, None, None)
-    return ShopRuntime(ingester, container.reactor(factory), container.planning())
+        mode = "storing only: no factory loaded yet, see microfactory init"
+        return ShopRuntime(ingester, None, None), mode
+    runtime = ShopRuntime(ingester, container.reactor(factory), container.planning())
+    return runtime, "storing and applying"
 
 
 def machines_status_cmd(

@@ -233,7 +233,7 @@ def _summary(plan: Any) -> dict[str, Any]:
     }
 
 
-def _load_plan(db: str | None, version: int | None) -> Any:
+def _load_plan(db: str | None, version: int | None) -> tuple[Any, str]:
     from microfactory.cli.common import open_container
     from microfactory.core.errors import NotFound
 
@@ -241,11 +241,12 @@ def _load_plan(db: str | None, version: int | None) -> Any:
     try:
         service = container.planning()
         plan = service.version(version) if version is not None else service.current()
+        tz = container.timezone()
     finally:
         container.close()
     if plan is None:
         raise NotFound("no plan yet: run `microfactory plan` first")
-    return plan
+    return plan, tz
 
 
 @plan_app.command("show")
@@ -258,8 +259,9 @@ def plan_show(
     from rich.table import Table
 
     from microfactory.cli.common import console, print_json
+    from microfactory.core.timeutil import local_text
 
-    plan = _load_plan(db, version)
+    plan, tz = _load_plan(db, version)
     late = set(plan.late_work_orders)
     if as_json:
         summary = _summary(plan)
@@ -287,9 +289,9 @@ def plan_show(
             op.operation,
             op.work_order,
             op.machine,
-            op.start.strftime("%Y-%m-%d %H:%M"),
-            op.end.strftime("%Y-%m-%d %H:%M"),
-            op.due.strftime("%Y-%m-%d %H:%M") if op.due else "-",
+            local_text(op.start, tz),
+            local_text(op.end, tz),
+            local_text(op.due, tz),
             style=style,
         )
     console.print(table)
@@ -304,8 +306,8 @@ def plan_gantt(
     """Write a Gantt chart of the plan (late work orders highlighted)."""
     from microfactory.services.planning_gantt import write_gantt
 
-    plan = _load_plan(db, version)
-    typer.echo(f"wrote {write_gantt(plan, out)}")
+    plan, tz = _load_plan(db, version)
+    typer.echo(f"wrote {write_gantt(plan, out, tz)}")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from microfactory.cli.common import DB_HELP, console, open_container, print_json
-from microfactory.core.timeutil import to_rfc3339
+from microfactory.core.timeutil import local_text, to_rfc3339
 from microfactory.services.stations import OPERATION_STATUS
 
 ops_app = typer.Typer(
@@ -127,6 +127,7 @@ def orders_show_cmd(
             order = tx.orders.get(order_id)
             work_orders = tx.work_orders.find(order=order_id)
             stored = tx.plans.current_plan()
+        tz = container.timezone()
     finally:
         container.close()
     planned: dict[str, tuple[datetime, datetime, str]] = {}
@@ -159,16 +160,17 @@ def orders_show_cmd(
     if as_json:
         print_json(data)
         return
-    console.print(
-        f"[bold]{order.id}[/bold] {order.customer}  {order.status.value}  due {data['due']}"
-    )
-    for wo in data["work_orders"]:
-        console.print(f"  {wo['id']} {wo['product']} x{wo['quantity']}  {wo['status']}")
-        for op in wo["operations"]:
-            when = op["actual_end"] or op["actual_start"] or op["planned_start"] or ""
+    due = local_text(order.due, tz)
+    console.print(f"[bold]{order.id}[/bold] {order.customer}  {order.status.value}  due {due}")
+    for wo, shown in zip(work_orders, data["work_orders"], strict=True):
+        console.print(f"  {wo.id} {wo.product} x{wo.quantity}  {wo.status.value}")
+        for op, view in zip(wo.operations, shown["operations"], strict=True):
+            at = op.actual_end or op.actual_start or planned.get(op.id, (None,))[0]
+            counts = f"  good {op.good} scrap {op.rejected}" if view["status"] == "done" else ""
             console.print(
-                f"    {op['id']:<22} {op['status']:<8} {op['machine'] or '':<10} {when}"
-                + (f"  good {op['good']} scrap {op['scrap']}" if op["status"] == "done" else "")
+                f"    {op.id:<18} {view['status']:<8} {view['machine'] or '':<9} "
+                f"{local_text(at, tz)}{counts}",
+                soft_wrap=True,
             )
 
 
@@ -185,6 +187,7 @@ def rejected_cmd(
             rows = tx.reactor.rejections(machine=machine, limit=limit)
             progress = tx.reactor.progress("shopfloor")
             last = tx.events.last_position()
+        tz = container.timezone()
     finally:
         container.close()
     data = [
@@ -204,8 +207,9 @@ def rejected_cmd(
         f"reactor at event {progress.position} of {last}: {progress.applied} applied, "
         f"{progress.rejected} rejected"
     )
-    for r in data:
-        console.print(f"  {r['ts']}  {r['machine']:<10} {r['kind']:<11} {r['reason']}")
+    for r, row in zip(data, rows, strict=True):
+        when = local_text(row.ts, tz, seconds=True)
+        console.print(f"  {when}  {r['machine']:<10} {r['kind']:<11} {r['reason']}")
 
 
 def maintenance_due_cmd(db: DbOpt = None, as_json: JsonOpt = False) -> None:

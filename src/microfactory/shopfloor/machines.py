@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from microfactory.core.timeutil import zone
 from microfactory.shopfloor.calendar import ShiftCalendar
 from microfactory.shopfloor.printers import HostSpec, check_profile
 
@@ -65,6 +66,7 @@ class Site:
         check_id(self.id, "site id")
         if not self.name.strip():
             raise ValueError("site name must not be empty")
+        zone(self.timezone)
         if not re.fullmatch(r"[A-Z]{3}", self.currency):
             raise ValueError(f"currency {self.currency!r} must be a 3-letter ISO 4217 code")
 
