@@ -126,6 +126,7 @@ class Container:
         from microfactory.quoting.intake import IntakeLimits
         from microfactory.services.planning import PlanningSettings
         from microfactory.services.quoting import QuoteService, QuotingSettings
+        from microfactory.store.model_file_tables import SqlModelStore
         from microfactory.store.quoting_tables import SqlQuoteStore
 
         clock = clock or SystemClock()
@@ -135,6 +136,7 @@ class Container:
             SqlQuoteStore(self.engine),
             clock,
             plans=self.planning(PlanningSettings(time_limit=5.0, workers=1), clock),
+            models=SqlModelStore(self.engine),
             settings=QuotingSettings(
                 hold_hours=self.settings.quote_hold_hours,
                 limits=IntakeLimits(max_file_bytes=limit),

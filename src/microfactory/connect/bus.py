@@ -12,9 +12,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from microfactory.shopfloor.bus import Bus, Handler, Message
-from microfactory.shopfloor.events import Event
-from microfactory.shopfloor.topics import ROOT, topic_for, topic_matches
+from microfactory.shopfloor.bus import Bus, Handler, Message, publish_event
+from microfactory.shopfloor.topics import topic_matches
 
 
 class InProcessBus:
@@ -67,10 +66,3 @@ class InProcessBus:
 
 
 __all__ = ["Bus", "Handler", "InProcessBus", "Message", "publish_event"]
-
-
-def publish_event(bus: Bus, event: Event, *, site: str, area: str, root: str = ROOT) -> str:
-    """Publish one event on its topic; return the topic."""
-    topic = topic_for(site, area, event.machine, event.kind, root)
-    bus.publish(topic, event.to_json())
-    return topic

@@ -34,6 +34,7 @@ from microfactory.orders import (
 )
 from microfactory.shopfloor import Area, Machine, Shift, ShiftCalendar, Site, Window
 from microfactory.shopfloor.machines import FieldValueError
+from microfactory.shopfloor.printers import HostSpec, check_profile, shipped_profiles
 
 MAX_FACTORY_FILE_BYTES = 5_000_000
 MAX_YAML_NODES = 200_000
@@ -193,8 +194,43 @@ def _calendar(raw: Any, path: str, timezone: str) -> ShiftCalendar:
 
 MACHINE_KEYS = {
     "id", "name", "type", "area", "capabilities", "cost_per_hour", "calendar", "build_volume_mm",
-    "setup_minutes", "setup_matrix", "speed_factor", "mtbf_hours", "mttr_hours", "count",
+    "setup_minutes", "setup_matrix", "speed_factor", "mtbf_hours", "mttr_hours", "count", "host",
+    "profile",
 }  # fmt: skip
+HOST_KEYS = {"type", "url", "api_key_env", "timeout_s"}
+
+
+def _host(raw: Any, path: str) -> HostSpec | None:
+    if raw is None:
+        return None
+    data = _mapping(raw, path)
+    if "api_key" in data or "apikey" in data:
+        raise _FieldError(
+            path, "never put the API key in the file; name its variable in api_key_env"
+        )
+    _known_keys(data, HOST_KEYS, path)
+    with _at(path):
+        spec = HostSpec(
+            type=_str(data, "type", path),
+            url=_str(data, "url", path),
+            api_key_env=_str(data, "api_key_env", path),
+            timeout_s=_num(data, "timeout_s", path, 5.0),
+        )
+    return spec
+
+
+def _profile(raw: Any, path: str) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise _FieldError(path, f"expected a profile name, got {raw!r}")
+    with _at(path):
+        check_profile(raw)
+    if not raw.endswith(".ini") and raw not in shipped_profiles():
+        raise _FieldError(
+            path, f"unknown profile {raw!r}; shipped profiles: {', '.join(shipped_profiles())}"
+        )
+    return raw
 
 
 def _machines(raw: Any, calendars: dict[str, ShiftCalendar], timezone: str) -> list[Machine]:
@@ -226,6 +262,12 @@ def _machines(raw: Any, calendars: dict[str, ShiftCalendar], timezone: str) -> l
         if len(out) + count > MAX_MACHINES:
             raise _FieldError(f"{p}.count", f"a factory may have at most {MAX_MACHINES} machines")
         base_id = _str(m, "id", p)
+        host = _host(m.get("host"), f"{p}.host")
+        if host is not None and count != 1:
+            raise _FieldError(
+                f"{p}.host", "a host drives one printer: give each printer its own entry (count: 1)"
+            )
+        profile = _profile(m.get("profile"), f"{p}.profile")
         for n in range(1, count + 1):
             ident = base_id if count == 1 else f"{base_id}-{n:02d}"
             name = _str(m, "name", p, base_id)
@@ -244,6 +286,8 @@ def _machines(raw: Any, calendars: dict[str, ShiftCalendar], timezone: str) -> l
                     speed_factor=_num(m, "speed_factor", p, 1.0),
                     mtbf_hours=_num(m, "mtbf_hours", p, 400.0),
                     mttr_hours=_num(m, "mttr_hours", p, 3.0),
+                    host=host,
+                    profile=profile,
                 )
             out.append(_machine)
     return out

@@ -157,10 +157,14 @@ def build_problem(
     *,
     downtimes: Mapping[str, Sequence[Interval]] | None = None,
     horizon_days: int = 60,
+    exclusions: Mapping[str, Mapping[str, str]] | None = None,
 ) -> BuiltProblem:
     """The open operations of `work_orders` as a problem in minutes. A running operation
-    stays frozen where it is, unless its machine is down now (it is interrupted)."""
+    stays frozen where it is, unless its machine is down now (it is interrupted).
+    `exclusions` (operation -> machines) keeps an operation off machines that cannot run it
+    now (the print farm's re-routing), as long as another eligible machine remains."""
     downtimes = downtimes or {}
+    exclusions = exclusions or {}
     machine_ids = [m.id for m in factory.machines]
     index = {m: i for i, m in enumerate(machine_ids)}
     down_now = {m for m, spans in downtimes.items() if any(s <= now < e for s, e, _ in spans)}
@@ -201,6 +205,10 @@ def build_problem(
             if op.status in (WorkStatus.DONE, WorkStatus.CANCELLED, WorkStatus.HELD):
                 continue
             eligible = factory.eligible_machines(op.capability, op.machines)
+            excluded = exclusions.get(op.id, {})
+            allowed = [m for m in eligible if m.id not in excluded]
+            if op.id not in running_ids and allowed:
+                eligible = allowed
             modes = tuple(
                 Mode(index[m.id], max(1, math.ceil(op.minutes / m.speed_factor))) for m in eligible
             )
@@ -445,6 +453,7 @@ class PlanningService:
                 wo for wo in tx.work_orders.find(status=list(OPEN)) if wo.lot not in held
             ]
             downtimes = tx.plans.downtimes(since=now)
+            exclusions = tx.plans.exclusions()
             stored = tx.plans.current_plan()
         if self.holds is not None:
             for machine, spans in self.holds.held_intervals(now).items():
@@ -455,6 +464,7 @@ class PlanningService:
             now,
             downtimes=downtimes,
             horizon_days=self.settings.horizon_days,
+            exclusions=exclusions,
         )
         previous = _previous(built, None if stored is None else _version(*stored))
         result = self._solve(built, previous, time_limit or self.settings.time_limit)

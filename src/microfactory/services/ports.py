@@ -222,6 +222,11 @@ class PlanStore(Protocol):
 
     def downtimes(self, since: datetime | None = None) -> dict[str, list[Interval]]: ...
 
+    def exclusions(self) -> dict[str, dict[str, str]]:
+        """Operation -> {machine: reason}: machines an operation must not be planned on (the
+        print farm found the printer cannot run it now)."""
+        ...
+
 
 class ExecutionRecords(Protocol):
     """What execution keeps besides work orders: maintenance work orders (rows with the
@@ -591,3 +596,168 @@ class DashboardQueries(Protocol):
         ...
 
     def maintenance_orders(self, status: str | None = None) -> list[dict[str, Any]]: ...
+
+
+# --- print farm: printer hosts and the slicer ------------------------------------------------
+# (imported here, not at the top, so this section stays an append-only block for merges)
+from pathlib import Path  # noqa: E402
+
+from microfactory.shopfloor.printers import PrinterStatus, SliceResult  # noqa: E402
+
+
+class PrinterHost(Protocol):
+    """Port: one printer's host (OctoPrint, ...). Adapters translate their errors at this
+    boundary: `ConnectorError` when the host cannot be reached, refuses the API key or fails
+    an upload; `Conflict` when the printer is busy (a job runs, it is not operational);
+    `NotFound` for a file the host does not have. Messages name the host and the reason."""
+
+    @property
+    def name(self) -> str:
+        """Where the host is (its URL), for messages; never the key."""
+        ...
+
+    def status(self) -> PrinterStatus:
+        """State, current (or last) job, progress, time left and temperatures."""
+        ...
+
+    def upload(self, name: str, gcode: bytes, *, start: bool = False) -> str:
+        """Store a G-code file on the host under `name`; return the name it has there. With
+        `start`, select and print it in the same request (Conflict when the printer is busy:
+        the file is then stored but not printing)."""
+        ...
+
+    def start(self, name: str) -> None:
+        """Select the uploaded file `name` and start printing it (Conflict when busy)."""
+        ...
+
+    def pause(self) -> None:
+        """Pause the running job (Conflict when nothing prints)."""
+        ...
+
+    def resume(self) -> None:
+        """Resume a paused job (Conflict when nothing is paused)."""
+        ...
+
+    def cancel(self) -> None:
+        """Cancel the running or paused job (Conflict when there is none)."""
+        ...
+
+    def files(self) -> list[str]:
+        """Names of the G-code files stored on the host."""
+        ...
+
+    def remove(self, name: str) -> None:
+        """Delete a stored file (NotFound when absent, Conflict while it prints)."""
+        ...
+
+
+class Slicer(Protocol):
+    """Port: turn a model into G-code with a printer profile. Raises `ValidationError` for a
+    model the slicer refuses (naming the model and the slicer's reason) and `ConnectorError`
+    when the slicer is missing, crashes or times out."""
+
+    def profile_settings(self, profile: Path) -> dict[str, str]:
+        """The settings a profile file holds (`nozzle_diameter`, `bed_shape`, ...)."""
+        ...
+
+    def slice(
+        self,
+        model: bytes,
+        name: str,
+        profile: Path,
+        out: Path,
+        *,
+        copies: int = 1,
+        overrides: Mapping[str, str] | None = None,
+    ) -> SliceResult:
+        """Slice `model` (file bytes; `name`'s extension says the format) into `out`,
+        `copies` times on one plate, with `overrides` of the profile's settings."""
+        ...
+
+
+class GcodeCache(Protocol):
+    """Port: a bounded store of sliced G-code by slice key (least recently used goes first)."""
+
+    def get(self, key: str) -> Path | None:
+        """The G-code of `key` if it is still cached (marks it used)."""
+        ...
+
+    def staging(self, key: str) -> Path:
+        """A fresh path to slice into; `put` then makes it the entry of `key`."""
+        ...
+
+    def put(self, key: str, staged: Path) -> Path: ...
+
+    def read(self, key: str) -> bytes | None: ...
+
+
+# --- print farm: its records and the quotes' model files --------------------------------------
+
+from microfactory.shopfloor.printers import (  # noqa: E402
+    JobState,
+    PrinterRecord,
+    PrintJob,
+    SliceRecord,
+)
+
+
+class PrintFarmTx(Protocol):
+    """One transaction over the print farm's records (store/printfarm_tables.py)."""
+
+    def printer(self, machine: str) -> PrinterRecord | None: ...
+
+    def printers(self) -> list[PrinterRecord]: ...
+
+    def save_printer(self, record: PrinterRecord, *, first_seq: int = 0) -> None:
+        """Insert or update; a new printer's event sequence starts at `first_seq`."""
+        ...
+
+    def allocate_seq(self, machine: str, count: int = 1) -> int:
+        """Reserve `count` consecutive sequence numbers of the machine; return the first."""
+        ...
+
+    def add_job(self, job: PrintJob) -> None: ...
+
+    def save_job(self, job: PrintJob) -> None: ...
+
+    def job(self, job_id: str) -> PrintJob | None: ...
+
+    def jobs(
+        self,
+        *,
+        machine: str | None = None,
+        operation: str | None = None,
+        states: Sequence[JobState] | None = None,
+    ) -> list[PrintJob]: ...
+
+    def slice(self, key: str) -> SliceRecord | None: ...
+
+    def save_slice(self, record: SliceRecord) -> None: ...
+
+    def slices(self) -> list[SliceRecord]: ...
+
+    def add_events(self, events: Sequence[Event], at: datetime) -> None:
+        """Put events in the outbox (published after the commit)."""
+        ...
+
+
+class PrintFarmStore(Protocol):
+    def transaction(self) -> AbstractContextManager[PrintFarmTx]: ...
+
+    def pending_events(self, limit: int = 500) -> list[tuple[int, Event]]: ...
+
+    def mark_published(self, ids: Sequence[int], at: datetime) -> None: ...
+
+
+class ModelStore(Protocol):
+    """The model files of quotes (store/model_file_tables.py)."""
+
+    def put(self, quote_id: str, filename: str, data: bytes) -> str:
+        """Keep the model of `quote_id`; return its SHA-256."""
+        ...
+
+    def for_quote(self, quote_id: str) -> tuple[str, str] | None:
+        """(sha256, filename), or None when the quote's model was not kept."""
+        ...
+
+    def data(self, sha256: str) -> bytes: ...

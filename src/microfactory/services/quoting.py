@@ -31,7 +31,7 @@ from microfactory.quoting.processes import Process
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.planning import PlanVersion
-from microfactory.services.ports import QuoteStore, UnitOfWorkFactory
+from microfactory.services.ports import ModelStore, QuoteStore, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,9 @@ class TrackingView:
 @dataclass
 class QuoteService:
     """Quotes with capacity-aware dates. `plans` is the planning service (anything with
-    `current()` and `plan()`); without it dates come from the lead-time rule."""
+    `current()` and `plan()`); without it dates come from the lead-time rule. With `models`,
+    a held quote keeps its model (as intake validated it, binary STL in millimetres) so that
+    the print farm can slice and print it once accepted."""
 
     uow: UnitOfWorkFactory
     store: QuoteStore
@@ -294,6 +296,7 @@ class QuoteService:
     settings: QuotingSettings = field(default_factory=QuotingSettings)
     options: QuoteOptions | None = None
     rule: LeadTimeRule = field(default_factory=LeadTimeRule)
+    models: ModelStore | None = None
 
     def quote_file(
         self,
@@ -465,6 +468,11 @@ class QuoteService:
                 for r in response.reservations
             ],
         )
+        if self.models is not None:
+            stem = Path(q.model).stem or "model"
+            stl = loaded.mesh.export(file_type="stl")
+            if isinstance(stl, bytes):
+                self.models.put(quote_id, f"{stem}.stl", stl)
         return response
 
     def _promise(self, factory: Factory, base: QuoteResponse) -> QuoteResponse:

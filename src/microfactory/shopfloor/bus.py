@@ -10,6 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from microfactory.shopfloor.events import Event
+from microfactory.shopfloor.topics import ROOT, topic_for
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -56,3 +59,10 @@ class Bus(Protocol):
     def close(self) -> None:
         """Stop delivering and release the connection; idempotent."""
         ...
+
+
+def publish_event(bus: Bus, event: Event, *, site: str, area: str, root: str = ROOT) -> str:
+    """Publish one event on its topic; return the topic."""
+    topic = topic_for(site, area, event.machine, event.kind, root)
+    bus.publish(topic, event.to_json())
+    return topic

@@ -1,6 +1,7 @@
 """Sites, areas and machines. A machine offers capabilities (what routings ask for), costs
 money per hour, may have a build volume (printers, lasers), works to a shift calendar and
-changes over between setup families (colour, material, fixture) in a known time."""
+changes over between setup families (colour, material, fixture) in a known time. A printer
+may name the host that drives it (`host`, e.g. OctoPrint) and its slicer profile (`profile`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from enum import StrEnum
 
 from microfactory.core.timeutil import zone
 from microfactory.shopfloor.calendar import ShiftCalendar
+from microfactory.shopfloor.printers import HostSpec, check_profile
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -149,6 +151,8 @@ class Machine:
     speed_factor: float = 1.0
     mtbf_hours: float = 400.0
     mttr_hours: float = 3.0
+    host: HostSpec | None = None
+    profile: str | None = None
 
     def __post_init__(self) -> None:
         check_id(self.id, "machine id")
@@ -170,6 +174,12 @@ class Machine:
         check_number(self.speed_factor, "speed_factor", 0, 100, low_open=True)
         check_number(self.mtbf_hours, "mtbf_hours", 0, MAX_HOURS, low_open=True)
         check_number(self.mttr_hours, "mttr_hours", 0, MAX_HOURS, low_open=True)
+        if self.host is not None and self.type != "fdm_printer":
+            raise ValueError(f"a {self.host.type} host drives an fdm_printer, not a {self.type}")
+        if self.host is not None and self.profile is None:
+            raise ValueError("a printer with a host needs a slicer `profile`")
+        if self.profile is not None:
+            check_profile(self.profile)
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities

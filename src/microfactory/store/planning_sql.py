@@ -17,7 +17,12 @@ from sqlalchemy.orm import Session
 
 from microfactory.core.errors import NotFound
 from microfactory.store.base import Binding
-from microfactory.store.planning_tables import DowntimeRow, PlannedOperationRow, PlanRow
+from microfactory.store.planning_tables import (
+    DowntimeRow,
+    ExclusionRow,
+    PlannedOperationRow,
+    PlanRow,
+)
 
 HEADER_KEYS = (
     "created_at",
@@ -113,6 +118,44 @@ class SqlPlanStore:
                 out.setdefault(row.machine, []).append((row.start, row.end, row.reason))
         return out
 
+    def current_version(self) -> int | None:
+        """The current plan's version number (cheap: no operations are read)."""
+        with self.db.session() as s:
+            return s.scalar(select(PlanRow.version).where(PlanRow.current.is_(True)))
+
+    def add_exclusion(self, operation: str, machine: str, reason: str, at: datetime) -> bool:
+        """Keep `operation` off `machine` in every plan from now on; True when it is new
+        (an existing exclusion gets the new reason)."""
+        with self.db.session(write=True) as s:
+            row = s.scalars(
+                select(ExclusionRow).where(
+                    ExclusionRow.operation == operation, ExclusionRow.machine == machine
+                )
+            ).first()
+            if row is not None:
+                row.reason = reason
+                return False
+            s.add(ExclusionRow(operation=operation, machine=machine, reason=reason, since=at))
+            return True
+
+    def clear_exclusions(self, *, machine: str | None = None, operation: str | None = None) -> int:
+        """Drop the exclusions of a machine and/or an operation (all with neither)."""
+        query = delete(ExclusionRow)
+        if machine is not None:
+            query = query.where(ExclusionRow.machine == machine)
+        if operation is not None:
+            query = query.where(ExclusionRow.operation == operation)
+        with self.db.session(write=True) as s:
+            return int(getattr(s.execute(query), "rowcount", 0) or 0)
+
+    def exclusions(self) -> dict[str, dict[str, str]]:
+        """Operation -> {machine: reason} it must not be planned on."""
+        out: dict[str, dict[str, str]] = {}
+        with self.db.session() as s:
+            for row in s.scalars(select(ExclusionRow).order_by(ExclusionRow.id)):
+                out.setdefault(row.operation, {})[row.machine] = row.reason
+        return out
+
     @staticmethod
     def _header(row: PlanRow) -> dict[str, Any]:
         header = {k: getattr(row, k) for k in HEADER_KEYS}
@@ -132,6 +175,7 @@ class MemoryPlanStore:
     def __init__(self) -> None:
         self.plans: list[Plan] = []
         self.spans: list[tuple[str, datetime, datetime, str]] = []
+        self.excluded: dict[str, dict[str, str]] = {}
 
     def save_plan(self, header: Mapping[str, Any], operations: Sequence[Mapping[str, Any]]) -> int:
         for old, _ in self.plans:
@@ -183,3 +227,30 @@ class MemoryPlanStore:
             if since is None or end > since:
                 out.setdefault(machine, []).append((start, end, reason))
         return out
+
+    def current_version(self) -> int | None:
+        for header, _ in self.plans:
+            if header["current"]:
+                return int(header["version"])
+        return None
+
+    def add_exclusion(self, operation: str, machine: str, reason: str, at: datetime) -> bool:
+        new = machine not in self.excluded.get(operation, {})
+        self.excluded.setdefault(operation, {})[machine] = reason
+        return new
+
+    def clear_exclusions(self, *, machine: str | None = None, operation: str | None = None) -> int:
+        dropped = 0
+        for op, machines in list(self.excluded.items()):
+            if operation is not None and op != operation:
+                continue
+            for m in list(machines):
+                if machine is None or m == machine:
+                    del machines[m]
+                    dropped += 1
+            if not machines:
+                del self.excluded[op]
+        return dropped
+
+    def exclusions(self) -> dict[str, dict[str, str]]:
+        return deepcopy(self.excluded)

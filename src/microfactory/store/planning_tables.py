@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from microfactory.store.base import Base, UTCDateTime
@@ -52,3 +52,16 @@ class DowntimeRow(Base):
     start: Mapped[datetime] = mapped_column(UTCDateTime())
     end: Mapped[datetime] = mapped_column(UTCDateTime())
     reason: Mapped[str] = mapped_column(Text)
+
+
+class ExclusionRow(Base):
+    """`operation` must not be planned on `machine` (the print farm found the printer cannot
+    run it: wrong material or nozzle loaded, too little filament, too many failed attempts)."""
+
+    __tablename__ = "planning_exclusions"
+    __table_args__ = (UniqueConstraint("operation", "machine"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operation: Mapped[str] = mapped_column(String(80), index=True)
+    machine: Mapped[str] = mapped_column(String(64), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
