@@ -36,7 +36,7 @@ from microfactory.core.clock import SystemClock  # noqa: E402
 from microfactory.services.printfarm_slicing import posed_stl  # noqa: E402
 from microfactory.services.quoting import quote_file  # noqa: E402
 from microfactory.shopfloor.printers import profile_path  # noqa: E402
-from microfactory.store.factory_file import load_factory  # noqa: E402
+from microfactory.orders.factory_file import load_factory  # noqa: E402
 
 PROFILE = "fdm-250x210-0.4mm-0.20mm"
 MATERIAL = "pla-black"

@@ -10,7 +10,7 @@ import yaml
 
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core import ValidationError
-from microfactory.store.factory_file import factory_from_dict
+from microfactory.orders.factory_file import factory_from_dict
 
 HOST = {"type": "octoprint", "url": "http://127.0.0.1:5000", "api_key_env": "OCTOPRINT_KEY"}
 PROFILE = "fdm-250x210-0.4mm-0.20mm"
