@@ -24,9 +24,9 @@ from microfactory.store.planning_sql import SqlPlanStore
 HOLD_LOCK = """
 import sys
 from microfactory.bootstrap import bootstrap
-from microfactory.store.planning_sql import SqlPlanStore
+from microfactory.store.locks import PLANNING_LOCK, DatabaseLock
 container = bootstrap(db_url=sys.argv[1], migrate=False)
-with SqlPlanStore(container.engine).exclusive():
+with DatabaseLock(container.engine, PLANNING_LOCK).hold():
     print("held", flush=True)
     sys.stdin.read()  # until the test closes our stdin
 container.close()
