@@ -19,12 +19,16 @@ from microfactory.shopfloor.topics import ROOT, topic_for, topic_matches
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One delivery: topic, raw payload and the transport's acknowledgement token."""
+    """One delivery: topic, raw payload and the transport's acknowledgement token; `reply_to`
+    and `correlation` are the sender's receipt topic and token when it asked for a store
+    receipt (MQTT v5 Response Topic and Correlation Data; see `shopfloor.receipts`)."""
 
     topic: str
     payload: bytes
     token: int = 0
     received_at: float = field(default=0.0, compare=False)
+    reply_to: str = ""
+    correlation: bytes = b""
 
 
 Handler = Callable[[Message], None]
@@ -39,8 +43,11 @@ class Bus(Protocol):
         """Whether the transport is connected now (publishing may still queue when not)."""
         ...
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Send one payload; may block while the in-flight window is full (flow control)."""
+    def publish(
+        self, topic: str, payload: bytes, *, reply_to: str = "", correlation: bytes = b""
+    ) -> None:
+        """Send one payload; may block while the in-flight window is full (flow control).
+        `reply_to` / `correlation` ask the consumer for a store receipt (see `Message`)."""
         ...
 
     def subscribe(self, pattern: str, handler: Handler) -> None:
@@ -78,7 +85,9 @@ class InProcessBus:
     def connected(self) -> bool:
         return not self._closed
 
-    def publish(self, topic: str, payload: bytes) -> None:
+    def publish(
+        self, topic: str, payload: bytes, *, reply_to: str = "", correlation: bytes = b""
+    ) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -88,9 +97,11 @@ class InProcessBus:
                 targets = [h for p, h in self._subs if topic_matches(p, topic)]
                 if len(self._targets) < 100_000:
                     self._targets[topic] = targets
-            message = Message(topic, bytes(payload), self.published)
-            for handler in targets:
-                handler(message)
+            message = Message(topic, bytes(payload), self.published, 0.0, reply_to, correlation)
+        # handlers run outside the lock: a handler may publish (a receipt) while another thread
+        # publishes into it (and waits for room), which would otherwise deadlock
+        for handler in targets:
+            handler(message)
 
     def subscribe(self, pattern: str, handler: Handler) -> None:
         with self._lock:
