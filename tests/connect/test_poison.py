@@ -5,20 +5,23 @@ message, makes that message a dead letter and the rest go in; dead letters are s
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
-from microfactory.core.clock import FixedClock
+from microfactory.connect.bus import Message, publish_event
+from microfactory.connect.mqtt import MqttBus, MqttSettings
+from microfactory.core.clock import FixedClock, SystemClock
 from microfactory.core.errors import ConnectorError
 from microfactory.services import ingestion
-from microfactory.services.ingestion import Ingester
+from microfactory.services.ingestion import Ingester, IngestSettings
 from microfactory.shopfloor.events import MachineStatus, PartCounter, StateChanged
 from microfactory.shopfloor.machines import MachineState
-from microfactory.shopfloor.topics import topic_for
+from microfactory.shopfloor.topics import subscription, topic_for
 from microfactory.store.telemetry_tables import SqlTelemetryStore
 
 from .conftest import T0, sample_batch
@@ -205,3 +208,57 @@ def test_redelivered_bad_message_is_stored_once(store: SqlTelemetryStore) -> Non
     ingester.process([bad])  # the broker redelivers it
     assert store.counts()["dead_letters"] == 2
     assert ingester.counters.dead_lettered == 4  # every delivery is counted
+
+
+@pytest.mark.mqtt
+def test_poison_over_mqtt_is_acknowledged_and_never_blocks_the_rest(
+    refusing: SqlTelemetryStore, mqtt_broker: tuple[str, int], root: str
+) -> None:
+    """Over the real Mosquitto: values no database stores, events the store refuses and good
+    events interleaved. Every good event is stored, every poison message is a dead letter, the
+    consumer keeps running, and nothing comes back after a reconnect (all acknowledged)."""
+    host, port = mqtt_broker
+    settings = MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"in-{root}")
+    now = datetime.now(UTC).replace(microsecond=0)
+    good = [sample_batch("m1", i, ts=now) for i in range(60)]
+    refused = sample_batch("m2", 0, ts=now, event_id="poison-trigger")
+    ingester = Ingester(
+        refusing,
+        clock=SystemClock(),
+        known_machines={"m1", "m2"},
+        settings=IngestSettings(root=root, max_delay_s=0.05),
+    )
+    bus = MqttBus(settings)
+    ingester.start()
+    ingester.attach(bus)
+    pub = MqttBus(MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"p-{root}"))
+    poison = [
+        (topic_for("p", "a", "m1", "counter", root), payload("counter", good=2**63)[1]),
+        (topic_for("p", "a", "m1", "state", root), payload("state", state="Executing",
+                                                           reason="\u0000")[1]),
+        (topic_for("p", "a", "m2", "sample", root), refused.to_json()),
+    ]  # fmt: skip
+    try:
+        for i, event in enumerate(good):
+            publish_event(pub, event, site="p", area="a", root=root)
+            if i % 20 == 10:
+                pub.publish(*poison[i // 20])
+        assert pub.flush(30)
+        deadline = time.monotonic() + 30
+        while ingester.counters.received < 63 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ingester.drain(30)
+        assert ingester.error is None
+        assert ingester.counters.dead_by_code == {"schema": 2, "poison": 1}
+    finally:
+        bus.close()
+        ingester.stop()
+    counts = refusing.counts()
+    assert (counts["events"], counts["dead_letters"]) == (60, 3)
+    # everything was acknowledged: the session holds nothing to redeliver
+    again: list[Message] = []
+    bus = MqttBus(settings)
+    bus.subscribe(subscription(root), again.append)
+    time.sleep(1.0)
+    bus.close()
+    assert again == []
