@@ -295,11 +295,17 @@ class EdgePublisher:
         sent_at: deque[tuple[int, float]] = deque()  # (last id of a chunk, when it was sent)
         patience = self.resend_after_s
         last_oldest: int | None = None
+        was_down = False
         while not self._stop.is_set():
             if not self.bus.connected:
+                was_down = True
                 self._wake.wait(0.2)
                 self._wake.clear()
                 continue
+            if was_down:  # time without a connection does not count: receipts may be queued
+                was_down = False
+                now = time.monotonic()
+                sent_at = deque((last, now) for last, _ in sent_at)
             oldest = self.buffer.first_id()
             if oldest is None:
                 sent_at.clear()

@@ -47,7 +47,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from microfactory.core.errors import ConnectorError
@@ -525,17 +525,32 @@ class SqlTelemetryStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._signal_ids: dict[tuple[str, str, str], int] = {}
+        # the hot path writes through the DBAPI cursor, whose errors SQLAlchemy does not wrap
+        dbapi = engine.dialect.dbapi
+        raw = () if dbapi is None else (dbapi.OperationalError, dbapi.InterfaceError)
+        self._unavailable: tuple[type[BaseException], ...] = (
+            OperationalError,
+            InterfaceError,
+            *raw,
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTelemetryTx]:
-        """One write transaction; a database that cannot be reached or is locked raises
-        `ConnectorError` (the ingester retries those), other errors pass through."""
+        """One write transaction. A database that cannot be reached, is locked or is full
+        raises `ConnectorError` (the ingester retries those: not the message's fault); other
+        errors (the database refusing what it was given) pass through."""
         try:
             with self.engine.begin() as conn:
                 tx = SqlTelemetryTx(conn, self._signal_ids)
                 yield tx
-        except OperationalError as exc:
-            raise ConnectorError(f"telemetry store unavailable: {exc.orig}") from exc
+        except self._unavailable as exc:
+            raise ConnectorError(
+                f"telemetry store unavailable: {getattr(exc, 'orig', None) or exc}"
+            ) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise ConnectorError(f"telemetry store connection lost: {exc.orig}") from exc
+            raise
         self._signal_ids.update(tx.new_signals)  # only once committed
 
     def _signal_ids_of(self, conn: Connection, machine: str, signal: str) -> list[int]:
