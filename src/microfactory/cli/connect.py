@@ -233,7 +233,7 @@ def quarantine_cmd(
     default). `accept ID...` has the ingester apply them, `reject ID...` keeps them out."""
     if ctx.invoked_subcommand is not None:
         return
-    from microfactory.services.ingestion import quarantine_report
+    from microfactory.services.quarantine import quarantine_report
     from microfactory.store.telemetry_tables import SqlTelemetryStore
 
     container = open_container(db)
@@ -261,7 +261,7 @@ def quarantine_cmd(
 
 
 def _decide(ids: list[int], db: str | None, *, accept: bool) -> None:
-    from microfactory.services.ingestion import decide_quarantined
+    from microfactory.services.quarantine import decide_quarantined
     from microfactory.store.telemetry_tables import SqlTelemetryStore
 
     container = open_container(db)

@@ -34,7 +34,6 @@ takes its number out of the gap again. Running part totals saturate at 2^63 - 1.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -52,7 +51,6 @@ from microfactory.core.errors import ConnectorError, ValidationError
 from microfactory.core.timeutil import to_rfc3339
 from microfactory.shopfloor.events import (
     MAX_SEQ,
-    QUARANTINE_STATUSES,
     DeadLetter,
     Event,
     MachineStatus,
@@ -320,6 +318,8 @@ class Ingester:
             return -1 if known is None else known.last_seq
 
         for e in events:  # the common case: nothing past the window, no sorting needed
+            if getattr(e, "source", None) is not None:
+                continue  # reported by a person or a host: no machine sequence to check
             if e.machine not in top:
                 top[e.machine] = last(e.machine)
             if e.seq > top[e.machine] + window:
@@ -330,6 +330,8 @@ class Ingester:
         held: list[Quarantined] = []
         held_ids: set[int] = set()
         for e in sorted(events, key=lambda e: (e.machine, e.seq)):
+            if getattr(e, "source", None) is not None:
+                continue
             hi = top.get(e.machine)
             if hi is None:
                 hi = top[e.machine] = last(e.machine)
@@ -760,56 +762,6 @@ def machine_status_report(reader: TelemetryReader) -> dict[str, Any]:
             }
         )
     return {"machines": machines, "totals": reader.counts()}
-
-
-def _held_view(q: Quarantined) -> dict[str, Any]:
-    try:
-        payload: Any = json.loads(q.payload)
-    except ValueError:
-        payload = q.payload.decode("utf-8", "backslashreplace")
-    return {
-        "id": q.id,
-        "status": q.status,
-        "machine": q.machine,
-        "kind": q.kind,
-        "seq": q.seq,
-        "event_id": q.event_id,
-        "ts": to_rfc3339(q.ts),
-        "received": to_rfc3339(q.received),
-        "decided": None if q.decided is None else to_rfc3339(q.decided),
-        "topic": q.topic,
-        "reason": q.reason,
-        "payload": payload,
-    }
-
-
-def quarantine_report(
-    reader: TelemetryReader, *, status: str | None = "pending", machine: str | None = None
-) -> dict[str, Any]:
-    """Events held for review (pending by default; `status=None`: all), oldest first."""
-    if status is not None and status not in QUARANTINE_STATUSES:
-        raise ValidationError(f"must be one of {', '.join(QUARANTINE_STATUSES)}", where="status")
-    items = reader.quarantine(status=status, machine=machine)
-    return {"quarantined": [_held_view(q) for q in items], "count": len(items)}
-
-
-def decide_quarantined(
-    reader: TelemetryReader, clock: Clock, ids: Sequence[int], *, accept: bool
-) -> dict[str, Any]:
-    """Accept (to be applied by the ingester) or reject held events; only pending ones change."""
-    if not ids:
-        raise ValidationError("give at least one held event id", where="ids")
-    status = "accepted" if accept else "rejected"
-    changed = reader.decide_quarantined(list(ids), status, clock.now())
-    return {
-        "status": status,
-        "changed": changed,
-        "unchanged": [i for i in ids if i not in set(changed)],
-        "note": "accepted events are applied by the running ingester within a second "
-        "(or by the next one to start)"
-        if accept
-        else "rejected events stay in the quarantine for the record",
-    }
 
 
 def apply_retention(reader: TelemetryReader, clock: Clock, keep: timedelta) -> dict[str, Any]:

@@ -525,14 +525,19 @@ class SqlTelemetryStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._signal_ids: dict[tuple[str, str, str], int] = {}
-        # the hot path writes through the DBAPI cursor, whose errors SQLAlchemy does not wrap
+        # the hot path writes through the DBAPI cursor, whose errors SQLAlchemy does not wrap.
+        # Unavailable: OperationalError (locked, full, unreachable, connection lost) and, for
+        # PostgreSQL, InterfaceError (connection closed); sqlite3's InterfaceError is about a
+        # bound value (the data's fault), so it is not one.
         dbapi = engine.dialect.dbapi
-        raw = () if dbapi is None else (dbapi.OperationalError, dbapi.InterfaceError)
-        self._unavailable: tuple[type[BaseException], ...] = (
-            OperationalError,
-            InterfaceError,
-            *raw,
-        )
+        raw: tuple[type[BaseException], ...] = ()
+        if dbapi is not None:
+            raw = (dbapi.OperationalError,)
+            if engine.dialect.name != "sqlite":
+                raw += (dbapi.InterfaceError,)
+        self._unavailable: tuple[type[BaseException], ...] = (OperationalError, *raw)
+        if engine.dialect.name != "sqlite":
+            self._unavailable += (InterfaceError,)
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTelemetryTx]:
