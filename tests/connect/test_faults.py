@@ -233,7 +233,7 @@ def test_ingester_killed_at_random_points_loses_and_doubles_nothing(
     rng = random.Random(SEED)
     engine = migrated(db_url)
     store = SqlTelemetryStore(engine)
-    events = stream(3000)
+    events = stream(2000)
     poison = poison_messages(root)
     edge = Edge(broker, tmp_path / "edge.db", root)
     raw = mqtt(broker, f"raw-{root}")
@@ -244,13 +244,13 @@ def test_ingester_killed_at_random_points_loses_and_doubles_nothing(
         def feed() -> None:
             for i in range(0, len(events), 50):
                 edge.publisher.publish_many(events[i : i + 50])
-                if i // 300 < len(poison) and i % 300 == 0:
-                    raw.publish(*poison[i // 300])
+                if i // 200 < len(poison) and i % 200 == 0:
+                    raw.publish(*poison[i // 200])
                 time.sleep(0.05)
 
         feeder = threading.Thread(target=feed)
         feeder.start()
-        for _ in range(4):  # SIGKILL at a random moment, then start it again
+        for _ in range(3):  # SIGKILL at a random moment, then start it again
             time.sleep(rng.uniform(0.1, 1.5))
             kills.append(store.counts()["events"])
             proc.kill()

@@ -6,9 +6,14 @@ message carries a receipt request (MQTT v5 Response Topic = this edge's receipt 
 Correlation Data = a token naming the outbox row), and the ingester publishes a receipt after
 the commit that handled it (stored, a duplicate, dead-lettered or held for review); see
 `microfactory.shopfloor.receipts`. A broker's acknowledgement is not enough: a broker that
-crashes loses what it acknowledged but had not saved yet. Entries without a receipt for
-`resend_after_s` (doubling while nothing is confirmed) are sent again, oldest first; the store
-deduplicates. At most `max_unconfirmed` entries are in flight.
+crashes loses what it acknowledged but had not saved yet. Each token names the row and the copy
+(its place in the send order), so a receipt says which copy arrived. What goes again (the store
+deduplicates): at once, every entry whose latest copy went out before a copy the store has
+confirmed (one sender's messages reach the store in order, so that copy was lost on the way,
+or its receipt was); and,
+when nothing at all was confirmed for `resend_after_s` (doubling up to `max_resend_after_s`;
+time without a connection does not count), the oldest chunk as a probe — a consumer that is
+merely away is not flooded with copies. At most `max_unconfirmed` entries are in flight.
 
 When the broker is unreachable, events stay in the buffer and go out, still in order, after
 reconnect; a crash of the edge process loses nothing either (the buffer is a WAL-mode SQLite
@@ -26,6 +31,7 @@ The buffer also hands out per-machine sequence numbers (`next_seq`) that survive
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sqlite3
@@ -136,17 +142,20 @@ class EdgeBuffer:
             ).fetchall()
         return [Buffered(int(i), str(t), bytes(p)) for i, t, p in rows]
 
-    def first_id(self) -> int | None:
-        """The id of the oldest entry (None when empty)."""
+    def rows(self, ids: list[int]) -> list[Buffered]:
+        """The entries with these ids that are still buffered, in id order."""
+        found: list[Buffered] = []
         with self._lock:
-            row = self._db.execute("SELECT min(id) FROM outbox").fetchone()
-        return None if row[0] is None else int(row[0])
-
-    def count_before(self, cursor: int) -> int:
-        """How many entries have an id below `cursor`."""
-        with self._lock:
-            row = self._db.execute("SELECT count(*) FROM outbox WHERE id < ?", (cursor,)).fetchone()
-        return int(row[0])
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                marks = ", ".join("?" * len(chunk))
+                found += [
+                    Buffered(int(r), str(t), bytes(p))
+                    for r, t, p in self._db.execute(
+                        f"SELECT id, topic, payload FROM outbox WHERE id IN ({marks})", chunk
+                    )
+                ]
+        return sorted(found, key=lambda b: b.id)
 
     def remove_through(self, last_id: int) -> None:
         """Forget every entry up to and including `last_id` (they were acknowledged)."""
@@ -247,6 +256,15 @@ class EdgePublisher:
         self.resent = 0  # entries sent again for want of a receipt
         self.bad_receipts = 0
         self._epoch = os.urandom(8)  # tokens of this run: stale or forged receipts do not match
+        # rows sent and not confirmed: buffer id -> the stamp (place in the send order) of its
+        # latest copy; and the send order itself (stamp, id, when), oldest first. A token names
+        # the row and the copy, so a receipt says exactly which copy reached the store.
+        self._flight_lock = threading.Lock()
+        self._in_flight: dict[int, int] = {}
+        self._order: deque[tuple[int, int, float]] = deque()
+        self._sends = 0
+        self._max_confirmed = 0  # the latest stamp the store confirmed
+        self._last_progress = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         if confirm == "store":
@@ -274,8 +292,8 @@ class EdgePublisher:
         self._wake.set()
 
     # end-to-end: delete on the store's receipt --------------------------------------------------
-    def _token(self, row_id: int) -> bytes:
-        return self._epoch + row_id.to_bytes(8, "big")
+    def _token(self, row_id: int, stamp: int) -> bytes:
+        return self._epoch + row_id.to_bytes(8, "big") + stamp.to_bytes(8, "big")
 
     def _on_receipt(self, message: Message) -> None:
         try:
@@ -285,67 +303,104 @@ class EdgePublisher:
             log.warning("ignoring a bad receipt on %s: %s", message.topic, exc)
             tokens = []
         epoch = self._epoch
-        ids = [int.from_bytes(t[8:], "big") for t in tokens if len(t) == 16 and t[:8] == epoch]
-        self.confirmed += self.buffer.remove_ids(ids)
+        mine = [t for t in tokens if len(t) == 24 and t[:8] == epoch]
+        ids = [int.from_bytes(t[8:16], "big") for t in mine]
+        with self._flight_lock:
+            for row_id in ids:
+                self._in_flight.pop(row_id, None)
+            stamps = [int.from_bytes(t[16:], "big") for t in mine]
+            self._max_confirmed = max([self._max_confirmed, *stamps])
+        removed = self.buffer.remove_ids(ids)
+        if removed:
+            self.confirmed += removed
+            self._last_progress = time.monotonic()
         self.bus.ack(message)  # after the delete: a crash in between means the receipt again
         self._wake.set()
 
+    def _send(self, rows: list[Buffered]) -> int:
+        """Publish rows with receipt requests, stamping each with its place in the send order;
+        return how many went out."""
+        done = 0
+        try:
+            for row in rows:
+                with self._flight_lock:
+                    self._sends += 1
+                    stamp = self._sends
+                    self._in_flight[row.id] = stamp
+                    self._order.append((stamp, row.id, time.monotonic()))
+                self.bus.publish(
+                    row.topic,
+                    row.payload,
+                    reply_to=self.receipt_topic,
+                    correlation=self._token(row.id, stamp),
+                )
+                done += 1
+                self.sent += 1
+        except ConnectorError as exc:
+            log.warning("edge publish failed: %s", exc)
+        return done
+
+    def _overdue(self, patience: float, since: float) -> tuple[list[int], bool]:
+        """Rows to send again: those whose latest copy went out before a copy the store has
+        confirmed (the store receives one sender's messages in order, so that copy was lost on
+        the way, or its receipt was); else, when nothing was confirmed for `patience`, the
+        oldest chunk as a probe (True: a probe). Superseded entries leave the send order."""
+        now = time.monotonic()
+        with self._flight_lock:
+            order, flight = self._order, self._in_flight
+            while order and flight.get(order[0][1]) != order[0][0]:
+                order.popleft()
+            limit = self._max_confirmed
+            skipped = [
+                rid
+                for stamp, rid, _ in itertools.takewhile(lambda e: e[0] < limit, order)
+                if flight.get(rid) == stamp
+            ]
+            if skipped:
+                return skipped, False
+            if order and now - max(order[0][2], since) > patience:
+                current = (rid for stamp, rid, _ in order if flight.get(rid) == stamp)
+                return list(itertools.islice(current, self.chunk)), True
+        return [], False
+
     def _forward_confirmed(self) -> None:
-        cursor = 0  # entries with an id below it have been sent and wait for their receipt
-        sent_at: deque[tuple[int, float]] = deque()  # (last id of a chunk, when it was sent)
+        cursor = 0  # the next buffer id never sent in this run
         patience = self.resend_after_s
-        last_oldest: int | None = None
-        was_down = False
+        since = time.monotonic()  # connected / progress: the probe timer counts from here
+        progress = self._last_progress
         while not self._stop.is_set():
             if not self.bus.connected:
-                was_down = True
                 self._wake.wait(0.2)
                 self._wake.clear()
+                since = time.monotonic()  # time without a connection does not count
                 continue
-            if was_down:  # time without a connection does not count: receipts may be queued
-                was_down = False
-                now = time.monotonic()
-                sent_at = deque((last, now) for last, _ in sent_at)
-            oldest = self.buffer.first_id()
-            if oldest is None:
-                sent_at.clear()
-            while sent_at and oldest is not None and sent_at[0][0] < oldest:
-                sent_at.popleft()
-            if oldest != last_oldest:  # something was confirmed: back to normal patience
-                last_oldest, patience = oldest, self.resend_after_s
-            if (
-                oldest is not None
-                and oldest < cursor
-                and sent_at
-                and time.monotonic() - sent_at[0][1] > patience
-            ):
-                again = self.buffer.count_before(cursor)
-                log.info(
-                    "no receipt for %d entries after %.0f s: sending them again", again, patience
-                )
-                self.resent += again
-                cursor = oldest
-                sent_at.clear()
-                patience = min(patience * 2, self.max_resend_after_s)
-            room = self.max_unconfirmed - self.buffer.count_before(cursor)
+            if self._last_progress != progress:  # receipts flow: back to normal patience
+                progress = self._last_progress
+                since = max(since, progress)
+                patience = self.resend_after_s
+            again, probe = self._overdue(patience, since)
+            if again:
+                rows = self.buffer.rows(again)
+                with self._flight_lock:  # rows no longer buffered (dropped): forget them
+                    for gone in set(again) - {r.id for r in rows}:
+                        self._in_flight.pop(gone, None)
+                if probe:
+                    log.info(
+                        "no receipt for %.0f s: sending the oldest %d again", patience, len(rows)
+                    )
+                    patience = min(patience * 2, self.max_resend_after_s)
+                    since = time.monotonic()
+                self.resent += self._send(rows)
+                continue
+            room = self.max_unconfirmed - len(self._in_flight)
             rows = self.buffer.peek_from(cursor, min(self.chunk, room)) if room > 0 else []
             if not rows:
                 self._wake.wait(0.2)
                 self._wake.clear()
                 continue
-            try:
-                for row in rows:
-                    self.bus.publish(
-                        row.topic,
-                        row.payload,
-                        reply_to=self.receipt_topic,
-                        correlation=self._token(row.id),
-                    )
-                    cursor = row.id + 1
-                    self.sent += 1
-            except ConnectorError as exc:
-                log.warning("edge publish failed: %s", exc)
-            sent_at.append((cursor - 1, time.monotonic()))
+            sent = self._send(rows)
+            if sent:
+                cursor = rows[sent - 1].id + 1
 
     # broker acknowledgement only -------------------------------------------------------------
     def _forward(self) -> None:

@@ -320,11 +320,11 @@ class MqttBus:
     ) -> None:
         if getattr(rc, "is_failure", False):
             return
-        with self._dispatch:
+        with self._dispatch:  # with `subscribe`: a pattern is subscribed here or there
             patterns = [p for p, _ in self._subs]
+            self._connected.set()
         for pattern in dict.fromkeys(patterns):
             client.subscribe(pattern, qos=1)
-        self._connected.set()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None
@@ -431,7 +431,8 @@ class MqttBus:
             self._orphans = [m for m in self._orphans if not topic_matches(pattern, m.topic)]
             for message in waiting:
                 handler(message)
-        if self._connected.is_set():
+            connected = self._connected.is_set()
+        if connected:
             done = threading.Event()
             with self._lock:
                 result, mid = self._client.subscribe(pattern, qos=1)
