@@ -253,7 +253,8 @@ def main() -> None:
     while True:
         offset, site, area, event = replay.at(i)
         due = started + offset / args.speed
-        if due >= deadline:
+        if due >= deadline:  # the run lasts its full duration, however sparse the traffic
+            time.sleep(max(0.0, deadline - time.monotonic()))
             break
         pause = due - time.monotonic()
         if pause > 0:
