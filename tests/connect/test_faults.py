@@ -297,8 +297,9 @@ def test_broker_killed_with_a_backlog_loses_nothing_the_store_confirmed(
         broker.start()
         ingester = Ingester(store, clock=SystemClock(), settings=settings)
         bus = mqtt(broker, f"ingest-{root}")
-        ingester.start()
-        ingester.attach(bus)
+        assert bus.wait_connected(15)  # then attach waits for the broker's SUBACK: the
+        ingester.start()  # session (never saved by this broker) exists again before the
+        ingester.attach(bus)  # poison below, which has no edge buffer to re-send it, is sent
         raw = mqtt(broker, f"raw-{root}")
         for message in poison:
             raw.publish(*message)
@@ -341,6 +342,7 @@ def test_broker_killed_with_a_backlog_after_broker_acknowledgement_only(
         broker.start()
         ingester = Ingester(store, clock=SystemClock(), settings=IngestSettings(root=root))
         bus = mqtt(broker, f"ingest-{root}")
+        assert bus.wait_connected(15)
         ingester.start()
         ingester.attach(bus)
         emptied = edge.wait_empty(30)
@@ -373,6 +375,7 @@ def run_consumer_through(
     third of them is stored; return the ingester after everything is confirmed."""
     ingester = Ingester(store, clock=SystemClock(), settings=IngestSettings(root=root))
     bus = mqtt(broker, f"ingest-{root}")
+    assert bus.wait_connected(15)  # subscribed before anything is sent
     ingester.start()
     ingester.attach(bus)
     edge = Edge(broker, tmp_path / "edge.db", root)
