@@ -1,7 +1,7 @@
 """telemetry: dead letters stored once per message (key), events held for review (quarantine)
 
 Revision ID: 0017a_ingest_hardening
-Revises: 0016_planning_downtimes
+Revises: 0016_planning_downtimes, 0004_telemetry
 Create Date: 2026-12-01
 """
 
@@ -13,9 +13,11 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017a_ingest_hardening"
-down_revision = "0016_planning_downtimes"
+# after the newest revision (0016) and after the telemetry tables it changes (0004): a merge
+# point, so that it never runs before 0004 and both stop being heads (is_up_to_date)
+down_revision = ("0016_planning_downtimes", "0004_telemetry")
 branch_labels = None
-depends_on = ("0004_telemetry",)  # the tables it changes
+depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
