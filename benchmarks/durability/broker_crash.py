@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -162,6 +163,7 @@ def end_to_end(overrides: tuple[str, ...], n: int, resend_after_s: float) -> dic
     finally:
         broker.remove()
         engine.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
     return {
         "acknowledged_by_broker": n if acked else None,
         "publish_s": round(seconds, 2),

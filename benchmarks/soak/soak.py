@@ -27,6 +27,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -279,6 +280,7 @@ def main() -> None:
     for bus in buses:
         bus.close()
     broker.remove()
+    shutil.rmtree(tmp, ignore_errors=True)
 
     engine = create_engine(url)
     with engine.connect() as conn:
