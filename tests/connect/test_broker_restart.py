@@ -80,7 +80,9 @@ def test_broker_restart_mid_stream_loses_nothing_and_keeps_order(tmp_path: Path,
     first.subscribe(subscription(root), lambda m: None)
     first.close()
     edge_bus = MqttBus(MqttSettings(port=broker.port, client_id=f"edge-{root}"))
-    edge = EdgePublisher(edge_bus, EdgeBuffer(tmp_path / "edge.db"), site="p", area="a", root=root)
+    edge = EdgePublisher(
+        edge_bus, EdgeBuffer(tmp_path / "edge.db"), site="p", area="a", root=root, confirm="broker"
+    )
     sub: MqttBus | None = None
     try:
         edge.publish_many([sample_batch("m1", i) for i in range(100)])

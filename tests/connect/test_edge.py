@@ -64,7 +64,9 @@ def test_publisher_forwards_everything_in_order(tmp_path: Path) -> None:
     bus = InProcessBus()
     got: list[Message] = []
     bus.subscribe("microfactory/#", got.append)
-    publisher = EdgePublisher(bus, EdgeBuffer(tmp_path / "edge.db"), site="p", area="a")
+    publisher = EdgePublisher(
+        bus, EdgeBuffer(tmp_path / "edge.db"), site="p", area="a", confirm="broker"
+    )
     events = [sample_batch("m1", i) for i in range(50)]
     publisher.publish_many(events[:25])
     for e in events[25:]:
@@ -87,7 +89,9 @@ def test_broker_unreachable_then_reachable_delivers_in_order(
         ),
         connect_timeout=None,
     )
-    offline = EdgePublisher(dead, EdgeBuffer(buffer_path), site="p", area="a", root=root)
+    offline = EdgePublisher(
+        dead, EdgeBuffer(buffer_path), site="p", area="a", root=root, confirm="broker"
+    )
     events = [state_event("m1", i) if i % 10 == 0 else sample_batch("m1", i) for i in range(300)]
     offline.publish_many(events)
     time.sleep(0.3)
@@ -104,7 +108,9 @@ def test_broker_unreachable_then_reachable_delivers_in_order(
     live = MqttBus(
         MqttSettings(host=host, port=port, session_expiry_s=60, client_id=f"edge-{root}")
     )
-    online = EdgePublisher(live, EdgeBuffer(buffer_path), site="p", area="a", root=root)
+    online = EdgePublisher(
+        live, EdgeBuffer(buffer_path), site="p", area="a", root=root, confirm="broker"
+    )
     assert online.wait_empty(30)
     deadline = time.monotonic() + 10
     while len(received) < 300 and time.monotonic() < deadline:

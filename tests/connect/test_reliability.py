@@ -162,10 +162,12 @@ def test_malformed_payloads_are_dead_lettered_and_consumer_keeps_going(
         lambda i: (f"{root}/v1/p/a/m1/weather", b"{}"),  # not one of our kinds
         lambda i: (topic, b"[" + b"1," * 150_000 + b"1]"),  # oversize (300 kB)
     ]
+    distinct: set[tuple[str, bytes]] = set()  # a bad message is stored once, however often sent
     for i in range(1000):
         # every 100th is oversize (10 of them), the others cycle through the rest
         maker = makers[-1] if i % 100 == 0 else makers[i % (len(makers) - 1)]
         publisher.publish(*maker(i))
+        distinct.add(maker(i))
         bad += 1
         if i % 2 == 0:
             publish_event(publisher, next(good), site="p", area="a", root=root)
@@ -175,7 +177,12 @@ def test_malformed_payloads_are_dead_lettered_and_consumer_keeps_going(
     assert consumer.drain(30)
     assert consumer.error is None
     counts = store.counts()
-    assert (counts["events"], counts["dead_letters"], counts["missing"]) == (valid, bad, 0)
+    assert (counts["events"], counts["dead_letters"], counts["missing"]) == (
+        valid,
+        len(distinct),
+        0,
+    )
+    assert consumer.counters.dead_lettered == bad
     codes = consumer.counters.dead_by_code
     assert set(codes) == {"json", "schema", "unknown_machine", "timestamp", "topic", "oversize"}
     assert all(d.reason for d in store.dead_letters(limit=2000))

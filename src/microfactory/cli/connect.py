@@ -1,5 +1,5 @@
-"""Shop-floor connectivity commands: `ingest`, `machines status`, `telemetry retain`,
-`opcua-sim` and `bench ingest`.
+"""Shop-floor connectivity commands: `ingest`, `machines status`, `machines quarantine`,
+`telemetry retain`, `opcua-sim` and `bench ingest`.
 
 `ingest` wires a bus adapter (MQTT or OPC UA), the SQL telemetry store and the ingestion service
 and runs until SIGTERM / SIGINT, then commits and acknowledges what it holds and exits 0.
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from microfactory.services.runtime import ShopRuntime
 
 machines_app = typer.Typer(help="Machines as the event store sees them.", no_args_is_help=True)
+quarantine_app = typer.Typer(
+    help="Events held for review (implausible sequence jumps): list, accept, reject."
+)
 telemetry_app = typer.Typer(help="Telemetry storage.", no_args_is_help=True)
 
 DbOpt = Annotated[str | None, typer.Option("--db", help=DB_HELP)]
@@ -81,6 +84,25 @@ def ingest_cmd(
             "applied to the shop (operations, TPM, quality, replans)",
         ),
     ] = False,
+    seq_window: Annotated[
+        int,
+        typer.Option(
+            "--seq-window",
+            help="Hold for review an event whose seq jumps more than this past its machine's "
+            "last one (0: trust every jump)",
+        ),
+    ] = 10_000,
+    max_future_s: Annotated[
+        float,
+        typer.Option(
+            "--max-future-s",
+            help="Dead-letter events (and samples) stamped further ahead of this host's clock",
+        ),
+    ] = 86_400.0,
+    receipts: Annotated[
+        bool,
+        typer.Option("--receipts/--no-receipts", help="Answer senders' store-receipt requests"),
+    ] = True,
 ) -> None:
     """The shop-floor runtime: consume machine events into the database and apply them (the
     reactor), until SIGTERM (or Ctrl-C); then print the counters as JSON."""
@@ -88,6 +110,10 @@ def ingest_cmd(
 
     if via not in ("mqtt", "opcua"):
         raise ValidationError("must be mqtt or opcua", where="--via")
+    if seq_window < 0:
+        raise ValidationError("must not be negative", where="--seq-window")
+    if not max_future_s > 0:
+        raise ValidationError("must be positive", where="--max-future-s")
     host, port = parse_broker(broker)
     container = open_container(db)
     store = container.telemetry()
@@ -98,7 +124,14 @@ def ingest_cmd(
         store,
         clock=SystemClock(),
         known_machines=known,
-        settings=IngestSettings(max_batch=max_batch, max_delay_s=max_delay_ms / 1000, root=root),
+        settings=IngestSettings(
+            max_batch=max_batch,
+            max_delay_s=max_delay_ms / 1000,
+            root=root,
+            seq_window=seq_window or None,
+            max_future=timedelta(seconds=max_future_s),
+            receipts=receipts,
+        ),
     )
     stop = threading.Event()
 
@@ -179,6 +212,7 @@ def machines_status_cmd(
         "reject",
         "last seq",
         "missing",
+        "held",
     ):
         table.add_column(col)
     for m in report["machines"]:
@@ -192,8 +226,80 @@ def machines_status_cmd(
             str(m["reject"]),
             str(m["last_seq"]),
             str(m["missing"]),
+            str(m["quarantined"]),
         )
     console.print(table)
+
+
+StatusOpt = Annotated[
+    str,
+    typer.Option("--status", help="pending, accepted, applied, rejected or all"),
+]
+
+
+@quarantine_app.callback(invoke_without_command=True)
+def quarantine_cmd(
+    ctx: typer.Context,
+    db: DbOpt = None,
+    status: StatusOpt = "pending",
+    machine: Annotated[str | None, typer.Option("--machine")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Events held for review: their sequence number jumped implausibly far (pending by
+    default). `accept ID...` has the ingester apply them, `reject ID...` keeps them out."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from microfactory.services.quarantine import quarantine_report
+
+    container = open_container(db)
+    try:
+        report = quarantine_report(
+            container.telemetry(),
+            status=None if status == "all" else status,
+            machine=machine,
+        )
+    finally:
+        container.close()
+    if as_json:
+        print_json(report)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"held for review ({status})")
+    for col in ("id", "status", "machine", "kind", "seq", "ts", "reason"):
+        table.add_column(col)
+    for q in report["quarantined"]:
+        table.add_row(
+            str(q["id"]), q["status"], q["machine"], q["kind"], str(q["seq"]), q["ts"], q["reason"]
+        )
+    console.print(table)
+
+
+def _decide(ids: list[int], db: str | None, *, accept: bool) -> None:
+    from microfactory.services.quarantine import decide_quarantined
+
+    container = open_container(db)
+    try:
+        result = decide_quarantined(container.telemetry(), SystemClock(), ids, accept=accept)
+    finally:
+        container.close()
+    print_json(result)
+
+
+IdsArg = Annotated[list[int], typer.Argument(help="Held event ids (see `machines quarantine`)")]
+
+
+@quarantine_app.command("accept")
+def quarantine_accept_cmd(ids: IdsArg, db: DbOpt = None) -> None:
+    """Trust these held events: the ingester applies them (and the held events of the same
+    machine that are then within the window)."""
+    _decide(ids, db, accept=True)
+
+
+@quarantine_app.command("reject")
+def quarantine_reject_cmd(ids: IdsArg, db: DbOpt = None) -> None:
+    """Keep these held events out of the event store for good (they stay listed)."""
+    _decide(ids, db, accept=False)
 
 
 def retain_cmd(
@@ -284,6 +390,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("ingest")(ingest_cmd)
     app.command("opcua-sim")(opcua_sim_cmd)
     machines_app.command("status")(machines_status_cmd)
+    machines_app.add_typer(quarantine_app, name="quarantine")
     telemetry_app.command("retain")(retain_cmd)
     app.add_typer(machines_app, name="machines")
     app.add_typer(telemetry_app, name="telemetry")

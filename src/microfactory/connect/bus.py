@@ -30,7 +30,9 @@ class InProcessBus:
     def connected(self) -> bool:
         return not self._closed
 
-    def publish(self, topic: str, payload: bytes) -> None:
+    def publish(
+        self, topic: str, payload: bytes, *, reply_to: str = "", correlation: bytes = b""
+    ) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -40,9 +42,11 @@ class InProcessBus:
                 targets = [h for p, h in self._subs if topic_matches(p, topic)]
                 if len(self._targets) < 100_000:
                     self._targets[topic] = targets
-            message = Message(topic, bytes(payload), self.published)
-            for handler in targets:
-                handler(message)
+            message = Message(topic, bytes(payload), self.published, 0.0, reply_to, correlation)
+        # handlers run outside the lock: a handler may publish (a receipt) while another thread
+        # publishes into it (and waits for room), which would otherwise deadlock
+        for handler in targets:
+            handler(message)
 
     def subscribe(self, pattern: str, handler: Handler) -> None:
         with self._lock:

@@ -8,11 +8,16 @@ Reliability choices (see docs/connectivity.md):
   The CONNECT carries Receive Maximum = 65535 so the broker may keep many messages in flight.
 * Publishers are flow-controlled: at most `window` unacknowledged messages; `publish` blocks
   when the window is full and raises `ConnectorError` after `publish_timeout` seconds.
+* A sender that wants a store receipt sets the MQTT v5 Response Topic and Correlation Data
+  (`publish(..., reply_to=, correlation=)`); a subscriber gets them in `Message`.
+* A handler that raises does not stop the network thread: the message stays unacknowledged
+  (the broker redelivers it after a reconnect) and `handler_errors` counts it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import struct
 import threading
@@ -31,6 +36,45 @@ from microfactory.core.errors import ConnectorError
 from microfactory.shopfloor.topics import topic_matches
 
 _PUBACK = struct.Struct("!BBH")
+log = logging.getLogger("microfactory.mqtt")
+_RESPONSE_TOPIC, _CORRELATION_DATA = 0x08, 0x09
+FastHandler = Callable[[str, bytes, int, str, bytes], None]
+
+
+def _lean_properties(packet: bytes | bytearray, pos: int) -> tuple[str, bytes, int] | None:
+    """Read the PUBLISH properties at `pos`: (response topic, correlation data, payload start)
+    when they hold nothing but those two; None for anything else (paho's path reads it)."""
+    length, mult, i = 0, 1, pos
+    while True:
+        if i >= len(packet) or i - pos > 3:
+            return None
+        byte = packet[i]
+        i += 1
+        length += (byte & 0x7F) * mult
+        if not byte & 0x80:
+            break
+        mult *= 128
+    end = i + length
+    if end > len(packet):
+        return None
+    reply_to, correlation = "", b""
+    while i < end:
+        prop = packet[i]
+        if prop not in (_RESPONSE_TOPIC, _CORRELATION_DATA) or i + 3 > end:
+            return None
+        size = (packet[i + 1] << 8) | packet[i + 2]
+        value = bytes(packet[i + 3 : i + 3 + size])
+        i += 3 + size
+        if i > end:
+            return None
+        if prop == _CORRELATION_DATA:
+            correlation = value
+        else:
+            try:
+                reply_to = value.decode()
+            except UnicodeDecodeError:
+                return None
+    return reply_to, correlation, end
 
 
 class _BufferedSocket:
@@ -101,7 +145,7 @@ class _Client(mqtt.Client):
     """
 
     _wake_pending = False
-    on_fast_publish: Callable[[str, bytes, int], None] | None = None
+    on_fast_publish: FastHandler | None = None
 
     def _lean_publish(self, header: int, packet: bytes | bytearray) -> bool:
         """Deliver a PUBLISH of the common kind through `on_fast_publish`; False otherwise."""
@@ -115,13 +159,20 @@ class _Client(mqtt.Client):
         ):
             return False
         end = 2 + ((packet[0] << 8) | packet[1])  # topic length, then topic
-        if len(packet) <= end + 2 or packet[end + 2] != 0:  # packet id, then no properties
+        if len(packet) <= end + 2:  # packet id, then properties
             return False
+        mid = (packet[end] << 8) | packet[end + 1]
         try:
             topic = bytes(packet[2:end]).decode()
         except UnicodeDecodeError:
             return False
-        fast(topic, bytes(packet[end + 3 :]), (packet[end] << 8) | packet[end + 1])
+        if packet[end + 2] == 0:  # no properties: the common case
+            fast(topic, bytes(packet[end + 3 :]), mid, "", b"")
+            return True
+        props = _lean_properties(packet, end + 2)  # a store-receipt request, or paho's path
+        if props is None:
+            return False
+        fast(topic, bytes(packet[props[2] :]), mid, props[0], props[1])
         return True
 
     def _handle_publish(self) -> Any:
@@ -229,6 +280,7 @@ class MqttBus:
         self._connected = threading.Event()
         self._closed = False
         self.disconnects = 0
+        self.handler_errors = 0
         client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
@@ -268,11 +320,11 @@ class MqttBus:
     ) -> None:
         if getattr(rc, "is_failure", False):
             return
-        with self._dispatch:
+        with self._dispatch:  # with `subscribe`: a pattern is subscribed here or there
             patterns = [p for p, _ in self._subs]
+            self._connected.set()
         for pattern in dict.fromkeys(patterns):
             client.subscribe(pattern, qos=1)
-        self._connected.set()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None
@@ -282,12 +334,24 @@ class MqttBus:
         self._connected.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        props = getattr(msg, "properties", None)
+        reply_to = getattr(props, "ResponseTopic", "") or ""
+        correlation = getattr(props, "CorrelationData", b"") or b""
         self._deliver(
-            Message(msg.topic, bytes(msg.payload), msg.mid if msg.qos > 0 else 0, time.time())
+            Message(
+                msg.topic,
+                bytes(msg.payload),
+                msg.mid if msg.qos > 0 else 0,
+                time.time(),
+                str(reply_to),
+                bytes(correlation),
+            )
         )
 
-    def _on_fast_publish(self, topic: str, payload: bytes, mid: int) -> None:
-        self._deliver(Message(topic, payload, mid, time.time()))
+    def _on_fast_publish(
+        self, topic: str, payload: bytes, mid: int, reply_to: str, correlation: bytes
+    ) -> None:
+        self._deliver(Message(topic, payload, mid, time.time(), reply_to, correlation))
 
     def _deliver(self, message: Message) -> None:
         with self._dispatch:
@@ -302,7 +366,13 @@ class MqttBus:
                 self._orphans.append(message)
                 return
             for handler in targets:
-                handler(message)
+                try:
+                    handler(message)
+                except Exception:  # the network thread must survive any one message
+                    self.handler_errors += 1
+                    log.exception(
+                        "handler failed on a message on %r (left unacknowledged)", message.topic
+                    )
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: object, mid: int, rcs: object, props: object
@@ -329,7 +399,9 @@ class MqttBus:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
-    def publish(self, topic: str, payload: bytes) -> None:
+    def publish(
+        self, topic: str, payload: bytes, *, reply_to: str = "", correlation: bytes = b""
+    ) -> None:
         if self._closed:
             raise ConnectorError("publish on a closed MQTT bus")
         if not self._window.acquire(timeout=self.settings.publish_timeout):
@@ -339,7 +411,14 @@ class MqttBus:
             )
         with self._idle:
             self._outstanding += 1
-        info = self._client.publish(topic, payload, qos=1)
+        props = None
+        if reply_to or correlation:
+            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            if reply_to:
+                props.ResponseTopic = reply_to
+            if correlation:
+                props.CorrelationData = correlation
+        info = self._client.publish(topic, payload, qos=1, properties=props)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             self._on_publish(self._client, None, info.mid, None, None)
             raise ConnectorError(f"MQTT publish failed: {mqtt.error_string(info.rc)}")
@@ -352,7 +431,8 @@ class MqttBus:
             self._orphans = [m for m in self._orphans if not topic_matches(pattern, m.topic)]
             for message in waiting:
                 handler(message)
-        if self._connected.is_set():
+            connected = self._connected.is_set()
+        if connected:
             done = threading.Event()
             with self._lock:
                 result, mid = self._client.subscribe(pattern, qos=1)

@@ -218,7 +218,11 @@ class OpcUaBus:
                 handler(message)
 
     # publisher (gateway) side -----------------------------------------------------------------
-    def publish(self, topic: str, payload: bytes) -> None:
+    def publish(
+        self, topic: str, payload: bytes, *, reply_to: str = "", correlation: bytes = b""
+    ) -> None:
+        """Write the event to the machine's nodes (OPC UA has no receipts: `reply_to` and
+        `correlation` are ignored)."""
         where = parse_topic(topic, self.settings.root)
         event = parse_event(payload)
         if event.machine != where.machine or event.machine not in self._machines:

@@ -29,7 +29,7 @@ from microfactory.orders import Factory
 from microfactory.orders.generator import GeneratedOrder, order_stream
 from microfactory.quality.records import NcrStatus, QualityAlert
 from microfactory.services.dispatch import Dispatcher
-from microfactory.services.ingestion import Ingester, IngestSettings, TelemetryWriter
+from microfactory.services.ingestion import Ingester, IngestSettings
 from microfactory.services.loop_summary import LoopFigures, compute_figures
 from microfactory.services.maintenance import FailurePredictor, FailureWarning, PredictiveOutcome
 from microfactory.services.orders import OrderRequest, place_order, release_order
@@ -39,6 +39,7 @@ from microfactory.services.ports import (
     ExecutionRecords,
     Message,
     TelemetryReader,
+    TelemetryWriter,
     UnitOfWorkFactory,
 )
 from microfactory.services.quality import disposition_ncr, release_hold

@@ -33,7 +33,14 @@ from microfactory.orders.progress import ProgressSnapshot
 from microfactory.shopfloor.bus import Bus as Bus
 from microfactory.shopfloor.bus import Handler as Handler
 from microfactory.shopfloor.bus import Message as Message
-from microfactory.shopfloor.events import Event, MachineStatus, SeqGap
+from microfactory.shopfloor.events import (
+    DeadLetter,
+    Event,
+    MachineStatus,
+    Quarantined,
+    SampleRows,
+    SeqGap,
+)
 from microfactory.shopfloor.records import (
     PlanUsage,
     ReactorProgress,
@@ -402,6 +409,28 @@ class ExclusiveLock(Protocol):
         ...
 
 
+class TelemetryTx(Protocol):
+    """Port: one write transaction of the telemetry store."""
+
+    def insert_events(self, events: Sequence[Event | SampleRows], received_us: int) -> set[str]: ...
+    def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
+    def insert_quarantined(self, items: Sequence[Quarantined]) -> None: ...
+    def quarantined(
+        self, *, status: str, machine: str | None = None, max_seq: int | None = None
+    ) -> list[Quarantined]: ...
+    def set_quarantine_status(self, ids: Sequence[int], status: str, decided: datetime) -> None: ...
+    def save_statuses(self, statuses: Sequence[MachineStatus]) -> None: ...
+    def record_gap(self, gap: SeqGap) -> None: ...
+    def fill_gap(self, machine: str, seq: int) -> bool: ...
+
+
+class TelemetryWriter(Protocol):
+    """Port: what the ingester needs from a store (`SqlTelemetryStore` implements it)."""
+
+    def transaction(self) -> AbstractContextManager[TelemetryTx]: ...
+    def machine_statuses(self) -> list[MachineStatus]: ...
+
+
 class EventReader(Protocol):
     """Stored shop-floor events (the narrow read OEE needs)."""
 
@@ -455,6 +484,18 @@ class TelemetryReader(EventReader, Protocol):
         ...
 
     def delete_before(self, cutoff: datetime) -> Any: ...
+
+    def quarantine_counts(self) -> dict[str, int]:
+        """Held events (implausible sequence jumps) per machine, awaiting review."""
+        ...
+
+    def quarantine(
+        self, *, status: str | None = None, machine: str | None = None, limit: int = 1000
+    ) -> list[Quarantined]: ...
+
+    def decide_quarantined(self, ids: Sequence[int], status: str, decided: datetime) -> list[int]:
+        """Accept or reject held events; returns the ids that changed."""
+        ...
 
 
 # -- the other areas' stores ------------------------------------------------------------

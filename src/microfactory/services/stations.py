@@ -17,9 +17,9 @@ from typing import Literal
 from microfactory.core.clock import Clock
 from microfactory.core.errors import Conflict, ValidationError
 from microfactory.orders import Factory, WorkOrderOperation, WorkStatus
-from microfactory.services.ingestion import Ingester, IngestSettings, TelemetryWriter
+from microfactory.services.ingestion import Ingester, IngestSettings
 from microfactory.services.planning import PlanningService
-from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.services.ports import TelemetryWriter, UnitOfWorkFactory
 from microfactory.services.reactor import Reactor
 from microfactory.shopfloor.events import JobEvent, new_event_id
 

@@ -16,12 +16,16 @@ from microfactory.shopfloor.topics import ROOT, topic_for
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One delivery: topic, raw payload and the transport's acknowledgement token."""
+    """One delivery: topic, raw payload and the transport's acknowledgement token; `reply_to`
+    and `correlation` are the sender's receipt topic and token when it asked for a store
+    receipt (MQTT v5 Response Topic and Correlation Data; see `shopfloor.receipts`)."""
 
     topic: str
     payload: bytes
     token: int = 0
     received_at: float = field(default=0.0, compare=False)
+    reply_to: str = ""
+    correlation: bytes = b""
 
 
 Handler = Callable[[Message], None]
@@ -36,8 +40,11 @@ class Bus(Protocol):
         """Whether the transport is connected now (publishing may still queue when not)."""
         ...
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Send one payload; may block while the in-flight window is full (flow control)."""
+    def publish(
+        self, topic: str, payload: bytes, *, reply_to: str = "", correlation: bytes = b""
+    ) -> None:
+        """Send one payload; may block while the in-flight window is full (flow control).
+        `reply_to` / `correlation` ask the consumer for a store receipt (see `Message`)."""
         ...
 
     def subscribe(self, pattern: str, handler: Handler) -> None:

@@ -4,10 +4,17 @@ Versioned pydantic models, one per topic kind. Every event carries `v` (schema v
 `event_id` (unique, the deduplication key), `machine`, `seq` (per-machine sequence number,
 consecutive, used for gap detection) and `ts` (RFC 3339 UTC). On the wire an event is the JSON
 of its model; `parse_event` reads it back and raises `ValidationError` with a reason.
+
+Everything a model accepts can be stored on SQLite and PostgreSQL: integers fit a signed 64-bit
+column (`seq` < 2^63; part counts ≤ `MAX_PARTS` per event, so running totals take billions of
+events to reach 2^63, and the store saturates them there), strings hold no NUL character (which
+PostgreSQL text refuses) and no lone surrogate (which no UTF-8 database stores), and every
+timestamp lies in years 1..9999 in UTC.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, NotRequired, cast
@@ -25,24 +32,43 @@ EVENT_KINDS = ("state", "counter", "sample", "job", "measurement")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 SOURCE_PATTERN = r"^(user|host):[A-Za-z0-9][A-Za-z0-9_.@-]{0,58}$"
 MAX_SAMPLES_PER_BATCH = 10_000
+MAX_SEQ = 2**63 - 1
+MAX_PARTS = 2**31 - 1  # parts per counter / job event: more is a broken or hostile sender
+# no NUL (PostgreSQL text refuses it); a lone surrogate fails pydantic's own str check
+_STORABLE = r"^[^\x00]*$"
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError("timestamp is outside years 1..9999 in UTC") from None
 
 
 UtcDatetime = Annotated[pydantic.AwareDatetime, AfterValidator(_as_utc)]
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-Unit = Annotated[str, Field(max_length=32)]
+Unit = Annotated[str, Field(max_length=32, pattern=_STORABLE)]
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
+Parts = Annotated[int, Field(ge=0, le=MAX_PARTS)]
+
+
+def _text(max_length: int, min_length: int = 0) -> Any:
+    """A storable string field of at most `max_length` characters."""
+    return Field(min_length=min_length, max_length=max_length, pattern=_STORABLE)
+
+
+EventId = Annotated[str, _text(64, min_length=1)]
+Text64 = Annotated[str, _text(64)]
+Ref = Annotated[str, _text(64, min_length=1)]
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     v: Literal[1] = 1
-    event_id: Annotated[str, Field(min_length=1, max_length=64)]
+    event_id: EventId
     machine: Name
-    seq: Annotated[int, Field(ge=0, lt=2**63)]
+    seq: Seq
     ts: UtcDatetime
     source: Annotated[str, Field(pattern=SOURCE_PATTERN)] | None = None
     """Who reported it when not the machine itself: `user:<name>` for a person at a
@@ -59,16 +85,16 @@ class StateChanged(_Event):
     kind: Literal["state"] = "state"
     state: MachineState
     mode: MachineMode = MachineMode.IDLE
-    reason: Annotated[str, Field(max_length=64)] | None = None
+    reason: Text64 | None = None
 
 
 class PartCounter(_Event):
     """Parts made since the previous counter event (increments, not running totals)."""
 
     kind: Literal["counter"] = "counter"
-    good: Annotated[int, Field(ge=0)] = 0
-    reject: Annotated[int, Field(ge=0)] = 0
-    work_order: Annotated[str, Field(max_length=64)] | None = None
+    good: Parts = 0
+    reject: Parts = 0
+    work_order: Text64 | None = None
 
 
 class Sample(BaseModel):
@@ -92,10 +118,10 @@ class JobEvent(_Event):
 
     kind: Literal["job"] = "job"
     action: Literal["started", "finished", "aborted"]
-    work_order: Annotated[str, Field(min_length=1, max_length=64)]
-    operation: Annotated[str, Field(min_length=1, max_length=64)]
-    good: Annotated[int, Field(ge=0)] = 0
-    reject: Annotated[int, Field(ge=0)] = 0
+    work_order: Ref
+    operation: Ref
+    good: Parts = 0
+    reject: Parts = 0
 
 
 class Measurement(_Event):
@@ -105,8 +131,8 @@ class Measurement(_Event):
     characteristic: Name
     value: Annotated[float, Field(allow_inf_nan=False)]
     unit: Unit = ""
-    part_id: Annotated[str, Field(max_length=64)] | None = None
-    lot_id: Annotated[str, Field(max_length=64)] | None = None
+    part_id: Text64 | None = None
+    lot_id: Text64 | None = None
 
 
 Event = Annotated[
@@ -153,7 +179,7 @@ class _SampleDict(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
     signal: Name
     value: Annotated[float, Field(allow_inf_nan=False)]
-    unit: NotRequired[Annotated[str, Field(max_length=32, default="")]]
+    unit: NotRequired[Annotated[str, Field(max_length=32, pattern=_STORABLE, default="")]]
     ts: NotRequired[Annotated[UtcDatetime | None, Field(default=None)]]
 
 
@@ -162,9 +188,9 @@ class _SampleBatchDict(TypedDict):
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
     v: NotRequired[Literal[1]]
-    event_id: Annotated[str, Field(min_length=1, max_length=64)]
+    event_id: EventId
     machine: Name
-    seq: Annotated[int, Field(ge=0, lt=2**63)]
+    seq: Seq
     ts: UtcDatetime
     kind: NotRequired[Literal["sample"]]
     samples: Annotated[list[_SampleDict], Field(min_length=1, max_length=MAX_SAMPLES_PER_BATCH)]
@@ -226,22 +252,76 @@ def new_event_id() -> str:
 # Records the ingestion side produces (plain dataclasses shared by services and stores) --------
 
 
+def dead_letter_key(topic: str, payload: bytes) -> str:
+    """The identity of a refused message: a hash of its topic and whole payload, so that a
+    redelivered (or re-sent) bad message is stored once."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(topic.encode("utf-8", "surrogatepass"))
+    h.update(b"\x00")
+    h.update(payload)
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class DeadLetter:
-    """A payload the ingester refused. `code` is one of DEAD_LETTER_CODES."""
+    """A payload the ingester refused. `code` is one of DEAD_LETTER_CODES; `key` (by default
+    `dead_letter_key(topic, payload)`) makes storing it idempotent. `payload` may be a prefix
+    of what arrived: give the key of the whole payload then."""
 
     received: datetime
     topic: str
     code: str
     reason: str
     payload: bytes
+    key: str = ""
 
     def __post_init__(self) -> None:
         if self.code not in DEAD_LETTER_CODES:
             raise ValueError(f"dead-letter code {self.code!r} must be one of {DEAD_LETTER_CODES}")
+        if not self.key:
+            object.__setattr__(self, "key", dead_letter_key(self.topic, self.payload))
 
 
-DEAD_LETTER_CODES = ("json", "schema", "topic", "unknown_machine", "timestamp", "oversize")
+DEAD_LETTER_CODES = (
+    "json",  # not JSON
+    "schema",  # JSON, but not a valid event (or one that disagrees with its topic)
+    "topic",  # not one of our topics
+    "unknown_machine",
+    "timestamp",  # the event's or one of its samples' time is implausible
+    "oversize",
+    "decode",  # decoding failed in an unforeseen way (the reason names the exception)
+    "poison",  # valid, but the store refused it (the reason names the database error)
+)
+
+
+QUARANTINE_STATUSES = ("pending", "accepted", "applied", "rejected")
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """An event held for review instead of applied: its `seq` jumped further past the
+    machine's last sequence number than the plausibility window allows. It is not in the
+    event store (nothing downstream sees it) until a person accepts it; `payload` is its wire
+    form. `status`: pending → accepted → applied, or pending → rejected."""
+
+    event_id: str
+    machine: str
+    kind: str
+    seq: int
+    ts: datetime
+    received: datetime
+    topic: str
+    reason: str
+    payload: bytes
+    status: str = "pending"
+    id: int = 0
+    decided: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in QUARANTINE_STATUSES:
+            raise ValueError(
+                f"quarantine status {self.status!r} must be one of {QUARANTINE_STATUSES}"
+            )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,13 @@ hundred rows costs less than half of `executemany` per row, and the SQLite drive
 to the validating thread once per statement instead of once per row. Which events were really
 new is learned from the row count or, when some were duplicates, from a per-transaction batch
 token written into each row.
+
+Nothing a validated event holds can make an insert fail (see `microfactory.shopfloor.events`);
+what the store itself composes is kept storable here: dead-letter topics and reasons (they quote
+whatever arrived) lose NUL characters and lone surrogates and are cut to their column's size,
+and running part totals saturate at 2^63 - 1 instead of overflowing. Dead letters are stored once
+per `key` (a hash of topic and payload), so a redelivered bad message is not stored twice.
+Events whose sequence number jumped implausibly far wait in `tm_quarantine` for a person.
 """
 
 from __future__ import annotations
@@ -40,14 +47,16 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from microfactory.core.errors import ConnectorError
 from microfactory.shopfloor.events import (
+    MAX_SEQ,
     DeadLetter,
     Event,
     MachineStatus,
+    Quarantined,
     SampleBatch,
     SampleRows,
     SeqGap,
@@ -59,6 +68,24 @@ from microfactory.store.base import Base
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+INT64_MAX = MAX_SEQ  # the largest value of a BIGINT column (SQLite INTEGER alike)
+TOPIC_CHARS = 512
+REASON_CHARS = 4000
+
+
+def storable_text(value: str, limit: int) -> str:
+    """`value` as text every database stores: NUL written as the escape `\\x00`, a lone
+    surrogate as `\\udXXX`, at most `limit` characters."""
+    if "\x00" in value:
+        value = value.replace("\x00", "\\x00")
+    if not value.isascii():
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value[:limit]
+
+
+def saturated(value: int) -> int:
+    """A running total as a BIGINT column holds it: at most 2^63 - 1."""
+    return value if value <= INT64_MAX else INT64_MAX
 
 
 def to_us(dt: datetime) -> int:
@@ -137,6 +164,29 @@ class DeadLetterRow(Base):
     code: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # hash of topic + whole payload: one row per bad message however often it is delivered
+    # (NULL only for rows stored before the key existed and not backfilled)
+    key: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    __table_args__ = (Index("uq_tm_dead_letters_key", "key", unique=True),)
+
+
+class QuarantineRow(Base):
+    """An event held for review (implausible sequence jump); see `Quarantined`."""
+
+    __tablename__ = "tm_quarantine"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    machine: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    ts_us: Mapped[int] = mapped_column(BigInteger)
+    received_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    topic: Mapped[str] = mapped_column(String(512))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    decided_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    __table_args__ = (Index("ix_tm_quarantine_machine_status", "machine", "status", "seq"),)
 
 
 def _table(row: type[Base]) -> Table:
@@ -159,6 +209,24 @@ class RetentionResult:
     samples: int
     events: int
     dead_letters: int
+    quarantined: int = 0
+
+
+def _quarantined_from_row(r: Any) -> Quarantined:
+    return Quarantined(
+        event_id=r.event_id,
+        machine=r.machine,
+        kind=r.kind,
+        seq=r.seq,
+        ts=from_us(r.ts_us),
+        received=from_us(r.received_us),
+        topic=r.topic,
+        reason=r.reason,
+        payload=bytes(r.payload),
+        status=r.status,
+        id=r.id,
+        decided=None if r.decided_us is None else from_us(r.decided_us),
+    )
 
 
 _EVENT_COLS = "event_id, machine, kind, seq, ts_us, received_us, batch, body"
@@ -304,21 +372,75 @@ class SqlTelemetryTx:
         return new
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Store refused messages, each once (`key`): a redelivery adds nothing."""
         if not letters:
             return
         self._conn.execute(
-            _table(DeadLetterRow).insert(),
+            text(
+                "INSERT INTO tm_dead_letters (received_us, topic, code, reason, payload, key) "
+                "VALUES (:received_us, :topic, :code, :reason, :payload, :key) "
+                "ON CONFLICT (key) DO NOTHING"
+            ),
             [
                 {
                     "received_us": to_us(d.received),
-                    "topic": d.topic[:512],
+                    "topic": storable_text(d.topic, TOPIC_CHARS),
                     "code": d.code,
-                    "reason": d.reason,
+                    "reason": storable_text(d.reason, REASON_CHARS),
                     "payload": d.payload,
+                    "key": d.key,
                 }
-                for d in letters
+                for d in {d.key: d for d in reversed(letters)}.values()
             ],
         )
+
+    def insert_quarantined(self, items: Sequence[Quarantined]) -> None:
+        """Hold events for review, each once (`event_id`)."""
+        if not items:
+            return
+        self._conn.execute(
+            text(
+                "INSERT INTO tm_quarantine (event_id, machine, kind, seq, ts_us, received_us, "
+                "topic, reason, payload, status) VALUES (:event_id, :machine, :kind, :seq, "
+                ":ts_us, :received_us, :topic, :reason, :payload, 'pending') "
+                "ON CONFLICT (event_id) DO NOTHING"
+            ),
+            [
+                {
+                    "event_id": q.event_id,
+                    "machine": q.machine,
+                    "kind": q.kind,
+                    "seq": q.seq,
+                    "ts_us": to_us(q.ts),
+                    "received_us": to_us(q.received),
+                    "topic": storable_text(q.topic, TOPIC_CHARS),
+                    "reason": storable_text(q.reason, REASON_CHARS),
+                    "payload": q.payload,
+                }
+                for q in items
+            ],
+        )
+
+    def quarantined(
+        self, *, status: str, machine: str | None = None, max_seq: int | None = None
+    ) -> list[Quarantined]:
+        """Held events of one status (of `machine`, up to `max_seq`), in (machine, seq) order."""
+        t = _table(QuarantineRow)
+        query = select(t).where(t.c.status == status).order_by(t.c.machine, t.c.seq, t.c.id)
+        if machine is not None:
+            query = query.where(t.c.machine == machine)
+        if max_seq is not None:
+            query = query.where(t.c.seq <= max_seq)
+        return [_quarantined_from_row(r) for r in self._conn.execute(query.limit(10_000))]
+
+    def set_quarantine_status(self, ids: Sequence[int], status: str, decided: datetime) -> None:
+        if ids:
+            t = _table(QuarantineRow)
+            self._conn.execute(
+                t.update()
+                .where(t.c.id.in_(list(ids)))
+                .values(status=status, decided_us=to_us(decided))
+            )
 
     def save_statuses(self, statuses: Sequence[MachineStatus]) -> None:
         """Upsert the current state of each machine given (delete + insert, one statement each)."""
@@ -338,9 +460,9 @@ class SqlTelemetryTx:
                     "since_us": None if s.since is None else to_us(s.since),
                     "last_seq": s.last_seq,
                     "last_event_us": None if s.last_event is None else to_us(s.last_event),
-                    "good": s.good,
-                    "reject": s.reject,
-                    "events": s.events,
+                    "good": saturated(s.good),
+                    "reject": saturated(s.reject),
+                    "events": saturated(s.events),
                 }
                 for s in statuses
             ],
@@ -403,17 +525,37 @@ class SqlTelemetryStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._signal_ids: dict[tuple[str, str, str], int] = {}
+        # the hot path writes through the DBAPI cursor, whose errors SQLAlchemy does not wrap.
+        # Unavailable: OperationalError (locked, full, unreachable, connection lost) and, for
+        # PostgreSQL, InterfaceError (connection closed); sqlite3's InterfaceError is about a
+        # bound value (the data's fault), so it is not one.
+        dbapi = engine.dialect.dbapi
+        raw: tuple[type[BaseException], ...] = ()
+        if dbapi is not None:
+            raw = (dbapi.OperationalError,)
+            if engine.dialect.name != "sqlite":
+                raw += (dbapi.InterfaceError,)
+        self._unavailable: tuple[type[BaseException], ...] = (OperationalError, *raw)
+        if engine.dialect.name != "sqlite":
+            self._unavailable += (InterfaceError,)
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTelemetryTx]:
-        """One write transaction; a database that cannot be reached or is locked raises
-        `ConnectorError` (the ingester retries those), other errors pass through."""
+        """One write transaction. A database that cannot be reached, is locked or is full
+        raises `ConnectorError` (the ingester retries those: not the message's fault); other
+        errors (the database refusing what it was given) pass through."""
         try:
             with self.engine.begin() as conn:
                 tx = SqlTelemetryTx(conn, self._signal_ids)
                 yield tx
-        except OperationalError as exc:
-            raise ConnectorError(f"telemetry store unavailable: {exc.orig}") from exc
+        except self._unavailable as exc:
+            raise ConnectorError(
+                f"telemetry store unavailable: {getattr(exc, 'orig', None) or exc}"
+            ) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise ConnectorError(f"telemetry store connection lost: {exc.orig}") from exc
+            raise
         self._signal_ids.update(tx.new_signals)  # only once committed
 
     def _signal_ids_of(self, conn: Connection, machine: str, signal: str) -> list[int]:
@@ -454,12 +596,20 @@ class SqlTelemetryStore:
         ]
 
     def counts(self) -> dict[str, int]:
-        """Rows per telemetry table (events, samples, dead_letters, gaps, missing)."""
+        """Rows per telemetry table (events, samples, dead_letters, gaps, missing, quarantined
+        = held for review)."""
+        width = SeqGapRow.last_seq - SeqGapRow.first_seq + 1
+        # SQLite's sum() raises on 64-bit overflow, total() is a float; PostgreSQL's sum of
+        # bigints is numeric (exact)
+        total = func.total(width) if self.engine.dialect.name == "sqlite" else func.sum(width)
+        q = _table(QuarantineRow)
         with self.engine.connect() as conn:
-            missing = conn.execute(
-                select(func.coalesce(func.sum(SeqGapRow.last_seq - SeqGapRow.first_seq + 1), 0))
+            missing = conn.execute(select(func.coalesce(total, 0))).scalar_one()
+            held = conn.execute(
+                select(func.count()).select_from(q).where(q.c.status == "pending")
             ).scalar_one()
             return {
+                "quarantined": int(held),
                 "events": conn.execute(select(func.count()).select_from(EventRow)).scalar_one(),
                 "samples": conn.execute(select(func.count()).select_from(SampleRow)).scalar_one(),
                 "dead_letters": conn.execute(
@@ -545,8 +695,8 @@ class SqlTelemetryStore:
         ]
 
     def delete_before(self, cutoff: datetime) -> RetentionResult:
-        """Retention: delete samples, events and dead letters older than `cutoff`.
-        Machine states and recorded gaps are kept."""
+        """Retention: delete samples, events, dead letters and held events received before
+        `cutoff`. Machine states and recorded gaps are kept."""
         limit = to_us(cutoff)
         with self.engine.begin() as conn:
             samples = conn.execute(delete(SampleRow).where(SampleRow.ts_us < limit)).rowcount
@@ -554,4 +704,50 @@ class SqlTelemetryStore:
             letters = conn.execute(
                 delete(DeadLetterRow).where(DeadLetterRow.received_us < limit)
             ).rowcount
-        return RetentionResult(int(samples), int(events), int(letters))
+            held = conn.execute(
+                delete(QuarantineRow).where(QuarantineRow.received_us < limit)
+            ).rowcount
+        return RetentionResult(int(samples), int(events), int(letters), int(held))
+
+    # review of held events ----------------------------------------------------------------------
+    def quarantine(
+        self, *, status: str | None = None, machine: str | None = None, limit: int = 1000
+    ) -> list[Quarantined]:
+        """Held events, oldest first (all statuses unless `status`)."""
+        t = _table(QuarantineRow)
+        query = select(t).order_by(t.c.id).limit(limit)
+        if status is not None:
+            query = query.where(t.c.status == status)
+        if machine is not None:
+            query = query.where(t.c.machine == machine)
+        with self.engine.connect() as conn:
+            return [_quarantined_from_row(r) for r in conn.execute(query)]
+
+    def quarantine_counts(self) -> dict[str, int]:
+        """Pending held events per machine."""
+        t = _table(QuarantineRow)
+        query = (
+            select(t.c.machine, func.count()).where(t.c.status == "pending").group_by(t.c.machine)
+        )
+        with self.engine.connect() as conn:
+            return {m: int(n) for m, n in conn.execute(query)}
+
+    def decide_quarantined(self, ids: Sequence[int], status: str, decided: datetime) -> list[int]:
+        """Mark pending held events `accepted` or `rejected`; return the ids that were pending
+        (others are left alone: a decision is made once)."""
+        if status not in ("accepted", "rejected"):
+            raise ValueError("a decision is 'accepted' or 'rejected'")
+        t = _table(QuarantineRow)
+        with self.engine.begin() as conn:
+            pending = list(
+                conn.execute(
+                    select(t.c.id).where(t.c.id.in_(list(ids)), t.c.status == "pending")
+                ).scalars()
+            )
+            if pending:
+                conn.execute(
+                    t.update()
+                    .where(t.c.id.in_(pending), t.c.status == "pending")
+                    .values(status=status, decided_us=to_us(decided))
+                )
+        return [int(i) for i in pending]
