@@ -20,6 +20,7 @@ from microfactory.services.alerts import (
     AlertService,
     maintenance_alert_source,
     quality_alert_source,
+    stock_alert_source,
 )
 from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
@@ -87,6 +88,7 @@ def build_context(
             lambda: cache.get(
                 "maintenance-alerts", maintenance_alert_source(queries.maintenance_orders)
             ),
+            lambda: cache.get("stock-alerts", stock_alert_source(container.uow)),
         ],
     )
     providers = Providers(
@@ -108,7 +110,6 @@ def build_context(
         alerts=alerts,
         cache=cache,
         quality=SqlQualityStore(engine),
-        genealogy=SqlQualityStore(engine),
         planning=planning,
         quotes=quotes,
         stations=None if factory is None else container.stations(factory, wall),
@@ -122,7 +123,8 @@ def build_context(
 def build_app(
     container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
 ) -> FastAPI:
-    from microfactory.api.routes import quality, shopfloor
+    from microfactory.api.routes import materials, quality, shopfloor
+    from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
 
@@ -132,9 +134,11 @@ def build_app(
         extra_routers=[
             ("/api/v1", shopfloor.router),
             ("/api/v1", quality.router),
+            ("/api/v1", materials.router),
             ("/api/v1", quote_routes.router),
             ("", quote_routes.track_page_router),
             ("", pages_router),
+            ("", materials_pages_router),
         ],
     )
     app.state.html_error = html_error

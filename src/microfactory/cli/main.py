@@ -34,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.connect",
     "microfactory.cli.maintenance",
     "microfactory.cli.shopfloor",
+    "microfactory.cli.materials",
 ]
 
 

@@ -1,5 +1,6 @@
 """Alerts on the dashboard: quality alerts (SPC rule violations, parts out of
-specification) and open unplanned maintenance (breakdowns, predicted failures), each
+specification), open unplanned maintenance (breakdowns, predicted failures) and stock alerts
+(low stock, expiry, discrepancies), each
 acknowledgeable once by someone allowed to (who and when are kept)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, Protocol
 
 from microfactory.core.clock import Clock
 from microfactory.core.errors import Conflict, NotFound
-from microfactory.services.ports import QualityStore
+from microfactory.services.ports import QualityStore, UnitOfWorkFactory
 from microfactory.services.quality import list_alerts
 
 
@@ -116,6 +117,28 @@ def maintenance_alert_source(orders: Callable[[], list[dict[str, Any]]]) -> Aler
             )
             for r in orders()
             if r["kind"] in ("corrective", "predictive")
+        ]
+
+    return alerts
+
+
+def stock_alert_source(uow: UnitOfWorkFactory) -> AlertSource:
+    """Low stock, lots about to expire and issues beyond stock (discrepancies)."""
+
+    def alerts() -> list[Alert]:
+        with uow() as tx:
+            found = tx.stock.alerts(limit=1000)
+        return [
+            Alert(
+                id=a.id,
+                source="materials",
+                kind=a.kind,
+                machine="",
+                subject=f"{a.material}" + (f" / lot {a.lot}" if a.lot else ""),
+                message=a.message,
+                at=a.at,
+            )
+            for a in found
         ]
 
     return alerts

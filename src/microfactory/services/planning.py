@@ -41,7 +41,12 @@ from microfactory.planning.result import (
 from microfactory.planning.solver import best_dispatch, solve
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import release_order
-from microfactory.services.ports import Interval, UnitOfWork, UnitOfWorkFactory
+from microfactory.services.ports import (
+    Interval,
+    MaterialAvailability,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 OPEN = (WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.RUNNING)
 
@@ -154,10 +159,14 @@ def build_problem(
     *,
     downtimes: Mapping[str, Sequence[Interval]] | None = None,
     horizon_days: int = 60,
+    material_ready: Mapping[str, datetime] | None = None,
 ) -> BuiltProblem:
     """The open operations of `work_orders` as a problem in minutes. A running operation
-    stays frozen where it is, unless its machine is down now (it is interrupted)."""
+    stays frozen where it is, unless its machine is down now (it is interrupted). An
+    operation whose material is not on hand is released when it is there
+    (`material_ready`: on hand or due with a purchase order; see `MaterialAvailability`)."""
     downtimes = downtimes or {}
+    material_ready = material_ready or {}
     machine_ids = [m.id for m in factory.machines]
     index = {m: i for i, m in enumerate(machine_ids)}
     down_now = {m for m, spans in downtimes.items() if any(s <= now < e for s, e, _ in spans)}
@@ -209,7 +218,9 @@ def build_problem(
                     modes=modes,
                     name=op.id,
                     family=op.setup_family or "",
-                    release=0 if is_frozen else release_now,
+                    release=0
+                    if is_frozen
+                    else _release(op.id, release_now, origin, material_ready),
                 )
             )
             if is_frozen and op.machine is not None and op.actual_start is not None:
@@ -235,6 +246,15 @@ def build_problem(
         name=f"plan@{origin.isoformat()}",
     )
     return BuiltProblem(problem, origin, op_ids, [wo.id for wo in open_wos], machine_ids, due)
+
+
+def _release(
+    op_id: str, release_now: int, origin: datetime, material_ready: Mapping[str, datetime]
+) -> int:
+    ready = material_ready.get(op_id)
+    if ready is None:
+        return release_now
+    return max(release_now, _minutes(ready - origin))
 
 
 def _plan_machine(
@@ -315,7 +335,8 @@ class PlanningService:
     order), the CLI and the API (`replan(event)`). Downtimes and maintenance windows are kept
     in the plan store, held lots' work is left out, held quotes' capacity is kept free
     (`holds`), running operations stay where they are and a moved operation costs
-    `stability_weight` (repair, not re-plan from scratch).
+    `stability_weight` (repair, not re-plan from scratch), and an operation does not start
+    before its material is on hand or due (`materials`).
 
     `settings.strategy` picks the solver: ``cpsat`` (CP-SAT + LNS within the time limit; the
     best plans) or ``dispatch`` (the best dispatching rule or the repair of the previous plan:
@@ -328,12 +349,14 @@ class PlanningService:
         settings: PlanningSettings | None = None,
         *,
         holds: CapacityHolds | None = None,
+        materials: MaterialAvailability | None = None,
         listeners: Sequence[Callable[[PlanVersion], None]] = (),
     ) -> None:
         self.uow = uow
         self.clock = clock
         self.settings = settings or PlanningSettings()
         self.holds = holds
+        self.materials = materials
         self.listeners = list(listeners)
 
     # -- asking for a plan -------------------------------------------------------------------
@@ -430,12 +453,17 @@ class PlanningService:
         if self.holds is not None:
             for machine, spans in self.holds.held_intervals(now).items():
                 downtimes.setdefault(machine, []).extend(spans)
+        ready: dict[str, datetime] = {}
+        if self.materials is not None:
+            sequence = {} if stored is None else {r["operation"]: r["start"] for r in stored[1]}
+            ready = self.materials.ready_times(work_orders, now, sequence)
         built = build_problem(
             factory,
             work_orders,
             now,
             downtimes=downtimes,
             horizon_days=self.settings.horizon_days,
+            material_ready=ready,
         )
         previous = _previous(built, None if stored is None else _version(*stored))
         result = self._solve(built, previous, time_limit or self.settings.time_limit)

@@ -96,6 +96,9 @@ class JobEvent(_Event):
     operation: Annotated[str, Field(min_length=1, max_length=64)]
     good: Annotated[int, Field(ge=0)] = 0
     reject: Annotated[int, Field(ge=0)] = 0
+    material_lot: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """The material lot scanned or loaded for this job (a spool, a resin bottle); without
+    it, material is issued first-expiry-first-out."""
 
 
 class Measurement(_Event):
