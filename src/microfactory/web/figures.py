@@ -272,7 +272,7 @@ def consumption_chart(
     layout = {
         "height": 300,
         "barmode": "group",
-        "xaxis": {"type": "category", "title": {"text": "day"}},
+        "xaxis": {"type": "category", "title": {"text": "day"}, "nticks": 10},
         "yaxis": {"title": {"text": "issued"}},
         "legend": {"orientation": "h", "y": 1.2},
     }
