@@ -113,6 +113,8 @@ def test_operations_carry_the_product_step_and_the_estimate(loaded: Loaded) -> N
     assert first.parameters["colour"] == "white"
     assert first.estimate == MaterialEstimate("SO-1-1-1", "petg", 38.0, "g", "slicer")
     assert ops["SO-1-1-2"].estimate is None
+    with uow() as tx:
+        assert tx.stock.estimates(["SO-1-1-1", "SO-1-1-2"]) == {"SO-1-1-1": first.estimate}
 
 
 def test_consumers_name_the_order_and_the_customer(loaded: Loaded) -> None:

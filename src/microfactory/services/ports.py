@@ -362,6 +362,10 @@ class StockRepository(Protocol):
         options, and its material estimate if one replaces its BOM."""
         ...
 
+    def estimates(self, operation_ids: Collection[str]) -> dict[str, MaterialEstimate]:
+        """The material estimates of these operations (most have none)."""
+        ...
+
     def set_estimate(self, work_order: str, estimate: MaterialEstimate) -> None:
         """Insert or replace an operation's material estimate."""
         ...

@@ -119,12 +119,7 @@ def supplies(tx: UnitOfWork, now: datetime) -> list[Supply]:
 def _open_work(tx: UnitOfWork) -> tuple[list[WorkOrder], dict[str, MaterialEstimate]]:
     work_orders = tx.work_orders.find(status=list(OPEN_WORK))
     ops = [op.id for wo in work_orders for op in wo.operations if op.status in OPEN_OPS]
-    estimates = {
-        op_id: ctx.estimate
-        for op_id, ctx in tx.stock.operations(ops).items()
-        if ctx.estimate is not None
-    }
-    return work_orders, estimates
+    return work_orders, tx.stock.estimates(ops)
 
 
 def suggest(
@@ -323,11 +318,7 @@ class StockAvailability:
             if factory is None or not factory.materials:
                 return {}
             ops = [op.id for wo in work_orders for op in wo.operations if op.status in OPEN_OPS]
-            estimates = {
-                op_id: ctx.estimate
-                for op_id, ctx in tx.stock.operations(ops).items()
-                if ctx.estimate is not None
-            }
+            estimates = tx.stock.estimates(ops)
             if sequence is None:
                 sequence = plan_sequence(tx)
             stock = supplies(tx, now)

@@ -132,6 +132,10 @@ class MemoryStockRepository:
                     )
         return out
 
+    def estimates(self, operation_ids: Collection[str]) -> dict[str, MaterialEstimate]:
+        wanted = set(operation_ids)
+        return {op: e for op, (_, e) in self.st.estimates.items() if op in wanted}
+
     def set_estimate(self, work_order: str, estimate: MaterialEstimate) -> None:
         self.st.estimates[estimate.operation] = (work_order, estimate)
 

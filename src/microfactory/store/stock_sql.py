@@ -276,6 +276,16 @@ class SqlStockRepository:
                 )
         return out
 
+    def estimates(self, operation_ids: Collection[str]) -> dict[str, MaterialEstimate]:
+        out: dict[str, MaterialEstimate] = {}
+        for chunk in _chunks(operation_ids):
+            rows = self.s.execute(select(ESTIMATES).where(ESTIMATES.c.operation.in_(chunk)))
+            for r in rows.mappings():
+                out[r["operation"]] = MaterialEstimate(
+                    r["operation"], r["material"], float(r["quantity"]), r["unit"], r["source"]
+                )
+        return out
+
     def set_estimate(self, work_order: str, estimate: MaterialEstimate) -> None:
         self.s.execute(delete(ESTIMATES).where(ESTIMATES.c.operation == estimate.operation))
         self.s.execute(
