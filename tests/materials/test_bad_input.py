@@ -138,6 +138,7 @@ def test_a_purchase_order_is_received_once(loaded: Loaded) -> None:
         tx.commit()
     assert done.status == "received" and done.lot == lot.id == "PO-00001-L1"
     assert lot.expires == T0 + timedelta(days=4 + 365)  # the material's shelf life
+    assert lot.location == "print-rack-2"  # where PETG is kept
     before = snapshot(uow)
     with uow() as tx, pytest.raises(Conflict):
         receive_purchase_order(tx, factory, po.id, T0 + timedelta(days=5))

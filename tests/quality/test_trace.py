@@ -17,11 +17,11 @@ from microfactory.bootstrap import DEMO_FACTORY, bootstrap
 from microfactory.cli.main import main
 from microfactory.core.errors import NotFound
 from microfactory.orders import OrderLine, SerialNumber, WorkStatus
+from microfactory.orders.stock import Movement, MovementKind
 from microfactory.services.factory import init_factory
+from microfactory.services.genealogy import trace
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.ports import UnitOfWorkFactory
-from microfactory.orders.stock import Movement, MovementKind
-from microfactory.services.genealogy import trace
 from microfactory.services.quality import record_measurement
 from microfactory.shopfloor.events import Measurement
 from microfactory.store.quality_store import SqlQualityStore

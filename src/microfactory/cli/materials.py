@@ -76,7 +76,8 @@ def list_cmd(
         expires = local_text(parse_rfc3339(r["expires"]), tz)[:10] if r["expires"] else "-"
         console.print(
             f"{r['material']:<13} {r['lot']:<16} {r['quantity']:>10.3f} {r['unit']:<5} "
-            f"{r['location'] or '-':<14} expires {expires}"
+            f"{r['location'] or '-':<14} expires {expires}",
+            soft_wrap=True,
         )
 
 
@@ -257,7 +258,8 @@ def suggest_cmd(
         late = "  LATE: expedite" if r["late"] else ""
         console.print(
             f"{r['material']:<13} {r['quantity']:>9g} {r['unit']:<5} from {r['supplier'] or '?'}: "
-            f"order by {r['order_by'][:16]}, needed by {r['needed_by'][:16]}{late}"
+            f"order by {r['order_by'][:16]}, needed by {r['needed_by'][:16]}{late}",
+            soft_wrap=True,
         )
 
 

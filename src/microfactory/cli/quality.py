@@ -220,7 +220,7 @@ def trace_cmd(
         return
     from rich.console import Console
 
-    console = Console()
+    console = Console(soft_wrap=True)
     if result["direction"] == "forward":
         lot = result["material_lot"]
         console.print(

@@ -218,10 +218,15 @@ def receive_purchase_order(
     by: str = "",
 ) -> tuple[PurchaseOrder, Any]:
     """Receive an open purchase order as a new lot (all of it unless `quantity` says less
-    or more arrived)."""
+    or more arrived), stored where the material is kept unless `location` says otherwise."""
     po = tx.purchases.get(po_id)
     if po.status != PurchaseStatus.OPEN:
         raise Conflict(f"purchase order {po.id} is {po.status.value}, not open")
+    if not location:  # where this material is kept
+        kept = [x for x in tx.stock.lots(materials=[po.material], with_empty=True) if x.location]
+        location = (
+            max(kept, key=lambda x: (x.received or po.ordered, x.id)).location if kept else ""
+        )
     received = receive(
         tx,
         factory,
