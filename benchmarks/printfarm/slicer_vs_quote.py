@@ -33,10 +33,10 @@ from calibrate import DEBIAN_SHAPES, SHAPES_DIR, generated_shapes  # noqa: E402
 
 from microfactory.connect.prusa_slicer import PrusaSlicer  # noqa: E402
 from microfactory.core.clock import SystemClock  # noqa: E402
+from microfactory.orders.factory_file import load_factory  # noqa: E402
 from microfactory.services.printfarm_slicing import posed_stl  # noqa: E402
 from microfactory.services.quoting import quote_file  # noqa: E402
 from microfactory.shopfloor.printers import profile_path  # noqa: E402
-from microfactory.orders.factory_file import load_factory  # noqa: E402
 
 PROFILE = "fdm-250x210-0.4mm-0.20mm"
 MATERIAL = "pla-black"

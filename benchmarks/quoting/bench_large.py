@@ -25,10 +25,10 @@ from pathlib import Path
 import trimesh
 
 from microfactory.bootstrap import DEMO_FACTORY
+from microfactory.orders.factory_file import load_factory
 from microfactory.quoting.engine import quote_model
 from microfactory.quoting.factory_inputs import printing_inputs
 from microfactory.quoting.intake import load_model
-from microfactory.orders.factory_file import load_factory
 
 
 def make_model(path: Path, triangles: int) -> int:

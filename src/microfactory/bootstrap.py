@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from microfactory.services.auth import AuthService
     from microfactory.services.closed_loop import LoopPorts
     from microfactory.services.planning import PlanningService, PlanningSettings, PlanVersion
+    from microfactory.services.purchasing import StockAvailability
     from microfactory.services.quoting import QuoteService
     from microfactory.services.reactor import Listener, Reactor, ReactorSettings
     from microfactory.services.stations import StationService
@@ -93,10 +94,30 @@ class Container:
 
         return AuditLog(SqlAuditStore(self.engine), clock or SystemClock())
 
+    def shop_clock(self) -> Clock:
+        """The shop's "now": the end of a finished simulated run on a demo database (its
+        data lives in simulated time), else the wall clock."""
+        from datetime import timedelta
+
+        from microfactory.core.clock import FixedClock
+        from microfactory.store.execution_sql import SqlExecutionStore
+
+        latest = SqlExecutionStore(self.engine).latest_run()
+        if latest is None:
+            return SystemClock()
+        _, _, start, days, _ = latest
+        return FixedClock(start + timedelta(days=days))
+
     def telemetry(self) -> SqlTelemetryStore:
         from microfactory.store.telemetry_tables import SqlTelemetryStore
 
         return SqlTelemetryStore(self.engine)
+
+    def materials(self) -> StockAvailability:
+        """When material is there for work (the planner's and capable-to-promise's port)."""
+        from microfactory.services.purchasing import StockAvailability
+
+        return StockAvailability(self.uow)
 
     def planning(
         self,
@@ -107,6 +128,7 @@ class Container:
         """The planning service; held quotes' capacity is kept free in every plan, and it
         plans under the database's planning lock (one plan at a time across processes)."""
         from microfactory.services.planning import PlanningService
+        from microfactory.services.purchasing import StockAvailability
         from microfactory.services.quoting import HeldQuotes
         from microfactory.store.locks import PLANNING_LOCK, DatabaseLock
         from microfactory.store.quoting_tables import SqlQuoteStore
@@ -116,6 +138,7 @@ class Container:
             clock or SystemClock(),
             settings,
             holds=HeldQuotes(SqlQuoteStore(self.engine)),
+            materials=StockAvailability(self.uow),
             listeners=listeners,
             lock=DatabaseLock(self.engine, PLANNING_LOCK),
         )
@@ -137,6 +160,7 @@ class Container:
             clock,
             plans=self.planning(PlanningSettings(time_limit=5.0, workers=1), clock),
             models=SqlModelStore(self.engine),
+            materials=self.materials(),
             settings=QuotingSettings(
                 hold_hours=self.settings.quote_hold_hours,
                 limits=IntakeLimits(max_file_bytes=limit),
@@ -154,8 +178,9 @@ class Container:
         predictor: object | None = None,
         predict_hours: float = 6.0,
     ) -> Reactor:
-        """The event reactor with every area's handler: execution, TPM, replanning
-        triggers, SPC and (given a predictor) predictive maintenance."""
+        """The event reactor with every area's handler: execution, materials (consumption),
+        TPM, replanning triggers, SPC and (given a predictor) predictive maintenance."""
+        from microfactory.services.consumption import MaterialsHandler
         from microfactory.services.execution import ExecutionHandler
         from microfactory.services.maintenance import FailurePredictor, PredictiveHandler
         from microfactory.services.quality import QualityHandler
@@ -165,6 +190,7 @@ class Container:
 
         handlers: list[EventHandler] = [
             ExecutionHandler(factory),
+            MaterialsHandler(factory),
             TpmHandler(factory, enabled=preventive, start=tpm_start),
             ReplanHandler(factory),
             QualityHandler(factory),
@@ -223,6 +249,7 @@ class Container:
             ),
             planning=lambda clock, listeners: self.planning(settings, clock, listeners),
             bus_name=bus_name,
+            materials=self.materials(),
         )
 
 

@@ -22,7 +22,8 @@ def test_demo_factory_is_realistic() -> None:
     assert any(op.setup_family for p in f.products for op in p.routing)
     # alternatives: at least one capability offered by several machines
     assert any(len(f.eligible_machines(op.capability)) > 1 for p in f.products for op in p.routing)
-    assert all(m.stock_kg > 0 for m in f.materials)
+    assert all(m.opening_stock > 0 and m.suppliers for m in f.materials)
+    assert {m.unit for m in f.materials} >= {"kg", "l", "piece"}
 
 
 def broken(mutate) -> dict:  # type: ignore[no-untyped-def,type-arg]

@@ -10,6 +10,8 @@ from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core import Conflict, NotFound
 from microfactory.orders import Order, OrderLine, OrderStatus, SerialNumber, WorkStatus
 from microfactory.orders.factory_file import load_factory
+from microfactory.orders.stock import Movement, MovementKind
+from microfactory.services.materials import receive_opening_lots
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.ports import UnitOfWorkFactory
 from microfactory.store.base import make_engine
@@ -39,6 +41,7 @@ def load(uow: UnitOfWorkFactory) -> None:
     f = load_factory(DEMO_FACTORY)
     with uow() as tx:
         tx.factory.save(f, yaml.safe_load(DEMO_FACTORY.read_text()), str(DEMO_FACTORY))
+        receive_opening_lots(tx, f, T0)
         tx.commit()
 
 
@@ -143,7 +146,9 @@ def test_release_creates_work_orders_and_operation_updates_persist(
 
         tx.work_orders.update_operation(replace(op, machine="fdm-02", actual_start=T0))
         tx.work_orders.set_status("SO-1-2", WorkStatus.RELEASED)
-        tx.trace.record_consumption("PLA-W-2612", "SO-1-2", op.id, 0.24, T0)
+        tx.stock.record(
+            [Movement(MovementKind.ISSUE, "pla-white", "PLA-W-2612", 0.24, T0, "SO-1-2", op.id)]
+        )
         tx.trace.add_serial(SerialNumber("SN-1", "SO-1-2", kit.lot, T0))
         tx.commit()
     with uow() as tx:
@@ -153,6 +158,10 @@ def test_release_creates_work_orders_and_operation_updates_persist(
         assert stored.actual_start == T0
         assert [w.id for w in tx.work_orders.find(status=[WorkStatus.RELEASED])] == ["SO-1-2"]
         assert [s.serial for s in tx.trace.serials("SO-1-2")] == ["SN-1"]
+        assert tx.trace.serial("SN-1") == SerialNumber("SN-1", "SO-1-2", kit.lot, T0)
+        assert tx.trace.work_orders_of_lot(kit.lot) == ["SO-1-2"]
+        lot = tx.stock.lot("PLA-W-2612")
+        assert lot is not None and lot.quantity == pytest.approx(14 - 0.24)
         assert tx.orders.get("SO-1").status == OrderStatus.RELEASED
 
 

@@ -1,5 +1,6 @@
 """Genealogy both ways on SQLite and PostgreSQL: a part back to its order, operations,
-machines and material lots; a material lot forward to every work order, order and part."""
+machines and material lots; a material lot forward to every work order, order, part and
+customer."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from microfactory.bootstrap import DEMO_FACTORY, bootstrap
 from microfactory.cli.main import main
 from microfactory.core.errors import NotFound
 from microfactory.orders import OrderLine, SerialNumber, WorkStatus
+from microfactory.orders.stock import Movement, MovementKind
 from microfactory.services.factory import init_factory
+from microfactory.services.genealogy import trace
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.ports import UnitOfWorkFactory
-from microfactory.services.quality import record_measurement, trace
+from microfactory.services.quality import record_measurement
 from microfactory.shopfloor.events import Measurement
 from microfactory.store.quality_store import SqlQualityStore
 from microfactory.store.sql import SqlUnitOfWorkFactory
@@ -42,8 +45,12 @@ def build_shop(uow: UnitOfWorkFactory, store: SqlQualityStore) -> None:
         (wo,) = release_order(tx, "SO-9", T0)
         op = wo.operations[0].transition(WorkStatus.RELEASED).transition(WorkStatus.RUNNING)
         tx.work_orders.update_operation(replace(op, machine="fdm-01", actual_start=T0))
-        tx.trace.record_consumption("PLA-B-2611", wo.id, op.id, 0.12, T0)
-        tx.trace.record_consumption("PLA-B-2614", wo.id, op.id, 0.06, T0)
+        tx.stock.record(
+            [
+                Movement(MovementKind.ISSUE, "pla-black", "PLA-B-2611", 0.12, T0, wo.id, op.id),
+                Movement(MovementKind.ISSUE, "pla-black", "PLA-B-2614", 0.06, T0, wo.id, op.id),
+            ]
+        )
         tx.trace.add_serial(SerialNumber("SN-9-1", wo.id, wo.lot, T0 + timedelta(hours=3)))
         tx.commit()
     record_measurement(
@@ -83,7 +90,7 @@ def shop(
 def test_backward_trace_of_a_part(shop: tuple[SqlUnitOfWorkFactory, SqlQualityStore]) -> None:
     uow, store = shop
     with uow() as tx:
-        result = trace(tx, store, store, "SN-9-1")
+        result = trace(tx, store, "SN-9-1")
     assert result["direction"] == "backward" and result["kind"] == "part"
     (wo,) = result["work_orders"]
     assert wo["order"]["id"] == "SO-9" and wo["order"]["customer"] == "acme"
@@ -98,17 +105,19 @@ def test_forward_trace_of_a_material_lot(
 ) -> None:
     uow, store = shop
     with uow() as tx:
-        result = trace(tx, store, store, "PLA-B-2611")
+        result = trace(tx, store, "PLA-B-2611")
     assert result["direction"] == "forward"
     (wo,) = result["work_orders"]
-    assert wo["order"] == "SO-9" and wo["parts"] == ["SN-9-1"] and wo["held"] is True
-    assert result["customers"] == ["acme"]
+    assert wo["order"] == "SO-9" and wo["serials"] == ["SN-9-1"] and wo["held"] is True
+    assert wo["material_quantity"] == pytest.approx(0.12)
+    # the print is still running: no good parts counted from the lot yet
+    assert result["customers"] == [{"customer": "acme", "order": "SO-9", "quantity": 0}]
 
 
 def test_unknown_key_is_not_found(shop: tuple[SqlUnitOfWorkFactory, SqlQualityStore]) -> None:
     uow, store = shop
     with uow() as tx, pytest.raises(NotFound):
-        trace(tx, store, store, "NOPE-1")
+        trace(tx, store, "NOPE-1")
 
 
 def test_trace_command_prints_json(
@@ -124,5 +133,6 @@ def test_trace_command_prints_json(
     )
     main()
     out = json.loads(capsys.readouterr().out)
-    assert out["kind"] == "material_lot" and out["customers"] == ["acme"]
-    assert out["work_orders"][0]["parts"] == ["SN-9-1"]
+    assert out["kind"] == "material_lot"
+    assert [c["customer"] for c in out["customers"]] == ["acme"]
+    assert out["work_orders"][0]["serials"] == ["SN-9-1"]

@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from microfactory.orders import WorkStatus
+from microfactory.orders.stock import MovementKind
 from microfactory.shopfloor.events import Event, JobEvent, Measurement, PartCounter, StateChanged
 from microfactory.shopfloor.machines import MachineMode, MachineState
 from microfactory.shopfloor.topics import topic_for
@@ -179,6 +180,9 @@ def test_sigkill_at_random_points_applies_every_event_exactly_once(
         usage = {m: tx.usage.usage(m) for m in expected["cycles"]}  # type: ignore[attr-defined]
         ops = {op: tx.work_orders.get_operation(op) for op in expected["ops"]}  # type: ignore[attr-defined]
         measured = len(tx.quality.measurements(lot_id="LOT-SO-1-1"))
+        issued: dict[str | None, float] = defaultdict(float)
+        for m in tx.stock.movements(kinds=[MovementKind.ISSUE, MovementKind.DISCREPANCY]):
+            issued[m.operation] += m.quantity
     assert shop.container.telemetry().counts()["events"] == len(events)
     assert (progress.applied, progress.rejected) == (len(events), 0)
     for machine, cycles in expected["cycles"].items():  # type: ignore[attr-defined]
@@ -189,4 +193,6 @@ def test_sigkill_at_random_points_applies_every_event_exactly_once(
         op = ops[op_id]
         assert action == "finished"
         assert (op.status, op.good, op.rejected) == (WorkStatus.DONE, good, reject)
+        # its material left stock exactly once: 45 g of PLA per part made (good + scrap)
+        assert issued[op_id] == pytest.approx(0.045 * (good + reject))
     assert measured == expected["measurements"]

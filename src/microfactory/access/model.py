@@ -26,6 +26,8 @@ class Permission(StrEnum):
     ALERTS_ACK = "alerts:ack"
     QUOTES_READ = "quotes:read"
     QUOTES_WRITE = "quotes:write"
+    MATERIALS_WRITE = "materials:write"
+    PURCHASING_WRITE = "purchasing:write"
     ADMIN = "admin"
 
 
@@ -38,10 +40,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PLANS_WRITE,
             Permission.QUOTES_READ,
             Permission.QUOTES_WRITE,
+            Permission.MATERIALS_WRITE,
+            Permission.PURCHASING_WRITE,
         }
     ),
     Role.OPERATOR: frozenset(
-        {Permission.READ, Permission.SHOPFLOOR_WRITE, Permission.ALERTS_ACK, Permission.QUOTES_READ}
+        {
+            Permission.READ,
+            Permission.SHOPFLOOR_WRITE,
+            Permission.ALERTS_ACK,
+            Permission.QUOTES_READ,
+            Permission.MATERIALS_WRITE,
+        }
     ),
     Role.MAINTENANCE: frozenset(
         {

@@ -22,6 +22,7 @@ from microfactory.services.alerts import (
     maintenance_alert_source,
     quality_alert_source,
     rejection_alert_source,
+    stock_alert_source,
 )
 from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService, LoginGuard
@@ -99,6 +100,7 @@ def build_context(
                 "maintenance-alerts", maintenance_alert_source(queries.maintenance_orders)
             ),
             lambda: cache.get("event-alerts", rejection_alert_source(container.uow)),
+            lambda: cache.get("stock-alerts", stock_alert_source(container.uow)),
         ],
     )
     providers = Providers(
@@ -127,7 +129,6 @@ def build_context(
         alerts=alerts,
         cache=cache,
         quality=SqlQualityStore(engine),
-        genealogy=SqlQualityStore(engine),
         planning=planning,
         quotes=quotes,
         stations=None if factory is None else container.stations(factory, auth_clock),
@@ -145,7 +146,8 @@ def build_app(
     *,
     auth_clock: Clock | None = None,
 ) -> FastAPI:
-    from microfactory.api.routes import quality, shopfloor
+    from microfactory.api.routes import materials, quality, shopfloor
+    from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
 
@@ -155,8 +157,10 @@ def build_app(
         extra_routers=[
             ("/api/v1", shopfloor.router),
             ("/api/v1", quality.router),
+            ("/api/v1", materials.router),
             ("/api/v1", quote_routes.router),
             ("", pages_router),
+            ("", materials_pages_router),
         ],
     )
     app.state.html_error = html_error

@@ -14,7 +14,7 @@ from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, TtlCache
 from microfactory.services.dashboard_views import MachineViews
 from microfactory.services.planning import PlanningService
-from microfactory.services.ports import GenealogyReader, QualityStore, UnitOfWorkFactory
+from microfactory.services.ports import QualityStore, UnitOfWorkFactory
 from microfactory.services.quoting import QuoteService
 from microfactory.services.stations import StationService
 
@@ -30,7 +30,6 @@ class ApiContext:
     alerts: AlertService
     cache: TtlCache
     quality: QualityStore
-    genealogy: GenealogyReader
     planning: PlanningService
     quotes: QuoteService
     stations: StationService | None = None

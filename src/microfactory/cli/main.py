@@ -35,6 +35,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.maintenance",
     "microfactory.cli.shopfloor",
     "microfactory.cli.printfarm",
+    "microfactory.cli.materials",
 ]
 
 

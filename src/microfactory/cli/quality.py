@@ -197,17 +197,21 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
 def trace_cmd(
-    key: Annotated[str, typer.Argument(help="Serial number, part id, lot or material lot")],
+    key: Annotated[
+        str,
+        typer.Argument(help="Material lot, order, work order, serial number, part id or lot"),
+    ],
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Genealogy: backward from a part or lot, forward from a material lot (recall)."""
-    from microfactory.services.quality import trace
+    """Genealogy: forward from a material lot (to the customers: a recall list), backward
+    from an order, work order, serial, part or lot (to the material lots)."""
+    from microfactory.services.genealogy import trace
 
     container, store = _quality_store(db)
     try:
         with container.uow() as tx:
-            result = trace(tx, store, store, key)
+            result = trace(tx, store, key)
     finally:
         container.close()
     if as_json:
@@ -215,23 +219,35 @@ def trace_cmd(
         return
     from rich.console import Console
 
-    console = Console()
+    console = Console(soft_wrap=True)
     if result["direction"] == "forward":
         lot = result["material_lot"]
-        console.print(f"material lot {lot['id']} ({lot['material']}) went into:")
+        console.print(
+            f"material lot {lot['id']} ({lot['material']}): {result['consumed']:g} {lot['unit']} "
+            f"used, {lot['on_hand']:g} {lot['unit']} on hand; went into:"
+        )
         for wo in result["work_orders"]:
-            parts = ", ".join(wo["parts"]) or "no serials yet"
-            console.print(f"  {wo['id']} order {wo['order']} lot {wo['lot']}: {parts}")
-        console.print(f"customers: {', '.join(result['customers']) or 'none'}")
+            parts = ", ".join(wo["serials"]) or f"{wo['parts']} parts"
+            console.print(
+                f"  {wo['id']} ({wo['product']}, lot {wo['lot']}) of order {wo['order']} for "
+                f"{wo['customer']}: {wo['material_quantity']:g} {lot['unit']}, {parts}"
+            )
+        names = ", ".join(f"{c['customer']} ({c['order']})" for c in result["customers"])
+        console.print(f"customers: {names or 'none'}")
         return
-    console.print(f"{result['kind']} {result['query']} (lot {result['lot']})")
+    console.print(f"{result['kind']} {result['query']} (lot {result['lot'] or '-'})")
     for wo in result["work_orders"]:
         console.print(
             f"  work order {wo['work_order']['id']} of order {wo['order']['id']} "
             f"({wo['order']['customer']}), machines: {', '.join(wo['machines']) or 'none'}"
         )
         for use in wo["material_lots"]:
-            console.print(f"    material lot {use['material_lot']}: {use['quantity_kg']} kg")
+            console.print(
+                f"    {use['material']} lot {use['material_lot']}: {use['quantity']:g} "
+                f"at {use['operation']}"
+            )
+    for m in result["discrepancies"]:
+        console.print(f"  [yellow]{m['quantity']:g} {m['unit']} {m['material']} from no known lot")
     console.print(
         f"  {len(result['measurements'])} measurements, {len(result['ncrs'])} NCRs, "
         f"{len(result['holds'])} holds"

@@ -68,7 +68,15 @@ def factory_show(
                     for m in f.machines
                 ],
                 "products": [p.id for p in f.products],
-                "materials": [{"id": m.id, "stock_kg": m.stock_kg} for m in f.materials],
+                "materials": [
+                    {
+                        "id": m.id,
+                        "stock_kg": m.stock_kg,
+                        "unit": m.unit,
+                        "opening_stock": m.opening_stock,
+                    }
+                    for m in f.materials
+                ],
             }
         )
         return
@@ -92,12 +100,17 @@ def factory_show(
             ", ".join(s.name for s in p.parameters),
         )
     console.print(products)
-    materials = Table(title="materials")
-    for col in ("id", "kind", "€/kg", "stock kg", "lots"):
+    materials = Table(title="materials (opening stock: `materials list` shows stock now)")
+    for col in ("id", "kind", "€/kg", "opening stock", "lots", "safety stock"):
         materials.add_column(col)
     for mat in f.materials:
         materials.add_row(
-            mat.id, mat.kind, f"{mat.cost_per_kg:g}", f"{mat.stock_kg:g}", str(len(mat.lots))
+            mat.id,
+            mat.kind,
+            f"{mat.cost_per_kg:g}",
+            f"{mat.opening_stock:g} {mat.unit}",
+            str(len(mat.lots)),
+            f"{mat.safety_stock:g} {mat.unit}",
         )
     console.print(materials)
 

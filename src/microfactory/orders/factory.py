@@ -95,14 +95,23 @@ class Factory:
                     problems.append(
                         FactoryProblem(where, f"no listed machine offers {op.capability!r}")
                     )
+            materials = self.material_map
             for j, line in enumerate(p.bom):
-                if line.component not in components:
-                    problems.append(
-                        FactoryProblem(
-                            f"products[{i}].bom[{j}].component",
-                            f"unknown material or product {line.component!r}",
+                for component in line.components(p):
+                    if component not in components:
+                        problems.append(
+                            FactoryProblem(
+                                f"products[{i}].bom[{j}].component",
+                                f"unknown material or product {component!r}",
+                            )
                         )
-                    )
+                    elif component in materials:
+                        try:
+                            materials[component].to_stock_unit(line.quantity, line.unit)
+                        except ValueError as exc:
+                            problems.append(
+                                FactoryProblem(f"products[{i}].bom[{j}].unit", str(exc))
+                            )
                 if line.component == p.id:
                     problems.append(
                         FactoryProblem(f"products[{i}].bom[{j}]", "a product cannot contain itself")

@@ -32,6 +32,7 @@ from microfactory.orders import (
     Product,
     RoutingOperation,
 )
+from microfactory.orders.materials import SupplierTerms
 from microfactory.shopfloor import Area, Machine, Shift, ShiftCalendar, Site, Window
 from microfactory.shopfloor.machines import FieldValueError
 from microfactory.shopfloor.printers import HostSpec, check_profile, shipped_profiles
@@ -293,32 +294,73 @@ def _machines(raw: Any, calendars: dict[str, ShiftCalendar], timezone: str) -> l
     return out
 
 
+MATERIAL_KEYS = {
+    "id", "name", "kind", "density_g_cm3", "cost_per_kg", "lots", "colour", "flow_mm3_s",
+    "unit", "suppliers", "safety_stock", "shelf_life_days",
+}  # fmt: skip
+LOT_KEYS = {
+    "id", "quantity", "quantity_kg", "received", "supplier", "location", "expires", "cost",
+}  # fmt: skip
+
+
+def _lot(raw: Any, lp: str, mid: str, unit: str) -> MaterialLot:
+    lot = _mapping(raw, lp)
+    _known_keys(lot, LOT_KEYS, lp)
+    if "quantity" in lot and "quantity_kg" in lot:
+        raise _FieldError(f"{lp}.quantity_kg", "give quantity or quantity_kg, not both")
+    if "quantity_kg" in lot and unit != "kg":
+        raise _FieldError(
+            f"{lp}.quantity_kg", f"unit mismatch: the material is stocked in {unit}; use quantity"
+        )
+    key = "quantity_kg" if "quantity_kg" in lot else "quantity"
+    received = _when(lot["received"], f"{lp}.received") if "received" in lot else None
+    expires = _when(lot["expires"], f"{lp}.expires") if "expires" in lot else None
+    cost = _num(lot, "cost", lp) if lot.get("cost") is not None else None
+    with _at(lp):
+        _materiallot = MaterialLot(
+            id=_str(lot, "id", lp),
+            material=mid,
+            quantity=_num(lot, key, lp),
+            received=received,
+            supplier=_str(lot, "supplier", lp, ""),
+            location=_str(lot, "location", lp, ""),
+            expires=expires,
+            cost=cost,
+        )
+    return _materiallot
+
+
+def _suppliers(raw: Any, p: str) -> tuple[SupplierTerms, ...]:
+    out = []
+    for j, s in enumerate(_list(raw, f"{p}.suppliers")):
+        sp = f"{p}.suppliers[{j}]"
+        s = _mapping(s, sp)
+        _known_keys(s, {"name", "lead_time_days", "moq", "price"}, sp)
+        with _at(sp):
+            _terms = SupplierTerms(
+                name=_str(s, "name", sp),
+                lead_time_days=_num(s, "lead_time_days", sp),
+                moq=_num(s, "moq", sp, 0.0),
+                price=_num(s, "price", sp) if s.get("price") is not None else None,
+            )
+        out.append(_terms)
+    return tuple(out)
+
+
 def _materials(raw: Any) -> list[Material]:
     out = []
     for i, m in enumerate(_list(raw, "materials")):
         p = f"materials[{i}]"
         m = _mapping(m, p)
-        _known_keys(
-            m,
-            {"id", "name", "kind", "density_g_cm3", "cost_per_kg", "lots", "colour", "flow_mm3_s"},
-            p,
-        )
+        _known_keys(m, MATERIAL_KEYS, p)
         mid = _str(m, "id", p)
-        lots = []
-        for j, lot in enumerate(_list(m.get("lots"), f"{p}.lots")):
-            lp = f"{p}.lots[{j}]"
-            lot = _mapping(lot, lp)
-            received = _when(lot["received"], f"{lp}.received") if "received" in lot else None
-            with _at(lp):
-                _materiallot = MaterialLot(
-                    id=_str(lot, "id", lp),
-                    material=mid,
-                    quantity_kg=_num(lot, "quantity_kg", lp),
-                    received=received,
-                    supplier=_str(lot, "supplier", lp, ""),
-                )
-            lots.append(_materiallot)
+        unit = _str(m, "unit", p, "kg")
+        lots = [
+            _lot(lot, f"{p}.lots[{j}]", mid, unit)
+            for j, lot in enumerate(_list(m.get("lots"), f"{p}.lots"))
+        ]
         flow = m.get("flow_mm3_s")
+        shelf = m.get("shelf_life_days")
         with _at(p):
             _material = Material(
                 id=mid,
@@ -329,6 +371,10 @@ def _materials(raw: Any) -> list[Material]:
                 lots=tuple(lots),
                 colour=_str(m, "colour", p, ""),
                 flow_mm3_s=None if flow is None else _num(m, "flow_mm3_s", p),
+                unit=unit,
+                suppliers=_suppliers(m.get("suppliers"), p),
+                safety_stock=_num(m, "safety_stock", p, 0.0),
+                shelf_life_days=None if shelf is None else _num(m, "shelf_life_days", p),
             )
         out.append(_material)
     return out

@@ -5,10 +5,12 @@ quality characteristics inspected on them."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from microfactory.orders.materials import UNIT_FACTORS
 from microfactory.shopfloor.machines import (
     MAX_MINUTES,
     FieldValueError,
@@ -117,7 +119,10 @@ class RoutingOperation:
 
 @dataclass(frozen=True)
 class BomLine:
-    """`component` is a material id or another product id; quantity per unit of product."""
+    """`component` is a material id or another product id; quantity per unit of product, in
+    `unit` (converted to the material's stock unit; see `orders.materials`). `operation` is
+    the routing step that consumes it (default: the first). The component may name a product
+    parameter in braces, e.g. "pla-{colour}", so the material follows the order's options."""
 
     component: str
     quantity: float
@@ -128,8 +133,41 @@ class BomLine:
         check_number(
             self.quantity, "quantity", 0, MAX_BOM_QUANTITY, low_open=True, what="BOM quantity"
         )
-        if self.unit not in ("kg", "g", "pcs", "m", "l"):
-            raise ValueError(f"BOM unit {self.unit!r} is unknown; use kg, g, pcs, m or l")
+        if self.unit not in UNIT_FACTORS:
+            raise ValueError(
+                f"BOM unit {self.unit!r} is unknown; use one of {sorted(UNIT_FACTORS)}"
+            )
+        parameter = self.parameter
+        if parameter is not None:
+            check_id(parameter, "BOM component parameter")
+        elif "{" in self.component or "}" in self.component:
+            raise ValueError(f"BOM component {self.component!r}: write a parameter as {{name}}")
+
+    @property
+    def parameter(self) -> str | None:
+        """The product parameter the component names in braces, if any."""
+        match = _TEMPLATE.fullmatch(self.component)
+        return match.group(2) if match else None
+
+    def component_for(self, parameters: Mapping[str, ParamValue]) -> str:
+        """The component for an order's resolved parameters."""
+        match = _TEMPLATE.fullmatch(self.component)
+        if match is None:
+            return self.component
+        return f"{match.group(1)}{parameters.get(match.group(2), '')}{match.group(3)}"
+
+    def components(self, product: Product) -> list[str]:
+        """Every component this line may resolve to on `product` (each choice)."""
+        parameter = self.parameter
+        if parameter is None:
+            return [self.component]
+        spec = next((p for p in product.parameters if p.name == parameter), None)
+        if spec is None:
+            return []
+        return [self.component_for({parameter: choice}) for choice in spec.choices]
+
+
+_TEMPLATE = re.compile(r"([^{}]*)\{([^{}]+)\}([^{}]*)")
 
 
 @dataclass(frozen=True)
@@ -184,6 +222,21 @@ class Product:
         names = [p.name for p in self.parameters]
         if len(set(names)) != len(names):
             raise ValueError("parameter names must be unique")
+        for line in self.bom:
+            if line.operation is not None and line.operation not in seqs:
+                raise ValueError(
+                    f"BOM component {line.component!r} is consumed by unknown operation "
+                    f"{line.operation}"
+                )
+            parameter = line.parameter
+            if parameter is None:
+                continue
+            spec = next((p for p in self.parameters if p.name == parameter), None)
+            if spec is None or spec.type != "choice":
+                raise ValueError(
+                    f"BOM component {line.component!r} names {parameter!r}, which is not a "
+                    "choice parameter of the product"
+                )
         for c in self.characteristics:
             if c.operation not in seqs:
                 raise ValueError(
@@ -221,6 +274,16 @@ class Product:
         for seq in preds:
             visit(seq)
         return preds
+
+    def bom_for(self, seq: int) -> tuple[BomLine, ...]:
+        """The BOM lines consumed by routing step `seq` (a line without an operation is
+        consumed by the first step)."""
+        first = self.routing[0].seq
+        return tuple(
+            line
+            for line in self.bom
+            if (line.operation if line.operation is not None else first) == seq
+        )
 
     def resolve_parameters(self, given: Mapping[str, Any]) -> dict[str, ParamValue]:
         """Check given parameters against the specs, fill defaults; unknown names are errors."""

@@ -1,6 +1,6 @@
 """Alerts on the dashboard: quality alerts (SPC rule violations, parts out of
-specification), open unplanned maintenance (breakdowns, predicted failures) and shop-floor
-events the reactor could not apply, each
+specification), open unplanned maintenance (breakdowns, predicted failures), stock alerts
+(low stock, expiry, discrepancies) and shop-floor events the reactor could not apply, each
 acknowledgeable once by someone allowed to (who and when are kept)."""
 
 from __future__ import annotations
@@ -133,6 +133,28 @@ def rejection_alert_source(uow: UnitOfWorkFactory, limit: int = 200) -> AlertSou
                 at=r.ts,
             )
             for r in rows
+        ]
+
+    return alerts
+
+
+def stock_alert_source(uow: UnitOfWorkFactory) -> AlertSource:
+    """Low stock, lots about to expire and issues beyond stock (discrepancies)."""
+
+    def alerts() -> list[Alert]:
+        with uow() as tx:
+            found = tx.stock.alerts(limit=1000)
+        return [
+            Alert(
+                id=a.id,
+                source="materials",
+                kind=a.kind,
+                machine="",
+                subject=f"{a.material}" + (f" / lot {a.lot}" if a.lot else ""),
+                message=a.message,
+                at=a.at,
+            )
+            for a in found
         ]
 
     return alerts

@@ -2,10 +2,11 @@
 machines ask the dispatcher for work and *only publish* what they do on the shop-floor bus;
 the ingester stores the events; the reactor applies the committed events (execution, TPM,
 replanning triggers, SPC, predictive maintenance); the planning service serves the replan
-requests they raised; and at the end every figure of the summary is computed from the
-database. No in-process shortcut remains between the twin and the shop's state: the twin
-learns what the shop decided only through the dispatcher (which job next) and maintenance
-windows (when to stop), as a real machine would.
+requests they raised; a purchasing clerk receives what arrived and orders what MRP says
+(staff actions, like the review board's); and at the end every figure of the summary is
+computed from the database. No in-process shortcut remains between the twin and the shop's
+state: the twin learns what the shop decided only through the dispatcher (which job next)
+and maintenance windows (when to stop), as a real machine would.
 
 On the in-process bus the loop is synchronous: before a machine asks for its next job, what
 was published so far is ingested and applied (a real shop's ingester runs milliseconds
@@ -37,11 +38,13 @@ from microfactory.services.planning import PlanningService, PlanVersion
 from microfactory.services.ports import (
     Bus,
     ExecutionRecords,
+    MaterialAvailability,
     Message,
     TelemetryReader,
     TelemetryWriter,
     UnitOfWorkFactory,
 )
+from microfactory.services.purchasing import purchasing_round
 from microfactory.services.quality import disposition_ncr, release_hold
 from microfactory.services.reactor import Applied, Reactor
 from microfactory.shopfloor.topics import ROOT, topic_for
@@ -91,6 +94,8 @@ class LoopPorts:
     reactor: ReactorBuilder
     planning: PlanningBuilder
     bus_name: str = "memory"
+    materials: MaterialAvailability | None = None
+    """When material is there: the dispatcher hands out no job before it."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class LoopConfig:
     root: str = ROOT
     ingest_minutes: float = 120.0
     review_hours: float = 4.0
+    purchase_hours: float = 24.0
     true_warning_hours: float = 72.0
     disruptions: tuple[tuple[str, datetime, float], ...] = ()
 
@@ -152,6 +158,7 @@ class ClosedLoop:
         *,
         predictor_name: str = "none",
         review_board: bool = True,
+        purchasing: bool = True,
     ) -> None:
         self.ports = ports
         self.factory = factory
@@ -160,10 +167,12 @@ class ClosedLoop:
         self.site = factory.site.id
         self.predictor_name = predictor_name
         self.review_board = review_board
+        self.purchasing = purchasing
+        self.purchases: list[tuple[str, str, datetime]] = []
         self.warnings: list[WarningRecord] = []
         self.quality_alerts: list[QualityAlert] = []
         self.reviewed: list[tuple[str, datetime]] = []
-        self.dispatcher = Dispatcher(ports.uow, factory)
+        self.dispatcher = Dispatcher(ports.uow, factory, ports.materials)
         self.twin = Twin(
             factory,
             TwinConfig(start=config.start, seed=config.seed, tag=f"s{config.seed}"),
@@ -303,6 +312,24 @@ class ClosedLoop:
             self.dispatcher.refresh()
             self.planning.serve_requests()
 
+    def _purchasing_clerk(self) -> None:
+        """The demo's purchasing clerk, once a round: receives the purchase orders that are
+        due (a goods receipt is a staff action, not a shop-floor event: a new lot, and a
+        replan for the work that waited for it) and places the orders MRP says must go out
+        before the next round."""
+        now = self.twin.now
+        self.sync()
+        with self.ports.uow() as tx:
+            done = purchasing_round(
+                tx, self.factory, now, order_ahead=timedelta(hours=self.config.purchase_hours)
+            )
+            tx.commit()
+        self.purchases.extend(("received", po.id, now) for po in done.received)
+        self.purchases.extend(("placed", po.id, now) for po in done.placed)
+        if done.received:
+            self.dispatcher.refresh()
+            self.planning.serve_requests()
+
     @property
     def review_after(self) -> timedelta:
         return timedelta(hours=self.config.review_hours)
@@ -411,6 +438,8 @@ class ClosedLoop:
         self._every(cfg.ingest_minutes / 60.0, self.sync, 0.03)
         if self.review_board:
             self._every(1.0, self._review_board, 0.04)
+        if self.purchasing:
+            self._every(cfg.purchase_hours, self._purchasing_clerk, 2.05)
         pattern = f"{cfg.root}/v1/{self.site}/+/+/+"
         if self.synchronous:
             self.ports.bus.subscribe(pattern, self._collect)
@@ -483,6 +512,7 @@ def summary_dict(run: LoopRun, config: LoopConfig, bus: str) -> dict[str, Any]:
         "quality_alerts": len(run.quality_alerts),
         "nonconformances": sum(1 for a in run.quality_alerts if a.ncr),
         "lots_held_and_released": run.lots_reviewed,
+        "materials": f.materials,
         "dead_letters": f.dead_letters,
         "wall_seconds": round(run.wall_seconds, 2),
         "cpu_seconds": round(run.cpu_seconds, 2),

@@ -1,6 +1,7 @@
 """Dispatch: which job a free machine runs next — the first operation of the current plan's
 sequence for that machine that is ready (its predecessors done, its lot not on hold, its
-release reached, no maintenance window or downtime starting before it would end).
+release reached, its material on hand or due by now, no maintenance window or downtime
+starting before it would end).
 
 The dispatcher only reads. Its view (the current plan, the open operations, held lots and
 downtimes) is loaded from the store and kept current by the reactor's `Applied` notes after
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 
 from microfactory.orders import Factory, WorkOrder, WorkStatus
 from microfactory.services.planning import OPEN
-from microfactory.services.ports import Interval, UnitOfWorkFactory
+from microfactory.services.ports import Interval, MaterialAvailability, UnitOfWorkFactory
 from microfactory.services.reactor import Applied
 from microfactory.twin.jobs import TwinJob
 
@@ -41,9 +42,16 @@ class DispatchStats:
 
 
 class Dispatcher:
-    def __init__(self, uow: UnitOfWorkFactory, factory: Factory) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        factory: Factory,
+        materials: MaterialAvailability | None = None,
+    ) -> None:
         self.uow = uow
         self.factory = factory
+        self.materials = materials
+        self.material_ready: dict[str, datetime] = {}
         self.machines = factory.machine_map
         self.products = factory.product_map
         self.stats = DispatchStats()
@@ -84,6 +92,12 @@ class Dispatcher:
                 if row["operation"] in self.ops and row["machine"] in queues:
                     queues[row["machine"]].append((row["start"], row["operation"]))
         self.queues = {m: [op for _, op in sorted(q)] for m, q in queues.items()}
+        self.material_ready = {}
+        if self.materials is not None and stored is not None:
+            sequence = {str(r["operation"]): r["start"] for r in stored[1]}
+            self.material_ready = self.materials.ready_times(
+                work_orders, stored[0]["created_at"], sequence
+            )
         self.dispatched = {
             op for op in self.dispatched if op in self.ops and self.ops[op].status in READY
         }
@@ -122,6 +136,9 @@ class Dispatcher:
             wo = self.work[op.work_order]
             if wo.lot in self.held or (wo.release is not None and wo.release > now):
                 continue
+            ready = self.material_ready.get(op_id)
+            if ready is not None and ready > now:
+                continue  # its material is not there yet
             seqs = self.by_seq[wo.id]
             preds = [self.ops[seqs[p]] for p in op.predecessors if p in seqs]
             if any(p.status != WorkStatus.DONE for p in preds):

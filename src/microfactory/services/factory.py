@@ -6,19 +6,23 @@ from pathlib import Path
 
 import yaml
 
+from microfactory.core.clock import Clock, SystemClock
 from microfactory.core.errors import NotFound
 from microfactory.orders import Factory
 from microfactory.orders.factory_file import load_factory
+from microfactory.services.materials import receive_opening_lots
 from microfactory.services.ports import UnitOfWork, UnitOfWorkFactory
 
 
-def init_factory(uow: UnitOfWorkFactory, path: str | Path) -> Factory:
+def init_factory(uow: UnitOfWorkFactory, path: str | Path, clock: Clock | None = None) -> Factory:
     """Validate the whole file first, then store it in one transaction: a broken file leaves
-    the database exactly as it was."""
+    the database exactly as it was. Its material lots not in stock yet are received as
+    opening stock (at their `received` time, else now)."""
     factory = load_factory(path)
     definition = yaml.safe_load(Path(path).read_bytes())
     with uow() as tx:
         tx.factory.save(factory, definition, str(path))
+        receive_opening_lots(tx, factory, (clock or SystemClock()).now())
         tx.commit()
     return factory
 

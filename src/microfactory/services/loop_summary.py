@@ -1,6 +1,6 @@
 """The figures of a closed-loop run, computed from the database only: orders and their
 completion times, stored machine events (OEE, losses, breakdowns, MTBF/MTTR), maintenance
-work orders and planning runs."""
+work orders, planning runs and the stock ledger."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from microfactory.maintenance.oee import (
     spans_from_states,
 )
 from microfactory.orders import Factory, OrderStatus
+from microfactory.orders.stock import MovementKind, PurchaseStatus
+from microfactory.services.materials import mass_balance
 from microfactory.services.ports import (
     EventReader,
     ExecutionRecords,
@@ -56,6 +58,7 @@ class LoopFigures:
     oee_by_shift: list[dict[str, Any]] = field(default_factory=list)
     plan_adherence: dict[str, float | int | None] = field(default_factory=dict)
     oee_detail: dict[str, MachineOee] = field(default_factory=dict)
+    materials: dict[str, Any] = field(default_factory=dict)
 
 
 def order_figures(uow: UnitOfWorkFactory, end: datetime) -> tuple[int, int, int, float | None]:
@@ -196,6 +199,38 @@ def fleet_by_period(
     return out
 
 
+def material_figures(uow: UnitOfWorkFactory, factory: Factory) -> dict[str, Any]:
+    """Material consumed and left per material (in its unit), the mass balance of the ledger,
+    stock alerts and purchase orders — from the stock tables."""
+    with uow() as tx:
+        balance = mass_balance(tx, factory)
+        alerts = tx.stock.alerts(limit=ALL)
+        orders = tx.purchases.find()
+        shortfalls = len(tx.stock.movements(kinds=[MovementKind.DISCREPANCY]))
+    kinds: dict[str, int] = defaultdict(int)
+    for a in alerts:
+        kinds[a.kind] += 1
+    worst = max((b.error for b in balance), default=0.0)
+    return {
+        "units": {b.material: b.unit for b in balance},
+        "consumed": {b.material: round(b.issues, 3) for b in balance},
+        "received": {b.material: round(b.receipts, 3) for b in balance},
+        "stock_left": {b.material: round(b.on_hand, 3) for b in balance},
+        "mass_balance": {
+            "balanced": all(b.as_dict()["balanced"] for b in balance),
+            "max_error": round(worst, 9),
+        },
+        "discrepancies": shortfalls,
+        "low_stock_events": kinds.get("low_stock", 0),
+        "expiry_alerts": kinds.get("expiry", 0),
+        "purchase_orders": {
+            "placed": len(orders),
+            "received": sum(1 for o in orders if o.status == PurchaseStatus.RECEIVED),
+            "open": sum(1 for o in orders if o.status == PurchaseStatus.OPEN),
+        },
+    }
+
+
 def compute_figures(
     uow: UnitOfWorkFactory,
     records: ExecutionRecords,
@@ -242,7 +277,9 @@ def compute_figures(
         if trigger != "periodic":
             by_trigger[trigger] += 1
     counts = reader.counts()
+    materials = material_figures(uow, factory)
     return LoopFigures(
+        materials=materials,
         orders_received=received,
         orders_completed=completed,
         orders_late=late,

@@ -42,7 +42,13 @@ from microfactory.planning.result import (
 from microfactory.planning.solver import best_dispatch, solve
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import release_order
-from microfactory.services.ports import ExclusiveLock, Interval, UnitOfWork, UnitOfWorkFactory
+from microfactory.services.ports import (
+    ExclusiveLock,
+    Interval,
+    MaterialAvailability,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 OPEN = (WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.RUNNING)
 
@@ -158,13 +164,17 @@ def build_problem(
     downtimes: Mapping[str, Sequence[Interval]] | None = None,
     horizon_days: int = 60,
     exclusions: Mapping[str, Mapping[str, str]] | None = None,
+    material_ready: Mapping[str, datetime] | None = None,
 ) -> BuiltProblem:
     """The open operations of `work_orders` as a problem in minutes. A running operation
     stays frozen where it is, unless its machine is down now (it is interrupted).
     `exclusions` (operation -> machines) keeps an operation off machines that cannot run it
-    now (the print farm's re-routing), as long as another eligible machine remains."""
+    now (the print farm's re-routing), as long as another eligible machine remains. An
+    operation whose material is not on hand is released when it is there
+    (`material_ready`: on hand or due with a purchase order; see `MaterialAvailability`)."""
     downtimes = downtimes or {}
     exclusions = exclusions or {}
+    material_ready = material_ready or {}
     machine_ids = [m.id for m in factory.machines]
     index = {m: i for i, m in enumerate(machine_ids)}
     down_now = {m for m, spans in downtimes.items() if any(s <= now < e for s, e, _ in spans)}
@@ -220,7 +230,9 @@ def build_problem(
                     modes=modes,
                     name=op.id,
                     family=op.setup_family or "",
-                    release=0 if is_frozen else release_now,
+                    release=0
+                    if is_frozen
+                    else _release(op.id, release_now, origin, material_ready),
                 )
             )
             if is_frozen and op.machine is not None and op.actual_start is not None:
@@ -246,6 +258,15 @@ def build_problem(
         name=f"plan@{origin.isoformat()}",
     )
     return BuiltProblem(problem, origin, op_ids, [wo.id for wo in open_wos], machine_ids, due)
+
+
+def _release(
+    op_id: str, release_now: int, origin: datetime, material_ready: Mapping[str, datetime]
+) -> int:
+    ready = material_ready.get(op_id)
+    if ready is None:
+        return release_now
+    return max(release_now, _minutes(ready - origin))
 
 
 def _plan_machine(
@@ -326,7 +347,8 @@ class PlanningService:
     order), the CLI and the API (`replan(event)`). Downtimes and maintenance windows are kept
     in the plan store, held lots' work is left out, held quotes' capacity is kept free
     (`holds`), running operations stay where they are and a moved operation costs
-    `stability_weight` (repair, not re-plan from scratch).
+    `stability_weight` (repair, not re-plan from scratch), and an operation does not start
+    before its material is on hand or due (`materials`).
 
     `settings.strategy` picks the solver: ``cpsat`` (CP-SAT + LNS within the time limit; the
     best plans) or ``dispatch`` (the best dispatching rule or the repair of the previous plan:
@@ -339,6 +361,7 @@ class PlanningService:
         settings: PlanningSettings | None = None,
         *,
         holds: CapacityHolds | None = None,
+        materials: MaterialAvailability | None = None,
         listeners: Sequence[Callable[[PlanVersion], None]] = (),
         lock: ExclusiveLock | None = None,
     ) -> None:
@@ -346,6 +369,7 @@ class PlanningService:
         self.clock = clock
         self.settings = settings or PlanningSettings()
         self.holds = holds
+        self.materials = materials
         self.listeners = list(listeners)
         self.lock = lock
 
@@ -458,6 +482,10 @@ class PlanningService:
         if self.holds is not None:
             for machine, spans in self.holds.held_intervals(now).items():
                 downtimes.setdefault(machine, []).extend(spans)
+        ready: dict[str, datetime] = {}
+        if self.materials is not None:
+            sequence = {} if stored is None else {r["operation"]: r["start"] for r in stored[1]}
+            ready = self.materials.ready_times(work_orders, now, sequence)
         built = build_problem(
             factory,
             work_orders,
@@ -465,6 +493,7 @@ class PlanningService:
             downtimes=downtimes,
             horizon_days=self.settings.horizon_days,
             exclusions=exclusions,
+            material_ready=ready,
         )
         previous = _previous(built, None if stored is None else _version(*stored))
         result = self._solve(built, previous, time_limit or self.settings.time_limit)

@@ -26,7 +26,19 @@ from microfactory.orders import (
     WorkOrderOperation,
     WorkStatus,
 )
+from microfactory.orders.materials import MaterialLot
 from microfactory.orders.progress import ProgressSnapshot
+from microfactory.orders.stock import (
+    Consumer,
+    LotBalance,
+    MaterialEstimate,
+    Movement,
+    MovementKind,
+    OperationMaterials,
+    PurchaseOrder,
+    PurchaseStatus,
+    StockAlert,
+)
 
 # The shop-floor bus port is declared with the domain's `Message` in `shopfloor.bus` (its
 # adapters in `connect` need both); services take it from here like every other port.
@@ -59,7 +71,8 @@ class FactoryRepository(Protocol):
         ...
 
     def save(self, factory: Factory, definition: Mapping[str, Any], source_file: str) -> None:
-        """Make `factory` current (machines, customers and material lots are synced)."""
+        """Make `factory` current (machines and customers are synced; its material lots
+        enter stock as receipts, `services.materials.receive_opening_lots`)."""
         ...
 
 
@@ -126,13 +139,22 @@ class CustomerRepository(Protocol):
 
 
 class TraceRepository(Protocol):
-    def record_consumption(
-        self, material_lot: str, work_order: str, operation: str, quantity_kg: float, at: datetime
-    ) -> None: ...
+    """Serial numbers and the production lots of work orders (genealogy below the stock
+    ledger, which is `StockRepository`)."""
 
     def add_serial(self, serial: SerialNumber) -> None: ...
 
     def serials(self, work_order: str) -> list[SerialNumber]: ...
+
+    def serial(self, serial: str) -> SerialNumber | None: ...
+
+    def serials_of(self, work_orders: Collection[str]) -> list[SerialNumber]:
+        """The serials of all these work orders (in bulk)."""
+        ...
+
+    def work_orders_of_lot(self, lot: str) -> list[str]:
+        """The work orders whose production lot is `lot`."""
+        ...
 
 
 class QualityStore(Protocol):
@@ -194,22 +216,6 @@ class QualityStore(Protocol):
     def holds(self, *, lot: str | None = None, active_only: bool = False) -> list[Row]: ...
 
     def held_lots(self) -> set[str]: ...
-
-
-class GenealogyReader(Protocol):
-    """Reads of the foundation's trace tables that the unit of work does not offer."""
-
-    def serial(self, serial: str) -> Row | None: ...
-
-    def serials_of(self, work_order: str) -> list[Row]: ...
-
-    def work_orders_of_lot(self, lot: str) -> list[str]: ...
-
-    def consumption(
-        self, *, work_order: str | None = None, material_lot: str | None = None
-    ) -> list[Row]: ...
-
-    def material_lot(self, lot: str) -> Row | None: ...
 
 
 class PlanStore(Protocol):
@@ -326,6 +332,126 @@ class ReplanQueue(Protocol):
     def mark_done(self, ids: Sequence[int], at: datetime, plan_version: int | None) -> None: ...
 
 
+class StockRepository(Protocol):
+    """Stock by lot and its ledger. A lot's quantity changes only by `record`, which
+    appends the movements and moves the lots' quantities by their deltas in the same
+    transaction; nothing else edits either."""
+
+    def lot(self, lot_id: str) -> MaterialLot | None: ...
+
+    def lots(
+        self,
+        *,
+        materials: Collection[str] | None = None,
+        ids: Collection[str] | None = None,
+        with_empty: bool = False,
+        lock: bool = False,
+    ) -> list[MaterialLot]:
+        """Lots (of these materials / with these ids), by material then FEFO; without
+        `with_empty` only lots that hold something. `lock`: keep other writers off these
+        lots until the transaction ends (PostgreSQL `FOR UPDATE`)."""
+        ...
+
+    def add_lot(self, lot: MaterialLot) -> None:
+        """A new lot, empty: its receipt movement fills it. Conflict when the id exists."""
+        ...
+
+    def record(self, movements: Sequence[Movement]) -> None:
+        """Append to the ledger and move each lot's quantity by the movement's delta."""
+        ...
+
+    def movements(
+        self,
+        *,
+        material: str | None = None,
+        lot: str | None = None,
+        work_orders: Collection[str] | None = None,
+        kinds: Collection[MovementKind] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Movement]:
+        """Oldest first (the newest `limit` when limited)."""
+        ...
+
+    def balances(self) -> list[LotBalance]:
+        """Every lot's ledger sums against its quantity on hand (the mass balance)."""
+        ...
+
+    def operations(self, operation_ids: Collection[str]) -> dict[str, OperationMaterials]:
+        """For consumption: each known operation's product step, work order quantity and
+        options, and its material estimate if one replaces its BOM."""
+        ...
+
+    def estimates(self, operation_ids: Collection[str]) -> dict[str, MaterialEstimate]:
+        """The material estimates of these operations (most have none)."""
+        ...
+
+    def set_estimate(self, work_order: str, estimate: MaterialEstimate) -> None:
+        """Insert or replace an operation's material estimate."""
+        ...
+
+    def consumers(self, lot: str) -> list[Consumer]:
+        """Forward genealogy: the work orders that took material from `lot`."""
+        ...
+
+    def add_alerts(self, alerts: Sequence[StockAlert]) -> None:
+        """Store new alerts (an id already stored is skipped)."""
+        ...
+
+    def alerts(
+        self, *, kinds: Collection[str] | None = None, limit: int = 1000
+    ) -> list[StockAlert]:
+        """The newest first."""
+        ...
+
+
+class PurchaseRepository(Protocol):
+    def add(self, order: PurchaseOrder) -> None:
+        """Conflict when the id exists."""
+        ...
+
+    def get(self, order_id: str) -> PurchaseOrder:
+        """NotFound when unknown."""
+        ...
+
+    def find(
+        self, *, status: PurchaseStatus | None = None, material: str | None = None
+    ) -> list[PurchaseOrder]:
+        """By due date."""
+        ...
+
+    def save(self, order: PurchaseOrder) -> None:
+        """Store a changed purchase order (status, receipt)."""
+        ...
+
+    def count(self) -> int: ...
+
+
+class MaterialAvailability(Protocol):
+    """When material is there for work: on hand now, or due with an open purchase order, or
+    (neither) as soon as a purchase could arrive. The planner takes these as operations'
+    earliest starts; capable-to-promise as the earliest start of a quote's print."""
+
+    def ready_times(
+        self,
+        work_orders: Sequence[WorkOrder],
+        now: datetime,
+        sequence: Mapping[str, datetime] | None = None,
+    ) -> dict[str, datetime]:
+        """Operation id -> the earliest time its material is there, for the operations whose
+        material is not all on hand for them now. The operations draw in the order of
+        `sequence` (the current plan's starts; the rest by due date)."""
+        ...
+
+    def ready_for(
+        self, material: str, quantity: float, unit: str, now: datetime
+    ) -> tuple[datetime, str]:
+        """When `quantity` more of `material` is there, after every open operation's need,
+        and why (on hand, due with a purchase order, or a supplier's lead time)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """A transaction over all repositories: commit on success, roll back otherwise."""
 
@@ -367,6 +493,12 @@ class UnitOfWork(Protocol):
 
     @property
     def progress(self) -> ProgressRepository: ...
+
+    @property
+    def stock(self) -> StockRepository: ...
+
+    @property
+    def purchases(self) -> PurchaseRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -31,6 +31,7 @@ from microfactory.core.clock import Clock
 from microfactory.core.errors import Conflict, ConnectorError, NotFound
 from microfactory.core.ids import new_id
 from microfactory.orders import Factory
+from microfactory.services.materials import record_slicer_estimate
 from microfactory.services.ports import PrinterHost, PrintFarmStore, PrintFarmTx, UnitOfWorkFactory
 from microfactory.services.printfarm_desk import OPEN, PrinterDesk, record_of
 from microfactory.services.printfarm_jobs import Item, fail, opc_state, settle, state_item
@@ -316,7 +317,6 @@ class PrintFarm:
         result = Observation()
         # what belongs to other stores is written after the commit
         exclusion: tuple[str, str, str] | None = None
-        consumed: tuple[str, str, str, float] | None = None
         with self.store.transaction() as tx:
             record = record_of(tx, machine)
             before = record
@@ -332,7 +332,6 @@ class PrintFarm:
             if job is not None:
                 settled = settle(tx, record, job, seen, now, grace_s=self.settings.start_grace_s)
                 record, items, exclusion = settled.record, settled.items, settled.exclusion
-                consumed = settled.consumed
                 result.ended_file = settled.ended_file
                 self._count(settled.outcomes)
             if seen.state is not HostState.BUSY:
@@ -350,21 +349,12 @@ class PrintFarm:
                 tx.save_printer(record)
             result.events = len(self._emit(tx, machine, items))
             open_now = tx.jobs(machine=machine, states=OPEN)
-        if consumed is not None:
-            self._consume(*consumed, now)
         if exclusion is not None:
             operation, on, reason = exclusion
             self.plans.add_exclusion(operation, on, reason, now)
             self.request_replan(f"re-plan {operation}: {reason}")
         result.can_dispatch = not open_now and seen.state is HostState.IDLE
         return result
-
-    def _consume(self, lot: str, work_order: str, operation: str, kg: float, at: datetime) -> None:
-        """The filament a print used, against the spool's lot: genealogy and the lot's stock.
-        (After the print farm's commit: a crash in between loses this one record.)"""
-        with self.uow() as tx:
-            tx.trace.record_consumption(lot, work_order, operation, kg, at)
-            tx.commit()
 
     def _unconfirmed(self, job: PrintJob, seen: PrinterStatus, now: datetime) -> bool:
         """A host that shows the job's file idle below 100 % has either stopped it or not yet
@@ -560,6 +550,14 @@ class PrintFarm:
             return None
         self._backoff.pop(machine, None)
         self.counters.dispatched += 1
+        if job.filament_g > 0 and self.factory is not None:
+            # the slicer's grams replace the quote's and the BOM's: the reactor issues them
+            # from the spool's lot when the print's `finished` event is applied
+            with self.uow() as utx:
+                record_slicer_estimate(
+                    utx, self.factory, job.operation, spec.material, job.filament_g / job.parts
+                )
+                utx.commit()
         return job
 
     def _refused(self, machine: str, job: PrintJob, why: str) -> None:

@@ -97,7 +97,6 @@ class Settled:
     ended_file: str | None = None
     outcomes: list[str] = field(default_factory=list)
     exclusion: tuple[str, str, str] | None = None
-    consumed: tuple[str, str, str, float] | None = None
     """(material lot, work order, operation, kg) the print used up from the spool's lot."""
 
 
@@ -190,10 +189,10 @@ def _finished(tx: PrintFarmTx, out: Settled, job: PrintJob, now: datetime) -> No
     tx.save_job(replace(job, state=JobState.FINISHED, ended_at=now))
     out.outcomes.append("finished")
     spool = out.record.spool
-    if spool is not None:
+    lot = None
+    if spool is not None:  # the printer's own view of its spool; the stock follows the event
         spool = replace(spool, remaining_g=max(0.0, spool.remaining_g - job.filament_g))
-        if spool.lot:
-            out.consumed = (spool.lot, job.work_order, job.operation, job.filament_g / 1000)
+        lot = spool.lot or None
     by_gcode = out.record.plate_clearing is PlateClearing.GCODE
     record = replace(
         out.record,
@@ -204,7 +203,7 @@ def _finished(tx: PrintFarmTx, out: Settled, job: PrintJob, now: datetime) -> No
     )
     out.items += [
         (PartCounter, {"ts": now, "good": job.parts, "work_order": job.work_order}),
-        _job_item(job, "finished", now, good=job.parts),
+        _job_item(job, "finished", now, good=job.parts, material_lot=lot),
     ]
     out.record, items = state_item(record, IDLE, now)
     out.items += items
@@ -216,11 +215,9 @@ def _aborted(
     tx.save_job(replace(job, state=JobState.ABORTED, ended_at=now, reason=why))
     out.outcomes.append("aborted")
     spool = out.record.spool
-    if spool is not None:  # what was printed before the stop is used up
+    if spool is not None:  # what was printed before the stop is used up (on the spool)
         used = job.filament_g * (seen.progress or 0.0) / 100.0
         spool = replace(spool, remaining_g=max(0.0, spool.remaining_g - used))
-        if spool.lot and used > 0:
-            out.consumed = (spool.lot, job.work_order, job.operation, used / 1000)
     attempts = len(
         tx.jobs(machine=job.machine, operation=job.operation, states=(JobState.ABORTED,))
     )

@@ -1,6 +1,6 @@
 """Quality use cases: record a measurement and evaluate it on arrival (SPC rules and the
-specification), nonconformance reports with disposition and CAPA, lot holds and releases,
-and genealogy traces (backward from a part or lot, forward from a material lot).
+specification), nonconformance reports with disposition and CAPA, lot holds and releases.
+Genealogy traces are `services.genealogy`.
 
 On arrival (:func:`record_measurement`):
 
@@ -47,7 +47,7 @@ from microfactory.quality.records import (
     QualityAlert,
 )
 from microfactory.quality.rules import select_rules
-from microfactory.services.ports import GenealogyReader, QualityStore, UnitOfWork
+from microfactory.services.ports import QualityStore, UnitOfWork
 from microfactory.services.reactor import Applied, EventRejected
 from microfactory.shopfloor.events import Measurement
 from microfactory.shopfloor.records import StoredEvent
@@ -614,129 +614,3 @@ def release_hold(
     released = release_lot(store, lot, by=by, at=at, note=note)
     planning.request(at, "hold_released", lot)
     return released
-
-
-# -- genealogy --------------------------------------------------------------------------------
-
-
-def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def _clean(row: Mapping[str, Any]) -> Row:
-    return {k: _iso(v) for k, v in row.items()}
-
-
-def _work_order_trace(tx: UnitOfWork, reader: GenealogyReader, wo_id: str) -> Row:
-    wo = tx.work_orders.get(wo_id)
-    order = tx.orders.get(wo.order)
-    operations = [
-        {
-            "id": op.id,
-            "seq": op.seq,
-            "name": op.name,
-            "status": op.status.value,
-            "machine": op.machine,
-            "start": _iso(op.actual_start),
-            "end": _iso(op.actual_end),
-            "good": op.good,
-            "rejected": op.rejected,
-        }
-        for op in sorted(wo.operations, key=lambda o: o.seq)
-    ]
-    return {
-        "work_order": {
-            "id": wo.id,
-            "product": wo.product,
-            "quantity": wo.quantity,
-            "status": wo.status.value,
-            "lot": wo.lot,
-        },
-        "order": {
-            "id": order.id,
-            "customer": order.customer,
-            "status": order.status.value,
-            "due": _iso(order.due),
-        },
-        "operations": operations,
-        "machines": sorted({op["machine"] for op in operations if op["machine"]}),
-        "operators": [],
-        "material_lots": [_clean(r) for r in reader.consumption(work_order=wo.id)],
-    }
-
-
-def trace(tx: UnitOfWork, store: QualityStore, reader: GenealogyReader, key: str) -> Row:
-    """Genealogy of `key`: forward for a material lot (every work order, order, lot and part
-    it went into, for a recall), backward for a serial number, a measured part id or a
-    production lot (orders, operations, machines, material lots, measurements, NCRs, holds).
-    Operators are listed as recorded; the shop floor does not report them yet."""
-    material = reader.material_lot(key)
-    if material is not None:
-        return _forward(tx, store, reader, key, material)
-    part: str | None = None
-    lot: str | None = None
-    serial = reader.serial(key)
-    if serial is not None:
-        part, lot = key, serial["lot"]
-        work_orders = [serial["work_order"]]
-    else:
-        measured = store.measurements(part_id=key)
-        if measured:
-            part, lot = key, measured[0]["lot_id"]
-        else:
-            lot = key
-        work_orders = reader.work_orders_of_lot(lot) if lot else []
-        if not work_orders and not measured:
-            raise NotFound(f"{key} is not a serial number, measured part, lot or material lot")
-    measurements = store.measurements(part_id=part) if part else store.measurements(lot_id=lot)
-    out: Row = {
-        "query": key,
-        "direction": "backward",
-        "kind": "part" if part else "lot",
-        "part": part,
-        "lot": lot,
-        "work_orders": [_work_order_trace(tx, reader, wo) for wo in work_orders],
-        "measurements": [_clean(r) for r in measurements],
-        "ncrs": [_clean(r) for r in (store.ncrs(part_id=part) if part else store.ncrs(lot_id=lot))],
-        "holds": [_clean(r) for r in store.holds(lot=lot)] if lot else [],
-    }
-    return out
-
-
-def _forward(
-    tx: UnitOfWork, store: QualityStore, reader: GenealogyReader, key: str, material: Row
-) -> Row:
-    uses = reader.consumption(material_lot=key)
-    wo_ids = sorted({u["work_order"] for u in uses})
-    work_orders: list[Row] = []
-    orders: dict[str, Row] = {}
-    for wo_id in wo_ids:
-        wo = tx.work_orders.get(wo_id)
-        order = tx.orders.get(wo.order)
-        orders[order.id] = {
-            "id": order.id,
-            "customer": order.customer,
-            "status": order.status.value,
-        }
-        work_orders.append(
-            {
-                "id": wo.id,
-                "order": wo.order,
-                "product": wo.product,
-                "quantity": wo.quantity,
-                "lot": wo.lot,
-                "status": wo.status.value,
-                "parts": [r["serial"] for r in reader.serials_of(wo.id)],
-                "held": wo.lot in store.held_lots(),
-            }
-        )
-    return {
-        "query": key,
-        "direction": "forward",
-        "kind": "material_lot",
-        "material_lot": _clean(material),
-        "consumption": [_clean(u) for u in uses],
-        "work_orders": work_orders,
-        "orders": sorted(orders.values(), key=lambda o: o["id"]),
-        "customers": sorted({o["customer"] for o in orders.values()}),
-    }

@@ -21,6 +21,7 @@ from microfactory.core.errors import Conflict, InfeasibleError, ValidationError
 from microfactory.core.ids import new_id, new_token
 from microfactory.core.timeutil import to_rfc3339
 from microfactory.orders import Factory, OrderLine, Product
+from microfactory.orders.stock import MaterialEstimate
 from microfactory.quoting.ctp import Slot, Step, promise
 from microfactory.quoting.engine import ModelQuote, QuoteOptions, quote_model
 from microfactory.quoting.factory_inputs import printing_inputs
@@ -31,7 +32,12 @@ from microfactory.quoting.processes import Process
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.planning import PlanVersion
-from microfactory.services.ports import ModelStore, QuoteStore, UnitOfWorkFactory
+from microfactory.services.ports import (
+    MaterialAvailability,
+    ModelStore,
+    QuoteStore,
+    UnitOfWorkFactory,
+)
 
 
 @dataclass(frozen=True)
@@ -297,6 +303,9 @@ class QuoteService:
     options: QuoteOptions | None = None
     rule: LeadTimeRule = field(default_factory=LeadTimeRule)
     models: ModelStore | None = None
+    materials: MaterialAvailability | None = None
+    """When the quote's material is there (on hand, due, or after a purchase): the print
+    starts no earlier."""
 
     def quote_file(
         self,
@@ -383,10 +392,16 @@ class QuoteService:
             tx.orders.set_tracking_token(order.id, token)
             print_cap = self.settings.print_capability[process]
             minutes = float(math.ceil(float(row["machine_hours"]) * 60.0))
+            grams = float(payload.get("mass_g") or 0.0)
+            stocked = row["material"] in factory.material_map and grams > 0
             for wo in release_order(tx, order.id, now):
                 for op in wo.operations:
                     if op.capability == print_cap:
                         tx.work_orders.update_operation(replace(op, minutes=max(minutes, 1.0)))
+                        if stocked:  # the quote's grams replace the carrier product's BOM
+                            tx.stock.set_estimate(
+                                wo.id, MaterialEstimate(op.id, row["material"], grams, "g")
+                            )
             tx.commit()
         self.store.set_status(quote_id, "accepted", order.id)
         version: PlanVersion | None = None
@@ -481,7 +496,14 @@ class QuoteService:
         now = base.quoted_at.replace(second=0, microsecond=0)
         if now < base.quoted_at:
             now += timedelta(minutes=1)
-        horizon = now + timedelta(days=self.settings.horizon_days)
+        material_note = ""
+        start = now
+        if self.materials is not None:
+            q = base.quote
+            ready, material_note = self.materials.ready_for(q.material_id, q.mass_g_total, "g", now)
+            if ready > now:
+                start = ready.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        horizon = start + timedelta(days=self.settings.horizon_days)
         plan = self.plans.current()
         held = self.store.held_reservations(now)
         busy: dict[str, list[tuple[datetime, datetime]]] = {}
@@ -500,7 +522,7 @@ class QuoteService:
             if not m.calendar.always_on or m.calendar.unavailable
         }
         try:
-            result = promise(steps, now=now, busy=busy, working=working, horizon=horizon)
+            result = promise(steps, now=start, busy=busy, working=working, horizon=horizon)
         except InfeasibleError as exc:
             warning = f"capable-to-promise found no capacity ({exc}); lead-time rule used"
             quote = replace(base.quote, warnings=(*base.quote.warnings, warning))
@@ -512,6 +534,8 @@ class QuoteService:
             else f"capable-to-promise on an empty plan (no plan stored yet; {len(held)} held "
             "reservations)"
         )
+        if material_note:
+            basis += f"; material: {material_note}"
         return replace(
             base,
             promised_date=result.completion,

@@ -8,6 +8,7 @@ reactor then reads them in commit order and hands each to the handlers of its ki
 * state, counter  → TPM (usage counters, PM due, maintenance work orders started and done),
                     and planning (a breakdown or a repair: downtime + a replan request),
 * measurement     → SPC (alerts, NCR, lot hold that stops dispatch),
+* job (finished)  → materials (issued from stock by lot; discrepancy and low-stock alerts),
 * every event     → predictive maintenance, at most every `predict_hours` of event time.
 
 **Exactly once in effect.** One batch is one unit of work: the reactor takes its lock,
@@ -74,6 +75,8 @@ class Applied:
     alerts: list[Any] = field(default_factory=list)
     replans_requested: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    stock_changed: bool = False
+    stock_alerts: list[Any] = field(default_factory=list)
 
     def merge(self, other: Applied) -> None:
         self.first = self.first or other.first
@@ -92,6 +95,8 @@ class Applied:
         self.alerts.extend(other.alerts)
         self.replans_requested += other.replans_requested
         self.rejections.extend(other.rejections)
+        self.stock_changed = self.stock_changed or other.stock_changed
+        self.stock_alerts.extend(other.stock_alerts)
 
 
 class EventHandler(Protocol):

@@ -122,6 +122,9 @@ class JobEvent(_Event):
     operation: Ref
     good: Parts = 0
     reject: Parts = 0
+    material_lot: Ref | None = None
+    """The material lot scanned or loaded for this job (a spool, a resin bottle); without
+    it, material is issued first-expiry-first-out."""
 
 
 class Measurement(_Event):

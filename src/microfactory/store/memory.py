@@ -37,6 +37,11 @@ from microfactory.shopfloor.records import (
     ReplanRequest,
     StoredEvent,
 )
+from microfactory.store.memory_stock import (
+    MemoryPurchaseRepository,
+    MemoryStockRepository,
+    MemoryStockState,
+)
 from microfactory.store.planning_sql import MemoryPlanStore
 from microfactory.store.quality_store import MemoryQualityStore
 
@@ -45,13 +50,11 @@ from microfactory.store.quality_store import MemoryQualityStore
 class MemoryState:
     factory: Factory | None = None
     customers: dict[str, Customer] = field(default_factory=dict)
-    lots: dict[str, float] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)
     timelines: dict[str, list[tuple[OrderStatus, datetime, str]]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     completed: dict[str, datetime] = field(default_factory=dict)
     work_orders: dict[str, WorkOrder] = field(default_factory=dict)
-    consumption: list[tuple[str, str, str, float, datetime]] = field(default_factory=list)
     serials: dict[str, SerialNumber] = field(default_factory=dict)
     quality: MemoryQualityStore = field(default_factory=MemoryQualityStore)
     plans: MemoryPlanStore = field(default_factory=MemoryPlanStore)
@@ -64,6 +67,7 @@ class MemoryState:
     cursors: dict[str, ReactorProgress] = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
     replans: list[tuple[ReplanRequest, datetime | None, int | None]] = field(default_factory=list)
+    stock: MemoryStockState = field(default_factory=MemoryStockState)
 
 
 class MemoryFactoryRepository:
@@ -77,9 +81,6 @@ class MemoryFactoryRepository:
         self.st.factory = factory
         for c in factory.customers:
             self.st.customers[c.id] = c
-        for material in factory.materials:
-            for lot in material.lots:
-                self.st.lots[lot.id] = lot.quantity_kg
 
 
 class MemoryOrderRepository:
@@ -215,23 +216,26 @@ class MemoryTraceRepository:
     def __init__(self, state: MemoryState) -> None:
         self.st = state
 
-    def record_consumption(
-        self, material_lot: str, work_order: str, operation: str, quantity_kg: float, at: datetime
-    ) -> None:
-        self.st.consumption.append((material_lot, work_order, operation, quantity_kg, at))
-        if material_lot in self.st.lots:
-            self.st.lots[material_lot] = max(0.0, self.st.lots[material_lot] - quantity_kg)
-
     def add_serial(self, serial: SerialNumber) -> None:
         if serial.serial in self.st.serials:
             raise Conflict(f"serial {serial.serial} already exists")
         self.st.serials[serial.serial] = serial
 
     def serials(self, work_order: str) -> list[SerialNumber]:
+        return self.serials_of([work_order])
+
+    def serial(self, serial: str) -> SerialNumber | None:
+        return self.st.serials.get(serial)
+
+    def serials_of(self, work_orders: Collection[str]) -> list[SerialNumber]:
+        wanted = set(work_orders)
         return sorted(
-            (s for s in self.st.serials.values() if s.work_order == work_order),
-            key=lambda s: s.serial,
+            (s for s in self.st.serials.values() if s.work_order in wanted),
+            key=lambda s: (s.work_order, s.serial),
         )
+
+    def work_orders_of_lot(self, lot: str) -> list[str]:
+        return sorted(wo.id for wo in self.st.work_orders.values() if wo.lot == lot)
 
 
 class MemoryExecutionRecords:
@@ -429,6 +433,8 @@ class MemoryUnitOfWork:
         self.reactor = MemoryReactorLedger(self._state)
         self.replans = MemoryReplanQueue(self._state)
         self.progress = MemoryProgressRepository(self._state)
+        self.stock = MemoryStockRepository(self._state.stock, self._state)
+        self.purchases = MemoryPurchaseRepository(self._state.stock)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._state = copy.deepcopy(self._owner.state)

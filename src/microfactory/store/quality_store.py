@@ -1,6 +1,5 @@
 """Quality store: the SQL implementation (SQLite / PostgreSQL) and an in-memory one with the
-same contract (`services.quality.QualityStore`), plus the SQL genealogy reads (material-lot
-consumption, serial numbers and lots of the foundation tables) for traces.
+same contract (`services.quality.QualityStore`).
 
 Rows are plain dicts with the column names of `quality_tables`, so the store needs nothing
 above the domain layer. Each call is its own transaction.
@@ -24,12 +23,6 @@ from microfactory.store.quality_tables import (
     QualityAlertRow,
     QualityLimitsRow,
     QualityMeasurementRow,
-)
-from microfactory.store.tables import (
-    LotConsumptionRow,
-    MaterialLotRow,
-    SerialRow,
-    WorkOrderRow,
 )
 
 Row = dict[str, Any]
@@ -232,55 +225,6 @@ class SqlQualityStore:
         query = select(LotHoldRow.lot).where(LotHoldRow.released_at.is_(None))
         with self.engine.connect() as conn:
             return set(conn.execute(query).scalars())
-
-    # -- genealogy reads of the foundation tables ------------------------------------------
-
-    def serial(self, serial: str) -> Row | None:
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(select(SerialRow).where(SerialRow.serial == serial)).mappings().first()
-            )
-        return _dict(row) if row is not None else None
-
-    def serials_of(self, work_order: str) -> list[Row]:
-        query = (
-            select(SerialRow).where(SerialRow.work_order == work_order).order_by(SerialRow.serial)
-        )
-        with self.engine.connect() as conn:
-            return [_dict(r) for r in conn.execute(query).mappings().all()]
-
-    def work_orders_of_lot(self, lot: str) -> list[str]:
-        query = select(WorkOrderRow.id).where(WorkOrderRow.lot == lot).order_by(WorkOrderRow.id)
-        with self.engine.connect() as conn:
-            return list(conn.execute(query).scalars())
-
-    def consumption(
-        self, *, work_order: str | None = None, material_lot: str | None = None
-    ) -> list[Row]:
-        query = select(
-            LotConsumptionRow.material_lot,
-            LotConsumptionRow.work_order,
-            LotConsumptionRow.operation,
-            LotConsumptionRow.quantity_kg,
-            LotConsumptionRow.at,
-            MaterialLotRow.material,
-        ).join(MaterialLotRow, MaterialLotRow.id == LotConsumptionRow.material_lot, isouter=True)
-        if work_order is not None:
-            query = query.where(LotConsumptionRow.work_order == work_order)
-        if material_lot is not None:
-            query = query.where(LotConsumptionRow.material_lot == material_lot)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(LotConsumptionRow.id)).mappings().all()
-        return [_dict(r) for r in rows]
-
-    def material_lot(self, lot: str) -> Row | None:
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(select(MaterialLotRow).where(MaterialLotRow.id == lot))
-                .mappings()
-                .first()
-            )
-        return _dict(row) if row is not None else None
 
 
 class MemoryQualityStore:

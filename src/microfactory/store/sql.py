@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import cached_property
 from types import TracebackType
@@ -36,12 +36,11 @@ from microfactory.store.reactor_sql import (
     SqlReplanQueue,
     SqlUsageRepository,
 )
+from microfactory.store.stock_sql import SqlPurchaseRepository, SqlStockRepository
 from microfactory.store.tables import (
     CustomerRow,
     FactoryRow,
-    LotConsumptionRow,
     MachineRow,
-    MaterialLotRow,
     OperationRow,
     OrderEventRow,
     OrderLineRow,
@@ -101,17 +100,6 @@ class SqlFactoryRepository:
             )
         for c in factory.customers:
             self.s.merge(CustomerRow(id=c.id, name=c.name, email=c.email, segment=c.segment))
-        for material in factory.materials:
-            for lot in material.lots:
-                self.s.merge(
-                    MaterialLotRow(
-                        id=lot.id,
-                        material=material.id,
-                        quantity_kg=lot.quantity_kg,
-                        received=lot.received,
-                        supplier=lot.supplier,
-                    )
-                )
         self.s.flush()
 
 
@@ -411,22 +399,6 @@ class SqlTraceRepository:
     def __init__(self, session: Session) -> None:
         self.s = session
 
-    def record_consumption(
-        self, material_lot: str, work_order: str, operation: str, quantity_kg: float, at: datetime
-    ) -> None:
-        self.s.add(
-            LotConsumptionRow(
-                material_lot=material_lot,
-                work_order=work_order,
-                operation=operation,
-                quantity_kg=quantity_kg,
-                at=at,
-            )
-        )
-        lot = self.s.get(MaterialLotRow, material_lot)
-        if lot is not None:
-            lot.quantity_kg = max(0.0, lot.quantity_kg - quantity_kg)
-
     def add_serial(self, serial: SerialNumber) -> None:
         self.s.add(
             SerialRow(
@@ -435,13 +407,27 @@ class SqlTraceRepository:
         )
 
     def serials(self, work_order: str) -> list[SerialNumber]:
-        stmt = (
-            select(SerialRow).where(SerialRow.work_order == work_order).order_by(SerialRow.serial)
-        )
-        return [
-            SerialNumber(serial=r.serial, work_order=r.work_order, lot=r.lot, made=r.made)
-            for r in self.s.scalars(stmt)
-        ]
+        return self.serials_of([work_order])
+
+    def serial(self, serial: str) -> SerialNumber | None:
+        r = self.s.get(SerialRow, serial)
+        return None if r is None else _serial(r)
+
+    def serials_of(self, work_orders: Collection[str]) -> list[SerialNumber]:
+        ids = sorted(set(work_orders))
+        out: list[SerialNumber] = []
+        for i in range(0, len(ids), 500):
+            stmt = select(SerialRow).where(SerialRow.work_order.in_(ids[i : i + 500]))
+            out.extend(_serial(r) for r in self.s.scalars(stmt))
+        return sorted(out, key=lambda s: (s.work_order, s.serial))
+
+    def work_orders_of_lot(self, lot: str) -> list[str]:
+        stmt = select(WorkOrderRow.id).where(WorkOrderRow.lot == lot).order_by(WorkOrderRow.id)
+        return list(self.s.scalars(stmt))
+
+
+def _serial(r: SerialRow) -> SerialNumber:
+    return SerialNumber(serial=r.serial, work_order=r.work_order, lot=r.lot, made=r.made)
 
 
 class SqlUnitOfWork:
@@ -494,6 +480,14 @@ class SqlUnitOfWork:
     @cached_property
     def progress(self) -> SqlProgressRepository:
         return SqlProgressRepository(self.session)
+
+    @cached_property
+    def stock(self) -> SqlStockRepository:
+        return SqlStockRepository(self.session)
+
+    @cached_property
+    def purchases(self) -> SqlPurchaseRepository:
+        return SqlPurchaseRepository(self.session)
 
     def __exit__(
         self,

@@ -1,5 +1,6 @@
 """Foundation tables: the factory definition, customers, orders (with their status timeline),
-work orders and operations, material lots, lot consumption and serial numbers."""
+work orders and operations, material lots and serial numbers (the stock ledger, purchase
+orders and material estimates: `materials_tables`)."""
 
 from __future__ import annotations
 
@@ -43,12 +44,20 @@ class CustomerRow(Base):
 
 
 class MaterialLotRow(Base):
+    """A lot of stock. `quantity` is on hand, in the material's unit; it changes only with a
+    movement of the ledger (`materials_tables.MaterialMovementRow`), in the same
+    transaction."""
+
     __tablename__ = "material_lots"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     material: Mapped[str] = mapped_column(String(64), index=True)
-    quantity_kg: Mapped[float] = mapped_column(Float)
+    quantity: Mapped[float] = mapped_column(Float)
     received: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     supplier: Mapped[str] = mapped_column(String(200), default="")
+    location: Mapped[str] = mapped_column(String(64), default="")
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cost: Mapped[float | None] = mapped_column(Float, nullable=True)
+    purchase_order: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class OrderRow(Base):
@@ -125,18 +134,6 @@ class OperationRow(Base):
     actual_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     good: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class LotConsumptionRow(Base):
-    """Which material lot went into which operation (genealogy, recalls)."""
-
-    __tablename__ = "lot_consumption"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    material_lot: Mapped[str] = mapped_column(String(64), index=True)
-    work_order: Mapped[str] = mapped_column(String(64), index=True)
-    operation: Mapped[str] = mapped_column(String(80))
-    quantity_kg: Mapped[float] = mapped_column(Float)
-    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SerialRow(Base):

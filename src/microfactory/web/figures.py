@@ -241,3 +241,39 @@ def control_chart(
         ],
     }
     return _dump({"data": traces, "layout": layout})
+
+
+# Okabe–Ito, for one bar series per material
+SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
+                  "#000000")  # fmt: skip
+SERIES_PATTERNS = ("", "/", ".", "x", "-", "|", "+", "\\")
+
+
+def consumption_chart(
+    days: Sequence[str], series: dict[str, list[float]], units: dict[str, str]
+) -> str:
+    """Material issued per day, one bar series per material (each with its own colour and
+    pattern, so it reads without colour); quantities in each material's unit."""
+    traces = [
+        {
+            "type": "bar",
+            "name": f"{material} ({units.get(material, '')})",
+            "x": list(days),
+            "y": values,
+            "marker": {
+                "color": SERIES_COLOURS[i % len(SERIES_COLOURS)],
+                "pattern": {"shape": SERIES_PATTERNS[i % len(SERIES_PATTERNS)]},
+            },
+            "hovertemplate": "%{x}: %{y:.3f}"
+            + f" {units.get(material, '')} {material}<extra></extra>",
+        }
+        for i, (material, values) in enumerate(sorted(series.items()))
+    ]
+    layout = {
+        "height": 300,
+        "barmode": "group",
+        "xaxis": {"type": "category", "title": {"text": "day"}, "nticks": 10},
+        "yaxis": {"title": {"text": "issued"}},
+        "legend": {"orientation": "h", "y": 1.2},
+    }
+    return _dump({"data": traces, "layout": layout})

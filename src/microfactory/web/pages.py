@@ -141,6 +141,7 @@ async def render(
         ("/orders", "Orders"),
         ("/maintenance", "Maintenance"),
         ("/quality", "Quality"),
+        ("/materials", "Materials"),
     ]
     if user is not None and user.can(Permission.ADMIN):
         nav.append(("/admin/audit", "Audit log"))

@@ -14,13 +14,13 @@ from microfactory.api import schemas as s
 from microfactory.api.context import ApiContext
 from microfactory.api.deps import ALLOW_ACK, ALLOW_QUALITY, ALLOW_READ, context, note_detail
 from microfactory.services.alerts import Alert, AlertService
-from microfactory.services.ports import GenealogyReader, QualityStore
+from microfactory.services.genealogy import trace
+from microfactory.services.ports import QualityStore
 from microfactory.services.quality import (
     disposition_ncr,
     hold_from_row,
     list_ncrs,
     release_lot,
-    trace,
 )
 
 router = APIRouter()
@@ -198,7 +198,8 @@ def disposition(
     "/quality/trace/{key}",
     response_model=dict[str, Any],
     tags=["quality"],
-    summary="Genealogy: forward from a material lot, backward from a serial, part or lot",
+    summary="Genealogy: forward from a material lot (to the customers), backward from an "
+    "order, a work order, a serial, a part or a lot (to the material lots)",
 )
 def genealogy(
     key: str,
@@ -206,6 +207,5 @@ def genealogy(
     store: Annotated[QualityStore, Depends(quality_store)],
     ctx: Ctx,
 ) -> dict[str, Any]:
-    reader: GenealogyReader = ctx.genealogy
     with ctx.uow() as tx:
-        return trace(tx, store, reader, key)
+        return trace(tx, store, key)

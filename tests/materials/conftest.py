@@ -1,0 +1,70 @@
+"""Materials fixtures: one unit of work per store (in memory, SQLite, PostgreSQL), the demo
+factory loaded (its opening lots received) and, for consumption, released orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import yaml
+from microfactory.store.factory_file import load_factory
+
+from microfactory.bootstrap import DEMO_FACTORY
+from microfactory.orders import Factory, OrderLine
+from microfactory.services.materials import receive_opening_lots
+from microfactory.services.orders import OrderRequest, place_order, release_order
+from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.store.base import make_engine
+from microfactory.store.memory import MemoryUnitOfWorkFactory
+from microfactory.store.migrate import upgrade
+from microfactory.store.sql import SqlUnitOfWorkFactory
+
+T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
+
+
+def make_uow(kind: str, request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFactory]:
+    if kind == "memory":
+        yield MemoryUnitOfWorkFactory()
+        return
+    url = request.getfixturevalue("sqlite_url" if kind == "sqlite" else "pg_url")
+    engine = make_engine(url)
+    upgrade(engine)
+    yield SqlUnitOfWorkFactory(engine)
+    engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def uow(request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFactory]:
+    yield from make_uow(request.param, request)
+
+
+def load_demo(uow: UnitOfWorkFactory, at: datetime = T0) -> Factory:
+    factory = load_factory(DEMO_FACTORY)
+    with uow() as tx:
+        tx.factory.save(factory, yaml.safe_load(DEMO_FACTORY.read_text()), str(DEMO_FACTORY))
+        receive_opening_lots(tx, factory, at)
+        tx.commit()
+    return factory
+
+
+def release(
+    uow: UnitOfWorkFactory,
+    order_id: str,
+    lines: tuple[OrderLine, ...],
+    customer: str = "acme",
+    due_days: float = 5,
+) -> None:
+    with uow() as tx:
+        place_order(
+            tx,
+            OrderRequest(customer, lines, T0 + timedelta(days=due_days), order_id=order_id),
+            T0 - timedelta(hours=1),
+        )
+        release_order(tx, order_id, T0 - timedelta(hours=1))
+        tx.commit()
+
+
+@pytest.fixture
+def loaded(uow: UnitOfWorkFactory) -> tuple[UnitOfWorkFactory, Factory]:
+    return uow, load_demo(uow)
