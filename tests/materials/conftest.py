@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
-from microfactory.store.factory_file import load_factory
 
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.orders import Factory, OrderLine
+from microfactory.orders.factory_file import load_factory
 from microfactory.services.materials import receive_opening_lots
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.ports import UnitOfWorkFactory

@@ -7,10 +7,10 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from microfactory.store.factory_file import load_factory
 
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.orders import BomLine, Material, MaterialLot
+from microfactory.orders.factory_file import load_factory
 from microfactory.orders.materials import SupplierTerms, convert
 from microfactory.orders.stock import (
     LotStock,

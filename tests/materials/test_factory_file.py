@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
-from microfactory.store.factory_file import factory_from_dict
 
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core import ValidationError
+from microfactory.orders.factory_file import factory_from_dict
 from microfactory.orders.materials import SupplierTerms
 
 

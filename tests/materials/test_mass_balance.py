@@ -16,12 +16,12 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from microfactory.store.factory_file import load_factory
 from sqlalchemy import delete
 
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core.errors import ValidationError
 from microfactory.orders import Factory, OrderLine
+from microfactory.orders.factory_file import load_factory
 from microfactory.orders.stock import MovementKind
 from microfactory.services.consumption import MaterialsHandler
 from microfactory.services.materials import Receipt, adjust, mass_balance, receive
