@@ -210,6 +210,13 @@ def test_a_quoted_model_is_printed_on_an_octoprint_printer(farm: Farm) -> None:
             now,
         )
         assert oee[printer].gq == 1, "OEE counts the part"
+        # the material went out of stock when the reactor applied the finished print: the
+        # slicer's grams, against the work order (issued, or a discrepancy if no lot had it)
+        with container.uow() as tx:
+            moved = tx.stock.movements(work_orders=[job.work_order])
+        assert [m.material for m in moved] == ["pla-black"]
+        assert moved[0].kind.value in ("issue", "discrepancy")
+        assert moved[0].quantity == pytest.approx(job.filament_g / 1000, rel=1e-3)
     finally:
         container.close()
     row = farm.status()[printer]

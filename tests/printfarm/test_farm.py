@@ -24,7 +24,6 @@ from microfactory.services.quoting import QuoteService
 from microfactory.shopfloor.events import Event, JobEvent, PartCounter, SampleBatch, StateChanged
 from microfactory.shopfloor.printers import HostState, JobState, PlateClearing, PrinterStatus
 from microfactory.store.model_file_tables import SqlModelStore
-from microfactory.store.quality_store import SqlQualityStore
 from microfactory.store.quoting_tables import SqlQuoteStore
 from printfarm.conftest import farm_factory
 from printfarm.fake_host import FakePrinterHost
@@ -168,9 +167,15 @@ def test_an_accepted_quote_is_sliced_started_and_reported_through_events(shop: S
     assert row["remaining_g"] == pytest.approx(500 - job.filament_g, abs=0.1)
     assert row["plate_clear"] is False  # an operator must clear it again
     assert shop.of(SampleBatch, m), "temperatures are published as samples"
-    (used,) = SqlQualityStore(shop.container.engine).consumption(work_order=job.work_order)
-    assert used["material_lot"] == "PLA-B-1"
-    assert used["quantity_kg"] == pytest.approx(job.filament_g / 1000)
+    # the stock follows on the event path: the finished event names the spool's lot, and the
+    # slicer's grams per part are the operation's material estimate the reactor issues
+    (finished,) = [e for e in shop.of(JobEvent, m) if e.action == "finished"]  # type: ignore[attr-defined]
+    assert finished.material_lot == "PLA-B-1"  # type: ignore[attr-defined]
+    with shop.container.uow() as tx:
+        estimate = tx.stock.estimates([op])[op]
+    assert (estimate.source, estimate.material) == ("slicer", "pla-black")
+    grams = estimate.quantity * (1000 if estimate.unit == "kg" else 1)
+    assert grams == pytest.approx(job.filament_g / job.parts, rel=1e-6)
 
 
 def test_events_carry_consecutive_sequence_numbers_per_printer(shop: Shop) -> None:
