@@ -172,6 +172,7 @@ class NatsLink:
                 disconnected_cb=on_disconnect,
                 ping_interval=5,
                 max_outstanding_pings=3,
+                drain_timeout=2,
                 **self._auth,
             )
         except (TimeoutError, nats.errors.Error, OSError) as exc:
