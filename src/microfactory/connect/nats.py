@@ -161,25 +161,41 @@ class NatsLink:
             self.disconnects += 1
 
         try:
-            self.nc = await nats.connect(
-                servers=self.servers,
-                name=self.name,
-                connect_timeout=max(1, int(timeout)),
-                reconnect_time_wait=0.5,
-                max_reconnect_attempts=-1,
-                allow_reconnect=True,
-                error_cb=on_error,
-                disconnected_cb=on_disconnect,
-                ping_interval=5,
-                max_outstanding_pings=3,
-                drain_timeout=2,
-                **self._auth,
+            self.nc = await asyncio.wait_for(
+                self._connect(timeout, on_error, on_disconnect),
+                max(3.0, 2 * timeout * len(self.servers)),
             )
-        except (TimeoutError, nats.errors.Error, OSError) as exc:
+        except TimeoutError:
+            last = self.errors[-1] if self.errors else "no answer"
+            raise ConnectorError(
+                f"cannot connect to NATS at {','.join(self.servers)}: {last}"
+            ) from None
+        except (nats.errors.Error, OSError) as exc:
             raise ConnectorError(
                 f"cannot reach NATS at {','.join(self.servers)}: {exc or type(exc).__name__}"
             ) from exc
         self.js = self.nc.jetstream(timeout=5.0)
+
+    async def _connect(
+        self,
+        timeout: float,
+        on_error: Callable[[Exception], Awaitable[None]],
+        on_disconnect: Callable[[], Awaitable[None]],
+    ) -> Client:
+        return await nats.connect(
+            servers=self.servers,
+            name=self.name,
+            connect_timeout=max(1, int(timeout)),
+            reconnect_time_wait=0.5,
+            max_reconnect_attempts=-1,
+            allow_reconnect=True,
+            error_cb=on_error,
+            disconnected_cb=on_disconnect,
+            ping_interval=5,
+            max_outstanding_pings=3,
+            drain_timeout=2,
+            **self._auth,
+        )
 
     @property
     def connected(self) -> bool:
