@@ -43,3 +43,14 @@ def secure_server(tmp_path: Path) -> Iterator[NatsCluster]:
         yield c
     finally:
         c.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[NatsCluster]:
+    """One JetStream server of our own (no cluster), without accounts."""
+    require_nats_server()
+    c = NatsCluster(tmp_path / "nats-one", nodes=1).start()
+    try:
+        yield c
+    finally:
+        c.stop()

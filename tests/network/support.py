@@ -67,7 +67,11 @@ class Producer:
                 state = MachineState.EXECUTING if s % 8 == 0 else MachineState.NOT_EXECUTING
                 events.append(
                     StateChanged(
-                        event_id=eid, machine=machine, seq=s, ts=ts, state=state,
+                        event_id=eid,
+                        machine=machine,
+                        seq=s,
+                        ts=ts,
+                        state=state,
                         mode=MachineMode.PROCESSING if s % 8 == 0 else MachineMode.IDLE,
                     )
                 )
@@ -133,6 +137,19 @@ class Proc:
         return self.err.read_text(errors="replace")[-3000:] if self.err.exists() else ""
 
 
+def binary_stl(mesh: Any) -> bytes:
+    """Binary STL of a trimesh mesh (80-byte header, count, 50 bytes per facet)."""
+    import io
+    import struct
+
+    out = io.BytesIO()
+    out.write(b"network test part".ljust(80, b"\0"))
+    out.write(struct.pack("<I", len(mesh.faces)))
+    for tri, normal in zip(mesh.triangles, mesh.face_normals, strict=True):
+        out.write(struct.pack("<12fH", *normal, *tri.ravel(), 0))
+    return out.getvalue()
+
+
 def hub_keys(hub: SqlHubStore, site: str) -> list[str]:
     return [key for _, _, key in hub.site_keys(site)]
 
@@ -147,9 +164,7 @@ def wait_for_hub(hub: SqlHubStore, expected: dict[str, list[str]], timeout: floa
         if all(counts[s] >= len(ids) for s, ids in expected.items()):
             return
         time.sleep(0.25)
-    raise AssertionError(
-        f"hub has {counts}, expected { {s: len(v) for s, v in expected.items()} }"
-    )
+    raise AssertionError(f"hub has {counts}, expected { {s: len(v) for s, v in expected.items()} }")
 
 
 def assert_exactly_once_in_order(hub: SqlHubStore, site: str, produced: list[str]) -> None:
