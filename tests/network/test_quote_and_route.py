@@ -144,7 +144,7 @@ def test_network_quote_routes_to_the_earliest_site_which_plans_it(
         procs["site-a"].start()  # back: takes the order, places and plans it
         _wait(
             lambda: (
-                [r for r in hub.table("routes") if r["id"] == route["route_id"]][0]["status"]
+                next(r for r in hub.table("routes") if r["id"] == route["route_id"])["status"]
                 != "routed"
             ),
             90,
