@@ -46,6 +46,7 @@ class Producer:
     url: str
     batch: int = 20
     period_s: float = 0.05
+    realtime: bool = False  # event time = wall clock (to measure lag); else simulated
     produced: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -57,11 +58,12 @@ class Producer:
 
     def write(self, n: int) -> None:
         events: list[Any] = []
+        now = datetime.now(UTC)
         for _ in range(n):
             self._seq += 1
             s = self._seq
             machine = f"m{s % 3}"
-            ts = T0 + timedelta(seconds=s)
+            ts = now if self.realtime else T0 + timedelta(seconds=s)
             eid = f"{self.site}-{s}"
             if s % 4 == 0:
                 state = MachineState.EXECUTING if s % 8 == 0 else MachineState.NOT_EXECUTING
@@ -82,9 +84,12 @@ class Producer:
         self.produced.extend(e.event_id for e in events)
 
     def _run(self) -> None:
+        """A batch every `period_s` on a fixed schedule (a slow write is caught up)."""
+        due = time.monotonic()
         while not self._stop.is_set():
             self.write(self.batch)
-            self._stop.wait(self.period_s)
+            due += self.period_s
+            self._stop.wait(max(0.0, due - time.monotonic()))
 
     def start(self) -> Producer:
         self._stop.clear()
