@@ -8,7 +8,9 @@ and the latency of a network quote with 5 sites. Prints one JSON object.
 What each figure means:
 * throughput: two site databases each hold N committed events in their outbox; the hub
   (PostgreSQL) and both `network site` processes start; events/s = 2N / time until the hub
-  stored the last one (outbox read + JetStream R3 publish with acks + consumer + PostgreSQL).
+  stored the last one (outbox read + JetStream R3 publish with acks + consumer + PostgreSQL),
+  once from the sites' start (with their ~2 s of Python start-up) and once between the first
+  and the last record the hub stored.
 * lag at 5,000 events/s: producers commit 2,500 events/s per site (event time = wall clock);
   lag = hub commit time − event time, p50 / p99 over every event.
 * the peer: a publisher on broker A (QoS 1), A bridged to broker B (`topic mf/# out 1`), a
@@ -23,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,12 +37,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
+from tests.network.natscluster import NatsCluster, free_ports, server_version  # noqa: E402
+from tests.network.support import Proc, Producer, site_database  # noqa: E402
 
 from microfactory.store.base import make_engine  # noqa: E402
 from microfactory.store.migrate import upgrade  # noqa: E402
 from microfactory.store.network_tables import SqlHubStore  # noqa: E402
-from tests.network.natscluster import NatsCluster, free_ports, server_version  # noqa: E402
-from tests.network.support import MF, Proc, Producer, site_database  # noqa: E402
 
 PG_ADMIN = os.environ.get(
     "MICROFACTORY_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -93,13 +94,19 @@ def replication(work: Path, cluster: NatsCluster, events: int, lag_seconds: floa
         for s in sites
     }
     total = 2 * events
-    while hub.counts_by_kind() == {} or sum(
-        sum(k.values()) for k in hub.counts_by_kind().values()
-    ) < total:
+    while (
+        hub.counts_by_kind() == {}
+        or sum(sum(k.values()) for k in hub.counts_by_kind().values()) < total
+    ):
         time.sleep(0.2)
         if time.monotonic() - began > 600:
             raise RuntimeError("replication did not finish in 10 minutes")
     seconds = time.monotonic() - began  # includes the site processes' start (~2 s)
+    with hub.engine.connect() as conn:
+        first, last = conn.execute(
+            text("SELECT min(received_at), max(received_at) FROM net_hub_records")
+        ).one()
+    steady = (last - first).total_seconds()
     cpu = {name: cpu_seconds(p.proc.pid) for name, p in [*procs.items(), ("hub", hub_proc)]}
     cpu.update({m.name: cpu_seconds(m.proc.pid) for m in cluster.members if m.proc})
     # lag at 5,000 events/s: 2,500 per site, 50 events every 20 ms
@@ -133,6 +140,8 @@ def replication(work: Path, cluster: NatsCluster, events: int, lag_seconds: floa
             "events": total,
             "seconds": round(seconds, 2),
             "events_per_s": round(total / seconds),
+            "first_to_last_stored_s": round(steady, 2),
+            "events_per_s_first_to_last": round(total / steady) if steady > 0 else None,
             "cpu_seconds_by_process": {k: round(v, 1) for k, v in cpu.items()},
         },
         "lag": {
@@ -236,11 +245,11 @@ def mosquitto_bridge(work: Path, messages: int, lag_seconds: float) -> dict:
 
 def quote_latency(work: Path, cluster: NatsCluster, quotes: int) -> dict:
     import trimesh
+    from tests.network.support import binary_stl
 
     from microfactory.bootstrap import DEMO_FACTORY, bootstrap
     from microfactory.services.factory import init_factory
     from microfactory.store import outbox
-    from tests.network.support import binary_stl
 
     hub_url = pg_database("mf_bench_network_quote")
     nats = cluster.urls()

@@ -31,6 +31,7 @@ from microfactory.services.quoting import QuoteService, QuotingSettings
 from microfactory.store.auth_sql import SqlAlertAckStore, SqlAuditStore, SqlAuthStore
 from microfactory.store.dashboard_sql import SqlDashboardQueries
 from microfactory.store.execution_sql import SqlExecutionStore
+from microfactory.store.network_tables import SqlHubStore
 from microfactory.store.planning_sql import SqlPlanStore
 from microfactory.store.quality_store import SqlQualityStore
 from microfactory.store.quoting_tables import SqlQuoteStore
@@ -124,6 +125,7 @@ def build_context(
         genealogy=SqlQualityStore(engine),
         planning=planning,
         quotes=quotes,
+        network_hub=SqlHubStore(engine),
     )
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx
@@ -132,7 +134,7 @@ def build_context(
 def build_app(
     container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
 ) -> FastAPI:
-    from microfactory.api.routes import quality, shopfloor
+    from microfactory.api.routes import network, quality, shopfloor
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
 
@@ -143,6 +145,7 @@ def build_app(
             ("/api/v1", shopfloor.router),
             ("/api/v1", quality.router),
             ("/api/v1", quote_routes.router),
+            ("/api/v1", network.router),
             ("", quote_routes.track_page_router),
             ("", pages_router),
         ],

@@ -286,7 +286,11 @@ async def _run_hub(
         if await _connect(link, stop):
             await link.ensure_streams(StreamLimits(replicas=replicas))
             fetch = await link.pull(
-                HUB_DURABLE, EVENTS_STREAM, filter_subject=EVENTS_SUBJECTS, create=True
+                HUB_DURABLE,
+                EVENTS_STREAM,
+                filter_subject=EVENTS_SUBJECTS,
+                create=True,
+                ack_all=True,
             )
             await consumer.run(stop, fetch, batch=batch)
             await link.close()

@@ -97,6 +97,7 @@ class Inbound:
     data: bytes
     headers: dict[str, str]
     raw: Msg
+    stream_seq: int
 
     async def ack(self) -> None:
         await self.raw.ack()
@@ -292,15 +293,14 @@ class NatsLink:
                 failure.append("no stream answers (is the hub's stream created?)")
             elif status:
                 failure.append(f"status {status} {head.get('Description', '')}".strip())
+            elif b'"error"' not in msg.data and msg.data.startswith(b'{"stream"'):
+                acked.add(seq)  # {"stream":..,"seq":..[,"duplicate":true]}: stored
             else:
                 try:
                     answer = json.loads(msg.data)
-                except ValueError:
-                    answer = {"error": {"description": "unreadable acknowledgement"}}
-                if "error" in answer:
                     failure.append(str(answer["error"].get("description", answer["error"])))
-                else:
-                    acked.add(seq)
+                except (ValueError, KeyError, AttributeError):
+                    failure.append(f"unreadable acknowledgement {msg.data[:80]!r}")
             changed.set()
 
         try:
@@ -375,17 +375,24 @@ class NatsLink:
     # -- consuming -------------------------------------------------------------------------------
 
     async def pull(
-        self, durable: str, stream: str, *, filter_subject: str | None = None, create: bool
+        self,
+        durable: str,
+        stream: str,
+        *,
+        filter_subject: str | None = None,
+        create: bool,
+        ack_all: bool = False,
     ) -> Callable[[int, float], Awaitable[list[Inbound]]]:
         """A fetch function on a durable pull consumer. With `create`, the consumer is made
         when missing (the hub); without, it must exist (a site binds to its route
-        consumer)."""
+        consumer). `ack_all`: acknowledging a message acknowledges every earlier one (the
+        hub acknowledges once per batch)."""
         _, js = self._client()
         try:
             if create:
                 config = ConsumerConfig(
                     durable_name=durable,
-                    ack_policy=AckPolicy.EXPLICIT,
+                    ack_policy=AckPolicy.ALL if ack_all else AckPolicy.EXPLICIT,
                     deliver_policy=DeliverPolicy.ALL,
                     ack_wait=30.0,
                     max_deliver=-1,
@@ -409,7 +416,10 @@ class NatsLink:
                 raise ConnectorError(f"consumer {durable} does not exist") from exc
             except nats.errors.Error as exc:
                 raise ConnectorError(f"fetch from {durable} failed: {exc}") from exc
-            return [Inbound(m.subject, m.data, dict(m.headers or {}), m) for m in got]
+            return [
+                Inbound(m.subject, m.data, dict(m.headers or {}), m, m.metadata.sequence.stream)
+                for m in got
+            ]
 
         return fetch
 

@@ -72,6 +72,8 @@ class Inbound(Protocol):
     def subject(self) -> str: ...
     @property
     def data(self) -> bytes: ...
+    @property
+    def stream_seq(self) -> int: ...
     async def ack(self) -> None: ...
     async def nak(self, delay: float | None = None) -> None: ...
 
@@ -496,8 +498,24 @@ class HubConsumer:
                 self.reload()
                 await _sleep(stop, 1.0)
                 continue
-            for msg in acks:
-                await msg.ack()
+            await self.acknowledge(acks)
+
+    def held_floor(self) -> int | None:
+        """The lowest stream sequence of a message still held (waiting for its
+        predecessor): an acknowledgement must not reach it."""
+        seqs = [
+            m.stream_seq for held in self.waiting.values() for _, ms in held.values() for m in ms
+        ]
+        return min(seqs) if seqs else None
+
+    async def acknowledge(self, acks: Sequence[Inbound]) -> None:
+        """Acknowledge what is stored, with the consumer's ack-all policy: one ack for the
+        highest message below every held one; those above a held one are left to be
+        redelivered (then dropped as duplicates)."""
+        floor = self.held_floor()
+        below = [m for m in acks if floor is None or m.stream_seq < floor]
+        if below:
+            await max(below, key=lambda m: m.stream_seq).ack()
 
 
 # -- hub: network quote and routing -----------------------------------------------------------
@@ -656,6 +674,60 @@ def network_status(store: HubStore) -> dict[str, Any]:
                     if s.get("last_heartbeat_at") is None
                     else s["last_heartbeat_at"].isoformat()
                 ),
+            }
+        )
+    return {"sites": out}
+
+
+FLEET_VIEWS = ("orders", "plans", "machines", "oee", "alerts", "quotes", "routes", "gaps")
+
+
+class FleetReader(Protocol):
+    """Port: the read side of the hub's fleet view."""
+
+    def sites(self) -> list[dict[str, Any]]: ...
+    def table(
+        self, name: str, site: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]: ...
+    def counts_by_kind(self, site: str | None = None) -> dict[str, dict[str, int]]: ...
+
+
+def fleet_view(store: FleetReader, name: str, site: str | None, limit: int) -> list[dict[str, Any]]:
+    """One table of the fleet view (orders, plans, machines, OEE inputs per day, quality
+    alerts and NCRs, quotes, routed orders, gaps), optionally of one site."""
+    if name not in FLEET_VIEWS:
+        raise ValidationError(
+            f"unknown view {name!r}; one of {', '.join(FLEET_VIEWS)}", where="view"
+        )
+    return store.table(name, site=site, limit=limit)
+
+
+def fleet_overview(store: FleetReader) -> dict[str, Any]:
+    """Per site: status, records by kind, machines by state, OEE inputs in total, open
+    quality alerts — the network overview."""
+    status = {s["site"]: s for s in network_status(store)["sites"]}  # type: ignore[arg-type]
+    kinds = store.counts_by_kind()
+    out = []
+    for site, st in sorted(status.items()):
+        machines = store.table("machines", site=site)
+        oee = store.table("oee", site=site, limit=100_000)
+        states: dict[str, int] = {}
+        for m in machines:
+            states[str(m["state"])] = states.get(str(m["state"]), 0) + 1
+        run = sum(r["executing_s"] for r in oee)
+        planned = run + sum(r["not_executing_s"] + r["out_of_service_s"] for r in oee)
+        good = sum(r["good"] for r in oee)
+        made = good + sum(r["reject"] for r in oee)
+        out.append(
+            {
+                **st,
+                "records": kinds.get(site, {}),
+                "machines": len(machines),
+                "machine_states": states,
+                "availability": None if planned == 0 else round(run / planned, 4),
+                "quality_ratio": None if made == 0 else round(good / made, 4),
+                "orders": len(store.table("orders", site=site, limit=100_000)),
+                "quality_alerts": len(store.table("alerts", site=site, limit=100_000)),
             }
         )
     return {"sites": out}
