@@ -73,7 +73,11 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
-def replication(work: Path, cluster: NatsCluster, events: int, lag_seconds: float) -> dict:
+def replication(
+    work: Path, cluster: NatsCluster, events: int, lag_seconds: float, pack: int
+) -> dict:
+    work = work / f"pack-{pack}"
+    work.mkdir()
     hub_url = pg_database("mf_bench_network")
     hub = SqlHubStore(make_engine(hub_url))
     sites = ("site-a", "site-b")
@@ -89,7 +93,10 @@ def replication(work: Path, cluster: NatsCluster, events: int, lag_seconds: floa
     began = time.monotonic()
     procs = {
         s: Proc(
-            ["network", "site", "--site", s, "--nats", nats, "--db", producers[s].url], work, s
+            ["network", "site", "--site", s, "--nats", nats, "--db", producers[s].url]
+            + ["--pack", str(pack)],
+            work,
+            s,
         ).start()
         for s in sites
     }
@@ -136,6 +143,7 @@ def replication(work: Path, cluster: NatsCluster, events: int, lag_seconds: floa
     for p in producers.values():
         p.close()
     return {
+        "records_per_message": pack,
         "throughput": {
             "events": total,
             "seconds": round(seconds, 2),
@@ -208,9 +216,9 @@ def mosquitto_bridge(work: Path, messages: int, lag_seconds: float) -> dict:
     began = time.monotonic()
     for i in range(messages):
         pub.publish(f"mf/site-{i % 2}/counter/m1", message(), qos=1)
-    done.wait(300)
+    done.wait(120)
     seconds = time.monotonic() - began
-    throughput = {"messages": len(received), "seconds": round(seconds, 2)}
+    throughput = {"sent": messages, "messages": len(received), "seconds": round(seconds, 2)}
     throughput["messages_per_s"] = round(len(received) / seconds)
     # lag at 5,000 msg/s
     received.clear()
@@ -316,6 +324,7 @@ def main() -> None:
     parser.add_argument("--lag-seconds", type=float, default=15.0)
     parser.add_argument("--quotes", type=int, default=30)
     parser.add_argument("--skip-quote", action="store_true")
+    parser.add_argument("--packs", default="1,100", help="records per NATS message, each run")
     args = parser.parse_args()
     out: dict = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -327,9 +336,11 @@ def main() -> None:
         work = Path(tmp)
         cluster = NatsCluster(work / "nats", nodes=3).start()
         try:
-            out["microfactory_jetstream_r3"] = replication(
-                work, cluster, args.events, args.lag_seconds
-            )
+            out["microfactory_jetstream_r3"] = []
+            for size in (int(p) for p in args.packs.split(",")):
+                out["microfactory_jetstream_r3"].append(
+                    replication(work, cluster, args.events, args.lag_seconds, size)
+                )
             out["mosquitto_bridge"] = mosquitto_bridge(work, 2 * args.events, args.lag_seconds)
             if not args.skip_quote:
                 out["network_quote"] = quote_latency(work, cluster, args.quotes)

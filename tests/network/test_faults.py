@@ -25,6 +25,7 @@ from .support import Proc, Producer, assert_exactly_once_in_order, site_database
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(420)]
 CUTOFF_S = float(os.environ.get("MICROFACTORY_TEST_CUTOFF_S", "30"))
 SITES = ("site-a", "site-b")
+PACK = {"site-a": "1", "site-b": "50"}
 
 
 @dataclass
@@ -68,6 +69,8 @@ def network(cluster: NatsCluster, pg_url: str, tmp_path: Path) -> Iterator[Netwo
         url = site_database(tmp_path / f"{site}.db", site)
         producers[site] = Producer(site, url)
         args = ["network", "site", "--site", site, "--nats", cluster.urls(), "--db", url]
+        # site-a: one record a message (de-duplicated by event id); site-b: packs of 50
+        args += ["--pack", PACK[site]]
         sites[site] = Proc(args, tmp_path, site)
     net = Network(cluster, pg_url, SqlHubStore(engine), None, sites, producers, tmp_path)  # type: ignore[arg-type]
     net.hub_proc = net.hub_process().start()

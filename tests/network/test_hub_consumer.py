@@ -122,6 +122,20 @@ def test_one_acknowledgement_per_batch_never_reaches_a_held_message(store: SqlHu
     assert late.acked and not held.acked  # one ack (ack-all) covers the held a-3 too
 
 
+def test_packed_records_are_applied_like_single_ones(store: SqlHubStore) -> None:
+    from microfactory.services.network import pack
+    from microfactory.store.outbox import OutboxMessage
+
+    rows = [OutboxMessage(i, "mf.a.counter.m1", f"a:{i}", record("a", i).data) for i in (1, 2, 3)]
+    [packed] = pack("a", rows, 50)
+    assert packed.seq == 3 and packed.msg_id == "a:pack:1-3" and packed.subject == "mf.a.pack"
+    consumer = HubConsumer(store)
+    feed(consumer, [Msg(packed.subject, packed.payload)])
+    feed(consumer, [Msg(packed.subject, packed.payload)])  # a re-published pack
+    assert [s for s, _, _ in store.site_keys("a")] == [1, 2, 3]
+    assert len(pack("a", rows, 2)) == 2 and pack("a", rows, 1) == rows
+
+
 def test_counters_feed_the_fleet_view(store: SqlHubStore) -> None:
     consumer = HubConsumer(store)
     feed(consumer, [record("a", i) for i in range(1, 6)])

@@ -132,12 +132,21 @@ def site_cmd(
         float, typer.Option(help="Sample thinning, see `network enable`")
     ] = 0.0,
     batch: Annotated[int, typer.Option(help="Outbox rows per publish batch")] = 2000,
+    pack: Annotated[
+        int,
+        typer.Option(
+            help="Records per NATS message (1: one each, de-duplicated by event id; more: "
+            "fewer, larger messages, de-duplicated by range and at the hub)"
+        ),
+    ] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run a site's replication, answer network quotes and take routed orders until SIGTERM;
     then print JSON counters."""
     _logging(verbose)
-    counters = asyncio.run(_run_site(site, nats, db, user, password, creds, sample_interval, batch))
+    counters = asyncio.run(
+        _run_site(site, nats, db, user, password, creds, sample_interval, batch, pack)
+    )
     print_json(counters)
 
 
@@ -174,6 +183,7 @@ async def _run_site(
     creds: str | None,
     sample_interval: float,
     batch: int,
+    pack: int = 1,
 ) -> dict[str, Any]:
     from microfactory.cli.common import open_container
     from microfactory.connect.nats import (
@@ -194,7 +204,7 @@ async def _run_site(
             nats, name=f"microfactory-site-{site}", user=user, password=password, creds_file=creds
         )
         stop = _stop_event()
-        replicator = SiteReplicator(box, link, batch=batch, window=batch)
+        replicator = SiteReplicator(box, link, batch=batch, window=batch, pack=pack)
         quote, accept = _site_services(container)
         responder = SiteQuoteResponder(site, quote)
         taker = RouteTaker(box, accept)

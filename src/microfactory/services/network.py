@@ -39,6 +39,8 @@ from microfactory.core.ids import new_id
 log = logging.getLogger(__name__)
 
 HEARTBEAT_KIND = "heartbeat"
+PACK_SUFFIX = ".pack"
+PACK_BYTES = 512 * 1024
 
 
 # -- ports ------------------------------------------------------------------------------------
@@ -87,7 +89,7 @@ class Link(Protocol):
     @property
     def connected(self) -> bool: ...
     async def publish_ordered(
-        self, messages: Sequence[OutboxMessage], *, window: int = ..., timeout: float = ...
+        self, messages: Sequence[OutboxMessage | Pack], *, window: int = ..., timeout: float = ...
     ) -> tuple[int, str | None]: ...
     async def publish(self, subject: str, payload: bytes) -> None: ...
 
@@ -158,13 +160,64 @@ class ReplicationCounters:
     acknowledged_upto: int = 0
 
 
+@dataclass(frozen=True)
+class Pack:
+    """Consecutive outbox rows in one message (`mf.<site>.pack`, one envelope a line); its
+    `seq` is its last row's, its id names the range, so a re-publish of the same range is
+    de-duplicated by JetStream and any overlap by the hub's watermark."""
+
+    seq: int
+    subject: str
+    msg_id: str
+    payload: bytes
+
+
+def pack(
+    site: str, messages: Sequence[OutboxMessage], size: int, epoch: str = ""
+) -> list[OutboxMessage | Pack]:
+    """Group consecutive rows, at most `size` rows and PACK_BYTES bytes a message (size 1:
+    one row a message, with the row's own subject and event-id message id). The id holds
+    the site database's epoch, so a re-created site's first packs are not taken for
+    duplicates of the old one's."""
+    if size <= 1:
+        return list(messages)
+    out: list[OutboxMessage | Pack] = []
+    group: list[OutboxMessage] = []
+    nbytes = 0
+
+    def flush() -> None:
+        if group:
+            first, last = group[0].seq, group[-1].seq
+            out.append(
+                Pack(
+                    last,
+                    f"mf.{site}{PACK_SUFFIX}",
+                    f"{site}:{epoch}:pack:{first}-{last}"
+                    if epoch
+                    else f"{site}:pack:{first}-{last}",
+                    b"\n".join(m.payload for m in group),
+                )
+            )
+            group.clear()
+
+    for m in messages:
+        if group and (len(group) >= size or nbytes + len(m.payload) > PACK_BYTES):
+            flush()
+            nbytes = 0
+        group.append(m)
+        nbytes += len(m.payload) + 1
+    flush()
+    return out
+
+
 @dataclass
 class SiteReplicator:
-    """Publishes the outbox until `stop` is set."""
+    """Publishes the outbox until `stop` is set; `pack` rows per message (1: one each)."""
 
     outbox: SiteOutbox
     link: Link
     batch: int = 2000
+    pack: int = 1
     window: int = 2000
     ack_timeout_s: float = 5.0
     idle_s: float = 0.05
@@ -199,7 +252,9 @@ class SiteReplicator:
         if not messages:
             return 0
         upto, error = await self.link.publish_ordered(
-            messages, window=self.window, timeout=self.ack_timeout_s
+            pack(self.outbox.site, messages, self.pack, self.outbox.epoch),
+            window=self.window,
+            timeout=self.ack_timeout_s,
         )
         done = 0
         if upto:
@@ -387,20 +442,20 @@ class HubConsumer:
         acks: list[Inbound] = []
         touched: set[str] = set()
         for msg in messages:
-            try:
-                item = parse_record(msg.data)
-            except ValidationError as exc:
-                log.error("dropped on %s: %s", msg.subject, exc)
-                self.counters.malformed += 1
-                acks.append(msg)
-                continue
-            if isinstance(item, dict):
-                beats.append(item)
-                acks.append(msg)
-                continue
-            if not self._admit(item, msg, acks):
-                continue
-            touched.add(item.site)
+            for line in msg.data.split(b"\n") if msg.subject.endswith(PACK_SUFFIX) else [msg.data]:
+                try:
+                    item = parse_record(line)
+                except ValidationError as exc:
+                    log.error("dropped on %s: %s", msg.subject, exc)
+                    self.counters.malformed += 1
+                    acks.append(msg)
+                    continue
+                if isinstance(item, dict):
+                    beats.append(item)
+                    acks.append(msg)
+                    continue
+                if self._admit(item, msg, acks):
+                    touched.add(item.site)
         for site in sorted(touched | set(self.waiting)):
             ready.extend(self._drain(site, acks))
         self.counters.waiting = sum(len(w) for w in self.waiting.values())
