@@ -93,8 +93,18 @@ def replication(
     began = time.monotonic()
     procs = {
         s: Proc(
-            ["network", "site", "--site", s, "--nats", nats, "--db", producers[s].url]
-            + ["--pack", str(pack)],
+            [
+                "network",
+                "site",
+                "--site",
+                s,
+                "--nats",
+                nats,
+                "--db",
+                producers[s].url,
+                "--pack",
+                str(pack),
+            ],
             work,
             s,
         ).start()
