@@ -90,17 +90,22 @@ def enable_cmd(
             help="Replicate at most one sample batch per machine per S seconds (0: all, -1: none)"
         ),
     ] = 0.0,
+    backfill: Annotated[
+        bool, typer.Option("--backfill", help="Also enqueue the history already stored")
+    ] = False,
 ) -> None:
-    """Replicate this database as SITE from now on (its changes go into the outbox)."""
+    """Replicate this database as SITE from now on (its changes go into the outbox); with
+    --backfill, its stored events and samples too (a site joining with its past)."""
     from microfactory.cli.common import open_container
     from microfactory.store import outbox
 
     container = open_container(db)
     try:
         setting = outbox.enable(container.engine, site, sample_interval_s=sample_interval)
+        queued = outbox.backfill(container.engine) if backfill else 0
     finally:
         container.close()
-    print_json({"site": setting.site, "epoch": setting.epoch, "next_seq": setting.next_seq})
+    print_json({"site": setting.site, "epoch": setting.epoch, "backfilled": queued})
 
 
 @network_app.command("disable")
@@ -148,6 +153,56 @@ def site_cmd(
         _run_site(site, nats, db, user, password, creds, sample_interval, batch, pack)
     )
     print_json(counters)
+
+
+def _announce_machines(container: Any) -> None:
+    """Tell the hub which machines (of which types) this site has, when a factory is loaded."""
+    from microfactory.core.errors import NotFound
+    from microfactory.services.factory import current_factory
+    from microfactory.store import outbox
+
+    try:
+        with container.uow() as tx:
+            factory = current_factory(tx)
+    except NotFound:
+        return
+    with container.engine.begin() as conn:
+        outbox.enqueue(conn, [outbox.machines({m.id: m.type for m in factory.machines})])
+
+
+def _model_installer(container: Any) -> Any:
+    """Register a model shipped by the hub in the site's own registry (the same bytes,
+    checked by their SHA-256; a redelivered model is registered once)."""
+    import base64
+    import hashlib
+    from datetime import UTC, datetime
+
+    from microfactory.core.errors import ValidationError
+    from microfactory.store.maintenance_tables import SqlModelRegistry
+
+    registry = SqlModelRegistry(container.engine)
+
+    def install(shipped: dict[str, Any]) -> dict[str, Any]:
+        data = base64.b64decode(shipped["model_b64"])
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != shipped["sha256"]:
+            raise ValidationError("shipped model does not match its SHA-256", where="model")
+        for known in registry.list(shipped["name"]):
+            if known.model_sha256 == digest:
+                return {"status": "known", "name": known.name, "version": known.version}
+        info = registry.register(
+            name=shipped["name"],
+            kind=shipped["kind_of_model"],
+            model=data,
+            trained_on=f"hub v{shipped['version']}: {shipped['trained_on']}",
+            data_digest=shipped["data_digest"],
+            metrics=dict(shipped["metrics"]),
+            params=dict(shipped["params"]),
+            created_at=datetime.now(UTC),
+        )
+        return {"status": "installed", "name": info.name, "version": info.version}
+
+    return install
 
 
 def _site_services(container: Any) -> tuple[Any, Any]:
@@ -198,6 +253,7 @@ async def _run_site(
     container = open_container(db)
     try:
         setting = outbox.enable(container.engine, site, sample_interval_s=sample_interval)
+        _announce_machines(container)
         box = outbox.SqlOutbox(container.engine, setting)
         user, password = _credentials(user, password)
         link = NatsLink(
@@ -207,7 +263,7 @@ async def _run_site(
         replicator = SiteReplicator(box, link, batch=batch, window=batch, pack=pack)
         quote, accept = _site_services(container)
         responder = SiteQuoteResponder(site, quote)
-        taker = RouteTaker(box, accept)
+        taker = RouteTaker(box, accept, _model_installer(container))
         if await _connect(link, stop):
             await link.serve(QUOTE_SUBJECT, responder.handle)
 
@@ -234,6 +290,7 @@ async def _run_site(
         "quotes_refused": responder.refused,
         "routed_orders_placed": taker.placed,
         "routed_orders_failed": taker.failed,
+        "models_installed": taker.models,
         "disconnects": link.disconnects,
     }
 
@@ -442,6 +499,90 @@ def route_cmd(
             container.close()
 
     print_json(asyncio.run(run()))
+
+
+# -- fleet learning ---------------------------------------------------------------------------
+
+
+@network_app.command("fleet-train")
+def fleet_train_cmd(
+    db: Db = None,
+    nats: Annotated[str | None, typer.Option("--nats", help=NATS_HELP + " (to --ship)")] = None,
+    ship: Annotated[bool, typer.Option("--ship", help="Send the models to every site")] = False,
+    user: User = None,
+    password: Password = None,
+) -> None:
+    """Train one health model per machine type on every site's data (at the hub), register
+    it in the hub's model registry, and with --ship send it to the sites."""
+    import base64
+
+    from microfactory.cli.common import open_container
+    from microfactory.core.clock import SystemClock
+    from microfactory.services.fleet import train_fleet_models
+    from microfactory.store.maintenance_tables import SqlModelRegistry
+    from microfactory.store.network_tables import SqlHubStore
+
+    container = open_container(db)
+    try:
+        hub = SqlHubStore(container.engine)
+        registry = SqlModelRegistry(container.engine)
+        trained = train_fleet_models(hub, registry, SystemClock())
+        out: dict[str, Any] = {
+            "models": [
+                {"name": m.name, "version": m.version, "metrics": m.metrics} for m in trained
+            ]
+        }
+        if ship and nats:
+            sites = [s["site"] for s in hub.sites()]
+
+            async def send() -> list[dict[str, Any]]:
+                _, link, quoter = await _quoter(nats, db, user, password)
+                sent = []
+                try:
+                    for m in trained:
+                        info, data = registry.load(m.name, m.version)
+                        model = {
+                            "name": info.name,
+                            "version": info.version,
+                            "kind_of_model": info.kind,
+                            "trained_on": info.trained_on,
+                            "data_digest": info.data_digest,
+                            "metrics": info.metrics,
+                            "params": info.params,
+                            "sha256": info.model_sha256,
+                            "model_b64": base64.b64encode(data).decode(),
+                        }
+                        for site in sites:
+                            await quoter.ship_model(site, model)
+                            sent.append({"site": site, "model": m.name, "version": m.version})
+                finally:
+                    await link.close()
+                return sent
+
+            out["shipped"] = asyncio.run(send())
+    finally:
+        container.close()
+    print_json(out)
+
+
+@network_app.command("fleet-eval")
+def fleet_eval_cmd(db: Db = None) -> None:
+    """Does pooling every site's lives help? Leave-one-failed-life-out per site and machine
+    type: a model on the site's own lives vs on all sites' lives (JSON)."""
+    from datetime import UTC, datetime
+
+    from microfactory.cli.common import open_container
+    from microfactory.services.fleet import compare_pooling, fleet_lives, machine_types
+    from microfactory.store.network_tables import SqlHubStore
+
+    container = open_container(db)
+    try:
+        hub = SqlHubStore(container.engine)
+        lives = fleet_lives(hub, machine_types(hub), datetime.now(UTC))
+        result = compare_pooling(lives)
+    finally:
+        container.close()
+    print_json(result)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

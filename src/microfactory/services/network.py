@@ -295,6 +295,7 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
 
 QuoteFn = Callable[[bytes, str, str, int, str | None], dict[str, Any]]
 AcceptFn = Callable[[str, str | None], dict[str, Any]]
+InstallFn = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
@@ -329,8 +330,10 @@ class RouteTaker:
 
     outbox: SiteOutbox
     accept: AcceptFn
+    install: InstallFn | None = None
     placed: int = 0
     failed: int = 0
+    models: int = 0
 
     async def run(self, stop: asyncio.Event, bind: Callable[[], Awaitable[Fetch]]) -> None:
         fetch: Fetch | None = None
@@ -355,6 +358,8 @@ class RouteTaker:
     async def take(self, msg: Inbound) -> dict[str, Any]:
         try:
             order = json.loads(msg.data)
+            if order.get("kind") == "model":
+                return await self._install(order, msg)
             route_id, quote_id = str(order["route_id"]), str(order["quote_id"])
         except (ValueError, KeyError, TypeError):
             log.error("unreadable routed order dropped: %r", msg.data[:200])
@@ -379,6 +384,20 @@ class RouteTaker:
         await asyncio.to_thread(self.outbox.record_route, route_id, outcome)
         await msg.ack()
         return outcome
+
+    async def _install(self, shipped: dict[str, Any], msg: Inbound) -> dict[str, Any]:
+        """A model shipped by the hub: register it in the site's registry (once)."""
+        if self.install is None:
+            await msg.ack()
+            return {"status": "ignored"}
+        try:
+            result = await asyncio.to_thread(self.install, shipped)
+            self.models += 1
+        except MicrofactoryError as exc:
+            log.error("shipped model %s not installed: %s", shipped.get("name"), exc)
+            result = {"status": "failed", "detail": str(exc)}
+        await msg.ack()
+        return result
 
 
 def _accepted_order(message: str) -> str | None:
@@ -689,6 +708,13 @@ class NetworkQuoter:
             "refused": refused,
             "missing": missing,
         }
+
+    async def ship_model(self, site: str, model: dict[str, Any]) -> int:
+        """Send a trained model to a site over its durable subject (taken when it is up)."""
+        await self.link.ensure_route_consumer(site)
+        body = json.dumps({"kind": "model", **model}).encode()
+        msg_id = f"model:{site}:{model['name']}:{model['version']}"
+        return await self.link.js_publish(f"mfroute.{site}", body, msg_id=msg_id)
 
     async def route(
         self, site: str, quote_id: str, customer: str | None, *, now: datetime | None = None

@@ -379,6 +379,12 @@ def plan_saved(
     return Record("plan", str(version), header["created_at"], body)
 
 
+def machines(types: Mapping[str, str]) -> Record:
+    """The site's machines and their types (fleet learning pools lives by type)."""
+    at = datetime.now(UTC)
+    return Record("machines", f"machines#{new_id()}", at, {"machines": dict(types)})
+
+
 def quote_added(quote: Mapping[str, Any]) -> Record:
     keys = ("id", "created_at", "expires_at", "status", "customer", "model", "material")
     more = ("quantity", "process", "machine", "price", "currency", "promised_date")
@@ -423,3 +429,63 @@ class SqlOutbox:
         record = Record("route", f"{route_id}#{new_id()}", datetime.now(UTC), outcome)
         with self.engine.begin() as conn:
             enqueue(conn, [record])
+
+
+def backfill(engine: Engine, *, chunk: int = 20_000) -> int:
+    """Put the site's stored history into the outbox (a site joining the network with its
+    past): every stored non-sample event and, as sample records, its sensor samples grouped
+    by (machine, time) and thinned like live ones — merged in time order. Each chunk is its
+    own transaction; returns the records enqueued (0 when the database does not
+    replicate)."""
+    setting = replication(engine)
+    if setting is None:
+        return 0
+    interval = setting.sample_interval_s
+    with engine.connect() as conn:
+        events = conn.execute(
+            text(
+                "SELECT event_id, kind, ts_us, body FROM tm_events WHERE body IS NOT NULL "
+                "ORDER BY ts_us, seq"
+            )
+        ).all()
+        samples = (
+            []
+            if interval < 0
+            else conn.execute(
+                text(
+                    "SELECT g.machine, s.ts_us, g.signal, g.unit, s.value FROM tm_samples s "
+                    "JOIN tm_signals g ON g.id = s.signal_id ORDER BY s.ts_us, g.machine, s.id"
+                )
+            ).all()
+        )
+    items: list[tuple[int, Record]] = []
+    for event_id, kind, ts_us, body in events:
+        parsed = json.loads(body)
+        ts = _from_us(ts_us)
+        items.append((ts_us, Record(kind, event_id, ts, parsed, parsed.get("machine", ""))))
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for machine, ts_us, signal, unit, value in samples:
+        groups.setdefault((machine, ts_us), []).append(
+            {"signal": signal, "value": value, "unit": unit}
+        )
+    last_kept: dict[str, int] = {}
+    for (machine, ts_us), values in groups.items():
+        if interval > 0:
+            before = last_kept.get(machine)
+            if before is not None and (ts_us - before) < interval * 1e6:
+                continue
+            last_kept[machine] = ts_us
+        ts = _from_us(ts_us)
+        body = {"kind": "sample", "machine": machine, "ts": ts, "samples": values}
+        items.append((ts_us, Record("sample", f"backfill-{machine}-{ts_us}", ts, body, machine)))
+    items.sort(key=lambda item: item[0])
+    for start in range(0, len(items), chunk):
+        with engine.begin() as conn:
+            enqueue(conn, [r for _, r in items[start : start + chunk]])
+    return len(items)
+
+
+def _from_us(us: int) -> datetime:
+    from datetime import timedelta
+
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(us))
