@@ -13,8 +13,13 @@ from .support import Env
 
 def _record(site: str, seq: int, kind: str, body: dict[str, object]) -> object:
     env = {
-        "site": site, "epoch": "e1", "seq": seq, "kind": kind, "key": f"{kind}-{seq}",
-        "ts": "2026-11-02T08:00:00Z", "body": body,
+        "site": site,
+        "epoch": "e1",
+        "seq": seq,
+        "kind": kind,
+        "key": f"{kind}-{seq}",
+        "ts": "2026-11-02T08:00:00Z",
+        "body": body,
     }
     return parse_record(json.dumps(env).encode())
 
@@ -24,8 +29,12 @@ def test_the_fleet_view_is_served_per_site(sqlite_env: Env) -> None:
     hub.apply(
         [
             _record("site-a", 1, "counter", {"machine": "p1", "good": 3, "reject": 1}),
-            _record("site-b", 1, "order", {"order_id": "O-1", "status": "confirmed",
-                                           "customer": "acme", "lines": []}),
+            _record(
+                "site-b",
+                1,
+                "order",
+                {"order_id": "O-1", "status": "confirmed", "customer": "acme", "lines": []},
+            ),
         ],  # type: ignore[list-item]
         [{"site": "site-a", "epoch": "e1", "head_seq": 4, "backlog": 3}],
     )

@@ -135,6 +135,7 @@ def build_app(
     container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
 ) -> FastAPI:
     from microfactory.api.routes import network, quality, shopfloor
+    from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
 
@@ -148,6 +149,7 @@ def build_app(
             ("/api/v1", network.router),
             ("", quote_routes.track_page_router),
             ("", pages_router),
+            ("", network_page_router),
         ],
     )
     app.state.html_error = html_error

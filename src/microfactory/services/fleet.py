@@ -10,9 +10,10 @@ the hub ships it to the sites.
 
 `compare_pooling` is the experiment: each failed life of a site is held out in turn and
 predicted from a model trained on (a) the site's own other lives ("own"), (b) those plus
-every other site's lives of the same type ("pooled"). At fixed run-hours before the breakdown it records the RUL
-error, and whether the model warned (RUL below `lead_hours`) at least `warn_hours` before it;
-a site with no failed life of a type has no own model at all (counted as such).
+every other site's lives of the same type ("pooled"). At fixed run-hours before the
+breakdown it records the RUL error, and whether the model warned (RUL below `lead_hours`)
+at least `warn_hours` before it; a site with no failed life of a type has no own model at
+all (counted as such).
 """
 
 from __future__ import annotations
