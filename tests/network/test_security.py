@@ -48,3 +48,38 @@ def test_a_site_with_a_wrong_password_cannot_connect(secure_server: NatsCluster)
 
     with pytest.raises(ConnectorError):
         asyncio.run(connect())
+
+
+async def _site_duties(server: NatsCluster) -> tuple[bytes, list[bytes], list[str]]:
+    from microfactory.connect.nats import ROUTES_STREAM, route_durable
+
+    hub = NatsLink(server.urls(), name="hub", user="hub", password=PASSWORDS["MF_HUB_PASSWORD"])
+    await hub.connect()
+    await hub.ensure_streams(StreamLimits(replicas=1))
+    await hub.ensure_route_consumer("site-a")
+    await hub.js_publish("mfroute.site-a", b'{"route_id": "r1"}', msg_id="r1")
+    site_a = NatsLink(
+        server.urls(), name="site-a", user="site-a", password=PASSWORDS["MF_SITE_A_PASSWORD"]
+    )
+    await site_a.connect()
+
+    async def answer(payload: bytes, headers: dict[str, str]) -> bytes:
+        return b"offer from site-a"
+
+    await site_a.serve("mfrpc.quote", answer)
+    fetch = await site_a.pull(route_durable("site-a"), ROUTES_STREAM, create=False)
+    routed = await fetch(10, 2.0)
+    for msg in routed:
+        await msg.ack()
+    replies = await hub.scatter("mfrpc.quote", b"model", {}, deadline_s=2.0, expected=1)
+    errors = list(site_a.errors)
+    await site_a.close()
+    await hub.close()
+    return routed[0].data if routed else b"", [r.data for r in replies], errors
+
+
+def test_a_site_may_take_its_routed_orders_and_answer_quotes(secure_server: NatsCluster) -> None:
+    routed, replies, errors = asyncio.run(_site_duties(secure_server))
+    assert routed == b'{"route_id": "r1"}'
+    assert replies == [b"offer from site-a"]
+    assert not errors, errors
