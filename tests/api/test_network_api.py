@@ -50,3 +50,30 @@ def test_the_fleet_view_is_served_per_site(sqlite_env: Env) -> None:
     overview = client.get("/api/v1/network/overview").json()["sites"]
     assert overview[0]["quality_ratio"] == 0.75
     assert client.get("/api/v1/network/nonsense").status_code == 422
+
+
+def test_a_network_quote_without_a_cluster_is_a_clear_503(sqlite_env: Env) -> None:
+    client = sqlite_env.as_role(Role.PLANNER)
+    r = client.post(
+        "/api/v1/network/quote",
+        files={"file": ("part.stl", b"solid x\nendsolid x\n")},
+        data={"material": "pla-black", "quantity": "2"},
+    )
+    assert r.status_code == 503
+    assert "MICROFACTORY_NATS_URL" in r.json()["detail"]
+
+
+def test_the_network_page_shows_each_site_and_filters_to_one(sqlite_env: Env) -> None:
+    hub = SqlHubStore(sqlite_env.container.engine)
+    hub.apply(
+        [
+            _record("site-a", 1, "counter", {"machine": "p1", "good": 3, "reject": 1}),
+            _record("site-b", 1, "counter", {"machine": "p9", "good": 1, "reject": 0}),
+        ],  # type: ignore[list-item]
+    )
+    client, _ = sqlite_env.login(Role.VIEWER)
+    page = client.get("/network")
+    assert page.status_code == 200
+    assert "site-a" in page.text and "site-b" in page.text
+    one = client.get("/network", params={"site": "site-b"}).text
+    assert "Machines of site-b" in one and ">p9<" in one and ">p1<" not in one

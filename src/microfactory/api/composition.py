@@ -6,7 +6,9 @@ services."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -71,6 +73,19 @@ def run_clock(container: Container) -> Clock:
     return TelemetryClock(SqlTelemetryStore(container.engine))
 
 
+def _network_link(url: str | None) -> Callable[[], Any] | None:
+    """A new NATS link to the hub's cluster for a network quote, when one is configured."""
+    if not url:
+        return None
+
+    def link() -> Any:
+        from microfactory.connect.nats import NatsLink
+
+        return NatsLink(url, name="microfactory-api")
+
+    return link
+
+
 def build_context(
     container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
 ) -> ApiContext:
@@ -126,7 +141,9 @@ def build_context(
         planning=planning,
         quotes=quotes,
         network_hub=SqlHubStore(engine),
+        network_link=_network_link(settings.nats_url),
     )
+    ctx.body_limits["/api/v1/network/quote"] = quote_routes.upload_limit(quotes)
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx
 

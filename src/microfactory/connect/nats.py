@@ -256,6 +256,11 @@ class NatsLink:
         )
         try:
             await js.add_consumer(ROUTES_STREAM, config)
+        except nats.js.errors.NotFoundError as exc:
+            raise ConnectorError(
+                f"stream {ROUTES_STREAM} does not exist: start `microfactory network hub` "
+                "once, it creates the streams"
+            ) from exc
         except (TimeoutError, nats.errors.Error) as exc:
             raise ConnectorError(f"cannot create the route consumer of {site}: {exc}") from exc
 
