@@ -266,4 +266,24 @@ def _summarise(rows: Sequence[dict[str, Any]], s: PoolingSettings) -> dict[str, 
             summary[f"rul_mae_h_at_{h:g}h"] = round(float(np.mean(errs)), 2) if errs else None
             summary[f"n_at_{h:g}h"] = len(errs)
         out[name] = summary
+    both = [r for r in rows if r["own"]["model"] and r["pooled"]["model"]]
+    paired: dict[str, Any] = {
+        "failed_lives": len(both),
+        "warned_in_time_own": sum(1 for r in both if r["own"]["warned"]),
+        "warned_in_time_pooled": sum(1 for r in both if r["pooled"]["warned"]),
+    }
+    for h in s.horizons:
+        k = str(h)
+        pairs = [
+            (r["own"]["errors"][k], r["pooled"]["errors"][k])
+            for r in both
+            if k in r["own"]["errors"] and k in r["pooled"]["errors"]
+        ]
+        if pairs:
+            own, pooled = np.array(pairs).T
+            paired[f"rul_mae_h_at_{h:g}h_own"] = round(float(own.mean()), 2)
+            paired[f"rul_mae_h_at_{h:g}h_pooled"] = round(float(pooled.mean()), 2)
+            paired[f"pooled_better_at_{h:g}h"] = int((pooled < own).sum())
+            paired[f"pooled_worse_at_{h:g}h"] = int((pooled > own).sum())
+    out["paired"] = paired
     return out
