@@ -1,5 +1,6 @@
-"""Shared test fixtures: reference data, service availability, and one database per test
-for every store (SQLite file and the real PostgreSQL at 127.0.0.1:5432).
+"""Shared test fixtures: the reference data committed under tests/data, service availability,
+and one database per test for every store (SQLite file and the real PostgreSQL at
+127.0.0.1:5432).
 
 Tests that need a service skip when it is missing, except under CI=true, where they fail:
 CI runs on a machine that has the services, so a missing one is a real failure.
@@ -44,21 +45,13 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
-def data_dir() -> Path:
-    env = os.environ.get("MICROFACTORY_DATA_DIR")
-    return Path(env) if env else ROOT.parent / "shared" / "data"
+REFERENCE_DATA = ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """`../shared/data` (or MICROFACTORY_DATA_DIR). Skips when missing, fails under CI."""
-    path = data_dir()
-    if not path.is_dir():
-        message = f"reference data not found at {path}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+def reference_data() -> Path:
+    """`tests/data`: the published data sets the tests read, committed with the tests."""
+    return REFERENCE_DATA
 
 
 @pytest.fixture

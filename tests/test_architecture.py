@@ -1,4 +1,4 @@
-"""The layering of ../shared/DESIGN.md, enforced: a lower layer never imports a higher one."""
+"""The layering of DESIGN.md, enforced: a lower layer never imports a higher one."""
 
 import ast
 from pathlib import Path

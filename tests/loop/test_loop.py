@@ -93,9 +93,11 @@ def test_breakdowns_and_repairs_are_followed_by_replans(tmp_path: Path) -> None:
     ]
     downs = sorted(s["ts"] for s in states if (s.get("reason") or "").startswith("breakdown"))
     backs = sorted(s["ts"] for s in states if s.get("reason") == "repaired")
-    runs = _rows(run.url, "SELECT trigger, at FROM exec_plan_runs")
+    # every breakdown and every repair asked for a replan, and a plan took each in
+    requests = _rows(run.url, "SELECT trigger, done FROM replan_requests")
     by_trigger: dict[str, int] = {}
-    for trigger, _ in runs:
+    for trigger, done in requests:
+        assert done is not None
         by_trigger[trigger] = by_trigger.get(trigger, 0) + 1
     assert by_trigger.get("breakdown", 0) == len(downs)
     assert by_trigger.get("repair", 0) == len(backs)

@@ -6,21 +6,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import text
+
 from microfactory.bootstrap import DEMO_FACTORY, bootstrap
 from microfactory.connect.bus import InProcessBus
 from microfactory.services.closed_loop import (
     ClosedLoop,
     FailureWarning,
     LoopConfig,
-    LoopPorts,
     WarningRecord,
     score_warnings,
     summary_dict,
 )
 from microfactory.services.demo import load_demo_factory
 from microfactory.store.execution_sql import SqlExecutionStore
-from microfactory.store.planning_sql import SqlPlanStore
-from microfactory.store.telemetry_tables import SqlTelemetryStore
 from microfactory.twin.model import FailureRecord, Twin
 
 START = datetime(2026, 1, 5, 6, tzinfo=UTC)
@@ -49,30 +48,28 @@ def test_a_warning_becomes_a_predictive_window_and_a_replan(tmp_path: Path) -> N
     container = bootstrap(db_url=f"sqlite:///{tmp_path / 'p.db'}")
     try:
         factory = load_demo_factory(container.uow, fragile)
-        ports = LoopPorts(
-            container.uow,
-            SqlExecutionStore(container.engine),
-            SqlTelemetryStore(container.engine),
-            InProcessBus(),
-            SqlPlanStore(container.engine),
-            "memory",
-        )
         oracle = Oracle(hours=20.0)
-        config = LoopConfig(start=START, days=2, seed=4, preventive_maintenance=False)
-        loop = ClosedLoop(ports, factory, config, predictor=oracle)
+        ports = container.loop_ports(
+            factory, InProcessBus(), "memory", start=START, preventive=False, predictor=oracle
+        )
+        config = LoopConfig(start=START, days=2, seed=4)
+        loop = ClosedLoop(ports, factory, config, predictor_name="oracle")
         oracle.twin = loop.twin
         run = loop.run()
         summary = summary_dict(run, config, "memory")
         store = SqlExecutionStore(container.engine)
         predictive = [r for r in store.maintenance_orders() if r["kind"] == "predictive"]
-        runs = store.plan_runs()
+        with container.engine.connect() as conn:
+            requests = conn.execute(text("SELECT trigger, reason, done FROM replan_requests")).all()
     finally:
         container.close()
     assert summary["predicted_failures"] == len(predictive) > 0
     assert summary["caught_failures"] > 0
     assert summary["predictive_maintenance_done"] > 0
-    windows = [reason for _, trigger, reason in runs if trigger == "maintenance_window"]
+    # every predictive work order's window asked for a replan, and a plan took it in
+    windows = [r.reason for r in requests if r.trigger == "maintenance_window"]
     assert {r["id"] for r in predictive} <= {w.split()[-1] for w in windows}
+    assert all(r.done is not None for r in requests)
 
 
 def test_warnings_are_scored_against_the_hidden_truth() -> None:

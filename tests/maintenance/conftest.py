@@ -1,4 +1,5 @@
-"""Fixtures of the maintenance tests: reference data paths and small subsets of them."""
+"""Fixtures of the maintenance tests: the reference data, committed under tests/data (large
+files xz-compressed; the readers decompress them)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def cmapss_dir(shared_data: Path) -> Path:
-    return shared_data / "cmapss"
+def cmapss_dir(reference_data: Path) -> Path:
+    return reference_data / "cmapss"
 
 
 @pytest.fixture(scope="session")
-def ai4i_csv(shared_data: Path) -> Path:
-    return shared_data / "ai4i2020" / "ai4i2020.csv"
+def ai4i_csv(reference_data: Path) -> Path:
+    return reference_data / "ai4i2020" / "ai4i2020.csv.xz"

@@ -10,19 +10,20 @@ from typer.testing import CliRunner
 
 from microfactory.cli.main import app
 from microfactory.core import ValidationError
+from microfactory.core.files import read_data_text
 
 runner = CliRunner()
 
 
 def _first_units(src: Path, dst: Path, units: int) -> Path:
-    keep = [line for line in src.read_text().splitlines() if int(line.split()[0]) <= units]
+    keep = [line for line in read_data_text(src).splitlines() if int(line.split()[0]) <= units]
     dst.write_text("\n".join(keep) + "\n")
     return dst
 
 
 def test_bench_rul_prints_the_contract_fields(cmapss_dir: Path, tmp_path: Path) -> None:
-    train = _first_units(cmapss_dir / "train_FD001.txt", tmp_path / "train.txt", 4)
-    test = _first_units(cmapss_dir / "test_FD001.txt", tmp_path / "test.txt", 3)
+    train = _first_units(cmapss_dir / "train_FD001.txt.xz", tmp_path / "train.txt", 4)
+    test = _first_units(cmapss_dir / "test_FD001.txt.xz", tmp_path / "test.txt", 3)
     rul = tmp_path / "rul.txt"
     rul.write_text("\n".join((cmapss_dir / "RUL_FD001.txt").read_text().split()[:3]) + "\n")
     out = tmp_path / "pred.txt"
@@ -54,7 +55,7 @@ def test_bench_rul_prints_the_contract_fields(cmapss_dir: Path, tmp_path: Path) 
 def test_bench_rul_rejects_a_short_rul_file(cmapss_dir: Path, tmp_path: Path) -> None:
     rul = tmp_path / "rul.txt"
     rul.write_text("10\n")
-    test = _first_units(cmapss_dir / "test_FD001.txt", tmp_path / "test.txt", 2)
+    test = _first_units(cmapss_dir / "test_FD001.txt.xz", tmp_path / "test.txt", 2)
     result = runner.invoke(
         app,
         ["bench", "rul", "--train", str(test), "--test", str(test), "--rul", str(rul), "--json"],
@@ -66,7 +67,7 @@ def test_bench_rul_rejects_a_short_rul_file(cmapss_dir: Path, tmp_path: Path) ->
 def test_bench_failures_prints_the_contract_fields(
     ai4i_csv: Path, tmp_path: Path, rows: int
 ) -> None:
-    lines = ai4i_csv.read_text(encoding="utf-8-sig").splitlines()
+    lines = read_data_text(ai4i_csv, encoding="utf-8-sig").splitlines()
     data = tmp_path / "ai4i.csv"
     data.write_text("\n".join(lines[: rows + 1]) + "\n")
     result = runner.invoke(app, ["bench", "failures", "--data", str(data), "--json"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import lzma
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,10 @@ ROW = "1 {c} -0.0007 -0.0004 100.0 518.67 641.82 1589.70 1400.60 14.62 21.61 554
 @pytest.mark.parametrize(
     ("name", "rows", "units", "max_cycle"),
     [
-        ("train_FD001.txt", 20631, 100, 362),
-        ("test_FD001.txt", 13096, 100, 303),
-        ("train_FD003.txt.gz", 24720, 100, 525),
-        ("test_FD003.txt", 16596, 100, 475),
+        ("train_FD001.txt.xz", 20631, 100, 362),
+        ("test_FD001.txt.xz", 13096, 100, 303),
+        ("train_FD003.txt.xz", 24720, 100, 525),
+        ("test_FD003.txt.xz", 16596, 100, 475),
     ],
 )
 def test_reader_matches_published_counts(
@@ -33,7 +34,7 @@ def test_reader_matches_published_counts(
 
 
 def test_first_row_of_fd001_is_the_canonical_one(cmapss_dir: Path) -> None:
-    runs = read_cmapss(cmapss_dir / "train_FD001.txt")
+    runs = read_cmapss(cmapss_dir / "train_FD001.txt.xz")
     assert (runs.unit[0], runs.cycle[0]) == (1, 1)
     np.testing.assert_allclose(runs.settings[0], [-0.0007, -0.0004, 100.0])
     np.testing.assert_allclose(runs.sensors[0, :2], [518.67, 641.82])
@@ -48,6 +49,12 @@ def test_rul_file_starts_with_published_values(cmapss_dir: Path) -> None:
 def test_gzip_is_detected_by_content_not_name(tmp_path: Path) -> None:
     path = tmp_path / "plain_name.txt"
     path.write_bytes(gzip.compress((ROW.format(c=1) + ROW.format(c=2)).encode()))
+    assert read_cmapss(path).n_rows == 2
+
+
+def test_xz_is_detected_by_content_not_name(tmp_path: Path) -> None:
+    path = tmp_path / "plain_name.txt"
+    path.write_bytes(lzma.compress((ROW.format(c=1) + ROW.format(c=2)).encode()))
     assert read_cmapss(path).n_rows == 2
 
 
@@ -81,6 +88,13 @@ def test_broken_gzip_raises_validation_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.txt.gz"
     path.write_bytes(gzip.compress(ROW.encode())[:20])
     with pytest.raises(ValidationError, match="gzip"):
+        read_cmapss(path)
+
+
+def test_broken_xz_raises_validation_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.txt.xz"
+    path.write_bytes(lzma.compress(ROW.encode())[:40])
+    with pytest.raises(ValidationError, match="xz"):
         read_cmapss(path)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from microfactory.core import ValidationError
+from microfactory.core.files import read_data_text
 from microfactory.maintenance import ai4i
 from microfactory.maintenance.ai4i import LABEL_COLUMNS, ai4i_features, read_ai4i
 
@@ -43,7 +44,7 @@ def test_a_label_named_feature_is_refused(
 
 
 def test_unknown_product_type_is_refused(tmp_path: Path, ai4i_csv: Path) -> None:
-    lines = ai4i_csv.read_text(encoding="utf-8-sig").splitlines()
+    lines = read_data_text(ai4i_csv, encoding="utf-8-sig").splitlines()
     bad = lines[1].replace(",M,", ",X,")
     path = tmp_path / "bad.csv"
     path.write_text("\n".join([lines[0], bad]) + "\n")

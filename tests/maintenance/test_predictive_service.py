@@ -8,21 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from microfactory.bootstrap import DEMO_FACTORY, bootstrap
 from microfactory.connect.bus import InProcessBus
 from microfactory.core import ValidationError
 from microfactory.maintenance.health import HealthModel
-from microfactory.services.closed_loop import ClosedLoop, LoopConfig, LoopPorts, summary_dict
+from microfactory.services.closed_loop import ClosedLoop, LoopConfig, summary_dict
 from microfactory.services.demo import load_demo_factory
 from microfactory.services.maintenance import (
     PredictiveMaintenance,
+    PredictiveOrders,
     PredictiveSettings,
     plan_predictive_maintenance,
 )
-from microfactory.services.tpm import TpmService
 from microfactory.store.execution_sql import SqlExecutionStore
-from microfactory.store.planning_sql import SqlPlanStore
 from microfactory.store.telemetry_tables import SqlTelemetryStore
 
 from .twin_lives import twin_life, twin_lives
@@ -37,25 +37,24 @@ def test_twin_alert_becomes_a_planned_maintenance_window(tmp_path: Path) -> None
     try:
         factory = load_demo_factory(container.uow, fragile)
         telemetry = SqlTelemetryStore(container.engine)
-        ports = LoopPorts(
-            container.uow,
-            SqlExecutionStore(container.engine),
-            telemetry,
-            InProcessBus(),
-            SqlPlanStore(container.engine),
-            "memory",
-        )
         predictor = PredictiveMaintenance(
             telemetry,
             {m.id: m.type for m in factory.machines},
             PredictiveSettings(lead_hours=20.0),
         )
-        config = LoopConfig(start=START, days=2, seed=4, preventive_maintenance=False)
-        loop = ClosedLoop(ports, factory, config, predictor=predictor)
+        ports = container.loop_ports(
+            factory, InProcessBus(), "memory", start=START, preventive=False, predictor=predictor
+        )
+        config = LoopConfig(start=START, days=2, seed=4)
+        loop = ClosedLoop(ports, factory, config, predictor_name="PredictiveMaintenance")
         summary = summary_dict(loop.run(), config, "memory")
         store = SqlExecutionStore(container.engine)
         predictive = [r for r in store.maintenance_orders() if r["kind"] == "predictive"]
-        runs = store.plan_runs()
+        with container.engine.connect() as conn:
+            runs = [
+                (r.at, r.trigger, r.reason)
+                for r in conn.execute(text("SELECT at, trigger, reason FROM replan_requests"))
+            ]
     finally:
         container.close()
     assert summary["predicted_failures"] == len(predictive) > 0
@@ -75,14 +74,7 @@ def test_plan_predictive_maintenance_opens_a_window_only_when_due(tmp_path: Path
     container = bootstrap(db_url=f"sqlite:///{tmp_path / 'w.db'}")
     try:
         factory = load_demo_factory(container.uow, DEMO_FACTORY)
-        windows: list[str] = []
-        tpm = TpmService(
-            SqlExecutionStore(container.engine),
-            factory,
-            START,
-            lambda wo: windows.append(wo.id),
-            enabled=False,
-        )
+        tpm = PredictiveOrders(container.uow, factory)
         mill = next(m.id for m in factory.machines if m.type == "cnc_mill")
         assert fresh.rul_hours is not None and fresh.rul_hours > 24
         assert plan_predictive_maintenance(tpm, mill, fresh, START, lead_hours=24) is None
@@ -91,7 +83,9 @@ def test_plan_predictive_maintenance_opens_a_window_only_when_due(tmp_path: Path
         container.close()
     assert wo is not None and wo.window is not None
     assert wo.window.start >= START
-    assert windows == [wo.id]
+    with container.uow() as tx:
+        downtimes = tx.plans.downtimes()
+    assert [r for _, _, r in downtimes[mill]] == [f"pm:{wo.id}"]
     assert wo.reason == worn.explanation
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from microfactory.bootstrap import bootstrap
 from microfactory.cli.main import app
 from microfactory.core import Conflict, FixedClock, NotFound, ValidationError
+from microfactory.core.files import read_data_text
 from microfactory.maintenance.cmapss import read_cmapss
 from microfactory.maintenance.rul import FleetRULModel, RULRegressor
 from microfactory.services.maintenance import predict_rul, train_rul_model
@@ -24,7 +25,7 @@ TINY = RULRegressor(n_estimators=40, learning_rate=0.1, n_models=1, interval_est
 
 
 def _units(src: Path, dst: Path, units: int) -> Path:
-    keep = [line for line in src.read_text().splitlines() if int(line.split()[0]) <= units]
+    keep = [line for line in read_data_text(src).splitlines() if int(line.split()[0]) <= units]
     dst.write_text("\n".join(keep) + "\n")
     return dst
 
@@ -98,8 +99,8 @@ def test_empty_model_is_refused(sqlite_url: str) -> None:
 def test_train_then_predict_through_the_registry(
     sqlite_url: str, cmapss_dir: Path, tmp_path: Path
 ) -> None:
-    train = _units(cmapss_dir / "train_FD001.txt", tmp_path / "train.txt", 8)
-    test = _units(cmapss_dir / "test_FD001.txt", tmp_path / "test.txt", 4)
+    train = _units(cmapss_dir / "train_FD001.txt.xz", tmp_path / "train.txt", 8)
+    test = _units(cmapss_dir / "test_FD001.txt.xz", tmp_path / "test.txt", 4)
     container = bootstrap(db_url=sqlite_url)
     try:
         registry = SqlModelRegistry(container.engine)
@@ -137,8 +138,8 @@ def test_predict_refuses_a_model_of_another_kind(sqlite_url: str, tmp_path: Path
 
 
 def test_cli_train_and_predict(sqlite_url: str, cmapss_dir: Path, tmp_path: Path) -> None:
-    train = _units(cmapss_dir / "train_FD001.txt", tmp_path / "train.txt", 3)
-    test = _units(cmapss_dir / "test_FD001.txt", tmp_path / "test.txt", 2)
+    train = _units(cmapss_dir / "train_FD001.txt.xz", tmp_path / "train.txt", 3)
+    test = _units(cmapss_dir / "test_FD001.txt.xz", tmp_path / "test.txt", 2)
     runner = CliRunner()
     trained = runner.invoke(
         app,

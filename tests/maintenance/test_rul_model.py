@@ -19,8 +19,8 @@ SMALL = RULRegressor(
 
 @pytest.fixture(scope="module")
 def fd001(cmapss_dir: Path) -> tuple[RunSet, RunSet, np.ndarray]:
-    train = read_cmapss(cmapss_dir / "train_FD001.txt")
-    test = read_cmapss(cmapss_dir / "test_FD001.txt")
+    train = read_cmapss(cmapss_dir / "train_FD001.txt.xz")
+    test = read_cmapss(cmapss_dir / "test_FD001.txt.xz")
     return train.subset(list(range(1, 26))), test, read_rul(cmapss_dir / "RUL_FD001.txt")
 
 

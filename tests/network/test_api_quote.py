@@ -48,7 +48,7 @@ def test_the_api_quotes_across_the_network_and_routes_the_order(
         await link.close()
 
     asyncio.run(streams())
-    hub_env.ctx.extras["network_link"] = lambda: NatsLink(nats, name="api-test")
+    hub_env.ctx.network_link = lambda: NatsLink(nats, name="api-test")
     args = ["network", "site", "--site", "site-a", "--nats", nats, "--db", site_url]
     site = Proc(args, tmp_path, "site-a").start()
     try:

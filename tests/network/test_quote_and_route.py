@@ -13,7 +13,6 @@ import pytest
 import trimesh
 
 from microfactory.bootstrap import DEMO_FACTORY, bootstrap
-from microfactory.cli.quoting import _service
 from microfactory.services.factory import init_factory
 from microfactory.store import outbox
 from microfactory.store.base import make_engine
@@ -41,7 +40,7 @@ def _keep_busy(url: str, model: bytes) -> None:
     """Hold large quotes at the site: their reserved capacity pushes its next promise out."""
     container = bootstrap(db_url=url)
     try:
-        service = _service(container, None)
+        service = container.quotes()
         for _ in range(3):
             service.quote_upload(model, "big.stl", material="pla-black", quantity=40)
     finally:
@@ -155,7 +154,7 @@ def test_network_quote_routes_to_the_earliest_site_which_plans_it(
         order_id = row["order_id"]
         container = bootstrap(db_url=urls["site-a"])
         try:
-            plan = _service(container, None).plans.current()
+            plan = container.quotes().plans.current()  # type: ignore[union-attr]
         finally:
             container.close()
         assert plan is not None

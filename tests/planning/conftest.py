@@ -1,4 +1,4 @@
-"""Planning test fixtures: the reference instance folders."""
+"""Planning test fixtures: the reference instance folders (committed under tests/data)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 
 
 @pytest.fixture()
-def jssp_dir(shared_data: Path) -> Path:
-    return shared_data / "jssp"
+def jssp_dir(reference_data: Path) -> Path:
+    return reference_data / "jssp"
 
 
 @pytest.fixture()
-def fjsp_dir(shared_data: Path) -> Path:
-    return shared_data / "fjsp" / "brandimarte"
+def fjsp_dir(reference_data: Path) -> Path:
+    return reference_data / "fjsp" / "brandimarte"

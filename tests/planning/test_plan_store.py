@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from microfactory.core.errors import NotFound
-from microfactory.services.planning import PlanStore
+from microfactory.services.ports import PlanStore
 from microfactory.store.base import make_engine
 from microfactory.store.migrate import upgrade
 from microfactory.store.planning_sql import MemoryPlanStore, SqlPlanStore

@@ -26,7 +26,6 @@ from microfactory.store.base import make_engine
 from microfactory.store.factory_file import load_factory
 from microfactory.store.memory import MemoryUnitOfWorkFactory
 from microfactory.store.migrate import upgrade
-from microfactory.store.planning_sql import MemoryPlanStore, SqlPlanStore
 from microfactory.store.sql import SqlUnitOfWorkFactory
 
 T0 = datetime(2026, 1, 5, 6, tzinfo=UTC)  # a Monday, start of the early shift
@@ -67,14 +66,14 @@ def shop(request: pytest.FixtureRequest) -> Iterator[Shop]:
     if request.param == "memory":
         uow: UnitOfWorkFactory = MemoryUnitOfWorkFactory()
         _seed(uow)
-        yield Shop(PlanningService(uow, MemoryPlanStore(), FixedClock(T0), settings), uow)
+        yield Shop(PlanningService(uow, FixedClock(T0), settings), uow)
         return
     url_fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
     engine = make_engine(request.getfixturevalue(url_fixture))
     upgrade(engine)
     uow = SqlUnitOfWorkFactory(engine)
     _seed(uow)
-    yield Shop(PlanningService(uow, SqlPlanStore(engine), FixedClock(T0), settings), uow)
+    yield Shop(PlanningService(uow, FixedClock(T0), settings), uow)
     engine.dispose()
 
 
@@ -84,7 +83,7 @@ def memory_shop() -> Shop:
     uow = MemoryUnitOfWorkFactory()
     _seed(uow)
     settings = PlanningSettings(time_limit=5, workers=1)
-    return Shop(PlanningService(uow, MemoryPlanStore(), FixedClock(T0), settings), uow)
+    return Shop(PlanningService(uow, FixedClock(T0), settings), uow)
 
 
 def _assert_follows_the_shop_rules(shop: Shop, plan: PlanVersion) -> None:
@@ -114,10 +113,11 @@ def test_plan_releases_orders_and_stores_a_current_version(shop: Shop) -> None:
     plan = shop.service.plan()
     assert (plan.version, plan.current, plan.status in {"optimal", "feasible"}) == (1, True, True)
     with shop.uow() as tx:
-        open_ops = {
-            op.id for wo in tx.work_orders.find(status=[WorkStatus.PLANNED]) for op in wo.operations
-        }
+        assert not tx.work_orders.find(status=[WorkStatus.PLANNED])  # a plan releases its work
+        released = tx.work_orders.find(status=[WorkStatus.RELEASED])
+    open_ops = {op.id for wo in released for op in wo.operations}
     assert open_ops and {op.operation for op in plan.operations} == open_ops
+    assert all(op.status == WorkStatus.RELEASED for wo in released for op in wo.operations)
     _assert_follows_the_shop_rules(shop, plan)
     stored = shop.service.current()
     assert stored is not None and stored.operations == plan.operations
@@ -212,7 +212,7 @@ def test_downtimes_outlive_the_service_that_heard_the_event(shop: Shop) -> None:
     shop.service.replan(
         ReplanEvent(EventKind.MACHINE_DOWN, at=T0, machine="cnc", until=until, reason="spindle")
     )
-    fresh = PlanningService(shop.uow, shop.service.store, FixedClock(T0), shop.service.settings)
+    fresh = PlanningService(shop.uow, FixedClock(T0), shop.service.settings)
     assert fresh.downtimes() == {"cnc": [(T0, until, "spindle")]}
     plan = fresh.plan("after restart")
     on_cnc = [op for op in plan.operations if op.machine == "cnc" and not op.frozen]

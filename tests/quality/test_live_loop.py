@@ -1,5 +1,6 @@
-"""The live path end to end: the digital twin measures parts → the quality service raises an
-alert and an NCR → the lot is held in the dispatcher → disposition → release.
+"""The live path end to end: the digital twin measures parts and publishes them → the reactor
+applies the measurements (alert, NCR, lot held: the dispatcher stops it) → disposition →
+release → replan.
 
 The twin measures with its own tolerances; the quality service judges the same events
 against specifications six times tighter, so out-of-spec parts are certain in two days.
@@ -16,20 +17,11 @@ import pytest
 from microfactory.bootstrap import DEMO_FACTORY, bootstrap
 from microfactory.connect.bus import InProcessBus
 from microfactory.orders import Factory
-from microfactory.quality.records import AlertKind, QualityAlert
-from microfactory.services.closed_loop import ClosedLoop, LoopConfig, LoopPorts
+from microfactory.quality.records import AlertKind
+from microfactory.services.closed_loop import ClosedLoop, LoopConfig
 from microfactory.services.demo import load_demo_factory
-from microfactory.services.quality import (
-    QualityService,
-    disposition_ncr,
-    held_lots,
-    list_ncrs,
-)
-from microfactory.shopfloor.events import Event, Measurement
-from microfactory.store.execution_sql import SqlExecutionStore
-from microfactory.store.planning_sql import SqlPlanStore
+from microfactory.services.quality import disposition_ncr, held_lots, list_ncrs, release_hold
 from microfactory.store.quality_store import SqlQualityStore
-from microfactory.store.telemetry_tables import SqlTelemetryStore
 
 START = datetime(2026, 1, 5, 6, tzinfo=UTC)
 
@@ -55,40 +47,31 @@ def test_twin_measurement_alert_hold_ncr_release(tmp_path: Path) -> None:
     try:
         factory = load_demo_factory(container.uow, DEMO_FACTORY)
         quality = SqlQualityStore(container.engine)
-        service = QualityService(quality, tightened(factory, 6.0))
-        alerts: list[QualityAlert] = []
-
-        def on_event(event: Event) -> None:
-            assert isinstance(event, Measurement)
-            alerts.extend(service.on_measurement(event))
-
-        ports = LoopPorts(
-            container.uow,
-            SqlExecutionStore(container.engine),
-            SqlTelemetryStore(container.engine),
-            InProcessBus(),
-            SqlPlanStore(container.engine),
-            "memory",
-        )
+        # the reactor judges against the tightened specification; the twin makes parts
+        # with the factory's own tolerances
+        ports = container.loop_ports(tightened(factory, 6.0), InProcessBus(), "memory")
         loop = ClosedLoop(
-            ports, factory, LoopConfig(start=START, days=2, seed=3), measurement_hook=on_event
+            ports, factory, LoopConfig(start=START, days=2, seed=3), review_board=False
         )
-        service.on_hold = loop.execution.hold_lot
-        service.on_release = loop.execution.release_lot
-        loop.run()
+        run = loop.run()
 
-        out_of_spec = [a for a in alerts if a.kind == AlertKind.OUT_OF_SPEC]
+        out_of_spec = [a for a in run.quality_alerts if a.kind == AlertKind.OUT_OF_SPEC]
         assert out_of_spec, "the tightened specification must reject some twin parts"
         assert all(a.ncr for a in out_of_spec)
         held = held_lots(quality)
         assert held == {a.lot_id for a in out_of_spec}
-        assert held <= loop.execution.held_lots  # the dispatcher knows every hold
+        assert held <= loop.dispatcher.held  # the dispatcher knows every hold
 
         lot = sorted(held)[0]
         for ncr in list_ncrs(quality, lot=lot):
             disposition_ncr(quality, ncr.id, "scrap", by="qe.anna", at=loop.twin.now)
-        service.release(lot, by="qe.anna", at=loop.twin.now, note="parts scrapped")
+        release_hold(
+            quality, loop.planning, lot, by="qe.anna", at=loop.twin.now, note="parts scrapped"
+        )
         assert lot not in held_lots(quality)
-        assert lot not in loop.execution.held_lots
+        loop.dispatcher.refresh()
+        assert lot not in loop.dispatcher.held
+        # the release asked for a replan, which plans the lot's remaining work again
+        assert loop.planning.serve_requests() is not None
     finally:
         container.close()

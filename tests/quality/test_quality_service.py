@@ -15,7 +15,6 @@ from microfactory.orders import Factory
 from microfactory.orders.products import Characteristic, Product, RoutingOperation
 from microfactory.quality.records import AlertKind, Disposition, NcrStatus
 from microfactory.services.quality import (
-    QualityService,
     QualityStore,
     characteristic_capability,
     characteristic_chart,
@@ -26,6 +25,7 @@ from microfactory.services.quality import (
     list_ncrs,
     record_capa,
     record_measurement,
+    release_hold,
     release_lot,
 )
 from microfactory.shopfloor.events import Measurement
@@ -184,21 +184,21 @@ def test_unknown_rule_set_is_rejected(store: QualityStore, factory: Factory) -> 
         record_measurement(store, factory, Feed("pin_diameter")(5.0), rules="nelsen")
 
 
-def test_service_tells_the_dispatcher_about_holds_and_releases(
-    store: QualityStore, factory: Factory
-) -> None:
-    calls: list[tuple[str, str]] = []
-    service = QualityService(
-        store,
-        factory,
-        on_hold=lambda lot, at: calls.append(("hold", lot)),
-        on_release=lambda lot, at: calls.append(("release", lot)),
-    )
-    (alert,) = service.on_measurement(Feed("pin_diameter")(5.4))
-    assert alert.ncr is not None
+def test_releasing_a_hold_asks_for_a_replan(store: QualityStore, factory: Factory) -> None:
+    requests: list[tuple[str, str]] = []
+
+    class Planner:
+        def request(self, at: datetime, trigger: str, reason: str = "") -> None:
+            requests.append((trigger, reason))
+
+    (alert,) = record_measurement(store, factory, Feed("pin_diameter")(5.4))
+    assert alert.ncr is not None and alert.lot_held
+    with pytest.raises(Conflict, match="open nonconformances"):
+        release_hold(store, Planner(), LOT, by="qe.anna", at=T0, note="")
+    assert requests == []
     disposition_ncr(store, alert.ncr, "scrap", by="qe.anna", at=T0)
-    service.release(LOT, by="qe.anna", at=T0 + timedelta(hours=1))
-    assert calls == [("hold", LOT), ("release", LOT)]
+    release_hold(store, Planner(), LOT, by="qe.anna", at=T0 + timedelta(hours=1), note="ok")
+    assert requests == [("hold_released", LOT)]
 
 
 def test_characteristic_chart_uses_the_frozen_limits(store: QualityStore, factory: Factory) -> None:

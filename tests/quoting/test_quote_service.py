@@ -16,9 +16,13 @@ from microfactory.orders import OrderLine
 from microfactory.services.factory import init_factory
 from microfactory.services.orders import OrderRequest, add_order
 from microfactory.services.planning import PlanningService, PlanningSettings
-from microfactory.services.quoting import HOLD_REASON, QuoteService, QuotingSettings
+from microfactory.services.quoting import (
+    HOLD_REASON,
+    HeldQuotes,
+    QuoteService,
+    QuotingSettings,
+)
 from microfactory.store.memory import MemoryUnitOfWorkFactory
-from microfactory.store.planning_sql import MemoryPlanStore
 from microfactory.store.quoting_tables import MemoryQuoteStore, SqlQuoteStore
 
 from .conftest import binary_stl
@@ -44,12 +48,13 @@ def shop() -> tuple[QuoteService, FixedClock, PlanningService]:
                 due=START + timedelta(days=3 + n),
             ),
         )
+    quotes = MemoryQuoteStore()
     planning = PlanningService(
-        uow, MemoryPlanStore(), clock, PlanningSettings(time_limit=2.0, workers=1)
+        uow, clock, PlanningSettings(time_limit=2.0, workers=1), holds=HeldQuotes(quotes)
     )
     planning.plan("initial")
     service = QuoteService(
-        uow, MemoryQuoteStore(), clock, plans=planning, settings=QuotingSettings(hold_hours=24)
+        uow, quotes, clock, plans=planning, settings=QuotingSettings(hold_hours=24)
     )
     return service, clock, planning
 
@@ -109,21 +114,25 @@ def test_accept_makes_an_order_in_the_plan_with_a_tracking_link(shop) -> None:  
         service.accept(response.quote_id)
 
 
-def test_holds_are_mirrored_into_the_planners_reservations(shop) -> None:  # type: ignore[no-untyped-def]
+def test_every_plan_keeps_held_capacity_free_until_the_hold_expires(shop) -> None:  # type: ignore[no-untyped-def]
     service, clock, planning = shop
     held = service.quote_upload(CUBE, "a.stl", material="pla-black", quantity=5, units="mm")
     planning.add_window("fdm-01", START, START + timedelta(hours=1), "breakdown")
-    service.sync_holds()
-    mirrored = {
+    assert planning.holds is not None
+    seen = {
         (m, s, e)
-        for m, spans in planning.reservations.items()
+        for m, spans in planning.holds.held_intervals(clock.now()).items()
         for s, e, r in spans
         if r == HOLD_REASON
     }
-    assert mirrored == {(r.machine, r.start, r.end) for r in held.reservations}
+    assert seen == {(r.machine, r.start, r.end) for r in held.reservations}
+    # a plan made now (by anyone: CLI, API, reactor) leaves the held slots free
+    plan = planning.plan("replan", release_confirmed=False)
+    for op in plan.operations:
+        for r in held.reservations:
+            assert op.machine != r.machine or op.end <= r.start or op.start >= r.end
     clock.advance(timedelta(hours=25))
-    service.sync_holds()
-    assert planning.reservations == {}
+    assert planning.holds.held_intervals(clock.now()) == {}
     assert planning.downtimes() == {"fdm-01": [(START, START + timedelta(hours=1), "breakdown")]}
 
 

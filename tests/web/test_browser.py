@@ -115,13 +115,13 @@ def test_acknowledging_an_alert_records_who(page: Any, live_server: LiveServer) 
         message="bore_diameter 8.031 mm above USL 8.02",
         at=ctx.clock.now(),
     )
-    ctx.extras["alerts"].sources.append(lambda: [alert])
+    ctx.alerts.sources.append(lambda: [alert])
     login(page, live_server, Role.QUALITY)
     row = page.locator(f'tr[data-alert="{alert.id}"]')
     row.get_by_role("button", name="Acknowledge").click()
     page.wait_for_url(live_server.url + "/")
     assert page.locator(f'tr[data-alert="{alert.id}"]').count() == 0
-    acked = ctx.extras["alerts"].alerts()
+    acked = ctx.alerts.alerts()
     assert next(a for a in acked if a.id == alert.id).acknowledged_by == "quality"
     shot(page, "overview-after-ack")
 

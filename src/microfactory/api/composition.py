@@ -18,25 +18,22 @@ from microfactory.api.context import ApiContext
 from microfactory.api.routes import quoting as quote_routes
 from microfactory.bootstrap import Container
 from microfactory.core.clock import Clock, FixedClock, SystemClock
-from microfactory.quoting.intake import IntakeLimits
 from microfactory.services.alerts import (
     AlertService,
     maintenance_alert_source,
     quality_alert_source,
+    rejection_alert_source,
 )
 from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, Providers, TtlCache
 from microfactory.services.dashboard_views import MachineViews, statuses_provider
-from microfactory.services.planning import PlanningService, PlanningSettings
-from microfactory.services.quoting import QuoteService, QuotingSettings
+from microfactory.services.planning import PlanningSettings
 from microfactory.store.auth_sql import SqlAlertAckStore, SqlAuditStore, SqlAuthStore
 from microfactory.store.dashboard_sql import SqlDashboardQueries
 from microfactory.store.execution_sql import SqlExecutionStore
 from microfactory.store.network_tables import SqlHubStore
-from microfactory.store.planning_sql import SqlPlanStore
 from microfactory.store.quality_store import SqlQualityStore
-from microfactory.store.quoting_tables import SqlQuoteStore
 from microfactory.store.telemetry_tables import SqlTelemetryStore
 
 
@@ -90,6 +87,10 @@ def build_context(
     container: Container, clock: Clock | None = None, hasher: PasswordHasher | None = None
 ) -> ApiContext:
     engine = container.engine
+    # the server's own clock (sessions, login throttling, the audit log, what people record
+    # at a station) is the wall clock; the shop's views are shown as of the shop's data (the
+    # end of a finished simulated run). A test passes one clock for everything.
+    wall: Clock = clock or SystemClock()
     clock = clock or run_clock(container)
     cache = TtlCache(15.0)
     telemetry = SqlTelemetryStore(engine)
@@ -103,6 +104,7 @@ def build_context(
             lambda: cache.get(
                 "maintenance-alerts", maintenance_alert_source(queries.maintenance_orders)
             ),
+            lambda: cache.get("event-alerts", rejection_alert_source(container.uow)),
         ],
     )
     providers = Providers(
@@ -110,38 +112,28 @@ def build_context(
         oee=views.oee,
         alert_counters=[alerts.open_count],
     )
-    planning = PlanningService(
-        container.uow, SqlPlanStore(engine), clock, PlanningSettings(time_limit=5.0, workers=1)
-    )
-    settings = container.settings
-    quotes = QuoteService(
-        container.uow,
-        SqlQuoteStore(engine),
-        clock,
-        plans=planning,
-        settings=QuotingSettings(
-            hold_hours=settings.quote_hold_hours,
-            limits=IntakeLimits(max_file_bytes=settings.max_upload_bytes),
-        ),
-    )
+    planning = container.planning(PlanningSettings(time_limit=5.0, workers=1), clock)
+    quotes = container.quotes(clock)
+    with container.uow() as tx:
+        factory = tx.factory.current()
     ctx = ApiContext(
         uow=container.uow,
-        auth=AuthService(SqlAuthStore(engine), clock, hasher=hasher),
-        audit=AuditLog(SqlAuditStore(engine), clock),
+        auth=AuthService(SqlAuthStore(engine), wall, hasher=hasher),
+        audit=AuditLog(SqlAuditStore(engine), wall),
         clock=clock,
-        site=container.settings.site,
-    )
-    ctx.extras.update(
         dashboard=DashboardService(container.uow, clock, providers, TtlCache(3.0)),
         machine_views=views,
         alerts=alerts,
         cache=cache,
-        quality_store=SqlQualityStore(engine),
+        quality=SqlQualityStore(engine),
         genealogy=SqlQualityStore(engine),
         planning=planning,
         quotes=quotes,
+        stations=None if factory is None else container.stations(factory, wall),
+        site=container.settings.site,
+        timezone="UTC" if factory is None else factory.site.timezone,
         network_hub=SqlHubStore(engine),
-        network_link=_network_link(settings.nats_url),
+        network_link=_network_link(container.settings.nats_url),
     )
     ctx.body_limits["/api/v1/network/quote"] = quote_routes.upload_limit(quotes)
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)

@@ -1,14 +1,24 @@
-"""What the API and dashboard need, wired once by the composition root (`composition.py`)."""
+"""What the API and dashboard need, wired once by the composition root (`composition.py`):
+typed services, never looked up by name."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from microfactory.core.clock import Clock
+from microfactory.services.alerts import AlertService
 from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
-from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.services.dashboard import DashboardService, TtlCache
+from microfactory.services.dashboard_views import MachineViews
+from microfactory.services.network import NetworkHub
+from microfactory.services.planning import PlanningService
+from microfactory.services.ports import GenealogyReader, QualityStore, UnitOfWorkFactory
+from microfactory.services.quoting import QuoteService
+from microfactory.services.stations import StationService
 
 
 @dataclass
@@ -17,10 +27,27 @@ class ApiContext:
     auth: AuthService
     audit: AuditLog
     clock: Clock
+    dashboard: DashboardService
+    machine_views: MachineViews
+    alerts: AlertService
+    cache: TtlCache
+    quality: QualityStore
+    genealogy: GenealogyReader
+    planning: PlanningService
+    quotes: QuoteService
+    stations: StationService | None = None
+    """None until a factory is loaded (operators record work against its machines)."""
     site: str = "demo"
+    timezone: str = "UTC"
+    """The site's IANA time zone: every page shows local time (storage and the API: UTC)."""
     max_body_bytes: int = 1_000_000
     body_limits: dict[str, int] = field(default_factory=dict)
     """Larger body limits for exact paths (the model upload)."""
     secure_cookies: bool = False
     sse_interval_s: float = 2.0
-    extras: dict[str, Any] = field(default_factory=dict)
+    replan_lock: threading.Lock = field(default_factory=threading.Lock)
+    """One replan at a time from the web (a plan takes seconds)."""
+    network_hub: NetworkHub | None = None
+    """The hub's fleet view and routes (`microfactory serve --db HUB_URL`)."""
+    network_link: Callable[[], Any] | None = None
+    """Makes a NATS link to the hub's cluster for network quotes (MICROFACTORY_NATS_URL)."""

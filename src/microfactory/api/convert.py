@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from microfactory.access import ApiToken, AuditRecord, User
 from microfactory.api import schemas as s
-from microfactory.orders import Order, Product, WorkOrder
+from microfactory.orders import Order, Product, WorkOrder, WorkOrderOperation
 from microfactory.services.dashboard import MachineCard, OrderDetailData
 
 
@@ -99,22 +99,23 @@ def work_order(w: WorkOrder, late: bool) -> s.WorkOrderPublic:
         status=w.status.value,
         lot=w.lot,
         late=late,
-        operations=[
-            s.OperationPublic(
-                id=op.id,
-                seq=op.seq,
-                name=op.name,
-                capability=op.capability,
-                minutes=op.minutes,
-                status=op.status.value,
-                machine=op.machine,
-                actual_start=op.actual_start,
-                actual_end=op.actual_end,
-                good=op.good,
-                rejected=op.rejected,
-            )
-            for op in w.operations
-        ],
+        operations=[operation(op) for op in w.operations],
+    )
+
+
+def operation(op: WorkOrderOperation) -> s.OperationPublic:
+    return s.OperationPublic(
+        id=op.id,
+        seq=op.seq,
+        name=op.name,
+        capability=op.capability,
+        minutes=op.minutes,
+        status=op.status.value,
+        machine=op.machine,
+        actual_start=op.actual_start,
+        actual_end=op.actual_end,
+        good=op.good,
+        rejected=op.rejected,
     )
 
 

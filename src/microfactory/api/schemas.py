@@ -350,3 +350,13 @@ class MaintenanceOrderPublic(BaseModel):
     started: datetime | None
     done: datetime | None
     labour_hours: float
+
+
+class OperationStartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    machine: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+class OperationFinishIn(OperationStartIn):
+    good: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    scrap: Annotated[int, Field(ge=0, le=10_000_000)] = 0

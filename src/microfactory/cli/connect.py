@@ -23,7 +23,10 @@ from microfactory.core.clock import SystemClock
 from microfactory.core.errors import ValidationError
 
 if TYPE_CHECKING:
+    from microfactory.bootstrap import Container
     from microfactory.connect.bus import Bus
+    from microfactory.services.ingestion import Ingester
+    from microfactory.services.runtime import ShopRuntime
 
 machines_app = typer.Typer(help="Machines as the event store sees them.", no_args_is_help=True)
 telemetry_app = typer.Typer(help="Telemetry storage.", no_args_is_help=True)
@@ -69,8 +72,17 @@ def ingest_cmd(
     session_expiry_s: Annotated[
         int, typer.Option("--session-expiry-s", help="How long the broker keeps the session")
     ] = 7 * 24 * 3600,
+    store_only: Annotated[
+        bool,
+        typer.Option(
+            "--store-only",
+            help="Only store the events (a pure telemetry ingester); by default they are also "
+            "applied to the shop (operations, TPM, quality, replans)",
+        ),
+    ] = False,
 ) -> None:
-    """Consume machine events into the database until SIGTERM (or Ctrl-C)."""
+    """The shop-floor runtime: consume machine events into the database and apply them (the
+    reactor), until SIGTERM (or Ctrl-C); then print the counters as JSON."""
     from microfactory.services.ingestion import Ingester, IngestSettings
     from microfactory.store.telemetry_tables import SqlTelemetryStore
 
@@ -114,9 +126,10 @@ def ingest_cmd(
         bus = OpcUaBus(
             OpcUaSettings(endpoint=endpoint, site=site, area=area, root=root, first_seq=first)
         )
-    ingester.start()
+    runtime, mode = _runtime(container, ingester, store_only)
+    runtime.start()
     ingester.attach(bus)
-    err_console.print(f"ingesting via {via} into {container.settings.database_url}")
+    err_console.print(f"ingesting via {via} into {container.settings.database_url} ({mode})")
     last = time.monotonic()
     try:
         while not stop.wait(0.2):
@@ -124,15 +137,29 @@ def ingest_cmd(
                 raise ingester.error
             if time.monotonic() - last >= report_s:
                 last = time.monotonic()
-                err_console.print(
-                    json.dumps({**ingester.counters.as_dict(), "queued": ingester.queued})
-                )
+                err_console.print(json.dumps({**runtime.as_dict(), "queued": ingester.queued}))
     finally:
         bus.close()
-        ingester.stop(30.0)
+        runtime.stop(30.0)
         container.close()
-    sys.stdout.write(json.dumps({"stopped": True, **ingester.counters.as_dict()}) + "\n")
+    sys.stdout.write(json.dumps({"stopped": True, **runtime.as_dict()}) + "\n")
     sys.stdout.flush()
+
+
+def _runtime(container: Container, ingester: Ingester, store_only: bool) -> tuple[ShopRuntime, str]:
+    """The ingester alone (--store-only, or no factory loaded yet), or with the reactor and
+    the planning service; and what it does, in words."""
+    from microfactory.services.runtime import ShopRuntime
+
+    if store_only:
+        return ShopRuntime(ingester, None, None), "storing only"
+    with container.uow() as tx:
+        factory = tx.factory.current()
+    if factory is None:
+        mode = "storing only: no factory loaded yet, see microfactory init"
+        return ShopRuntime(ingester, None, None), mode
+    runtime = ShopRuntime(ingester, container.reactor(factory), container.planning())
+    return runtime, "storing and applying"
 
 
 def machines_status_cmd(

@@ -59,64 +59,52 @@ def run_demo(
     ready: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Reset the database, run the loop, store and return the summary."""
-    from microfactory.services.closed_loop import ClosedLoop, LoopConfig, LoopPorts, summary_dict
+    from microfactory.services.closed_loop import ClosedLoop, LoopConfig, summary_dict
     from microfactory.services.demo import load_demo_factory
-    from microfactory.services.quality import QualityService
+    from microfactory.services.planning import PlanningSettings
     from microfactory.shopfloor.topics import ROOT
     from microfactory.store.execution_sql import SqlExecutionStore
     from microfactory.store.migrate import reset_database, upgrade
-    from microfactory.store.planning_sql import SqlPlanStore
-    from microfactory.store.quality_store import SqlQualityStore
-    from microfactory.store.telemetry_tables import SqlTelemetryStore
 
+    if planner not in ("dispatch", "cpsat"):
+        raise ValidationError(
+            f"unknown planner {planner!r}: use dispatch or cpsat", where="--planner"
+        )
     reset_database(container.engine)
     upgrade(container.engine)
     fac = load_demo_factory(container.uow, factory_file)
     if ready is not None:
         ready.set()
-    store = SqlExecutionStore(container.engine)
     the_bus = open_bus(bus, mqtt_host, mqtt_port)
     topic_root = root or (ROOT if bus == "memory" else f"mfdemo-{uuid.uuid4().hex[:8]}")
-    config = LoopConfig(
-        start=start,
-        days=days,
-        seed=seed,
-        preventive_maintenance=preventive,
-        root=topic_root,
-        disruptions=disruptions,
-    )
-    telemetry = SqlTelemetryStore(container.engine)
-    plans = SqlPlanStore(container.engine)
-    ports = LoopPorts(container.uow, store, telemetry, the_bus, plans, bus)
-    quality = QualityService(SqlQualityStore(container.engine), fac)
+    config = LoopConfig(start=start, days=days, seed=seed, root=topic_root, disruptions=disruptions)
     predictor = None
     if predictive:
         from microfactory.services.maintenance import PredictiveMaintenance
 
-        predictor = PredictiveMaintenance(telemetry, {m.id: m.type for m in fac.machines})
-    service = None
-    loop_planner = None
-    if planner == "cpsat":
-        from microfactory.core.clock import FixedClock
-        from microfactory.services.loop_planning import ServicePlanner
-        from microfactory.services.planning import PlanningService, PlanningSettings
-
-        service = PlanningService(
-            container.uow,
-            plans,
-            FixedClock(start),
-            PlanningSettings(time_limit=plan_seconds, workers=2),
+        predictor = PredictiveMaintenance(
+            container.telemetry(), {m.id: m.type for m in fac.machines}
         )
-        loop_planner = ServicePlanner(service)
-    elif planner != "dispatch":
-        raise ValidationError(
-            f"unknown planner {planner!r}: use dispatch or cpsat", where="--planner"
-        )
-    loop = ClosedLoop(
-        ports, fac, config, quality=quality, predictor=predictor, planner=loop_planner
+    settings = PlanningSettings(
+        strategy="cpsat" if planner == "cpsat" else "dispatch",
+        time_limit=plan_seconds,
+        workers=2,
     )
-    if service is not None:
-        service.clock = loop.clock
+    ports = container.loop_ports(
+        fac,
+        the_bus,
+        bus,
+        planning=settings,
+        start=start,
+        preventive=preventive,
+        predictor=predictor,
+    )
+    loop = ClosedLoop(
+        ports,
+        fac,
+        config,
+        predictor_name="none" if predictor is None else type(predictor).__name__,
+    )
     try:
         with Progress(
             TextColumn("[bold]simulated days"),
@@ -137,7 +125,7 @@ def run_demo(
     finally:
         the_bus.close()
     summary = summary_dict(run, config, bus)
-    store.save_run(seed, days, start, bus, summary)
+    SqlExecutionStore(container.engine).save_run(seed, days, start, bus, summary)
     return summary
 
 

@@ -33,6 +33,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.quoting",
     "microfactory.cli.connect",
     "microfactory.cli.maintenance",
+    "microfactory.cli.shopfloor",
     "microfactory.cli.network",
 ]
 

@@ -11,8 +11,8 @@ import typer
 
 
 def bench_rul_cmd(
-    train: Path = typer.Option(..., "--train", help="C-MAPSS train file (may be gzipped)"),
-    test: Path = typer.Option(..., "--test", help="C-MAPSS test file (may be gzipped)"),
+    train: Path = typer.Option(..., "--train", help="C-MAPSS train file (may be gzipped or xz)"),
+    test: Path = typer.Option(..., "--test", help="C-MAPSS test file (may be gzipped or xz)"),
     rul: Path = typer.Option(..., "--rul", help="true RUL file, one value per test unit"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     predictions_out: Path | None = typer.Option(
@@ -42,7 +42,7 @@ def _fleet(trees: int, ensemble: int) -> Any:
 
 
 def bench_failures_cmd(
-    data: Path = typer.Option(..., "--data", help="ai4i2020.csv"),
+    data: Path = typer.Option(..., "--data", help="ai4i2020.csv (may be gzipped or xz)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """AI4I 2020 machine-failure benchmark (stratified 5-fold, seed 0)."""
@@ -177,11 +177,15 @@ def models_cmd(
         typer.echo(f"{r['name']} v{r['version']} ({r['kind']}) {r['created_at']} {r['metrics']}")
 
 
+maintenance_app = typer.Typer(
+    help="Maintenance: what is due, and predictive maintenance models.", no_args_is_help=True
+)
+
+
 def register(app: typer.Typer, bench: typer.Typer) -> None:
-    maintenance = typer.Typer(help="Predictive maintenance models.", no_args_is_help=True)
-    maintenance.command("train")(train_cmd)
-    maintenance.command("predict")(predict_cmd)
-    maintenance.command("models")(models_cmd)
-    app.add_typer(maintenance, name="maintenance")
+    maintenance_app.command("train")(train_cmd)
+    maintenance_app.command("predict")(predict_cmd)
+    maintenance_app.command("models")(models_cmd)
+    app.add_typer(maintenance_app, name="maintenance")
     bench.command("rul")(bench_rul_cmd)
     bench.command("failures")(bench_failures_cmd)

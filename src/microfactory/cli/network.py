@@ -208,9 +208,7 @@ def _model_installer(container: Any) -> Any:
 def _site_services(container: Any) -> tuple[Any, Any]:
     """(quote function, accept function) on the site's own quoting service, serialized:
     the planner behind it is not meant for two threads at once."""
-    from microfactory.cli.quoting import _service
-
-    service = _service(container, None)
+    service = container.quotes()
     lock = threading.Lock()
 
     def quote(

@@ -91,11 +91,9 @@ def plan_cmd(
     if ctx.invoked_subcommand is not None:
         return
     from microfactory.cli.common import open_container, print_json, time_limit_progress
-    from microfactory.core.clock import SystemClock
     from microfactory.core.errors import ValidationError
     from microfactory.planning.model import Objective
-    from microfactory.services.planning import PlanningService, PlanningSettings
-    from microfactory.store.planning_sql import SqlPlanStore
+    from microfactory.services.planning import PlanningSettings
 
     try:
         goal = Objective(objective)
@@ -106,9 +104,7 @@ def plan_cmd(
     container = open_container(db)
     try:
         settings = PlanningSettings(time_limit=time_limit, workers=workers, objective=goal)
-        service = PlanningService(
-            container.uow, SqlPlanStore(container.engine), SystemClock(), settings
-        )
+        service = container.planning(settings)
         with time_limit_progress(time_limit, "planning", enabled=not as_json):
             plan = service.plan()
     finally:
@@ -166,11 +162,9 @@ def plan_event(
     from microfactory.core.timeutil import parse_rfc3339
     from microfactory.services.planning import (
         EventKind,
-        PlanningService,
         PlanningSettings,
         ReplanEvent,
     )
-    from microfactory.store.planning_sql import SqlPlanStore
 
     try:
         event_kind = EventKind(kind)
@@ -197,7 +191,7 @@ def plan_event(
     container = open_container(db)
     try:
         settings = PlanningSettings(time_limit=time_limit, workers=workers)
-        service = PlanningService(container.uow, SqlPlanStore(container.engine), clock, settings)
+        service = container.planning(settings, clock)
         plan = service.replan(event)
         downtimes = service.downtimes(since=when)
     finally:
@@ -239,22 +233,20 @@ def _summary(plan: Any) -> dict[str, Any]:
     }
 
 
-def _load_plan(db: str | None, version: int | None) -> Any:
+def _load_plan(db: str | None, version: int | None) -> tuple[Any, str]:
     from microfactory.cli.common import open_container
-    from microfactory.core.clock import SystemClock
     from microfactory.core.errors import NotFound
-    from microfactory.services.planning import PlanningService
-    from microfactory.store.planning_sql import SqlPlanStore
 
     container = open_container(db)
     try:
-        service = PlanningService(container.uow, SqlPlanStore(container.engine), SystemClock())
+        service = container.planning()
         plan = service.version(version) if version is not None else service.current()
+        tz = container.timezone()
     finally:
         container.close()
     if plan is None:
         raise NotFound("no plan yet: run `microfactory plan` first")
-    return plan
+    return plan, tz
 
 
 @plan_app.command("show")
@@ -267,8 +259,9 @@ def plan_show(
     from rich.table import Table
 
     from microfactory.cli.common import console, print_json
+    from microfactory.core.timeutil import local_text
 
-    plan = _load_plan(db, version)
+    plan, tz = _load_plan(db, version)
     late = set(plan.late_work_orders)
     if as_json:
         summary = _summary(plan)
@@ -296,9 +289,9 @@ def plan_show(
             op.operation,
             op.work_order,
             op.machine,
-            op.start.strftime("%Y-%m-%d %H:%M"),
-            op.end.strftime("%Y-%m-%d %H:%M"),
-            op.due.strftime("%Y-%m-%d %H:%M") if op.due else "-",
+            local_text(op.start, tz),
+            local_text(op.end, tz),
+            local_text(op.due, tz),
             style=style,
         )
     console.print(table)
@@ -313,8 +306,8 @@ def plan_gantt(
     """Write a Gantt chart of the plan (late work orders highlighted)."""
     from microfactory.services.planning_gantt import write_gantt
 
-    plan = _load_plan(db, version)
-    typer.echo(f"wrote {write_gantt(plan, out)}")
+    plan, tz = _load_plan(db, version)
+    typer.echo(f"wrote {write_gantt(plan, out, tz)}")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -305,16 +305,20 @@ def release_cmd(
     note: Annotated[str, typer.Option("--note", help="Why")] = "",
     db: DbOption = None,
 ) -> None:
-    """Release a held lot (refused while one of its NCRs is open)."""
+    """Release a held lot (refused while one of its NCRs is open); its remaining work is
+    planned again."""
     from microfactory.core.clock import SystemClock
-    from microfactory.services.quality import release_lot
+    from microfactory.services.quality import release_hold
 
     container, store = _quality_store(db)
     try:
-        release_lot(store, lot, by=by, at=SystemClock().now(), note=note)
+        planning = container.planning()
+        release_hold(store, planning, lot, by=by, at=SystemClock().now(), note=note)
+        version = planning.serve_requests()
     finally:
         container.close()
-    typer.echo(f"{lot} released")
+    planned = "" if version is None else f"; plan v{version.version}"
+    typer.echo(f"{lot} released{planned}")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

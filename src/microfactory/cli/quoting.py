@@ -6,9 +6,13 @@ Thin: parse, call the quoting service, render. Heavy imports (trimesh) happen in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from microfactory.bootstrap import Container
+    from microfactory.services.quoting import QuoteService
 
 from microfactory.cli.common import DB_HELP
 
@@ -111,32 +115,8 @@ def _open(db: str | None) -> Any:
     return open_container(db)
 
 
-def _service(container: Any, max_bytes: int | None) -> Any:
-    from microfactory.core.clock import SystemClock
-    from microfactory.quoting.intake import IntakeLimits
-    from microfactory.services.planning import PlanningService, PlanningSettings
-    from microfactory.services.quoting import QuoteService, QuotingSettings
-    from microfactory.store.planning_sql import SqlPlanStore
-    from microfactory.store.quoting_tables import SqlQuoteStore
-
-    clock = SystemClock()
-    settings = container.settings
-    limit = max_bytes if max_bytes is not None else settings.max_upload_bytes
-    return QuoteService(
-        container.uow,
-        SqlQuoteStore(container.engine),
-        clock,
-        plans=PlanningService(
-            container.uow,
-            SqlPlanStore(container.engine),
-            clock,
-            PlanningSettings(time_limit=5.0, workers=1),
-        ),
-        settings=QuotingSettings(
-            hold_hours=settings.quote_hold_hours,
-            limits=IntakeLimits(max_file_bytes=limit),
-        ),
-    )
+def _service(container: Container, max_bytes: int | None) -> QuoteService:
+    return container.quotes(max_upload_bytes=max_bytes)
 
 
 def _accept(quote_id: str, customer: str | None, as_json: bool, db: str | None) -> None:

@@ -14,7 +14,7 @@ from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.cli.common import DB_HELP, console, open_container, print_json
 from microfactory.core.clock import SystemClock
 from microfactory.core.errors import ValidationError
-from microfactory.core.timeutil import parse_rfc3339, to_rfc3339
+from microfactory.core.timeutil import local_text, parse_rfc3339, to_rfc3339
 from microfactory.orders import OrderLine, OrderStatus
 from microfactory.services.factory import current_factory, init_factory
 from microfactory.services.orders import OrderRequest, add_order, import_orders_csv, list_orders
@@ -160,6 +160,7 @@ def orders_list(
     container = open_container(db)
     try:
         orders = list_orders(container.uow, status=statuses, limit=limit)
+        tz = container.timezone()
     finally:
         container.close()
     if as_json:
@@ -181,7 +182,7 @@ def orders_list(
         table.add_column(col)
     for o in orders:
         lines = ", ".join(f"{ln.quantity}× {ln.product}" for ln in o.lines)
-        table.add_row(o.id, o.customer, o.status.value, to_rfc3339(o.due), lines)
+        table.add_row(o.id, o.customer, o.status.value, local_text(o.due, tz), lines)
     console.print(table)
 
 

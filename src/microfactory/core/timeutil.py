@@ -4,6 +4,8 @@ seconds (or minutes) from a plan origin."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from microfactory.core.errors import ValidationError
 
@@ -42,3 +44,22 @@ def to_epoch_s(dt: datetime) -> float:
 
 def from_epoch_s(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name` (ValueError naming it when unknown)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        hint = "use an IANA name, e.g. Europe/Berlin"
+        raise ValueError(f"unknown time zone {name!r} ({hint})") from None
+
+
+def local_text(dt: datetime | None, timezone: str = "UTC", *, seconds: bool = False) -> str:
+    """A time as people at the site read it: `2026-01-12 12:19 CET` in the site's zone
+    (storage and every API stay UTC). "—" for no time."""
+    if dt is None:
+        return "—"
+    local = utc(dt).astimezone(zone(timezone))
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")

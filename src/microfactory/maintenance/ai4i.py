@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from microfactory.core import ValidationError
+from microfactory.core.files import read_data_text
 
 TARGET = "Machine failure"
 MODE_FLAGS: tuple[str, ...] = ("TWF", "HDF", "PWF", "OSF", "RNF")
@@ -69,12 +70,12 @@ class Ai4iTable:
 
 
 def read_ai4i(path: str | Path) -> Ai4iTable:
-    """Read `ai4i2020.csv` (UTF-8 with a BOM, comma-separated, one header line)."""
+    """Read `ai4i2020.csv` (UTF-8 with a BOM, comma-separated, one header line).
+
+    The file may be gzipped or xz-compressed; that is recognised by its content.
+    """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"cannot read file: {exc}", where=str(path)) from exc
+    text = read_data_text(path, encoding="utf-8-sig")
     reader = csv.DictReader(io.StringIO(text))
     header = set(reader.fieldnames or ())
     missing = [c for c in ("Type", *RAW_COLUMNS, TARGET, *MODE_FLAGS) if c not in header]

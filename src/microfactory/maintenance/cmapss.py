@@ -1,14 +1,13 @@
 """Reader for the NASA C-MAPSS turbofan files (Saxena et al., PHM08).
 
 Each file is whitespace-separated text with 26 numeric columns and no header: unit, cycle,
-three operating settings and 21 sensors. Files may be gzipped (detected by their magic
-bytes, not their name). The reader checks the layout and that each unit's cycles run
+three operating settings and 21 sensors. Files may be gzipped or xz-compressed (detected by
+their magic bytes, not their name). The reader checks the layout and that each unit's cycles run
 1, 2, 3, ... without gaps, so every later step can rely on it.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from microfactory.core import ValidationError
+from microfactory.core.files import read_data_bytes
 
 N_SETTINGS = 3
 N_SENSORS = 21
@@ -85,15 +85,7 @@ class RunSet:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ValidationError(f"cannot read file: {exc.strerror}", where=str(path)) from exc
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise ValidationError(f"broken gzip stream: {exc}", where=str(path)) from exc
+    raw = read_data_bytes(path)
     try:
         return raw.decode("ascii")
     except UnicodeDecodeError as exc:
@@ -140,7 +132,7 @@ def _check_order(unit: IntArray, cycle: IntArray, path: Path) -> None:
 
 
 def read_cmapss(path: str | Path) -> RunSet:
-    """Read a C-MAPSS train or test file (plain or gzipped)."""
+    """Read a C-MAPSS train or test file (plain, gzipped or xz-compressed)."""
     path = Path(path)
     data = _parse_matrix(_read_text(path), path)
     ids = data[:, :2]

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+
+from microfactory.core.timeutil import zone
 
 MINOR_STOP = "micro_stop"
 
@@ -273,31 +275,39 @@ def downtime_pareto(
     return out
 
 
-def day_periods(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
-    """Calendar days (UTC) covering [start, end)."""
+def day_periods(
+    start: datetime, end: datetime, timezone: str = "UTC"
+) -> list[tuple[str, datetime, datetime]]:
+    """Calendar days of the site's `timezone` covering [start, end) (bounds in UTC)."""
+    tz = zone(timezone)
     out: list[tuple[str, datetime, datetime]] = []
-    day = datetime.combine(start.date(), time(0), tzinfo=start.tzinfo)
-    while day < end:
-        nxt = day + timedelta(days=1)
-        out.append((day.date().isoformat(), max(day, start), min(nxt, end)))
-        day = nxt
+    day = start.astimezone(tz).date()
+    while (lo := datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)) < end:
+        hi = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+        out.append((day.isoformat(), max(lo, start), min(hi, end)))
+        day += timedelta(days=1)
     return out
 
 
 SHIFTS: tuple[tuple[str, int], ...] = (("early", 6), ("late", 14), ("night", 22))
 
 
-def shift_periods(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
-    """Three 8-hour shifts a day (early 06–14, late 14–22, night 22–06), UTC."""
+def shift_periods(
+    start: datetime, end: datetime, timezone: str = "UTC"
+) -> list[tuple[str, datetime, datetime]]:
+    """Three 8-hour shifts a day (early 06–14, late 14–22, night 22–06) in the site's
+    `timezone` (bounds in UTC)."""
+    tz = zone(timezone)
     out: list[tuple[str, datetime, datetime]] = []
-    day = datetime.combine(start.date() - timedelta(days=1), time(0), tzinfo=start.tzinfo)
-    while day < end:
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    while datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC) < end:
         for name, hour in SHIFTS:
-            s = day + timedelta(hours=hour)
-            e = s + timedelta(hours=8)
+            local = datetime.combine(day, time(hour), tzinfo=tz)
+            s = local.astimezone(UTC)
+            e = (local + timedelta(hours=8)).astimezone(UTC)
             lo, hi = max(s, start), min(e, end)
             if hi > lo:
-                out.append((f"{s.date().isoformat()} {name}", lo, hi))
+                out.append((f"{day.isoformat()} {name}", lo, hi))
         day += timedelta(days=1)
     return out
 

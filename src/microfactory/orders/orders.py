@@ -3,7 +3,8 @@
 Order lifecycle: quoted → confirmed → released → in_production → done, and cancelled from any
 state before done. Illegal transitions raise `Conflict`.
 Work orders and operations: planned → released → running → done, with held ⇄ (planned,
-released) for quality holds and cancelled."""
+released) for quality holds and cancelled. An operation whose job a machine aborted is
+`aborted` until it runs again (it is planned again meanwhile)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class WorkStatus(StrEnum):
     DONE = "done"
     HELD = "held"
     CANCELLED = "cancelled"
+    ABORTED = "aborted"
 
 
 WORK_TRANSITIONS: dict[WorkStatus, frozenset[WorkStatus]] = {
@@ -51,7 +53,18 @@ WORK_TRANSITIONS: dict[WorkStatus, frozenset[WorkStatus]] = {
     WorkStatus.RELEASED: frozenset(
         {WorkStatus.RUNNING, WorkStatus.HELD, WorkStatus.PLANNED, WorkStatus.CANCELLED}
     ),
-    WorkStatus.RUNNING: frozenset({WorkStatus.DONE, WorkStatus.HELD, WorkStatus.RELEASED}),
+    WorkStatus.RUNNING: frozenset(
+        {WorkStatus.DONE, WorkStatus.HELD, WorkStatus.RELEASED, WorkStatus.ABORTED}
+    ),
+    WorkStatus.ABORTED: frozenset(
+        {
+            WorkStatus.RUNNING,
+            WorkStatus.RELEASED,
+            WorkStatus.PLANNED,
+            WorkStatus.HELD,
+            WorkStatus.CANCELLED,
+        }
+    ),
     WorkStatus.HELD: frozenset({WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.CANCELLED}),
     WorkStatus.DONE: frozenset(),
     WorkStatus.CANCELLED: frozenset(),

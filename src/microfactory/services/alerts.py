@@ -1,5 +1,6 @@
 """Alerts on the dashboard: quality alerts (SPC rule violations, parts out of
-specification) and open unplanned maintenance (breakdowns, predicted failures), each
+specification), open unplanned maintenance (breakdowns, predicted failures) and shop-floor
+events the reactor could not apply, each
 acknowledgeable once by someone allowed to (who and when are kept)."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any, Protocol
 
 from microfactory.core.clock import Clock
 from microfactory.core.errors import Conflict, NotFound
-from microfactory.services.quality import QualityStore, list_alerts
+from microfactory.services.ports import QualityStore, UnitOfWorkFactory
+from microfactory.services.quality import list_alerts
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,30 @@ def maintenance_alert_source(orders: Callable[[], list[dict[str, Any]]]) -> Aler
             )
             for r in orders()
             if r["kind"] in ("corrective", "predictive")
+        ]
+
+    return alerts
+
+
+def rejection_alert_source(uow: UnitOfWorkFactory, limit: int = 200) -> AlertSource:
+    """Events from the shop floor that could not be applied (the reactor kept them with the
+    reason): someone has to look — a machine reporting an unknown job, a finish recorded
+    twice."""
+
+    def alerts() -> list[Alert]:
+        with uow() as tx:
+            rows = tx.reactor.rejections(limit=limit)
+        return [
+            Alert(
+                id=f"EV-{r.event_id}",
+                source="events",
+                kind=f"{r.kind} not applied",
+                machine=r.machine,
+                subject=f"{r.kind} event from {r.machine}",
+                message=r.reason,
+                at=r.ts,
+            )
+            for r in rows
         ]
 
     return alerts

@@ -1,9 +1,17 @@
-"""The closed loop: orders arrive, the scheduler plans them, the dispatcher releases work to
-the machines of the digital twin, the machines report over the shop-floor bus, ingestion
-stores what they say, TPM plans maintenance from usage, breakdowns and windows trigger
-replans — and at the end every figure of the summary is computed from the database.
+"""The closed loop, exactly as a shop runs: orders arrive and are planned; the digital twin's
+machines ask the dispatcher for work and *only publish* what they do on the shop-floor bus;
+the ingester stores the events; the reactor applies the committed events (execution, TPM,
+replanning triggers, SPC, predictive maintenance); the planning service serves the replan
+requests they raised; and at the end every figure of the summary is computed from the
+database. No in-process shortcut remains between the twin and the shop's state: the twin
+learns what the shop decided only through the dispatcher (which job next) and maintenance
+windows (when to stop), as a real machine would.
 
-All adapters come in through ports (`LoopPorts`); the composition (CLI) builds them.
+On the in-process bus the loop is synchronous: before a machine asks for its next job, what
+was published so far is ingested and applied (a real shop's ingester runs milliseconds
+behind; the simulation must not let a machine see a stale shop). Over MQTT the ingester
+runs on its own thread, and the same barrier waits for the broker to deliver and the
+ingester to commit before the reactor applies.
 """
 
 from __future__ import annotations
@@ -17,74 +25,41 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from microfactory.connect.bus import Bus, Message
-from microfactory.maintenance.tpm import MaintenanceWorkOrder
+from microfactory.core.clock import Clock
 from microfactory.orders import Factory
 from microfactory.orders.generator import GeneratedOrder, order_stream
 from microfactory.quality.records import NcrStatus, QualityAlert
-from microfactory.services.execution import Execution, ExecutionStore
+from microfactory.services.dispatch import Dispatcher
 from microfactory.services.ingestion import Ingester, IngestSettings, TelemetryWriter
-from microfactory.services.loop_planning import DispatchPlanner, LoopPlanner
-from microfactory.services.loop_summary import LoopFigures, compute_figures
+from microfactory.services.loop_summary import EventReader, LoopFigures, RunRecords, compute_figures
+from microfactory.services.maintenance import FailurePredictor, FailureWarning, PredictiveOutcome
 from microfactory.services.orders import OrderRequest, place_order, release_order
-from microfactory.services.planning import EventKind, PlanStore, ReplanEvent
+from microfactory.services.planning import PlanningService, PlanVersion
 from microfactory.services.ports import UnitOfWorkFactory
-from microfactory.services.quality import (
-    QualityService,
-    disposition_ncr,
-    held_lots,
-    list_ncrs,
-)
-from microfactory.services.tpm import MaintenanceStore, TpmService
-from microfactory.shopfloor.events import Event
+from microfactory.services.quality import disposition_ncr, release_hold
+from microfactory.services.reactor import Applied, Reactor
 from microfactory.shopfloor.topics import ROOT, topic_for
-from microfactory.twin.jobs import TwinConfig
+from microfactory.twin.jobs import TwinConfig, TwinJob
 from microfactory.twin.model import FailureRecord, Twin
 
+__all__ = ["FailurePredictor", "FailureWarning"]
 
-class TelemetryReader(Protocol):
-    def events(
-        self,
-        *,
-        machine: str | None = None,
-        kind: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int = 10_000,
-    ) -> list[Event]: ...
-
-    def counts(self) -> dict[str, int]: ...
+# state reasons a dispatch decision depends on (the machine is out, back, or in maintenance)
+URGENT_STATES = ("breakdown", "repaired", "pm")
 
 
-class LoopStore(ExecutionStore, MaintenanceStore, Protocol):
-    def maintenance_orders(self, status: str | None = None) -> list[dict[str, Any]]: ...
-
-    def plan_runs(self) -> list[tuple[datetime, str, str]]: ...
-
-    def planned_vs_actual(self) -> list[tuple[str, datetime, datetime, datetime | None]]: ...
-
-    def save_run(
-        self, seed: int, days: float, start: datetime, bus: str, summary: dict[str, Any]
-    ) -> int: ...
-
-
-class TelemetryStore(TelemetryWriter, TelemetryReader, Protocol):
+class TelemetryStore(TelemetryWriter, EventReader, Protocol):
     pass
 
 
-@dataclass(frozen=True)
-class FailureWarning:
-    """A predicted failure: the machine, why (signals, trend) and the remaining useful life."""
-
-    machine: str
-    reason: str
-    rul_hours: float | None = None
+class ReactorBuilder(Protocol):
+    def __call__(self, listeners: list[Callable[[Applied], None]]) -> Reactor: ...
 
 
-class FailurePredictor(Protocol):
-    """Port for online predictive maintenance: called every `predict_hours` of simulated
-    time; returns the machines whose predicted RUL fell below the lead time."""
-
-    def warnings(self, now: datetime) -> list[FailureWarning]: ...
+class PlanningBuilder(Protocol):
+    def __call__(
+        self, clock: Clock, listeners: list[Callable[[PlanVersion], None]]
+    ) -> PlanningService: ...
 
 
 @dataclass(frozen=True)
@@ -100,11 +75,15 @@ class WarningRecord:
 
 @dataclass
 class LoopPorts:
+    """What the loop runs on. `reactor` and `planning` are built by the composition (with
+    the loop's listeners and clock); `records` are the execution records the summary reads."""
+
     uow: UnitOfWorkFactory
-    store: LoopStore
+    records: RunRecords
     telemetry: TelemetryStore
     bus: Bus
-    plans: PlanStore | None = None
+    reactor: ReactorBuilder
+    planning: PlanningBuilder
     bus_name: str = "memory"
 
 
@@ -116,13 +95,9 @@ class LoopConfig:
     orders_per_day: float = 12.0
     rush_share: float = 0.08
     plan_every_hours: float = 6.0
-    tpm_check_hours: float = 1.0
-    preventive_maintenance: bool = True
     root: str = ROOT
-    flush_minutes: float = 60.0
     ingest_minutes: float = 120.0
     review_hours: float = 4.0
-    predict_hours: float = 6.0
     true_warning_hours: float = 72.0
     disruptions: tuple[tuple[str, datetime, float], ...] = ()
 
@@ -131,8 +106,8 @@ class LoopConfig:
             raise ValueError("loop start must be timezone-aware")
         if not 0 < self.days <= 366:
             raise ValueError("days must be in (0, 366]")
-        if self.plan_every_hours <= 0 or self.tpm_check_hours <= 0:
-            raise ValueError("planning and TPM intervals must be positive")
+        if self.plan_every_hours <= 0 or self.ingest_minutes <= 0:
+            raise ValueError("planning and ingestion intervals must be positive")
 
 
 @dataclass
@@ -141,9 +116,8 @@ class LoopRun:
 
     figures: LoopFigures
     twin: Twin
-    execution: Execution
-    tpm: TpmService
     ingest: dict[str, object]
+    reactor: dict[str, object]
     orders: list[GeneratedOrder] = field(default_factory=list)
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -170,51 +144,207 @@ class ClosedLoop:
         factory: Factory,
         config: LoopConfig,
         *,
-        planner: LoopPlanner | None = None,
-        measurement_hook: Callable[[Event], None] | None = None,
-        quality: QualityService | None = None,
-        predictor: FailurePredictor | None = None,
+        predictor_name: str = "none",
+        review_board: bool = True,
     ) -> None:
         self.ports = ports
         self.factory = factory
         self.config = config
         self.area = {m.id: m.area for m in factory.machines}
         self.site = factory.site.id
-        self.measurement_hook = measurement_hook
-        self.quality = quality
-        self.predictor = predictor
+        self.predictor_name = predictor_name
+        self.review_board = review_board
         self.warnings: list[WarningRecord] = []
         self.quality_alerts: list[QualityAlert] = []
         self.reviewed: list[tuple[str, datetime]] = []
-        self.planner = planner or DispatchPlanner(ports.uow, ports.plans, factory=factory)
-        self.execution = Execution(ports.uow, ports.store, factory, planner=self.planner)
+        self.dispatcher = Dispatcher(ports.uow, factory)
         self.twin = Twin(
             factory,
             TwinConfig(start=config.start, seed=config.seed, tag=f"s{config.seed}"),
-            self.execution,
-            self._sink,
+            self,
+            self._publish,
         )
-        self.execution.wake = self.twin.wake
-        if quality is not None:
-            quality.on_hold = self.execution.hold_lot
-            quality.on_release = self.execution.release_lot
-        self.tpm = TpmService(
-            ports.store,
-            factory,
-            config.start,
-            self._window,
-            enabled=config.preventive_maintenance,
-        )
+        self.clock = _SimClock(self.twin)
+        self.planning = ports.planning(self.clock, [self._on_plan])
+        self.reactor = ports.reactor([self.dispatcher.on_applied, self._on_applied])
         self.ingester = Ingester(
             ports.telemetry,
-            clock=_SimClock(self.twin),
+            clock=self.clock,
             known_machines=[m.id for m in factory.machines],
             settings=IngestSettings(
-                root=config.root, max_future=None, max_batch=5000, max_delay_s=0.2
+                root=config.root, max_future=None, max_batch=5000, max_delay_s=0.02
             ),
         )
         self.published = 0
+        self._synced = 0
         self._inbox: list[Message] = []
+        self._in_sync = False
+        self._urgent = False
+        self._new_work = False
+
+    # -- the machines' side ------------------------------------------------------------------
+
+    def next_job(self, machine: str, now: datetime) -> TwinJob | None:
+        """The twin's dispatcher port: the shop first catches up with what was published
+        that a dispatch decision depends on (jobs, measurements, breakdowns, repairs and
+        maintenance); counters, samples and other states follow at the next tick."""
+        if self._urgent:
+            self.sync()
+        return self.dispatcher.next_job(machine, now)
+
+    def _publish(self, event: Any) -> None:
+        topic = topic_for(
+            self.site, self.area[event.machine], event.machine, event.kind, self.config.root
+        )
+        self.ports.bus.publish(topic, event.to_json())
+        self.published += 1
+        if event.kind in ("job", "measurement") or (
+            event.kind == "state" and (event.reason or "").startswith(URGENT_STATES)
+        ):
+            self._urgent = True
+
+    # -- the shop's side ---------------------------------------------------------------------
+
+    @property
+    def synchronous(self) -> bool:
+        return self.ports.bus_name == "memory"
+
+    def sync(self) -> None:
+        """Ingest what was published, apply it, serve the replan requests it raised."""
+        if self._in_sync or self._synced == self.published:
+            return
+        self._in_sync = True
+        try:
+            if self.synchronous:
+                self._ingest()
+            else:
+                self.ports.bus.flush(60.0)
+                self._await_delivery(60.0)
+                self.ingester.drain(60.0)
+                if self.ingester.error is not None:
+                    raise self.ingester.error
+            self._synced = self.published
+            self._urgent = False
+            if self.reactor.catch_up().replans_requested:
+                self.planning.serve_requests()
+        finally:
+            self._in_sync = False
+
+    def _collect(self, message: Message) -> None:
+        self._inbox.append(message)
+
+    def _ingest(self) -> None:
+        inbox, self._inbox = self._inbox, []
+        for i in range(0, len(inbox), self.ingester.settings.max_batch):
+            chunk = inbox[i : i + self.ingester.settings.max_batch]
+            self.ingester.process([(m.topic, m.payload) for m in chunk])
+            self.ports.bus.ack_many(chunk)
+
+    def _await_delivery(self, timeout: float) -> None:
+        """Wait until the ingester has received every published event (over a broker,
+        messages are still on the way when the publisher's flush returns)."""
+        deadline = time.monotonic() + timeout
+        while self.ingester.counters.received + self.ingester.queued < self.published:
+            if time.monotonic() > deadline or self.ingester.error is not None:
+                break
+            time.sleep(0.002)
+
+    def _on_applied(self, out: Applied) -> None:
+        """After each reactor commit: the twin learns of maintenance windows (a technician
+        would be told), warnings are scored against the twin's truth, machines wake."""
+        for row in out.maintenance_windows:
+            minutes = (row["window_end"] - row["window_start"]).total_seconds() / 60.0
+            self.twin.schedule_maintenance(row["machine"], row["window_start"], minutes, row["id"])
+        for outcome in out.warnings:
+            assert isinstance(outcome, PredictiveOutcome)
+            w = outcome.warning
+            truth = self.twin.expected_run_minutes_to_failure(w.machine) / 60.0
+            self.warnings.append(
+                WarningRecord(
+                    w.machine, outcome.at, w.reason, truth, outcome.work_order is not None
+                )
+            )
+        self.quality_alerts.extend(out.alerts)
+        if out.operations or out.holds_changed or out.downtimes_changed:
+            self.twin.wake()
+
+    def _on_plan(self, version: PlanVersion) -> None:
+        self.dispatcher.on_plan(version.version)
+        self.twin.wake()
+
+    def _review_board(self) -> None:
+        """The demo's material review board: a lot held for `review_hours` gets its open
+        NCRs dispositioned (the twin already scrapped the parts out of tolerance) and is
+        released, so its remaining operations run."""
+        now = self.twin.now
+        with self.ports.uow() as tx:
+            store = tx.quality
+            held = store.held_lots()
+            if not held:
+                return
+            for lot in sorted(held):
+                holds = store.holds(lot=lot, active_only=True)
+                if not holds or min(h["held_at"] for h in holds) > now - self.review_after:
+                    continue
+                for ncr in store.ncrs(lot_id=lot, status=NcrStatus.OPEN.value):
+                    disposition_ncr(store, ncr["id"], "scrap", by="mrb", at=now)
+                release_hold(
+                    store, tx.replans, lot, by="mrb", at=now, note="parts out of tolerance scrapped"
+                )
+                self.reviewed.append((lot, now))
+            tx.commit()
+        if self.reviewed and self.reviewed[-1][1] == now:
+            self.dispatcher.refresh()
+            self.planning.serve_requests()
+
+    @property
+    def review_after(self) -> timedelta:
+        return timedelta(hours=self.config.review_hours)
+
+    def _arrive(self, order: GeneratedOrder) -> Callable[[], None]:
+        def arrive() -> None:
+            with self.ports.uow() as tx:
+                req = OrderRequest(
+                    customer=order.customer,
+                    lines=order.lines,
+                    due=order.due,
+                    priority=order.priority,
+                    rush=order.rush,
+                    order_id=order.order_id,
+                )
+                place_order(tx, req, order.created, note="order received")
+                release_order(tx, order.order_id, order.created)
+                self._new_work = True
+                if order.rush:
+                    tx.replans.request(self.twin.now, "rush_order", order.order_id)
+                tx.commit()
+            if order.rush:
+                self.sync()
+                self.planning.serve_requests()
+
+        return arrive
+
+    def _periodic_plan(self) -> None:
+        """The regular planning run, when orders arrived since the last plan."""
+        if self._new_work:
+            self._new_work = False
+            self.sync()
+            self.planning.plan("periodic", release_confirmed=False, trigger="periodic")
+
+    def _every(self, hours: float, action: Callable[[], object], first: float) -> None:
+        step = timedelta(hours=hours)
+
+        def tick(when: datetime) -> Callable[[], None]:
+            def run() -> None:
+                action()
+                self.twin.call_at(when + step, tick(when + step))
+
+            return run
+
+        start = self.config.start + timedelta(hours=first)
+        self.twin.call_at(start, tick(start))
+
+    # -- run -------------------------------------------------------------------------------
 
     def _run_fast(self, progress: Callable[[int], None] | None) -> None:
         cfg = self.config
@@ -238,148 +368,13 @@ class ClosedLoop:
         while self.twin.env.now < end and not stop.is_set():
             target = min(end, (time.monotonic() - wall0 + tick) * factor / 60.0)
             self.twin.run_until(target)
-            self.execution.flush()
-            if self.synchronous:
-                self._ingest()
+            self.sync()
             if self.ingester.error is not None:
                 raise self.ingester.error
             if progress is not None and int(self.twin.env.now // 1440) > day:
                 day = int(self.twin.env.now // 1440)
                 progress(day)
             stop.wait(max(0.0, wall0 + target * 60.0 / factor - time.monotonic()))
-
-    def _await_delivery(self, timeout: float) -> None:
-        """Wait until the ingester has received every published event (over a broker,
-        messages are still on the way when the publisher's flush returns)."""
-        deadline = time.monotonic() + timeout
-        while self.ingester.counters.received + self.ingester.queued < self.published:
-            if time.monotonic() > deadline or self.ingester.error is not None:
-                break
-            time.sleep(0.05)
-
-    def _predict(self) -> None:
-        """Ask the predictor; a warning opens a predictive work order whose window the
-        scheduler plans around (one open work order per machine at a time)."""
-        assert self.predictor is not None
-        # the predictor reads the telemetry store: everything published so far must be in it
-        if self.synchronous:
-            self._ingest()
-        else:
-            self.ports.bus.flush(60.0)
-            self._await_delivery(60.0)
-            self.ingester.drain(60.0)
-        now = self.twin.now
-        for w in self.predictor.warnings(now):
-            if w.machine not in self.area:
-                continue
-            wo = self.tpm.open_predictive(w.machine, now, w.reason)
-            truth = self.twin.expected_run_minutes_to_failure(w.machine) / 60.0
-            self.warnings.append(WarningRecord(w.machine, now, w.reason, truth, wo is not None))
-
-    def _review_board(self) -> None:
-        """The demo's material review board: a lot held for `review_hours` gets its open
-        NCRs dispositioned (the twin already scrapped the parts out of tolerance) and is
-        released, so its remaining operations run."""
-        assert self.quality is not None
-        now = self.twin.now
-        store = self.quality.store
-        for lot in sorted(held_lots(store)):
-            holds = [h for h in store.holds(lot=lot, active_only=True)]
-            if not holds or min(h["held_at"] for h in holds) > now - self.review_after:
-                continue
-            for ncr in list_ncrs(store, lot=lot, status=NcrStatus.OPEN):
-                disposition_ncr(store, ncr.id, "scrap", by="mrb", at=now)
-            self.quality.release(lot, by="mrb", at=now, note="parts out of tolerance scrapped")
-            self.reviewed.append((lot, now))
-
-    @property
-    def review_after(self) -> timedelta:
-        return timedelta(hours=self.config.review_hours)
-
-    @property
-    def clock(self) -> _SimClock:
-        """Simulated time, for services built around the loop (e.g. the planning service)."""
-        return _SimClock(self.twin)
-
-    @property
-    def synchronous(self) -> bool:
-        return self.ports.bus_name == "memory"
-
-    def _collect(self, message: Message) -> None:
-        self._inbox.append(message)
-
-    def _ingest(self) -> None:
-        inbox, self._inbox = self._inbox, []
-        if not inbox:
-            return
-        for i in range(0, len(inbox), self.ingester.settings.max_batch):
-            chunk = inbox[i : i + self.ingester.settings.max_batch]
-            self.ingester.process([(m.topic, m.payload) for m in chunk])
-            for m in chunk:
-                self.ports.bus.ack(m)
-
-    # -- wiring ----------------------------------------------------------------------------
-
-    def _sink(self, event: Any) -> None:
-        topic = topic_for(
-            self.site, self.area[event.machine], event.machine, event.kind, self.config.root
-        )
-        self.ports.bus.publish(topic, event.to_json())
-        self.published += 1
-        kind = event.kind
-        if kind in ("job", "state"):
-            self.execution.on_event(event)
-        if kind in ("state", "counter"):
-            self.tpm.on_event(event)
-        if kind == "measurement":
-            if self.measurement_hook is not None:
-                self.measurement_hook(event)
-            if self.quality is not None:
-                self.quality_alerts.extend(self.quality.on_measurement(event))
-
-    def _window(self, wo: MaintenanceWorkOrder) -> None:
-        assert wo.window is not None
-        self.twin.schedule_maintenance(wo.machine, wo.window.start, wo.minutes, wo.id)
-        self.execution.add_maintenance_window(
-            wo.machine, wo.window.start, wo.window.end, wo.id, self.twin.now
-        )
-
-    def _arrive(self, order: GeneratedOrder) -> Callable[[], None]:
-        def arrive() -> None:
-            self.execution.flush()
-            with self.ports.uow() as tx:
-                req = OrderRequest(
-                    customer=order.customer,
-                    lines=order.lines,
-                    due=order.due,
-                    priority=order.priority,
-                    rush=order.rush,
-                    order_id=order.order_id,
-                )
-                place_order(tx, req, order.created, note="order received")
-                work_orders = release_order(tx, order.order_id, order.created)
-                tx.commit()
-            self.execution.take(work_orders)
-            if order.rush:
-                event = ReplanEvent(EventKind.RUSH_ORDER, self.twin.now, order=order.order_id)
-                self.execution.replan(self.twin.now, "rush_order", order.order_id, event)
-
-        return arrive
-
-    def _every(self, hours: float, action: Callable[[], object], first: float) -> None:
-        step = timedelta(hours=hours)
-
-        def tick(when: datetime) -> Callable[[], None]:
-            def run() -> None:
-                action()
-                self.twin.call_at(when + step, tick(when + step))
-
-            return run
-
-        start = self.config.start + timedelta(hours=first)
-        self.twin.call_at(start, tick(start))
-
-    # -- run -------------------------------------------------------------------------------
 
     def run(
         self,
@@ -389,8 +384,8 @@ class ClosedLoop:
         stop: threading.Event | None = None,
     ) -> LoopRun:
         """Run the whole horizon as fast as possible, or — with `realtime_factor` — in
-        scaled real time (factor 60: one simulated minute per second), ingesting as it goes
-        so a dashboard on the same database shows the shop live; `stop` ends it early."""
+        scaled real time (factor 60: one simulated minute per second), so a dashboard on the
+        same database shows the shop live; `stop` ends it early."""
         began = time.perf_counter()
         cpu = time.process_time()
         cfg = self.config
@@ -406,18 +401,13 @@ class ClosedLoop:
             self.twin.call_at(order.created, self._arrive(order))
         for machine, at, hours in cfg.disruptions:
             self.twin.disrupt(machine, at, hours)
-        self._every(cfg.plan_every_hours, lambda: self.execution.plan_periodic(self.twin.now), 0.01)
-        self._every(cfg.tpm_check_hours, lambda: self.tpm.check(self.twin.now), 0.5)
-        self._every(cfg.flush_minutes / 60.0, self.execution.flush, 0.02)
-        if self.quality is not None:
+        self._every(cfg.plan_every_hours, self._periodic_plan, 0.01)
+        self._every(cfg.ingest_minutes / 60.0, self.sync, 0.03)
+        if self.review_board:
             self._every(1.0, self._review_board, 0.04)
-        if self.predictor is not None:
-            self._every(cfg.predict_hours, self._predict, 0.05)
         pattern = f"{cfg.root}/v1/{self.site}/+/+/+"
         if self.synchronous:
-            # in-process bus: ingest in this thread every tick (one writer, no lock waits)
             self.ports.bus.subscribe(pattern, self._collect)
-            self._every(cfg.ingest_minutes / 60.0, self._ingest, 0.03)
         else:
             self.ingester.attach(self.ports.bus, pattern)
             self.ingester.start()
@@ -426,38 +416,27 @@ class ClosedLoop:
                 self._run_realtime(realtime_factor, stop or threading.Event(), progress)
             else:
                 self._run_fast(progress)
-            self.execution.flush()
-            self.ports.bus.flush(60.0)
-            self._ingest()
-            self._await_delivery(120.0)
-            self.ingester.drain(120.0)
+            self.sync()
         finally:
             self.ingester.stop(120.0)
         if self.ingester.error is not None:
             raise self.ingester.error
         end = cfg.start + timedelta(days=cfg.days)
         figures = compute_figures(
-            self.ports.uow,
-            self.ports.store,
-            self.ports.telemetry,
-            self.factory,
-            cfg.start,
-            end,
+            self.ports.uow, self.ports.records, self.ports.telemetry, self.factory, cfg.start, end
         )
-        wall = time.perf_counter() - began
         return LoopRun(
             figures=figures,
             twin=self.twin,
-            execution=self.execution,
-            tpm=self.tpm,
             ingest=self.ingester.counters.as_dict(),
+            reactor=self.reactor.counters.as_dict(),
             orders=orders,
-            wall_seconds=wall,
+            wall_seconds=time.perf_counter() - began,
             cpu_seconds=time.process_time() - cpu,
             quality_alerts=list(self.quality_alerts),
             lots_reviewed=len(self.reviewed),
             warnings=list(self.warnings),
-            predictor_name="none" if self.predictor is None else type(self.predictor).__name__,
+            predictor_name=self.predictor_name,
         )
 
 

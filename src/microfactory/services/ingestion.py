@@ -263,6 +263,11 @@ class Ingester:
             if isinstance(event, PartCounter):
                 st.good += event.good
                 st.reject += event.reject
+            if getattr(event, "source", None) is not None:
+                # a person or a host reported it: no machine sequence to follow
+                if isinstance(event, StateChanged):
+                    _set_state(st, event)
+                continue
             if event.seq <= st.last_seq:
                 filled += tx.fill_gap(event.machine, event.seq)
                 late += 1
@@ -274,9 +279,7 @@ class Ingester:
             st.last_seq = event.seq
             st.last_event = event.ts
             if isinstance(event, StateChanged):
-                if (st.state, st.mode, st.reason) != (event.state, event.mode, event.reason):
-                    st.since = event.ts
-                st.state, st.mode, st.reason = event.state, event.mode, event.reason
+                _set_state(st, event)
         return touched, late, filled
 
     def _count(self, result: BatchResult, received: int) -> None:
@@ -399,6 +402,12 @@ class Ingester:
 
     def statuses(self) -> list[MachineStatus]:
         return [replace(s) for s in sorted(self._statuses.values(), key=lambda s: s.machine)]
+
+
+def _set_state(st: MachineStatus, event: StateChanged) -> None:
+    if (st.state, st.mode, st.reason) != (event.state, event.mode, event.reason):
+        st.since = event.ts
+    st.state, st.mode, st.reason = event.state, event.mode, event.reason
 
 
 # queries ----------------------------------------------------------------------------------------

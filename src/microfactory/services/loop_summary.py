@@ -225,9 +225,10 @@ def compute_figures(
     pri = planned_run_times(uow, factory)
     series = machine_series(reader, pri, factory, end)
     oee = {mid: machine_oee(mid, sp, co, start, end) for mid, (sp, co) in series.items()}
-    by_day = fleet_by_period(series, day_periods(start, end))
+    tz = factory.site.timezone
+    by_day = fleet_by_period(series, day_periods(start, end, tz))
     by_shift = fleet_by_period(
-        series, shift_periods(start, end), group=lambda label: label.split()[-1]
+        series, shift_periods(start, end, tz), group=lambda label: label.split()[-1]
     )
     machines: list[dict[str, Any]] = []
     for mid, r in oee.items():
@@ -310,10 +311,11 @@ def oee_report(
     if by not in ("machine", "day", "shift"):
         raise ValueError("by must be machine, day or shift")
     series = machine_series(reader, planned_run_times(uow, factory), factory, end)
+    tz = factory.site.timezone
     if by == "day":
-        return fleet_by_period(series, day_periods(start, end))
+        return fleet_by_period(series, day_periods(start, end, tz))
     if by == "shift":
-        return fleet_by_period(series, shift_periods(start, end))
+        return fleet_by_period(series, shift_periods(start, end, tz))
     out: list[dict[str, Any]] = []
     for mid, (spans, counts) in series.items():
         r = machine_oee(mid, spans, counts, start, end)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from microfactory.core import Clock, Conflict, ValidationError
 from microfactory.maintenance.cmapss import read_cmapss
@@ -26,9 +26,13 @@ from microfactory.maintenance.health import HealthAssessment, HealthModel, Life
 from microfactory.maintenance.lives import LifeTracker
 from microfactory.maintenance.rul import FleetRULModel
 from microfactory.maintenance.tpm import MaintenanceWorkOrder
-from microfactory.services.closed_loop import FailureWarning
+from microfactory.orders import Factory
+from microfactory.services.ports import UnitOfWork, UnitOfWorkFactory
+from microfactory.services.reactor import Applied
+from microfactory.services.tpm import open_predictive
 from microfactory.shopfloor.events import Event, StateChanged
 from microfactory.shopfloor.machines import MachineMode, MachineState
+from microfactory.shopfloor.records import StoredEvent
 from microfactory.twin.degradation import signals_for
 
 # (time, 0 for a state change / 1 for a row of samples, the event or the row)
@@ -54,8 +58,94 @@ class TelemetrySource(Protocol):
     ) -> list[tuple[datetime, float]]: ...
 
 
+@dataclass(frozen=True)
+class FailureWarning:
+    """A predicted failure: the machine, why (signals, trend) and the remaining useful life."""
+
+    machine: str
+    reason: str
+    rul_hours: float | None = None
+
+
+@runtime_checkable
+class FailurePredictor(Protocol):
+    """Port for online predictive maintenance: asked at most every `every_hours` of event
+    time; returns the machines whose predicted RUL fell below the lead time."""
+
+    def warnings(self, now: datetime) -> list[FailureWarning]: ...
+
+
+@dataclass(frozen=True)
+class PredictiveOutcome:
+    """A warning and whether it opened a work order (one open work order per machine)."""
+
+    warning: FailureWarning
+    at: datetime
+    work_order: str | None
+
+
+class PredictiveHandler:
+    """Health signals feed predictive maintenance, on the event path: every event moves the
+    handler's clock (event time); at most every `every_hours` of it, the predictor reads the
+    committed telemetry and each machine predicted to fail within the lead gets a
+    predictive work order with its window, in the reactor's transaction."""
+
+    kinds = frozenset({"state", "counter", "sample", "job", "measurement"})
+
+    def __init__(
+        self, factory: Factory, predictor: FailurePredictor, *, every_hours: float = 6.0
+    ) -> None:
+        if every_hours <= 0:
+            raise ValueError("every_hours must be positive")
+        self.factory = factory
+        self.predictor = predictor
+        self.every = timedelta(hours=every_hours)
+        self.next_due: datetime | None = None
+        self._newest: datetime | None = None
+
+    def apply(self, tx: UnitOfWork, stored: StoredEvent, out: Applied) -> None:
+        if self._newest is None or stored.ts > self._newest:
+            self._newest = stored.ts
+
+    def prepare(self, tx: UnitOfWork, events: list[StoredEvent]) -> None:
+        return None
+
+    def finish(self, tx: UnitOfWork, out: Applied) -> None:
+        now, self._newest = self._newest, None
+        if now is None:
+            return
+        if self.next_due is None:
+            self.next_due = now + self.every
+            return
+        if now < self.next_due:
+            return
+        self.next_due = now + self.every
+        for w in self.predictor.warnings(now):
+            if w.machine not in self.factory.machine_map:
+                continue
+            wo = open_predictive(tx, self.factory, w.machine, now, w.reason, out)
+            out.warnings.append(PredictiveOutcome(w, now, None if wo is None else wo.id))
+
+
+class PredictiveOrders:
+    """`PredictiveWorkOrders` in a unit of work of its own (a user or a script opening one
+    outside the reactor)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, factory: Factory) -> None:
+        self.uow = uow
+        self.factory = factory
+
+    def open_predictive(
+        self, machine: str, now: datetime, reason: str, minutes: float = 60.0
+    ) -> MaintenanceWorkOrder | None:
+        with self.uow() as tx:
+            wo = open_predictive(tx, self.factory, machine, now, reason, Applied(), minutes)
+            tx.commit()
+        return wo
+
+
 class PredictiveWorkOrders(Protocol):
-    """Port: what opens a predictive work order and plans its window (`TpmService`)."""
+    """Port: what opens a predictive work order and plans its window."""
 
     def open_predictive(
         self, machine: str, now: datetime, reason: str, minutes: float = 60.0

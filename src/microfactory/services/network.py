@@ -773,6 +773,10 @@ class FleetReader(Protocol):
     def counts_by_kind(self, site: str | None = None) -> dict[str, dict[str, int]]: ...
 
 
+class NetworkHub(FleetReader, RouteStore, Protocol):
+    """Port: what the hub's API reads and writes (`SqlHubStore`)."""
+
+
 def fleet_view(store: FleetReader, name: str, site: str | None, limit: int) -> list[dict[str, Any]]:
     """One table of the fleet view (orders, plans, machines, OEE inputs per day, quality
     alerts and NCRs, quotes, routed orders, gaps), optionally of one site."""

@@ -10,15 +10,17 @@ operation's start, or now). Machine calendars become unavailability windows over
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from microfactory.core.clock import Clock
 from microfactory.core.errors import ValidationError
 from microfactory.orders import Factory, OrderStatus, WorkOrder, WorkStatus
+from microfactory.planning.cpsat import safe_horizon
 from microfactory.planning.model import (
     Assignment,
     FrozenOp,
@@ -30,14 +32,18 @@ from microfactory.planning.model import (
 )
 from microfactory.planning.model import Machine as PlanMachine
 from microfactory.planning.model import Window as PlanWindow
-from microfactory.planning.result import ScheduleResult
-from microfactory.planning.solver import solve
+from microfactory.planning.result import (
+    ScheduleResult,
+    Status,
+    makespan_of,
+    weighted_tardiness_of,
+)
+from microfactory.planning.solver import best_dispatch, solve
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import release_order
-from microfactory.services.ports import UnitOfWorkFactory
+from microfactory.services.ports import Interval, UnitOfWork, UnitOfWorkFactory
 
 OPEN = (WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.RUNNING)
-Interval = tuple[datetime, datetime, str]
 
 
 class EventKind(StrEnum):
@@ -117,26 +123,9 @@ class PlanVersion:
         return sorted(wo for wo, op in finish.items() if op.due is not None and op.end > op.due)
 
 
-class PlanStore(Protocol):
-    def save_plan(
-        self, header: Mapping[str, Any], operations: Sequence[Mapping[str, Any]]
-    ) -> int: ...
-
-    def current_plan(self) -> tuple[dict[str, Any], list[dict[str, Any]]] | None: ...
-
-    def get_plan(self, version: int) -> tuple[dict[str, Any], list[dict[str, Any]]]: ...
-
-    def versions(self) -> list[dict[str, Any]]: ...
-
-    def add_downtime(self, machine: str, start: datetime, end: datetime, reason: str) -> None: ...
-
-    def end_downtime(self, machine: str, at: datetime) -> int: ...
-
-    def downtimes(self, since: datetime | None = None) -> dict[str, list[Interval]]: ...
-
-
 @dataclass
 class PlanningSettings:
+    strategy: Literal["cpsat", "dispatch"] = "cpsat"
     time_limit: float = 10.0
     workers: int = 2
     objective: Objective = Objective.WEIGHTED_TARDINESS
@@ -310,78 +299,137 @@ def _cut_out(cuts: list[tuple[int, int]], lo: int, hi: int) -> list[tuple[int, i
     return out
 
 
-@dataclass
+class CapacityHolds(Protocol):
+    """Capacity promised but not yet ordered (held quotes): machine -> [(start, end, why)].
+    Every plan keeps off it, whoever asks for the plan."""
+
+    def held_intervals(self, now: datetime) -> dict[str, list[Interval]]: ...
+
+
 class PlanningService:
-    """Plans and re-plans. Downtimes and maintenance windows from events are kept in the
-    plan store (so the CLI, the API and the closed loop see the same ones, across
-    restarts); quality holds are written to the work orders. `reservations` is capacity
-    held for live quotes, mirrored here by the quoting service before it re-plans (derived
-    from the quote store, so kept in memory only)."""
+    """The one planning service: plans, and plans again when something changed.
 
-    uow: UnitOfWorkFactory
-    store: PlanStore
-    clock: Clock
-    settings: PlanningSettings = field(default_factory=PlanningSettings)
-    reservations: dict[str, list[Interval]] = field(default_factory=dict)
+    Every change that needs a new plan goes through here, whoever notices it: the reactor
+    (a breakdown, a repair, an aborted job, a due PM, a quality hold: `tx.replans.request`
+    in its transaction, then `serve_requests` after the commit), the order intake (a rush
+    order), the CLI and the API (`replan(event)`). Downtimes and maintenance windows are kept
+    in the plan store, held lots' work is left out, held quotes' capacity is kept free
+    (`holds`), running operations stay where they are and a moved operation costs
+    `stability_weight` (repair, not re-plan from scratch).
 
-    def plan(self, reason: str = "plan", *, release_confirmed: bool = True) -> PlanVersion:
-        """Release confirmed orders (optional), plan every open work order, store it."""
+    `settings.strategy` picks the solver: ``cpsat`` (CP-SAT + LNS within the time limit; the
+    best plans) or ``dispatch`` (the best dispatching rule or the repair of the previous plan:
+    milliseconds and deterministic, so a seeded simulation is reproducible)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        settings: PlanningSettings | None = None,
+        *,
+        holds: CapacityHolds | None = None,
+        listeners: Sequence[Callable[[PlanVersion], None]] = (),
+    ) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.settings = settings or PlanningSettings()
+        self.holds = holds
+        self.listeners = list(listeners)
+
+    # -- asking for a plan -------------------------------------------------------------------
+
+    def plan(
+        self,
+        reason: str = "plan",
+        *,
+        release_confirmed: bool = True,
+        trigger: str = "manual",
+        time_limit: float | None = None,
+    ) -> PlanVersion:
+        """Release confirmed orders (optional), plan every open work order, store it.
+        `time_limit` (seconds) overrides the settings' for this plan only."""
         now = self.clock.now()
         if release_confirmed:
             with self.uow() as tx:
                 for order in tx.orders.find(status=[OrderStatus.CONFIRMED], limit=100_000):
                     release_order(tx, order.id, now)
                 tx.commit()
-        return self._plan(now, reason)
+        return self._plan(now, reason, trigger, time_limit)
 
-    def add_window(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
-        """A span in which `machine` is not planned (stored; no re-plan)."""
-        self.store.add_downtime(machine, start, end, reason)
+    def request(self, at: datetime, trigger: str, reason: str = "") -> None:
+        """Queue a replan (served by `serve_requests`)."""
+        with self.uow() as tx:
+            tx.replans.request(at, trigger, reason)
+            tx.commit()
 
-    def downtimes(self, since: datetime | None = None) -> dict[str, list[Interval]]:
-        """Stored downtimes and maintenance windows ending after `since`, by machine."""
-        return self.store.downtimes(since)
+    def serve_requests(self) -> PlanVersion | None:
+        """Plan once for every replan request queued since the last plan."""
+        with self.uow() as tx:
+            pending = tx.replans.pending()
+        if not pending:
+            return None
+        reasons = "; ".join(f"{r.trigger}: {r.reason}" if r.reason else r.trigger for r in pending)
+        version = self._plan(self.clock.now(), reasons, pending[0].trigger)
+        with self.uow() as tx:
+            tx.replans.mark_done([r.id for r in pending], self.clock.now(), version.version)
+            tx.commit()
+        return version
 
-    def replan(self, event: ReplanEvent) -> PlanVersion:
+    def replan(self, event: ReplanEvent, *, time_limit: float | None = None) -> PlanVersion:
         """Apply `event` and plan again from `event.at`, keeping what runs and what need
         not change."""
         with self.uow() as tx:
             factory = current_factory(tx)
             if event.machine is not None and event.machine not in factory.machine_map:
                 raise ValidationError(f"unknown machine {event.machine!r}", where="machine")
-            if event.kind is EventKind.MACHINE_DOWN and event.machine is not None:
-                mttr = timedelta(hours=factory.machine_map[event.machine].mttr_hours)
-                until = event.until or event.at + mttr
-                self.add_window(event.machine, event.at, until, event.reason or "breakdown")
-            elif event.kind is EventKind.MACHINE_BACK and event.machine is not None:
-                self.store.end_downtime(event.machine, event.at)
-            elif event.kind is EventKind.MAINTENANCE and event.machine is not None:
-                assert event.until is not None
-                self.add_window(event.machine, event.at, event.until, event.reason or "maintenance")
-            elif event.kind is EventKind.RUSH_ORDER and event.order is not None:
-                order = tx.orders.get(event.order)
-                if order.status == OrderStatus.CONFIRMED:
-                    release_order(tx, order.id, event.at)
-            elif event.kind is EventKind.QUALITY_HOLD and event.work_order is not None:
-                tx.work_orders.set_status(event.work_order, WorkStatus.HELD)
+            apply_event(tx, factory, event)
             tx.commit()
         reason = f"{event.kind}: {event.reason}" if event.reason else str(event.kind)
-        return self._plan(event.at, reason)
+        return self._plan(event.at, reason, str(event.kind), time_limit)
+
+    def add_window(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
+        """A span in which `machine` is not planned (stored; no re-plan)."""
+        with self.uow() as tx:
+            tx.plans.add_downtime(machine, start, end, reason)
+            tx.commit()
+
+    # -- reading plans -----------------------------------------------------------------------
+
+    def downtimes(self, since: datetime | None = None) -> dict[str, list[Interval]]:
+        """Stored downtimes and maintenance windows ending after `since`, by machine."""
+        with self.uow() as tx:
+            return tx.plans.downtimes(since)
 
     def current(self) -> PlanVersion | None:
-        stored = self.store.current_plan()
+        with self.uow() as tx:
+            stored = tx.plans.current_plan()
         return None if stored is None else _version(*stored)
 
     def version(self, number: int) -> PlanVersion:
-        return _version(*self.store.get_plan(number))
+        with self.uow() as tx:
+            return _version(*tx.plans.get_plan(number))
 
-    def _plan(self, now: datetime, reason: str) -> PlanVersion:
+    def versions(self) -> list[dict[str, Any]]:
+        with self.uow() as tx:
+            return tx.plans.versions()
+
+    # -- planning ----------------------------------------------------------------------------
+
+    def _plan(
+        self, now: datetime, reason: str, trigger: str, time_limit: float | None = None
+    ) -> PlanVersion:
+        began = time.perf_counter()
         with self.uow() as tx:
             factory = current_factory(tx)
-            work_orders = tx.work_orders.find(status=list(OPEN))
-        downtimes = self.store.downtimes(since=now)
-        for machine, spans in self.reservations.items():
-            downtimes.setdefault(machine, []).extend(spans)
+            held = tx.quality.held_lots()
+            work_orders = [
+                wo for wo in tx.work_orders.find(status=list(OPEN)) if wo.lot not in held
+            ]
+            downtimes = tx.plans.downtimes(since=now)
+            stored = tx.plans.current_plan()
+        if self.holds is not None:
+            for machine, spans in self.holds.held_intervals(now).items():
+                downtimes.setdefault(machine, []).extend(spans)
         built = build_problem(
             factory,
             work_orders,
@@ -389,55 +437,75 @@ class PlanningService:
             downtimes=downtimes,
             horizon_days=self.settings.horizon_days,
         )
-        previous = self._previous(built)
-        result = solve(
-            built.problem,
-            self.settings.objective,
-            self.settings.time_limit,
-            self.settings.workers,
-            previous=previous or None,
-            stability_weight=self.settings.stability_weight if previous else 0,
-        )
-        return self._store(built, result, previous, reason, now)
+        previous = _previous(built, None if stored is None else _version(*stored))
+        result = self._solve(built, previous, time_limit or self.settings.time_limit)
+        seconds = time.perf_counter() - began
+        with self.uow() as tx:
+            version = self._store(tx, built, result, previous, reason, now, seconds)
+            tx.records.log_plan_run(
+                now,
+                trigger,
+                reason,
+                len(version.operations),
+                version.solver,
+                seconds,
+                int(version.weighted_tardiness or 0),
+            )
+            _release_planned(tx, work_orders, {op.operation for op in version.operations})
+            tx.commit()
+        for listener in self.listeners:
+            listener(version)
+        return version
 
-    def _previous(self, built: BuiltProblem) -> dict[int, Assignment]:
-        current = self.current()
-        if current is None:
-            return {}
-        index = {op_id: k for k, op_id in enumerate(built.op_ids)}
-        machines = {m: i for i, m in enumerate(built.machine_ids)}
-        previous: dict[int, Assignment] = {}
-        for op in current.operations:
-            if op.operation in index and op.machine in machines:
-                start = _minutes(op.start - built.origin)
-                end = _minutes(op.end - built.origin)
-                if start >= 0:
-                    previous[index[op.operation]] = Assignment(
-                        index[op.operation], machines[op.machine], start, end
-                    )
-        return previous
+    def _solve(
+        self, built: BuiltProblem, previous: Mapping[int, Assignment], time_limit: float
+    ) -> ScheduleResult:
+        s = self.settings
+        weight = s.stability_weight if previous else 0
+        if s.strategy == "dispatch":
+            return dispatch_result(built.problem, s.objective, previous, weight)
+        return solve(
+            built.problem,
+            s.objective,
+            time_limit,
+            s.workers,
+            previous=previous or None,
+            stability_weight=weight,
+        )
 
     def _store(
         self,
+        tx: UnitOfWork,
         built: BuiltProblem,
         result: ScheduleResult,
         previous: Mapping[int, Assignment],
         reason: str,
         now: datetime,
+        seconds: float,
     ) -> PlanVersion:
         problem = built.problem
         frozen = {f.op for f in problem.frozen}
+        summary = [
+            (
+                built.op_ids[a.op],
+                problem.jobs[problem.operations[a.op].job].name,
+                built.machine_ids[a.machine],
+                built.origin + timedelta(minutes=a.start),
+                built.origin + timedelta(minutes=a.end),
+            )
+            for a in result.assignments
+        ]
         rows = [
             {
-                "operation": built.op_ids[a.op],
-                "work_order": problem.jobs[problem.operations[a.op].job].name,
-                "machine": built.machine_ids[a.machine],
-                "start": built.origin + timedelta(minutes=a.start),
-                "end": built.origin + timedelta(minutes=a.end),
-                "due": built.due.get(problem.jobs[problem.operations[a.op].job].name),
+                "operation": op,
+                "work_order": wo,
+                "machine": machine,
+                "start": start,
+                "end": end,
+                "due": built.due.get(wo),
                 "frozen": a.op in frozen,
             }
-            for a in result.assignments
+            for a, (op, wo, machine, start, end) in zip(result.assignments, summary, strict=True)
         ]
         moved = sum(
             1
@@ -452,13 +520,101 @@ class PlanningService:
             "objective_value": result.objective,
             "status": result.status.value,
             "solver": result.solver,
-            "seconds": round(result.seconds, 3),
+            "seconds": round(seconds, 3),
             "reason": reason if result.has_plan else f"{reason}; no plan: {result.reason}",
             "weighted_tardiness": result.weighted_tardiness,
             "moved": moved,
         }
-        version = self.store.save_plan(header, rows)
+        version = tx.plans.save_plan(header, rows)
+        tx.records.save_plan(version, summary)
         return _version(dict(header, version=version, current=True), rows)
+
+
+def apply_event(tx: UnitOfWork, factory: Factory, event: ReplanEvent) -> None:
+    """What a replanning event changes before the plan is made again: a downtime starts or
+    ends, a maintenance window is kept, a rush order is released, a work order is held."""
+    if event.kind is EventKind.MACHINE_DOWN and event.machine is not None:
+        mttr = timedelta(hours=factory.machine_map[event.machine].mttr_hours)
+        until = event.until or event.at + mttr
+        tx.plans.add_downtime(event.machine, event.at, until, event.reason or "breakdown")
+    elif event.kind is EventKind.MACHINE_BACK and event.machine is not None:
+        tx.plans.end_downtime(event.machine, event.at)
+    elif event.kind is EventKind.MAINTENANCE and event.machine is not None:
+        assert event.until is not None
+        tx.plans.add_downtime(event.machine, event.at, event.until, event.reason or "maintenance")
+    elif event.kind is EventKind.RUSH_ORDER and event.order is not None:
+        order = tx.orders.get(event.order)
+        if order.status == OrderStatus.CONFIRMED:
+            release_order(tx, order.id, event.at)
+    elif event.kind is EventKind.QUALITY_HOLD and event.work_order is not None:
+        tx.work_orders.set_status(event.work_order, WorkStatus.HELD)
+
+
+def _release_planned(tx: UnitOfWork, work_orders: Sequence[WorkOrder], planned: set[str]) -> None:
+    """Operations (and their work orders) that a plan took in are released."""
+    for wo in work_orders:
+        changed = False
+        for op in wo.operations:
+            if op.status == WorkStatus.PLANNED and op.id in planned:
+                tx.work_orders.update_operation(replace(op, status=WorkStatus.RELEASED))
+                changed = True
+        if changed and wo.status == WorkStatus.PLANNED:
+            tx.work_orders.set_status(wo.id, WorkStatus.RELEASED)
+
+
+def _previous(built: BuiltProblem, current: PlanVersion | None) -> dict[int, Assignment]:
+    if current is None:
+        return {}
+    index = {op_id: k for k, op_id in enumerate(built.op_ids)}
+    machines = {m: i for i, m in enumerate(built.machine_ids)}
+    previous: dict[int, Assignment] = {}
+    for op in current.operations:
+        k = index.get(op.operation)
+        if k is None or op.machine not in machines:
+            continue
+        start = _minutes(op.start - built.origin)
+        if start < 0:
+            continue
+        duration = built.problem.operations[k].duration_on(machines[op.machine])
+        if duration is not None:
+            previous[k] = Assignment(k, machines[op.machine], start, start + duration)
+    return previous
+
+
+def dispatch_result(
+    problem: Problem,
+    objective: Objective,
+    previous: Mapping[int, Assignment],
+    stability_weight: int,
+) -> ScheduleResult:
+    """The best dispatching rule or repair of the previous plan, as a solver result."""
+    began = time.perf_counter()
+    plan: list[Assignment] | None = []
+    rule = "none"
+    if problem.operations:
+        scale = safe_horizon(problem, previous or None) + 1
+        plan, rule = best_dispatch(problem, objective, scale, previous or None, stability_weight)
+    seconds = time.perf_counter() - began
+    if plan is None:
+        return ScheduleResult(
+            status=Status.INFEASIBLE,
+            objective=None,
+            bound=None,
+            seconds=seconds,
+            reason="no dispatching rule found a feasible plan",
+            solver="dispatch",
+        )
+    tardiness = weighted_tardiness_of(problem, plan)
+    return ScheduleResult(
+        status=Status.FEASIBLE,
+        objective=tardiness,
+        bound=None,
+        seconds=seconds,
+        assignments=tuple(sorted(plan, key=lambda a: a.op)),
+        solver=f"dispatch-{rule}",
+        makespan=makespan_of(plan),
+        weighted_tardiness=tardiness,
+    )
 
 
 def _version(header: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> PlanVersion:

@@ -5,15 +5,23 @@ kaleido when installed, else by a headless Chromium (Debian's /usr/bin/chromium)
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from microfactory.core.timeutil import zone
 from microfactory.services.figures import write_figure
 from microfactory.services.planning import PlanVersion
 
 
-def gantt_figure(plan: PlanVersion) -> Any:
+def gantt_figure(plan: PlanVersion, timezone: str = "UTC") -> Any:
+    """Times in the site's `timezone` (plotly shows wall time as given)."""
     import plotly.graph_objects as go
+
+    tz = zone(timezone)
+
+    def local(dt: datetime) -> datetime:
+        return dt.astimezone(tz).replace(tzinfo=None)
 
     late = set(plan.late_work_orders)
     work_orders = sorted({op.work_order for op in plan.operations})
@@ -29,7 +37,7 @@ def gantt_figure(plan: PlanVersion) -> Any:
             go.Bar(
                 name=f"{wo} (late)" if wo in late else wo,
                 y=[op.machine for op in ops],
-                base=[op.start.isoformat() for op in ops],
+                base=[local(op.start).isoformat() for op in ops],
                 x=[(op.end - op.start).total_seconds() * 1000 for op in ops],
                 orientation="h",
                 marker={
@@ -43,9 +51,9 @@ def gantt_figure(plan: PlanVersion) -> Any:
                 customdata=[
                     [
                         op.operation,
-                        op.start.strftime("%a %d %H:%M"),
-                        op.end.strftime("%a %d %H:%M"),
-                        op.due.strftime("%a %d %H:%M") if op.due else "-",
+                        local(op.start).strftime("%a %d %H:%M"),
+                        local(op.end).strftime("%a %d %H:%M"),
+                        local(op.due).strftime("%a %d %H:%M") if op.due else "-",
                     ]
                     for op in ops
                 ],
@@ -60,7 +68,7 @@ def gantt_figure(plan: PlanVersion) -> Any:
             f"{plan.weighted_tardiness} — late work orders: {late_text}"
         ),
         barmode="overlay",
-        xaxis={"type": "date", "title": "time (UTC)"},
+        xaxis={"type": "date", "title": f"local time ({timezone})"},
         yaxis={"title": "machine", "categoryorder": "category descending"},
         height=max(400, 40 * len({op.machine for op in plan.operations}) + 200),
         legend={"title": "work order"},
@@ -68,6 +76,6 @@ def gantt_figure(plan: PlanVersion) -> Any:
     return fig
 
 
-def write_gantt(plan: PlanVersion, out: Path) -> Path:
+def write_gantt(plan: PlanVersion, out: Path, timezone: str = "UTC") -> Path:
     """Write `out` as .html or .png."""
-    return write_figure(gantt_figure(plan), out, width=1600)
+    return write_figure(gantt_figure(plan, timezone), out, width=1600)

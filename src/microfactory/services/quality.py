@@ -18,8 +18,8 @@ lot is still open.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
@@ -47,79 +47,16 @@ from microfactory.quality.records import (
     QualityAlert,
 )
 from microfactory.quality.rules import select_rules
-from microfactory.services.ports import UnitOfWork
+from microfactory.services.ports import GenealogyReader, QualityStore, UnitOfWork
+from microfactory.services.reactor import Applied, EventRejected
 from microfactory.shopfloor.events import Measurement
+from microfactory.shopfloor.records import StoredEvent
 
 Row = dict[str, Any]
 
 
-class QualityStore(Protocol):
-    """Quality records (rows are dicts with the column names of `store.quality_tables`)."""
-
-    def add_measurement(self, row: Mapping[str, Any]) -> bool:
-        """False, storing nothing, when the event id is already known."""
-        ...
-
-    def measurement_count(self, product: str, characteristic: str) -> int: ...
-
-    def recent_values(self, product: str, characteristic: str, limit: int) -> list[float]:
-        """The latest `limit` values, oldest first."""
-        ...
-
-    def measurements(
-        self,
-        *,
-        part_id: str | None = None,
-        lot_id: str | None = None,
-        product: str | None = None,
-        characteristic: str | None = None,
-    ) -> list[Row]: ...
-
-    def limits(self, product: str, characteristic: str) -> Row | None: ...
-
-    def save_limits(self, row: Mapping[str, Any]) -> None: ...
-
-    def add_alert(self, row: Mapping[str, Any]) -> None: ...
-
-    def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]: ...
-
-    def save_ncr(self, row: Mapping[str, Any]) -> None: ...
-
-    def ncr(self, ncr_id: str) -> Row | None: ...
-
-    def ncrs(
-        self,
-        *,
-        lot_id: str | None = None,
-        part_id: str | None = None,
-        status: str | None = None,
-    ) -> list[Row]: ...
-
-    def add_hold(self, row: Mapping[str, Any]) -> None: ...
-
-    def release_hold(
-        self, lot: str, released_at: datetime, released_by: str, note: str
-    ) -> None: ...
-
-    def holds(self, *, lot: str | None = None, active_only: bool = False) -> list[Row]: ...
-
-    def held_lots(self) -> set[str]: ...
-
-
-class GenealogyReader(Protocol):
-    """Reads of the foundation's trace tables that the unit of work does not offer."""
-
-    def serial(self, serial: str) -> Row | None: ...
-
-    def serials_of(self, work_order: str) -> list[Row]: ...
-
-    def work_orders_of_lot(self, lot: str) -> list[str]: ...
-
-    def consumption(
-        self, *, work_order: str | None = None, material_lot: str | None = None
-    ) -> list[Row]: ...
-
-    def material_lot(self, lot: str) -> Row | None: ...
+class ReplanRequester(Protocol):
+    def request(self, at: datetime, trigger: str, reason: str = "") -> None: ...
 
 
 # -- conversions ------------------------------------------------------------------------------
@@ -207,7 +144,7 @@ def record_measurement(
         part_id=measurement.part_id,
         lot_id=measurement.lot_id,
     )
-    if not store.add_measurement(asdict(record)):
+    if not store.add_measurement(dict(vars(record))):  # flat fields: no deep copy needed
         return []
     alerts: list[QualityAlert] = []
     if out_of_spec(record.value, char.lsl, char.usl):
@@ -498,44 +435,185 @@ def close_ncr(store: QualityStore, ncr_id: str, at: datetime) -> Nonconformance:
     return ncr
 
 
-# -- the closed loop's entry point ------------------------------------------------------------
+# -- the event path ---------------------------------------------------------------------------
 
 
-@dataclass
-class QualityService:
-    """Evaluate measurement events as they arrive and tell the dispatcher about holds.
+class BatchQualityStore:
+    """A quality store for one batch of the reactor: measurements are buffered and written in
+    bulk at `flush`, and what SPC reads per characteristic (count, recent values, frozen
+    limits) is read once and kept up to date in memory; everything else passes through. The
+    answers are those the store itself would give after each write."""
 
-    ``on_hold(lot, at)`` is called when a measurement puts a lot on hold (the composition
-    passes the dispatcher's `hold_lot`); ``on_release(lot, at)`` after :meth:`release`.
-    ``rules`` maps a characteristic name to its rule set (default ``nelson``)."""
+    WINDOW = 500
 
-    store: QualityStore
-    factory: Factory
-    on_hold: Callable[[str, datetime], None] | None = None
-    on_release: Callable[[str, datetime], None] | None = None
-    rules: Mapping[str, str] | None = None
-    hold_on_violation: bool = False
+    def __init__(self, inner: QualityStore, known: set[str]) -> None:
+        self.inner = inner
+        self.known = known
+        self.buffer: list[Mapping[str, Any]] = []
+        self._count: dict[tuple[str, str], int] = {}
+        self._values: dict[tuple[str, str], tuple[list[float], bool]] = {}
+        self._limits: dict[tuple[str, str], Row | None] = {}
 
-    def on_measurement(self, event: Measurement) -> list[QualityAlert]:
-        chosen = (self.rules or {}).get(event.characteristic, "nelson")
+    def _buffered(self, key: tuple[str, str]) -> list[float]:
+        return [
+            float(r["value"]) for r in self.buffer if (r["product"], r["characteristic"]) == key
+        ]
+
+    def add_measurement(self, row: Mapping[str, Any]) -> bool:
+        if row["event_id"] in self.known:
+            return False
+        self.known.add(row["event_id"])
+        self.buffer.append(dict(row))
+        key = (row["product"], row["characteristic"])
+        if key in self._count:
+            self._count[key] += 1
+        if key in self._values:
+            values = self._values[key][0]
+            values.append(float(row["value"]))
+            if len(values) > 4 * self.WINDOW:  # keep the newest; older ones are read again
+                self._values[key] = (values[-2 * self.WINDOW :], False)
+        return True
+
+    def measurement_count(self, product: str, characteristic: str) -> int:
+        key = (product, characteristic)
+        if key not in self._count:
+            self._count[key] = self.inner.measurement_count(*key) + len(self._buffered(key))
+        return self._count[key]
+
+    def recent_values(self, product: str, characteristic: str, limit: int) -> list[float]:
+        key = (product, characteristic)
+        cached = self._values.get(key)
+        if cached is None or (len(cached[0]) < limit and not cached[1]):
+            want = max(limit, self.WINDOW)
+            stored = self.inner.recent_values(product, characteristic, want)
+            cached = (stored + self._buffered(key), len(stored) < want)
+            self._values[key] = cached
+        values = cached[0]
+        return values[max(0, len(values) - limit) :]
+
+    def limits(self, product: str, characteristic: str) -> Row | None:
+        key = (product, characteristic)
+        if key not in self._limits:
+            self._limits[key] = self.inner.limits(product, characteristic)
+        row = self._limits[key]
+        return None if row is None else dict(row)
+
+    def save_limits(self, row: Mapping[str, Any]) -> None:
+        self.inner.save_limits(row)
+        self._limits[(row["product"], row["characteristic"])] = dict(row)
+
+    def flush(self) -> None:
+        self.inner.add_measurements(self.buffer)
+        self.buffer = []
+
+    # pass-through ---------------------------------------------------------------------------
+
+    def known_measurements(self, event_ids: Collection[str]) -> set[str]:
+        return self.known & set(event_ids)
+
+    def add_measurements(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self.add_measurement(row)
+
+    def measurements(self, **filters: str | None) -> list[Row]:
+        self.flush()
+        return self.inner.measurements(**filters)
+
+    def add_alert(self, row: Mapping[str, Any]) -> None:
+        self.inner.add_alert(row)
+
+    def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]:
+        return self.inner.alerts(lot_id=lot_id, limit=limit)
+
+    def save_ncr(self, row: Mapping[str, Any]) -> None:
+        self.inner.save_ncr(row)
+
+    def ncr(self, ncr_id: str) -> Row | None:
+        return self.inner.ncr(ncr_id)
+
+    def ncrs(
+        self, *, lot_id: str | None = None, part_id: str | None = None, status: str | None = None
+    ) -> list[Row]:
+        return self.inner.ncrs(lot_id=lot_id, part_id=part_id, status=status)
+
+    def add_hold(self, row: Mapping[str, Any]) -> None:
+        self.inner.add_hold(row)
+
+    def release_hold(self, lot: str, released_at: datetime, released_by: str, note: str) -> None:
+        self.inner.release_hold(lot, released_at, released_by, note)
+
+    def holds(self, *, lot: str | None = None, active_only: bool = False) -> list[Row]:
+        return self.inner.holds(lot=lot, active_only=active_only)
+
+    def held_lots(self) -> set[str]:
+        return self.inner.held_lots()
+
+
+class QualityHandler:
+    """Applies committed `measurement` events (a reactor handler): each is recorded and
+    evaluated on arrival (`record_measurement`) in the reactor's transaction. A lot put on
+    hold stops dispatch of its work and asks for a replan. A measurement of an unknown
+    characteristic, or of one several products share, is rejected with the reason (a
+    measurement names no product)."""
+
+    kinds = frozenset({"measurement"})
+
+    def __init__(
+        self,
+        factory: Factory,
+        *,
+        rules: Mapping[str, str] | None = None,
+        hold_on_violation: bool = False,
+    ) -> None:
+        self.factory = factory
+        self.rules = dict(rules or {})
+        self.hold_on_violation = hold_on_violation
+        self._tx: UnitOfWork | None = None
+        self._store: BatchQualityStore | None = None
+
+    def prepare(self, tx: UnitOfWork, events: list[StoredEvent]) -> None:
+        ids = [e.event_id for e in events if e.kind == "measurement"]
+        self._tx = tx
+        self._store = BatchQualityStore(tx.quality, tx.quality.known_measurements(ids))
+
+    def finish(self, tx: UnitOfWork, out: Applied) -> None:
+        if tx is self._tx and self._store is not None:
+            self._store.flush()
+        self._tx, self._store = None, None
+
+    def apply(self, tx: UnitOfWork, stored: StoredEvent, out: Applied) -> None:
+        event = stored.event
+        assert isinstance(event, Measurement)
+        if tx is not self._tx or self._store is None:  # applied without `prepare`
+            self.prepare(tx, [stored])
+        assert self._store is not None
+        try:
+            find_characteristic(self.factory, event.characteristic)
+        except (NotFound, ValidationError) as exc:
+            raise EventRejected(str(exc)) from None
         alerts = record_measurement(
-            self.store,
+            self._store,
             self.factory,
             event,
-            rules=chosen,
+            rules=self.rules.get(event.characteristic, "nelson"),
             hold_on_violation=self.hold_on_violation,
         )
-        if self.on_hold is not None:
-            for alert in alerts:
-                if alert.lot_held and alert.lot_id:
-                    self.on_hold(alert.lot_id, alert.at)
-        return alerts
+        out.alerts.extend(alerts)
+        for alert in alerts:
+            if alert.lot_held and alert.lot_id:
+                tx.replans.request(alert.at, "quality_hold", alert.lot_id)
+                out.holds_changed = True
+                out.replans_requested += 1
 
-    def release(self, lot: str, *, by: str, at: datetime, note: str = "") -> LotHold:
-        released = release_lot(self.store, lot, by=by, at=at, note=note)
-        if self.on_release is not None:
-            self.on_release(lot, at)
-        return released
+
+def release_hold(
+    store: QualityStore, planning: ReplanRequester, lot: str, *, by: str, at: datetime, note: str
+) -> LotHold:
+    """Release the hold on `lot` (Conflict while an NCR is open) and ask for a replan, so its
+    remaining work is planned and dispatched again."""
+    released = release_lot(store, lot, by=by, at=at, note=note)
+    planning.request(at, "hold_released", lot)
+    return released
 
 
 # -- genealogy --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from microfactory.core.errors import NotFound, ValidationError
 from microfactory.orders import Factory
 from microfactory.quality.capability import process_capability
 from microfactory.quality.charts import control_chart
-from microfactory.services.quality import QualityStore
+from microfactory.services.ports import QualityStore
 
 MIN_POINTS = 8
 

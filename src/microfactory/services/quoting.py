@@ -192,13 +192,25 @@ class QuoteStore(Protocol):
 HOLD_REASON = "quote hold"
 
 
-class PlanSource(Protocol):
-    """What capable-to-promise needs of the planning service. `reservations` (machine →
-    [(start, end, reason)]) are extra unavailability windows for the planner: held quotes
-    are mirrored there so that a replan does not give their capacity away. `downtimes`
-    are the machines' stored breakdowns and maintenance windows."""
+class HeldQuotes:
+    """The planner's view of held quotes (`planning.CapacityHolds`): the capacity they
+    reserve stays free in every plan, whoever asks for it, until they expire or are
+    accepted."""
 
-    reservations: dict[str, list[tuple[datetime, datetime, str]]]
+    def __init__(self, store: QuoteStore) -> None:
+        self.store = store
+
+    def held_intervals(self, now: datetime) -> dict[str, list[tuple[datetime, datetime, str]]]:
+        held: dict[str, list[tuple[datetime, datetime, str]]] = {}
+        for r in self.store.held_reservations(now):
+            held.setdefault(r["machine"], []).append((r["start"], r["end"], HOLD_REASON))
+        return held
+
+
+class PlanSource(Protocol):
+    """What capable-to-promise needs of the planning service (which keeps held quotes'
+    capacity free itself, through `HeldQuotes`). `downtimes` are the machines' stored
+    breakdowns and maintenance windows."""
 
     def downtimes(
         self, since: datetime | None = None
@@ -325,17 +337,6 @@ class QuoteService:
             status = "expired"
         return {**row["payload"], "status": status, "order_id": row["order_id"]}
 
-    def sync_holds(self) -> None:
-        """Mirror the live holds into the planner's unavailability windows (replacing the
-        previous mirror), so a replan keeps off capacity promised to held quotes. Called
-        before the replan on accept; call it before any other replan too."""
-        if self.plans is None:
-            return
-        mirrored: dict[str, list[tuple[datetime, datetime, str]]] = {}
-        for r in self.store.held_reservations(self.clock.now()):
-            mirrored.setdefault(r["machine"], []).append((r["start"], r["end"], HOLD_REASON))
-        self.plans.reservations = mirrored
-
     def expire(self) -> list[str]:
         """Mark held quotes past their expiry as expired and release their capacity."""
         expired = self.store.expired_ids(self.clock.now())
@@ -391,7 +392,6 @@ class QuoteService:
         self.store.set_status(quote_id, "accepted", order.id)
         version: PlanVersion | None = None
         if self.plans is not None:
-            self.sync_holds()
             version = self.plans.plan(
                 reason=f"quote {quote_id} accepted as {order.id}", release_confirmed=False
             )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
+from microfactory.core.timeutil import zone
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -56,17 +58,23 @@ class Shift:
 
 @dataclass(frozen=True)
 class ShiftCalendar:
-    """Weekly shifts (empty = always available) and dated unavailability windows."""
+    """Weekly shifts (empty = always available) and dated unavailability windows. Shift
+    times are wall-clock times of the site's `timezone` (an IANA name): a 06:00 shift in
+    Europe/Berlin starts at 05:00 UTC in winter and 04:00 UTC in summer."""
 
     shifts: tuple[Shift, ...] = ()
     unavailable: tuple[Window, ...] = field(default_factory=tuple)
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        zone(self.timezone)
 
     @property
     def always_on(self) -> bool:
         return not self.shifts
 
     def with_unavailable(self, window: Window) -> ShiftCalendar:
-        return ShiftCalendar(self.shifts, (*self.unavailable, window))
+        return ShiftCalendar(self.shifts, (*self.unavailable, window), self.timezone)
 
     def working_windows(self, start: datetime, end: datetime) -> list[Window]:
         """The merged working windows inside [start, end), minus unavailability."""
@@ -76,13 +84,15 @@ class ShiftCalendar:
             raw = [(start, end)]
         else:
             raw = []
-            day = datetime.combine(start.date() - timedelta(days=1), time(0), tzinfo=UTC)
-            while day < end:
+            tz = zone(self.timezone)
+            day = start.astimezone(tz).date() - timedelta(days=1)
+            while datetime.combine(day, time(0), tzinfo=tz) < end:
                 weekday = WEEKDAYS[day.weekday()]
                 for shift in self.shifts:
                     if weekday in shift.days:
-                        s = datetime.combine(day.date(), shift.start, tzinfo=UTC)
-                        e = s + shift.length
+                        local = datetime.combine(day, shift.start, tzinfo=tz)
+                        s = local.astimezone(UTC)
+                        e = (local + shift.length).astimezone(UTC)
                         lo, hi = max(s, start), min(e, end)
                         if hi > lo:
                             raw.append((lo, hi))

@@ -23,6 +23,7 @@ from microfactory.shopfloor.machines import MachineMode, MachineState
 SCHEMA_VERSION = 1
 EVENT_KINDS = ("state", "counter", "sample", "job", "measurement")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+SOURCE_PATTERN = r"^(user|host):[A-Za-z0-9][A-Za-z0-9_.@-]{0,58}$"
 MAX_SAMPLES_PER_BATCH = 10_000
 
 
@@ -43,6 +44,9 @@ class _Event(BaseModel):
     machine: Name
     seq: Annotated[int, Field(ge=0, lt=2**63)]
     ts: UtcDatetime
+    source: Annotated[str, Field(pattern=SOURCE_PATTERN)] | None = None
+    """Who reported it when not the machine itself: `user:<name>` for a person at a
+    station, `host:<adapter>` for a printer host. Such events keep no machine sequence."""
 
     def to_json(self) -> bytes:
         """The wire form (UTF-8 JSON, `ts` as RFC 3339 UTC with a trailing Z)."""

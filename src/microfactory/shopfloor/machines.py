@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from microfactory.core.timeutil import zone
 from microfactory.shopfloor.calendar import ShiftCalendar
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -63,6 +64,7 @@ class Site:
         check_id(self.id, "site id")
         if not self.name.strip():
             raise ValueError("site name must not be empty")
+        zone(self.timezone)
         if not re.fullmatch(r"[A-Z]{3}", self.currency):
             raise ValueError(f"currency {self.currency!r} must be a 3-letter ISO 4217 code")
 

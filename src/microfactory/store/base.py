@@ -4,13 +4,15 @@ PostgreSQL through psycopg 3)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 from microfactory.core.errors import ConnectorError, ValidationError
@@ -96,3 +98,59 @@ def check_connection(engine: Engine) -> None:
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
         raise ConnectorError(f"cannot connect to the database {engine.url!r}: {exc.orig}") from exc
+
+
+class Binding:
+    """Where a store runs its statements: on its own engine (each call is its own
+    transaction) or inside a caller's session (the unit of work's transaction, so that what
+    the store writes commits or rolls back with everything else in it — the event reactor
+    applies an event and moves its cursor this way, exactly once)."""
+
+    def __init__(self, target: Engine | Session) -> None:
+        self.engine: Engine | None = target if isinstance(target, Engine) else None
+        self.shared: Session | None = None if isinstance(target, Engine) else target
+
+    @property
+    def dialect(self) -> Dialect:
+        if self.engine is not None:
+            return self.engine.dialect
+        assert self.shared is not None
+        return self.shared.get_bind().dialect
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection in a transaction that commits when the block ends (on an engine), or
+        the shared session's connection (the caller commits)."""
+        if self.engine is not None:
+            with self.engine.begin() as conn:
+                yield conn
+        else:
+            assert self.shared is not None
+            yield self.shared.connection()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reads."""
+        if self.engine is not None:
+            with self.engine.connect() as conn:
+                yield conn
+        else:
+            assert self.shared is not None
+            yield self.shared.connection()
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """An ORM session: a new one on the engine (committed at the end when `write`), or
+        the shared one (flushed at the end when `write`)."""
+        if self.engine is not None:
+            with Session(self.engine, expire_on_commit=False) as s:
+                if write:
+                    with s.begin():
+                        yield s
+                else:
+                    yield s
+        else:
+            assert self.shared is not None
+            yield self.shared
+            if write:
+                self.shared.flush()

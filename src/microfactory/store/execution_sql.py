@@ -7,14 +7,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.orm import Session
 
+from microfactory.store.base import Binding
 from microfactory.store.tpm_tables import OpPlanRow, PlanRunRow, TpmWorkOrderRow, TwinRunRow
 
 
 class SqlExecutionStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._first_end: dict[str, datetime] = {}
+    """On an engine (each call its own transaction) or on a unit of work's session."""
+
+    def __init__(self, target: Engine | Session) -> None:
+        self.engine = Binding(target)
 
     def save_plan(
         self, plan_no: int, rows: Sequence[tuple[str, str, str, datetime, datetime]]
@@ -25,22 +28,28 @@ class SqlExecutionStore:
             return
         with self.engine.begin() as conn:
             ids = [r[0] for r in rows]
+            first: dict[str, datetime] = {}
             for i in range(0, len(ids), 500):
-                conn.execute(delete(OpPlanRow).where(OpPlanRow.operation.in_(ids[i : i + 500])))
-            values: list[dict[str, Any]] = []
-            for op, wo, machine, start, end in rows:
-                first = self._first_end.setdefault(op, end)
-                values.append(
-                    {
-                        "operation": op,
-                        "work_order": wo,
-                        "plan_no": plan_no,
-                        "machine": machine,
-                        "start": start,
-                        "end": end,
-                        "first_end": first,
-                    }
-                )
+                chunk = ids[i : i + 500]
+                found = conn.execute(
+                    select(OpPlanRow.operation, OpPlanRow.first_end).where(
+                        OpPlanRow.operation.in_(chunk)
+                    )
+                ).all()
+                first.update((op, _aware(end)) for op, end in found)
+                conn.execute(delete(OpPlanRow).where(OpPlanRow.operation.in_(chunk)))
+            values: list[dict[str, Any]] = [
+                {
+                    "operation": op,
+                    "work_order": wo,
+                    "plan_no": plan_no,
+                    "machine": machine,
+                    "start": start,
+                    "end": end,
+                    "first_end": first.get(op, end),
+                }
+                for op, wo, machine, start, end in rows
+            ]
             conn.execute(insert(OpPlanRow), values)
 
     def log_plan_run(

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from microfactory.core.errors import ValidationError
-from microfactory.core.timeutil import parse_rfc3339
+from microfactory.core.timeutil import parse_rfc3339, zone
 from microfactory.orders import (
     BomLine,
     Characteristic,
@@ -110,9 +110,9 @@ def _when(value: Any, path: str) -> datetime:
         raise _FieldError(path, exc.reason) from exc
 
 
-def _calendar(raw: Any, path: str) -> ShiftCalendar:
+def _calendar(raw: Any, path: str, timezone: str) -> ShiftCalendar:
     if raw is None:
-        return ShiftCalendar()
+        return ShiftCalendar(timezone=timezone)
     data = _mapping(raw, path)
     _known_keys(data, {"shifts", "unavailable"}, path)
     shifts = []
@@ -136,7 +136,7 @@ def _calendar(raw: Any, path: str) -> ShiftCalendar:
                 str(w.get("reason", "")),
             )
         windows.append(_window)
-    return ShiftCalendar(tuple(shifts), tuple(windows))
+    return ShiftCalendar(tuple(shifts), tuple(windows), timezone)
 
 
 MACHINE_KEYS = {
@@ -145,7 +145,7 @@ MACHINE_KEYS = {
 }  # fmt: skip
 
 
-def _machines(raw: Any, calendars: dict[str, ShiftCalendar]) -> list[Machine]:
+def _machines(raw: Any, calendars: dict[str, ShiftCalendar], timezone: str) -> list[Machine]:
     out: list[Machine] = []
     for i, m in enumerate(_list(raw, "machines")):
         p = f"machines[{i}]"
@@ -157,7 +157,7 @@ def _machines(raw: Any, calendars: dict[str, ShiftCalendar]) -> list[Machine]:
                 raise _FieldError(f"{p}.calendar", f"unknown calendar {cal_raw!r}")
             calendar = calendars[cal_raw]
         else:
-            calendar = _calendar(cal_raw, f"{p}.calendar")
+            calendar = _calendar(cal_raw, f"{p}.calendar", timezone)
         matrix: dict[tuple[str, str], float] = {}
         for j, row in enumerate(_list(m.get("setup_matrix"), f"{p}.setup_matrix")):
             rp = f"{p}.setup_matrix[{j}]"
@@ -368,8 +368,12 @@ def factory_from_dict(data: Any) -> Factory:
             a = _mapping(a, ap)
             with _at(ap):
                 areas.append(Area(id=_str(a, "id", ap), name=str(a.get("name", a.get("id")))))
+        try:
+            zone(site.timezone)
+        except ValueError as exc:
+            raise _FieldError("site.timezone", str(exc)) from None
         calendars = {
-            str(name): _calendar(cal, f"calendars.{name}")
+            str(name): _calendar(cal, f"calendars.{name}", site.timezone)
             for name, cal in _mapping(root.get("calendars") or {}, "calendars").items()
         }
         customers = []
@@ -387,7 +391,7 @@ def factory_from_dict(data: Any) -> Factory:
         factory = Factory(
             site=site,
             areas=tuple(areas),
-            machines=tuple(_machines(root.get("machines"), calendars)),
+            machines=tuple(_machines(root.get("machines"), calendars, site.timezone)),
             materials=tuple(_materials(root.get("materials"))),
             products=tuple(_products(root.get("products"))),
             customers=tuple(customers),

@@ -5,7 +5,7 @@ transactions: work is staged on a copy and only becomes visible on commit."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -23,6 +23,22 @@ from microfactory.orders import (
     WorkStatus,
 )
 from microfactory.orders.orders import ORDER_TRANSITIONS, WORK_TRANSITIONS, check_transition
+from microfactory.orders.progress import (
+    OperationProgress,
+    OrderProgress,
+    ProgressSnapshot,
+    WorkOrderProgress,
+)
+from microfactory.shopfloor.events import Event
+from microfactory.shopfloor.records import (
+    PlanUsage,
+    ReactorProgress,
+    Rejection,
+    ReplanRequest,
+    StoredEvent,
+)
+from microfactory.store.planning_sql import MemoryPlanStore
+from microfactory.store.quality_store import MemoryQualityStore
 
 
 @dataclass
@@ -37,6 +53,17 @@ class MemoryState:
     work_orders: dict[str, WorkOrder] = field(default_factory=dict)
     consumption: list[tuple[str, str, str, float, datetime]] = field(default_factory=list)
     serials: dict[str, SerialNumber] = field(default_factory=dict)
+    quality: MemoryQualityStore = field(default_factory=MemoryQualityStore)
+    plans: MemoryPlanStore = field(default_factory=MemoryPlanStore)
+    maintenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    op_plans: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    plan_runs: list[tuple[datetime, str, str]] = field(default_factory=list)
+    usage: dict[tuple[str, str], PlanUsage] = field(default_factory=dict)
+    processing: dict[str, datetime | None] = field(default_factory=dict)
+    events: list[StoredEvent] = field(default_factory=list)
+    cursors: dict[str, ReactorProgress] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+    replans: list[tuple[ReplanRequest, datetime | None, int | None]] = field(default_factory=list)
 
 
 class MemoryFactoryRepository:
@@ -207,6 +234,182 @@ class MemoryTraceRepository:
         )
 
 
+class MemoryExecutionRecords:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def save_plan(
+        self, plan_no: int, rows: Sequence[tuple[str, str, str, datetime, datetime]]
+    ) -> None:
+        for op, _wo, _machine, _start, end in rows:
+            first = self.st.op_plans.get(op, (end, end))[1]
+            self.st.op_plans[op] = (end, first)
+
+    def log_plan_run(
+        self,
+        at: datetime,
+        trigger: str,
+        reason: str,
+        operations: int,
+        solver: str,
+        seconds: float,
+        weighted_tardiness: int,
+    ) -> int:
+        self.st.plan_runs.append((at, trigger, reason))
+        return len(self.st.plan_runs)
+
+    def plan_runs(self) -> list[tuple[datetime, str, str]]:
+        return list(self.st.plan_runs)
+
+    def planned_vs_actual(self) -> list[tuple[str, datetime, datetime, datetime | None]]:
+        actual = {
+            op.id: op.actual_end for wo in self.st.work_orders.values() for op in wo.operations
+        }
+        return [
+            (op, end, first, actual.get(op))
+            for op, (end, first) in self.st.op_plans.items()
+            if op in actual
+        ]
+
+    def save_maintenance(self, row: Mapping[str, Any]) -> None:
+        self.st.maintenance[row["id"]] = dict(row)
+
+    def maintenance_orders(self, status: str | None = None) -> list[dict[str, Any]]:
+        rows = sorted(self.st.maintenance.values(), key=lambda r: (r["created"], r["id"]))
+        return [dict(r) for r in rows if status is None or r["status"] == status]
+
+
+class MemoryUsageRepository:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def usage(self, machine: str) -> dict[str, PlanUsage]:
+        return {plan: u for (m, plan), u in self.st.usage.items() if m == machine}
+
+    def save_usage(self, machine: str, usage: PlanUsage) -> None:
+        self.st.usage[(machine, usage.plan)] = usage
+
+    def processing_since(self, machine: str) -> datetime | None:
+        return self.st.processing.get(machine)
+
+    def set_processing_since(self, machine: str, at: datetime | None) -> None:
+        self.st.processing[machine] = at
+
+
+class MemoryEventLog:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def after(self, position: int, limit: int) -> list[StoredEvent]:
+        return [e for e in self.st.events if e.position > position][:limit]
+
+    def last_position(self) -> int:
+        return self.st.events[-1].position if self.st.events else 0
+
+
+class MemoryReactorLedger:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def lock(self, name: str) -> ReactorProgress:
+        return self.progress(name)
+
+    def progress(self, name: str) -> ReactorProgress:
+        return self.st.cursors.get(name, ReactorProgress(0, 0, 0))
+
+    def advance(self, name: str, progress: ReactorProgress) -> None:
+        self.st.cursors[name] = progress
+
+    def reject(self, rejection: Rejection) -> None:
+        self.st.rejections.append(rejection)
+
+    def rejections(self, *, machine: str | None = None, limit: int = 100) -> list[Rejection]:
+        mine = [r for r in self.st.rejections if machine is None or r.machine == machine]
+        return list(reversed(mine))[:limit]
+
+
+class MemoryReplanQueue:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def request(self, at: datetime, trigger: str, reason: str = "") -> None:
+        self.st.replans.append(
+            (ReplanRequest(len(self.st.replans) + 1, at, trigger, reason), None, None)
+        )
+
+    def pending(self) -> list[ReplanRequest]:
+        return [r for r, done, _ in self.st.replans if done is None]
+
+    def mark_done(self, ids: Sequence[int], at: datetime, plan_version: int | None) -> None:
+        wanted = set(ids)
+        self.st.replans = [
+            (r, at, plan_version) if r.id in wanted else (r, done, version)
+            for r, done, version in self.st.replans
+        ]
+
+
+class MemoryProgressRepository:
+    def __init__(self, state: MemoryState) -> None:
+        self.st = state
+
+    def load(self, operation_ids: Collection[str]) -> ProgressSnapshot:
+        snap = ProgressSnapshot()
+        wanted = set(operation_ids)
+        for wo in self.st.work_orders.values():
+            for op in wo.operations:
+                if op.id in wanted:
+                    snap.operations[op.id] = OperationProgress(
+                        op.id,
+                        wo.id,
+                        op.capability,
+                        op.machines,
+                        op.status,
+                        op.machine,
+                        op.actual_start,
+                        op.actual_end,
+                        op.good,
+                        op.rejected,
+                    )
+        for wo_id in {op.work_order for op in snap.operations.values()}:
+            wo = self.st.work_orders[wo_id]
+            ops = {op.id: op.status for op in wo.operations}
+            snap.work_orders[wo_id] = WorkOrderProgress(wo_id, wo.order, wo.status, ops)
+        for order_id in {wo.order for wo in snap.work_orders.values()}:
+            siblings = {w.id: w.status for w in self.st.work_orders.values() if w.order == order_id}
+            snap.orders[order_id] = OrderProgress(
+                order_id, self.st.orders[order_id].status, siblings
+            )
+        return snap
+
+    def save(self, snapshot: ProgressSnapshot) -> None:
+        for wo_id, wo in list(self.st.work_orders.items()):
+            ops = tuple(
+                replace(
+                    op,
+                    status=p.status,
+                    machine=p.machine,
+                    actual_start=p.actual_start,
+                    actual_end=p.actual_end,
+                    good=p.good,
+                    rejected=p.rejected,
+                )
+                if (p := snapshot.operations.get(op.id)) and op.id in snapshot.changed_operations
+                else op
+                for op in wo.operations
+            )
+            work_status = (
+                snapshot.work_orders[wo_id].status
+                if wo_id in snapshot.changed_work_orders
+                else wo.status
+            )
+            self.st.work_orders[wo_id] = replace(wo, operations=ops, status=work_status)
+        for order_id, status, at, note in snapshot.timeline:
+            self.st.orders[order_id] = replace(self.st.orders[order_id], status=status)
+            self.st.timelines.setdefault(order_id, []).append((status, at, note))
+            if status == OrderStatus.DONE:
+                self.st.completed[order_id] = at
+
+
 class MemoryUnitOfWork:
     def __init__(self, owner: MemoryUnitOfWorkFactory) -> None:
         self._owner = owner
@@ -218,6 +421,14 @@ class MemoryUnitOfWork:
         self.work_orders = MemoryWorkOrderRepository(self._state)
         self.customers = MemoryCustomerRepository(self._state)
         self.trace = MemoryTraceRepository(self._state)
+        self.quality = self._state.quality
+        self.plans = self._state.plans
+        self.records = MemoryExecutionRecords(self._state)
+        self.usage = MemoryUsageRepository(self._state)
+        self.events = MemoryEventLog(self._state)
+        self.reactor = MemoryReactorLedger(self._state)
+        self.replans = MemoryReplanQueue(self._state)
+        self.progress = MemoryProgressRepository(self._state)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._state = copy.deepcopy(self._owner.state)
@@ -246,3 +457,24 @@ class MemoryUnitOfWorkFactory:
 
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
+
+    def append_events(self, events: Sequence[Event]) -> None:
+        """Store events as the ingester would (committed, in order; a known id is skipped)."""
+        known = {e.event_id for e in self.state.events}
+        position = self.state.events[-1].position if self.state.events else 0
+        for event in events:
+            if event.event_id in known:
+                continue
+            known.add(event.event_id)
+            position += 1
+            self.state.events.append(
+                StoredEvent(
+                    position,
+                    event.event_id,
+                    event.machine,
+                    event.kind,
+                    event.seq,
+                    event.ts,
+                    None if event.kind == "sample" else event,
+                )
+            )

@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session
 
 from microfactory.core.errors import NotFound
 from microfactory.store import outbox
+from microfactory.store.base import Binding
 from microfactory.store.planning_tables import DowntimeRow, PlannedOperationRow, PlanRow
 
 HEADER_KEYS = (
@@ -46,11 +47,13 @@ def _check_span(machine: str, start: datetime, end: datetime) -> None:
 
 
 class SqlPlanStore:
-    def __init__(self, engine: Engine) -> None:
-        self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    """On an engine (each call its own transaction) or on a unit of work's session."""
+
+    def __init__(self, target: Engine | Session) -> None:
+        self.db = Binding(target)
 
     def save_plan(self, header: Mapping[str, Any], operations: Sequence[Mapping[str, Any]]) -> int:
-        with self.sessions.begin() as s:
+        with self.db.session(write=True) as s:
             version = (s.scalar(select(func.max(PlanRow.version))) or 0) + 1
             s.execute(update(PlanRow).where(PlanRow.current.is_(True)).values(current=False))
             row = PlanRow(version=version, current=True, **{k: header[k] for k in HEADER_KEYS})
@@ -64,31 +67,31 @@ class SqlPlanStore:
         return version
 
     def current_plan(self) -> Plan | None:
-        with self.sessions() as s:
+        with self.db.session() as s:
             row = s.scalars(select(PlanRow).where(PlanRow.current.is_(True))).first()
             return None if row is None else self._load(s, row)
 
     def get_plan(self, version: int) -> Plan:
-        with self.sessions() as s:
+        with self.db.session() as s:
             row = s.scalars(select(PlanRow).where(PlanRow.version == version)).first()
             if row is None:
                 raise NotFound(f"plan version {version} does not exist")
             return self._load(s, row)
 
     def versions(self) -> list[dict[str, Any]]:
-        with self.sessions() as s:
+        with self.db.session() as s:
             rows = s.scalars(select(PlanRow).order_by(PlanRow.version)).all()
             return [self._header(r) for r in rows]
 
     def add_downtime(self, machine: str, start: datetime, end: datetime, reason: str) -> None:
         _check_span(machine, start, end)
-        with self.sessions.begin() as s:
+        with self.db.session(write=True) as s:
             s.add(DowntimeRow(machine=machine, start=start, end=end, reason=reason))
 
     def end_downtime(self, machine: str, at: datetime) -> int:
         """The machine is back at `at`: the downtimes it is in end there (those starting
         exactly at `at` are dropped); later windows are kept. Returns how many changed."""
-        with self.sessions.begin() as s:
+        with self.db.session(write=True) as s:
             rows = s.scalars(
                 select(DowntimeRow).where(
                     DowntimeRow.machine == machine, DowntimeRow.start <= at, DowntimeRow.end > at
@@ -107,7 +110,7 @@ class SqlPlanStore:
         if since is not None:
             query = query.where(DowntimeRow.end > since)
         out: dict[str, list[Downtime]] = {}
-        with self.sessions() as s:
+        with self.db.session() as s:
             for row in s.scalars(query):
                 out.setdefault(row.machine, []).append((row.start, row.end, row.reason))
         return out

@@ -9,14 +9,16 @@ above the domain layer. Each call is its own transaction.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from microfactory.store import outbox
+from microfactory.store.base import Binding
 from microfactory.store.quality_tables import (
     LotHoldRow,
     NonconformanceRow,
@@ -45,8 +47,10 @@ def _dict(mapping: Mapping[Any, Any]) -> Row:
 
 
 class SqlQualityStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """On an engine (each call its own transaction) or on a unit of work's session."""
+
+    def __init__(self, target: Engine | Session) -> None:
+        self.engine = Binding(target)
 
     # -- measurements and limits -----------------------------------------------------------
 
@@ -66,6 +70,23 @@ class SqlQualityStore:
         except IntegrityError:
             return False
         return True
+
+    def known_measurements(self, event_ids: Collection[str]) -> set[str]:
+        ids = sorted(set(event_ids))
+        found: set[str] = set()
+        t = QualityMeasurementRow
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                found.update(
+                    conn.execute(select(t.event_id).where(t.event_id.in_(chunk))).scalars()
+                )
+        return found
+
+    def add_measurements(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(insert(QualityMeasurementRow), [dict(r) for r in rows])
 
     def measurement_count(self, product: str, characteristic: str) -> int:
         query = select(func.count()).where(
@@ -289,6 +310,13 @@ class MemoryQualityStore:
             for r in self.measurement_rows
             if r["product"] == product and r["characteristic"] == characteristic
         ]
+
+    def known_measurements(self, event_ids: Collection[str]) -> set[str]:
+        return self.event_ids & set(event_ids)
+
+    def add_measurements(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self.add_measurement(row)
 
     def measurement_count(self, product: str, characteristic: str) -> int:
         return len(self._of(product, characteristic))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import cached_property
 from types import TracebackType
 from typing import Any
 
@@ -25,7 +26,17 @@ from microfactory.orders import (
 )
 from microfactory.orders.orders import ORDER_TRANSITIONS, WORK_TRANSITIONS, check_transition
 from microfactory.store import outbox
+from microfactory.store.execution_sql import SqlExecutionStore
 from microfactory.store.factory_file import factory_from_dict
+from microfactory.store.planning_sql import SqlPlanStore
+from microfactory.store.progress_sql import SqlProgressRepository
+from microfactory.store.quality_store import SqlQualityStore
+from microfactory.store.reactor_sql import (
+    SqlEventLog,
+    SqlReactorLedger,
+    SqlReplanQueue,
+    SqlUsageRepository,
+)
 from microfactory.store.tables import (
     CustomerRow,
     FactoryRow,
@@ -452,6 +463,40 @@ class SqlUnitOfWork:
         self.customers = SqlCustomerRepository(self.session)
         self.trace = SqlTraceRepository(self.session)
         return self
+
+    # the other areas' repositories, on the same session (built on first use)
+
+    @cached_property
+    def quality(self) -> SqlQualityStore:
+        return SqlQualityStore(self.session)
+
+    @cached_property
+    def plans(self) -> SqlPlanStore:
+        return SqlPlanStore(self.session)
+
+    @cached_property
+    def records(self) -> SqlExecutionStore:
+        return SqlExecutionStore(self.session)
+
+    @cached_property
+    def usage(self) -> SqlUsageRepository:
+        return SqlUsageRepository(self.session)
+
+    @cached_property
+    def events(self) -> SqlEventLog:
+        return SqlEventLog(self.session)
+
+    @cached_property
+    def reactor(self) -> SqlReactorLedger:
+        return SqlReactorLedger(self.session)
+
+    @cached_property
+    def replans(self) -> SqlReplanQueue:
+        return SqlReplanQueue(self.session)
+
+    @cached_property
+    def progress(self) -> SqlProgressRepository:
+        return SqlProgressRepository(self.session)
 
     def __exit__(
         self,

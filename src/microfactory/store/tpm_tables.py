@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from microfactory.store.base import Base, JSONType, UTCDateTime
@@ -72,3 +72,22 @@ class TwinRunRow(Base):
     start: Mapped[datetime] = mapped_column(UTCDateTime())
     bus: Mapped[str] = mapped_column(String(16))
     summary: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class TpmUsageRow(Base):
+    """Usage of a machine since the last renewal of one PM plan: run hours and cycles."""
+
+    __tablename__ = "tpm_usage"
+    machine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plan: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    cycles: Mapped[int] = mapped_column(BigInteger, default=0)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TpmMachineRow(Base):
+    """When the machine started processing (run hours accrue from there), if it is."""
+
+    __tablename__ = "tpm_machines"
+    machine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -5,11 +5,11 @@ without colour."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from microfactory.core.timeutil import to_rfc3339
+from microfactory.core.timeutil import zone
 from microfactory.services.dashboard_views import GanttBar, SeriesPoint, StateSegment
 
 BLUE = "#0072B2"
@@ -27,12 +27,25 @@ def _ms(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds() * 1000.0
 
 
+def _clock(timezone: str) -> Callable[[datetime], str]:
+    """Times for plotly's date axes, which show wall time as given: the site's local time."""
+    tz = zone(timezone)
+
+    def at(dt: datetime) -> str:
+        return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    return at
+
+
 def _dump(fig: dict[str, Any]) -> str:
     return json.dumps(fig, separators=(",", ":"))
 
 
-def gantt(bars: Sequence[GanttBar], now: datetime, machines: Sequence[str]) -> str:
+def gantt(
+    bars: Sequence[GanttBar], now: datetime, machines: Sequence[str], timezone: str = "UTC"
+) -> str:
     """One horizontal bar per planned operation, a row per machine, a dashed now-line."""
+    at = _clock(timezone)
     traces: list[dict[str, Any]] = []
     for late in (False, True):
         chosen = [b for b in bars if b.late == late]
@@ -44,15 +57,15 @@ def gantt(bars: Sequence[GanttBar], now: datetime, machines: Sequence[str]) -> s
                 "orientation": "h",
                 "name": "late work order" if late else "on time",
                 "y": [b.machine for b in chosen],
-                "base": [to_rfc3339(b.start) for b in chosen],
+                "base": [at(b.start) for b in chosen],
                 "x": [_ms(b.start, b.end) for b in chosen],
                 "text": [b.operation for b in chosen],
                 "customdata": [
                     [
                         b.work_order,
-                        to_rfc3339(b.start),
-                        to_rfc3339(b.end),
-                        to_rfc3339(b.due) if b.due else "—",
+                        at(b.start),
+                        at(b.end),
+                        at(b.due) if b.due else "—",
                     ]
                     for b in chosen
                 ],
@@ -69,7 +82,7 @@ def gantt(bars: Sequence[GanttBar], now: datetime, machines: Sequence[str]) -> s
     layout = {
         "barmode": "overlay",
         "height": max(320, 28 * len(machines) + 120),
-        "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
+        "xaxis": {"type": "date", "title": {"text": f"local time ({timezone})"}},
         "yaxis": {
             "type": "category",
             "categoryorder": "array",
@@ -83,8 +96,8 @@ def gantt(bars: Sequence[GanttBar], now: datetime, machines: Sequence[str]) -> s
                 "type": "line",
                 "xref": "x",
                 "yref": "paper",
-                "x0": to_rfc3339(now),
-                "x1": to_rfc3339(now),
+                "x0": at(now),
+                "x1": at(now),
                 "y0": 0,
                 "y1": 1,
                 "line": {"color": "#000000", "width": 2, "dash": "dash"},
@@ -92,7 +105,7 @@ def gantt(bars: Sequence[GanttBar], now: datetime, machines: Sequence[str]) -> s
         ],
         "annotations": [
             {
-                "x": to_rfc3339(now),
+                "x": at(now),
                 "y": 1,
                 "xref": "x",
                 "yref": "paper",
@@ -105,7 +118,8 @@ def gantt(bars: Sequence[GanttBar], now: datetime, machines: Sequence[str]) -> s
     return _dump({"data": traces, "layout": layout})
 
 
-def state_timeline(segments: Sequence[StateSegment]) -> str:
+def state_timeline(segments: Sequence[StateSegment], timezone: str = "UTC") -> str:
+    at = _clock(timezone)
     traces: list[dict[str, Any]] = []
     for state, colour in STATE_COLOURS.items():
         chosen = [g for g in segments if g.state == state]
@@ -117,7 +131,7 @@ def state_timeline(segments: Sequence[StateSegment]) -> str:
                 "orientation": "h",
                 "name": state,
                 "y": ["state"] * len(chosen),
-                "base": [to_rfc3339(g.start) for g in chosen],
+                "base": [at(g.start) for g in chosen],
                 "x": [_ms(g.start, g.end) for g in chosen],
                 "text": [
                     f"{g.state} ({g.mode}){' · ' + g.reason if g.reason else ''}" for g in chosen
@@ -140,8 +154,9 @@ def state_timeline(segments: Sequence[StateSegment]) -> str:
     return _dump({"data": traces, "layout": layout})
 
 
-def sensor_chart(signal: str, points: Sequence[SeriesPoint]) -> str:
-    times = [to_rfc3339(p.at) for p in points]
+def sensor_chart(signal: str, points: Sequence[SeriesPoint], timezone: str = "UTC") -> str:
+    at = _clock(timezone)
+    times = [at(p.at) for p in points]
     traces = [
         {
             "type": "scatter",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from microfactory.core.errors import ConnectorError
 from microfactory.services.network import FleetReader, fleet_overview, fleet_view
 from microfactory.web.pages import Ctx, PageUser, render
 
@@ -22,7 +23,9 @@ async def network_page(
     ctx: Ctx,
     site: Annotated[str | None, Query(max_length=32)] = None,
 ) -> HTMLResponse:
-    hub: FleetReader = ctx.extras["network_hub"]
+    hub: FleetReader | None = ctx.network_hub
+    if hub is None:
+        raise ConnectorError("this server has no hub store")
     overview = await run_in_threadpool(fleet_overview, hub)
     names = [s["site"] for s in overview["sites"]]
     chosen = site if site in names else None

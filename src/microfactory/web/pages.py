@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -15,6 +15,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.concurrency import run_in_threadpool
 
 from microfactory.access import Permission, User
@@ -31,7 +33,7 @@ from microfactory.api.deps import (
 )
 from microfactory.api.routes.auth import login_user, set_session_cookie
 from microfactory.core.errors import MicrofactoryError, ValidationError
-from microfactory.core.timeutil import parse_rfc3339
+from microfactory.core.timeutil import local_text, parse_rfc3339, zone
 from microfactory.orders import OrderLine, OrderStatus
 from microfactory.services.alerts import AlertService
 from microfactory.services.auth import NotAuthenticated, same_secret
@@ -44,7 +46,8 @@ from microfactory.services.dashboard import (
 from microfactory.services.dashboard_views import GanttData, MachineViews, gantt_from_plan
 from microfactory.services.orders import OrderRequest
 from microfactory.services.planning import PlanningService
-from microfactory.services.quality import QualityStore, hold_from_row, list_ncrs
+from microfactory.services.ports import QualityStore
+from microfactory.services.quality import hold_from_row, list_ncrs
 from microfactory.services.quality_views import characteristic_chart
 from microfactory.web import figures
 
@@ -72,8 +75,35 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-def _fmt_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+@pass_context
+def _fmt_time(context: Context, value: datetime | None) -> str:
+    """A time in the site's zone (`2026-01-12 12:19 CET`); every page shows local time."""
+    return local_text(value, _site_zone(context))
+
+
+@pass_context
+def _fmt_time_s(context: Context, value: datetime | None) -> str:
+    return local_text(value, _site_zone(context), seconds=True)
+
+
+def _local_input(text: str, timezone: str) -> datetime:
+    """A form's date-time: RFC 3339 with an offset, or a `datetime-local` value read as the
+    site's local time (what people mean when they type a time)."""
+    if text.endswith(("Z", "z")) or "+" in text[10:] or text[10:].count("-"):
+        return parse_rfc3339(text)
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"not a date and time: {text!r}", where="due") from None
+    if naive.tzinfo is not None:
+        return parse_rfc3339(text)
+    return naive.replace(tzinfo=zone(timezone)).astimezone(UTC)
+
+
+def _site_zone(context: Context) -> str:
+    request = context.get("request")
+    ctx = getattr(getattr(getattr(request, "app", None), "state", None), "ctx", None)
+    return str(getattr(ctx, "timezone", "UTC"))
 
 
 def _pct(value: float | None) -> str:
@@ -81,6 +111,7 @@ def _pct(value: float | None) -> str:
 
 
 TEMPLATES.env.filters["t"] = _fmt_time
+TEMPLATES.env.filters["ts"] = _fmt_time_s
 TEMPLATES.env.filters["pct"] = _pct
 TEMPLATES.env.globals["state_style"] = lambda s: STATE_STYLE.get(s, STATE_STYLE["Unknown"])
 
@@ -96,7 +127,7 @@ PageUser = Annotated[User, Depends(page_user)]
 
 
 def dash(ctx: ApiContext) -> DashboardService:
-    service: DashboardService = ctx.extras["dashboard"]
+    service: DashboardService = ctx.dashboard
     return service
 
 
@@ -194,7 +225,7 @@ async def logout(
 
 # overview --------------------------------------------------------------------------------
 def alert_service(ctx: ApiContext) -> AlertService:
-    service: AlertService = ctx.extras["alerts"]
+    service: AlertService = ctx.alerts
     return service
 
 
@@ -274,14 +305,19 @@ async def overview_stream(request: Request, user: PageUser, ctx: Ctx) -> Streami
 @router.get("/machines/{machine_id}")
 async def machine_page(machine_id: str, request: Request, user: PageUser, ctx: Ctx) -> Response:
     card = await run_in_threadpool(dash(ctx).machine, machine_id)
-    views: MachineViews | None = ctx.extras.get("machine_views")
+    views: MachineViews = ctx.machine_views
     charts: list[dict[str, str]] = []
     if views is not None:
         end = ctx.clock.now()
         start = end - timedelta(hours=24)
         segments = await run_in_threadpool(views.state_timeline, machine_id, start, end)
         if segments:
-            charts.append({"title": "State, last 24 h", "figure": figures.state_timeline(segments)})
+            charts.append(
+                {
+                    "title": "State, last 24 h",
+                    "figure": figures.state_timeline(segments, ctx.timezone),
+                }
+            )
         signals = await run_in_threadpool(views.signals, machine_id)
         for signal in signals[:6]:
             points = await run_in_threadpool(views.series, machine_id, signal, start, end, 300)
@@ -289,7 +325,7 @@ async def machine_page(machine_id: str, request: Request, user: PageUser, ctx: C
                 charts.append(
                     {
                         "title": f"{signal}, last 24 h",
-                        "figure": figures.sensor_chart(signal, points),
+                        "figure": figures.sensor_chart(signal, points, ctx.timezone),
                     }
                 )
     upkeep: list[dict[str, Any]] = []
@@ -346,7 +382,8 @@ async def _order_form(
     service = dash(ctx)
     factory = await run_in_threadpool(service.factory)
     customers = await run_in_threadpool(service.customers)
-    default_due = (ctx.clock.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
+    local_now = ctx.clock.now().astimezone(zone(ctx.timezone))
+    default_due = (local_now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
     return await render(
         request,
         "order_new.html",
@@ -409,7 +446,7 @@ async def new_order_submit(
         "notes": notes,
     }
     try:
-        due_at = parse_rfc3339(due if due.endswith("Z") or "+" in due[10:] else due + ":00Z")
+        due_at = _local_input(due, ctx.timezone)
         try:
             qty, prio = int(quantity), int(priority)
         except ValueError:
@@ -445,11 +482,11 @@ async def order_page(order_id: str, request: Request, user: PageUser, ctx: Ctx) 
 
 # schedule, maintenance, quality ----------------------------------------------------------
 def gantt_data(ctx: ApiContext) -> GanttData | None:
-    planning: PlanningService | None = ctx.extras.get("planning")
+    planning: PlanningService = ctx.planning
     plan = planning.current() if planning is not None else None
     if plan is not None:
         return gantt_from_plan(plan)
-    views: MachineViews | None = ctx.extras.get("machine_views")
+    views: MachineViews = ctx.machine_views
     return views.live_gantt(ctx.clock.now()) if views is not None else None
 
 
@@ -468,7 +505,7 @@ async def schedule_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRespo
     if data is not None:
         bars = [b for b in data.bars if b.end > now - GANTT_BEFORE and b.start < now + GANTT_AFTER]
         shown = len(bars)
-        figure = figures.gantt(bars, now, [m.id for m in factory.machines])
+        figure = figures.gantt(bars, now, [m.id for m in factory.machines], ctx.timezone)
     late_items, late_total = await run_in_threadpool(
         lambda: service.work_orders_page(status=list(OPEN_WORK), late=True, limit=100)
     )
@@ -482,7 +519,7 @@ async def schedule_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRespo
         now=now,
         late_items=late_items,
         late_total=late_total,
-        can_replan=user.can(Permission.PLANS_WRITE) and "planning" in ctx.extras,
+        can_replan=user.can(Permission.PLANS_WRITE),
     )
 
 
@@ -504,14 +541,15 @@ async def replan_submit(
 @router.get("/maintenance")
 async def maintenance_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
     factory = await run_in_threadpool(dash(ctx).factory)
-    views: MachineViews | None = ctx.extras.get("machine_views")
+    views: MachineViews = ctx.machine_views
     orders = await run_in_threadpool(views.maintenance_orders) if views is not None else []
     now = ctx.clock.now()
     open_orders = [o for o in orders if o["status"] in ("open", "planned")]
     calendar: dict[str, list[dict[str, Any]]] = {}
     for o in sorted(open_orders, key=lambda o: o.get("window_start") or o["created"]):
         when = o.get("window_start") or o["created"]
-        calendar.setdefault(when.strftime("%Y-%m-%d (%a)"), []).append(o)
+        day = when.astimezone(zone(ctx.timezone)).strftime("%Y-%m-%d (%a)")
+        calendar.setdefault(day, []).append(o)
     done = sorted(
         (o for o in orders if o["status"] == "done"), key=lambda o: o["done"], reverse=True
     )
@@ -531,7 +569,7 @@ async def maintenance_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRe
 @router.get("/quality")
 async def quality_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
     factory = await run_in_threadpool(dash(ctx).factory)
-    store: QualityStore | None = ctx.extras.get("quality_store")
+    store: QualityStore = ctx.quality
     charts: list[dict[str, Any]] = []
     ncrs: list[Any] = []
     holds: list[Any] = []

@@ -19,7 +19,7 @@ Reader = Annotated[User, Depends(ALLOW_READ)]
 
 
 def dashboard(ctx: Ctx) -> DashboardService:
-    service: DashboardService = ctx.extras["dashboard"]
+    service: DashboardService = ctx.dashboard
     return service
 
 

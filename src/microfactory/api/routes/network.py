@@ -29,8 +29,9 @@ SiteFilter = Annotated[str | None, Query(max_length=32, description="one site on
 
 
 def _hub(ctx: Ctx) -> FleetReader:
-    hub: FleetReader = ctx.extras["network_hub"]
-    return hub
+    if ctx.network_hub is None:
+        raise ConnectorError("this server has no hub store")
+    return ctx.network_hub
 
 
 @router.get("/network/sites", tags=["network"], summary="Sites: last event, lag, events")
@@ -51,13 +52,13 @@ class RouteIn(BaseModel):
 
 
 async def _with_quoter(ctx: ApiContext, work: Any) -> dict[str, Any]:
-    make = ctx.extras.get("network_link")
-    if make is None:
+    make = ctx.network_link
+    if make is None or ctx.network_hub is None:
         raise ConnectorError("this hub has no NATS cluster configured (MICROFACTORY_NATS_URL)")
     link = make()
     await link.connect()
     try:
-        result: dict[str, Any] = await work(NetworkQuoter(link, ctx.extras["network_hub"]))
+        result: dict[str, Any] = await work(NetworkQuoter(link, ctx.network_hub))
     finally:
         await link.close()
     return result

@@ -13,11 +13,9 @@ from microfactory.access import User
 from microfactory.api import schemas as s
 from microfactory.api.context import ApiContext
 from microfactory.api.deps import ALLOW_ACK, ALLOW_QUALITY, ALLOW_READ, context, note_detail
-from microfactory.core.errors import NotFound
 from microfactory.services.alerts import Alert, AlertService
+from microfactory.services.ports import GenealogyReader, QualityStore
 from microfactory.services.quality import (
-    GenealogyReader,
-    QualityStore,
     disposition_ncr,
     hold_from_row,
     list_ncrs,
@@ -71,16 +69,12 @@ class HoldPublic(BaseModel):
 
 
 def alert_service(ctx: Ctx) -> AlertService:
-    service: AlertService = ctx.extras["alerts"]
+    service: AlertService = ctx.alerts
     return service
 
 
 def quality_store(ctx: Ctx) -> QualityStore:
-    found = ctx.extras.get("quality_store")
-    if found is None:
-        raise NotFound("the quality service is not available on this installation")
-    store: QualityStore = found
-    return store
+    return ctx.quality
 
 
 def alert_public(a: Alert) -> AlertPublic:
@@ -115,7 +109,7 @@ def acknowledge(
 ) -> AlertPublic:
     note_detail(request, f"alert {alert_id}")
     acked = service.acknowledge(alert_id, user.username, body.note)
-    ctx.extras["dashboard"].invalidate()
+    ctx.dashboard.invalidate()
     return alert_public(acked)
 
 
@@ -212,6 +206,6 @@ def genealogy(
     store: Annotated[QualityStore, Depends(quality_store)],
     ctx: Ctx,
 ) -> dict[str, Any]:
-    reader: GenealogyReader = ctx.extras["genealogy"]
+    reader: GenealogyReader = ctx.genealogy
     with ctx.uow() as tx:
         return trace(tx, store, reader, key)

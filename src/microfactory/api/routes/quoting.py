@@ -39,7 +39,7 @@ class AcceptBody(BaseModel):
 
 
 def quotes(ctx: ApiContext) -> QuoteService:
-    service: QuoteService = ctx.extras["quotes"]
+    service: QuoteService = ctx.quotes
     return service
 
 
@@ -98,7 +98,7 @@ def accept_quote(
     quote_id: str, request: Request, user: Writer, ctx: Ctx, body: AcceptBody | None = None
 ) -> dict[str, Any]:
     accepted = quotes(ctx).accept(quote_id, customer=body.customer if body else None)
-    dash = ctx.extras.get("dashboard")
+    dash = ctx.dashboard
     if dash is not None:
         dash.invalidate()
     note_detail(request, f"quote {quote_id} -> order {accepted.order_id}")

@@ -11,13 +11,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from microfactory.access import User
+from microfactory.api import convert
 from microfactory.api import schemas as s
 from microfactory.api.context import ApiContext
-from microfactory.api.deps import ALLOW_PLANS, ALLOW_READ, context, note_detail
+from microfactory.api.deps import (
+    ALLOW_PLANS,
+    ALLOW_READ,
+    ALLOW_SHOPFLOOR,
+    context,
+    note_detail,
+)
 from microfactory.core.errors import Conflict, NotFound, ValidationError
 from microfactory.core.timeutil import utc
 from microfactory.services.dashboard_views import MachineViews, gantt_from_plan, require_machine
-from microfactory.services.planning import EventKind, ReplanEvent
+from microfactory.services.planning import EventKind, PlanningService, ReplanEvent
+from microfactory.services.stations import StationAction, StationService
 
 router = APIRouter()
 Ctx = Annotated[ApiContext, Depends(context)]
@@ -28,11 +36,7 @@ MAX_SPAN = timedelta(days=92)
 
 
 def views(ctx: Ctx) -> MachineViews:
-    found = ctx.extras.get("machine_views")
-    if found is None:
-        raise NotFound("telemetry is not available on this installation")
-    service: MachineViews = found
-    return service
+    return ctx.machine_views
 
 
 Views = Annotated[MachineViews, Depends(views)]
@@ -174,11 +178,8 @@ def maintenance_orders(
 
 
 # plans -----------------------------------------------------------------------------------
-def planning(ctx: Ctx) -> Any:
-    found = ctx.extras.get("planning")
-    if found is None:
-        raise NotFound("the planning service is not available on this installation")
-    return found
+def planning(ctx: Ctx) -> PlanningService:
+    return ctx.planning
 
 
 def plan_public(plan: Any) -> s.PlanPublic:
@@ -213,8 +214,7 @@ def plan_public(plan: Any) -> s.PlanPublic:
 def plan_versions(user: Reader, ctx: Ctx) -> list[s.PlanSummary]:
     service = planning(ctx)
     return [
-        s.PlanSummary(**{k: h[k] for k in s.PlanSummary.model_fields})
-        for h in service.store.versions()
+        s.PlanSummary(**{k: h[k] for k in s.PlanSummary.model_fields}) for h in service.versions()
     ]
 
 
@@ -262,15 +262,18 @@ def replan(
     body: s.ReplanIn, request: Request, user: Annotated[User, Depends(ALLOW_PLANS)], ctx: Ctx
 ) -> s.PlanSummary:
     service = planning(ctx)
-    lock: threading.Lock = ctx.extras.setdefault("replan_lock", threading.Lock())
+    lock: threading.Lock = ctx.replan_lock
     if not lock.acquire(blocking=False):
         raise Conflict("a replan is already running; try again when it has finished")
     try:
-        service.settings.time_limit = body.time_limit_s
-        plan = service.plan(f"{body.reason} (by {user.username})", release_confirmed=False)
+        plan = service.plan(
+            f"{body.reason} (by {user.username})",
+            release_confirmed=False,
+            time_limit=body.time_limit_s,
+        )
     finally:
         lock.release()
-    ctx.extras["dashboard"].invalidate()
+    ctx.dashboard.invalidate()
     note_detail(request, f"plan version {plan.version}")
     return s.PlanSummary(**{k: getattr(plan, k) for k in s.PlanSummary.model_fields})
 
@@ -300,14 +303,69 @@ def plan_event(
         )
     except ValueError as exc:
         raise ValidationError(str(exc), where=body.kind) from None
-    lock: threading.Lock = ctx.extras.setdefault("replan_lock", threading.Lock())
+    lock: threading.Lock = ctx.replan_lock
     if not lock.acquire(blocking=False):
         raise Conflict("a replan is already running; try again when it has finished")
     try:
-        service.settings.time_limit = body.time_limit_s
-        plan = service.replan(event)
+        plan = service.replan(event, time_limit=body.time_limit_s)
     finally:
         lock.release()
-    ctx.extras["dashboard"].invalidate()
+    ctx.dashboard.invalidate()
     note_detail(request, f"{body.kind}: plan version {plan.version}")
     return s.PlanSummary(**{k: getattr(plan, k) for k in s.PlanSummary.model_fields})
+
+
+# operations: people on the event path ------------------------------------------------------
+
+
+def stations(ctx: Ctx) -> StationService:
+    if ctx.stations is None:
+        raise NotFound("no factory is loaded yet (microfactory init)")
+    return ctx.stations
+
+
+def _record(
+    ctx: ApiContext, request: Request, user: User, operation_id: str, action: str, body: Any
+) -> s.OperationPublic:
+    service = stations(ctx)
+    op = service.record(
+        StationAction(
+            operation_id,
+            action,  # type: ignore[arg-type]
+            user.username,
+            body.machine,
+            getattr(body, "good", 0),
+            getattr(body, "scrap", 0),
+        )
+    )
+    ctx.dashboard.invalidate()
+    note_detail(request, f"{operation_id} {action} on {op.machine}")
+    return convert.operation(op)
+
+
+Operator = Annotated[User, Depends(ALLOW_SHOPFLOOR)]
+
+
+@router.post(
+    "/operations/{operation_id}/start",
+    response_model=s.OperationPublic,
+    tags=["operations"],
+    summary="An operation started at a station (recorded as a job event; 409 with the reason "
+    "when it cannot be applied)",
+)
+def operation_start(
+    operation_id: str, body: s.OperationStartIn, request: Request, user: Operator, ctx: Ctx
+) -> s.OperationPublic:
+    return _record(ctx, request, user, operation_id, "started", body)
+
+
+@router.post(
+    "/operations/{operation_id}/finish",
+    response_model=s.OperationPublic,
+    tags=["operations"],
+    summary="An operation finished with its good and scrapped parts (a job event)",
+)
+def operation_finish(
+    operation_id: str, body: s.OperationFinishIn, request: Request, user: Operator, ctx: Ctx
+) -> s.OperationPublic:
+    return _record(ctx, request, user, operation_id, "finished", body)
