@@ -86,6 +86,7 @@ def replication(
         while len(p.produced) < events:
             p.write(500)
     nats = cluster.urls()
+    nats_cpu_before = {m.name: cpu_seconds(m.proc.pid) for m in cluster.members if m.proc}
     hub_proc = Proc(
         ["network", "hub", "--nats", nats, "--db", hub_url, "--replicas", "3"], work, "hub"
     ).start()
@@ -125,7 +126,13 @@ def replication(
         ).one()
     steady = (last - first).total_seconds()
     cpu = {name: cpu_seconds(p.proc.pid) for name, p in [*procs.items(), ("hub", hub_proc)]}
-    cpu.update({m.name: cpu_seconds(m.proc.pid) for m in cluster.members if m.proc})
+    cpu.update(
+        {
+            m.name: cpu_seconds(m.proc.pid) - nats_cpu_before.get(m.name, 0.0)
+            for m in cluster.members
+            if m.proc
+        }
+    )
     # lag at 5,000 events/s: 2,500 per site, 50 events every 20 ms
     for p in producers.values():
         p.realtime, p.batch, p.period_s = True, 50, 0.02
