@@ -52,14 +52,14 @@ def test_the_fleet_view_is_served_per_site(sqlite_env: Env) -> None:
     assert client.get("/api/v1/network/nonsense").status_code == 422
 
 
-def test_a_network_quote_without_a_cluster_is_a_clear_503(sqlite_env: Env) -> None:
+def test_a_network_quote_on_a_server_without_a_cluster_is_refused_clearly(sqlite_env: Env) -> None:
     client = sqlite_env.as_role(Role.PLANNER)
     r = client.post(
         "/api/v1/network/quote",
         files={"file": ("part.stl", b"solid x\nendsolid x\n")},
         data={"material": "pla-black", "quantity": "2"},
     )
-    assert r.status_code == 503
+    assert r.status_code == 409
     assert "MICROFACTORY_NATS_URL" in r.json()["detail"]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from microfactory.services.network import network_status
 from microfactory.store.base import make_engine
 from microfactory.store.migrate import upgrade
 from microfactory.store.network_tables import SqlHubStore
@@ -40,7 +41,8 @@ class Network:
 
     def hub_process(self) -> Proc:
         args = ["network", "hub", "--nats", self.cluster.urls(), "--db", self.hub_url]
-        return Proc([*args, "--replicas", "3", "--gap-timeout", "600"], self.workdir, "hub")
+        args += ["--replicas", "3", "--gap-timeout", "600", "--verbose"]
+        return Proc(args, self.workdir, "hub")
 
     def converge(self, timeout: float = 120.0) -> None:
         for p in self.producers.values():
@@ -48,9 +50,12 @@ class Network:
         expected = {s: p.produced for s, p in self.producers.items()}
         try:
             wait_for_hub(self.hub, expected, timeout)
-        except AssertionError:
+        except AssertionError as exc:
             logs = "\n".join(f"[{n}] {p.stderr()}" for n, p in self.sites.items())
-            raise AssertionError(f"{logs}\n[hub] {self.hub_proc.stderr()}") from None
+            status = network_status(self.hub)
+            raise AssertionError(
+                f"{exc}\n{status}\n{logs}\n[hub] {self.hub_proc.stderr()}"
+            ) from None
         for site, p in self.producers.items():
             assert_exactly_once_in_order(self.hub, site, p.produced)
 

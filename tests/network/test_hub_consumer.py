@@ -3,6 +3,7 @@ however often, the stream delivers them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 
@@ -109,17 +110,38 @@ def test_a_recreated_site_starts_a_new_epoch(store: SqlHubStore) -> None:
 
 
 def test_one_acknowledgement_per_batch_never_reaches_a_held_message(store: SqlHubStore) -> None:
-    import asyncio
-
-    consumer = HubConsumer(store)
     first, held, other = record("a", 1), record("a", 3), record("b", 1)
-    acks = feed(consumer, [first, held, other])
-    asyncio.run(consumer.acknowledge(acks))
+    consumer = HubConsumer(store, ack_floor=first.stream_seq - 1)
+    asyncio.run(consumer.acknowledge(feed(consumer, [first, held, other])))
     assert first.acked and not held.acked and not other.acked  # b-1 is above the held a-3
     late = record("a", 2)
-    acks = feed(consumer, [late])
-    asyncio.run(consumer.acknowledge(acks))
+    asyncio.run(consumer.acknowledge(feed(consumer, [late])))
     assert late.acked and not held.acked  # one ack (ack-all) covers the held a-3 too
+
+
+def test_messages_delivered_to_a_hub_that_died_are_never_acknowledged_for_it(
+    store: SqlHubStore,
+) -> None:
+    lost = [record("a", 1), record("a", 2)]  # delivered to the dead process, never stored
+    after = [record("a", 3), record("b", 1)]
+    consumer = HubConsumer(store, ack_floor=lost[0].stream_seq - 1)
+    asyncio.run(consumer.acknowledge(feed(consumer, after)))
+    assert not any(m.acked for m in after)  # acking b-1 would acknowledge a-1 and a-2 too
+    asyncio.run(consumer.acknowledge(feed(consumer, lost)))  # redelivered after the ack wait
+    assert after[-1].acked
+    assert [s for s, _, _ in store.site_keys("a")] == [1, 2, 3]
+
+
+def test_stream_sequences_that_never_come_are_stepped_over_after_the_timeout(
+    store: SqlHubStore,
+) -> None:
+    clock = Clock()
+    gone, later = record("a", 1), record("b", 1)  # `gone` was deleted by the stream's limits
+    consumer = HubConsumer(store, gap_timeout_s=10, clock=clock, ack_floor=gone.stream_seq - 1)
+    asyncio.run(consumer.acknowledge(feed(consumer, [later])))
+    clock.t = 20
+    asyncio.run(consumer.acknowledge(feed(consumer, [])))
+    assert later.acked
 
 
 def test_packed_records_are_applied_like_single_ones(store: SqlHubStore) -> None:

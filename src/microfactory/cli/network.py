@@ -357,6 +357,9 @@ async def _run_hub(
                 create=True,
                 ack_all=True,
             )
+            consumer.ack_floor = consumer.frontier = await link.ack_floor(
+                HUB_DURABLE, EVENTS_STREAM
+            )
             await consumer.run(stop, fetch, batch=batch)
             await link.close()
     finally:

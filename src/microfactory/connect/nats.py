@@ -264,6 +264,15 @@ class NatsLink:
         except (TimeoutError, nats.errors.Error) as exc:
             raise ConnectorError(f"cannot create the route consumer of {site}: {exc}") from exc
 
+    async def ack_floor(self, durable: str, stream: str) -> int:
+        """The stream sequence up to which the consumer has every message acknowledged."""
+        _, js = self._client()
+        try:
+            info = await js.consumer_info(stream, durable)
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise ConnectorError(f"cannot read consumer {durable}: {exc}") from exc
+        return int(info.ack_floor.stream_seq) if info.ack_floor else 0
+
     async def stream_messages(self, stream: str = EVENTS_STREAM) -> int:
         _, js = self._client()
         try:

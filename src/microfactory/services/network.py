@@ -436,8 +436,13 @@ class HubConsumer:
     gap_timeout_s: float = 120.0
     counters: HubCounters = field(default_factory=HubCounters)
     clock: Callable[[], float] = time.monotonic
+    ack_floor: int = 0
+    """The consumer's acknowledgement floor when this process started (stream sequence)."""
 
     def __post_init__(self) -> None:
+        self.frontier = self.ack_floor
+        self._done: dict[int, Inbound] = {}
+        self._frontier_stuck: float | None = None
         self.marks: dict[str, _Mark] = {}
         self.waiting: dict[str, dict[int, tuple[NetRecord, list[Inbound]]]] = {}
         self.hole_since: dict[str, float] = {}
@@ -574,22 +579,37 @@ class HubConsumer:
                 continue
             await self.acknowledge(acks)
 
-    def held_floor(self) -> int | None:
-        """The lowest stream sequence of a message still held (waiting for its
-        predecessor): an acknowledgement must not reach it."""
-        seqs = [
-            m.stream_seq for held in self.waiting.values() for _, ms in held.values() for m in ms
-        ]
-        return min(seqs) if seqs else None
-
     async def acknowledge(self, acks: Sequence[Inbound]) -> None:
-        """Acknowledge what is stored, with the consumer's ack-all policy: one ack for the
-        highest message below every held one; those above a held one are left to be
-        redelivered (then dropped as duplicates)."""
-        floor = self.held_floor()
-        below = [m for m in acks if floor is None or m.stream_seq < floor]
-        if below:
-            await max(below, key=lambda m: m.stream_seq).ack()
+        """Acknowledge what is stored, with the consumer's ack-all policy (acknowledging
+        stream sequence S acknowledges every message up to S, whoever it was delivered to).
+        So the acknowledgement goes only up to the *frontier*: the highest S such that this
+        process applied (or dropped as a duplicate) every message from the consumer's floor
+        at its start up to S. A message held for its predecessor, or delivered to a hub
+        process that died before storing it (redelivered after the ack wait), stops the
+        frontier until it is stored. One ack per batch at most."""
+        for m in acks:
+            if m.stream_seq > self.frontier:
+                self._done[m.stream_seq] = m
+        start = self.frontier
+        while self.frontier + 1 in self._done:
+            self.frontier += 1
+        if self.frontier == start and self._done:
+            # stream sequences that never come (deleted from the stream by its limits):
+            # after the gap timeout, step over them
+            now = self.clock()
+            if self._frontier_stuck is None:
+                self._frontier_stuck = now
+            elif now - self._frontier_stuck >= self.gap_timeout_s:
+                log.warning("stream sequences %d..%d never came", start + 1, min(self._done) - 1)
+                self.frontier = min(self._done)
+                while self.frontier + 1 in self._done:
+                    self.frontier += 1
+        if self.frontier > start:
+            self._frontier_stuck = None
+            last = self._done[self.frontier]
+            for seq in [q for q in self._done if q <= self.frontier]:
+                del self._done[seq]
+            await last.ack()
 
 
 # -- hub: network quote and routing -----------------------------------------------------------

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from microfactory.access import Permission, User
 from microfactory.api.context import ApiContext
 from microfactory.api.deps import ALLOW_READ, Allow, context, note_detail
-from microfactory.core.errors import ConnectorError, ValidationError
+from microfactory.core.errors import Conflict, ConnectorError, ValidationError
 from microfactory.services.network import (
     FLEET_VIEWS,
     FleetReader,
@@ -53,8 +53,8 @@ class RouteIn(BaseModel):
 
 async def _with_quoter(ctx: ApiContext, work: Any) -> dict[str, Any]:
     make = ctx.network_link
-    if make is None or ctx.network_hub is None:
-        raise ConnectorError("this hub has no NATS cluster configured (MICROFACTORY_NATS_URL)")
+    if make is None or ctx.network_hub is None:  # a state of this server, not an outage
+        raise Conflict("this server is not a network hub: set MICROFACTORY_NATS_URL")
     link = make()
     await link.connect()
     try:
