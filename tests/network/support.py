@@ -142,6 +142,33 @@ class Proc:
         return self.err.read_text(errors="replace")[-3000:] if self.err.exists() else ""
 
 
+def wait_for_streams(urls: str, timeout: float = 90.0) -> None:
+    """Wait until the hub process has created its streams."""
+    import asyncio
+
+    from microfactory.connect.nats import EVENTS_STREAM, ROUTES_STREAM, NatsLink
+    from microfactory.core.errors import ConnectorError
+
+    async def ready() -> bool:
+        link = NatsLink(urls, name="test-wait")
+        try:
+            await link.connect()
+            await link.stream_messages(EVENTS_STREAM)
+            await link.stream_messages(ROUTES_STREAM)
+            return True
+        except ConnectorError:
+            return False
+        finally:
+            await link.close()
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if asyncio.run(ready()):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the hub did not create its streams within {timeout} s")
+
+
 def binary_stl(mesh: Any) -> bytes:
     """Binary STL of a trimesh mesh (80-byte header, count, 50 bytes per facet)."""
     import io

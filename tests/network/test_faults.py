@@ -21,7 +21,14 @@ from microfactory.store.migrate import upgrade
 from microfactory.store.network_tables import SqlHubStore
 
 from .natscluster import NatsCluster
-from .support import Proc, Producer, assert_exactly_once_in_order, site_database, wait_for_hub
+from .support import (
+    Proc,
+    Producer,
+    assert_exactly_once_in_order,
+    site_database,
+    wait_for_hub,
+    wait_for_streams,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(420)]
 CUTOFF_S = float(os.environ.get("MICROFACTORY_TEST_CUTOFF_S", "30"))
@@ -79,7 +86,7 @@ def network(cluster: NatsCluster, pg_url: str, tmp_path: Path) -> Iterator[Netwo
         sites[site] = Proc(args, tmp_path, site)
     net = Network(cluster, pg_url, SqlHubStore(engine), None, sites, producers, tmp_path)  # type: ignore[arg-type]
     net.hub_proc = net.hub_process().start()
-    time.sleep(3.0)  # the hub creates the streams
+    wait_for_streams(cluster.urls())  # the hub creates them
     for proc in sites.values():
         proc.start()
     net.resume()

@@ -20,7 +20,7 @@ from microfactory.store.migrate import upgrade
 from microfactory.store.network_tables import SqlHubStore
 
 from .natscluster import NatsCluster
-from .support import MF, Proc, binary_stl
+from .support import MF, Proc, binary_stl, wait_for_streams
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
 
@@ -74,7 +74,7 @@ def test_network_quote_routes_to_the_earliest_site_which_plans_it(
         for s, u in urls.items()
     }
     try:
-        time.sleep(3)
+        wait_for_streams(nats)  # the hub creates them
         for p in procs.values():
             p.start()
         _wait(lambda: {s["site"] for s in hub.sites()} == set(urls), 60, "three sites at the hub")

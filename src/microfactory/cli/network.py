@@ -69,6 +69,23 @@ async def _connect(link: Any, stop: asyncio.Event) -> bool:
     return False
 
 
+async def _retrying(step: Any, stop: asyncio.Event, what: str) -> Any:
+    """Run `step` until it succeeds or `stop` is set (None then): a cluster that is electing
+    a leader, or has a node down, answers with timeouts for a while."""
+    from microfactory.core.errors import ConnectorError
+
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await step()
+        except ConnectorError as exc:
+            err_console.print(f"[yellow]{what}:[/] {exc}; retrying")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 5.0)
+    return None
+
+
 def _logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -349,18 +366,24 @@ async def _run_hub(
         stop = _stop_event()
         consumer = HubConsumer(store, gap_timeout_s=gap_timeout)
         if await _connect(link, stop):
-            await link.ensure_streams(StreamLimits(replicas=replicas))
-            fetch = await link.pull(
-                HUB_DURABLE,
-                EVENTS_STREAM,
-                filter_subject=EVENTS_SUBJECTS,
-                create=True,
-                ack_all=True,
-            )
-            consumer.ack_floor = consumer.frontier = await link.ack_floor(
-                HUB_DURABLE, EVENTS_STREAM
-            )
-            await consumer.run(stop, fetch, batch=batch)
+
+            async def setup() -> Any:
+                await link.ensure_streams(StreamLimits(replicas=replicas))
+                fetch = await link.pull(
+                    HUB_DURABLE,
+                    EVENTS_STREAM,
+                    filter_subject=EVENTS_SUBJECTS,
+                    create=True,
+                    ack_all=True,
+                )
+                consumer.ack_floor = consumer.frontier = await link.ack_floor(
+                    HUB_DURABLE, EVENTS_STREAM
+                )
+                return fetch
+
+            fetch = await _retrying(setup, stop, "setting up the hub's streams")
+            if fetch is not None:
+                await consumer.run(stop, fetch, batch=batch)
             await link.close()
     finally:
         container.close()
