@@ -23,5 +23,10 @@ if ! command -v prusa-slicer >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command 
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prusa-slicer >/dev/null) || echo "prusa-slicer install failed"
 fi
 bash "$(dirname "${BASH_SOURCE[0]}")/setup-octoprint.sh" >/dev/null || echo "OctoPrint setup failed"
+# The network tests start their own nats-server processes (never the machine's own NATS).
+if ! command -v nats-server >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's nats-server for the network tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null) || echo "nats-server install failed"
+fi
 for i in $(seq 1 20); do port_open 5432 && port_open 1883 && break; sleep 0.5; done
 exit 0

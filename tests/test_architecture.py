@@ -26,7 +26,7 @@ INTERFACES = {"api", "web", "cli"}
 ADAPTERS = {"store", "connect"}
 # composition roots: where concrete adapters are wired (besides bootstrap.py)
 COMPOSITION: dict[str, set[str]] = {
-    "api/composition.py": {"store", "web"},
+    "api/composition.py": {"store", "connect", "web"},
     # the ingestion benchmark measures our adapters against naive consumers: it must build them
     "cli/ingest_bench.py": {"store", "connect"},
 }

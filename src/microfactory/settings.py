@@ -43,3 +43,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 50_000_000
     quote_hold_hours: float = 48.0
     maintenance_lead_hours: float = 24.0
+    nats_url: str | None = Field(
+        default=None,
+        description="the hub's NATS cluster (network quotes from the API), nats://[USER:PASS@]HOST:PORT[,...]",
+    )

@@ -6,7 +6,9 @@ services."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -37,6 +39,7 @@ from microfactory.store.auth_sql import (
 )
 from microfactory.store.dashboard_sql import SqlDashboardQueries
 from microfactory.store.execution_sql import SqlExecutionStore
+from microfactory.store.network_tables import SqlHubStore
 from microfactory.store.quality_store import SqlQualityStore
 from microfactory.store.telemetry_tables import SqlTelemetryStore
 
@@ -72,6 +75,19 @@ def run_clock(container: Container) -> Clock:
         _, _, start, days, _ = latest
         return FixedClock(start + timedelta(days=days))
     return TelemetryClock(SqlTelemetryStore(container.engine))
+
+
+def _network_link(url: str | None) -> Callable[[], Any] | None:
+    """A new NATS link to the hub's cluster for a network quote, when one is configured."""
+    if not url:
+        return None
+
+    def link() -> Any:
+        from microfactory.connect.nats import NatsLink
+
+        return NatsLink(url, name="microfactory-api")
+
+    return link
 
 
 def build_context(
@@ -134,7 +150,10 @@ def build_context(
         stations=None if factory is None else container.stations(factory, auth_clock),
         site=container.settings.site,
         timezone="UTC" if factory is None else factory.site.timezone,
+        network_hub=SqlHubStore(engine),
+        network_link=_network_link(container.settings.nats_url),
     )
+    ctx.body_limits["/api/v1/network/quote"] = quote_routes.upload_limit(quotes)
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx
 
@@ -146,8 +165,9 @@ def build_app(
     *,
     auth_clock: Clock | None = None,
 ) -> FastAPI:
-    from microfactory.api.routes import materials, quality, shopfloor
+    from microfactory.api.routes import materials, network, quality, shopfloor
     from microfactory.web.materials_pages import router as materials_pages_router
+    from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
 
@@ -159,8 +179,10 @@ def build_app(
             ("/api/v1", quality.router),
             ("/api/v1", materials.router),
             ("/api/v1", quote_routes.router),
+            ("/api/v1", network.router),
             ("", pages_router),
             ("", materials_pages_router),
+            ("", network_page_router),
         ],
     )
     app.state.html_error = html_error

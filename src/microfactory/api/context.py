@@ -4,7 +4,9 @@ typed services, never looked up by name."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from microfactory.api.clients import CookieSecure, Network
 from microfactory.core.clock import Clock
@@ -13,6 +15,7 @@ from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, TtlCache
 from microfactory.services.dashboard_views import MachineViews
+from microfactory.services.network import NetworkHub
 from microfactory.services.planning import PlanningService
 from microfactory.services.ports import QualityStore, UnitOfWorkFactory
 from microfactory.services.quoting import QuoteService
@@ -47,3 +50,7 @@ class ApiContext:
     sse_interval_s: float = 2.0
     replan_lock: threading.Lock = field(default_factory=threading.Lock)
     """One replan at a time from the web (a plan takes seconds)."""
+    network_hub: NetworkHub | None = None
+    """The hub's fleet view and routes (`microfactory serve --db HUB_URL`)."""
+    network_link: Callable[[], Any] | None = None
+    """Makes a NATS link to the hub's cluster for network quotes (MICROFACTORY_NATS_URL)."""

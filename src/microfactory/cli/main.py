@@ -36,6 +36,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.shopfloor",
     "microfactory.cli.printfarm",
     "microfactory.cli.materials",
+    "microfactory.cli.network",
 ]
 
 

@@ -30,7 +30,7 @@ from microfactory.orders import Factory
 from microfactory.services.ports import (
     ModelRegistry,
     RegisteredModel,
-    TelemetryReader,
+    SampleReader,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -166,7 +166,7 @@ class PredictiveMaintenance:
 
     def __init__(
         self,
-        telemetry: TelemetryReader,
+        telemetry: SampleReader,
         machine_types: Mapping[str, str],
         settings: PredictiveSettings | None = None,
         *,

@@ -594,14 +594,18 @@ class BucketLike(Protocol):
     def mean(self) -> float: ...
 
 
-class TelemetryReader(EventReader, Protocol):
-    """The read side of the telemetry store (`SqlTelemetryStore`): stored events, samples,
-    machine states, sequence gaps, totals — for OEE, predictive maintenance, the dashboard,
-    summaries."""
+class SampleReader(EventReader, Protocol):
+    """Stored events and sensor samples (what predictive maintenance reads)."""
 
     def samples(
         self, machine: str, signal: str, start: datetime, end: datetime, limit: int = 100_000
     ) -> list[tuple[datetime, float]]: ...
+
+
+class TelemetryReader(SampleReader, Protocol):
+    """The read side of the telemetry store (`SqlTelemetryStore`): stored events, samples,
+    machine states, sequence gaps, totals — for OEE, predictive maintenance, the dashboard,
+    summaries."""
 
     def downsample(
         self, machine: str, signal: str, start: datetime, end: datetime, bucket: timedelta

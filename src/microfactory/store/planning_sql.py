@@ -16,6 +16,7 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from microfactory.core.errors import NotFound
+from microfactory.store import outbox
 from microfactory.store.base import Binding
 from microfactory.store.planning_tables import (
     DowntimeRow,
@@ -67,6 +68,7 @@ class SqlPlanStore:
                 PlannedOperationRow(plan_id=row.id, **{k: op[k] for k in OPERATION_KEYS})
                 for op in operations
             )
+            outbox.enqueue(s, [outbox.plan_saved(version, header, operations)])
         return version
 
     def current_plan(self) -> Plan | None:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from microfactory.store import outbox
 from microfactory.store.base import Binding
 from microfactory.store.quality_tables import (
     LotHoldRow,
@@ -153,6 +154,7 @@ class SqlQualityStore:
     def add_alert(self, row: Mapping[str, Any]) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(QualityAlertRow), [dict(row)])
+            outbox.enqueue(conn, [outbox.quality_alert(row)])
 
     def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]:
         query = select(QualityAlertRow).order_by(QualityAlertRow.at, QualityAlertRow.id)
@@ -167,6 +169,7 @@ class SqlQualityStore:
         with self.engine.begin() as conn:
             conn.execute(delete(NonconformanceRow).where(NonconformanceRow.id == row["id"]))
             conn.execute(insert(NonconformanceRow), [dict(row)])
+            outbox.enqueue(conn, [outbox.nonconformance(row)])
 
     def ncr(self, ncr_id: str) -> Row | None:
         with self.engine.connect() as conn:

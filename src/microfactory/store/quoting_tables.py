@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Float, ForeignKey, Integer, String, delete, selec
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from microfactory.core.errors import NotFound
+from microfactory.store import outbox
 from microfactory.store.base import Base, JSONType, UTCDateTime
 
 QUOTE_KEYS = (
@@ -82,6 +83,7 @@ class SqlQuoteStore:
                 ReservationRow(quote_id=quote["id"], **{k: r[k] for k in RESERVATION_KEYS})
                 for r in reservations
             )
+            outbox.enqueue(s, [outbox.quote_added(quote)])
 
     def get(self, quote_id: str) -> dict[str, Any]:
         with self.sessions() as s:
@@ -101,6 +103,7 @@ class SqlQuoteStore:
                 row.order_id = order_id
             if status != "held":
                 s.execute(delete(ReservationRow).where(ReservationRow.quote_id == quote_id))
+            outbox.enqueue(s, [outbox.quote_status(quote_id, status, order_id)])
 
     def held_reservations(self, now: datetime) -> list[dict[str, Any]]:
         """Reservations of quotes still held and not expired at `now`."""

@@ -26,6 +26,7 @@ from microfactory.orders import (
 )
 from microfactory.orders.factory_file import factory_from_dict
 from microfactory.orders.orders import ORDER_TRANSITIONS, WORK_TRANSITIONS, check_transition
+from microfactory.store import outbox
 from microfactory.store.execution_sql import SqlExecutionStore
 from microfactory.store.planning_sql import SqlPlanStore
 from microfactory.store.progress_sql import SqlProgressRepository
@@ -162,6 +163,7 @@ class SqlOrderRepository:
             OrderEventRow(order_id=order.id, status=order.status.value, at=order.created, note=note)
         )
         self.s.flush()
+        outbox.enqueue(self.s, [outbox.order_added(order, note)])
 
     def _row(self, order_id: str) -> OrderRow:
         row = self.s.get(OrderRow, order_id)
@@ -214,6 +216,7 @@ class SqlOrderRepository:
                 row.completed = at
             self.s.add(OrderEventRow(order_id=order_id, status=status.value, at=at, note=note))
             self.s.flush()
+            outbox.enqueue(self.s, [outbox.order_status(order_id, status, at, note)])
         return self.get(order_id)
 
     def timeline(self, order_id: str) -> list[tuple[OrderStatus, datetime, str]]:

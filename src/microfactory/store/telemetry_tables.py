@@ -64,6 +64,7 @@ from microfactory.shopfloor.events import (
 )
 from microfactory.shopfloor.machines import MachineMode, MachineState
 from microfactory.store.base import Base
+from microfactory.store.outbox import enqueue_events
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -340,6 +341,7 @@ class SqlTelemetryTx:
                     for row in samples:
                         write(row)
         cur.close()
+        enqueue_events(self._conn, events, new)  # network replication, when enabled
         return new
 
     def _signal_id(self, machine: str, signal: str, unit: str) -> int:
