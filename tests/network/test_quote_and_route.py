@@ -35,9 +35,9 @@ def _site(tmp_path: Path, site: str) -> str:
         container.close()
     # fresh filament on the shelf (the demo factory's opening lots are past their expiry in
     # real time): the promise then depends on capacity, which is what this test compares
+    receive = ["materials", "receive", "pla-black", "--lot", f"PLA-{site}", "--quantity", "20"]
     subprocess.run(
-        [*MF, "materials", "receive", "pla-black", "--lot", f"PLA-{site}", "--quantity", "20"]
-        + ["--db", url],
+        [*MF, *receive, "--db", url],
         check=True,
         capture_output=True,
         timeout=120,
