@@ -19,6 +19,7 @@ from microfactory.api.context import ApiContext
 from microfactory.api.routes import quoting as quote_routes
 from microfactory.bootstrap import Container
 from microfactory.core.clock import Clock, FixedClock, SystemClock
+from microfactory.orders import Factory
 from microfactory.services.alerts import (
     AlertService,
     maintenance_alert_source,
@@ -30,7 +31,10 @@ from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService, LoginGuard
 from microfactory.services.dashboard import DashboardService, Providers, TtlCache
 from microfactory.services.dashboard_views import MachineViews, statuses_provider
+from microfactory.services.maintenance_work import MaintenanceWork
 from microfactory.services.planning import PlanningSettings
+from microfactory.services.printfarm_desk import PrinterDesk
+from microfactory.services.stations import StationService
 from microfactory.store.auth_sql import (
     SqlAlertAckStore,
     SqlAuditStore,
@@ -40,6 +44,8 @@ from microfactory.store.auth_sql import (
 from microfactory.store.dashboard_sql import SqlDashboardQueries
 from microfactory.store.execution_sql import SqlExecutionStore
 from microfactory.store.network_tables import SqlHubStore
+from microfactory.store.planning_sql import SqlPlanStore
+from microfactory.store.printfarm_tables import SqlPrintFarmStore
 from microfactory.store.quality_store import SqlQualityStore
 from microfactory.store.telemetry_tables import SqlTelemetryStore
 
@@ -153,9 +159,27 @@ def build_context(
         network_hub=SqlHubStore(engine),
         network_link=_network_link(container.settings.nats_url),
     )
+    if factory is not None and ctx.stations is not None:
+        ctx.printers, ctx.maintenance_work = shop_desks(container, factory, ctx.stations)
     ctx.body_limits["/api/v1/network/quote"] = quote_routes.upload_limit(quotes)
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx
+
+
+def shop_desks(
+    container: Container, factory: Factory, stations: StationService
+) -> tuple[PrinterDesk, MaintenanceWork]:
+    """The station terminal's desks: the print farm's printers (those with a host) and the
+    maintenance work orders."""
+    printers = {m.id: m for m in factory.machines if m.host is not None}
+    desk = PrinterDesk(
+        SqlPrintFarmStore(container.engine),
+        SqlPlanStore(container.engine),
+        stations.clock,
+        factory,
+        printers,
+    )
+    return desk, MaintenanceWork(container.uow, stations)
 
 
 def build_app(
@@ -170,6 +194,7 @@ def build_app(
     from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
+    from microfactory.web.station_pages import router as station_pages_router
 
     ctx = build_context(container, clock, hasher, auth_clock=auth_clock)
     app = create_app(
@@ -183,6 +208,7 @@ def build_app(
             ("", pages_router),
             ("", materials_pages_router),
             ("", network_page_router),
+            ("", station_pages_router),
         ],
     )
     app.state.html_error = html_error

@@ -15,9 +15,11 @@ from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, TtlCache
 from microfactory.services.dashboard_views import MachineViews
+from microfactory.services.maintenance_work import MaintenanceWork
 from microfactory.services.network import NetworkHub
 from microfactory.services.planning import PlanningService
 from microfactory.services.ports import QualityStore, UnitOfWorkFactory
+from microfactory.services.printfarm_desk import PrinterDesk
 from microfactory.services.quoting import QuoteService
 from microfactory.services.stations import StationService
 
@@ -54,3 +56,7 @@ class ApiContext:
     """The hub's fleet view and routes (`microfactory serve --db HUB_URL`)."""
     network_link: Callable[[], Any] | None = None
     """Makes a NATS link to the hub's cluster for network quotes (MICROFACTORY_NATS_URL)."""
+    printers: PrinterDesk | None = None
+    """The print farm's printers (plate, spool, live status); None without a factory."""
+    maintenance_work: MaintenanceWork | None = None
+    """Start and close maintenance work orders at the machine; None without a factory."""

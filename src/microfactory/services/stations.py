@@ -3,6 +3,19 @@ finished with its good and scrap parts, aborted) enters as the same `job` event 
 machine would send, with the person as its `source`; the ingester stores it and the reactor
 applies it by the same rules. A shop without connected machines runs on this alone.
 
+The operator terminal records more the same way, each as the event a machine would send:
+
+* **pause / resume** a running operation: a `state` event (NotExecuting, reason
+  `paused:<operation>`; Executing/processing, reason `resumed`), so OEE counts the pause as
+  lost time; the operation stays running.
+* **downtime** with a reason from `DOWNTIME_REASONS`: `breakdown` is OutOfService with reason
+  `breakdown:<note>` (the planner adds the downtime and replans, TPM renews the machine, as
+  for a machine's own breakdown); any other reason is NotExecuting with reason `down:<code>`.
+  **Back up** ends it (`repaired` after a breakdown).
+* **measurement** of a product characteristic: a `measurement` event (SPC, alerts, holds).
+* **maintenance** started and done (`pm:<work order>`, `pm_done:<work order>`): TPM closes
+  the work order and starts the machine's usage counters again.
+
 `StationService.record` stores the event, applies what is pending and serves the replans it
 raised, then answers with the operation as it now stands — or, when the reactor refused the
 event (an operation already finished, a machine that cannot run it, ...), raises `Conflict`
@@ -10,18 +23,28 @@ with the reactor's reason (the event and its rejection stay recorded)."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from microfactory.core.clock import Clock
-from microfactory.core.errors import Conflict, ValidationError
+from microfactory.core.errors import Conflict, MicrofactoryError, ValidationError
 from microfactory.orders import Factory, WorkOrderOperation, WorkStatus
 from microfactory.services.ingestion import Ingester, IngestSettings
 from microfactory.services.planning import PlanningService
 from microfactory.services.ports import TelemetryWriter, UnitOfWorkFactory
+from microfactory.services.quality import find_characteristic
 from microfactory.services.reactor import Reactor
-from microfactory.shopfloor.events import JobEvent, new_event_id
+from microfactory.shopfloor.events import (
+    Event,
+    JobEvent,
+    MachineStatus,
+    Measurement,
+    StateChanged,
+    new_event_id,
+)
+from microfactory.shopfloor.machines import MachineMode, MachineState
 
 Action = Literal["started", "finished", "aborted"]
 # the operation statuses people and other tools see (contract of `orders show --json`)
@@ -35,6 +58,24 @@ OPERATION_STATUS = {
     "cancelled": "aborted",
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
+_NOTE = re.compile(r"[^A-Za-z0-9_.,:/ -]")
+DOWNTIME_REASONS: dict[str, str] = {
+    "breakdown": "Breakdown: the machine needs repair",
+    "no_material": "Waiting for material",
+    "no_operator": "No operator",
+    "tooling": "Tool, nozzle or plate change",
+    "cleaning": "Cleaning",
+    "quality_check": "Waiting for a quality check",
+    "other": "Other stop",
+}
+"""Why a machine stands, as an operator reports it (code → words on the terminal)."""
+
+
+def source_of(user: str) -> str:
+    """The event `source` of a person (the name made safe for the event schema)."""
+    if not user:
+        raise ValidationError("who records it must be known", where="user")
+    return "user:" + (_UNSAFE.sub("_", user)[:58] or "unknown")
 
 
 @dataclass(frozen=True)
@@ -77,21 +118,26 @@ class StationService:
             op = tx.work_orders.get_operation(action.operation)
             stored = tx.plans.current_plan()
         machine = action.machine or self._machine(op, stored)
-        if machine not in self.factory.machine_map:
-            raise ValidationError(f"unknown machine {machine!r}", where="machine")
-        user = _UNSAFE.sub("_", action.user)[:58] or "unknown"
+        self._known(machine)
         event = JobEvent(
             event_id=new_event_id(),
             machine=machine,
             seq=0,
             ts=self.clock.now(),
-            source=f"user:{user}",
+            source=source_of(action.user),
             action=action.action,
             work_order=op.work_order,
             operation=op.id,
             good=action.good,
             reject=action.scrap,
         )
+        self.submit(event)
+        with self.uow() as tx:
+            return tx.work_orders.get_operation(op.id)
+
+    def submit(self, event: Event) -> None:
+        """Store one event, apply what is pending and serve the replans it raised; raise
+        `Conflict` with the reactor's reason when it refused the event."""
         ingester = Ingester(
             self.telemetry,
             clock=self.clock,
@@ -104,10 +150,153 @@ class StationService:
         self.reactor.catch_up()
         self.planning.serve_requests()
         with self.uow() as tx:
-            for rejection in tx.reactor.rejections(machine=machine, limit=50):
+            for rejection in tx.reactor.rejections(machine=event.machine, limit=50):
                 if rejection.event_id == event.event_id:
                     raise Conflict(rejection.reason)
-            return tx.work_orders.get_operation(op.id)
+
+    # -- what else a person reports at a station ---------------------------------------
+
+    def status(self, machine: str) -> MachineStatus:
+        """The machine's state as the event store knows it."""
+        self._known(machine)
+        for s in self.telemetry.machine_statuses():
+            if s.machine == machine:
+                return s
+        return MachineStatus(machine)
+
+    def _state(
+        self, machine: str, user: str, state: MachineState, mode: MachineMode, reason: str | None
+    ) -> MachineStatus:
+        event = StateChanged(
+            event_id=new_event_id(),
+            machine=machine,
+            seq=0,
+            ts=self.clock.now(),
+            source=source_of(user),
+            state=state,
+            mode=mode,
+            reason=None if reason is None else reason[:64],
+        )
+        self.submit(event)
+        return self.status(machine)
+
+    def _running(self, operation: str) -> WorkOrderOperation:
+        with self.uow() as tx:
+            op = tx.work_orders.get_operation(operation)
+        if op.status != WorkStatus.RUNNING or op.machine is None:
+            raise Conflict(f"operation {op.id} is not running (it is {op.status.value})")
+        return op
+
+    def pause(self, operation: str, user: str) -> MachineStatus:
+        """A running operation stops for a while on its machine (it stays running)."""
+        op = self._running(operation)
+        assert op.machine is not None
+        now = self.status(op.machine)
+        if (now.reason or "").startswith("paused:"):
+            raise Conflict(f"{op.machine} is paused already")
+        return self._state(
+            op.machine, user, MachineState.NOT_EXECUTING, MachineMode.IDLE, f"paused:{op.id}"
+        )
+
+    def resume(self, operation: str, user: str) -> MachineStatus:
+        op = self._running(operation)
+        assert op.machine is not None
+        now = self.status(op.machine)
+        if not (now.reason or "").startswith("paused:"):
+            raise Conflict(f"{op.machine} is not paused")
+        return self._state(
+            op.machine, user, MachineState.EXECUTING, MachineMode.PROCESSING, "resumed"
+        )
+
+    def downtime(self, machine: str, reason: str, user: str, note: str = "") -> MachineStatus:
+        """The machine stands, for `reason` (a code of `DOWNTIME_REASONS`)."""
+        if reason not in DOWNTIME_REASONS:
+            known = ", ".join(DOWNTIME_REASONS)
+            raise ValidationError(
+                f"unknown downtime reason {reason!r} (known: {known})", where="reason"
+            )
+        current = self.status(machine)
+        if current.state == MachineState.OUT_OF_SERVICE or (current.reason or "").startswith(
+            "down:"
+        ):
+            raise Conflict(f"{machine} is down already ({current.reason or current.state.value})")
+        if reason == "breakdown":
+            text = _NOTE.sub("_", note.strip())[:50] or "reported at the station"
+            return self._state(
+                machine,
+                user,
+                MachineState.OUT_OF_SERVICE,
+                MachineMode.MAINTENANCE,
+                f"breakdown:{text}",
+            )
+        return self._state(
+            machine, user, MachineState.NOT_EXECUTING, MachineMode.IDLE, f"down:{reason}"
+        )
+
+    def back_up(self, machine: str, user: str) -> MachineStatus:
+        """The downtime the station reported is over."""
+        current = self.status(machine)
+        reason = current.reason or ""
+        if current.state == MachineState.OUT_OF_SERVICE and reason.startswith("breakdown"):
+            return self._state(
+                machine, user, MachineState.NOT_EXECUTING, MachineMode.IDLE, "repaired"
+            )
+        if reason.startswith("down:"):
+            return self._state(machine, user, MachineState.NOT_EXECUTING, MachineMode.IDLE, None)
+        raise Conflict(f"{machine} is not down ({reason or current.state.value})")
+
+    def maintenance(self, machine: str, work_order: str, user: str, *, done: bool) -> None:
+        """Maintenance work order `work_order` started (`done` False) or done on `machine`."""
+        if done:
+            self._state(
+                machine, user, MachineState.NOT_EXECUTING, MachineMode.IDLE, f"pm_done:{work_order}"
+            )
+        else:
+            self._state(
+                machine,
+                user,
+                MachineState.OUT_OF_SERVICE,
+                MachineMode.MAINTENANCE,
+                f"pm:{work_order}",
+            )
+
+    def measure(
+        self,
+        machine: str,
+        characteristic: str,
+        value: float,
+        user: str,
+        *,
+        unit: str = "",
+        part_id: str | None = None,
+        lot_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A characteristic measured at the station (SPC applies it: alerts, holds)."""
+        self._known(machine)
+        if not math.isfinite(value):
+            raise ValidationError("must be a finite number", where="value")
+        try:
+            product, char = find_characteristic(self.factory, characteristic)
+        except MicrofactoryError as exc:
+            raise ValidationError(str(exc), where="characteristic") from None
+        event = Measurement(
+            event_id=new_event_id(),
+            machine=machine,
+            seq=0,
+            ts=self.clock.now(),
+            source=source_of(user),
+            characteristic=characteristic,
+            value=value,
+            unit=unit[:32] or char.unit,
+            part_id=part_id or None,
+            lot_id=lot_id or None,
+        )
+        self.submit(event)
+        return {"product": product.id, "characteristic": char.name, "value": value}
+
+    def _known(self, machine: str) -> None:
+        if machine not in self.factory.machine_map:
+            raise ValidationError(f"unknown machine {machine!r}", where="machine")
 
     def _machine(self, op: WorkOrderOperation, stored: object) -> str:
         """The machine the operation runs on, else the one the plan gives it, else its only

@@ -9,7 +9,8 @@ on counting exactly where the last commit left it:
 
 * run hours accrue while the machine is Executing in `processing` mode;
 * cycles are the counter events' good + reject;
-* `pm:<work order>` marks the maintenance started, `pm_done:<work order>` done (the usage of
+* `pm:<work order>` marks the maintenance started, `pm_done:<work order>` done (an open work
+  order that was never planned, a repair, is closed too; the usage of
   every plan of the machine starts again from there);
 * a breakdown renews the machine like a PM (usage counts from the repair on).
 
@@ -266,10 +267,12 @@ class TpmHandler:
 
     def _done(self, tx: UnitOfWork, ref: str, at: datetime, m: _Machine) -> None:
         row = self._row(tx, ref)
-        if row is None or row["status"] != MaintenanceStatus.PLANNED.value:
+        if row is None or row["status"] not in OPEN_STATUSES:
             return
         wo = maintenance_from_row(row)
-        wo = wo.complete(wo.started or at, at, wo.labour_hours)
+        if wo.status == MaintenanceStatus.OPEN:  # done before it was planned (a repair)
+            wo = wo.plan_window(min(wo.started or at, at))
+        wo = wo.complete(min(wo.started or at, at), at, wo.labour_hours)
         tx.records.save_maintenance(maintenance_row(wo))
         self._renew(m, at, wo.plan or None)
 

@@ -137,6 +137,8 @@ async def render(
     session = await current_session(request)
     nav: list[tuple[str, str]] = [
         ("/", "Overview"),
+        ("/machines", "Machines"),
+        ("/stations", "Stations"),
         ("/schedule", "Schedule"),
         ("/orders", "Orders"),
         ("/maintenance", "Maintenance"),

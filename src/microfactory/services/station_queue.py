@@ -1,0 +1,214 @@
+"""What an operator at a station sees: the machine's work in plan order (the operation
+running on it first), each with what to make (product, quantity, options, the step's name
+and minutes), the material and the lot to take (first expiry first, as the stock issues it),
+the quality characteristics measured at this step and the 3D model to print, when the order
+came from a quote. A read model: nothing here changes state."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from microfactory.core.errors import NotFound
+from microfactory.orders import Factory, WorkOrder, WorkOrderOperation, WorkStatus
+from microfactory.services.ports import UnitOfWork
+
+QUEUE_LIMIT = 30
+CLOSED = (WorkStatus.DONE, WorkStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class MaterialToUse:
+    material: str
+    name: str
+    quantity: float
+    unit: str
+    lots: tuple[str, ...]
+    """Lots with stock, the one to take first first."""
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    operation: str
+    work_order: str
+    order: str
+    step: str
+    seq: int
+    status: str
+    product: str
+    product_name: str
+    quantity: int
+    parameters: dict[str, Any]
+    lot: str
+    minutes: float
+    planned_start: datetime | None
+    planned_end: datetime | None
+    due: datetime
+    actual_start: datetime | None
+    good: int
+    rejected: int
+    materials: tuple[MaterialToUse, ...] = ()
+    characteristics: tuple[dict[str, Any], ...] = ()
+    model_ref: str | None = None
+    inspection: bool = False
+    instructions: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _lots_by_material(tx: UnitOfWork) -> dict[str, list[str]]:
+    lots = sorted(
+        (lot for lot in tx.stock.lots() if lot.quantity > 0),
+        key=lambda lot: (
+            lot.expires.timestamp() if lot.expires else math.inf,
+            lot.received.timestamp() if lot.received else math.inf,
+        ),
+    )
+    out: dict[str, list[str]] = {}
+    for lot in lots:
+        out.setdefault(lot.material, []).append(lot.id)
+    return out
+
+
+def _item(
+    factory: Factory,
+    wo: WorkOrder,
+    op: WorkOrderOperation,
+    row: dict[str, Any] | None,
+    model_ref: str | None,
+    lots: dict[str, list[str]],
+) -> QueueItem:
+    product = factory.product_map.get(wo.product)
+    materials: list[MaterialToUse] = []
+    chars: list[dict[str, Any]] = []
+    inspection = False
+    instructions = [f"{op.name}: {wo.quantity} × {product.name if product else wo.product}"]
+    if wo.parameters:
+        instructions.append(
+            "Options: " + ", ".join(f"{k} = {v}" for k, v in sorted(wo.parameters.items()))
+        )
+    if product is not None:
+        step = next((r for r in product.routing if r.seq == op.seq), None)
+        inspection = bool(step and step.inspection)
+        for line in product.bom_for(op.seq):
+            component = line.component_for(wo.parameters)
+            material = factory.material_map.get(component)
+            materials.append(
+                MaterialToUse(
+                    component,
+                    material.name if material else component,
+                    round(line.quantity * wo.quantity, 4),
+                    line.unit,
+                    tuple(lots.get(component, [])[:3]),
+                )
+            )
+        chars = [
+            {
+                "name": c.name,
+                "nominal": c.nominal,
+                "lsl": c.lsl,
+                "usl": c.usl,
+                "unit": c.unit,
+            }
+            for c in product.characteristics
+            if c.operation == op.seq
+        ]
+    if op.setup_family:
+        instructions.append(f"Set up for: {op.setup_family}")
+    if chars:
+        instructions.append("Measure: " + ", ".join(c["name"] for c in chars))
+    if wo.lot:
+        instructions.append(f"Label the parts with lot {wo.lot}")
+    return QueueItem(
+        operation=op.id,
+        work_order=wo.id,
+        order=wo.order,
+        step=op.name,
+        seq=op.seq,
+        status=op.status.value,
+        product=wo.product,
+        product_name=product.name if product else wo.product,
+        quantity=wo.quantity,
+        parameters=dict(wo.parameters),
+        lot=wo.lot,
+        minutes=round(op.minutes, 1),
+        planned_start=None if row is None else row["start"],
+        planned_end=None if row is None else row["end"],
+        due=wo.due,
+        actual_start=op.actual_start,
+        good=op.good,
+        rejected=op.rejected,
+        materials=tuple(materials),
+        characteristics=tuple(chars),
+        model_ref=model_ref,
+        inspection=inspection,
+        instructions=tuple(instructions),
+    )
+
+
+def station_queue(
+    tx: UnitOfWork, factory: Factory, machine: str, limit: int = QUEUE_LIMIT
+) -> list[QueueItem]:
+    """The machine's open operations: the one running on it, then the plan's, by start."""
+    if machine not in factory.machine_map:
+        raise NotFound(f"machine {machine} does not exist")
+    stored = tx.plans.current_plan()
+    rows = sorted(
+        (r for r in (stored[1] if stored else []) if r["machine"] == machine),
+        key=lambda r: r["start"],
+    )
+    planned = {str(r["operation"]): r for r in rows}
+    order: list[str] = []
+    for wo in tx.work_orders.find(status=[WorkStatus.RUNNING]):
+        for op in wo.operations:
+            if op.status == WorkStatus.RUNNING and op.machine == machine:
+                order.append(op.id)
+    order += [op for op in planned if op not in order]
+    items: list[QueueItem] = []
+    work_orders: dict[str, WorkOrder] = {}
+    models: dict[str, str | None] = {}
+    lots = _lots_by_material(tx)
+    for op_id in order:
+        if len(items) >= limit:
+            break
+        try:
+            op = tx.work_orders.get_operation(op_id)
+            wo = work_orders.get(op.work_order) or tx.work_orders.get(op.work_order)
+        except NotFound:
+            continue  # planned before its order was removed: nothing to do here
+        work_orders[wo.id] = wo
+        if op.status in CLOSED or (op.status == WorkStatus.ABORTED and op_id not in planned):
+            continue
+        if wo.order not in models:
+            models[wo.order] = _model_ref(tx, wo)
+        items.append(_item(factory, wo, op, planned.get(op_id), models[wo.order], lots))
+    return items
+
+
+def _model_ref(tx: UnitOfWork, wo: WorkOrder) -> str | None:
+    try:
+        order = tx.orders.get(wo.order)
+    except NotFound:
+        return None
+    if 0 < wo.line_no <= len(order.lines):
+        return order.lines[wo.line_no - 1].model_ref
+    return None
+
+
+def find_operation(tx: UnitOfWork, text: str) -> WorkOrderOperation:
+    """What a scanner typed: an operation id, or a work order id (its first open step)."""
+    key = text.strip()
+    if not key:
+        raise NotFound("nothing was scanned")
+    try:
+        return tx.work_orders.get_operation(key)
+    except NotFound:
+        pass
+    try:
+        wo = tx.work_orders.get(key)
+    except NotFound:
+        raise NotFound(f"no operation or work order {key!r}") from None
+    for op in wo.operations:
+        if op.status not in CLOSED:
+            return op
+    raise NotFound(f"work order {key} has no open operation")
