@@ -150,3 +150,73 @@ def test_the_machines_index_lists_every_machine(sqlite_env: Env) -> None:
     for m in factory.machines:
         assert f'data-machine="{m.id}"' in page.text
     assert 'sse-connect="/stream/machines"' in page.text
+
+
+def open_pm_order(env: Env) -> dict[str, Any]:
+    """A preventive work order opened (as TPM opens one when a plan comes due)."""
+    from api.support import NOW
+    from microfactory.maintenance.tpm import DEFAULT_PLANS, open_pm, plans_for
+    from microfactory.services.tpm import maintenance_row
+
+    factory = env.ctx.stations.factory  # type: ignore[union-attr]
+    machine = next(m for m in factory.machines if plans_for(m.type, DEFAULT_PLANS))
+    plan = plans_for(machine.type, DEFAULT_PLANS)[0]
+    wo = open_pm(plan, machine.id, machine.type, "PM-00001", NOW)
+    with env.container.uow() as tx:
+        tx.records.save_maintenance(maintenance_row(wo))
+        tx.commit()
+    return maintenance_row(wo)
+
+
+def test_a_technician_closes_a_pm_with_its_checklist_and_parts(sqlite_env: Env) -> None:
+    wo = open_pm_order(sqlite_env)
+    assert wo["checklist"], "the demo plans have checklists"
+    c, csrf = logged_in(sqlite_env, Role.MAINTENANCE)
+    page = c.get("/maintenance/PM-00001")  # type: ignore[attr-defined]
+    assert page.status_code == 200 and all(item in page.text for item in wo["checklist"])
+    # one item not ticked: refused, naming it; nothing stored, no event
+    r = c.post(  # type: ignore[attr-defined]
+        "/maintenance/PM-00001/close",
+        data={"checked": wo["checklist"][1:], "parts": "", "labour_hours": "1", "csrf_token": csrf},
+    )
+    assert r.status_code == 422 and wo["checklist"][0] in r.text
+    assert events(sqlite_env) == []
+    r = c.post(  # type: ignore[attr-defined]
+        "/maintenance/PM-00001/close",
+        data={"checked": wo["checklist"], "parts": "x", "labour_hours": "1", "csrf_token": csrf},
+    )
+    assert r.status_code == 422 and "part, quantity[, unit]" in r.text
+    r = c.post(  # type: ignore[attr-defined]
+        "/maintenance/PM-00001/close",
+        data={
+            "checked": wo["checklist"],
+            "parts": "nozzle 0.4, 1\nPTFE tube, 0.3, m",
+            "labour_hours": "1.5",
+            "csrf_token": csrf,
+        },
+    )
+    assert r.status_code == 303, r.text
+    closed = sqlite_env.ctx.maintenance_work.get("PM-00001")  # type: ignore[union-attr]
+    assert closed["status"] == "done" and closed["labour_hours"] == 1.5
+    assert [(p["part"], p["quantity"], p["unit"]) for p in closed["parts"]] == [
+        ("nozzle 0.4", 1.0, "pcs"),
+        ("PTFE tube", 0.3, "m"),
+    ]
+    [(kind, machine, body)] = events(sqlite_env)
+    assert (kind, machine) == ("state", wo["machine"])
+    assert '"reason":"pm_done:PM-00001"' in body and '"source":"user:maintenance"' in body
+    again = c.post(  # type: ignore[attr-defined]
+        "/maintenance/PM-00001/close",
+        data={"checked": wo["checklist"], "labour_hours": "1", "csrf_token": csrf},
+    )
+    assert again.status_code == 409 and "not open" in again.text
+
+
+def test_an_operator_may_not_close_maintenance(sqlite_env: Env) -> None:
+    wo = open_pm_order(sqlite_env)
+    c, csrf = logged_in(sqlite_env, Role.OPERATOR)
+    r = c.post(  # type: ignore[attr-defined]
+        "/maintenance/PM-00001/close", data={"checked": wo["checklist"], "csrf_token": csrf}
+    )
+    assert r.status_code == 403
+    assert sqlite_env.ctx.maintenance_work.get("PM-00001")["status"] == "open"  # type: ignore[union-attr]
