@@ -10,7 +10,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -18,13 +17,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from microfactory.cli.common import DB_HELP, console, err_console, open_container, print_json
-from microfactory.core.errors import ConnectorError, ValidationError
+from microfactory.core.errors import ValidationError
 
 if TYPE_CHECKING:
     from microfactory.bootstrap import Container
     from microfactory.printfarm_bootstrap import PrintFarmParts
-    from microfactory.services.ports import Bus
-    from microfactory.shopfloor.events import Event
 
 printers_app = typer.Typer(help="The print farm's printers.", no_args_is_help=True)
 
@@ -209,25 +206,20 @@ def run_cmd(
 ) -> None:
     """The shop-floor runtime until SIGTERM: printer hosts, slicing ahead of the plan, dispatch,
     and the event path (ingester, reactor, replans); prints its counters as JSON on exit."""
-    from microfactory.bootstrap import memory_bus, mqtt_bus
     from microfactory.cli.connect import parse_broker
-    from microfactory.core.clock import SystemClock
-    from microfactory.printfarm_bootstrap import build_print_farm
-    from microfactory.services.ingestion import Ingester, IngestSettings
-    from microfactory.services.printfarm_runtime import PrintFarmRuntime, RuntimeSettings
-    from microfactory.services.runtime import ShopRuntime
-    from microfactory.shopfloor.bus import publish_event
+    from microfactory.printfarm_bootstrap import ShopFloorOptions, ShopFloorRun
 
-    if bus_kind not in ("memory", "mqtt"):
-        raise ValidationError("must be memory or mqtt", where="--bus")
-    if bus_kind == "memory" and not ingest:
-        raise ValidationError(
-            "on the in-process bus nobody else would store the events: use --bus mqtt with a "
-            "separate `microfactory ingest`, or leave --ingest on",
-            where="--no-ingest",
-        )
-    if poll_s <= 0:
-        raise ValidationError("must be positive", where="--poll-s")
+    options = ShopFloorOptions(
+        bus=bus_kind,
+        broker=parse_broker(broker) if bus_kind == "mqtt" else ("127.0.0.1", 1883),
+        client_id=client_id,
+        root=root,
+        ingest=ingest,
+        poll_s=poll_s,
+        gcode_cache=gcode_cache,
+        cache_entries=cache_entries,
+        plan_time_limit=plan_time_limit,
+    )
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
 
@@ -237,93 +229,26 @@ def run_cmd(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     container = open_container(db)
-    clock = SystemClock()
-    parts = build_print_farm(
-        container,
-        clock=clock,
-        cache_dir=gcode_cache,
-        cache_entries=cache_entries,
-        plan_time_limit=plan_time_limit,
-    )
-    for machine, why in sorted(parts.skipped.items()):
-        err_console.print(f"[yellow]left out[/yellow] {why}")
-        parts.farm.note(machine, f"not driven: {why}")
-    bus: Bus
-    if bus_kind == "mqtt":
-        host, port = parse_broker(broker)
-        bus = mqtt_bus(host, port, client_id)
-    else:
-        bus = memory_bus()
-    site = parts.factory.site.id
-    areas = {m.id: m.area for m in parts.factory.machines}
-    ingester = None
-    shop = None
-    if ingest:  # store the events and apply them: the ingester, the reactor, the replans
-        telemetry = container.telemetry()
-        ingester = Ingester(
-            telemetry,
-            clock=clock,
-            known_machines=telemetry.known_machine_ids() or None,
-            settings=IngestSettings(root=root),
-        )
-        shop = ShopRuntime(ingester, container.reactor(parts.factory), parts.planning)
-        shop.start()
-        if bus_kind == "mqtt":  # what other machines publish on the broker is taken too
-            ingester.attach(bus)
-
-    def publish(events: Sequence[Event]) -> None:
-        """Hand the print farm's events on; return once they are safe, so that the outbox
-        marks them published only then: stored (in-process) or acknowledged by the broker."""
-        if bus_kind == "memory" and ingester is not None:
-            ingester.process_events(list(events))
-        for event in events:
-            publish_event(bus, event, site=site, area=areas.get(event.machine, "shop"), root=root)
-        if bus_kind == "mqtt" and not bus.flush(30.0):
-            raise ConnectorError("the MQTT broker did not acknowledge the print farm's events")
-
-    runtime = PrintFarmRuntime(
-        parts.farm,
-        parts.hosts,
-        publish,
-        replanner=parts.planning,
-        settings=RuntimeSettings(poll_s=poll_s),
-    )
-    runtime.start()
-    err_console.print(
-        f"print farm running: {len(parts.hosts)} printer(s) "
-        f"({', '.join(sorted(parts.hosts)) or 'none'}) on {container.settings.database_url}"
-    )
-    last = time.monotonic()
+    run = ShopFloorRun(container, options)
     try:
+        parts = run.start()
+        for why in sorted(parts.skipped.values()):
+            err_console.print(f"[yellow]left out[/yellow] {why}")
+        err_console.print(
+            f"print farm running: {len(parts.hosts)} printer(s) "
+            f"({', '.join(sorted(parts.hosts)) or 'none'}) on {container.settings.database_url}"
+        )
+        last = time.monotonic()
         while not stop.wait(0.2):
-            if ingester is not None and ingester.error is not None:
-                raise ingester.error
+            run.check()
             if time.monotonic() - last >= report_s:
                 last = time.monotonic()
-                err_console.print(json.dumps(_counters(runtime, shop)))
+                err_console.print(json.dumps(run.counters()))
     finally:
-        runtime.stop()
-        bus.flush(10.0)
-        if shop is not None:
-            shop.stop(30.0)
-        bus.close()
-        parts.close()
+        run.stop()
         container.close()
-    sys.stdout.write(json.dumps({"stopped": True, **_counters(runtime, shop)}) + "\n")
+    sys.stdout.write(json.dumps({"stopped": True, **run.counters()}) + "\n")
     sys.stdout.flush()
-
-
-def _counters(runtime: Any, shop: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "printers": len(runtime.hosts),
-        **runtime.farm.counters.as_dict(),
-        **runtime.counters.as_dict(),
-        "sliced": runtime.farm.slicing.sliced,
-        "slice_failures": runtime.farm.slicing.failed,
-    }
-    if shop is not None:
-        out["events"] = shop.as_dict()
-    return out
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

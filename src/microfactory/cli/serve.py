@@ -4,28 +4,45 @@ tokens). There is no default account: create the first admin with `users add`.""
 from __future__ import annotations
 
 import getpass
+import json
+import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from starlette.concurrency import run_in_threadpool
 
 from microfactory.bootstrap import Container
-from microfactory.cli.common import DB_HELP, console, open_container
+from microfactory.cli.common import DB_HELP, console, err_console, open_container
 from microfactory.core.errors import MicrofactoryError, ValidationError
+
+if TYPE_CHECKING:
+    from microfactory.printfarm_bootstrap import ShopFloorRun
 
 users_app = typer.Typer(help="Dashboard and API users, and API tokens.", no_args_is_help=True)
 DbOpt = Annotated[str | None, typer.Option("--db", help=DB_HELP)]
 
 
-def serve_dashboard(container: Container, host: str, port: int) -> None:
-    """Serve the API and dashboard over `container` until interrupted (blocking)."""
+def serve_dashboard(
+    container: Container, host: str, port: int, *, shop: ShopFloorRun | None = None
+) -> None:
+    """Serve the API and dashboard over `container` until interrupted (blocking). With
+    `shop`, the shop-floor runtime runs in this process too: started with the server, stopped
+    when it shuts down (SIGTERM or Ctrl-C), its counters printed as JSON on stdout."""
     import uvicorn
 
     from microfactory.api.composition import build_app
 
     app = build_app(container)
+    if shop is not None:
+        app.router.lifespan_context = _with_shop(app.router.lifespan_context, shop)
+        # uvicorn re-raises the signal that stopped it once it has shut down; with the shop
+        # stopped cleanly by then, that is a normal end (exit 0, as `microfactory run`)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _stopped)
     db = container.settings.database_url
     console.print(
         f"dashboard: [bold]http://{host}:{port}/[/]  ·  API docs: http://{host}:{port}/docs"
@@ -49,6 +66,33 @@ def serve_dashboard(container: Container, host: str, port: int) -> None:
         timeout_graceful_shutdown=3,
         h11_max_incomplete_event_size=64 * 1024,
     )
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """The signal uvicorn re-raises after its graceful shutdown: nothing is left to do."""
+
+
+def _with_shop(inner: Any, shop: ShopFloorRun) -> Any:
+    """The app's lifespan with the shop-floor runtime started inside it and stopped after."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        parts = await run_in_threadpool(shop.start)
+        for why in sorted(parts.skipped.values()):
+            err_console.print(f"[yellow]left out[/yellow] {why}")
+        err_console.print(
+            f"shop-floor runtime running: {len(parts.hosts)} printer(s) "
+            f"({', '.join(sorted(parts.hosts)) or 'none'})"
+        )
+        try:
+            async with inner(app) as state:
+                yield state
+        finally:
+            await run_in_threadpool(shop.stop)
+            sys.stdout.write(json.dumps({"stopped": True, **shop.counters()}) + "\n")
+            sys.stdout.flush()
+
+    return lifespan
 
 
 def _first_admin(container: Container) -> None:
@@ -75,11 +119,26 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     db: DbOpt = None,
+    run: Annotated[
+        bool,
+        typer.Option(
+            "--run",
+            help="Also run the shop-floor runtime in this process (what `microfactory run` "
+            "runs: printer hosts, dispatch, ingester, reactor, replans; in-process bus)",
+        ),
+    ] = False,
+    poll_s: Annotated[
+        float, typer.Option("--poll-s", help="With --run: seconds between printer polls")
+    ] = 1.0,
 ) -> None:
     """Serve the REST API (/api/v1, docs at /docs) and the web dashboard."""
+    from microfactory.printfarm_bootstrap import ShopFloorOptions, ShopFloorRun
+
+    shop_options = ShopFloorOptions(poll_s=poll_s) if run else None
     container = open_container(db)
     try:
-        serve_dashboard(container, host, port)
+        shop = None if shop_options is None else ShopFloorRun(container, shop_options)
+        serve_dashboard(container, host, port, shop=shop)
     finally:
         container.close()
 
