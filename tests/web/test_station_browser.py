@@ -1,0 +1,91 @@
+"""The operator terminal in a real browser (headless Debian Chromium) at tablet size: an
+operator scans a work order, starts its operation, finishes it with good and scrap parts, and
+the order's operation is done; the machines index follows it. Screenshots go to
+artifacts/web/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from api.support import PASSWORD, order_body
+from microfactory.access import Role
+
+from .conftest import LiveServer, login, shot
+
+pytestmark = pytest.mark.browser
+
+
+def planned_order(server: LiveServer) -> tuple[str, str, str]:
+    """A planner takes an order and replans over the API: (operation, machine, work order)
+    of its first step."""
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        r = c.post("/api/v1/auth/login", json={"username": "planner", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        headers = {"X-CSRF-Token": r.json()["csrf_token"]}
+        created = c.post("/api/v1/orders", json=order_body(), headers=headers)
+        assert created.status_code == 201, created.text
+        order = created.json()["id"]
+        plan = c.post("/api/v1/plans/replan", json={"reason": "shift"}, headers=headers)
+        assert plan.status_code == 201, plan.text
+        ops = c.get("/api/v1/plans/current").json()["operations"]
+    mine = sorted(
+        (op for op in ops if op["work_order"].startswith(order)), key=lambda o: o["start"]
+    )
+    return mine[0]["operation"], mine[0]["machine"], mine[0]["work_order"]
+
+
+def operation_status(server: LiveServer, operation: str) -> tuple[str, int, int]:
+    with server.ctx.uow() as tx:
+        op = tx.work_orders.get_operation(operation)
+    return op.status.value, op.good, op.rejected
+
+
+def test_an_operator_starts_and_finishes_an_operation_on_the_terminal(
+    browser: Any, live_server: LiveServer
+) -> None:
+    operation, machine, work_order = planned_order(live_server)
+    context = browser.new_context(viewport={"width": 1024, "height": 768}, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        login(page, live_server, Role.OPERATOR, next_path=f"/stations/{machine}")
+        # a barcode scanner types the work order and Enter into the focused field
+        assert page.evaluate("document.activeElement.id") == "code"
+        page.keyboard.type(work_order)
+        page.keyboard.press("Enter")
+        card = page.locator(f'li.job.picked[data-operation="{operation}"]')
+        card.wait_for()
+        box = card.get_by_role("button", name="Start").bounding_box()
+        assert box is not None and box["height"] >= 48  # a touch target
+        card.get_by_role("button", name="Start").click()
+        page.get_by_role("status").filter(has_text="started").wait_for()
+        assert operation_status(live_server, operation)[0] == "running"
+        card = page.locator(f'li.job[data-operation="{operation}"]')
+        card.get_by_label("Good").fill("3")
+        card.get_by_label("Scrap").fill("1")
+        shot(page, "station-running")
+        card.get_by_role("button", name="Finish").click()
+        page.get_by_role("status").filter(has_text="finished").wait_for()
+        assert operation_status(live_server, operation) == ("done", 3, 1)
+        shot(page, "station-finished")
+        page.goto(f"{live_server.url}/machines")
+        page.locator(f'#machines tr[data-machine="{machine}"]').wait_for()
+    finally:
+        context.close()
+
+
+def test_the_terminal_fits_a_phone(browser: Any, live_server: LiveServer) -> None:
+    operation, machine, _ = planned_order(live_server)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        login(page, live_server, Role.OPERATOR, next_path=f"/stations/{machine}")
+        page.locator(f'li.job[data-operation="{operation}"]').wait_for()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the terminal scrolls sideways at 390 px ({width} px)"
+        shot(page, "station-390")
+    finally:
+        context.close()
