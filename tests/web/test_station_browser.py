@@ -71,10 +71,28 @@ def test_an_operator_starts_and_finishes_an_operation_on_the_terminal(
         page.get_by_role("status").filter(has_text="finished").wait_for()
         assert operation_status(live_server, operation) == ("done", 3, 1)
         shot(page, "station-finished")
-        page.goto(f"{live_server.url}/machines")
-        page.locator(f'#machines tr[data-machine="{machine}"]').wait_for()
     finally:
         context.close()
+
+
+def test_the_machines_index_follows_a_stop_reported_at_a_station(
+    page: Any, live_server: LiveServer
+) -> None:
+    machine = "laser"
+    login(page, live_server, Role.VIEWER, next_path="/machines")
+    row = page.locator(f'#machines tr[data-machine="{machine}"]')
+    row.wait_for()
+    assert row.get_attribute("data-state") != "OutOfService"
+    stations = live_server.ctx.stations
+    stations.downtime(machine, "breakdown", "operator", note="belt snapped")
+    try:
+        page.locator(
+            f'#machines tr[data-machine="{machine}"][data-state="OutOfService"]'
+        ).wait_for()
+        assert "belt snapped" in row.inner_text()
+        shot(page, "machines-index")
+    finally:
+        stations.back_up(machine, "operator")
 
 
 def test_the_terminal_fits_a_phone(browser: Any, live_server: LiveServer) -> None:
