@@ -1,0 +1,228 @@
+"""Latency of the operator terminal's actions under concurrent operators, over a demo
+database, on loopback: each operator takes a planned operation, opens its station page,
+starts the operation (form POST), pauses `--think-ms` (±50 %), finishes it with good and
+scrap parts, pauses, and takes the next. Half the operators use the station terminal's forms
+(`/stations/{machine}/operations/{op}/start|finish`, session cookie + CSRF field), the other
+half the API's `POST /api/v1/operations/{op}/start|finish` (bearer token): the same event
+path, so the API is the peer the terminal is compared with, in the same run.
+
+    python benchmarks/stations/bench_station_actions.py --db sqlite:////tmp/demo30.db
+
+The database is copied first (it gains an operator and a new plan). The server runs as a
+separate process (uvicorn, one worker, as `microfactory serve` runs it). Prints one JSON
+object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PASSWORD = "station load passphrase 1"
+SERVER = """
+import sys, uvicorn
+from microfactory.bootstrap import bootstrap
+from microfactory.api.composition import build_app
+container = bootstrap(db_url=sys.argv[1], migrate=False)
+uvicorn.run(build_app(container), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def prepare(db: str, workdir: Path) -> str:
+    target = workdir / "bench.db"
+    shutil.copyfile(Path(db.removeprefix("sqlite:///")), target)
+    return f"sqlite:///{target}"
+
+
+def make_credentials(url: str) -> str:
+    from microfactory.api.composition import build_context
+    from microfactory.bootstrap import bootstrap
+
+    container = bootstrap(db_url=url)
+    try:
+        ctx = build_context(container)
+        if ctx.auth.store.user_by_name("benchop") is None:
+            ctx.auth.add_user("benchop", PASSWORD, "operator")
+        if ctx.auth.store.user_by_name("benchplan") is None:
+            ctx.auth.add_user("benchplan", PASSWORD, "planner")
+        token, _ = ctx.auth.issue_token("benchop", "benchmark")
+        return token
+    finally:
+        container.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def planned_operations(base: str) -> list[tuple[str, str]]:
+    """(operation, machine) of the plan's first steps not started yet (a fresh replan)."""
+    with httpx.Client(base_url=base, timeout=120) as c:
+        r = c.post("/api/v1/auth/login", json={"username": "benchplan", "password": PASSWORD})
+        r.raise_for_status()
+        headers = {"X-CSRF-Token": r.json()["csrf_token"]}
+        c.post("/api/v1/plans/replan", json={"reason": "benchmark"}, headers=headers)
+        rows = c.get("/api/v1/plans/current").json()["operations"]
+    rows = [r for r in rows if not r.get("frozen")]
+    return [(r["operation"], r["machine"]) for r in sorted(rows, key=lambda r: r["start"])]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100.0 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+async def operator(
+    base: str,
+    token: str,
+    terminal: bool,
+    work: list[tuple[str, str]],
+    stop_at: float,
+    think_s: float,
+    samples: dict[str, list[float]],
+    outcomes: dict[str, int],
+    seed: int,
+) -> None:
+    rng = random.Random(seed)
+    async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+        if terminal:
+            r = await c.post(
+                "/api/v1/auth/login", json={"username": "benchop", "password": PASSWORD}
+            )
+            r.raise_for_status()
+            csrf = r.json()["csrf_token"]
+        else:
+            c.headers["Authorization"] = f"Bearer {token}"
+
+        async def timed(name: str, method: str, url: str, **kw: Any) -> httpx.Response:
+            began = time.perf_counter()
+            r = await c.request(method, url, **kw)
+            samples.setdefault(name, []).append((time.perf_counter() - began) * 1000.0)
+            key = f"{name} {r.status_code}"
+            outcomes[key] = outcomes.get(key, 0) + 1
+            return r
+
+        while time.perf_counter() < stop_at and work:
+            op, machine = work.pop()
+            if terminal:
+                await timed("terminal page", "GET", f"/stations/{machine}")
+                base_url = f"/stations/{machine}/operations/{op}"
+                form = {"csrf_token": csrf}
+                await timed("terminal start", "POST", f"{base_url}/start", data=form)
+            else:
+                await timed("api start", "POST", f"/api/v1/operations/{op}/start", json={})
+            await asyncio.sleep(think_s * rng.uniform(0.5, 1.5))
+            if terminal:
+                await timed(
+                    "terminal finish",
+                    "POST",
+                    f"{base_url}/finish",
+                    data={"good": "1", "scrap": "0", "csrf_token": csrf},
+                )
+            else:
+                await timed(
+                    "api finish", "POST", f"/api/v1/operations/{op}/finish", json={"good": 1}
+                )
+            await asyncio.sleep(think_s * rng.uniform(0.5, 1.5))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", required=True, help="a demo database (sqlite:///FILE)")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--think-ms", type=float, default=1000.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = prepare(args.db, Path(tmp))
+        token = make_credentials(url)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port)])
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(base + "/login", timeout=1.0)
+                    break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise RuntimeError("server did not start") from None
+                    time.sleep(0.2)
+            ops = planned_operations(base)
+            terminal_ops = ops[0::2][::-1]
+            api_ops = ops[1::2][::-1]
+            samples: dict[str, list[float]] = {}
+            outcomes: dict[str, int] = {}
+            started = time.perf_counter()
+            stop_at = started + args.seconds
+
+            async def run() -> None:
+                await asyncio.gather(
+                    *(
+                        operator(
+                            base,
+                            token,
+                            k % 2 == 0,
+                            terminal_ops if k % 2 == 0 else api_ops,
+                            stop_at,
+                            args.think_ms / 1000.0,
+                            samples,
+                            outcomes,
+                            k,
+                        )
+                        for k in range(args.clients)
+                    )
+                )
+
+            asyncio.run(run())
+            elapsed = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    result = {
+        "benchmark": "station-actions",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), "
+        f"Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}",
+        "clients": args.clients,
+        "think_ms": args.think_ms,
+        "seconds": round(elapsed, 1),
+        "operations_available": len(ops),
+        "outcomes": outcomes,
+        "per_action": {
+            name: {
+                "n": len(v),
+                "p50_ms": round(percentile(v, 50), 1),
+                "p95_ms": round(percentile(v, 95), 1),
+                "p99_ms": round(percentile(v, 99), 1),
+                "max_ms": round(max(v), 1),
+            }
+            for name, v in sorted(samples.items())
+        },
+        "goal_p95_ms": 150,
+    }
+    json.dump(result, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
