@@ -15,7 +15,8 @@ from microfactory.core.errors import NotFound
 from microfactory.orders import Factory, WorkOrder, WorkOrderOperation, WorkStatus
 from microfactory.services.ports import UnitOfWork
 
-QUEUE_LIMIT = 30
+QUEUE_LIMIT = 12
+"""Cards on the terminal: the running one and what comes next (a tablet shows a few)."""
 CLOSED = (WorkStatus.DONE, WorkStatus.CANCELLED)
 
 
@@ -158,26 +159,30 @@ def station_queue(
         key=lambda r: r["start"],
     )
     planned = {str(r["operation"]): r for r in rows}
-    order: list[str] = []
+    work_orders: dict[str, WorkOrder] = {}
+    order: list[tuple[str, str]] = []  # (operation, work order)
     for wo in tx.work_orders.find(status=[WorkStatus.RUNNING]):
         for op in wo.operations:
             if op.status == WorkStatus.RUNNING and op.machine == machine:
-                order.append(op.id)
-    order += [op for op in planned if op not in order]
+                order.append((op.id, wo.id))
+                work_orders[wo.id] = wo
+    running = {op for op, _ in order}
+    order += [(op, str(r["work_order"])) for op, r in planned.items() if op not in running]
     items: list[QueueItem] = []
-    work_orders: dict[str, WorkOrder] = {}
     models: dict[str, str | None] = {}
     lots = _lots_by_material(tx)
-    for op_id in order:
+    for op_id, wo_id in order:
         if len(items) >= limit:
             break
         try:
-            op = tx.work_orders.get_operation(op_id)
-            wo = work_orders.get(op.work_order) or tx.work_orders.get(op.work_order)
+            wo = work_orders.get(wo_id) or tx.work_orders.get(wo_id)
         except NotFound:
             continue  # planned before its order was removed: nothing to do here
         work_orders[wo.id] = wo
-        if op.status in CLOSED or (op.status == WorkStatus.ABORTED and op_id not in planned):
+        op = next((o for o in wo.operations if o.id == op_id), None)
+        if op is None or op.status in CLOSED:
+            continue
+        if op.status == WorkStatus.ABORTED and op_id not in planned:
             continue
         if wo.order not in models:
             models[wo.order] = _model_ref(tx, wo)

@@ -116,7 +116,7 @@ class StationService:
     def record(self, action: StationAction) -> WorkOrderOperation:
         with self.uow() as tx:
             op = tx.work_orders.get_operation(action.operation)
-            stored = tx.plans.current_plan()
+            stored = None if action.machine else tx.plans.current_plan()
         machine = action.machine or self._machine(op, stored)
         self._known(machine)
         event = JobEvent(
