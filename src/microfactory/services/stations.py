@@ -136,7 +136,7 @@ class StationService:
             return tx.work_orders.get_operation(op.id)
 
     def submit(self, event: Event) -> None:
-        """Store one event, apply what is pending and serve the replans it raised; raise
+        """Store one event, apply what is pending and serve the replans that raised; raise
         `Conflict` with the reactor's reason when it refused the event."""
         ingester = Ingester(
             self.telemetry,
@@ -147,8 +147,9 @@ class StationService:
         result = ingester.process_events([event])
         if result.dead:
             raise ValidationError(result.dead[0].reason, where="event")
-        self.reactor.catch_up()
-        self.planning.serve_requests()
+        applied = self.reactor.catch_up()
+        if applied.replans_requested:  # replans asked before are served where they were asked
+            self.planning.serve_requests()
         with self.uow() as tx:
             for rejection in tx.reactor.rejections(machine=event.machine, limit=50):
                 if rejection.event_id == event.event_id:
