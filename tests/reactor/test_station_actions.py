@@ -56,25 +56,24 @@ def test_pausing_an_operation_that_is_not_running_is_refused(sqlite_shop: Shop) 
     assert stored(sqlite_shop) == []
 
 
-def test_a_breakdown_gives_the_planner_a_downtime_and_renews_the_machine(
-    sqlite_shop: Shop,
-) -> None:
-    machine = sqlite_shop.plan[0].machine
-    service = station(sqlite_shop)
+def test_a_breakdown_gives_the_planner_a_downtime_and_renews_the_machine(shop: Shop) -> None:
+    """On SQLite and on PostgreSQL."""
+    machine = shop.plan[0].machine
+    service = station(shop)
     down = service.downtime(machine, "breakdown", "anna", note="nozzle clog!")
     assert (down.state, down.reason) == (MachineState.OUT_OF_SERVICE, "breakdown:nozzle clog_")
-    with sqlite_shop.container.uow() as tx:
+    with shop.container.uow() as tx:
         ((start, end, _),) = tx.plans.downtimes()[machine]
         usage = tx.usage.usage(machine)
-    mttr = sqlite_shop.factory.machine_map[machine].mttr_hours
+    mttr = shop.factory.machine_map[machine].mttr_hours
     assert end - start == timedelta(hours=mttr)
     assert all(u.run_hours == 0 and u.cycles == 0 for u in usage.values())
     with pytest.raises(Conflict, match="down already"):
         service.downtime(machine, "cleaning", "anna")
-    sqlite_shop.clock.advance(timedelta(hours=1))
+    shop.clock.advance(timedelta(hours=1))
     up = service.back_up(machine, "anna")
     assert (up.state, up.reason) == (MachineState.NOT_EXECUTING, "repaired")
-    with sqlite_shop.container.uow() as tx:
+    with shop.container.uow() as tx:
         ((_, end, _),) = tx.plans.downtimes()[machine]
     assert end == T0 + timedelta(hours=1)  # the downtime ended at the repair
     with pytest.raises(Conflict, match="is not down"):
