@@ -107,3 +107,39 @@ def test_the_terminal_fits_a_phone(browser: Any, live_server: LiveServer) -> Non
         shot(page, "station-390")
     finally:
         context.close()
+
+
+def test_a_technician_closes_a_pm_with_its_checklist_in_the_browser(
+    page: Any, live_server: LiveServer
+) -> None:
+    from microfactory.maintenance.tpm import DEFAULT_PLANS, open_pm, plans_for
+    from microfactory.services.tpm import maintenance_row
+
+    ctx = live_server.ctx
+    factory = ctx.stations.factory
+    machine = next(m for m in factory.machines if plans_for(m.type, DEFAULT_PLANS))
+    plan = plans_for(machine.type, DEFAULT_PLANS)[0]
+    wo = open_pm(plan, machine.id, machine.type, "PM-09001", ctx.clock.now())
+    with ctx.uow() as tx:
+        tx.records.save_maintenance(maintenance_row(wo.plan_window(ctx.clock.now())))
+        tx.commit()
+    ctx.cache.clear()
+    login(page, live_server, Role.MAINTENANCE, next_path="/maintenance")
+    page.get_by_role("link", name="PM-09001").first.click()
+    page.wait_for_url(f"{live_server.url}/maintenance/PM-09001")
+    page.get_by_role("button", name="Start work (machine in maintenance)").click()
+    page.get_by_role("status").filter(has_text="Work started").wait_for()
+    for item in wo.checklist:
+        page.get_by_label(item).check()
+    page.get_by_label("Parts used").fill("nozzle 0.4, 1")
+    page.get_by_label("Hours worked").fill("0.5")
+    shot(page, "maintenance-close")
+    page.get_by_role("button", name="Close work order").click()
+    page.get_by_role("status").filter(has_text="Work order closed").wait_for()
+    assert page.locator("#wo-status").inner_text() == "done"
+    row = ctx.maintenance_work.get("PM-09001")
+    assert (row["status"], row["labour_hours"], row["parts"][0]["part"]) == (
+        "done",
+        0.5,
+        "nozzle 0.4",
+    )
