@@ -179,14 +179,14 @@ def station_queue(
         except NotFound:
             continue  # planned before its order was removed: nothing to do here
         work_orders[wo.id] = wo
-        op = next((o for o in wo.operations if o.id == op_id), None)
-        if op is None or op.status in CLOSED:
+        step = next((o for o in wo.operations if o.id == op_id), None)
+        if step is None or step.status in CLOSED:
             continue
-        if op.status == WorkStatus.ABORTED and op_id not in planned:
+        if step.status == WorkStatus.ABORTED and op_id not in planned:
             continue
         if wo.order not in models:
             models[wo.order] = _model_ref(tx, wo)
-        items.append(_item(factory, wo, op, planned.get(op_id), models[wo.order], lots))
+        items.append(_item(factory, wo, step, planned.get(op_id), models[wo.order], lots))
     return items
 
 
