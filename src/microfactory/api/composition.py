@@ -190,6 +190,7 @@ def build_app(
     auth_clock: Clock | None = None,
 ) -> FastAPI:
     from microfactory.api.routes import materials, network, quality, shopfloor
+    from microfactory.api.routes import stations as station_routes
     from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
@@ -205,6 +206,7 @@ def build_app(
             ("/api/v1", materials.router),
             ("/api/v1", quote_routes.router),
             ("/api/v1", network.router),
+            ("/api/v1", station_routes.router),
             ("", pages_router),
             ("", materials_pages_router),
             ("", network_page_router),
