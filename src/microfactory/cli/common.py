@@ -8,12 +8,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from microfactory.bootstrap import Container, bootstrap
+if TYPE_CHECKING:
+    from microfactory.bootstrap import Container
 
 console = Console()
 err_console = Console(stderr=True)
@@ -22,6 +23,8 @@ DB_HELP = "Database URL (default: MICROFACTORY_DATABASE_URL or sqlite:///microfa
 
 
 def open_container(db: str | None) -> Container:
+    from microfactory.bootstrap import bootstrap  # lazily: start-up time of every command
+
     return bootstrap(db_url=db)
 
 
