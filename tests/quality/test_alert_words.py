@@ -147,3 +147,14 @@ def test_every_rule_id_has_words() -> None:
 def test_an_alert_without_details_has_an_empty_fold() -> None:
     a = Alert("A", "events", "job not applied", "m", "s", "msg", T)
     assert a.details == ""
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "text"),
+    [
+        ("corrective", "breakdown:nozzle_clog", "fdm-01 broke down: nozzle clog"),
+        ("preventive", "every 200 run-h", "every 200 run-h"),  # planned work keeps its text
+    ],
+)
+def test_maintenance_reasons_in_words(kind: str, reason: str, text: str) -> None:
+    assert words.upkeep_summary(reason, kind, "fdm-01") == text

@@ -135,16 +135,9 @@ def demo_database(db: str | None) -> str:
 
 def _refuse_to_reset_own_data(url: str, name: str) -> None:
     from microfactory.services.orders import list_orders
-    from microfactory.store.migrate import is_up_to_date
 
-    container = bootstrap(db_url=url, migrate=False)
+    container = bootstrap(db_url=url)  # migrated first: the demo resets it anyway
     try:
-        from sqlalchemy import inspect
-
-        if not inspect(container.engine).has_table("alembic_version"):
-            return
-        if not is_up_to_date(container.engine):
-            return
         if container.execution_records().latest_run() is not None:
             return
         if list_orders(container.uow, limit=1):

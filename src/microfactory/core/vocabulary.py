@@ -141,6 +141,19 @@ def predictive_summary(machine: str, reason: str) -> str:
 
 
 def breakdown_summary(machine: str, reason: str) -> str:
-    """A corrective work order's reason in words."""
-    why = state_reason(reason) if reason else ""
-    return f"{machine} broke down" + (f" ({why})" if why and why != "broken down" else "")
+    """A corrective work order's reason in words: "fdm-01 broke down: nozzle clog"."""
+    code, _, detail = reason.partition(":")
+    if code == "breakdown":
+        return f"{machine} broke down" + (f": {humanize(detail)}" if detail else "")
+    why = state_reason(reason)
+    return f"{machine} broke down" + (f" ({why})" if why else "")
+
+
+def upkeep_summary(reason: str, kind: str, machine: str) -> str:
+    """A maintenance work order's reason in words (predictive: the health model's reasoning
+    as a sentence; others as recorded)."""
+    if kind == "predictive":
+        return predictive_summary(machine, reason)
+    if kind == "corrective":
+        return breakdown_summary(machine, reason)
+    return reason
