@@ -195,9 +195,9 @@ def rejection_alert_source(uow: UnitOfWorkFactory, limit: int = 200) -> AlertSou
                 kind=f"{r.kind} not applied",
                 machine=r.machine,
                 subject=f"a {r.kind} message from {r.machine}",
-                message="a message from the shop floor could not be applied; someone has to look",
+                message=r.reason,  # the reactor's reason is already in words
                 at=r.ts,
-                details=r.reason,
+                details="the event was kept and not applied; someone has to look",
             )
             for r in rows
         ]
