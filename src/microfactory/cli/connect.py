@@ -22,7 +22,7 @@ from microfactory.bootstrap import mqtt_bus, opcua_bus
 from microfactory.cli.common import DB_HELP, console, err_console, open_container, print_json
 from microfactory.core.clock import SystemClock
 from microfactory.core.errors import ValidationError
-from microfactory.core.timeutil import local_text, parse_rfc3339
+from microfactory.core.timeutil import parse_rfc3339
 
 if TYPE_CHECKING:
     from microfactory.bootstrap import Container
@@ -195,7 +195,9 @@ def machines_status_cmd(
     container = open_container(db)
     try:
         report = machine_status_report(container.telemetry())
-        timezone = container.timezone()
+        from microfactory.cli.display import site_format
+
+        site = site_format(container)
     finally:
         container.close()
     if as_json:
@@ -203,6 +205,7 @@ def machines_status_cmd(
         return
     from rich.table import Table
 
+    from microfactory.cli.display import local_time
     from microfactory.core import vocabulary as words
 
     table = Table(title="machines")
@@ -214,7 +217,7 @@ def machines_status_cmd(
         table.add_row(
             m["machine"],
             words.machine_state(m["state"], m["reason"]),
-            local_text(parse_rfc3339(m["since"]), timezone) if m["since"] else "",
+            local_time(parse_rfc3339(m["since"]), *site) if m["since"] else "",
             str(m["good"]),
             str(m["reject"]),
             str(m["missing"]),

@@ -78,10 +78,12 @@ def quote_cmd(
             units=units,
             hold=hold,
         )
-        timezone = container.timezone()
+        from microfactory.cli.display import site_format
+
+        site = site_format(container)
     finally:
         container.close()
-    _render(response.to_dict(), as_json, timezone)
+    _render(response.to_dict(), as_json, site)
 
 
 def _quote_from_file(
@@ -127,7 +129,9 @@ def _accept(quote_id: str, customer: str | None, as_json: bool, db: str | None) 
     container = _open(db)
     try:
         accepted = _service(container, None).accept(quote_id, customer=customer)
-        timezone = container.timezone()
+        from microfactory.cli.display import site_format
+
+        site = site_format(container)
     finally:
         container.close()
     data = accepted.to_dict()
@@ -136,20 +140,22 @@ def _accept(quote_id: str, customer: str | None, as_json: bool, db: str | None) 
         return
     console.print(
         f"[green]accepted[/] {quote_id} → order [bold]{data['order_id']}[/], promised "
-        f"{_local(data['promised_date'], timezone)}, planned completion "
-        f"{_local(data['planned_completion'], timezone)} "
+        f"{_local(data['promised_date'], site)}, planned completion "
+        f"{_local(data['planned_completion'], site)} "
         f"(plan v{data['plan_version']})\n  tracking token: {data['tracking_token']}"
     )
 
 
-def _local(value: str | None, timezone: str) -> str:
-    """An RFC 3339 time from the service as people at the site read it, to the minute."""
-    from microfactory.core.timeutil import local_text, parse_rfc3339
+def _local(value: str | None, site: tuple[str, str]) -> str:
+    """An RFC 3339 time from the service as people at the site read it (their zone and
+    locale, to the minute)."""
+    from microfactory.cli.display import local_time
+    from microfactory.core.timeutil import parse_rfc3339
 
-    return local_text(parse_rfc3339(value), timezone) if value else "—"
+    return local_time(parse_rfc3339(value), *site) if value else "—"
 
 
-def _render(data: dict[str, Any], as_json: bool, timezone: str = "UTC") -> None:
+def _render(data: dict[str, Any], as_json: bool, site: tuple[str, str] = ("UTC", "en")) -> None:
     from microfactory.cli.common import console, print_json
 
     if as_json:
@@ -158,7 +164,7 @@ def _render(data: dict[str, Any], as_json: bool, timezone: str = "UTC") -> None:
     data = dict(data)
     for key in ("promised_date", "expires_at"):
         if data.get(key):
-            data[key] = _local(data[key], timezone)
+            data[key] = _local(data[key], site)
     x, y, z = data["bbox_mm"]
     console.print(
         f"[bold]{data['model']}[/]: {data['quantity']} × {data['material']} on {data['machine']} "
