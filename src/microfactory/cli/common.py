@@ -8,21 +8,29 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from microfactory.bootstrap import Container, bootstrap
+from microfactory.cli.database import DB_HELP as DB_HELP
+
+if TYPE_CHECKING:
+    from microfactory.bootstrap import Container
 
 console = Console()
 err_console = Console(stderr=True)
 
-DB_HELP = "Database URL (default: MICROFACTORY_DATABASE_URL or sqlite:///microfactory.db)"
 
+def open_container(db: str | None, *, migrate: bool = True) -> Container:
+    """The composition on `--db` (a URL or a file path) or the one default database, after
+    saying on the terminal which database it is."""
+    from microfactory.bootstrap import bootstrap  # lazily: start-up time of every command
+    from microfactory.cli.database import announce, resolve_db
 
-def open_container(db: str | None) -> Container:
-    return bootstrap(db_url=db)
+    url = resolve_db(db)
+    announce(url, db is not None, err_console)
+    return bootstrap(db_url=url, migrate=migrate)
 
 
 def print_json(data: Any) -> None:

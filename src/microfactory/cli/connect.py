@@ -22,6 +22,7 @@ from microfactory.bootstrap import mqtt_bus, opcua_bus
 from microfactory.cli.common import DB_HELP, console, err_console, open_container, print_json
 from microfactory.core.clock import SystemClock
 from microfactory.core.errors import ValidationError
+from microfactory.core.timeutil import parse_rfc3339
 
 if TYPE_CHECKING:
     from microfactory.bootstrap import Container
@@ -194,6 +195,9 @@ def machines_status_cmd(
     container = open_container(db)
     try:
         report = machine_status_report(container.telemetry())
+        from microfactory.cli.display import site_format
+
+        site = site_format(container)
     finally:
         container.close()
     if as_json:
@@ -201,30 +205,21 @@ def machines_status_cmd(
         return
     from rich.table import Table
 
+    from microfactory.cli.display import local_time
+    from microfactory.core import vocabulary as words
+
     table = Table(title="machines")
-    for col in (
-        "machine",
-        "state",
-        "mode",
-        "reason",
-        "since",
-        "good",
-        "reject",
-        "last seq",
-        "missing",
-        "held",
-    ):
-        table.add_column(col)
+    for col in ("machine", "state", "since", "good", "reject", "missing", "held"):
+        table.add_column(
+            col, justify="right" if col in ("good", "reject", "missing", "held") else "left"
+        )
     for m in report["machines"]:
         table.add_row(
             m["machine"],
-            m["state"],
-            m["mode"],
-            m["reason"] or "",
-            m["since"] or "",
+            words.machine_state(m["state"], m["reason"]),
+            local_time(parse_rfc3339(m["since"]), *site) if m["since"] else "",
             str(m["good"]),
             str(m["reject"]),
-            str(m["last_seq"]),
             str(m["missing"]),
             str(m["quarantined"]),
         )

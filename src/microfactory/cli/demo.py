@@ -19,7 +19,6 @@ from microfactory.cli.common import console, print_json
 from microfactory.core.errors import ValidationError
 from microfactory.services.ports import Bus
 
-DEMO_DB = "sqlite:///microfactory-demo.db"
 DEMO_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 
 
@@ -121,12 +120,47 @@ def run_demo(
     return summary
 
 
+def demo_database(db: str | None) -> str:
+    """The demo's database URL, announced: `--db`, else the default database, which the demo
+    resets only when it holds no orders other than a demo run's."""
+    from microfactory.cli.common import err_console
+    from microfactory.cli.database import announce, describe, resolve_db
+
+    url = resolve_db(db)
+    if db is None:
+        _refuse_to_reset_own_data(url, describe(url))
+    announce(url, db is not None, err_console)
+    return url
+
+
+def _refuse_to_reset_own_data(url: str, name: str) -> None:
+    from microfactory.services.orders import list_orders
+
+    container = bootstrap(db_url=url)  # migrated first: the demo resets it anyway
+    try:
+        if container.execution_records().latest_run() is not None:
+            return
+        if list_orders(container.uow, limit=1):
+            raise ValidationError(
+                f"the default database {name} holds orders of your own and the demo would "
+                "reset it; give the demo its own file, e.g. --db demo.db",
+                where="--db",
+            )
+    finally:
+        container.close()
+
+
 def demo_cmd(
     days: Annotated[int, typer.Option(min=1, max=365, help="Simulated days")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same history")] = 7,
     db: Annotated[
-        str, typer.Option("--db", help="Database URL; it is reset for the demo")
-    ] = DEMO_DB,
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database (file path or URL; it is reset for the demo); default: the one "
+            "default database of every command, unless it holds orders of your own",
+        ),
+    ] = None,
     bus: Annotated[str, typer.Option("--bus", help="Shop-floor bus: memory or mqtt")] = "memory",
     factory: Annotated[Path, typer.Option("--factory", help="Factory YAML")] = DEMO_FACTORY,
     no_pm: Annotated[
@@ -166,6 +200,7 @@ def demo_cmd(
     replans on breakdowns, maintenance windows and rush orders → summary."""
     if bus not in ("memory", "mqtt"):
         raise ValidationError(f"unknown bus {bus!r}: use memory or mqtt", where="--bus")
+    db = demo_database(db)
     if live is not None:
         if not serve:
             raise ValidationError("--live needs --serve", where="--live")

@@ -5,6 +5,7 @@ Thin: parse, call the quoting service, render. Heavy imports (trimesh) happen in
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -77,9 +78,12 @@ def quote_cmd(
             units=units,
             hold=hold,
         )
+        from microfactory.cli.display import site_format
+
+        site = site_format(container)
     finally:
         container.close()
-    _render(response.to_dict(), as_json)
+    _render(response.to_dict(), as_json, site)
 
 
 def _quote_from_file(
@@ -125,6 +129,9 @@ def _accept(quote_id: str, customer: str | None, as_json: bool, db: str | None) 
     container = _open(db)
     try:
         accepted = _service(container, None).accept(quote_id, customer=customer)
+        from microfactory.cli.display import site_format
+
+        site = site_format(container)
     finally:
         container.close()
     data = accepted.to_dict()
@@ -133,17 +140,31 @@ def _accept(quote_id: str, customer: str | None, as_json: bool, db: str | None) 
         return
     console.print(
         f"[green]accepted[/] {quote_id} → order [bold]{data['order_id']}[/], promised "
-        f"{data['promised_date']}, planned completion {data['planned_completion']} "
+        f"{_local(data['promised_date'], site)}, planned completion "
+        f"{_local(data['planned_completion'], site)} "
         f"(plan v{data['plan_version']})\n  tracking token: {data['tracking_token']}"
     )
 
 
-def _render(data: dict[str, Any], as_json: bool) -> None:
+def _local(value: str | None, site: tuple[str, str]) -> str:
+    """An RFC 3339 time from the service as people at the site read it (their zone and
+    locale, to the minute)."""
+    from microfactory.cli.display import local_time
+    from microfactory.core.timeutil import parse_rfc3339
+
+    return local_time(parse_rfc3339(value), *site) if value else "—"
+
+
+def _render(data: dict[str, Any], as_json: bool, site: tuple[str, str] = ("UTC", "en")) -> None:
     from microfactory.cli.common import console, print_json
 
     if as_json:
         print_json(data)
         return
+    data = dict(data)
+    for key in ("promised_date", "expires_at"):
+        if data.get(key):
+            data[key] = _local(data[key], site)
     x, y, z = data["bbox_mm"]
     console.print(
         f"[bold]{data['model']}[/]: {data['quantity']} × {data['material']} on {data['machine']} "
@@ -152,8 +173,12 @@ def _render(data: dict[str, Any], as_json: bool) -> None:
         f"bbox {x:.1f} × {y:.1f} × {z:.1f} mm, {data['mass_g']:.1f} g per part\n"
         f"  machine time {data['machine_hours']:.2f} h, price [bold]{data['price']:.2f} "
         f"{data['currency']}[/] ({data['unit_price']:.2f} each)\n"
-        f"  promised {data['promised_date']} — {data['promise_basis']}"
+        f"  promised [bold]{data['promised_date']}[/]"
     )
+    basis = textwrap.fill(
+        data["promise_basis"], width=78, initial_indent="  ", subsequent_indent="    "
+    )
+    console.print(basis, markup=False, highlight=False, soft_wrap=True)
     if data.get("quote_id"):
         console.print(f"  quote [bold]{data['quote_id']}[/] held until {data['expires_at']}")
     for warning in data["warnings"]:

@@ -12,22 +12,32 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from microfactory.bootstrap import DEMO_FACTORY, bootstrap
+from microfactory.bootstrap import DEMO_FACTORY, Container, bootstrap
 from microfactory.cli.common import console, print_json
-from microfactory.cli.demo import DEMO_DB, DEMO_START, run_demo
+from microfactory.cli.database import DB_HELP
+from microfactory.cli.demo import run_demo
 from microfactory.core.errors import ValidationError
 from microfactory.core.timeutil import parse_rfc3339, to_rfc3339
 
 
-def stored_run(db: str) -> tuple[int, datetime, float]:
-    """Seed, start and days of the latest demo run stored in `db` (defaults when none)."""
-    container = bootstrap(db_url=db)
+def stored_run(db: str | None) -> tuple[int, datetime, float]:
+    """Seed, start and days of the latest demo run stored in `db` (the default database when
+    None). A database without a demo run is refused: whatif replays a stored run and never
+    silently simulates the built-in demo in its place."""
+    from microfactory.cli.common import open_container
+    from microfactory.cli.database import describe, resolve_db
+
+    container = open_container(db)
     try:
         latest = container.execution_records().latest_run()
     finally:
         container.close()
     if latest is None:
-        return 7, DEMO_START, 30.0
+        raise ValidationError(
+            f"{describe(resolve_db(db))} holds no demo run to replay; whatif compares a stored "
+            "`microfactory demo` run with and without the failure (run the demo on it first)",
+            where="--db",
+        )
     _, _, start, days, seed = latest
     return seed, start, days
 
@@ -42,6 +52,7 @@ def what_if(
     days: float,
     after_days: float,
     factory_file: Path = DEMO_FACTORY,
+    show_progress: bool = False,
 ) -> dict[str, Any]:
     """Run the loop from `start` to `at + after_days` twice and compare."""
     from microfactory.bootstrap import read_factory_file
@@ -69,6 +80,7 @@ def what_if(
                         factory_file=factory_file,
                         disruptions=disruptions,
                         start=start,
+                        show_progress=show_progress,
                     )
                 )
             finally:
@@ -93,7 +105,7 @@ def whatif_cmd(
     after_days: Annotated[
         float, typer.Option("--after-days", min=0.5, help="Days simulated after the failure")
     ] = 3.0,
-    db: Annotated[str, typer.Option("--db", help="Database with the stored demo run")] = DEMO_DB,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """What if a machine fails at a given time? Replays the stored run with the failure and
@@ -101,7 +113,14 @@ def whatif_cmd(
     when = parse_rfc3339(at)
     seed, start, days = stored_run(db)
     result = what_if(
-        machine_down, when, hours, seed=seed, start=start, days=days, after_days=after_days
+        machine_down,
+        when,
+        hours,
+        seed=seed,
+        start=start,
+        days=days,
+        after_days=after_days,
+        show_progress=not as_json,
     )
     if as_json:
         print_json(result)
@@ -119,25 +138,28 @@ def whatif_cmd(
 def oee_cmd(
     by: Annotated[str, typer.Option("--by", help="machine, day or shift")] = "machine",
     start: Annotated[
-        str | None, typer.Option(help="From (RFC 3339); default: the stored run's start")
+        str | None,
+        typer.Option(
+            help="From (RFC 3339); default: the stored demo run's start, or 7 days before "
+            "the latest machine event"
+        ),
     ] = None,
-    end: Annotated[str | None, typer.Option(help="To (RFC 3339); default: the run's end")] = None,
-    db: Annotated[str, typer.Option("--db", help="Database with the machine events")] = DEMO_DB,
+    end: Annotated[
+        str | None, typer.Option(help="To (RFC 3339); default: the latest machine event")
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """OEE (ISO 22400) from the stored machine events: per machine, day or shift."""
+    from microfactory.cli.common import open_container
     from microfactory.services.factory import current_factory
     from microfactory.services.loop_summary import oee_report
 
     if by not in ("machine", "day", "shift"):
         raise ValidationError(f"--by {by!r}: use machine, day or shift", where="--by")
-    _, run_start, days = stored_run(db)
-    lo = parse_rfc3339(start) if start else run_start
-    hi = parse_rfc3339(end) if end else run_start + timedelta(days=days)
-    if hi <= lo:
-        raise ValidationError("--end must be after --start", where="--end")
-    container = bootstrap(db_url=db)
+    container = open_container(db)
     try:
+        lo, hi = _window(container, start, end)
         with container.uow() as tx:
             factory = current_factory(tx)
         rows = oee_report(container.uow, container.telemetry(), factory, lo, hi, by)
@@ -154,11 +176,41 @@ def oee_cmd(
         table.add_row(
             str(row[key]),
             *(
-                "–" if row[c] is None else f"{row[c]:.1%}"
+                "no data" if row[c] is None else f"{row[c]:.1%}"
                 for c in ("oee", "availability", "performance", "quality")
             ),
         )
     console.print(table)
+
+
+OEE_RECENT_DAYS = 7
+
+
+def _window(container: Container, start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """The OEE window: as given, else the data's own recent window (the stored demo run when
+    it covers the latest machine event, else the last 7 days up to that event)."""
+    latest = max(
+        (s.last_event for s in container.telemetry().machine_statuses() if s.last_event),
+        default=None,
+    )
+    run = container.execution_records().latest_run()
+    if latest is None and run is None and not (start and end):
+        raise ValidationError(
+            "no machine events stored yet; run `microfactory ingest` or the demo, or give "
+            "--start and --end",
+            where="oee",
+        )
+    if run is not None and (latest is None or latest <= run[2] + timedelta(days=run[3])):
+        lo_default, hi_default = run[2], run[2] + timedelta(days=run[3])
+    else:
+        assert latest is not None
+        hi_default = latest + timedelta(seconds=1)
+        lo_default = hi_default - timedelta(days=OEE_RECENT_DAYS)
+    lo = parse_rfc3339(start) if start else lo_default
+    hi = parse_rfc3339(end) if end else hi_default
+    if hi <= lo:
+        raise ValidationError("--end must be after --start", where="--end")
+    return lo, hi
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -520,6 +520,7 @@ def factory_from_dict(data: Any) -> Factory:
                 name=_str(s, "name", "site"),
                 timezone=_str(s, "timezone", "site", "UTC"),
                 currency=_str(s, "currency", "site", "EUR"),
+                locale=_str(s, "locale", "site", "en"),
             )
         site = _site
         areas = []

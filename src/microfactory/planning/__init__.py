@@ -3,6 +3,8 @@ calendars and frozen operations; dispatching heuristics, a CP-SAT model and LNS 
 `solve` interface; benchmark readers and an independent checker. No I/O beyond reading a
 file given by path."""
 
+from typing import TYPE_CHECKING, Any
+
 from microfactory.planning.checker import check_plan
 from microfactory.planning.model import (
     Assignment,
@@ -16,7 +18,20 @@ from microfactory.planning.model import (
     Window,
 )
 from microfactory.planning.result import ScheduleResult, Status
-from microfactory.planning.solver import solve
+
+if TYPE_CHECKING:
+    from microfactory.planning.solver import solve
+
+
+def __getattr__(name: str) -> Any:
+    """`solve` is imported on first use: it pulls in OR-Tools and numba (about a second),
+    which reading a stored plan or quoting a part does not need."""
+    if name == "solve":
+        from microfactory.planning.solver import solve
+
+        return solve
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Assignment",

@@ -185,7 +185,7 @@ def quote_model(
         )
     if not machines:
         raise ValidationError("the factory has no 3D printers with a build volume to quote for")
-    geo = geometry or analyze(loaded.mesh)
+    geo = geometry or analyze(loaded.mesh, volume_mm3=loaded.volume_mm3)
     own = [m for m in machines if m.process is mat.process]
     warnings = list(loaded.warnings)
     if not own:

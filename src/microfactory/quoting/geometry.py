@@ -174,9 +174,15 @@ def _support(
 
 
 def analyze(
-    mesh: trimesh.Trimesh, weights: OrientationWeights | None = None, hull_faces: int = 6
+    mesh: trimesh.Trimesh,
+    weights: OrientationWeights | None = None,
+    hull_faces: int = 6,
+    *,
+    volume_mm3: float | None = None,
 ) -> Geometry:
-    """Volume, surface, bounding box and build-pose candidates (best first)."""
+    """Volume, surface, bounding box and build-pose candidates (best first). `volume_mm3`
+    is the enclosed volume when the caller has it already (intake computes it to validate
+    the mesh), to skip a second pass over every triangle."""
     weights = weights or OrientationWeights()
     normals = np.asarray(mesh.face_normals)
     areas = np.asarray(mesh.area_faces)
@@ -212,7 +218,7 @@ def analyze(
     poses.sort(key=lambda o: o.score_s(weights))
     ext = mesh.extents
     return Geometry(
-        volume_mm3=signed_volume(mesh),
+        volume_mm3=signed_volume(mesh) if volume_mm3 is None else volume_mm3,
         surface_mm2=float(mesh.area),
         bbox_mm=(float(ext[0]), float(ext[1]), float(ext[2])),
         orientations=tuple(poses),

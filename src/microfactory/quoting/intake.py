@@ -89,6 +89,8 @@ class LoadedModel:
     unit_declared: bool
     repaired: bool
     warnings: tuple[str, ...] = field(default=())
+    volume_mm3: float | None = None
+    """The enclosed volume found while validating (None when not computed)."""
 
 
 def load_model(
@@ -144,7 +146,9 @@ def load_model_bytes(
     warnings: list[str] = []
     vertices, unit = _apply_units(vertices, declared, warnings)
     _check_coordinates(vertices, limits.max_coordinate_mm, where, "mm")
-    mesh, repaired = _validated_mesh(vertices, faces, where, warnings, limits.max_hole_share)
+    mesh, repaired, volume = _validated_mesh(
+        vertices, faces, where, warnings, limits.max_hole_share
+    )
     return LoadedModel(
         name=Path(filename).stem,
         mesh=mesh,
@@ -152,6 +156,7 @@ def load_model_bytes(
         unit_declared=declared is not None,
         repaired=repaired,
         warnings=tuple(warnings),
+        volume_mm3=volume,
     )
 
 
@@ -217,9 +222,14 @@ unit is known); keeps every later product of coordinates finite."""
 def _check_coordinates(
     values: np.ndarray, limit: float, where: str, unit: str = "model units"
 ) -> None:
-    if not np.isfinite(values).all():
+    if not values.size:
+        return
+    # two reductions without temporaries (NaN propagates through min/max; ±inf is caught by
+    # the comparisons): a 1M-triangle STL's 9M coordinates are checked in a few ms
+    low, high = float(values.min()), float(values.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise ValidationError("mesh has NaN or infinite coordinates", where=where)
-    if values.size and float(np.abs(values).max()) > limit:
+    if max(-low, high) > limit:
         raise ValidationError(
             f"mesh has a coordinate beyond ±{limit:g} {unit} (largest "
             f"{float(np.abs(values).max()):g})",
@@ -339,7 +349,7 @@ def _validated_mesh(
     where: str,
     warnings: list[str],
     max_hole_share: float,
-) -> tuple[trimesh.Trimesh, bool]:
+) -> tuple[trimesh.Trimesh, bool, float]:
     if len(faces) == 0:
         raise ValidationError("mesh is empty (no triangles)", where=where)
     vertices, remap = merge_exact(vertices)
@@ -391,7 +401,7 @@ def _validated_mesh(
     # relative to its size: a closed surface folded onto itself encloses ~1e-15 of rounding
     if not volume > MIN_VOLUME_SHARE * extent**3:
         raise ValidationError("mesh encloses no volume (degenerate or flat)", where=where)
-    return mesh, repaired
+    return mesh, repaired, volume
 
 
 def edge_check(faces: np.ndarray) -> tuple[bool, bool]:

@@ -1,7 +1,12 @@
 """Alerts on the dashboard: quality alerts (SPC rule violations, parts out of
 specification), open unplanned maintenance (breakdowns, predicted failures), stock alerts
 (low stock, expiry, discrepancies) and shop-floor events the reactor could not apply, each
-acknowledgeable once by someone allowed to (who and when are kept)."""
+acknowledgeable once by someone allowed to (who and when are kept).
+
+Alerts read in plain words (`core.vocabulary`): a summary a shop owner understands, and the
+codes and numbers behind it in `details`. One event is one alert: the SPC rules that fire on
+the same point (nelson-1, -5 and -6 together, on the individuals and the moving-range chart)
+are one alert, whose id is the first stored alert's (so acknowledging it is unchanged)."""
 
 from __future__ import annotations
 
@@ -10,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from microfactory.core import vocabulary as words
 from microfactory.core.clock import Clock
 from microfactory.core.errors import Conflict, NotFound
+from microfactory.quality.records import AlertKind, QualityAlert
 from microfactory.services.ports import AckStore, QualityStore, UnitOfWorkFactory
 from microfactory.services.quality import list_alerts
 
@@ -27,6 +34,13 @@ class Alert:
     at: datetime
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
+    details: str = ""
+    """The codes and numbers behind the plain `message` (rule ids, values, model output)."""
+
+    @property
+    def what(self) -> str:
+        """The alert's kind in words ("process drifting", "wear expected")."""
+        return words.alert_kind(self.kind)
 
     @property
     def open(self) -> bool:
@@ -76,21 +90,65 @@ class AlertService:
 
 def quality_alert_source(store: QualityStore) -> AlertSource:
     def alerts() -> list[Alert]:
-        return [
-            Alert(
-                id=a.id,
-                source="quality",
-                kind=a.kind.value,
-                machine=a.machine,
-                subject=f"{a.product} / {a.characteristic}"
-                + (f" / lot {a.lot_id}" if a.lot_id else ""),
-                message=a.message,
-                at=a.at,
-            )
-            for a in list_alerts(store, limit=1_000_000)
-        ]
+        return group_quality_alerts(list_alerts(store, limit=1_000_000))
 
     return alerts
+
+
+def event_key(a: QualityAlert) -> tuple[object, ...]:
+    """What makes quality alerts one event: the same point of the same characteristic (an
+    out-of-specification part is its own event)."""
+    if a.kind != AlertKind.RULE_VIOLATION:
+        return ("alert", a.id)
+    return ("spc", a.product, a.characteristic, a.point_index, a.at, a.lot_id)
+
+
+def group_quality_alerts(found: list[QualityAlert]) -> list[Alert]:
+    """One dashboard alert per event, in plain words, the rules and numbers in details."""
+    groups: dict[tuple[object, ...], list[QualityAlert]] = {}
+    for a in found:
+        groups.setdefault(event_key(a), []).append(a)
+    out: list[Alert] = []
+    for members in groups.values():
+        members.sort(key=lambda a: a.id)
+        first = members[0]
+        subject = f"{words.humanize(first.characteristic)} of {first.product}" + (
+            f", lot {first.lot_id}" if first.lot_id else ""
+        )
+        if first.kind == AlertKind.RULE_VIOLATION:
+            rules = [a.rule for a in members if a.rule]
+            message = words.spc_summary(first.characteristic, _by_rule_order(rules))
+            charts = sorted({a.series for a in members if a.series})
+            details = (
+                f"{', '.join(_by_rule_order(rules))} on the {' and '.join(charts)} chart"
+                f"{'s' if len(charts) > 1 else ''} at subgroup {first.point_index}; "
+                f"value {first.value:g}"
+                + ("; lot put on hold" if any(a.lot_held for a in members) else "")
+            )
+        else:
+            message = (
+                f"{words.humanize(first.characteristic)} measured {first.value:g}, outside "
+                "the tolerance" + (f"; nonconformance {first.ncr} opened" if first.ncr else "")
+            )
+            details = first.message
+        out.append(
+            Alert(
+                id=first.id,
+                source="quality",
+                kind=first.kind.value,
+                machine=first.machine,
+                subject=subject,
+                message=message,
+                at=first.at,
+                details=details,
+            )
+        )
+    return out
+
+
+def _by_rule_order(rules: list[str]) -> list[str]:
+    order = {rule: k for k, rule in enumerate(words.SPC_RULES)}
+    return sorted(dict.fromkeys(rules), key=lambda r: order.get(r, len(order)))
 
 
 def maintenance_alert_source(orders: Callable[[], list[dict[str, Any]]]) -> AlertSource:
@@ -103,15 +161,23 @@ def maintenance_alert_source(orders: Callable[[], list[dict[str, Any]]]) -> Aler
                 source="maintenance",
                 kind=str(r["kind"]),
                 machine=str(r["machine"]),
-                subject=f"{r['kind']} maintenance on {r['machine']}",
-                message=str(r.get("reason") or r["kind"]),
+                subject=f"{words.alert_kind(str(r['kind']))} on {r['machine']}",
+                message=_maintenance_message(str(r["kind"]), str(r["machine"]), r.get("reason")),
                 at=r["created"],
+                details=str(r.get("reason") or ""),
             )
             for r in orders()
             if r["kind"] in ("corrective", "predictive")
         ]
 
     return alerts
+
+
+def _maintenance_message(kind: str, machine: str, reason: object) -> str:
+    text = str(reason or "")
+    if kind == "predictive":
+        return words.predictive_summary(machine, text)
+    return words.breakdown_summary(machine, text)
 
 
 def rejection_alert_source(uow: UnitOfWorkFactory, limit: int = 200) -> AlertSource:
@@ -128,9 +194,10 @@ def rejection_alert_source(uow: UnitOfWorkFactory, limit: int = 200) -> AlertSou
                 source="events",
                 kind=f"{r.kind} not applied",
                 machine=r.machine,
-                subject=f"{r.kind} event from {r.machine}",
-                message=r.reason,
+                subject=f"a {r.kind} message from {r.machine}",
+                message=r.reason,  # the reactor's reason is already in words
                 at=r.ts,
+                details="the event was kept and not applied; someone has to look",
             )
             for r in rows
         ]

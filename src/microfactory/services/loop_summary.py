@@ -169,9 +169,12 @@ def fleet_by_period(
     series: dict[str, tuple[list[StateSpan], list[PartCount]]],
     periods: list[tuple[str, datetime, datetime]],
     group: Callable[[str], str] = lambda label: label,
+    *,
+    empty_as_none: bool = False,
 ) -> list[dict[str, Any]]:
     """The whole shop's OEE per period (Σ over machines of each time and quantity); periods
-    with the same `group(label)` are added up (e.g. every early shift)."""
+    with the same `group(label)` are added up (e.g. every early shift). With `empty_as_none`,
+    a period without planned time has None figures ("no data"), not 0 %."""
     grouped: dict[str, list[MachineOee]] = {}
     for label, lo, hi in periods:
         grouped.setdefault(group(label), []).extend(
@@ -180,6 +183,12 @@ def fleet_by_period(
         )
     out: list[dict[str, Any]] = []
     for label, parts in grouped.items():
+        if empty_as_none and sum(r.pbt for r in parts) <= 0:
+            out.append(
+                {"period": label, "oee": None, "availability": None, "performance": None}
+                | {"quality": None}
+            )
+            continue
         f = figures_from_ideal(
             sum(r.pbt for r in parts),
             sum(r.apt for r in parts),
@@ -333,9 +342,9 @@ def oee_report(
     series = machine_series(reader, planned_run_times(uow, factory), factory, end)
     tz = factory.site.timezone
     if by == "day":
-        return fleet_by_period(series, day_periods(start, end, tz))
+        return fleet_by_period(series, day_periods(start, end, tz), empty_as_none=True)
     if by == "shift":
-        return fleet_by_period(series, shift_periods(start, end, tz))
+        return fleet_by_period(series, shift_periods(start, end, tz), empty_as_none=True)
     out: list[dict[str, Any]] = []
     for mid, (spans, counts) in series.items():
         r = machine_oee(mid, spans, counts, start, end)

@@ -7,14 +7,14 @@ import csv
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from microfactory.core.clock import Clock
 from microfactory.core.errors import Conflict, NotFound, ValidationError
-from microfactory.core.ids import new_id, new_token
+from microfactory.core.ids import new_id, new_token, next_serial_id
 from microfactory.core.timeutil import parse_rfc3339
 from microfactory.orders import (
     Factory,
@@ -75,6 +75,19 @@ def _build_order(req: OrderRequest, created: datetime, status: OrderStatus) -> O
         raise ValidationError(str(exc)) from exc
 
 
+def next_order_id(tx: UnitOfWork) -> str:
+    """The next free short order id (``SO-00042``), never 32 hex digits."""
+
+    def taken(order_id: str) -> bool:
+        try:
+            tx.orders.get(order_id)
+        except NotFound:
+            return False
+        return True
+
+    return next_serial_id("SO", taken)
+
+
 def place_order(
     tx: UnitOfWork,
     req: OrderRequest,
@@ -85,6 +98,8 @@ def place_order(
 ) -> Order:
     """Validate and store an order inside an open unit of work (the caller commits)."""
     factory = current_factory(tx)
+    if not req.order_id:
+        req = replace(req, order_id=next_order_id(tx))
     order = _build_order(req, created, status)
     check_order_against_factory(order, factory)
     try:

@@ -21,7 +21,6 @@ from typing import Any, Literal, Protocol
 from microfactory.core.clock import Clock
 from microfactory.core.errors import ValidationError
 from microfactory.orders import Factory, OrderStatus, WorkOrder, WorkStatus
-from microfactory.planning.cpsat import safe_horizon
 from microfactory.planning.model import (
     Assignment,
     FrozenOp,
@@ -39,7 +38,6 @@ from microfactory.planning.result import (
     makespan_of,
     weighted_tardiness_of,
 )
-from microfactory.planning.solver import best_dispatch, solve
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import release_order
 from microfactory.services.ports import (
@@ -518,6 +516,8 @@ class PlanningService:
     def _solve(
         self, built: BuiltProblem, previous: Mapping[int, Assignment], time_limit: float
     ) -> ScheduleResult:
+        from microfactory.planning.solver import solve  # lazily: OR-Tools + numba, ~1 s
+
         s = self.settings
         weight = s.stability_weight if previous else 0
         if s.strategy == "dispatch":
@@ -646,6 +646,9 @@ def dispatch_result(
     stability_weight: int,
 ) -> ScheduleResult:
     """The best dispatching rule or repair of the previous plan, as a solver result."""
+    from microfactory.planning.cpsat import safe_horizon
+    from microfactory.planning.solver import best_dispatch
+
     began = time.perf_counter()
     plan: list[Assignment] | None = []
     rule = "none"

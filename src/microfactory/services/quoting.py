@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from microfactory.core.clock import Clock
-from microfactory.core.errors import Conflict, InfeasibleError, ValidationError
-from microfactory.core.ids import new_id, new_token
+from microfactory.core.errors import Conflict, InfeasibleError, NotFound, ValidationError
+from microfactory.core.ids import new_token, next_serial_id
 from microfactory.core.timeutil import to_rfc3339
 from microfactory.orders import Factory, OrderLine, Product
 from microfactory.orders.stock import MaterialEstimate
@@ -441,6 +441,13 @@ class QuoteService:
 
     # -- internals --
 
+    def _quote_taken(self, quote_id: str) -> bool:
+        try:
+            self.store.get(quote_id)
+        except NotFound:
+            return False
+        return True
+
     def _quote(
         self,
         loaded: LoadedModel,
@@ -455,7 +462,7 @@ class QuoteService:
         response = base if self.plans is None else self._promise(factory, base)
         if not hold:
             return response
-        quote_id = new_id("Q")
+        quote_id = next_serial_id("Q", self._quote_taken)
         expires = response.quoted_at + timedelta(hours=self.settings.hold_hours)
         response = replace(response, quote_id=quote_id, expires_at=expires)
         q = response.quote

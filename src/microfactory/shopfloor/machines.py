@@ -114,9 +114,13 @@ class Site:
     name: str
     timezone: str = "UTC"
     currency: str = "EUR"
+    locale: str = "en"
+    """How people at the site write dates and numbers (a CLDR locale such as en, de, en_GB)."""
 
     def __post_init__(self) -> None:
         check_id(self.id, "site id")
+        if not re.fullmatch(r"[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_[0-9]{3})?", self.locale):
+            raise ValueError(f"locale {self.locale!r} must look like en, de or en_GB")
         if not self.name.strip():
             raise ValueError("site name must not be empty")
         if not re.fullmatch(r"[A-Z]{3}", self.currency):

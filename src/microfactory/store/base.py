@@ -54,7 +54,10 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
 def normalize_url(url: str) -> str:
-    """Accept `postgresql://` and `postgres://` as psycopg 3 URLs; reject unknown schemes."""
+    """Accept `postgresql://` and `postgres://` as psycopg 3 URLs and a plain file path as
+    SQLite; reject unknown schemes."""
+    if "://" not in url and url.strip():
+        url = f"sqlite:///{url}"
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):

@@ -32,6 +32,7 @@ from microfactory.api.deps import (
     note_detail,
 )
 from microfactory.api.routes.auth import login_user, secure, set_session_cookie
+from microfactory.core import vocabulary
 from microfactory.core.errors import MicrofactoryError, ValidationError
 from microfactory.core.timeutil import local_text, parse_rfc3339, zone
 from microfactory.orders import OrderLine, OrderStatus
@@ -114,6 +115,9 @@ TEMPLATES.env.filters["t"] = _fmt_time
 TEMPLATES.env.filters["ts"] = _fmt_time_s
 TEMPLATES.env.filters["pct"] = _pct
 TEMPLATES.env.globals["state_style"] = lambda s: STATE_STYLE.get(s, STATE_STYLE["Unknown"])
+TEMPLATES.env.filters["reason"] = vocabulary.state_reason
+TEMPLATES.env.filters["kind"] = vocabulary.alert_kind
+TEMPLATES.env.filters["upkeep"] = vocabulary.upkeep_summary
 
 
 async def page_user(request: Request) -> User:

@@ -38,6 +38,7 @@ class AlertPublic(BaseModel):
     at: datetime
     acknowledged_by: str | None
     acknowledged_at: datetime | None
+    details: str = ""
 
 
 class AckIn(BaseModel):

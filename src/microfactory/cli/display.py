@@ -1,0 +1,42 @@
+"""How the CLI writes times for people at the site: in the site's time zone, to the minute,
+in the site's locale (Babel, CLDR data): "Dec 10, 2026, 2:31 PM +0100" for en,
+"10.12.2026, 14:31 MEZ" for de. Storage, JSON and the API stay UTC (RFC 3339)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from microfactory.core.timeutil import utc, zone
+
+if TYPE_CHECKING:
+    from microfactory.bootstrap import Container
+
+
+def local_time(dt: datetime | None, timezone: str = "UTC", locale: str = "en") -> str:
+    """`dt` as people at the site read it; "—" for no time."""
+    if dt is None:
+        return "—"
+    from babel import Locale, UnknownLocaleError
+    from babel.dates import format_date, format_datetime, format_time
+
+    try:
+        loc = Locale.parse(locale)
+    except (UnknownLocaleError, ValueError):
+        loc = Locale.parse("en")
+    tz = zone(timezone)
+    local = utc(dt).astimezone(tz)
+    pattern = str(loc.datetime_formats["medium"])
+    text = pattern.replace("{1}", format_date(local, "medium", locale=loc)).replace(
+        "{0}", format_time(local, "short", locale=loc)
+    )
+    return f"{text} {format_datetime(local, 'z', tzinfo=tz, locale=loc)}"
+
+
+def site_format(container: Container) -> tuple[str, str]:
+    """(time zone, locale) of the loaded factory's site; UTC and en before `init`."""
+    with container.uow() as tx:
+        factory = tx.factory.current()
+    if factory is None:
+        return "UTC", "en"
+    return factory.site.timezone, factory.site.locale
