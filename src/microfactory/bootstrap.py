@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from microfactory.services.audit import AuditLog
     from microfactory.services.auth import AuthService
     from microfactory.services.closed_loop import LoopPorts
+    from microfactory.services.documents import DocumentService
     from microfactory.services.planning import PlanningService, PlanningSettings, PlanVersion
     from microfactory.services.purchasing import StockAvailability
     from microfactory.services.quoting import QuoteService
@@ -79,6 +80,13 @@ class Container:
         from microfactory.store.maintenance_tables import SqlModelRegistry
 
         return SqlModelRegistry(self.engine)
+
+    def documents(self) -> DocumentService:
+        """Travellers, part labels, certificates of conformance and packing slips (PDF)."""
+        from microfactory.connect.pdf import PdfRenderer
+        from microfactory.services.documents import DocumentService
+
+        return DocumentService(self.uow, self.quality_store(), PdfRenderer())
 
     def auth(self, clock: Clock | None = None) -> AuthService:
         """Users and tokens (the CLI's `users` commands; the web app wires its own)."""

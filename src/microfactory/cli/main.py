@@ -37,6 +37,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.printfarm",
     "microfactory.cli.materials",
     "microfactory.cli.network",
+    "microfactory.cli.documents",
 ]
 
 

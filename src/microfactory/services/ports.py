@@ -26,6 +26,7 @@ from microfactory.orders import (
     WorkOrderOperation,
     WorkStatus,
 )
+from microfactory.orders.documents import Document
 from microfactory.orders.materials import MaterialLot
 from microfactory.orders.progress import ProgressSnapshot
 from microfactory.orders.stock import (
@@ -938,3 +939,9 @@ class ModelStore(Protocol):
         ...
 
     def data(self, sha256: str) -> bytes: ...
+
+
+class DocumentRenderer(Protocol):
+    """Prints a shop document (traveller, labels, certificate, packing slip) as PDF bytes."""
+
+    def render(self, document: Document) -> bytes: ...
