@@ -153,6 +153,7 @@ def build_context(
         network_hub=SqlHubStore(engine),
         network_link=_network_link(container.settings.nats_url),
     )
+    ctx.documents = container.documents()
     ctx.body_limits["/api/v1/network/quote"] = quote_routes.upload_limit(quotes)
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx
@@ -166,6 +167,7 @@ def build_app(
     auth_clock: Clock | None = None,
 ) -> FastAPI:
     from microfactory.api.routes import materials, network, quality, shopfloor
+    from microfactory.web.documents_pages import router as documents_pages_router
     from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
@@ -183,6 +185,7 @@ def build_app(
             ("", pages_router),
             ("", materials_pages_router),
             ("", network_page_router),
+            ("", documents_pages_router),
         ],
     )
     app.state.html_error = html_error

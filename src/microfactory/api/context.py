@@ -15,6 +15,7 @@ from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, TtlCache
 from microfactory.services.dashboard_views import MachineViews
+from microfactory.services.documents import DocumentService
 from microfactory.services.network import NetworkHub
 from microfactory.services.planning import PlanningService
 from microfactory.services.ports import QualityStore, UnitOfWorkFactory
@@ -54,3 +55,5 @@ class ApiContext:
     """The hub's fleet view and routes (`microfactory serve --db HUB_URL`)."""
     network_link: Callable[[], Any] | None = None
     """Makes a NATS link to the hub's cluster for network quotes (MICROFACTORY_NATS_URL)."""
+    documents: DocumentService | None = None
+    """Travellers, labels, certificates and packing slips (PDF and print pages)."""
