@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from microfactory.services.auth import AuthService
     from microfactory.services.closed_loop import LoopPorts
     from microfactory.services.documents import DocumentService
+    from microfactory.services.exports import ExportService
     from microfactory.services.planning import PlanningService, PlanningSettings, PlanVersion
     from microfactory.services.purchasing import StockAvailability
     from microfactory.services.quoting import QuoteService
@@ -87,6 +88,14 @@ class Container:
         from microfactory.services.documents import DocumentService
 
         return DocumentService(self.uow, self.quality_store(), PdfRenderer())
+
+    def exports(self, clock: Clock | None = None) -> ExportService:
+        """CSV and Excel exports of orders, the plan, OEE, SPC data and stock."""
+        from microfactory.services.exports import ExportService
+
+        return ExportService(
+            self.uow, self.quality_store(), self.telemetry(), clock or self.shop_clock()
+        )
 
     def auth(self, clock: Clock | None = None) -> AuthService:
         """Users and tokens (the CLI's `users` commands; the web app wires its own)."""

@@ -70,3 +70,28 @@ def test_an_unknown_document_or_key_is_an_error_page(client: Client) -> None:
 def test_documents_need_a_session(env: Env) -> None:
     r = env.client().get("/documents/traveller/SO-1-1.pdf")
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+@pytest.mark.parametrize(
+    ("page", "kind"),
+    [
+        ("/orders", "orders"),
+        ("/schedule", "plans"),
+        ("/maintenance", "oee"),
+        ("/quality", "spc"),
+        ("/materials", "stock"),
+    ],
+)
+def test_pages_link_their_exports(client: Client, page: str, kind: str) -> None:
+    text = client.get(page).text
+    assert f'href="/export/{kind}.csv"' in text and f'href="/export/{kind}.xlsx"' in text
+
+
+def test_the_export_links_download_the_files(client: Client) -> None:
+    r = client.get("/export/orders.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    assert r.text.splitlines()[1].startswith("SO-1,acme,")
+    r = client.get("/export/spc.xlsx")
+    assert r.status_code == 200 and r.content[:2] == b"PK"  # a zip: the xlsx container
+    assert client.get("/export/secrets.csv").status_code == 422

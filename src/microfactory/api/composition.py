@@ -154,6 +154,7 @@ def build_context(
         network_link=_network_link(container.settings.nats_url),
     )
     ctx.documents = container.documents()
+    ctx.exports = container.exports(clock)
     ctx.body_limits["/api/v1/network/quote"] = quote_routes.upload_limit(quotes)
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx
@@ -168,6 +169,7 @@ def build_app(
 ) -> FastAPI:
     from microfactory.api.routes import materials, network, quality, shopfloor
     from microfactory.web.documents_pages import router as documents_pages_router
+    from microfactory.web.exports_pages import router as exports_pages_router
     from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
@@ -186,6 +188,7 @@ def build_app(
             ("", materials_pages_router),
             ("", network_page_router),
             ("", documents_pages_router),
+            ("", exports_pages_router),
         ],
     )
     app.state.html_error = html_error

@@ -16,6 +16,7 @@ from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, TtlCache
 from microfactory.services.dashboard_views import MachineViews
 from microfactory.services.documents import DocumentService
+from microfactory.services.exports import ExportService
 from microfactory.services.network import NetworkHub
 from microfactory.services.planning import PlanningService
 from microfactory.services.ports import QualityStore, UnitOfWorkFactory
@@ -57,3 +58,5 @@ class ApiContext:
     """Makes a NATS link to the hub's cluster for network quotes (MICROFACTORY_NATS_URL)."""
     documents: DocumentService | None = None
     """Travellers, labels, certificates and packing slips (PDF and print pages)."""
+    exports: ExportService | None = None
+    """CSV / Excel downloads of orders, the plan, OEE, SPC data and stock."""

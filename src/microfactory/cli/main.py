@@ -38,6 +38,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.materials",
     "microfactory.cli.network",
     "microfactory.cli.documents",
+    "microfactory.cli.exports",
 ]
 
 
