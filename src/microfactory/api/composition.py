@@ -155,6 +155,7 @@ def build_context(
     )
     ctx.documents = container.documents()
     ctx.exports = container.exports(clock)
+    ctx.notifications = container.notifications(clock)
     ctx.body_limits["/api/v1/network/quote"] = quote_routes.upload_limit(quotes)
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx
@@ -172,6 +173,7 @@ def build_app(
     from microfactory.web.exports_pages import router as exports_pages_router
     from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.network_page import router as network_page_router
+    from microfactory.web.notifications_page import router as notifications_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
 
@@ -189,6 +191,7 @@ def build_app(
             ("", network_page_router),
             ("", documents_pages_router),
             ("", exports_pages_router),
+            ("", notifications_page_router),
         ],
     )
     app.state.html_error = html_error

@@ -18,6 +18,7 @@ from microfactory.services.dashboard_views import MachineViews
 from microfactory.services.documents import DocumentService
 from microfactory.services.exports import ExportService
 from microfactory.services.network import NetworkHub
+from microfactory.services.notifications import NotificationService
 from microfactory.services.planning import PlanningService
 from microfactory.services.ports import QualityStore, UnitOfWorkFactory
 from microfactory.services.quoting import QuoteService
@@ -60,3 +61,5 @@ class ApiContext:
     """Travellers, labels, certificates and packing slips (PDF and print pages)."""
     exports: ExportService | None = None
     """CSV / Excel downloads of orders, the plan, OEE, SPC data and stock."""
+    notifications: NotificationService | None = None
+    """E-mail notifications: users' settings (delivery runs outside requests)."""

@@ -39,6 +39,7 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.network",
     "microfactory.cli.documents",
     "microfactory.cli.exports",
+    "microfactory.cli.notify",
 ]
 
 
