@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from anyio.from_thread import start_blocking_portal
 
+from api.support import FAST_HASHER, PASSWORD, Client, Env
+from microfactory.access import Role
+from microfactory.api.composition import build_app
 from microfactory.bootstrap import DEMO_FACTORY, Container, bootstrap
 from microfactory.core.clock import FixedClock
 from microfactory.orders import Factory, OrderLine
@@ -109,3 +114,21 @@ def shop(db_url: str) -> Iterator[Shop]:
 
 def machine_for(factory: Factory, capability: str) -> str:
     return next(m.id for m in factory.machines if capability in m.capabilities)
+
+
+@pytest.fixture
+def env(shop: Shop) -> Iterator[Env]:
+    """The dashboard app over the shop, a day after T0, with a viewer user."""
+    clock = FixedClock(T0 + timedelta(days=1))
+    app = build_app(shop.container, clock, FAST_HASHER, auth_clock=clock)
+    app.state.ctx.auth.add_user("viewer", PASSWORD, Role.VIEWER)
+    with ExitStack() as stack, start_blocking_portal() as portal:
+        yield Env(app, shop.container, clock, {}, stack, portal)
+        stack.close()
+
+
+@pytest.fixture
+def client(env: Env) -> Client:
+    """A viewer signed in to the dashboard over the shop."""
+    c, _ = env.login(Role.VIEWER)
+    return c

@@ -4,36 +4,10 @@ without a session both send the browser to the login page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack
-from datetime import timedelta
-
 import pytest
-from anyio.from_thread import start_blocking_portal
 
-from api.support import FAST_HASHER, PASSWORD, Client, Env
-from microfactory.access import Role
-from microfactory.api.composition import build_app
-from microfactory.core.clock import FixedClock
-
-from .conftest import T0, Shop
+from api.support import Client, Env
 from .test_documents import text_of
-
-
-@pytest.fixture
-def env(shop: Shop) -> Iterator[Env]:
-    clock = FixedClock(T0 + timedelta(days=1))
-    app = build_app(shop.container, clock, FAST_HASHER, auth_clock=clock)
-    app.state.ctx.auth.add_user("viewer", PASSWORD, Role.VIEWER)
-    with ExitStack() as stack, start_blocking_portal() as portal:
-        yield Env(app, shop.container, clock, {}, stack, portal)
-        stack.close()
-
-
-@pytest.fixture
-def client(env: Env) -> Client:
-    c, _ = env.login(Role.VIEWER)
-    return c
 
 
 def test_the_order_page_links_every_document(client: Client) -> None:

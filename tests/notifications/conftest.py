@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from documents.conftest import T0, Shop, shop
+from documents.conftest import T0, Shop, client, env, shop
 
 
 def free_port() -> int:
@@ -64,4 +64,4 @@ def smtp_server() -> Iterator[SmtpServer]:
         server.stop()
 
 
-__all__ = ["T0", "Inbox", "Shop", "SmtpServer", "free_port", "shop"]
+__all__ = ["T0", "Inbox", "Shop", "SmtpServer", "client", "env", "free_port", "shop"]
