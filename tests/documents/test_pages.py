@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from api.support import Client, Env
+
 from .test_documents import text_of
 
 
