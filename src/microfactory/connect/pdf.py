@@ -20,6 +20,7 @@ FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/de
 QUIET_MODULES = 10
 MODULE_MM = 0.33
 BAR_HEIGHT_MM = 12.0
+HEADER_CODE_MM = 120.0
 LABEL_COLUMNS, LABEL_ROWS = 3, 8
 
 
@@ -112,15 +113,18 @@ def _page(pdf: _Pdf, document: Document) -> None:
     pdf.cell(0, 8, pdf.text_of(document.title), new_x="LMARGIN", new_y="NEXT")
     top = pdf.get_y() + 1
     if document.barcode is not None:
-        width = (len(document.barcode.modules) + 2 * QUIET_MODULES) * MODULE_MM
+        # under the title, at most HEADER_CODE_MM wide (long ids get narrower modules)
+        modules = len(document.barcode.modules) + 2 * QUIET_MODULES
+        module = min(MODULE_MM, HEADER_CODE_MM / modules)
         draw_barcode(
             pdf,
             document.barcode,
-            pdf.w - pdf.r_margin - width,
-            12,
-            module=MODULE_MM,
+            pdf.l_margin - QUIET_MODULES * module,
+            top,
+            module=module,
             height=BAR_HEIGHT_MM,
         )
+        top += BAR_HEIGHT_MM + 6
     pdf.set_xy(pdf.l_margin, top)
     half = (pdf.w - pdf.l_margin - pdf.r_margin) / 2
     for n, (label, value) in enumerate(document.fields):
