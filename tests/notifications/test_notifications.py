@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from api.support import Env
 from microfactory.access import Role
 from microfactory.bootstrap import DEMO_FACTORY, bootstrap
 from microfactory.connect.smtp import SmtpConfig, SmtpSender
@@ -187,3 +188,23 @@ def test_the_reactor_queues_notices_as_work_finishes(
         ]
     finally:
         container.close()
+
+
+def test_a_customer_hears_of_the_quote_made_for_them(
+    shop: Shop, env: Env, smtp_server: SmtpServer
+) -> None:
+    from api.test_quotes import cube_stl, upload
+
+    env.ctx.auth.add_user("planner", "correct horse battery", Role.PLANNER)
+    token, _ = env.ctx.auth.issue_token("planner", "quotes")
+    notify = service(shop, smtp_server.port)
+    notify.collect()  # the orders' notices first
+    r = upload(env.client(token), cube_stl(), customer="volt")
+    assert r.status_code in (200, 201), r.text
+    quote_id = r.json()["quote_id"]
+    assert notify.collect() == 1
+    notify.deliver()
+    mail = next(m for m in smtp_server.inbox.messages if m["Subject"] == f"Your quote {quote_id}")
+    assert mail["To"] == "parts@volt.example"
+    body = mail.get_content()
+    assert "pla-black" in body and " CET" in body  # material; dates in local time
