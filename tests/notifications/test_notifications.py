@@ -71,6 +71,10 @@ def test_switching_notifications_on_does_not_mail_the_history(
 ) -> None:
     notify = service(shop, smtp_server.port, on_since=False)
     assert notify.collect() == 0  # everything happened before the first collect
+    (skipped,) = notify.store.outbox()  # SO-1's shipment: kept once, never sent
+    assert skipped["status"] == "skipped" and skipped["key"] == "order-shipped:SO-1"
+    assert notify.collect() == 0 and notify.deliver().sent == 0
+    assert smtp_server.inbox.messages == []
 
 
 def test_a_down_smtp_server_loses_nothing(shop: Shop) -> None:

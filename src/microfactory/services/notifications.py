@@ -147,18 +147,21 @@ class NotificationService:
     # -- collect: state → outbox --------------------------------------------------------------
 
     def collect(self, now: datetime | None = None) -> int:
-        """Queue the notices not queued yet; returns how many were queued."""
+        """Queue the notices not queued yet; returns how many were queued to be sent."""
         now = now or self.clock.now()
         since = self.store.mark(START_MARK, now)
         with self.uow() as tx:
             factory = current_factory(tx)
-            orders = tx.orders.find(limit=1_000_000)
+            emailed = {c.id for c in factory.customers if c.email}
+            orders = [o for o in tx.orders.find(limit=1_000_000) if o.customer in emailed]
+            done = [o.id for o in orders if o.status == OrderStatus.DONE]
+            # each finished order's timeline is read once: then its key is in the outbox
+            # (sent, pending, or skipped when it finished before notifications were on)
+            told = self.store.known_keys([f"order-shipped:{o}" for o in done])
             done_at = {
-                o.id: max(
-                    (at for st, at, _ in tx.orders.timeline(o.id) if st == "done"), default=None
-                )
-                for o in orders
-                if o.status == OrderStatus.DONE
+                o: max((at for st, at, _ in tx.orders.timeline(o) if st == "done"), default=None)
+                for o in done
+                if f"order-shipped:{o}" not in told
             }
         notices = self._order_notices(factory, orders, done_at, since, now)
         notices += self._quote_notices(factory, since)
@@ -168,8 +171,11 @@ class NotificationService:
         known = self.store.known_keys([n["key"] for n in notices])
         fresh = [n for n in notices if n["key"] not in known]
         for n in fresh:
-            n.update(status="pending", created=now, attempts=0, next_attempt=now, last_error="")
-        return self.store.enqueue(fresh)
+            n.setdefault("status", "pending")
+            n.setdefault("last_error", "")
+            n.update(created=now, attempts=0, next_attempt=now)
+        self.store.enqueue([n for n in fresh if n["status"] == "skipped"])
+        return self.store.enqueue([n for n in fresh if n["status"] == "pending"])
 
     def _order_notices(
         self,
@@ -200,7 +206,8 @@ class NotificationService:
                     )
                 )
             finished = done_at.get(o.id)
-            if o.status == OrderStatus.DONE and finished is not None and finished >= since:
+            if o.id in done_at:
+                skip = finished is None or finished < since
                 out.append(
                     _notice(
                         f"order-shipped:{o.id}",
@@ -209,6 +216,7 @@ class NotificationService:
                         f"Order {o.id} shipped",
                         f"Dear {name},\n\nyour order {o.id} ({parts}) is complete and "
                         f"shipped on {local_text(finished, tz)}.\n\n{site}",
+                        skipped="finished before notifications were switched on" if skip else "",
                     )
                 )
             open_ = o.status not in (OrderStatus.DONE, OrderStatus.CANCELLED, OrderStatus.QUOTED)
@@ -334,5 +342,11 @@ class NotificationService:
         return after
 
 
-def _notice(key: str, kind: str, recipient: str, subject: str, body: str) -> dict[str, Any]:
-    return {"key": key, "kind": kind, "recipient": recipient, "subject": subject, "body": body}
+def _notice(
+    key: str, kind: str, recipient: str, subject: str, body: str, *, skipped: str = ""
+) -> dict[str, Any]:
+    """An outbox row; `skipped` (the reason) keeps the key without sending."""
+    row = {"key": key, "kind": kind, "recipient": recipient, "subject": subject, "body": body}
+    if skipped:
+        row.update(status="skipped", last_error=skipped)
+    return row
