@@ -69,7 +69,7 @@ def run_cmd(
 
 
 def outbox_cmd(
-    status: Annotated[str | None, typer.Option(help="pending or sent")] = None,
+    status: Annotated[str | None, typer.Option(help="pending, sent or skipped")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 50,
     db: DbOpt = None,
     as_json: JsonOpt = False,
