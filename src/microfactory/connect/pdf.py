@@ -134,8 +134,7 @@ def _page(pdf: _Pdf, document: Document) -> None:
         pdf.set_x(x)
         pdf.set_font(pdf.family, "B", 9)
         pdf.cell(26, 5, pdf.text_of(label))
-        pdf.set_font(pdf.family, "", 9)
-        pdf.cell(half - 27, 5, pdf.text_of(value)[:60])
+        _fit_cell(pdf, pdf.text_of(value), half - 28, 9)
     pdf.ln(8)
     for section in document.sections:
         _section(pdf, section)
@@ -157,6 +156,7 @@ def _section(pdf: _Pdf, section: Section) -> None:
     if table is not None and table.rows:
         pdf.set_font(pdf.family, "", 8)
         with pdf.table(
+            col_widths=_column_widths(table.columns, table.rows),
             headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
             line_height=4.5,
             padding=0.8,
@@ -170,6 +170,29 @@ def _section(pdf: _Pdf, section: Section) -> None:
         if codes:
             _barcode_grid(pdf, codes)
     pdf.ln(3)
+
+
+def _fit_cell(pdf: _Pdf, text: str, width: float, size: float) -> None:
+    """One line of `width` mm: the font shrinks (to 6 pt) before the text is cut with '…'."""
+    while size > 6:
+        pdf.set_font(pdf.family, "", size)
+        if pdf.get_string_width(text) <= width:
+            break
+        size -= 0.5
+    pdf.set_font(pdf.family, "", size)
+    while len(text) > 1 and pdf.get_string_width(text) > width:
+        text = text[:-2] + "…" if pdf.unicode else text[:-4] + "..."
+    pdf.cell(width, 5, text)
+    pdf.set_font(pdf.family, "", 9)
+
+
+def _column_widths(columns: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> tuple[int, ...]:
+    """Relative widths from the longest text of each column (a heading counts too), kept
+    between 4 and 30 characters, so short numbers do not take the room of long ids."""
+    return tuple(
+        min(30, max(4, len(name) + 1, *(len(r[i]) + 1 for r in rows if i < len(r))))
+        for i, name in enumerate(columns)
+    )
 
 
 def _barcode_grid(pdf: _Pdf, codes: list[Barcode]) -> None:
