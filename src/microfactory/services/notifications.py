@@ -320,7 +320,8 @@ class NotificationService:
         return Delivery(sent, failed, pending)
 
     def listener(self) -> Callable[[Any], None]:
-        """A reactor listener: after a batch that finished work or raised alerts, collect
+        """A reactor listener: after a batch that finished work, raised alerts, changed holds
+        or machine downtimes or planned maintenance, collect
         (queue) the notices it made due. Never raises into the reactor: a failure is logged
         and the next batch or the delivery loop collects again."""
 
@@ -331,6 +332,8 @@ class NotificationService:
                 or getattr(applied, "stock_alerts", None)
                 or getattr(applied, "rejections", None)
                 or getattr(applied, "holds_changed", False)
+                or getattr(applied, "maintenance_windows", None)
+                or getattr(applied, "downtimes_changed", False)
             )
             if not busy:
                 return
