@@ -321,9 +321,9 @@ class NotificationService:
 
     def listener(self) -> Callable[[Any], None]:
         """A reactor listener: after a batch that finished work, raised alerts, changed holds
-        or machine downtimes or planned maintenance, collect
-        (queue) the notices it made due. Never raises into the reactor: a failure is logged
-        and the next batch or the delivery loop collects again."""
+        or downtimes or planned maintenance, collect (queue) the notices it made due. Never
+        raises into the reactor: a failure is logged and the next batch or the delivery loop
+        collects again."""
 
         def after(applied: Any) -> None:
             busy = (
