@@ -18,7 +18,7 @@ from typing import Any
 import barcode
 
 from microfactory.core.errors import Conflict, NotFound, ValidationError
-from microfactory.core.timeutil import local_text
+from microfactory.core.timeutil import local_text, parse_rfc3339
 from microfactory.orders import Factory, Order, WorkOrder, WorkStatus
 from microfactory.orders.documents import (
     Barcode,
@@ -463,7 +463,5 @@ def _when(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value
     if isinstance(value, str):
-        from microfactory.core.timeutil import parse_rfc3339
-
         return parse_rfc3339(value)
     return None
