@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from microfactory.services.audit import AuditLog
     from microfactory.services.auth import AuthService
     from microfactory.services.closed_loop import LoopPorts
+    from microfactory.services.documents import DocumentService
+    from microfactory.services.exports import ExportService
+    from microfactory.services.notifications import NotificationService
     from microfactory.services.planning import PlanningService, PlanningSettings, PlanVersion
     from microfactory.services.purchasing import StockAvailability
     from microfactory.services.quoting import QuoteService
@@ -79,6 +82,71 @@ class Container:
         from microfactory.store.maintenance_tables import SqlModelRegistry
 
         return SqlModelRegistry(self.engine)
+
+    def documents(self) -> DocumentService:
+        """Travellers, part labels, certificates of conformance and packing slips (PDF)."""
+        from microfactory.connect.pdf import PdfRenderer
+        from microfactory.services.documents import DocumentService
+
+        return DocumentService(self.uow, self.quality_store(), PdfRenderer())
+
+    def exports(self, clock: Clock | None = None) -> ExportService:
+        """CSV and Excel exports of orders, the plan, OEE, SPC data and stock."""
+        from microfactory.services.exports import ExportService
+
+        return ExportService(
+            self.uow, self.quality_store(), self.telemetry(), clock or self.shop_clock()
+        )
+
+    def notifications(self, clock: Clock | None = None) -> NotificationService:
+        """E-mail notifications: the outbox, users' settings, SMTP delivery (when
+        MICROFACTORY_SMTP_HOST is set) and the alerts they escalate."""
+        from microfactory.connect.smtp import SmtpConfig, SmtpSender
+        from microfactory.services.alerts import (
+            AlertService,
+            maintenance_alert_source,
+            quality_alert_source,
+            rejection_alert_source,
+            stock_alert_source,
+        )
+        from microfactory.services.notifications import NotificationService
+        from microfactory.store.auth_sql import SqlAlertAckStore
+        from microfactory.store.dashboard_sql import SqlDashboardQueries
+        from microfactory.store.notification_tables import SqlNotificationStore
+
+        s = self.settings
+        clock = clock or self.shop_clock()
+        sender = None
+        if s.smtp_host:
+            sender = SmtpSender(
+                SmtpConfig(
+                    s.smtp_host,
+                    s.smtp_port,
+                    s.smtp_from,
+                    s.smtp_starttls,
+                    s.smtp_username,
+                    s.smtp_password_env,
+                )
+            )
+        queries = SqlDashboardQueries(self.engine)
+        alerts = AlertService(
+            SqlAlertAckStore(self.engine),
+            clock,
+            [
+                quality_alert_source(self.quality_store()),
+                maintenance_alert_source(queries.maintenance_orders),
+                rejection_alert_source(self.uow),
+                stock_alert_source(self.uow),
+            ],
+        )
+        return NotificationService(
+            self.uow,
+            SqlNotificationStore(self.engine),
+            clock,
+            sender=sender,
+            alerts=lambda: alerts.alerts(open_only=True, limit=1000),
+            users=self.auth().list_users,
+        )
 
     def auth(self, clock: Clock | None = None) -> AuthService:
         """Users and tokens (the CLI's `users` commands; the web app wires its own)."""
@@ -198,6 +266,8 @@ class Container:
         if predictor is not None:
             assert isinstance(predictor, FailurePredictor)
             handlers.append(PredictiveHandler(factory, predictor, every_hours=predict_hours))
+        if self.settings.smtp_host:  # notices follow the event path (queued, not sent here)
+            listeners = [*listeners, self.notifications().listener()]
         return Reactor(self.uow, handlers, settings, listeners)
 
     def stations(self, factory: Factory, clock: Clock | None = None) -> StationService:

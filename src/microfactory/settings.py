@@ -47,3 +47,14 @@ class Settings(BaseSettings):
         default=None,
         description="the hub's NATS cluster (network quotes from the API), nats://[USER:PASS@]HOST:PORT[,...]",
     )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail notifications (none: no e-mail)"
+    )
+    smtp_port: int = 25
+    smtp_from: str = "microfactory@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password_env: str = Field(
+        default="MICROFACTORY_SMTP_PASSWORD",
+        description="the environment variable holding the SMTP password (never stored)",
+    )

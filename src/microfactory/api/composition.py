@@ -161,6 +161,9 @@ def build_context(
     )
     if factory is not None and ctx.stations is not None:
         ctx.printers, ctx.maintenance_work = shop_desks(container, factory, ctx.stations)
+    ctx.documents = container.documents()
+    ctx.exports = container.exports(clock)
+    ctx.notifications = container.notifications(clock)
     ctx.body_limits["/api/v1/network/quote"] = quote_routes.upload_limit(quotes)
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
     return ctx
@@ -191,8 +194,11 @@ def build_app(
 ) -> FastAPI:
     from microfactory.api.routes import materials, network, quality, shopfloor
     from microfactory.api.routes import stations as station_routes
+    from microfactory.web.documents_pages import router as documents_pages_router
+    from microfactory.web.exports_pages import router as exports_pages_router
     from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.network_page import router as network_page_router
+    from microfactory.web.notifications_page import router as notifications_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
     from microfactory.web.station_pages import router as station_pages_router
@@ -211,6 +217,9 @@ def build_app(
             ("", materials_pages_router),
             ("", network_page_router),
             ("", station_pages_router),
+            ("", documents_pages_router),
+            ("", exports_pages_router),
+            ("", notifications_page_router),
         ],
     )
     app.state.html_error = html_error

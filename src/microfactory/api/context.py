@@ -16,7 +16,10 @@ from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, TtlCache
 from microfactory.services.dashboard_views import MachineViews
 from microfactory.services.maintenance_work import MaintenanceWork
+from microfactory.services.documents import DocumentService
+from microfactory.services.exports import ExportService
 from microfactory.services.network import NetworkHub
+from microfactory.services.notifications import NotificationService
 from microfactory.services.planning import PlanningService
 from microfactory.services.ports import QualityStore, UnitOfWorkFactory
 from microfactory.services.printfarm_desk import PrinterDesk
@@ -60,3 +63,9 @@ class ApiContext:
     """The print farm's printers (plate, spool, live status); None without a factory."""
     maintenance_work: MaintenanceWork | None = None
     """Start and close maintenance work orders at the machine; None without a factory."""
+    documents: DocumentService | None = None
+    """Travellers, labels, certificates and packing slips (PDF and print pages)."""
+    exports: ExportService | None = None
+    """CSV / Excel downloads of orders, the plan, OEE, SPC data and stock."""
+    notifications: NotificationService | None = None
+    """E-mail notifications: users' settings (delivery runs outside requests)."""

@@ -37,6 +37,9 @@ COMMAND_MODULES: list[str] = [
     "microfactory.cli.printfarm",
     "microfactory.cli.materials",
     "microfactory.cli.network",
+    "microfactory.cli.documents",
+    "microfactory.cli.exports",
+    "microfactory.cli.notify",
 ]
 
 

@@ -26,6 +26,7 @@ from microfactory.orders import (
     WorkOrderOperation,
     WorkStatus,
 )
+from microfactory.orders.documents import Document
 from microfactory.orders.materials import MaterialLot
 from microfactory.orders.progress import ProgressSnapshot
 from microfactory.orders.stock import (
@@ -938,3 +939,46 @@ class ModelStore(Protocol):
         ...
 
     def data(self, sha256: str) -> bytes: ...
+
+
+class DocumentRenderer(Protocol):
+    """Prints a shop document (traveller, labels, certificate, packing slip) as PDF bytes."""
+
+    def render(self, document: Document) -> bytes: ...
+
+
+class MailSender(Protocol):
+    """Sends one e-mail (`connect/smtp.py`); raises ConnectorError when it cannot."""
+
+    def send(self, recipient: str, subject: str, body: str) -> None: ...
+
+
+class NotificationStore(Protocol):
+    """The e-mail outbox, users' notification settings and marks (`store/notification_tables`).
+    Outbox rows are dicts with the columns of `NotificationOutboxRow`."""
+
+    def known_keys(self, keys: Sequence[str]) -> set[str]: ...
+
+    def enqueue(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Adds the rows whose key is new; returns how many were added."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[dict[str, Any]]: ...
+
+    def mark_sent(self, row_id: int, at: datetime) -> None: ...
+
+    def mark_failed(self, row_id: int, error: str, retry_at: datetime) -> None: ...
+
+    def outbox(self, *, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]: ...
+
+    def prefs(self) -> list[dict[str, Any]]: ...
+
+    def save_prefs(
+        self, username: str, email: str, kinds: Sequence[str], min_severity: str
+    ) -> None: ...
+
+    def mark(self, name: str, at: datetime) -> datetime:
+        """The mark `name`, set to `at` the first time."""
+        ...
+
+    def recent_quotes(self, since: datetime) -> list[dict[str, Any]]: ...
