@@ -170,6 +170,9 @@ def build_app(
     from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
+    from microfactory.web.quote_pages import UPLOAD_PAGE_PATH
+    from microfactory.web.quote_pages import router as quote_pages_router
+    from microfactory.web.staff_pages import router as staff_pages_router
 
     ctx = build_context(container, clock, hasher, auth_clock=auth_clock)
     app = create_app(
@@ -180,11 +183,14 @@ def build_app(
             ("/api/v1", materials.router),
             ("/api/v1", quote_routes.router),
             ("/api/v1", network.router),
+            ("", staff_pages_router),  # before pages: `/orders/new` ahead of `/orders/{id}`
             ("", pages_router),
             ("", materials_pages_router),
             ("", network_page_router),
+            ("", quote_pages_router),
         ],
     )
+    ctx.body_limits[UPLOAD_PAGE_PATH] = quote_routes.upload_limit(ctx.quotes)
     app.state.html_error = html_error
     app.add_exception_handler(LoginRequired, login_required_handler)
     return app

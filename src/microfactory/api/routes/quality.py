@@ -143,7 +143,7 @@ class ReleaseIn(BaseModel):
 
 class DispositionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    disposition: Annotated[str, Field(pattern="^(scrap|rework|use-as-is)$")]
+    disposition: Annotated[str, Field(pattern="^(scrap|rework|use-as-is|return)$")]
     note: Annotated[str, Field(max_length=500)] = ""
 
 
@@ -177,7 +177,7 @@ def release_hold(
     "/quality/ncrs/{ncr_id}/disposition",
     response_model=NcrPublic,
     tags=["quality"],
-    summary="Disposition a nonconformance: scrap, rework or use-as-is",
+    summary="Disposition a nonconformance: scrap, rework, use-as-is or return",
 )
 def disposition(
     ncr_id: str,
