@@ -16,6 +16,8 @@ from microfactory.services.quality import ReplanRequester
 
 CLOSED = (OrderStatus.DONE, OrderStatus.CANCELLED)
 OPEN_WORK = (WorkStatus.PLANNED, WorkStatus.RELEASED, WorkStatus.HELD)
+"""Work that a cancellation cancels (running work finishes or is aborted on the floor)."""
+FINISHED_WORK = (WorkStatus.DONE, WorkStatus.CANCELLED, WorkStatus.ABORTED)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def revise_order(
         note = f"revised by {by}: " + "; ".join(changed)
         revised = tx.orders.revise(new, now, note)
         for wo in tx.work_orders.find(order=order_id):
-            if wo.status in OPEN_WORK:
+            if wo.status not in FINISHED_WORK:  # running work takes the new terms too
                 tx.work_orders.set_terms(wo.id, revised.due, revised.weight)
         tx.commit()
     planning.request(now, "order_changed", f"{order_id}: " + "; ".join(changed))

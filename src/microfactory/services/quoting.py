@@ -348,7 +348,12 @@ class QuoteService:
         status = row["status"]
         if status in RESERVING and row["expires_at"] <= now:
             status = "expired"
-        return {**row["payload"], "status": status, "order_id": row["order_id"]}
+        return {
+            **row["payload"],
+            "status": status,
+            "order_id": row["order_id"],
+            "customer": row["customer"],
+        }
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         """The newest quotes first (id, state, customer, model, price, date), a quote past

@@ -152,7 +152,11 @@ def quote_view(ctx: ApiContext, quote_id: str) -> dict[str, Any]:
     """The stored quote with its times parsed for the page's local-time filters."""
     q = quotes(ctx).get(quote_id)
     times = ("promised_date", "quoted_at", "expires_at", "earliest_completion")
-    parsed = {k: parse_rfc3339(q[k]) for k in times if q.get(k)}
+    parsed: dict[str, Any] = {k: parse_rfc3339(q[k]) for k in times if q.get(k)}
+    parsed["reservations"] = [
+        {**r, "start": parse_rfc3339(r["start"]), "end": parse_rfc3339(r["end"])}
+        for r in q.get("reservations", [])
+    ]
     return {**q, **parsed, "id": quote_id}
 
 
