@@ -11,7 +11,10 @@ import pytest
 from microfactory.core.errors import Conflict, ValidationError
 from microfactory.services.quoting import QuoteService
 
-from .test_quote_service import CUBE, shop  # noqa: F401  (the fixture)
+from . import test_quote_service
+from .test_quote_service import CUBE
+
+shop_fixture = test_quote_service.shop  # the demo shop with a plan (registered as `shop`)
 
 
 def test_a_chosen_product_is_what_the_accepted_order_becomes(shop) -> None:  # type: ignore[no-untyped-def]
