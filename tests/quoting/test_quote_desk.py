@@ -8,17 +8,37 @@ from datetime import timedelta
 
 import pytest
 
+from microfactory.bootstrap import DEMO_FACTORY
+from microfactory.core.clock import FixedClock
 from microfactory.core.errors import Conflict, ValidationError
-from microfactory.services.quoting import QuoteService
+from microfactory.services.factory import init_factory
+from microfactory.services.planning import PlanningService, PlanningSettings
+from microfactory.services.quoting import HeldQuotes, QuoteService, QuotingSettings
+from microfactory.store.memory import MemoryUnitOfWorkFactory
+from microfactory.store.quoting_tables import MemoryQuoteStore
 
-from . import test_quote_service
-from .test_quote_service import CUBE
-
-shop_fixture = test_quote_service.shop  # the demo shop with a plan (registered as `shop`)
+from .test_quote_service import CUBE, START
 
 
-def test_a_chosen_product_is_what_the_accepted_order_becomes(shop) -> None:  # type: ignore[no-untyped-def]
-    service, _, _ = shop
+@pytest.fixture()
+def desk() -> tuple[QuoteService, FixedClock, PlanningService]:
+    """The demo factory with a first plan and quotes held for 24 h (in-memory stores)."""
+    uow = MemoryUnitOfWorkFactory()
+    init_factory(uow, DEMO_FACTORY)
+    clock = FixedClock(START)
+    quotes = MemoryQuoteStore()
+    planning = PlanningService(
+        uow, clock, PlanningSettings(time_limit=2.0, workers=1), holds=HeldQuotes(quotes)
+    )
+    planning.plan("initial")
+    service = QuoteService(
+        uow, quotes, clock, plans=planning, settings=QuotingSettings(hold_hours=24)
+    )
+    return service, clock, planning
+
+
+def test_a_chosen_product_is_what_the_accepted_order_becomes(desk) -> None:  # type: ignore[no-untyped-def]
+    service, _, _ = desk
     q = service.quote_upload(
         CUBE, "cube.stl", material="pla-black", quantity=2, units="mm", product="sensor-kit"
     )
@@ -38,12 +58,12 @@ def test_a_chosen_product_is_what_the_accepted_order_becomes(shop) -> None:  # t
     ],
 )
 def test_a_product_that_cannot_carry_the_quote_is_refused_before_anything_is_held(
-    shop,  # type: ignore[no-untyped-def]
+    desk,  # type: ignore[no-untyped-def]
     material: str,
     product: str,
     reason: str,
 ) -> None:
-    service: QuoteService = shop[0]
+    service: QuoteService = desk[0]
     with pytest.raises(ValidationError, match=reason):
         service.quote_upload(
             CUBE, "cube.stl", material=material, quantity=1, units="mm", product=product
@@ -51,8 +71,8 @@ def test_a_product_that_cannot_carry_the_quote_is_refused_before_anything_is_hel
     assert service.recent() == []
 
 
-def test_a_sent_quote_keeps_its_reservation_and_can_be_accepted(shop) -> None:  # type: ignore[no-untyped-def]
-    service, clock, _ = shop
+def test_a_sent_quote_keeps_its_reservation_and_can_be_accepted(desk) -> None:  # type: ignore[no-untyped-def]
+    service, clock, _ = desk
     q = service.quote_upload(
         CUBE, "cube.stl", material="pla-black", quantity=2, units="mm", customer="acme"
     )
@@ -68,8 +88,8 @@ def test_a_sent_quote_keeps_its_reservation_and_can_be_accepted(shop) -> None:  
     assert service.recent()[0]["order_id"] == accepted.order_id
 
 
-def test_a_quote_without_a_customer_is_not_sent(shop) -> None:  # type: ignore[no-untyped-def]
-    service, _, _ = shop
+def test_a_quote_without_a_customer_is_not_sent(desk) -> None:  # type: ignore[no-untyped-def]
+    service, _, _ = desk
     q = service.quote_upload(CUBE, "cube.stl", material="pla-black", quantity=1, units="mm")
     assert q.quote_id is not None
     with pytest.raises(ValidationError, match="names no customer"):
@@ -77,8 +97,8 @@ def test_a_quote_without_a_customer_is_not_sent(shop) -> None:  # type: ignore[n
     assert service.get(q.quote_id)["status"] == "held"
 
 
-def test_an_expired_sent_quote_is_shown_expired_and_cannot_be_sent_or_accepted(shop) -> None:  # type: ignore[no-untyped-def]
-    service, clock, _ = shop
+def test_an_expired_sent_quote_is_shown_expired_and_cannot_be_sent_or_accepted(desk) -> None:  # type: ignore[no-untyped-def]
+    service, clock, _ = desk
     q = service.quote_upload(
         CUBE, "cube.stl", material="pla-black", quantity=1, units="mm", customer="acme"
     )
@@ -94,8 +114,8 @@ def test_an_expired_sent_quote_is_shown_expired_and_cannot_be_sent_or_accepted(s
     assert service.store.reservations(q.quote_id) == []
 
 
-def test_recent_lists_the_newest_first(shop) -> None:  # type: ignore[no-untyped-def]
-    service, clock, _ = shop
+def test_recent_lists_the_newest_first(desk) -> None:  # type: ignore[no-untyped-def]
+    service, clock, _ = desk
     ids = []
     for _ in range(3):
         q = service.quote_upload(CUBE, "cube.stl", material="pla-black", quantity=1, units="mm")
