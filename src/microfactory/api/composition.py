@@ -166,6 +166,7 @@ def build_app(
     auth_clock: Clock | None = None,
 ) -> FastAPI:
     from microfactory.api.routes import materials, network, quality, shopfloor
+    from microfactory.web.masterdata_pages import router as masterdata_pages_router
     from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
@@ -188,6 +189,7 @@ def build_app(
             ("", materials_pages_router),
             ("", network_page_router),
             ("", quote_pages_router),
+            ("", masterdata_pages_router),
         ],
     )
     ctx.body_limits[UPLOAD_PAGE_PATH] = quote_routes.upload_limit(ctx.quotes)

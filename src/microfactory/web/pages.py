@@ -140,6 +140,8 @@ async def render(
         ("/quality", "Quality"),
         ("/materials", "Materials"),
     ]
+    if user is not None and user.can(Permission.MASTERDATA_WRITE):
+        nav.append(("/master-data", "Master data"))
     if user is not None and user.can(Permission.ADMIN):
         nav.append(("/admin/audit", "Audit log"))
     return TEMPLATES.TemplateResponse(
