@@ -20,7 +20,7 @@ from microfactory.services.quality import (
     disposition_ncr,
     hold_from_row,
     list_ncrs,
-    release_lot,
+    release_hold,
 )
 
 router = APIRouter()
@@ -158,9 +158,9 @@ def _ncr_public(n: Any) -> NcrPublic:
     "/quality/holds/{lot}/release",
     response_model=HoldPublic,
     tags=["quality"],
-    summary="Release a lot on hold (refused while an NCR on it is open)",
+    summary="Release a lot on hold (refused while an NCR on it is open); planning replans",
 )
-def release_hold(
+def release(
     lot: str,
     body: ReleaseIn,
     request: Request,
@@ -169,7 +169,7 @@ def release_hold(
     ctx: Ctx,
 ) -> HoldPublic:
     note_detail(request, f"lot {lot}")
-    h = release_lot(store, lot, by=user.username, at=ctx.clock.now(), note=body.note)
+    h = release_hold(store, ctx.planning, lot, by=user.username, at=ctx.clock.now(), note=body.note)
     return HoldPublic(**{k: getattr(h, k) for k in HoldPublic.model_fields})
 
 
