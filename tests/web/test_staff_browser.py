@@ -164,3 +164,54 @@ def test_quality_dispositions_an_ncr_and_releases_the_hold(
     assert page.locator(f'li[data-hold="{lot}"]').count() == 0
     assert store.holds(lot=lot, active_only=True) == []
     shot(page, "quality-after-release")
+
+
+def test_a_planner_edits_master_data_in_the_browser(page: Any, live_server: LiveServer) -> None:
+    login(page, live_server, Role.PLANNER, "/master-data/customers")
+    page.fill("#id", "brio")
+    page.fill("#name", "Brio Toys")
+    page.fill("#email", "buy@brio.example")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_selector("p.notice")
+    assert page.locator('li[data-entry="brio"]').count() == 1
+    page.goto(live_server.url + "/master-data/materials/petg")
+    text = page.locator("#yaml").input_value()
+    page.fill("#yaml", text.replace("safety_stock: 20", "safety_stock: -5"))
+    page.get_by_role("button", name="Check and save").click()
+    alert = page.locator("[role=alert]")
+    assert "safety_stock" in alert.inner_text()
+    assert "safety_stock: -5" in page.locator("#yaml").input_value()  # what was typed stays
+    shot(page, "master-data-refused")
+
+
+WIDEST = """Array.from(document.querySelectorAll('main *')).filter(
+  e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(
+  e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
+@pytest.mark.parametrize("width", [390, 1440])
+def test_staff_pages_fit_the_screen(browser: Any, live_server: LiveServer, width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        login(page, live_server, Role.ADMIN)
+        made = live_server.ctx.quotes.quote_upload(
+            cube_stl(), "cube.stl", material="pla-black", quantity=1, units="mm"
+        )
+        quote_id = str(made.quote_id)
+        for path in (
+            "/quotes",
+            f"/quotes/{quote_id}",
+            "/orders/new",
+            "/quality",
+            "/master-data/products/bracket",
+            "/admin/users",
+        ):
+            page.goto(live_server.url + path)
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            name = path.replace("/", "-").strip("-").replace(quote_id, "detail")
+            shot(page, f"staff-{width}-{name}")
+            wide = page.evaluate(WIDEST)
+            assert scroll <= width, (path, scroll, wide)
+    finally:
+        context.close()
