@@ -184,9 +184,10 @@ def test_a_planner_edits_master_data_in_the_browser(page: Any, live_server: Live
     shot(page, "master-data-refused")
 
 
-WIDEST = """Array.from(document.querySelectorAll('main *')).filter(
-  e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(
-  e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))"""
+WIDEST = """Array.from(document.querySelectorAll('main *'))
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5)
+  .map(e => e.tagName + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))"""
+"""The elements that stick out on the right (named in a failure)."""
 
 
 @pytest.mark.parametrize("width", [390, 1440])
