@@ -104,3 +104,29 @@ def test_cancel_frees_the_open_work_and_tells_planning(uow: UnitOfWorkFactory) -
 def test_an_unknown_order_is_not_found(uow: UnitOfWorkFactory) -> None:
     with pytest.raises(NotFound):
         revise_order(uow, FixedClock(T0), Planning(uow), "SO-x", OrderRevision(rush=True), by="p")
+
+
+def test_a_revision_reaches_a_network_hub_through_the_outbox(sqlite_url: str) -> None:
+    import json
+
+    from microfactory.bootstrap import DEMO_FACTORY
+    from microfactory.services.factory import init_factory
+    from microfactory.store import outbox
+    from microfactory.store.base import make_engine
+    from microfactory.store.migrate import upgrade
+    from microfactory.store.sql import SqlUnitOfWorkFactory
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    uow = SqlUnitOfWorkFactory(engine)
+    init_factory(uow, DEMO_FACTORY)
+    outbox.enable(engine, "north")
+    clock = FixedClock(T0)
+    order_id = taken(uow, clock)
+    new_due = T0 + timedelta(days=9)
+    revise_order(uow, clock, Planning(uow), order_id, OrderRevision(due=new_due), by="pat")
+    envelopes = [json.loads(m.payload) for m in outbox.pending(engine)]
+    orders = [e["body"] for e in envelopes if e["kind"] == "order"]
+    body = [b for b in orders if b["order_id"] == order_id][-1]
+    assert body["due"].startswith("2026-01-14") and body["note"].startswith("revised by pat")
+    engine.dispose()

@@ -255,7 +255,9 @@ class SqlOrderRepository:
         )
         self.s.add(OrderEventRow(order_id=order.id, status=row.status, at=at, note=note))
         self.s.flush()
-        return self.get(order.id)
+        revised = self.get(order.id)
+        outbox.enqueue(self.s, [outbox.order_added(revised, note)])  # the hub sees new terms
+        return revised
 
 
 def _op_from_row(r: OperationRow) -> WorkOrderOperation:
