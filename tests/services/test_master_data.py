@@ -98,3 +98,14 @@ def test_unknown_sections_and_entries_are_not_found(uow: UnitOfWorkFactory) -> N
         entry(uow, "products", "teapot")
     with pytest.raises(NotFound):
         save_entry(uow, "products", "teapot", {"id": "teapot"}, by="pat")
+
+
+def test_a_yaml_alias_bomb_is_refused_cleanly(uow: UnitOfWorkFactory) -> None:
+    lines = ["id: bomb", "name: Bomb", "kind: filament", "density_g_cm3: 1", "cost_per_kg: 1"]
+    lines.append("a0: &a0 [x, x, x, x, x, x, x, x, x, x]")
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+              f"*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]  # fmt: skip
+    before = current(uow)
+    with pytest.raises(ValidationError, match="more than"):
+        save_entry(uow, "materials", None, parse_entry("\n".join(lines)), by="pat")
+    assert current(uow) == before

@@ -114,9 +114,9 @@ def save_entry(
             where = ids.index(entry_id)
             items[where] = data
         definition[section] = items
+        factory = factory_from_dict(definition)  # first: it refuses YAML alias bombs
         if len(yaml.safe_dump(definition).encode()) > MAX_FACTORY_FILE_BYTES:
             raise ValidationError("the factory definition would be larger than 5 MB")
-        factory = factory_from_dict(definition)
         action = "added" if entry_id is None else "edited"
         tx.factory.save(factory, definition, f"dashboard: {section[:-1]} {new_id} {action} by {by}")
         tx.commit()
