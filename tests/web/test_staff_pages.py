@@ -424,3 +424,24 @@ def test_forms_on_the_pages_carry_no_field_the_handlers_ignore() -> None:
 
 def _template(name: str) -> Path:
     return Path(__file__).resolve().parents[2] / "src/microfactory/web/templates" / name
+
+
+def test_a_model_over_the_general_body_limit_is_quoted_on_the_page(sqlite_env: Env) -> None:
+    import trimesh
+
+    from quoting.conftest import binary_stl
+
+    big = binary_stl(trimesh.creation.icosphere(subdivisions=5, radius=20.0))
+    assert len(big) > sqlite_env.ctx.max_body_bytes  # the page's own, larger limit applies
+    c, csrf = logged_in(sqlite_env, Role.PLANNER)
+    r = c.post(  # type: ignore[attr-defined]
+        "/quotes",
+        files={"file": ("sphere.stl", big)},
+        data={"material": "pla-black", "quantity": "1", "units": "mm", "csrf_token": csrf},
+    )
+    assert r.status_code == 303, r.text[-500:]
+    anonymous = sqlite_env.client().post(
+        "/quotes", files={"file": ("sphere.stl", big)}, data={"material": "pla-black"}
+    )
+    assert anonymous.status_code == 401  # refused before its body is read
+    assert len(sqlite_env.ctx.quotes.recent()) == 1
