@@ -50,6 +50,8 @@ def test_hold_is_released_only_after_the_ncr_is_dispositioned(sqlite_env: Env) -
     released = quality.post(f"/api/v1/quality/holds/{lot}/release", json={"note": "scrapped"})
     assert released.status_code == 200, released.text
     assert released.json()["released_by"] == "quality"
+    with sqlite_env.ctx.uow() as tx:  # planning is told, so the lot's work is planned again
+        assert ("hold_released", lot) in [(r.trigger, r.reason) for r in tx.replans.pending()]
     assert quality.get("/api/v1/quality/holds").json() == []
 
 

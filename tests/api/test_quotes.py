@@ -149,3 +149,24 @@ def test_uploads_may_exceed_the_general_body_limit_but_other_routes_may_not(
     assert upload(planner, big).status_code != 413
     r = planner.post("/api/v1/orders", content=b"{" + b" " * 1_200_000 + b"}")
     assert r.status_code == 413
+
+
+def test_send_then_list_quotes_with_their_states(sqlite_env: Env) -> None:
+    planner = sqlite_env.as_role(Role.PLANNER)
+    with_customer = upload(planner, cube_stl(), customer=customer_id(sqlite_env)).json()
+    without = upload(planner, cube_stl(10.0)).json()
+    sent = planner.post(f"/api/v1/quotes/{with_customer['quote_id']}/send")
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["status"] == "sent"
+    refused = planner.post(f"/api/v1/quotes/{without['quote_id']}/send")
+    assert refused.status_code == 422 and "names no customer" in refused.text
+    listed = sqlite_env.as_role(Role.VIEWER).get("/api/v1/quotes").json()
+    states = {q["id"]: q["status"] for q in listed}
+    assert states == {with_customer["quote_id"]: "sent", without["quote_id"]: "held"}
+    assert listed[0]["id"] == without["quote_id"]  # newest first
+    assert (
+        sqlite_env.as_role(Role.VIEWER)
+        .post(f"/api/v1/quotes/{without['quote_id']}/send")
+        .status_code
+        == 403
+    )

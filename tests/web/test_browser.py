@@ -160,9 +160,9 @@ def test_keyboard_reaches_the_skip_link_and_navigation(page: Any, live_server: L
 def test_new_order_form_takes_an_order(page: Any, live_server: LiveServer) -> None:
     login(page, live_server, Role.PLANNER, "/orders/new")
     page.select_option("#customer", "volt")
-    page.select_option("#product", "bracket")
-    page.fill("#quantity", "3")
-    page.fill("#parameters", "colour=white")
+    page.select_option("#lines-0-product", "bracket")
+    page.fill("#lines-0-quantity", "3")
+    page.select_option("#lines-0-bracket-colour", "white")
     page.get_by_role("button", name="Take order and release").click()
     page.wait_for_url("**/orders/SO-*")
     assert "released" in page.locator("h1").inner_text()

@@ -65,8 +65,8 @@ def test_page_form_without_the_session_csrf_token_is_refused(sqlite_env: Env) ->
         "/orders/new",
         data={
             "customer": "acme",
-            "product": "bracket",  # type: ignore[attr-defined]
-            "quantity": "1",
+            "lines-0-product": "bracket",  # type: ignore[attr-defined]
+            "lines-0-quantity": "1",
             "due": "2026-01-20T10:00",
         },
     )
@@ -79,8 +79,8 @@ def test_page_form_with_the_session_csrf_token_takes_the_order(sqlite_env: Env) 
         "/orders/new",
         data={
             "customer": "acme",
-            "product": "bracket",
-            "quantity": "2",
+            "lines-0-product": "bracket",
+            "lines-0-quantity": "2",
             "due": "2026-01-20T10:00",
             "csrf_token": csrf,
         },
@@ -95,9 +95,9 @@ def test_bad_order_form_shows_the_reason_on_the_form(sqlite_env: Env) -> None:
         "/orders/new",
         data={
             "customer": "acme",
-            "product": "bracket",
-            "quantity": "2",
-            "parameters": "colour=red",
+            "lines-0-product": "bracket",
+            "lines-0-quantity": "2",
+            "lines-0-bracket-colour": "red",
             "due": "2026-01-20T10:00",
             "csrf_token": csrf,
         },
@@ -113,8 +113,8 @@ def test_viewer_is_forbidden_to_take_orders_on_the_page(sqlite_env: Env) -> None
         "/orders/new",
         data={
             "customer": "acme",
-            "product": "bracket",
-            "quantity": "2",
+            "lines-0-product": "bracket",
+            "lines-0-quantity": "2",
             "due": "2026-01-20T10:00",
             "csrf_token": csrf,
         },

@@ -28,6 +28,8 @@ class Permission(StrEnum):
     QUOTES_WRITE = "quotes:write"
     MATERIALS_WRITE = "materials:write"
     PURCHASING_WRITE = "purchasing:write"
+    MASTERDATA_WRITE = "masterdata:write"
+    """Edit customers, products and materials (the factory definition) in the dashboard."""
     ADMIN = "admin"
 
 
@@ -42,6 +44,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.QUOTES_WRITE,
             Permission.MATERIALS_WRITE,
             Permission.PURCHASING_WRITE,
+            Permission.MASTERDATA_WRITE,
         }
     ),
     Role.OPERATOR: frozenset(

@@ -196,11 +196,15 @@ def build_app(
     from microfactory.api.routes import stations as station_routes
     from microfactory.web.documents_pages import router as documents_pages_router
     from microfactory.web.exports_pages import router as exports_pages_router
+    from microfactory.web.masterdata_pages import router as masterdata_pages_router
     from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.network_page import router as network_page_router
     from microfactory.web.notifications_page import router as notifications_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
+    from microfactory.web.quote_pages import UPLOAD_PAGE_PATH
+    from microfactory.web.quote_pages import router as quote_pages_router
+    from microfactory.web.staff_pages import router as staff_pages_router
     from microfactory.web.station_pages import router as station_pages_router
 
     ctx = build_context(container, clock, hasher, auth_clock=auth_clock)
@@ -213,6 +217,7 @@ def build_app(
             ("/api/v1", quote_routes.router),
             ("/api/v1", network.router),
             ("/api/v1", station_routes.router),
+            ("", staff_pages_router),  # before pages: `/orders/new` ahead of `/orders/{id}`
             ("", pages_router),
             ("", materials_pages_router),
             ("", network_page_router),
@@ -220,8 +225,11 @@ def build_app(
             ("", documents_pages_router),
             ("", exports_pages_router),
             ("", notifications_page_router),
+            ("", quote_pages_router),
+            ("", masterdata_pages_router),
         ],
     )
+    ctx.body_limits[UPLOAD_PAGE_PATH] = quote_routes.upload_limit(ctx.quotes)
     app.state.html_error = html_error
     app.add_exception_handler(LoginRequired, login_required_handler)
     return app

@@ -297,12 +297,12 @@ def ncrs_cmd(
 
 def disposition_cmd(
     ncr_id: Annotated[str, typer.Argument(help="NCR id")],
-    disposition: Annotated[str, typer.Option("--as", help="scrap, rework or use-as-is")],
+    disposition: Annotated[str, typer.Option("--as", help="scrap, rework, use-as-is or return")],
     by: Annotated[str, typer.Option("--by", help="Who decides")],
     note: Annotated[str, typer.Option("--note", help="Justification")] = "",
     db: DbOption = None,
 ) -> None:
-    """Disposition a nonconformance: scrap, rework or use-as-is."""
+    """Disposition a nonconformance: scrap, rework, use-as-is or return."""
     from microfactory.core.clock import SystemClock
     from microfactory.services.quality import disposition_ncr
 

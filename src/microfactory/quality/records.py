@@ -80,6 +80,8 @@ class Disposition(StrEnum):
     SCRAP = "scrap"
     REWORK = "rework"
     USE_AS_IS = "use-as-is"
+    RETURN = "return"
+    """Back to the supplier (a bought-in part or material lot)."""
 
 
 class NcrStatus(StrEnum):

@@ -76,6 +76,11 @@ class FactoryRepository(Protocol):
         enter stock as receipts, `services.materials.receive_opening_lots`)."""
         ...
 
+    def definition(self) -> dict[str, Any] | None:
+        """The current factory's definition as loaded (the factory file's mapping), or None
+        on an empty database: master-data edits change it and save a new version."""
+        ...
+
 
 class OrderRepository(Protocol):
     def add(self, order: Order, note: str = "") -> None:
@@ -111,6 +116,11 @@ class OrderRepository(Protocol):
 
     def completed_at(self, order_id: str) -> datetime | None: ...
 
+    def revise(self, order: Order, at: datetime, note: str) -> Order:
+        """Store the order's new due date, priority, rush flag and notes (its lines and
+        status are kept) and note the change on its timeline."""
+        ...
+
 
 class WorkOrderRepository(Protocol):
     def add(self, work_order: WorkOrder) -> None: ...
@@ -125,6 +135,10 @@ class WorkOrderRepository(Protocol):
     ) -> list[WorkOrder]: ...
 
     def set_status(self, work_order_id: str, status: WorkStatus) -> WorkOrder: ...
+
+    def set_terms(self, work_order_id: str, due: datetime, weight: int) -> WorkOrder:
+        """New due date and tardiness weight (the order was revised or rushed)."""
+        ...
 
     def update_operation(self, operation: WorkOrderOperation) -> None:
         """Persist an operation's status, machine, actual times and counts."""
@@ -726,6 +740,10 @@ class QuoteStore(Protocol):
     def reservations(self, quote_id: str) -> list[dict[str, Any]]: ...
 
     def expired_ids(self, now: datetime) -> list[str]: ...
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest quotes first, every state."""
+        ...
 
 
 class RegisteredModel(Protocol):

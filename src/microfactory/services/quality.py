@@ -396,12 +396,12 @@ def disposition_ncr(
     at: datetime,
     note: str = "",
 ) -> Nonconformance:
-    """Scrap, rework or use-as-is (use-as-is needs a justification note)."""
+    """Scrap, rework, use-as-is (needs a justification note) or return to the supplier."""
     try:
         choice = Disposition(disposition)
     except ValueError:
         raise ValidationError(
-            f"disposition {disposition!r} is unknown; use scrap, rework or use-as-is"
+            f"disposition {disposition!r} is unknown; use scrap, rework, use-as-is or return"
         ) from None
     ncr = get_ncr(store, ncr_id).dispose(choice, by, at, note)
     store.save_ncr(ncr_row(ncr))

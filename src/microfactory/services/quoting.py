@@ -180,6 +180,8 @@ def quote_upload(
 
 
 HOLD_REASON = "quote hold"
+RESERVING = ("held", "sent")
+"""Quote states that reserve capacity until expiry (the stores use the same two)."""
 
 
 class HeldQuotes:
@@ -331,19 +333,57 @@ class QuoteService:
         customer: str | None = None,
         units: str | None = None,
         hold: bool = True,
+        product: str | None = None,
     ) -> QuoteResponse:
-        """Quote an uploaded model; with `hold`, store it and reserve its capacity."""
+        """Quote an uploaded model; with `hold`, store it and reserve its capacity. `product`
+        names the catalog product the accepted order becomes (its routing must start with
+        the print capability of the material's process); default: `settings`' choice."""
         loaded = load_model_bytes(data, filename, limits=self.settings.limits, units=units)
-        return self._quote(loaded, material, quantity, customer, hold)
+        return self._quote(loaded, material, quantity, customer, hold, product)
 
     def get(self, quote_id: str) -> dict[str, Any]:
         """The stored quote (its public payload plus state); NotFound when unknown."""
         row = self.store.get(quote_id)
         now = self.clock.now()
         status = row["status"]
-        if status == "held" and row["expires_at"] <= now:
+        if status in RESERVING and row["expires_at"] <= now:
             status = "expired"
-        return {**row["payload"], "status": status, "order_id": row["order_id"]}
+        return {
+            **row["payload"],
+            "status": status,
+            "order_id": row["order_id"],
+            "customer": row["customer"],
+        }
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest quotes first (id, state, customer, model, price, date), a quote past
+        its expiry shown as expired."""
+        now = self.clock.now()
+        out = []
+        for row in self.store.recent(limit):
+            status = row["status"]
+            if status in RESERVING and row["expires_at"] <= now:
+                status = "expired"
+            out.append({k: v for k, v in row.items() if k != "payload"} | {"status": status})
+        return out
+
+    def send(self, quote_id: str) -> dict[str, Any]:
+        """Mark a held quote as sent to its customer (it keeps its reservation until it
+        expires). Conflict unless the quote is held and not expired; it needs a customer."""
+        row = self.store.get(quote_id)
+        now = self.clock.now()
+        if row["status"] == "sent":
+            raise Conflict(f"quote {quote_id} was already sent")
+        if row["status"] != "held" or row["expires_at"] <= now:
+            state = "expired" if row["status"] == "held" else row["status"]
+            raise Conflict(f"quote {quote_id} is {state}; only a held quote can be sent")
+        if not row["customer"]:
+            raise ValidationError(
+                f"quote {quote_id} names no customer to send it to; quote again with one",
+                where="customer",
+            )
+        self.store.set_status(quote_id, "sent")
+        return self.get(quote_id)
 
     def expire(self) -> list[str]:
         """Mark held quotes past their expiry as expired and release their capacity."""
@@ -359,8 +399,8 @@ class QuoteService:
         row = self.store.get(quote_id)
         if row["status"] == "accepted":
             raise Conflict(f"quote {quote_id} was already accepted as order {row['order_id']}")
-        if row["status"] != "held" or row["expires_at"] <= now:
-            if row["status"] == "held":
+        if row["status"] not in RESERVING or row["expires_at"] <= now:
+            if row["status"] in RESERVING:
                 self.store.set_status(quote_id, "expired")
             raise Conflict(
                 f"quote {quote_id} expired at {to_rfc3339(row['expires_at'])}; ask for a new quote"
@@ -373,7 +413,7 @@ class QuoteService:
         token = new_token()
         with self.uow() as tx:
             factory = current_factory(tx)
-            product = self._product(factory, process)
+            product = self._product(factory, process, payload.get("product"))
             line = OrderLine(
                 product.id,
                 row["quantity"],
@@ -455,11 +495,14 @@ class QuoteService:
         quantity: int,
         customer: str | None,
         hold: bool,
+        product: str | None = None,
     ) -> QuoteResponse:
         with self.uow() as tx:
             factory = current_factory(tx)
         base = _respond(factory, loaded, material, quantity, self.clock, self.options, self.rule)
-        response = base if self.plans is None else self._promise(factory, base)
+        if product is not None:
+            self._product(factory, base.quote.process, product)  # refused before anything
+        response = base if self.plans is None else self._promise(factory, base, product)
         if not hold:
             return response
         quote_id = next_serial_id("Q", self._quote_taken)
@@ -483,7 +526,7 @@ class QuoteService:
                 "promised_date": response.promised_date,
                 "machine_hours": q.machine_hours,
                 "order_id": None,
-                "payload": response.to_dict(),
+                "payload": response.to_dict() | ({"product": product} if product else {}),
             },
             [
                 {"step": r.step, "machine": r.machine, "start": r.start, "end": r.end}
@@ -497,7 +540,9 @@ class QuoteService:
                 self.models.put(quote_id, f"{stem}.stl", stl)
         return response
 
-    def _promise(self, factory: Factory, base: QuoteResponse) -> QuoteResponse:
+    def _promise(
+        self, factory: Factory, base: QuoteResponse, product: str | None = None
+    ) -> QuoteResponse:
         assert self.plans is not None
         # the planner works in whole minutes: start on the next minute, whole-minute steps
         now = base.quoted_at.replace(second=0, microsecond=0)
@@ -522,7 +567,7 @@ class QuoteService:
             busy.setdefault(r["machine"], []).append((r["start"], r["end"]))
         for machine, spans in self.plans.downtimes(since=now).items():
             busy.setdefault(machine, []).extend((start, end) for start, end, _ in spans)
-        steps = self._steps(factory, base.quote)
+        steps = self._steps(factory, base.quote, product)
         working = {
             m.id: [(w.start, w.end) for w in m.calendar.working_windows(now, horizon)]
             for m in factory.machines
@@ -551,7 +596,9 @@ class QuoteService:
             earliest_completion=result.completion,
         )
 
-    def _steps(self, factory: Factory, quote: ModelQuote) -> list[Step]:
+    def _steps(
+        self, factory: Factory, quote: ModelQuote, product_id: str | None = None
+    ) -> list[Step]:
         """The routing the accepted order will get: the carrier product's operations, with
         the print operation replaced by the quote's print time on the machines that fit."""
         print_cap = self.settings.print_capability[quote.process]
@@ -565,7 +612,7 @@ class QuoteService:
             speed=speed,
         )
         try:
-            product = self._product(factory, quote.process)
+            product = self._product(factory, quote.process, product_id)
         except ValidationError:
             return [printing]
         steps: list[Step] = []
@@ -579,14 +626,27 @@ class QuoteService:
                 steps.append(Step(op.name, machines, minutes, speed=speed))
         return steps if printing in steps else [printing, *steps]
 
-    def _product(self, factory: Factory, process: Process) -> Product:
+    def _product(self, factory: Factory, process: Process, chosen: str | None = None) -> Product:
+        cap = self.settings.print_capability[process]
+        if chosen is not None:
+            found = factory.product_map.get(chosen)
+            if found is None:
+                raise ValidationError(
+                    f"product {chosen!r} is not in the factory catalog", where="product"
+                )
+            if not found.routing or found.routing[0].capability != cap:
+                raise ValidationError(
+                    f"product {chosen!r} does not start with {cap!r}, the {process.value} "
+                    "print this material needs",
+                    where="product",
+                )
+            return found
         wanted = self.settings.product_for_process.get(process)
         if wanted is not None:
             product = factory.product_map.get(wanted)
             if product is None:
                 raise ValidationError(f"product {wanted!r} is not in the factory catalog")
             return product
-        cap = self.settings.print_capability[process]
         fits = [p for p in factory.products if p.routing and p.routing[0].capability == cap]
         if not fits:
             raise ValidationError(

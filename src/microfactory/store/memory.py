@@ -49,6 +49,7 @@ from microfactory.store.quality_store import MemoryQualityStore
 @dataclass
 class MemoryState:
     factory: Factory | None = None
+    definition: dict[str, Any] | None = None
     customers: dict[str, Customer] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)
     timelines: dict[str, list[tuple[OrderStatus, datetime, str]]] = field(default_factory=dict)
@@ -79,8 +80,12 @@ class MemoryFactoryRepository:
 
     def save(self, factory: Factory, definition: Mapping[str, Any], source_file: str) -> None:
         self.st.factory = factory
+        self.st.definition = copy.deepcopy(dict(definition))
         for c in factory.customers:
             self.st.customers[c.id] = c
+
+    def definition(self) -> dict[str, Any] | None:
+        return copy.deepcopy(self.st.definition)
 
 
 class MemoryOrderRepository:
@@ -147,6 +152,15 @@ class MemoryOrderRepository:
         self.get(order_id)
         return self.st.completed.get(order_id)
 
+    def revise(self, order: Order, at: datetime, note: str) -> Order:
+        stored = self.get(order.id)
+        revised = replace(
+            stored, due=order.due, priority=order.priority, rush=order.rush, notes=order.notes
+        )
+        self.st.orders[order.id] = revised
+        self.st.timelines[order.id].append((stored.status, at, note))
+        return revised
+
 
 class MemoryWorkOrderRepository:
     def __init__(self, state: MemoryState) -> None:
@@ -180,6 +194,13 @@ class MemoryWorkOrderRepository:
         wo = self.get(work_order_id)
         check_transition(WORK_TRANSITIONS, wo.status, status, f"work order {work_order_id}")
         wo = replace(wo, status=status)
+        self.st.work_orders[work_order_id] = wo
+        return wo
+
+    def set_terms(self, work_order_id: str, due: datetime, weight: int) -> WorkOrder:
+        wo = self.get(work_order_id)
+        release = wo.release if wo.release is None or wo.release <= due else due
+        wo = replace(wo, due=due, weight=weight, release=release)
         self.st.work_orders[work_order_id] = wo
         return wo
 

@@ -2,8 +2,9 @@
 same tests).
 
 A quote row keeps what the customer was told (price, date, the full public payload) and its
-state: held (its reservations count in capable-to-promise until `expires_at`), accepted
-(turned into `order_id`) or expired (reservations released).
+state: held (its reservations count in capable-to-promise until `expires_at`), sent (held,
+and sent to the customer: it still reserves), accepted (turned into `order_id`) or expired
+(reservations released).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ QUOTE_KEYS = (
     "payload",
 )
 RESERVATION_KEYS = ("step", "machine", "start", "end")
+RESERVING = ("held", "sent")
+"""States whose reservations count in capable-to-promise until the quote expires."""
 
 
 class QuoteRow(Base):
@@ -93,7 +96,7 @@ class SqlQuoteStore:
             return {k: getattr(row, k) for k in QUOTE_KEYS}
 
     def set_status(self, quote_id: str, status: str, order_id: str | None = None) -> None:
-        """Change the state; any state but `held` releases the reservations."""
+        """Change the state; any state but `held` or `sent` releases the reservations."""
         with self.sessions.begin() as s:
             row = s.get(QuoteRow, quote_id)
             if row is None:
@@ -101,7 +104,7 @@ class SqlQuoteStore:
             row.status = status
             if order_id is not None:
                 row.order_id = order_id
-            if status != "held":
+            if status not in RESERVING:
                 s.execute(delete(ReservationRow).where(ReservationRow.quote_id == quote_id))
             outbox.enqueue(s, [outbox.quote_status(quote_id, status, order_id)])
 
@@ -111,7 +114,7 @@ class SqlQuoteStore:
             rows = s.execute(
                 select(ReservationRow)
                 .join(QuoteRow, QuoteRow.id == ReservationRow.quote_id)
-                .where(QuoteRow.status == "held", QuoteRow.expires_at > now)
+                .where(QuoteRow.status.in_(RESERVING), QuoteRow.expires_at > now)
             ).scalars()
             return [{k: getattr(r, k) for k in RESERVATION_KEYS} for r in rows]
 
@@ -128,9 +131,21 @@ class SqlQuoteStore:
         with self.sessions() as s:
             return list(
                 s.scalars(
-                    select(QuoteRow.id).where(QuoteRow.status == "held", QuoteRow.expires_at <= now)
+                    select(QuoteRow.id).where(
+                        QuoteRow.status.in_(RESERVING), QuoteRow.expires_at <= now
+                    )
                 )
             )
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest quotes first, every state."""
+        with self.sessions() as s:
+            rows = s.scalars(
+                select(QuoteRow)
+                .order_by(QuoteRow.created_at.desc(), QuoteRow.id.desc())
+                .limit(limit)
+            )
+            return [{k: getattr(r, k) for k in QUOTE_KEYS} for r in rows]
 
 
 class MemoryQuoteStore:
@@ -155,14 +170,14 @@ class MemoryQuoteStore:
         self.quotes[quote_id]["status"] = status
         if order_id is not None:
             self.quotes[quote_id]["order_id"] = order_id
-        if status != "held":
+        if status not in RESERVING:
             self.held[quote_id] = []
 
     def held_reservations(self, now: datetime) -> list[dict[str, Any]]:
         return [
             dict(r)
             for qid, rows in self.held.items()
-            if self.quotes[qid]["status"] == "held" and self.quotes[qid]["expires_at"] > now
+            if self.quotes[qid]["status"] in RESERVING and self.quotes[qid]["expires_at"] > now
             for r in rows
         ]
 
@@ -173,5 +188,9 @@ class MemoryQuoteStore:
         return [
             q["id"]
             for q in self.quotes.values()
-            if q["status"] == "held" and q["expires_at"] <= now
+            if q["status"] in RESERVING and q["expires_at"] <= now
         ]
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = sorted(self.quotes.values(), key=lambda q: (q["created_at"], q["id"]), reverse=True)
+        return [deepcopy(q) for q in rows[:limit]]

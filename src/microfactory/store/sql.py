@@ -103,6 +103,10 @@ class SqlFactoryRepository:
             self.s.merge(CustomerRow(id=c.id, name=c.name, email=c.email, segment=c.segment))
         self.s.flush()
 
+    def definition(self) -> dict[str, Any] | None:
+        row = self.s.scalars(select(FactoryRow).order_by(FactoryRow.id.desc()).limit(1)).first()
+        return None if row is None else dict(row.definition)
+
 
 def _order_from_rows(row: OrderRow, lines: Sequence[OrderLineRow]) -> Order:
     return Order(
@@ -241,6 +245,20 @@ class SqlOrderRepository:
     def completed_at(self, order_id: str) -> datetime | None:
         return self._row(order_id).completed
 
+    def revise(self, order: Order, at: datetime, note: str) -> Order:
+        row = self._row(order.id)
+        row.due, row.priority, row.rush, row.notes = (
+            order.due,
+            order.priority,
+            order.rush,
+            order.notes,
+        )
+        self.s.add(OrderEventRow(order_id=order.id, status=row.status, at=at, note=note))
+        self.s.flush()
+        revised = self.get(order.id)
+        outbox.enqueue(self.s, [outbox.order_added(revised, note)])  # the hub sees new terms
+        return revised
+
 
 def _op_from_row(r: OperationRow) -> WorkOrderOperation:
     return WorkOrderOperation(
@@ -361,6 +379,16 @@ class SqlWorkOrderRepository:
             WORK_TRANSITIONS, WorkStatus(row.status), status, f"work order {work_order_id}"
         )
         row.status = status.value
+        self.s.flush()
+        return self.get(work_order_id)
+
+    def set_terms(self, work_order_id: str, due: datetime, weight: int) -> WorkOrder:
+        row = self.s.get(WorkOrderRow, work_order_id)
+        if row is None:
+            raise NotFound(f"work order {work_order_id} does not exist")
+        row.due, row.weight = due, weight
+        if row.release is not None and row.release > due:
+            row.release = due
         self.s.flush()
         return self.get(work_order_id)
 

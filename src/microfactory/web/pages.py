@@ -22,8 +22,6 @@ from starlette.concurrency import run_in_threadpool
 from microfactory.access import Permission, User
 from microfactory.api.context import ApiContext
 from microfactory.api.deps import (
-    ALLOW_ORDERS,
-    CSRF_FIELD,
     SESSION_COOKIE,
     Allow,
     context,
@@ -35,17 +33,15 @@ from microfactory.api.routes.auth import login_user, secure, set_session_cookie
 from microfactory.core import vocabulary
 from microfactory.core.errors import MicrofactoryError, ValidationError
 from microfactory.core.timeutil import local_text, parse_rfc3339, zone
-from microfactory.orders import OrderLine, OrderStatus
+from microfactory.orders import OrderStatus
 from microfactory.services.alerts import AlertService
 from microfactory.services.auth import NotAuthenticated, same_secret
 from microfactory.services.dashboard import (
     OPEN_WORK,
     DashboardService,
     OverviewData,
-    take_order,
 )
 from microfactory.services.dashboard_views import GanttData, MachineViews, gantt_from_plan
-from microfactory.services.orders import OrderRequest
 from microfactory.services.planning import PlanningService
 from microfactory.services.ports import QualityStore
 from microfactory.services.quality import hold_from_row, list_ncrs
@@ -145,10 +141,13 @@ async def render(
         ("/stations", "Stations"),
         ("/schedule", "Schedule"),
         ("/orders", "Orders"),
+        ("/quotes", "Quotes"),
         ("/maintenance", "Maintenance"),
         ("/quality", "Quality"),
         ("/materials", "Materials"),
     ]
+    if user is not None and user.can(Permission.MASTERDATA_WRITE):
+        nav.append(("/master-data", "Master data"))
     if user is not None and user.can(Permission.ADMIN):
         nav.append(("/admin/audit", "Audit log"))
     return TEMPLATES.TemplateResponse(
@@ -387,110 +386,7 @@ async def orders_page(
     )
 
 
-@router.get("/orders/new")
-async def new_order_form(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
-    return await _order_form(request, user, ctx, {}, None)
-
-
-async def _order_form(
-    request: Request,
-    user: User,
-    ctx: Ctx,
-    values: dict[str, str],
-    error: str | None,
-    status: int = 200,
-) -> HTMLResponse:
-    service = dash(ctx)
-    factory = await run_in_threadpool(service.factory)
-    customers = await run_in_threadpool(service.customers)
-    local_now = ctx.clock.now().astimezone(zone(ctx.timezone))
-    default_due = (local_now + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M")
-    return await render(
-        request,
-        "order_new.html",
-        user,
-        http_status=status,
-        products=factory.products,
-        customers=customers,
-        values={"due": default_due, "quantity": "1", "priority": "3", **values},
-        error=error,
-        can_write=user.can(Permission.ORDERS_WRITE),
-    )
-
-
-def _parse_parameters(text: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for part in text.replace("\n", ";").split(";"):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise ValidationError(
-                f"parameter {part.strip()!r} is not name=value", where="parameters"
-            )
-        key, raw = (p.strip() for p in part.split("=", 1))
-        value: Any = raw
-        for cast in (int, float):
-            try:
-                value = cast(raw)
-                break
-            except ValueError:
-                continue
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        out[key] = value
-    return out
-
-
-@router.post("/orders/new")
-async def new_order_submit(
-    request: Request,
-    ctx: Ctx,
-    user: Annotated[User, Depends(ALLOW_ORDERS)],
-    customer: Annotated[str, Form(max_length=64)],
-    product: Annotated[str, Form(max_length=64)],
-    quantity: Annotated[str, Form(max_length=10)],
-    due: Annotated[str, Form(max_length=40)],
-    priority: Annotated[str, Form(max_length=2)] = "3",
-    parameters: Annotated[str, Form(max_length=2000)] = "",
-    rush: Annotated[str, Form(max_length=5)] = "",
-    notes: Annotated[str, Form(max_length=2000)] = "",
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=100)] = "",
-) -> Response:
-    values = {
-        "customer": customer,
-        "product": product,
-        "quantity": quantity,
-        "due": due,
-        "priority": priority,
-        "parameters": parameters,
-        "rush": rush,
-        "notes": notes,
-    }
-    try:
-        due_at = _local_input(due, ctx.timezone)
-        try:
-            qty, prio = int(quantity), int(priority)
-        except ValueError:
-            raise ValidationError("quantity and priority must be whole numbers") from None
-        try:
-            line = OrderLine(
-                product=product, quantity=qty, parameters=_parse_parameters(parameters)
-            )
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
-        req = OrderRequest(
-            customer=customer,
-            lines=(line,),
-            due=due_at,
-            priority=prio,
-            rush=bool(rush),
-            notes=notes,
-        )
-        order = await run_in_threadpool(take_order, ctx.uow, ctx.clock, req, True)
-        dash(ctx).invalidate()
-    except ValidationError as exc:
-        return await _order_form(request, user, ctx, values, str(exc), status=422)
-    return RedirectResponse(f"/orders/{quote(order.id)}", status_code=303)
+# `/orders/new` (several lines, typed parameters) lives in `web/staff_pages.py`.
 
 
 @router.get("/orders/{order_id}")

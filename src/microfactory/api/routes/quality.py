@@ -20,7 +20,7 @@ from microfactory.services.quality import (
     disposition_ncr,
     hold_from_row,
     list_ncrs,
-    release_lot,
+    release_hold,
 )
 
 router = APIRouter()
@@ -144,7 +144,7 @@ class ReleaseIn(BaseModel):
 
 class DispositionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    disposition: Annotated[str, Field(pattern="^(scrap|rework|use-as-is)$")]
+    disposition: Annotated[str, Field(pattern="^(scrap|rework|use-as-is|return)$")]
     note: Annotated[str, Field(max_length=500)] = ""
 
 
@@ -159,9 +159,9 @@ def _ncr_public(n: Any) -> NcrPublic:
     "/quality/holds/{lot}/release",
     response_model=HoldPublic,
     tags=["quality"],
-    summary="Release a lot on hold (refused while an NCR on it is open)",
+    summary="Release a lot on hold (refused while an NCR on it is open); planning replans",
 )
-def release_hold(
+def release(
     lot: str,
     body: ReleaseIn,
     request: Request,
@@ -170,7 +170,7 @@ def release_hold(
     ctx: Ctx,
 ) -> HoldPublic:
     note_detail(request, f"lot {lot}")
-    h = release_lot(store, lot, by=user.username, at=ctx.clock.now(), note=body.note)
+    h = release_hold(store, ctx.planning, lot, by=user.username, at=ctx.clock.now(), note=body.note)
     return HoldPublic(**{k: getattr(h, k) for k in HoldPublic.model_fields})
 
 
@@ -178,7 +178,7 @@ def release_hold(
     "/quality/ncrs/{ncr_id}/disposition",
     response_model=NcrPublic,
     tags=["quality"],
-    summary="Disposition a nonconformance: scrap, rework or use-as-is",
+    summary="Disposition a nonconformance: scrap, rework, use-as-is or return",
 )
 def disposition(
     ncr_id: str,

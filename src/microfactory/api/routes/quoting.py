@@ -5,9 +5,10 @@ and the view carries no prices and no customer id."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +16,7 @@ from microfactory.access import Permission, User
 from microfactory.api.context import ApiContext
 from microfactory.api.deps import Allow, context, note_detail
 from microfactory.core.errors import ValidationError
+from microfactory.core.timeutil import to_rfc3339
 from microfactory.services.quoting import QuoteService
 
 UPLOAD_PATH = "/api/v1/quotes"
@@ -79,6 +81,30 @@ async def create_quote(
     )
     note_detail(request, f"quote {response.quote_id}")
     return {**response.to_dict(), "status": "held"}
+
+
+@router.get(
+    "/quotes",
+    response_model=list[dict[str, Any]],
+    summary="Recent quotes, newest first, with their state (held, sent, accepted, expired)",
+)
+def list_quotes(
+    user: Reader, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[dict[str, Any]]:
+    return [
+        {k: to_rfc3339(v) if isinstance(v, datetime) else v for k, v in row.items()}
+        for row in quotes(ctx).recent(limit)
+    ]
+
+
+@router.post(
+    "/quotes/{quote_id}/send",
+    response_model=dict[str, Any],
+    summary="Mark a held quote as sent to its customer (it keeps its reserved capacity)",
+)
+def send_quote(quote_id: str, request: Request, user: Writer, ctx: Ctx) -> dict[str, Any]:
+    note_detail(request, f"quote {quote_id} sent")
+    return quotes(ctx).send(quote_id)
 
 
 @router.get("/quotes/{quote_id}", response_model=dict[str, Any], summary="A stored quote")
