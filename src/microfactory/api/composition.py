@@ -166,6 +166,7 @@ def build_app(
     auth_clock: Clock | None = None,
 ) -> FastAPI:
     from microfactory.api.routes import materials, network, quality, shopfloor
+    from microfactory.web.capacity_page import router as capacity_page_router
     from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
@@ -183,6 +184,7 @@ def build_app(
             ("", pages_router),
             ("", materials_pages_router),
             ("", network_page_router),
+            ("", capacity_page_router),
         ],
     )
     app.state.html_error = html_error

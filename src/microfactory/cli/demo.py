@@ -64,7 +64,7 @@ def run_demo(
             f"unknown planner {planner!r}: use dispatch or cpsat", where="--planner"
         )
     container.reset_database()
-    fac = load_demo_factory(container.uow, factory_file)
+    fac = load_demo_factory(container.uow, factory_file, start)
     if ready is not None:
         ready.set()
     the_bus = open_bus(bus, mqtt_host, mqtt_port)

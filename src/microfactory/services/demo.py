@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from microfactory.core.clock import FixedClock
 from microfactory.orders import Factory, OrderStatus
 from microfactory.orders.generator import GeneratedOrder, order_stream
 from microfactory.services.factory import init_factory
@@ -26,8 +27,10 @@ class IntakeSummary:
     work_hours: float
 
 
-def load_demo_factory(uow: UnitOfWorkFactory, path: Path) -> Factory:
-    return init_factory(uow, path)
+def load_demo_factory(uow: UnitOfWorkFactory, path: Path, start: datetime | None = None) -> Factory:
+    """Load the demo factory; its relative lot times count from the demo's `start` (the
+    shelves hold what they would on the demo's first day, whatever today's date)."""
+    return init_factory(uow, path, None if start is None else FixedClock(start))
 
 
 def take_orders(

@@ -37,6 +37,7 @@ from microfactory.core.timeutil import local_text, parse_rfc3339, zone
 from microfactory.orders import OrderLine, OrderStatus
 from microfactory.services.alerts import AlertService
 from microfactory.services.auth import NotAuthenticated, same_secret
+from microfactory.services.capacity import order_capacity
 from microfactory.services.dashboard import (
     OPEN_WORK,
     DashboardService,
@@ -138,6 +139,7 @@ async def render(
     nav: list[tuple[str, str]] = [
         ("/", "Overview"),
         ("/schedule", "Schedule"),
+        ("/capacity", "Capacity"),
         ("/orders", "Orders"),
         ("/maintenance", "Maintenance"),
         ("/quality", "Quality"),
@@ -492,7 +494,8 @@ async def order_page(order_id: str, request: Request, user: PageUser, ctx: Ctx) 
     service = dash(ctx)
     detail = await run_in_threadpool(service.order_detail, order_id)
     late = {w.id: service.is_late(w) for w in detail.work_orders}
-    return await render(request, "order.html", user, d=detail, late=late)
+    capacity = await run_in_threadpool(order_capacity, ctx.uow, order_id, ctx.clock.now())
+    return await render(request, "order.html", user, d=detail, late=late, capacity=capacity)
 
 
 # schedule, maintenance, quality ----------------------------------------------------------
