@@ -17,6 +17,8 @@ from microfactory.web.pages import Ctx, PageUser, render
 router = APIRouter(include_in_schema=False)
 
 OK, BUSY, OVER = "#009E73", "#E69F00", "#D55E00"
+BOTTLENECK_LOAD = 0.7
+"""The most loaded machine is called the bottleneck from this load on."""
 
 
 def load_chart(view: CapacityView) -> str:
@@ -78,5 +80,6 @@ async def capacity_page(
         view=view,
         days=days,
         bottleneck=view.bottleneck,
+        busy=BOTTLENECK_LOAD,
         figure=load_chart(view) if view.machines else None,
     )
