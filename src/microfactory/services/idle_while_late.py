@@ -135,7 +135,7 @@ def idle_while_late(
         hours = overlap_hours(idle, late)
         if hours > 0:
             by_machine[m.id] = round(hours, 2)
-    total = round(sum(by_machine.values()), 2)
+    total = round(float(sum(by_machine.values())), 2)
     worst = max(by_machine, key=lambda k: by_machine[k]) if by_machine else None
     return {
         "hours": total,
