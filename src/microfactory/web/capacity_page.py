@@ -72,7 +72,11 @@ async def capacity_page(
     ctx: Ctx,
     days: Annotated[int, Query(ge=1, le=42)] = 14,
 ) -> HTMLResponse:
-    view = await run_in_threadpool(read_capacity, ctx.uow, ctx.clock.now(), days)
+    view = await run_in_threadpool(
+        ctx.cache.get,
+        f"capacity-page:{days}",
+        lambda: read_capacity(ctx.uow, ctx.clock.now(), days),
+    )
     return await render(
         request,
         "capacity.html",

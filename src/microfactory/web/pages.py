@@ -494,7 +494,11 @@ async def order_page(order_id: str, request: Request, user: PageUser, ctx: Ctx) 
     service = dash(ctx)
     detail = await run_in_threadpool(service.order_detail, order_id)
     late = {w.id: service.is_late(w) for w in detail.work_orders}
-    capacity = await run_in_threadpool(order_capacity, ctx.uow, order_id, ctx.clock.now())
+    capacity = await run_in_threadpool(
+        ctx.cache.get,
+        f"order-capacity:{order_id}",
+        lambda: order_capacity(ctx.uow, order_id, ctx.clock.now()),
+    )
     return await render(request, "order.html", user, d=detail, late=late, capacity=capacity)
 
 
