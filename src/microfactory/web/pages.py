@@ -596,25 +596,30 @@ async def quality_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRespon
     ncrs: list[Any] = []
     holds: list[Any] = []
     if store is not None:
-        for product in factory.products:
-            for char in product.characteristics:
-                view = await run_in_threadpool(
-                    characteristic_chart, store, factory, product.id, char.name
-                )
-                if view is not None:
-                    charts.append(
-                        {
-                            "view": view,
-                            "figure": figures.control_chart(
-                                f"{product.id} {char.name}",
-                                view.values,
-                                view.centre,
-                                view.lcl,
-                                view.ucl,
-                                [i for i, _ in view.violations],
-                            ),
-                        }
-                    )
+
+        def build_charts() -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = []
+            for product in factory.products:
+                for char in product.characteristics:
+                    view = characteristic_chart(store, factory, product.id, char.name)
+                    if view is not None:
+                        out.append(
+                            {
+                                "view": view,
+                                "figure": figures.control_chart(
+                                    f"{product.id} {char.name}",
+                                    view.values,
+                                    view.centre,
+                                    view.lcl,
+                                    view.ucl,
+                                    [i for i, _ in view.violations],
+                                ),
+                            }
+                        )
+            return out
+
+        # every viewer shares the charts for the context cache's lifetime (one thread hop)
+        charts = await run_in_threadpool(ctx.cache.get, "quality-charts", build_charts)
         ncrs = await run_in_threadpool(lambda: list_ncrs(store)[-50:][::-1])
         holds = await run_in_threadpool(
             lambda: [hold_from_row(r) for r in store.holds(active_only=True)]
