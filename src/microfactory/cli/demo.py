@@ -251,6 +251,10 @@ def render(summary: dict[str, Any]) -> None:
         ("orders completed", summary["orders_completed"]),
         ("orders late", summary["orders_late"]),
         ("on-time delivery", "–" if rate is None else f"{rate:.1%}"),
+        (
+            "machine hours idle while late work waited",
+            f"{summary['idle_while_late']['hours']:.1f}",
+        ),
         ("OEE (fleet)", f"{summary['oee']['oee']:.1%}"),
         ("events ingested", f"{summary['events_ingested']:,}"),
         ("sensor samples stored", f"{summary['samples_stored']:,}"),
