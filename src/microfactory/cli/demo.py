@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,10 +17,10 @@ from rich.table import Table
 from microfactory.bootstrap import DEMO_FACTORY, Container, bootstrap, memory_bus, mqtt_bus
 from microfactory.cli.common import console, print_json
 from microfactory.core.errors import ValidationError
+from microfactory.services.demo import DEMO_START
 from microfactory.services.ports import Bus
 
 DEMO_DB = "sqlite:///microfactory-demo.db"
-DEMO_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 
 
 def open_bus(kind: str, host: str, port: int) -> Bus:
