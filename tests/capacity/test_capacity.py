@@ -107,3 +107,16 @@ def test_a_quote_waiting_long_for_its_printer_says_which_and_why() -> None:
     assert note is not None and "fdm-xl" in note and "waits 40 h" in note
     short = [Slot("print (fdm)", "fdm-01", NOW + 2 * H, NOW + 4 * H)]
     assert quote_bottleneck_warning(FACTORY, short, NOW, {}) is None
+
+
+def test_looking_back_counts_the_hours_worked_inside_the_shifts() -> None:
+    # Tuesday 07:00 local; on Monday the mill ran 18:00-23:00 local and after a night's pause
+    # 06:00-08:00 on Tuesday: 4 h on Monday (its shift ends at 22:00) and 1 h before now
+    now = NOW + 24 * H
+    worked = {"cnc": [(NOW + 11 * H, NOW + 25 * H)]}
+    view = capacity_load(FACTORY, [], {}, now, days=1, back=1, worked=worked)
+    cnc = machine(view, "cnc")
+    assert [d.label for d in cnc.days] == ["2026-01-05", "2026-01-06"]
+    assert cnc.days[0].planned_h == 4.0
+    assert cnc.days[1].planned_h == 1.0  # the worked hour before now; nothing planned after
+    assert cnc.planned_h == 5.0 and cnc.available_h == 32.0

@@ -51,10 +51,34 @@ class MachineLoad:
     planned_h: float
     available_h: float
     booked_until: datetime | None
+    back: int = 0
+    """The first `back` days are before today (hours worked), the rest from today on."""
 
     @property
     def load(self) -> float | None:
         return None if self.available_h <= 0 else self.planned_h / self.available_h
+
+    @staticmethod
+    def _ratio(days: Sequence[PeriodLoad]) -> float | None:
+        avail = sum(d.available_h for d in days)
+        return None if avail <= 0 else sum(d.planned_h for d in days) / avail
+
+    @property
+    def load_back(self) -> float | None:
+        """Hours worked over hours available in the days before today."""
+        return self._ratio(self.days[: self.back])
+
+    @property
+    def load_ahead(self) -> float | None:
+        """Hours worked and planned over hours available from today on."""
+        return self._ratio(self.days[self.back :])
+
+    @property
+    def peak_load(self) -> float | None:
+        """The higher of the two: a bottleneck shows in what was worked or what is planned
+        (at the end of a demo nothing new is planned)."""
+        loads = [x for x in (self.load_back, self.load_ahead) if x is not None]
+        return max(loads) if loads else None
 
 
 @dataclass(frozen=True)
@@ -63,14 +87,16 @@ class CapacityView:
     timezone: str
     plan_version: int | None
     machines: tuple[MachineLoad, ...]
+    back: int = 0
+    days: int = HORIZON_DAYS
 
     @property
     def bottleneck(self) -> MachineLoad | None:
         """The machine with the highest load over the horizon (None without planned work)."""
-        loaded = [m for m in self.machines if m.load is not None and m.planned_h > 0]
+        loaded = [m for m in self.machines if m.peak_load is not None and m.planned_h > 0]
         if not loaded:
             return None
-        return max(loaded, key=lambda m: (m.load or 0.0, m.booked_until or self.now))
+        return max(loaded, key=lambda m: (m.peak_load or 0.0, m.booked_until or self.now))
 
     def to_dict(self) -> dict[str, Any]:
         b = self.bottleneck
@@ -84,6 +110,8 @@ class CapacityView:
                     "planned_h": m.planned_h,
                     "available_h": m.available_h,
                     "load": None if m.load is None else round(m.load, 4),
+                    "load_back": None if m.load_back is None else round(m.load_back, 4),
+                    "load_ahead": None if m.load_ahead is None else round(m.load_ahead, 4),
                     "booked_until": None if m.booked_until is None else m.booked_until.isoformat(),
                     "days": [
                         {"day": d.label, "planned_h": d.planned_h, "available_h": d.available_h}
@@ -114,6 +142,21 @@ def _merge(spans: Sequence[Interval]) -> list[Interval]:
     return out
 
 
+def _intersect(xs: Sequence[Interval], ys: Sequence[Interval]) -> list[Interval]:
+    """The overlap of two sorted, disjoint interval lists."""
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(xs) and j < len(ys):
+        lo, hi = max(xs[i][0], ys[j][0]), min(xs[i][1], ys[j][1])
+        if hi > lo:
+            out.append((lo, hi))
+        if xs[i][1] < ys[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
 def capacity_load(
     factory: Factory,
     plan_rows: Sequence[Mapping[str, Any]],
@@ -121,36 +164,46 @@ def capacity_load(
     now: datetime,
     *,
     days: int = HORIZON_DAYS,
+    back: int = 0,
+    worked: Mapping[str, Sequence[Interval]] | None = None,
     plan_version: int | None = None,
 ) -> CapacityView:
-    """Planned against available hours per machine, per local day from today for `days`
-    days and per ISO week; the totals cover [now, end of the last day)."""
+    """Hours per machine against available hours, per local day from `back` days before
+    today to `days` days after it, and per ISO week: before now the hours its operations
+    actually ran (`worked`, by machine), from now on the current plan's. The totals cover
+    the whole window."""
     tz = zone(factory.site.timezone)
     today = now.astimezone(tz).date()
+    first = today - timedelta(days=back)
+    span = back + days
     bounds = [
-        datetime.combine(today + timedelta(days=i), time(0), tzinfo=tz).astimezone(now.tzinfo)
-        for i in range(days + 1)
+        datetime.combine(first + timedelta(days=i), time(0), tzinfo=tz).astimezone(now.tzinfo)
+        for i in range(span + 1)
     ]
     end = bounds[-1]
     planned: dict[str, list[Interval]] = {}
     booked: dict[str, datetime] = {}
     for row in plan_rows:
         m = row["machine"]
-        planned.setdefault(m, []).append((row["start"], row["end"]))
-        if row["end"] > now:
+        if row["end"] > now:  # before now, what ran counts, not what was planned
+            planned.setdefault(m, []).append((max(row["start"], now), row["end"]))
             booked[m] = max(booked.get(m, now), row["end"])
+    for m, spans in (worked or {}).items():
+        planned.setdefault(m, []).extend((a, min(b, now)) for a, b in spans if a < now)
     out: list[MachineLoad] = []
     for machine in factory.machines:
         working = [(w.start, w.end) for w in machine.calendar.working_windows(bounds[0], end)]
         down = _merge([(a, b) for a, b, _ in downtimes.get(machine.id, ())])
-        mine = _merge(planned.get(machine.id, []))
+        # hours of work inside the machine's working time (an operation paused over a night
+        # or a weekend does not count the pause)
+        mine = _intersect(_merge(planned.get(machine.id, [])), _merge(working))
         day_loads: list[PeriodLoad] = []
-        for i in range(days):
+        for i in range(span):
             lo, hi = bounds[i], bounds[i + 1]
             avail = _overlap(working, lo, hi) - _overlap(
                 [(max(a, lo), min(b, hi)) for a, b in down if b > lo and a < hi], lo, hi
             )
-            day = (today + timedelta(days=i)).isoformat()
+            day = (first + timedelta(days=i)).isoformat()
             day_loads.append(
                 PeriodLoad(
                     day,
@@ -165,14 +218,13 @@ def capacity_load(
                 name=machine.name,
                 days=tuple(day_loads),
                 weeks=_weeks(day_loads, tz),
-                planned_h=round(_overlap(mine, now, end) / 3600.0, 1),
-                available_h=round(
-                    max(0.0, _overlap(working, now, end) - _overlap(down, now, end)) / 3600.0, 1
-                ),
+                planned_h=round(sum(d.planned_h for d in day_loads), 1),
+                available_h=round(sum(d.available_h for d in day_loads), 1),
                 booked_until=booked.get(machine.id),
+                back=back,
             )
         )
-    return CapacityView(now, factory.site.timezone, plan_version, tuple(out))
+    return CapacityView(now, factory.site.timezone, plan_version, tuple(out), back, days)
 
 
 def _weeks(days: Sequence[PeriodLoad], tz: Any) -> tuple[PeriodLoad, ...]:
@@ -191,14 +243,35 @@ def _weeks(days: Sequence[PeriodLoad], tz: Any) -> tuple[PeriodLoad, ...]:
     )
 
 
-def read_capacity(uow: UnitOfWorkFactory, now: datetime, days: int = HORIZON_DAYS) -> CapacityView:
-    """The capacity view of the stored current plan."""
+def read_capacity(
+    uow: UnitOfWorkFactory, now: datetime, days: int = HORIZON_DAYS, back: int = 0
+) -> CapacityView:
+    """The capacity view: the stored current plan from now on, and for the `back` days
+    before today the hours operations actually ran."""
+    since = now - timedelta(days=back + 1)
+    worked: dict[str, list[Interval]] = {}
     with uow() as tx:
         factory = current_factory(tx)
         stored = tx.plans.current_plan()
-        downtimes = tx.plans.downtimes(now - timedelta(days=1))
+        downtimes = tx.plans.downtimes(since)
+        if back > 0:
+            for wo in tx.work_orders.find():
+                for op in wo.operations:
+                    if op.machine and op.actual_start is not None:
+                        stop = op.actual_end or now
+                        if stop > since:
+                            worked.setdefault(op.machine, []).append((op.actual_start, stop))
     header, rows = stored if stored is not None else ({"version": None}, [])
-    return capacity_load(factory, rows, downtimes, now, days=days, plan_version=header["version"])
+    return capacity_load(
+        factory,
+        rows,
+        downtimes,
+        now,
+        days=days,
+        back=back,
+        worked=worked,
+        plan_version=header["version"],
+    )
 
 
 # -- intake check ---------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The capacity page (`/capacity`): planned against available hours per machine, per day and
-per week of the current plan, and the bottleneck named in words; `?days=N` (1–42) sets the
-horizon."""
+"""The capacity page (`/capacity`): hours per machine against available hours, per day and
+per week — worked before now, planned from now on — and the bottleneck named in words;
+`?days=N` (1–42) days ahead, `?back=N` (0–42) days back."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def load_chart(view: CapacityView) -> str:
             load = d.load
             row.append(None if load is None else round(min(load, 1.5) * 100, 1))
             hover.append(
-                f"{m.machine} {d.label}: {d.planned_h:.1f} h planned of {d.available_h:.1f} h"
-                + ("" if load is None else f" ({load:.0%})")
+                f"{m.machine} {d.label}: {d.planned_h:.1f} h worked or planned"
+                f" of {d.available_h:.1f} h" + ("" if load is None else f" ({load:.0%})")
             )
         z.append(row)
         text.append(hover)
@@ -71,11 +71,12 @@ async def capacity_page(
     user: PageUser,
     ctx: Ctx,
     days: Annotated[int, Query(ge=1, le=42)] = 14,
+    back: Annotated[int, Query(ge=0, le=42)] = 14,
 ) -> HTMLResponse:
     view = await run_in_threadpool(
         ctx.cache.get,
-        f"capacity-page:{days}",
-        lambda: read_capacity(ctx.uow, ctx.clock.now(), days),
+        f"capacity-page:{days}:{back}",
+        lambda: read_capacity(ctx.uow, ctx.clock.now(), days, back),
     )
     return await render(
         request,
@@ -83,6 +84,7 @@ async def capacity_page(
         user,
         view=view,
         days=days,
+        back=back,
         bottleneck=view.bottleneck,
         busy=BOTTLENECK_LOAD,
         figure=load_chart(view) if view.machines else None,
