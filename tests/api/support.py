@@ -86,7 +86,7 @@ def seed(url: str) -> dict[Role, str]:
     """Migrate, load the demo factory, and make one user and API token per role."""
     container = bootstrap(db_url=url)
     try:
-        init_factory(container.uow, DEMO_FACTORY)
+        init_factory(container.uow, DEMO_FACTORY, FixedClock(NOW))
         ctx: ApiContext = build_app(
             container, FixedClock(NOW), FAST_HASHER, auth_clock=FixedClock(NOW)
         ).state.ctx

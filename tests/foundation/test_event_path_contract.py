@@ -35,7 +35,7 @@ class Shop:
     def __init__(self, uow: UnitOfWorkFactory, store: SqlTelemetryStore | None) -> None:
         self.uow = uow
         self.telemetry = store
-        self.factory: Factory = init_factory(uow, DEMO_FACTORY)
+        self.factory: Factory = init_factory(uow, DEMO_FACTORY, FixedClock(T0))
         with uow() as tx:
             place_order(
                 tx,

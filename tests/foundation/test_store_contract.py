@@ -9,7 +9,7 @@ import yaml
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core import Conflict, NotFound
 from microfactory.orders import Order, OrderLine, OrderStatus, SerialNumber, WorkStatus
-from microfactory.orders.factory_file import load_factory
+from microfactory.orders.factory_file import load_factory, resolve_relative_times
 from microfactory.orders.stock import Movement, MovementKind
 from microfactory.services.materials import receive_opening_lots
 from microfactory.services.orders import OrderRequest, place_order, release_order
@@ -38,9 +38,11 @@ def uow(request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFactory]:
 
 
 def load(uow: UnitOfWorkFactory) -> None:
-    f = load_factory(DEMO_FACTORY)
+    # the file's relative lot times resolved once, as `init` stores them
+    f = load_factory(DEMO_FACTORY, at=T0)
+    definition = resolve_relative_times(yaml.safe_load(DEMO_FACTORY.read_text()), T0)
     with uow() as tx:
-        tx.factory.save(f, yaml.safe_load(DEMO_FACTORY.read_text()), str(DEMO_FACTORY))
+        tx.factory.save(f, definition, str(DEMO_FACTORY))
         receive_opening_lots(tx, f, T0)
         tx.commit()
 
@@ -66,7 +68,7 @@ def test_factory_round_trip(uow: UnitOfWorkFactory) -> None:
     with uow() as tx:
         f = tx.factory.current()
         assert f is not None
-        assert f == load_factory(DEMO_FACTORY)
+        assert f == load_factory(DEMO_FACTORY, at=T0)
         assert [c.id for c in tx.customers.find()][:2] == ["acme", "makers"]
 
 

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from microfactory.bootstrap import DEMO_FACTORY
+from microfactory.cli.demo import DEMO_START
 from microfactory.orders import Factory, OrderLine
-from microfactory.orders.factory_file import load_factory
+from microfactory.orders.factory_file import load_factory, resolve_relative_times
 from microfactory.services.materials import receive_opening_lots
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.ports import UnitOfWorkFactory
@@ -21,6 +22,9 @@ from microfactory.store.migrate import upgrade
 from microfactory.store.sql import SqlUnitOfWorkFactory
 
 T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
+FILE_TIME = DEMO_START
+"""The demo file's lot times are relative: these tests read them from the demo's first day
+(RES-G-2607 then expires on 2026-01-24, before T0)."""
 
 
 def make_uow(kind: str, request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFactory]:
@@ -40,9 +44,10 @@ def uow(request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFactory]:
 
 
 def load_demo(uow: UnitOfWorkFactory, at: datetime = T0) -> Factory:
-    factory = load_factory(DEMO_FACTORY)
+    factory = load_factory(DEMO_FACTORY, at=FILE_TIME)
+    definition = resolve_relative_times(yaml.safe_load(DEMO_FACTORY.read_text()), FILE_TIME)
     with uow() as tx:
-        tx.factory.save(factory, yaml.safe_load(DEMO_FACTORY.read_text()), str(DEMO_FACTORY))
+        tx.factory.save(factory, definition, str(DEMO_FACTORY))
         receive_opening_lots(tx, factory, at)
         tx.commit()
     return factory

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from microfactory.bootstrap import DEMO_FACTORY, bootstrap
+from microfactory.cli.demo import DEMO_START
 from microfactory.cli.main import main
+from microfactory.core.clock import FixedClock
 from microfactory.orders import OrderLine
 from microfactory.services.factory import init_factory
 
@@ -26,7 +28,7 @@ def db(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     container = bootstrap(db_url=url)
     try:
-        init_factory(container.uow, DEMO_FACTORY)
+        init_factory(container.uow, DEMO_FACTORY, FixedClock(DEMO_START))
         release(container.uow, "SO-1", (OrderLine("large-prototype", 40),))
     finally:
         container.close()

@@ -21,7 +21,7 @@ from microfactory.services.ingestion import Ingester, IngestSettings
 from microfactory.services.reactor import Reactor
 from microfactory.shopfloor.events import JobEvent
 
-from .conftest import T0, release
+from .conftest import FILE_TIME, T0, release
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Shop:
 @pytest.fixture
 def shop(db_url: str) -> Iterator[Shop]:
     container = bootstrap(db_url=db_url)
-    factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(T0))
+    factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(FILE_TIME))
     release(
         container.uow,
         "SO-B",
@@ -176,7 +176,7 @@ def test_lots_near_expiry_are_alerted_once(db_url: str) -> None:
     container = bootstrap(db_url=db_url)
     try:
         start = T0.replace(year=2026, month=1, day=12)  # RES-G-2607 expires on 2026-01-24
-        factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(start))
+        factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(FILE_TIME))
         release(container.uow, "SO-B", (OrderLine("bracket", 2, {"colour": "black"}),))
         shop = Shop(container, factory, container.reactor(factory))
         for minutes in (0, 60):

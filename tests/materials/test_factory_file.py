@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from microfactory.bootstrap import DEMO_FACTORY
+from microfactory.cli.demo import DEMO_START
 from microfactory.core import ValidationError
 from microfactory.orders.factory_file import factory_from_dict
 from microfactory.orders.materials import SupplierTerms
@@ -31,7 +32,7 @@ def product(data: dict[str, Any], product_id: str) -> dict[str, Any]:
 
 
 def test_materials_read_with_their_purchasing_data() -> None:
-    f = factory_from_dict(demo())
+    f = factory_from_dict(demo(), at=DEMO_START)  # lot times count from the demo's start
     resin = f.material_map["resin-grey"]
     assert resin.unit == "l" and resin.safety_stock == 3 and resin.shelf_life_days == 180
     assert resin.suppliers == (SupplierTerms("Elegoo", 6, 5, 49.0),)

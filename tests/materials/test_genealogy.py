@@ -16,14 +16,14 @@ from microfactory.services.factory import init_factory
 from microfactory.services.genealogy import trace
 from microfactory.store.quality_store import SqlQualityStore
 
-from .conftest import T0, release
+from .conftest import FILE_TIME, release
 from .test_consumption import Shop
 
 
 @pytest.fixture
 def traced(db_url: str) -> Iterator[Shop]:
     container = bootstrap(db_url=db_url)
-    factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(T0))
+    factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(FILE_TIME))
     release(container.uow, "SO-1", (OrderLine("bracket", 10, {"colour": "black"}),))
     release(
         container.uow,

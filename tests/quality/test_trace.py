@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from microfactory.bootstrap import DEMO_FACTORY, bootstrap
 from microfactory.cli.main import main
+from microfactory.core.clock import FixedClock
 from microfactory.core.errors import NotFound
 from microfactory.orders import OrderLine, SerialNumber, WorkStatus
 from microfactory.orders.stock import Movement, MovementKind
@@ -33,7 +34,7 @@ T0 = datetime(2026, 3, 2, 8, tzinfo=UTC)
 def build_shop(uow: UnitOfWorkFactory, store: SqlQualityStore) -> None:
     """Order SO-9 (4 brackets) released; printing used two PLA lots; one part serialised
     and measured out of spec."""
-    factory = init_factory(uow, DEMO_FACTORY)
+    factory = init_factory(uow, DEMO_FACTORY, FixedClock(T0))
     with uow() as tx:
         req = OrderRequest(
             customer="acme",

@@ -90,7 +90,7 @@ class Shop:
 
 def planned_shop(url: str) -> Iterator[Shop]:
     container = bootstrap(db_url=url)
-    factory = init_factory(container.uow, DEMO_FACTORY)
+    factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(T0))
     clock = FixedClock(T0)
     with container.uow() as tx:
         for n, colour in ((1, "black"), (2, "white")):

@@ -194,6 +194,7 @@ def build_app(
 ) -> FastAPI:
     from microfactory.api.routes import materials, network, quality, shopfloor
     from microfactory.api.routes import stations as station_routes
+    from microfactory.web.capacity_page import router as capacity_page_router
     from microfactory.web.documents_pages import router as documents_pages_router
     from microfactory.web.exports_pages import router as exports_pages_router
     from microfactory.web.masterdata_pages import router as masterdata_pages_router
@@ -227,6 +228,7 @@ def build_app(
             ("", notifications_page_router),
             ("", quote_pages_router),
             ("", masterdata_pages_router),
+            ("", capacity_page_router),
         ],
     )
     ctx.body_limits[UPLOAD_PAGE_PATH] = quote_routes.upload_limit(ctx.quotes)

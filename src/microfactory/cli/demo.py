@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,9 +17,8 @@ from rich.table import Table
 from microfactory.bootstrap import DEMO_FACTORY, Container, bootstrap, memory_bus, mqtt_bus
 from microfactory.cli.common import console, print_json
 from microfactory.core.errors import ValidationError
+from microfactory.services.demo import DEMO_START
 from microfactory.services.ports import Bus
-
-DEMO_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
 
 
 def open_bus(kind: str, host: str, port: int) -> Bus:
@@ -63,7 +62,7 @@ def run_demo(
             f"unknown planner {planner!r}: use dispatch or cpsat", where="--planner"
         )
     container.reset_database()
-    fac = load_demo_factory(container.uow, factory_file)
+    fac = load_demo_factory(container.uow, factory_file, start)
     if ready is not None:
         ready.set()
     the_bus = open_bus(bus, mqtt_host, mqtt_port)
@@ -286,6 +285,10 @@ def render(summary: dict[str, Any]) -> None:
         ("orders completed", summary["orders_completed"]),
         ("orders late", summary["orders_late"]),
         ("on-time delivery", "–" if rate is None else f"{rate:.1%}"),
+        (
+            "machine hours idle while late work waited",
+            f"{summary['idle_while_late']['hours']:.1f}",
+        ),
         ("OEE (fleet)", f"{summary['oee']['oee']:.1%}"),
         ("events ingested", f"{summary['events_ingested']:,}"),
         ("sensor samples stored", f"{summary['samples_stored']:,}"),

@@ -147,13 +147,25 @@ def orders_add(
     req = OrderRequest(customer=customer, lines=(line,), due=due_at, priority=priority, rush=rush)
     container = open_container(db)
     try:
+        from microfactory.services.capacity import check_intake
+
         order = add_order(container.uow, clock, req)
+        check = check_intake(container.uow, req.lines, due_at, clock.now())
     finally:
         container.close()
     if as_json:
-        print_json({"id": order.id, "status": order.status.value, "due": to_rfc3339(order.due)})
+        print_json(
+            {
+                "id": order.id,
+                "status": order.status.value,
+                "due": to_rfc3339(order.due),
+                "capacity": check.to_dict(),
+            }
+        )
     else:
         console.print(f"[green]order {order.id}[/] {order.status} due {to_rfc3339(order.due)}")
+        if check.late:
+            console.print(f"[yellow]capacity warning:[/] {check.message}")
 
 
 def orders_list(

@@ -11,16 +11,17 @@ ranges (e.g. operation minutes up to 100,000, cost per hour up to 1,000,000)."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from microfactory.core.errors import ValidationError
-from microfactory.core.timeutil import parse_rfc3339
+from microfactory.core.timeutil import parse_rfc3339, to_rfc3339
 from microfactory.orders import (
     BomLine,
     Characteristic,
@@ -498,14 +499,58 @@ def _products(raw: Any) -> list[Product]:
     return out
 
 
-def factory_from_dict(data: Any) -> Factory:
-    """Build and validate a Factory from parsed YAML; raises ValidationError(where=path)."""
+RELATIVE_TIME = re.compile(r"^([+-])((?:\d{1,5}[wdhm])+)$")
+RELATIVE_PART = re.compile(r"(\d{1,5})([wdhm])")
+RELATIVE_UNIT = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+
+
+def relative_time(value: str, at: datetime) -> datetime | None:
+    """`-64d`, `+18d18h`, `+2w`: a time relative to `at`; None when `value` is not one."""
+    match = RELATIVE_TIME.match(value.strip())
+    if match is None:
+        return None
+    sign, parts = match.groups()
+    delta = timedelta()
+    for amount, unit in RELATIVE_PART.findall(parts):
+        delta += timedelta(**{RELATIVE_UNIT[unit]: int(amount)})
+    return at - delta if sign == "-" else at + delta
+
+
+def resolve_relative_times(data: Any, at: datetime) -> Any:
+    """A copy of a parsed factory file whose material lots' relative `received` / `expires`
+    times (`-64d`, `+300d`) are resolved against `at` (the time the file is loaded; the
+    demo's start for the demo), so opening stock is never stale whenever the file is
+    loaded. Anything else is left for validation to judge."""
+    if not isinstance(data, dict) or not isinstance(data.get("materials"), list):
+        return data
+    materials = []
+    for m in data["materials"]:
+        if isinstance(m, dict) and isinstance(m.get("lots"), list):
+            lots = []
+            for lot in m["lots"]:
+                if isinstance(lot, dict):
+                    lot = dict(lot)
+                    for key in ("received", "expires"):
+                        when = lot.get(key)
+                        resolved = relative_time(when, at) if isinstance(when, str) else None
+                        if resolved is not None:
+                            lot[key] = to_rfc3339(resolved)
+                lots.append(lot)
+            m = {**m, "lots": lots}
+        materials.append(m)
+    return {**data, "materials": materials}
+
+
+def factory_from_dict(data: Any, *, at: datetime | None = None) -> Factory:
+    """Build and validate a Factory from parsed YAML; raises ValidationError(where=path).
+    Relative lot times are resolved against `at` (default: now)."""
     nodes = _count_nodes(data, MAX_YAML_NODES)
     if nodes > MAX_YAML_NODES:
         raise ValidationError(
             f"the file expands to more than {MAX_YAML_NODES} values (YAML aliases?)",
             where="(top level)",
         )
+    data = resolve_relative_times(data, at or datetime.now(UTC))
     try:
         root = _mapping(data, "(top level)")
         _known_keys(
@@ -565,17 +610,20 @@ def factory_from_dict(data: Any) -> Factory:
     return factory
 
 
-def load_factory(path: str | Path) -> Factory:
-    """Read a factory YAML file. Errors name the file, the field path (or line) and the reason."""
+def load_factory(path: str | Path, *, at: datetime | None = None) -> Factory:
+    """Read a factory YAML file. Errors name the file, the field path (or line) and the reason.
+    Relative lot times are resolved against `at` (default: now)."""
     file = Path(path)
     try:
         raw = file.read_bytes()
     except OSError as exc:
         raise ValidationError(f"cannot read factory file: {exc.strerror}", where=str(file)) from exc
-    return factory_from_yaml(raw, str(file))
+    return factory_from_yaml(raw, str(file), at=at)
 
 
-def factory_from_yaml(raw: bytes, source: str = "factory.yaml") -> Factory:
+def factory_from_yaml(
+    raw: bytes, source: str = "factory.yaml", *, at: datetime | None = None
+) -> Factory:
     """Parse and validate factory YAML held in memory; errors name `source`."""
     if len(raw) > MAX_FACTORY_FILE_BYTES:
         raise ValidationError("factory file is larger than 5 MB", where=source)
@@ -591,6 +639,6 @@ def factory_from_yaml(raw: bytes, source: str = "factory.yaml") -> Factory:
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise ValidationError(f"YAML value cannot be read: {exc}", where=source) from None
     try:
-        return factory_from_dict(data)
+        return factory_from_dict(data, at=at)
     except ValidationError as exc:
         raise ValidationError(exc.reason, where=f"{source}: {exc.where}") from None

@@ -44,6 +44,24 @@ def _random_value(spec: ParameterSpec, rng: random.Random) -> ParamValue:
     return spec.default if isinstance(spec.default, str) else "custom"
 
 
+BIG_PART_HOURS = 3.5
+"""A product whose longest step takes longer than this per unit is a big part."""
+
+
+def _longest_unit_hours(product: Product) -> float:
+    return max(op.per_unit_minutes for op in product.routing) / 60.0
+
+
+def _weight(product: Product) -> float:
+    base = 3.0 if product.family in ("printed", "resin") else 1.5
+    return base * min(1.0, BIG_PART_HOURS / _longest_unit_hours(product))
+
+
+def _cap(product: Product, quantity: int) -> int:
+    """At most a day (24 h) of the product's longest step in one line."""
+    return max(1, min(quantity, int(24.0 / _longest_unit_hours(product))))
+
+
 def order_stream(
     factory: Factory,
     start: datetime,
@@ -54,10 +72,15 @@ def order_stream(
     rush_share: float = 0.08,
     prefix: str = "SO",
 ) -> list[GeneratedOrder]:
-    """Orders arriving as a Poisson process over [start, start + days)."""
+    """Orders arriving as a Poisson process over [start, start + days).
+
+    The mix follows what a made-to-order shop sees: printed and resin parts twice as often
+    as machined, laser-cut and assembled ones; big parts (over `BIG_PART_HOURS` a unit on
+    their longest step) less often in proportion, and never more of them in one line than
+    a day of that step (nobody orders forty 9-hour prints at once)."""
     products = list(factory.products)
     customers = [c.id for c in factory.customers] or ["web"]
-    weights = [3.0 if p.family in ("printed", "resin") else 1.5 for p in products]
+    weights = [_weight(p) for p in products]
     out: list[GeneratedOrder] = []
     t = 0.0
     horizon = days * 24.0
@@ -70,10 +93,14 @@ def order_stream(
         created = start + timedelta(hours=t)
         product = rng.choices(products, weights)[0]
         quantity = max(1, min(40, int(rng.lognormvariate(math.log(4), 0.8))))
-        lines = [OrderLine(product.id, quantity, random_parameters(product, rng))]
+        lines = [OrderLine(product.id, _cap(product, quantity), random_parameters(product, rng))]
         if rng.random() < 0.15:
             extra = rng.choice(products)
-            lines.append(OrderLine(extra.id, max(1, quantity // 2), random_parameters(extra, rng)))
+            lines.append(
+                OrderLine(
+                    extra.id, _cap(extra, max(1, quantity // 2)), random_parameters(extra, rng)
+                )
+            )
         work_hours = sum(
             op.minutes(line.quantity) / 60.0
             for line in lines

@@ -512,6 +512,7 @@ def summary_dict(run: LoopRun, config: LoopConfig, bus: str) -> dict[str, Any]:
         "quality_alerts": len(run.quality_alerts),
         "nonconformances": sum(1 for a in run.quality_alerts if a.ncr),
         "lots_held_and_released": run.lots_reviewed,
+        "idle_while_late": f.idle_while_late,
         "materials": f.materials,
         "dead_letters": f.dead_letters,
         "wall_seconds": round(run.wall_seconds, 2),

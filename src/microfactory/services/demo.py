@@ -7,9 +7,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
+from microfactory.core.clock import FixedClock
 from microfactory.orders import Factory, OrderStatus
 from microfactory.orders.generator import GeneratedOrder, order_stream
 from microfactory.services.factory import init_factory
@@ -26,8 +27,14 @@ class IntakeSummary:
     work_hours: float
 
 
-def load_demo_factory(uow: UnitOfWorkFactory, path: Path) -> Factory:
-    return init_factory(uow, path)
+DEMO_START = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
+"""The demo's first moment (a Monday, 07:00 in Berlin): the same seed, the same history."""
+
+
+def load_demo_factory(uow: UnitOfWorkFactory, path: Path, start: datetime = DEMO_START) -> Factory:
+    """Load the demo factory; its relative lot times count from the demo's `start` (the
+    shelves hold what they would on the demo's first day, whatever today's date)."""
+    return init_factory(uow, path, FixedClock(start))
 
 
 def take_orders(

@@ -23,6 +23,7 @@ from microfactory.maintenance.oee import (
 )
 from microfactory.orders import Factory, OrderStatus
 from microfactory.orders.stock import MovementKind, PurchaseStatus
+from microfactory.services.idle_while_late import idle_while_late, late_work
 from microfactory.services.materials import mass_balance
 from microfactory.services.ports import (
     EventReader,
@@ -59,6 +60,7 @@ class LoopFigures:
     plan_adherence: dict[str, float | int | None] = field(default_factory=dict)
     oee_detail: dict[str, MachineOee] = field(default_factory=dict)
     materials: dict[str, Any] = field(default_factory=dict)
+    idle_while_late: dict[str, Any] = field(default_factory=dict)
 
 
 def order_figures(uow: UnitOfWorkFactory, end: datetime) -> tuple[int, int, int, float | None]:
@@ -287,8 +289,12 @@ def compute_figures(
             by_trigger[trigger] += 1
     counts = reader.counts()
     materials = material_figures(uow, factory)
+    with uow() as tx:
+        waiting = late_work(tx.work_orders.find(), tx.quality.holds(), end)
+    idle_late = idle_while_late(factory, {m: sp for m, (sp, _) in series.items()}, waiting)
     return LoopFigures(
         materials=materials,
+        idle_while_late=idle_late,
         orders_received=received,
         orders_completed=completed,
         orders_late=late,

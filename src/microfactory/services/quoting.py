@@ -29,6 +29,7 @@ from microfactory.quoting.intake import IntakeLimits, LoadedModel, load_model, l
 from microfactory.quoting.leadtime import LeadTimeRule, promise_date
 from microfactory.quoting.pricing import PricingPolicy
 from microfactory.quoting.processes import Process
+from microfactory.services.capacity import quote_bottleneck_warning
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import OrderRequest, place_order, release_order
 from microfactory.services.planning import PlanVersion
@@ -588,6 +589,12 @@ class QuoteService:
         )
         if material_note:
             basis += f"; material: {material_note}"
+        booked: dict[str, datetime] = {}
+        for op in plan.operations if plan is not None else ():
+            booked[op.machine] = max(booked.get(op.machine, op.end), op.end)
+        note = quote_bottleneck_warning(factory, result.slots, start, booked)
+        if note is not None:
+            base = replace(base, quote=replace(base.quote, warnings=(*base.quote.warnings, note)))
         return replace(
             base,
             promised_date=result.completion,

@@ -64,18 +64,32 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+_PARSED: dict[tuple[str, int], tuple[Any, Factory]] = {}
+"""Parsed factories by (database, row id) with the definition they were parsed from: parsing
+and validating the definition costs milliseconds, and every unit of work asks for the
+factory. A `Factory` is immutable; a definition changed in place is parsed again."""
+
+
 class SqlFactoryRepository:
     def __init__(self, session: Session) -> None:
         self.s = session
-        self._cache: tuple[int, Factory] | None = None
 
     def current(self) -> Factory | None:
-        row = self.s.scalars(select(FactoryRow).order_by(FactoryRow.id.desc()).limit(1)).first()
+        row = self.s.execute(
+            select(FactoryRow.id, FactoryRow.definition).order_by(FactoryRow.id.desc()).limit(1)
+        ).first()
         if row is None:
             return None
-        if self._cache is None or self._cache[0] != row.id:
-            self._cache = (row.id, factory_from_dict(row.definition))
-        return self._cache[1]
+        bind = self.s.get_bind()
+        key = (str(bind.engine.url), row.id)
+        hit = _PARSED.get(key)
+        if hit is not None and hit[0] == row.definition:
+            return hit[1]
+        factory = factory_from_dict(row.definition)
+        if len(_PARSED) >= 64:
+            _PARSED.clear()
+        _PARSED[key] = (row.definition, factory)
+        return factory
 
     def save(self, factory: Factory, definition: Mapping[str, Any], source_file: str) -> None:
         self.s.add(

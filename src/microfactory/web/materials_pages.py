@@ -104,7 +104,9 @@ async def _page(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    view = await run_in_threadpool(materials_view, ctx)
+    # shared by every viewer for the context cache's lifetime (refreshed in the background;
+    # cleared by this page's own receipts): MRP suggestions are the page's heavy part
+    view = await run_in_threadpool(ctx.cache.get, "materials-page", lambda: materials_view(ctx))
     return await render(
         request,
         "materials.html",

@@ -36,6 +36,7 @@ from microfactory.core.timeutil import local_text, parse_rfc3339, zone
 from microfactory.orders import OrderStatus
 from microfactory.services.alerts import AlertService
 from microfactory.services.auth import NotAuthenticated, same_secret
+from microfactory.services.capacity import order_capacity
 from microfactory.services.dashboard import (
     OPEN_WORK,
     DashboardService,
@@ -140,6 +141,7 @@ async def render(
         ("/machines", "Machines"),
         ("/stations", "Stations"),
         ("/schedule", "Schedule"),
+        ("/capacity", "Capacity"),
         ("/orders", "Orders"),
         ("/quotes", "Quotes"),
         ("/maintenance", "Maintenance"),
@@ -394,7 +396,12 @@ async def order_page(order_id: str, request: Request, user: PageUser, ctx: Ctx) 
     service = dash(ctx)
     detail = await run_in_threadpool(service.order_detail, order_id)
     late = {w.id: service.is_late(w) for w in detail.work_orders}
-    return await render(request, "order.html", user, d=detail, late=late)
+    capacity = await run_in_threadpool(
+        ctx.cache.get,
+        f"order-capacity:{order_id}",
+        lambda: order_capacity(ctx.uow, order_id, ctx.clock.now()),
+    )
+    return await render(request, "order.html", user, d=detail, late=late, capacity=capacity)
 
 
 # schedule, maintenance, quality ----------------------------------------------------------
@@ -491,25 +498,30 @@ async def quality_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRespon
     ncrs: list[Any] = []
     holds: list[Any] = []
     if store is not None:
-        for product in factory.products:
-            for char in product.characteristics:
-                view = await run_in_threadpool(
-                    characteristic_chart, store, factory, product.id, char.name
-                )
-                if view is not None:
-                    charts.append(
-                        {
-                            "view": view,
-                            "figure": figures.control_chart(
-                                f"{product.id} {char.name}",
-                                view.values,
-                                view.centre,
-                                view.lcl,
-                                view.ucl,
-                                [i for i, _ in view.violations],
-                            ),
-                        }
-                    )
+
+        def build_charts() -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = []
+            for product in factory.products:
+                for char in product.characteristics:
+                    view = characteristic_chart(store, factory, product.id, char.name)
+                    if view is not None:
+                        out.append(
+                            {
+                                "view": view,
+                                "figure": figures.control_chart(
+                                    f"{product.id} {char.name}",
+                                    view.values,
+                                    view.centre,
+                                    view.lcl,
+                                    view.ucl,
+                                    [i for i, _ in view.violations],
+                                ),
+                            }
+                        )
+            return out
+
+        # every viewer shares the charts for the context cache's lifetime (one thread hop)
+        charts = await run_in_threadpool(ctx.cache.get, "quality-charts", build_charts)
         ncrs = await run_in_threadpool(lambda: list_ncrs(store)[-50:][::-1])
         holds = await run_in_threadpool(
             lambda: [hold_from_row(r) for r in store.holds(active_only=True)]
