@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -19,8 +19,9 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from microfactory.core.clock import Clock
-from microfactory.core.errors import ValidationError
+from microfactory.core.errors import Conflict, NotFound, ValidationError
 from microfactory.orders import Factory, OrderStatus, WorkOrder, WorkStatus
+from microfactory.orders.pins import OperationPin
 from microfactory.planning.cpsat import safe_horizon
 from microfactory.planning.model import (
     Assignment,
@@ -29,6 +30,7 @@ from microfactory.planning.model import (
     Mode,
     Objective,
     Operation,
+    Pin,
     Problem,
 )
 from microfactory.planning.model import Machine as PlanMachine
@@ -150,6 +152,9 @@ class BuiltProblem:
     work_orders: list[str]
     machine_ids: list[str]
     due: dict[str, datetime]
+    notes: tuple[str, ...] = ()
+    """Pins that could not be kept as stored (the operation is running, the start has
+    passed or falls in a downtime), said in the plan's reason."""
 
 
 def _minutes(delta: timedelta) -> int:
@@ -165,13 +170,17 @@ def build_problem(
     horizon_days: int = 60,
     exclusions: Mapping[str, Mapping[str, str]] | None = None,
     material_ready: Mapping[str, datetime] | None = None,
+    pins: Sequence[OperationPin] = (),
+    rush_orders: Collection[str] = (),
 ) -> BuiltProblem:
     """The open operations of `work_orders` as a problem in minutes. A running operation
     stays frozen where it is, unless its machine is down now (it is interrupted).
     `exclusions` (operation -> machines) keeps an operation off machines that cannot run it
     now (the print farm's re-routing), as long as another eligible machine remains. An
     operation whose material is not on hand is released when it is there
-    (`material_ready`: on hand or due with a purchase order; see `MaterialAvailability`)."""
+    (`material_ready`: on hand or due with a purchase order; see `MaterialAvailability`).
+    A planner's `pins` keep an operation on a machine (and at a start); the work orders of
+    `rush_orders` are rush jobs, planned ahead of every operation that can move."""
     downtimes = downtimes or {}
     exclusions = exclusions or {}
     material_ready = material_ready or {}
@@ -207,6 +216,7 @@ def build_problem(
                 release=max(0, _minutes((wo.release or origin) - origin)),
                 due=max(0, _minutes(wo.due - origin)),
                 weight=max(1, wo.weight),
+                rush=wo.order in rush_orders,
             )
         )
         due[wo.id] = wo.due
@@ -257,7 +267,52 @@ def build_problem(
         frozen=tuple(frozen),
         name=f"plan@{origin.isoformat()}",
     )
-    return BuiltProblem(problem, origin, op_ids, [wo.id for wo in open_wos], machine_ids, due)
+    kept, notes = _plan_pins(problem, pins, op_index, index, origin, release_now)
+    if kept:
+        problem = replace(problem, pins=kept)
+    return BuiltProblem(
+        problem, origin, op_ids, [wo.id for wo in open_wos], machine_ids, due, tuple(notes)
+    )
+
+
+def _plan_pins(
+    problem: Problem,
+    pins: Sequence[OperationPin],
+    op_index: Mapping[str, int],
+    machine_index: Mapping[str, int],
+    origin: datetime,
+    release_now: int,
+) -> tuple[tuple[Pin, ...], list[str]]:
+    """The stored pins as the problem's, in minutes. A pin of an operation that is no longer
+    open is ignored; one that can no longer be kept whole (running elsewhere, start passed
+    or in a downtime) keeps what it can and says why."""
+    kept: list[Pin] = []
+    notes: list[str] = []
+    frozen = problem.frozen_by_op()
+    for pin in pins:
+        k = op_index.get(pin.operation)
+        if k is None:
+            continue
+        m = machine_index.get(pin.machine)
+        if m is None or problem.operations[k].duration_on(m) is None:
+            notes.append(f"pin {pin.operation} ignored: {pin.machine} cannot run it now")
+            continue
+        if k in frozen:
+            continue  # running: where it runs wins
+        start = None if pin.start is None else _minutes(pin.start - origin)
+        if start is not None and start < release_now:
+            notes.append(f"pin {pin.operation}: start {pin.start:%Y-%m-%d %H:%M} has passed")
+            start = None
+        if start is not None and _overlaps_window(problem, k, m, start):
+            notes.append(f"pin {pin.operation}: {pin.machine} is not available at its start")
+            start = None
+        kept.append(Pin(k, m, start))
+    return tuple(kept), notes
+
+
+def _overlaps_window(problem: Problem, op: int, machine: int, start: int) -> bool:
+    end = start + (problem.operations[op].duration_on(machine) or 0)
+    return any(start < w.end and w.start < end for w in problem.machines[machine].unavailable)
 
 
 def _release(
@@ -444,6 +499,94 @@ class PlanningService:
             tx.plans.add_downtime(machine, start, end, reason)
             tx.commit()
 
+    # -- a planner's pins ----------------------------------------------------------------------
+
+    def pins(self) -> list[OperationPin]:
+        with self.uow() as tx:
+            return tx.pins.all()
+
+    def pin(
+        self,
+        operation: str,
+        machine: str,
+        start: datetime | None = None,
+        *,
+        by: str = "planner",
+        time_limit: float | None = None,
+    ) -> PlanVersion:
+        """Pin `operation` to `machine` (and to `start`) and plan around it. Bad input is a
+        ValidationError naming it; a pin that leaves no feasible plan is taken back (the
+        stored pins and the current plan stay as they were) and is a Conflict that says why."""
+        with self._exclusive():
+            now = self.clock.now()
+            if start is not None:
+                if start.tzinfo is None:
+                    raise ValidationError("a pin's start must be timezone-aware", where="start")
+                start = start.replace(second=0, microsecond=0)
+                if start < now.replace(second=0, microsecond=0):
+                    raise ValidationError(
+                        f"a pin's start ({start:%Y-%m-%d %H:%M}) must not be in the past",
+                        where="start",
+                    )
+            with self.uow() as tx:
+                self._check_pin(tx, operation, machine)
+                before = tx.pins.all()
+                tx.pins.set(OperationPin(operation, machine, start, by, now))
+                tx.commit()
+            where = machine if start is None else f"{machine} at {start:%Y-%m-%d %H:%M}"
+            try:
+                version = self._plan(now, f"pin {operation} to {where} by {by}", "pin")
+            except ValueError as exc:  # the problem refused the pins (e.g. a downtime)
+                self._restore_pins(before)
+                raise Conflict(f"cannot pin {operation} to {where}: {exc}") from exc
+            if version.status not in (Status.OPTIMAL.value, Status.FEASIBLE.value):
+                self._restore_pins(before)
+                self._plan(now, f"pin {operation} taken back", "pin")
+                raise Conflict(
+                    f"cannot pin {operation} to {where}: no plan keeps it ({version.reason})"
+                )
+            return version
+
+    def unpin(self, operation: str, *, by: str = "planner") -> PlanVersion:
+        """Remove the pin of `operation` (NotFound when it has none) and plan again."""
+        with self._exclusive():
+            with self.uow() as tx:
+                if not tx.pins.remove(operation):
+                    raise NotFound(f"operation {operation!r} is not pinned")
+                tx.commit()
+            return self._plan(self.clock.now(), f"unpin {operation} by {by}", "pin")
+
+    def _check_pin(self, tx: UnitOfWork, operation: str, machine: str) -> None:
+        factory = current_factory(tx)
+        if machine not in factory.machine_map:
+            known = ", ".join(sorted(factory.machine_map))
+            raise ValidationError(f"unknown machine {machine!r} (known: {known})", where="machine")
+        try:
+            op = tx.work_orders.get_operation(operation)
+        except NotFound as exc:
+            raise ValidationError(f"unknown operation {operation!r}", where="operation") from exc
+        if op.status not in OPEN:
+            raise ValidationError(
+                f"operation {operation} is {op.status}: only a planned or released operation "
+                "can be pinned",
+                where="operation",
+            )
+        eligible = [m.id for m in factory.eligible_machines(op.capability, op.machines)]
+        if machine not in eligible:
+            raise ValidationError(
+                f"{machine} cannot run operation {operation} (it can run on: "
+                f"{', '.join(eligible) or 'none'})",
+                where="machine",
+            )
+
+    def _restore_pins(self, pins: Sequence[OperationPin]) -> None:
+        with self.uow() as tx:
+            for pin in tx.pins.all():
+                tx.pins.remove(pin.operation)
+            for pin in pins:
+                tx.pins.set(pin)
+            tx.commit()
+
     # -- reading plans -----------------------------------------------------------------------
 
     def downtimes(self, since: datetime | None = None) -> dict[str, list[Interval]]:
@@ -479,6 +622,8 @@ class PlanningService:
             downtimes = tx.plans.downtimes(since=now)
             exclusions = tx.plans.exclusions()
             stored = tx.plans.current_plan()
+            pins = tx.pins.all()
+            rush_orders = rush_order_ids(tx, work_orders)
         if self.holds is not None:
             for machine, spans in self.holds.held_intervals(now).items():
                 downtimes.setdefault(machine, []).extend(spans)
@@ -494,9 +639,15 @@ class PlanningService:
             horizon_days=self.settings.horizon_days,
             exclusions=exclusions,
             material_ready=ready,
+            pins=pins,
+            rush_orders=rush_orders,
         )
         previous = _previous(built, None if stored is None else _version(*stored))
         result = self._solve(built, previous, time_limit or self.settings.time_limit)
+        order_of = {wo.id: wo.order for wo in work_orders}
+        reason = "; ".join(
+            [reason, *built.notes, *explain_rush(built, result, previous, order_of, trigger)]
+        )
         seconds = time.perf_counter() - began
         with self.uow() as tx:
             version = self._store(tx, built, result, previous, reason, now, seconds)
@@ -602,10 +753,61 @@ def apply_event(tx: UnitOfWork, factory: Factory, event: ReplanEvent) -> None:
         tx.plans.add_downtime(event.machine, event.at, event.until, event.reason or "maintenance")
     elif event.kind is EventKind.RUSH_ORDER and event.order is not None:
         order = tx.orders.get(event.order)
+        tx.pins.mark_rush(order.id, event.at)
         if order.status == OrderStatus.CONFIRMED:
             release_order(tx, order.id, event.at)
     elif event.kind is EventKind.QUALITY_HOLD and event.work_order is not None:
         tx.work_orders.set_status(event.work_order, WorkStatus.HELD)
+
+
+def rush_order_ids(tx: UnitOfWork, work_orders: Sequence[WorkOrder]) -> set[str]:
+    """Orders of `work_orders` placed as rush or marked rush by a rush event."""
+    marked = tx.pins.rush_orders()
+    ids = {wo.order for wo in work_orders}
+    rush = ids & marked
+    for order_id in ids - rush:
+        try:
+            if tx.orders.get(order_id).rush:
+                rush.add(order_id)
+        except NotFound:
+            continue
+    return rush
+
+
+def explain_rush(
+    built: BuiltProblem,
+    result: ScheduleResult,
+    previous: Mapping[int, Assignment],
+    order_of: Mapping[str, str],
+    trigger: str,
+) -> list[str]:
+    """What planning rush orders first displaced: the operations of other orders that now
+    start later than in the previous plan, and their orders."""
+    problem = built.problem
+    rush_jobs = [j for j, job in enumerate(problem.jobs) if job.rush]
+    if not rush_jobs or not result.has_plan:
+        return []
+    rush = sorted({order_of.get(problem.jobs[j].name, problem.jobs[j].name) for j in rush_jobs})
+    displaced = [
+        a.op
+        for a in result.assignments
+        if not problem.jobs[problem.operations[a.op].job].rush
+        and a.op in previous
+        and a.start > previous[a.op].start
+    ]
+    if not displaced:
+        if trigger == "rush_order":
+            return [f"rush {', '.join(rush)} planned first; nothing displaced"]
+        return []
+    names = [built.op_ids[op] for op in displaced]
+    orders = sorted(
+        {order_of.get(problem.jobs[problem.operations[op].job].name, "?") for op in displaced}
+    )
+    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return [
+        f"rush {', '.join(rush)} planned first; displaced {len(names)} operation(s) "
+        f"({shown}) of order(s) {', '.join(orders)}"
+    ]
 
 
 def _release_planned(tx: UnitOfWork, work_orders: Sequence[WorkOrder], planned: set[str]) -> None:
