@@ -35,7 +35,7 @@ def _pin(op: str, machine: str = "cnc-1", start: datetime | None = None) -> Oper
 
 def test_a_pin_is_kept_after_commit(uow: UnitOfWorkFactory) -> None:
     with uow() as tx:
-        tx.pins.set(_pin("SO-1-1-10", start=T0 + timedelta(hours=2)))
+        tx.pins.put(_pin("SO-1-1-10", start=T0 + timedelta(hours=2)))
         tx.commit()
     with uow() as tx:
         assert tx.pins.all() == [_pin("SO-1-1-10", start=T0 + timedelta(hours=2))]
@@ -43,18 +43,18 @@ def test_a_pin_is_kept_after_commit(uow: UnitOfWorkFactory) -> None:
 
 def test_a_pin_without_commit_is_not_kept(uow: UnitOfWorkFactory) -> None:
     with uow() as tx:
-        tx.pins.set(_pin("SO-1-1-10"))
+        tx.pins.put(_pin("SO-1-1-10"))
     with uow() as tx:
         assert tx.pins.all() == []
 
 
 def test_pinning_again_replaces_the_pin(uow: UnitOfWorkFactory) -> None:
     with uow() as tx:
-        tx.pins.set(_pin("SO-1-1-10", "cnc-1", T0))
-        tx.pins.set(_pin("SO-1-1-20", "laser-1"))
+        tx.pins.put(_pin("SO-1-1-10", "cnc-1", T0))
+        tx.pins.put(_pin("SO-1-1-20", "laser-1"))
         tx.commit()
     with uow() as tx:
-        tx.pins.set(_pin("SO-1-1-10", "cnc-2", None))
+        tx.pins.put(_pin("SO-1-1-10", "cnc-2", None))
         tx.commit()
     with uow() as tx:
         assert tx.pins.all() == [_pin("SO-1-1-10", "cnc-2", None), _pin("SO-1-1-20", "laser-1")]
@@ -64,8 +64,8 @@ def test_unpin_removes_only_that_pin_and_says_whether_there_was_one(
     uow: UnitOfWorkFactory,
 ) -> None:
     with uow() as tx:
-        tx.pins.set(_pin("SO-1-1-10"))
-        tx.pins.set(_pin("SO-1-1-20"))
+        tx.pins.put(_pin("SO-1-1-10"))
+        tx.pins.put(_pin("SO-1-1-20"))
         tx.commit()
     with uow() as tx:
         assert tx.pins.remove("SO-1-1-10") is True

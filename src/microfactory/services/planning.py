@@ -531,7 +531,7 @@ class PlanningService:
             with self.uow() as tx:
                 self._check_pin(tx, operation, machine)
                 before = tx.pins.all()
-                tx.pins.set(OperationPin(operation, machine, start, by, now))
+                tx.pins.put(OperationPin(operation, machine, start, by, now))
                 tx.commit()
             where = machine if start is None else f"{machine} at {start:%Y-%m-%d %H:%M}"
             try:
@@ -584,7 +584,7 @@ class PlanningService:
             for pin in tx.pins.all():
                 tx.pins.remove(pin.operation)
             for pin in pins:
-                tx.pins.set(pin)
+                tx.pins.put(pin)
             tx.commit()
 
     # -- reading plans -----------------------------------------------------------------------

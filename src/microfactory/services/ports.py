@@ -336,7 +336,7 @@ class ReplanQueue(Protocol):
 class PinRepository(Protocol):
     """A planner's pins (one per operation) and the orders a rush event marked rush."""
 
-    def set(self, pin: OperationPin) -> None:
+    def put(self, pin: OperationPin) -> None:
         """Pin (or pin again: the new pin replaces the operation's old one)."""
         ...
 

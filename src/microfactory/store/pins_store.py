@@ -22,7 +22,7 @@ class MemoryPinRepository:
     def __init__(self, state: MemoryPinState) -> None:
         self.st = state
 
-    def set(self, pin: OperationPin) -> None:
+    def put(self, pin: OperationPin) -> None:
         self.st.pins[pin.operation] = pin
 
     def remove(self, operation: str) -> bool:
@@ -42,7 +42,7 @@ class SqlPinRepository:
     def __init__(self, session: Session) -> None:
         self.s = session
 
-    def set(self, pin: OperationPin) -> None:
+    def put(self, pin: OperationPin) -> None:
         row = self.s.get(PlanPinRow, pin.operation)
         if row is None:
             self.s.add(
