@@ -165,7 +165,7 @@ def build_app(
     *,
     auth_clock: Clock | None = None,
 ) -> FastAPI:
-    from microfactory.api.routes import materials, network, quality, shopfloor
+    from microfactory.api.routes import materials, network, pins, quality, shopfloor
     from microfactory.web.materials_pages import router as materials_pages_router
     from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
@@ -175,6 +175,7 @@ def build_app(
     app = create_app(
         ctx,
         extra_routers=[
+            ("/api/v1", pins.router),  # before shopfloor: /plans/pins, not /plans/{version}
             ("/api/v1", shopfloor.router),
             ("/api/v1", quality.router),
             ("/api/v1", materials.router),

@@ -535,26 +535,28 @@ class PlanningService:
                 tx.commit()
             where = machine if start is None else f"{machine} at {start:%Y-%m-%d %H:%M}"
             try:
-                version = self._plan(now, f"pin {operation} to {where} by {by}", "pin")
+                version = self._plan(now, f"pin {operation} to {where} by {by}", "pin", time_limit)
             except ValueError as exc:  # the problem refused the pins (e.g. a downtime)
                 self._restore_pins(before)
                 raise Conflict(f"cannot pin {operation} to {where}: {exc}") from exc
             if version.status not in (Status.OPTIMAL.value, Status.FEASIBLE.value):
                 self._restore_pins(before)
-                self._plan(now, f"pin {operation} taken back", "pin")
+                self._plan(now, f"pin {operation} taken back", "pin", time_limit)
                 raise Conflict(
                     f"cannot pin {operation} to {where}: no plan keeps it ({version.reason})"
                 )
             return version
 
-    def unpin(self, operation: str, *, by: str = "planner") -> PlanVersion:
+    def unpin(
+        self, operation: str, *, by: str = "planner", time_limit: float | None = None
+    ) -> PlanVersion:
         """Remove the pin of `operation` (NotFound when it has none) and plan again."""
         with self._exclusive():
             with self.uow() as tx:
                 if not tx.pins.remove(operation):
                     raise NotFound(f"operation {operation!r} is not pinned")
                 tx.commit()
-            return self._plan(self.clock.now(), f"unpin {operation} by {by}", "pin")
+            return self._plan(self.clock.now(), f"unpin {operation} by {by}", "pin", time_limit)
 
     def _check_pin(self, tx: UnitOfWork, operation: str, machine: str) -> None:
         factory = current_factory(tx)
@@ -642,15 +644,18 @@ class PlanningService:
             pins=pins,
             rush_orders=rush_orders,
         )
-        previous = _previous(built, None if stored is None else _version(*stored))
+        current = None if stored is None else _version(*stored)
+        previous = _previous(built, current)
         result = self._solve(built, previous, time_limit or self.settings.time_limit)
+        # what the plan was, also where a pin now rules the old machine out (for `moved`)
+        before = _previous(built, current, any_machine=True)
         order_of = {wo.id: wo.order for wo in work_orders}
         reason = "; ".join(
-            [reason, *built.notes, *explain_rush(built, result, previous, order_of, trigger)]
+            [reason, *built.notes, *explain_rush(built, result, before, order_of, trigger)]
         )
         seconds = time.perf_counter() - began
         with self.uow() as tx:
-            version = self._store(tx, built, result, previous, reason, now, seconds)
+            version = self._store(tx, built, result, before, reason, now, seconds)
             tx.records.log_plan_run(
                 now,
                 trigger,
@@ -822,7 +827,12 @@ def _release_planned(tx: UnitOfWork, work_orders: Sequence[WorkOrder], planned: 
             tx.work_orders.set_status(wo.id, WorkStatus.RELEASED)
 
 
-def _previous(built: BuiltProblem, current: PlanVersion | None) -> dict[int, Assignment]:
+def _previous(
+    built: BuiltProblem, current: PlanVersion | None, *, any_machine: bool = False
+) -> dict[int, Assignment]:
+    """The current plan in the problem's indices: operations on a machine they can still
+    run (the solvers' `previous`), or with `any_machine` every one still open (to count
+    what moved, e.g. an operation pinned to another machine)."""
     if current is None:
         return {}
     index = {op_id: k for k, op_id in enumerate(built.op_ids)}
@@ -836,6 +846,8 @@ def _previous(built: BuiltProblem, current: PlanVersion | None) -> dict[int, Ass
         if start < 0:
             continue
         duration = built.problem.operations[k].duration_on(machines[op.machine])
+        if duration is None and any_machine:
+            duration = max(0, _minutes(op.end - op.start))
         if duration is not None:
             previous[k] = Assignment(k, machines[op.machine], start, start + duration)
     return previous
