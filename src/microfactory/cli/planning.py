@@ -392,18 +392,18 @@ def plan_pins(
         pins = container.planning().pins()
     finally:
         container.close()
-    rows = [
+    rows: list[dict[str, str]] = [
         {
             "operation": p.operation,
             "machine": p.machine,
-            "start": None if p.start is None else p.start.isoformat(),
+            "start": "" if p.start is None else p.start.isoformat(),
             "by": p.by,
             "at": p.at.isoformat(),
         }
         for p in pins
     ]
     if as_json:
-        print_json({"pins": rows})
+        print_json({"pins": [dict(row, start=row["start"] or None) for row in rows]})
         return
     if not rows:
         typer.echo("no pinned operations")
