@@ -145,7 +145,9 @@ def _ranked(problem: Problem, key: Callable[[int, int], float]) -> Callable[[int
     """The rule's priority behind two that come first: an operation that must end before
     a frozen one starts (earliest latest end first), then a rush job's operations."""
     latest = latest_ends(problem)
-    rush = [problem.jobs[op.job].rush for op in problem.operations]
+    rush = [False] * problem.n_ops
+    for op in problem.rush_ops():
+        rush[op] = True
     if all(math.isinf(x) for x in latest) and not any(rush):
         return key
     return lambda op, t: (latest[op], 0 if rush[op] else 1, key(op, t))
@@ -164,6 +166,10 @@ def rush_first(problem: Problem) -> Problem:
     plan = dispatch(problem, "mwkr")
     if plan is None:
         return problem
+    kept = set(rush) | set(frozen)
+    for before, after in problem.precedences:
+        if before in kept and after in kept and plan[after].start < plan[before].end:
+            return problem  # the serial scheme could not keep a frozen operation's order
     placed = tuple(FrozenOp(op, plan[op].machine, plan[op].start) for op in rush)
     return replace(problem, frozen=problem.frozen + placed)
 

@@ -304,7 +304,19 @@ class Problem:
         return {pin.op for pin in self.pins}
 
     def rush_ops(self) -> list[int]:
-        return [i for i, op in enumerate(self.operations) if self.jobs[op.job].rush]
+        """Operations of rush jobs and everything they wait for (a part assembled into a
+        rush job is rush too), in index order."""
+        rush = {i for i, op in enumerate(self.operations) if self.jobs[op.job].rush}
+        if not rush:
+            return []
+        preds = self.predecessors()
+        stack = list(rush)
+        while stack:
+            for p in preds[stack.pop()]:
+                if p not in rush:
+                    rush.add(p)
+                    stack.append(p)
+        return sorted(rush)
 
     def frozen_by_op(self) -> dict[int, FrozenOp]:
         return {item.op: item for item in self.frozen}
