@@ -170,6 +170,7 @@ def build_app(
     from microfactory.web.network_page import router as network_page_router
     from microfactory.web.pages import LoginRequired, html_error, login_required_handler
     from microfactory.web.pages import router as pages_router
+    from microfactory.web.schedule_pins import router as schedule_pins_router
 
     ctx = build_context(container, clock, hasher, auth_clock=auth_clock)
     app = create_app(
@@ -182,6 +183,7 @@ def build_app(
             ("/api/v1", quote_routes.router),
             ("/api/v1", network.router),
             ("", pages_router),
+            ("", schedule_pins_router),
             ("", materials_pages_router),
             ("", network_page_router),
         ],
