@@ -21,7 +21,8 @@ pytestmark = pytest.mark.browser
 
 # pixel centre of an operation's bar, and of a machine row at a wall time (site time zone)
 BAR_CENTRE = """([op]) => {
-  const gd = document.getElementById('gantt'), fl = gd._fullLayout, box = gd.getBoundingClientRect();
+  const gd = document.getElementById('gantt'), fl = gd._fullLayout;
+  const box = gd.getBoundingClientRect();
   for (const t of gd.data) {
     const i = t.text.indexOf(op);
     if (i < 0) continue;
@@ -33,7 +34,8 @@ BAR_CENTRE = """([op]) => {
   return null;
 }"""
 ROW_Y = """([machine]) => {
-  const gd = document.getElementById('gantt'), fl = gd._fullLayout, box = gd.getBoundingClientRect();
+  const gd = document.getElementById('gantt'), fl = gd._fullLayout;
+  const box = gd.getBoundingClientRect();
   return box.top + fl.yaxis._offset + fl.yaxis.d2p(machine);
 }"""
 
