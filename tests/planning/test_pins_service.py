@@ -12,7 +12,7 @@ import yaml
 
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core.clock import FixedClock
-from microfactory.core.errors import NotFound, ValidationError
+from microfactory.core.errors import Conflict, NotFound, ValidationError
 from microfactory.orders import Order, OrderLine
 from microfactory.orders.factory_file import load_factory
 from microfactory.services.factory import current_factory
@@ -177,3 +177,21 @@ def test_an_order_placed_as_rush_does_not_wait_behind_a_normal_one() -> None:
     plan = service.plan()
     # released a minute after the others, it still does not wait for any of them
     assert _first_start(plan, "SO-4") == T0 + timedelta(minutes=1)
+
+
+def test_a_pin_no_plan_can_keep_is_taken_back_with_the_reason(service: PlanningService) -> None:
+    plan = service.plan()
+    operation, machine = _movable(service, plan)
+    start = T0 + timedelta(days=3)
+    service.pin(operation, machine, start)
+    other = next(
+        op.operation
+        for op in plan.operations
+        if op.operation != operation and op.machine.startswith("fdm-0")
+    )
+    with pytest.raises(Conflict, match="no plan keeps it"):
+        service.pin(other, machine, start)  # the same printer at the same time
+    assert [p.operation for p in service.pins()] == [operation]
+    current = service.current()
+    assert current is not None and "taken back" in current.reason
+    assert _where(current, operation) == (machine, start)

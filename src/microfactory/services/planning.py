@@ -301,7 +301,7 @@ def _plan_pins(
             continue  # running: where it runs wins
         start = None if pin.start is None else _minutes(pin.start - origin)
         if start is not None and start < release_now:
-            notes.append(f"pin {pin.operation}: start {pin.start:%Y-%m-%d %H:%M} has passed")
+            notes.append(f"pin {pin.operation}: start {pin.start:%Y-%m-%d %H:%M} UTC has passed")
             start = None
         if start is not None and _overlaps_window(problem, k, m, start):
             notes.append(f"pin {pin.operation}: {pin.machine} is not available at its start")
@@ -533,13 +533,17 @@ class PlanningService:
                 before = tx.pins.all()
                 tx.pins.put(OperationPin(operation, machine, start, by, now))
                 tx.commit()
-            where = machine if start is None else f"{machine} at {start:%Y-%m-%d %H:%M}"
+            where = machine if start is None else f"{machine} at {start:%Y-%m-%d %H:%M} UTC"
             try:
                 version = self._plan(now, f"pin {operation} to {where} by {by}", "pin", time_limit)
             except ValueError as exc:  # the problem refused the pins (e.g. a downtime)
                 self._restore_pins(before)
                 raise Conflict(f"cannot pin {operation} to {where}: {exc}") from exc
-            if version.status not in (Status.OPTIMAL.value, Status.FEASIBLE.value):
+            placed = next((op for op in version.operations if op.operation == operation), None)
+            kept = placed is not None and placed.machine == machine
+            if kept and start is not None:
+                kept = placed is not None and placed.start == start
+            if version.status not in (Status.OPTIMAL.value, Status.FEASIBLE.value) or not kept:
                 self._restore_pins(before)
                 self._plan(now, f"pin {operation} taken back", "pin", time_limit)
                 raise Conflict(

@@ -45,6 +45,19 @@
     });
   }
 
+  // the site's time zone, as the chart's time axis names it: "local time (Europe/Berlin)"
+  function siteTime(iso) {
+    var fig = JSON.parse(gd.getAttribute("data-figure") || "{}");
+    var title = (((fig.layout || {}).xaxis || {}).title || {}).text || "";
+    var m = /\(([^)]+)\)\s*$/.exec(title);
+    var opts = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+      minute: "2-digit", hour12: false };
+    if (m) { opts.timeZone = m[1]; }
+    try {
+      return new Date(iso).toLocaleString("sv-SE", opts) + (m ? " " + m[1] : "");
+    } catch (e) { return iso; }
+  }
+
   function pinTo(op, machine, startLocal) {
     post("/schedule/pin", { operation: op, machine: machine, start_local: startLocal });
   }
@@ -124,7 +137,7 @@
     .then(function (list) {
       var tbody = document.querySelector("#pin-table tbody");
       list.forEach(function (p) {
-        p.startLocal = p.start ? new Date(p.start).toLocaleString() : "";
+        p.startLocal = p.start ? siteTime(p.start) : "";
         pins[p.operation] = p;
         var tr = document.createElement("tr");
         tr.dataset.operation = p.operation;
