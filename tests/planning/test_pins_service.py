@@ -195,3 +195,10 @@ def test_a_pin_no_plan_can_keep_is_taken_back_with_the_reason(service: PlanningS
     current = service.current()
     assert current is not None and "taken back" in current.reason
     assert _where(current, operation) == (machine, start)
+
+
+def test_a_pinned_operation_is_not_shown_as_running(service: PlanningService) -> None:
+    plan = service.plan()
+    operation, machine = _movable(service, plan)
+    pinned = service.pin(operation, machine, T0 + timedelta(days=1))
+    assert not next(op for op in pinned.operations if op.operation == operation).frozen

@@ -702,7 +702,7 @@ class PlanningService:
         seconds: float,
     ) -> PlanVersion:
         problem = built.problem
-        frozen = {f.op for f in problem.frozen}
+        frozen = {f.op for f in problem.frozen} - problem.pinned_ops()  # running, not pinned
         summary = [
             (
                 built.op_ids[a.op],
