@@ -105,6 +105,13 @@ def test_dragging_a_bar_pins_the_operation_and_replans_around_it(
     record = ctx.audit.find(limit=1)[0]
     assert record.action == "POST /schedule/pin" and record.actor == "planner"
     page.wait_for_selector(f'#pin-table tr[data-operation="{printed.operation}"]')
+    page.wait_for_selector("#gantt[data-pins-shown]")
+    outline = page.evaluate(
+        """([op]) => { for (const t of document.getElementById('gantt').data) {
+            const i = t.text.indexOf(op); if (i >= 0) return t.marker.line.width[i]; } }""",
+        [printed.operation],
+    )
+    assert outline == 3  # the pinned bar is outlined
 
     # unpin from the bar: click it, then the panel's button
     bar = page.evaluate(BAR_CENTRE, [printed.operation])

@@ -156,7 +156,19 @@
         tbody.appendChild(tr);
       });
       document.getElementById("pin-count").textContent = String(list.length);
+      outlinePinned();
     });
+
+  // pinned bars get a thick black outline (drawn once plotly has drawn the chart)
+  function outlinePinned() {
+    if (typeof Plotly === "undefined" || !gd.data) { window.setTimeout(outlinePinned, 100); return; }
+    gd.data.forEach(function (trace, i) {
+      var widths = trace.text.map(function (op) { return pins[op] ? 3 : 0.5; });
+      var colours = trace.text.map(function (op) { return pins[op] ? "#000000" : "#ffffff"; });
+      Plotly.restyle(gd, { "marker.line.width": [widths], "marker.line.color": [colours] }, [i]);
+    });
+    gd.dataset.pinsShown = "1";
+  }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", wire);
   } else { wire(); }
