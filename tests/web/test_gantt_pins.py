@@ -133,3 +133,29 @@ def test_a_viewer_gets_no_drag_and_cannot_pin(page: Any, live_server: LiveServer
             {operation: 'SO-1-1-1', machine: 'fdm-01'})})).status"""
     )
     assert status == 403
+
+
+def test_a_drop_the_planner_cannot_keep_says_why_and_changes_nothing(
+    page: Any, live_server: LiveServer
+) -> None:
+    ctx = live_server.ctx
+    plan = ctx.planning.current() or _plan_with_orders(live_server)
+    printed = next(op for op in plan.operations if op.machine.startswith("fdm-0"))
+    login(page, live_server, Role.PLANNER, "/schedule")
+    page.wait_for_selector("#gantt .main-svg")
+    before = ctx.planning.current()
+    # what the script sends for a drop on the inspection row, which cannot print
+    answer = page.evaluate(
+        """async ([op]) => { const form = new FormData();
+          form.append('operation', op); form.append('machine', 'inspect');
+          form.append('start_local', '');
+          const r = await fetch('/schedule/pin', {method: 'POST', body: form, headers: {
+            'X-CSRF-Token': document.querySelector('meta[name="csrf-token"]').content}});
+          return [r.status, await r.json()]; }""",
+        [printed.operation],
+    )
+    assert answer[0] == 422
+    assert "inspect cannot run operation" in answer[1]["detail"]
+    assert ctx.planning.pins() == []
+    after = ctx.planning.current()
+    assert after is not None and before is not None and after.version == before.version

@@ -16,10 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from microfactory.access import Permission, User
 from microfactory.api.context import ApiContext
 from microfactory.api.deps import Allow, context
-from microfactory.core.errors import ValidationError
+from microfactory.api.problems import status_for
+from microfactory.core.errors import MicrofactoryError, ValidationError
 from microfactory.core.timeutil import zone
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 Ctx = Annotated[ApiContext, Depends(context)]
 Planner = Annotated[User, Depends(Allow(Permission.PLANS_WRITE))]
 
@@ -50,10 +51,20 @@ async def pin_from_gantt(
 ) -> JSONResponse:
     from microfactory.api.routes.pins import PinIn, pin
 
-    start = _local_start(start_local, ctx.timezone)
-    body = PinIn(machine=machine, start=start)
-    summary = await run_in_threadpool(pin, operation, body, request, user, ctx)
+    try:
+        start = _local_start(start_local, ctx.timezone)
+        body = PinIn(machine=machine, start=start)
+        summary = await run_in_threadpool(pin, operation, body, request, user, ctx)
+    except MicrofactoryError as exc:
+        return _refused(exc)
     return JSONResponse({"version": summary.version, "reason": summary.reason})
+
+
+def _refused(exc: MicrofactoryError) -> JSONResponse:
+    """The page's script shows `detail` next to the chart (the page stays as it was)."""
+    status, title = status_for(exc)
+    detail = exc.reason if isinstance(exc, ValidationError) else str(exc)
+    return JSONResponse({"title": title, "detail": detail}, status_code=status)
 
 
 @router.post("/schedule/unpin")
@@ -65,5 +76,8 @@ async def unpin_from_gantt(
 ) -> JSONResponse:
     from microfactory.api.routes.pins import unpin
 
-    summary = await run_in_threadpool(unpin, operation, request, user, ctx)
+    try:
+        summary = await run_in_threadpool(unpin, operation, request, user, ctx)
+    except MicrofactoryError as exc:
+        return _refused(exc)
     return JSONResponse({"version": summary.version, "reason": summary.reason})

@@ -35,7 +35,10 @@
     }).then(function (r) {
       return r.text().then(function (text) {
         var data = {};
-        try { data = JSON.parse(text); } catch (e) { data = { detail: text }; }
+        try { data = JSON.parse(text); } catch (e) {
+          var title = /<title>([^<]*)<\/title>/.exec(text);
+          data = { detail: title ? title[1] : "HTTP " + r.status };
+        }
         if (!r.ok) { throw new Error(data.detail || data.title || ("HTTP " + r.status)); }
         window.location.assign("/schedule?version=" + data.version);
       });
