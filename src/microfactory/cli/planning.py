@@ -233,7 +233,8 @@ def _summary(plan: Any) -> dict[str, Any]:
     }
 
 
-def _load_plan(db: str | None, version: int | None) -> tuple[Any, str]:
+def _load_plan(db: str | None, version: int | None) -> tuple[Any, str, set[str]]:
+    """The plan, the site's time zone and the operations pinned now."""
     from microfactory.cli.common import open_container
     from microfactory.core.errors import NotFound
 
@@ -242,11 +243,12 @@ def _load_plan(db: str | None, version: int | None) -> tuple[Any, str]:
         service = container.planning()
         plan = service.version(version) if version is not None else service.current()
         tz = container.timezone()
+        pinned = {p.operation for p in service.pins()}
     finally:
         container.close()
     if plan is None:
         raise NotFound("no plan yet: run `microfactory plan` first")
-    return plan, tz
+    return plan, tz, pinned
 
 
 @plan_app.command("show")
@@ -261,7 +263,7 @@ def plan_show(
     from microfactory.cli.common import console, print_json
     from microfactory.core.timeutil import local_text
 
-    plan, tz = _load_plan(db, version)
+    plan, tz, pinned = _load_plan(db, version)
     late = set(plan.late_work_orders)
     if as_json:
         summary = _summary(plan)
@@ -275,6 +277,7 @@ def plan_show(
                 "due": op.due.isoformat() if op.due else None,
                 "late": op.work_order in late,
                 "frozen": op.frozen,
+                "pinned": op.operation in pinned,
             }
             for op in plan.operations
         ]
@@ -306,7 +309,7 @@ def plan_gantt(
     """Write a Gantt chart of the plan (late work orders highlighted)."""
     from microfactory.services.planning_gantt import write_gantt
 
-    plan, tz = _load_plan(db, version)
+    plan, tz, _ = _load_plan(db, version)
     typer.echo(f"wrote {write_gantt(plan, out, tz)}")
 
 
