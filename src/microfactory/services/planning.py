@@ -771,15 +771,12 @@ def apply_event(tx: UnitOfWork, factory: Factory, event: ReplanEvent) -> None:
 
 def rush_order_ids(tx: UnitOfWork, work_orders: Sequence[WorkOrder]) -> set[str]:
     """Orders of `work_orders` placed as rush or marked rush by a rush event."""
-    marked = tx.pins.rush_orders()
     ids = {wo.order for wo in work_orders}
-    rush = ids & marked
-    for order_id in ids - rush:
-        try:
-            if tx.orders.get(order_id).rush:
-                rush.add(order_id)
-        except NotFound:
-            continue
+    if not ids:
+        return set()
+    rush = ids & tx.pins.rush_orders()
+    live = [OrderStatus.CONFIRMED, OrderStatus.RELEASED, OrderStatus.IN_PRODUCTION]
+    rush |= {o.id for o in tx.orders.find(status=live, limit=1_000_000) if o.rush and o.id in ids}
     return rush
 
 
