@@ -202,3 +202,23 @@ def test_a_pinned_operation_is_not_shown_as_running(service: PlanningService) ->
     operation, machine = _movable(service, plan)
     pinned = service.pin(operation, machine, T0 + timedelta(days=1))
     assert not next(op for op in pinned.operations if op.operation == operation).frozen
+
+
+def test_a_breakdown_over_a_pinned_start_keeps_the_machine_and_says_why(
+    service: PlanningService,
+) -> None:
+    plan = service.plan()
+    operation, machine = _movable(service, plan)
+    start = T0 + timedelta(days=3)
+    service.pin(operation, machine, start)
+    down = ReplanEvent(
+        EventKind.MACHINE_DOWN,
+        T0 + timedelta(hours=1),
+        machine=machine,
+        until=start + timedelta(hours=6),
+    )
+    after = service.replan(down)
+    where, when = _where(after, operation)
+    assert where == machine and when >= start + timedelta(hours=6)
+    assert f"pin {operation}: {machine} is not available at its start" in after.reason
+    assert service.pins()[0].start == start  # the stored pin is the planner's to change
