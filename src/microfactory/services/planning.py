@@ -30,7 +30,6 @@ from microfactory.planning.model import (
     Mode,
     Objective,
     Operation,
-    Pin,
     Problem,
 )
 from microfactory.planning.model import Machine as PlanMachine
@@ -44,6 +43,7 @@ from microfactory.planning.result import (
 from microfactory.planning.solver import best_dispatch, solve
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import release_order
+from microfactory.services.planning_pins import explain_rush, plan_pins, rush_order_ids
 from microfactory.services.ports import (
     ExclusiveLock,
     Interval,
@@ -267,52 +267,12 @@ def build_problem(
         frozen=tuple(frozen),
         name=f"plan@{origin.isoformat()}",
     )
-    kept, notes = _plan_pins(problem, pins, op_index, index, origin, release_now)
+    kept, notes = plan_pins(problem, pins, op_index, index, origin, release_now)
     if kept:
         problem = replace(problem, pins=kept)
     return BuiltProblem(
         problem, origin, op_ids, [wo.id for wo in open_wos], machine_ids, due, tuple(notes)
     )
-
-
-def _plan_pins(
-    problem: Problem,
-    pins: Sequence[OperationPin],
-    op_index: Mapping[str, int],
-    machine_index: Mapping[str, int],
-    origin: datetime,
-    release_now: int,
-) -> tuple[tuple[Pin, ...], list[str]]:
-    """The stored pins as the problem's, in minutes. A pin of an operation that is no longer
-    open is ignored; one that can no longer be kept whole (running elsewhere, start passed
-    or in a downtime) keeps what it can and says why."""
-    kept: list[Pin] = []
-    notes: list[str] = []
-    frozen = problem.frozen_by_op()
-    for pin in pins:
-        k = op_index.get(pin.operation)
-        if k is None:
-            continue
-        m = machine_index.get(pin.machine)
-        if m is None or problem.operations[k].duration_on(m) is None:
-            notes.append(f"pin {pin.operation} ignored: {pin.machine} cannot run it now")
-            continue
-        if k in frozen:
-            continue  # running: where it runs wins
-        start = None if pin.start is None else _minutes(pin.start - origin)
-        if start is not None and start < release_now:
-            notes.append(f"pin {pin.operation}: start {pin.start:%Y-%m-%d %H:%M} UTC has passed")
-            start = None
-        if start is not None and _overlaps_window(problem, k, m, start):
-            notes.append(f"pin {pin.operation}: {pin.machine} is not available at its start")
-            start = None
-        kept.append(Pin(k, m, start))
-    return tuple(kept), notes
-
-
-def _overlaps_window(problem: Problem, op: int, machine: int, start: int) -> bool:
-    end = start + (problem.operations[op].duration_on(machine) or 0)
-    return any(start < w.end and w.start < end for w in problem.machines[machine].unavailable)
 
 
 def _release(
@@ -767,53 +727,6 @@ def apply_event(tx: UnitOfWork, factory: Factory, event: ReplanEvent) -> None:
             release_order(tx, order.id, event.at)
     elif event.kind is EventKind.QUALITY_HOLD and event.work_order is not None:
         tx.work_orders.set_status(event.work_order, WorkStatus.HELD)
-
-
-def rush_order_ids(tx: UnitOfWork, work_orders: Sequence[WorkOrder]) -> set[str]:
-    """Orders of `work_orders` placed as rush or marked rush by a rush event."""
-    ids = {wo.order for wo in work_orders}
-    if not ids:
-        return set()
-    rush = ids & tx.pins.rush_orders()
-    live = [OrderStatus.CONFIRMED, OrderStatus.RELEASED, OrderStatus.IN_PRODUCTION]
-    rush |= {o.id for o in tx.orders.find(status=live, limit=1_000_000) if o.rush and o.id in ids}
-    return rush
-
-
-def explain_rush(
-    built: BuiltProblem,
-    result: ScheduleResult,
-    previous: Mapping[int, Assignment],
-    order_of: Mapping[str, str],
-    trigger: str,
-) -> list[str]:
-    """What planning rush orders first displaced: the operations of other orders that now
-    start later than in the previous plan, and their orders."""
-    problem = built.problem
-    rush_jobs = [j for j, job in enumerate(problem.jobs) if job.rush]
-    if not rush_jobs or not result.has_plan:
-        return []
-    rush = sorted({order_of.get(problem.jobs[j].name, problem.jobs[j].name) for j in rush_jobs})
-    displaced = [
-        a.op
-        for a in result.assignments
-        if not problem.jobs[problem.operations[a.op].job].rush
-        and a.op in previous
-        and a.start > previous[a.op].start
-    ]
-    if not displaced:
-        if trigger == "rush_order":
-            return [f"rush {', '.join(rush)} planned first; nothing displaced"]
-        return []
-    names = [built.op_ids[op] for op in displaced]
-    orders = sorted(
-        {order_of.get(problem.jobs[problem.operations[op].job].name, "?") for op in displaced}
-    )
-    shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-    return [
-        f"rush {', '.join(rush)} planned first; displaced {len(names)} operation(s) "
-        f"({shown}) of order(s) {', '.join(orders)}"
-    ]
 
 
 def _release_planned(tx: UnitOfWork, work_orders: Sequence[WorkOrder], planned: set[str]) -> None:
