@@ -222,3 +222,12 @@ def test_a_breakdown_over_a_pinned_start_keeps_the_machine_and_says_why(
     assert where == machine and when >= start + timedelta(hours=6)
     assert f"pin {operation}: {machine} is not available at its start" in after.reason
     assert service.pins()[0].start == start  # the stored pin is the planner's to change
+
+
+def test_a_later_breakdown_is_not_blamed_on_an_old_rush_order() -> None:
+    service = _service(MemoryUnitOfWorkFactory())
+    service.plan()
+    rushed = service.replan(ReplanEvent(EventKind.RUSH_ORDER, T0, order="SO-3"))
+    assert "rush SO-3 planned first" in rushed.reason
+    down = ReplanEvent(EventKind.MACHINE_DOWN, T0 + timedelta(hours=2), machine="inspect")
+    assert "rush" not in service.replan(down).reason

@@ -613,9 +613,14 @@ class PlanningService:
         result = self._solve(built, previous, time_limit or self.settings.time_limit)
         # what the plan was, also where a pin now rules the old machine out (for `moved`)
         before = _previous(built, current, any_machine=True)
+        planned_before = set() if current is None else {o.operation for o in current.operations}
         order_of = {wo.id: wo.order for wo in work_orders}
         reason = "; ".join(
-            [reason, *built.notes, *explain_rush(built, result, before, order_of, trigger)]
+            [
+                reason,
+                *built.notes,
+                *explain_rush(built, result, before, order_of, trigger, planned_before),
+            ]
         )
         seconds = time.perf_counter() - began
         with self.uow() as tx:

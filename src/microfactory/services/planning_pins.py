@@ -5,7 +5,7 @@ planning them first displaced."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -80,14 +80,26 @@ def explain_rush(
     previous: Mapping[int, Assignment],
     order_of: Mapping[str, str],
     trigger: str,
+    planned_before: Collection[str] = (),
 ) -> list[str]:
     """What planning rush orders first displaced: the operations of other orders that now
-    start later than in the previous plan, and their orders."""
+    start later than in the previous plan, and their orders. Said when a rush order is new
+    in the plan (none of `planned_before`) or a rush event asked for the plan, so a later
+    breakdown's delays are not blamed on an old rush order."""
     problem = built.problem
-    rush_jobs = [j for j, job in enumerate(problem.jobs) if job.rush]
-    if not rush_jobs or not result.has_plan:
+    if not result.has_plan:
         return []
-    rush = sorted({order_of.get(problem.jobs[j].name, problem.jobs[j].name) for j in rush_jobs})
+    came_forward = {
+        problem.operations[a.op].job
+        for a in result.assignments
+        if problem.jobs[problem.operations[a.op].job].rush
+        and built.op_ids[a.op] not in planned_before
+    }
+    if trigger == "rush_order":
+        came_forward |= {j for j, job in enumerate(problem.jobs) if job.rush}
+    if not came_forward:
+        return []
+    rush = sorted({order_of.get(problem.jobs[j].name, problem.jobs[j].name) for j in came_forward})
     displaced = [
         a.op
         for a in result.assignments
