@@ -159,3 +159,28 @@ def test_a_drop_the_planner_cannot_keep_says_why_and_changes_nothing(
     assert ctx.planning.pins() == []
     after = ctx.planning.current()
     assert after is not None and before is not None and after.version == before.version
+
+
+def test_the_pin_form_works_from_the_keyboard(page: Any, live_server: LiveServer) -> None:
+    ctx = live_server.ctx
+    plan = ctx.planning.current() or _plan_with_orders(live_server)
+    printed = next(op for op in plan.operations if op.machine.startswith("fdm-0"))
+    target = "fdm-04" if printed.machine != "fdm-04" else "fdm-03"
+    login(page, live_server, Role.PLANNER, "/schedule")
+    page.wait_for_selector("#gantt .main-svg")
+    before = int(page.locator("#plan-version").get_attribute("data-version") or "0")
+    page.focus("#pin-operation")
+    page.keyboard.type(printed.operation)
+    page.keyboard.press("Tab")
+    page.select_option("#pin-machine", target)
+    page.focus("#pin-submit")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/schedule?version={before + 1}")
+    pins = ctx.planning.pins()
+    assert [(p.operation, p.machine, p.start) for p in pins] == [(printed.operation, target, None)]
+    current = ctx.planning.current()
+    assert current is not None
+    assert next(op for op in current.operations if op.operation == printed.operation).machine == (
+        target
+    )
+    ctx.planning.unpin(printed.operation)

@@ -105,8 +105,38 @@
     return String(a.x.c2d(Math.round(ms / 60000) * 60000)).replace(" ", "T").slice(0, 16);
   }
 
+  // the form: operations and machines from the chart, the same POST as a drop
+  function wireForm() {
+    var form = document.getElementById("pin-form");
+    if (!form || !gd.data) { return; }
+    var list = document.getElementById("pin-operations");
+    var seen = {};
+    gd.data.forEach(function (t) {
+      t.text.forEach(function (op) {
+        if (seen[op]) { return; }
+        seen[op] = true;
+        var o = document.createElement("option");
+        o.value = op;
+        list.appendChild(o);
+      });
+    });
+    var select = document.getElementById("pin-machine");
+    var rows = ((gd.layout || {}).yaxis || {}).categoryarray || [];
+    rows.slice().reverse().forEach(function (m) {
+      var o = document.createElement("option");
+      o.value = m;
+      o.textContent = m;
+      select.appendChild(o);
+    });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      pinTo(form.operation.value.trim(), select.value, form.start_local.value);
+    });
+  }
+
   function wire() {
     if (typeof gd.on !== "function") { window.setTimeout(wire, 100); return; }
+    wireForm();
     gd.on("plotly_hover", function (ev) {
       var p = ev.points[0];
       var base = gd.data[p.curveNumber].base[p.pointNumber];
