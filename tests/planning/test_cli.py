@@ -185,3 +185,40 @@ def test_time_limit_progress_draws_a_bar_on_a_terminal_and_nothing_when_disabled
         pass
     assert quiet.getvalue() == ""
     assert not any(t.name == "time-limit-progress" for t in threading.enumerate())
+
+
+def test_plan_pin_then_pins_then_unpin(app: typer.Typer, sqlite_url: str) -> None:
+    """A printed operation pinned to another printer and a start: the plan, `plan show`
+    and `plan pins` say so; `plan unpin` takes it back; a bad pin stores nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    _seeded_db(sqlite_url)
+    runner = CliRunner()
+    assert runner.invoke(app, ["plan", "--db", sqlite_url, "--time-limit", "3"]).exit_code == 0
+    shown = json.loads(runner.invoke(app, ["plan", "show", "--db", sqlite_url, "--json"]).output)
+    printed = next(op for op in shown["operations"] if op["machine"].startswith("fdm-0"))
+    machine = "fdm-06" if printed["machine"] != "fdm-06" else "fdm-05"
+    start = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+    args = ["plan", "pin", printed["operation"], "--machine", machine, "--start"]
+    pinned = runner.invoke(app, [*args, start.isoformat(), "--db", sqlite_url, "--json"])
+    assert pinned.exit_code == 0, pinned.output
+    assert f"pin {printed['operation']} to {machine}" in json.loads(pinned.output)["reason"]
+    shown = json.loads(runner.invoke(app, ["plan", "show", "--db", sqlite_url, "--json"]).output)
+    placed = next(op for op in shown["operations"] if op["operation"] == printed["operation"])
+    assert (placed["machine"], placed["start"], placed["pinned"]) == (
+        machine,
+        start.isoformat(),
+        True,
+    )
+    pins = json.loads(runner.invoke(app, ["plan", "pins", "--db", sqlite_url, "--json"]).output)
+    assert [(p["operation"], p["machine"]) for p in pins["pins"]] == [
+        (printed["operation"], machine)
+    ]
+    bad = runner.invoke(
+        app, ["plan", "pin", printed["operation"], "--machine", "inspect", "--db", sqlite_url]
+    )
+    assert isinstance(bad.exception, ValidationError)
+    unpinned = runner.invoke(app, ["plan", "unpin", printed["operation"], "--db", sqlite_url])
+    assert unpinned.exit_code == 0, unpinned.output
+    pins = json.loads(runner.invoke(app, ["plan", "pins", "--db", sqlite_url, "--json"]).output)
+    assert pins == {"pins": []}

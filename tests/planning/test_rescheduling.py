@@ -20,6 +20,7 @@ from microfactory.planning.model import (
     Mode,
     Objective,
     Operation,
+    Pin,
     Problem,
     Window,
 )
@@ -161,3 +162,16 @@ def test_generator_is_reproducible_from_its_seed() -> None:
     assert first == second
     assert first.n_ops >= 300 and len(first.machines) == 20
     assert first != generate_factory(seed=8, target_ops=300)
+
+
+def test_a_breakdown_over_a_pinned_start_keeps_the_pin_machine_only() -> None:
+    problem = Problem(
+        machines=(Machine("m0"), Machine("m1")),
+        jobs=(Job(),),
+        operations=(Operation(job=0, modes=(Mode(0, 5), Mode(1, 5))),),
+        pins=(Pin(0, 1, 10),),
+    )
+    broken = add_unavailability(problem, 1, Window(8, 20), interrupt=True)
+    assert broken.pins == (Pin(0, 1, None),)
+    assert broken.frozen == ()
+    assert broken.operations[0].modes == (Mode(1, 5),)

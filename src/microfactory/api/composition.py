@@ -192,7 +192,7 @@ def build_app(
     *,
     auth_clock: Clock | None = None,
 ) -> FastAPI:
-    from microfactory.api.routes import materials, network, quality, shopfloor
+    from microfactory.api.routes import materials, network, pins, quality, shopfloor
     from microfactory.api.routes import stations as station_routes
     from microfactory.web.capacity_page import router as capacity_page_router
     from microfactory.web.documents_pages import router as documents_pages_router
@@ -205,6 +205,7 @@ def build_app(
     from microfactory.web.pages import router as pages_router
     from microfactory.web.quote_pages import UPLOAD_PAGE_PATH
     from microfactory.web.quote_pages import router as quote_pages_router
+    from microfactory.web.schedule_pins import router as schedule_pins_router
     from microfactory.web.staff_pages import router as staff_pages_router
     from microfactory.web.station_pages import router as station_pages_router
 
@@ -212,6 +213,7 @@ def build_app(
     app = create_app(
         ctx,
         extra_routers=[
+            ("/api/v1", pins.router),  # before shopfloor: /plans/pins, not /plans/{version}
             ("/api/v1", shopfloor.router),
             ("/api/v1", quality.router),
             ("/api/v1", materials.router),
@@ -220,6 +222,7 @@ def build_app(
             ("/api/v1", station_routes.router),
             ("", staff_pages_router),  # before pages: `/orders/new` ahead of `/orders/{id}`
             ("", pages_router),
+            ("", schedule_pins_router),
             ("", materials_pages_router),
             ("", network_page_router),
             ("", station_pages_router),

@@ -15,9 +15,9 @@ from microfactory.services.audit import AuditLog
 from microfactory.services.auth import AuthService
 from microfactory.services.dashboard import DashboardService, TtlCache
 from microfactory.services.dashboard_views import MachineViews
-from microfactory.services.maintenance_work import MaintenanceWork
 from microfactory.services.documents import DocumentService
 from microfactory.services.exports import ExportService
+from microfactory.services.maintenance_work import MaintenanceWork
 from microfactory.services.network import NetworkHub
 from microfactory.services.notifications import NotificationService
 from microfactory.services.planning import PlanningService

@@ -233,7 +233,8 @@ def _summary(plan: Any) -> dict[str, Any]:
     }
 
 
-def _load_plan(db: str | None, version: int | None) -> tuple[Any, str]:
+def _load_plan(db: str | None, version: int | None) -> tuple[Any, str, set[str]]:
+    """The plan, the site's time zone and the operations pinned now."""
     from microfactory.cli.common import open_container
     from microfactory.core.errors import NotFound
 
@@ -242,11 +243,12 @@ def _load_plan(db: str | None, version: int | None) -> tuple[Any, str]:
         service = container.planning()
         plan = service.version(version) if version is not None else service.current()
         tz = container.timezone()
+        pinned = {p.operation for p in service.pins()}
     finally:
         container.close()
     if plan is None:
         raise NotFound("no plan yet: run `microfactory plan` first")
-    return plan, tz
+    return plan, tz, pinned
 
 
 @plan_app.command("show")
@@ -261,7 +263,7 @@ def plan_show(
     from microfactory.cli.common import console, print_json
     from microfactory.core.timeutil import local_text
 
-    plan, tz = _load_plan(db, version)
+    plan, tz, pinned = _load_plan(db, version)
     late = set(plan.late_work_orders)
     if as_json:
         summary = _summary(plan)
@@ -275,6 +277,7 @@ def plan_show(
                 "due": op.due.isoformat() if op.due else None,
                 "late": op.work_order in late,
                 "frozen": op.frozen,
+                "pinned": op.operation in pinned,
             }
             for op in plan.operations
         ]
@@ -306,10 +309,119 @@ def plan_gantt(
     """Write a Gantt chart of the plan (late work orders highlighted)."""
     from microfactory.services.planning_gantt import write_gantt
 
-    plan, tz = _load_plan(db, version)
+    plan, tz, _ = _load_plan(db, version)
     typer.echo(f"wrote {write_gantt(plan, out, tz)}")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     bench.command("schedule")(schedule_cmd)
     app.add_typer(plan_app, name="plan")
+
+
+@plan_app.command("pin")
+def plan_pin(
+    operation: Annotated[str, typer.Argument(help="Operation id (as in `plan show`).")],
+    machine: Annotated[str, typer.Option("--machine", help="Machine that must run it.")],
+    start: Annotated[
+        str | None, typer.Option("--start", help="RFC 3339 start it must keep (optional).")
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="Who pins it (kept with the pin).")] = "cli",
+    db: Annotated[str | None, DB_OPTION] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver seconds.")] = 10.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan summary as JSON.")
+    ] = False,
+) -> None:
+    """Pin an operation to a machine (and a start time) and plan around it; every later
+    plan keeps it there until `plan unpin`."""
+    from microfactory.cli.common import open_container, print_json
+    from microfactory.core.clock import SystemClock
+    from microfactory.core.errors import ValidationError
+    from microfactory.core.timeutil import parse_rfc3339
+    from microfactory.services.planning import PlanningSettings
+
+    if time_limit <= 0:
+        raise ValidationError("must be positive", where="--time-limit")
+    try:
+        when = parse_rfc3339(start) if start else None
+    except ValueError as exc:
+        raise ValidationError(str(exc), where="--start") from None
+    container = open_container(db)
+    try:
+        service = container.planning(PlanningSettings(time_limit=time_limit), SystemClock())
+        plan = service.pin(operation, machine, when, by=by)
+    finally:
+        container.close()
+    _print_pinned(plan, as_json, print_json)
+
+
+@plan_app.command("unpin")
+def plan_unpin(
+    operation: Annotated[str, typer.Argument(help="Operation id.")],
+    by: Annotated[str, typer.Option("--by", help="Who unpins it.")] = "cli",
+    db: Annotated[str | None, DB_OPTION] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Solver seconds.")] = 10.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan summary as JSON.")
+    ] = False,
+) -> None:
+    """Remove an operation's pin and plan again."""
+    from microfactory.cli.common import open_container, print_json
+    from microfactory.core.clock import SystemClock
+    from microfactory.core.errors import ValidationError
+    from microfactory.services.planning import PlanningSettings
+
+    if time_limit <= 0:
+        raise ValidationError("must be positive", where="--time-limit")
+    container = open_container(db)
+    try:
+        service = container.planning(PlanningSettings(time_limit=time_limit), SystemClock())
+        plan = service.unpin(operation, by=by)
+    finally:
+        container.close()
+    _print_pinned(plan, as_json, print_json)
+
+
+@plan_app.command("pins")
+def plan_pins(
+    db: Annotated[str | None, DB_OPTION] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the pins as JSON.")] = False,
+) -> None:
+    """The planner's pins: operation, machine, start (if pinned), who and when."""
+    from microfactory.cli.common import open_container, print_json
+
+    container = open_container(db)
+    try:
+        pins = container.planning().pins()
+    finally:
+        container.close()
+    rows: list[dict[str, str]] = [
+        {
+            "operation": p.operation,
+            "machine": p.machine,
+            "start": "" if p.start is None else p.start.isoformat(),
+            "by": p.by,
+            "at": p.at.isoformat(),
+        }
+        for p in pins
+    ]
+    if as_json:
+        print_json({"pins": [dict(row, start=row["start"] or None) for row in rows]})
+        return
+    if not rows:
+        typer.echo("no pinned operations")
+    for row in rows:
+        where = row["machine"] + (f" at {row['start']}" if row["start"] else "")
+        typer.echo(f"{row['operation']}: {where} (by {row['by']}, {row['at']})")
+
+
+def _print_pinned(plan: Any, as_json: bool, print_json: Any) -> None:
+    summary = _summary(plan)
+    if as_json:
+        print_json(summary)
+        return
+    typer.echo(
+        f"plan v{plan.version} after {plan.reason}: {plan.status} ({plan.solver}, "
+        f"{plan.seconds:.1f} s), {plan.moved} operations moved, weighted tardiness "
+        f"{plan.weighted_tardiness}"
+    )

@@ -31,6 +31,7 @@ def check_plan(problem: Problem, assignments: Sequence[Assignment]) -> list[str]
     errors.extend(_check_precedences(problem, by_op))
     errors.extend(_check_machines(problem, list(by_op.values())))
     errors.extend(_check_frozen(problem, by_op))
+    errors.extend(_check_pins(problem, by_op))
     return errors
 
 
@@ -102,4 +103,21 @@ def _check_frozen(problem: Problem, by_op: dict[int, Assignment]) -> list[str]:
                 f"op {item.op}: frozen at machine {item.machine} start {item.start}, "
                 f"planned at machine {a.machine} start {a.start}"
             )
+    return errors
+
+
+def _check_pins(problem: Problem, by_op: dict[int, Assignment]) -> list[str]:
+    """A planner's pins, read from `problem.pins` (not from the modes and frozen operations
+    the problem derives from them)."""
+    errors: list[str] = []
+    for pin in problem.pins:
+        a = by_op.get(pin.op)
+        if a is None:
+            continue
+        if a.machine != pin.machine:
+            errors.append(
+                f"op {pin.op}: pinned to machine {pin.machine}, planned on machine {a.machine}"
+            )
+        if pin.start is not None and a.start != pin.start:
+            errors.append(f"op {pin.op}: pinned to start {pin.start}, planned at {a.start}")
     return errors

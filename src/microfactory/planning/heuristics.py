@@ -5,6 +5,10 @@ with the best priority and place it, on the mode that finishes first, in the ear
 of that machine's timeline that respects setups (with both neighbours) and unavailability.
 Frozen operations are placed first, where they are.
 
+Whatever the rule, two things come first: an operation that must end before a frozen or
+pinned operation starts (its latest end, earliest first), so the serial scheme does not give
+its slot away, then the operations of rush jobs (`rush_first`).
+
 Rules: SPT (shortest processing time), EDD (earliest due date), ATC (apparent tardiness
 cost, Vepsalainen & Morton 1987) and MWKR (most work remaining: longest tail first, good for
 makespan).
@@ -17,8 +21,16 @@ import heapq
 import math
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
 
-from microfactory.planning.model import Assignment, Machine, Problem, topological_order
+from microfactory.planning.model import (
+    Assignment,
+    FrozenOp,
+    Machine,
+    Problem,
+    topological_order,
+)
 from microfactory.planning.result import (
     ScheduleResult,
     Status,
@@ -112,11 +124,61 @@ def _priority(problem: Problem, rule: str, tail: list[int]) -> Callable[[int, in
     raise ValueError(f"unknown dispatching rule {rule!r} (known: {', '.join(RULES)})")
 
 
+def latest_ends(problem: Problem) -> list[float]:
+    """Per operation, the latest end that still lets every frozen (or start-pinned)
+    operation after it start on time (minimum durations in between); inf when none follows."""
+    order = topological_order(problem.n_ops, problem.precedences) or []
+    frozen = problem.frozen_by_op()
+    succ = problem.successors()
+    latest = [math.inf] * problem.n_ops
+    for op in reversed(order):
+        for s in succ[op]:
+            if s in frozen:
+                bound = float(frozen[s].start)
+            else:
+                bound = latest[s] - problem.operations[s].min_duration
+            latest[op] = min(latest[op], bound)
+    return latest
+
+
+def _ranked(problem: Problem, key: Callable[[int, int], float]) -> Callable[[int, int], Any]:
+    """The rule's priority behind two that come first: an operation that must end before
+    a frozen one starts (earliest latest end first), then a rush job's operations."""
+    latest = latest_ends(problem)
+    rush = [False] * problem.n_ops
+    for op in problem.rush_ops():
+        rush[op] = True
+    if all(math.isinf(x) for x in latest) and not any(rush):
+        return key
+    return lambda op, t: (latest[op], 0 if rush[op] else 1, key(op, t))
+
+
+def rush_first(problem: Problem) -> Problem:
+    """Rush jobs ahead of everything that can move: their operations are placed by the
+    serial scheme before any other movable operation (after frozen and pinned ones and what
+    must precede those), each where it finishes first, and then kept there (frozen) for
+    whichever solver plans the rest. Returns `problem` itself when no rush operation is
+    left to place."""
+    frozen = problem.frozen_by_op()
+    rush = [op for op in problem.rush_ops() if op not in frozen]
+    if not rush:
+        return problem
+    plan = dispatch(problem, "mwkr")
+    if plan is None:
+        return problem
+    kept = set(rush) | set(frozen)
+    for before, after in problem.precedences:
+        if before in kept and after in kept and plan[after].start < plan[before].end:
+            return problem  # the serial scheme could not keep a frozen operation's order
+    placed = tuple(FrozenOp(op, plan[op].machine, plan[op].start) for op in rush)
+    return replace(problem, frozen=problem.frozen + placed)
+
+
 def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
     """A complete plan by one rule, or None when an operation has no mode."""
     if problem.ops_without_modes():
         return None
-    key = _priority(problem, rule, tails(problem))
+    key = _ranked(problem, _priority(problem, rule, tails(problem)))
     timelines = [_Timeline(machine) for machine in problem.machines]
     placed: dict[int, Assignment] = {}
     for item in problem.frozen:
@@ -179,7 +241,7 @@ def _giffler_thompson_pick(
     ready: set[int],
     est: Mapping[int, int],
     timelines: list[_Timeline],
-    key: Callable[[int, int], float],
+    key: Callable[[int, int], Any],
 ) -> tuple[int, tuple[int, int, int]]:
     """Active-schedule step (Giffler & Thompson 1960): the ready operation that can finish
     first fixes a machine and a time c*; among the ready operations that could start on

@@ -14,14 +14,20 @@ Semantics (shared by the solvers and the independent checker):
   b starts no earlier than end(a) + setup_m(family(a), family(b));
 * an operation never overlaps an unavailability window of its machine (shifts, breaks,
   maintenance, breakdowns); a setup may take place during a window;
-* a frozen operation keeps its machine and start (it is running or done).
+* a frozen operation keeps its machine and start (it is running or done);
+* a pinned operation (a planner's decision) runs on its pin's machine and, when the pin
+  has a start, starts then: on construction the problem keeps only the pinned machine's
+  mode and adds a start pin to the frozen operations, so every solver respects pins by
+  respecting modes and frozen operations, and the checker verifies the pins themselves;
+* a rush job is planned ahead of every operation that can move (see
+  `heuristics.rush_first`).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -82,6 +88,7 @@ class Job:
     release: int = 0
     due: int | None = None
     weight: int = 1
+    rush: bool = False
 
     def __post_init__(self) -> None:
         if self.release < 0:
@@ -143,6 +150,20 @@ class FrozenOp:
 
 
 @dataclass(frozen=True, slots=True)
+class Pin:
+    """A planner's decision: operation `op` runs on `machine` and, when `start` is set,
+    starts at `start`."""
+
+    op: int
+    machine: int
+    start: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.start < 0:
+            raise ValueError(f"pinned operation {self.op} must start at >= 0")
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """Where and when one operation runs."""
 
@@ -170,6 +191,7 @@ class Problem:
     precedences: tuple[tuple[int, int], ...] = ()
     frozen: tuple[FrozenOp, ...] = ()
     name: str = ""
+    pins: tuple[Pin, ...] = ()
 
     def __post_init__(self) -> None:
         n_ops, n_machines, n_jobs = len(self.operations), len(self.machines), len(self.jobs)
@@ -186,7 +208,44 @@ class Problem:
                 raise ValueError(f"precedence ({before}, {after}) links an operation to itself")
         if topological_order(n_ops, self.precedences) is None:
             raise ValueError("precedences must form a DAG (a cycle was found)")
+        self._apply_pins()
         self._validate_frozen()
+
+    def _apply_pins(self) -> None:
+        """Keep only a pinned operation's pinned mode; a pin with a start freezes it. A pin
+        that contradicts a frozen (running) operation is an error: the caller drops it."""
+        if not self.pins:
+            return
+        operations = list(self.operations)
+        frozen = self.frozen_by_op()
+        seen: set[int] = set()
+        for pin in self.pins:
+            if not 0 <= pin.op < len(operations):
+                raise ValueError(f"pinned operation {pin.op} is unknown")
+            if pin.op in seen:
+                raise ValueError(f"operation {pin.op} is pinned twice")
+            seen.add(pin.op)
+            op = operations[pin.op]
+            duration = op.duration_on(pin.machine)
+            if duration is None:
+                raise ValueError(
+                    f"operation {op.name or pin.op} is pinned to machine {pin.machine}, "
+                    "which cannot run it"
+                )
+            if len(op.modes) > 1:
+                operations[pin.op] = replace(op, modes=(Mode(pin.machine, duration),))
+            held = frozen.get(pin.op)
+            if held is not None:
+                if held.machine != pin.machine or (
+                    pin.start is not None and held.start != pin.start
+                ):
+                    raise ValueError(
+                        f"operation {op.name or pin.op} is pinned where it is not running"
+                    )
+            elif pin.start is not None:
+                frozen[pin.op] = FrozenOp(pin.op, pin.machine, pin.start)
+        object.__setattr__(self, "operations", tuple(operations))
+        object.__setattr__(self, "frozen", tuple(frozen.values()))
 
     def _validate_frozen(self) -> None:
         seen: set[int] = set()
@@ -204,8 +263,12 @@ class Problem:
             end = item.start + duration
             for window in self.machines[item.machine].unavailable:
                 if item.start < window.end and window.start < end:
+                    what = "pinned" if item.op in self.pinned_ops() else "frozen"
                     raise ValueError(
-                        f"frozen operation {item.op} overlaps an unavailability window"
+                        f"{what} operation {self.operations[item.op].name or item.op} "
+                        f"[{item.start}, {end}) overlaps an unavailability window "
+                        f"[{window.start}, {window.end}) of machine "
+                        f"{self.machines[item.machine].name or item.machine}"
                     )
 
     # -- derived views -------------------------------------------------------------------
@@ -236,6 +299,24 @@ class Problem:
         for before, after in self.precedences:
             result[before].append(after)
         return result
+
+    def pinned_ops(self) -> set[int]:
+        return {pin.op for pin in self.pins}
+
+    def rush_ops(self) -> list[int]:
+        """Operations of rush jobs and everything they wait for (a part assembled into a
+        rush job is rush too), in index order."""
+        rush = {i for i, op in enumerate(self.operations) if self.jobs[op.job].rush}
+        if not rush:
+            return []
+        preds = self.predecessors()
+        stack = list(rush)
+        while stack:
+            for p in preds[stack.pop()]:
+                if p not in rush:
+                    rush.add(p)
+                    stack.append(p)
+        return sorted(rush)
 
     def frozen_by_op(self) -> dict[int, FrozenOp]:
         return {item.op: item for item in self.frozen}

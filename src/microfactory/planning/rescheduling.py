@@ -34,11 +34,12 @@ def add_unavailability(
 ) -> Problem:
     """Add `window` to `machine` (merged with overlapping windows). With `interrupt`
     (breakdown), a frozen operation overlapping it is unfrozen and planned again from the
-    window's start; without (planned maintenance), the window starts after such an
-    operation ends."""
+    window's start (a pin on it keeps its machine, not its start); without (planned
+    maintenance), the window starts after such an operation ends."""
     start, end = window.start, window.end
     frozen = list(problem.frozen)
     operations = list(problem.operations)
+    pins = list(problem.pins)
     for item in list(frozen):
         if item.machine != machine:
             continue
@@ -46,6 +47,8 @@ def add_unavailability(
         if item.start < end and start < op_end:
             if interrupt:
                 frozen.remove(item)
+                # a pinned start cannot be kept either: the pin keeps its machine only
+                pins = [replace(p, start=None) if p.op == item.op else p for p in pins]
                 operations[item.op] = replace(
                     operations[item.op], release=max(operations[item.op].release, start)
                 )
@@ -59,7 +62,11 @@ def add_unavailability(
         name=machines[machine].name, unavailable=merged, setups=machines[machine].setups
     )
     return replace(
-        problem, machines=tuple(machines), operations=tuple(operations), frozen=tuple(frozen)
+        problem,
+        machines=tuple(machines),
+        operations=tuple(operations),
+        frozen=tuple(frozen),
+        pins=tuple(pins),
     )
 
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 from microfactory.planning.checker import check_plan
 from microfactory.planning.cpsat import circuit_size, safe_horizon, solve_cpsat
-from microfactory.planning.heuristics import DYNAMIC_RULES, RULES, dispatch, repair
+from microfactory.planning.heuristics import DYNAMIC_RULES, RULES, dispatch, repair, rush_first
 from microfactory.planning.lns import LnsStats, improve, score
 from microfactory.planning.model import Assignment, Objective, Problem
 from microfactory.planning.reorder import search as reorder_search
@@ -60,7 +60,8 @@ def best_dispatch(
     stability_weight: int = 0,
 ) -> tuple[list[Assignment] | None, str]:
     """The best feasible plan among the dispatching rules (and, with a previous plan, its
-    repair), and the rule's name."""
+    repair), and the rule's name. Rush jobs are placed first (`rush_first`)."""
+    problem = rush_first(problem)
     candidates: list[tuple[str, list[Assignment] | None]] = []
     rules = [r for r in RULES if problem.n_ops <= LARGE_OPS or r not in DYNAMIC_RULES]
     if previous:
@@ -99,6 +100,8 @@ def solve(
     `previous` (op index -> assignment of the previous plan) with `stability_weight` > 0
     adds `stability_weight` per operation whose machine or start changes.
     `monolithic_share` overrides the share of time given to the monolithic model.
+    Rush jobs are placed ahead of every movable operation first and kept there
+    (`rush_first`); pins are part of the problem (modes and frozen operations).
     """
     began = time.perf_counter()
     missing = problem.ops_without_modes()
@@ -112,6 +115,7 @@ def solve(
             reason=f"operation {name} has no machine that can run it",
             solver="solve",
         )
+    problem = rush_first(problem)
     scale = safe_horizon(problem, previous) + 1
     hint, rule = best_dispatch(problem, objective, scale, previous, stability_weight)
     share = monolithic_share

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -19,8 +19,9 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from microfactory.core.clock import Clock
-from microfactory.core.errors import ValidationError
+from microfactory.core.errors import Conflict, NotFound, ValidationError
 from microfactory.orders import Factory, OrderStatus, WorkOrder, WorkStatus
+from microfactory.orders.pins import OperationPin
 from microfactory.planning.model import (
     Assignment,
     FrozenOp,
@@ -40,6 +41,7 @@ from microfactory.planning.result import (
 )
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import release_order
+from microfactory.services.planning_pins import explain_rush, plan_pins, rush_order_ids
 from microfactory.services.ports import (
     ExclusiveLock,
     Interval,
@@ -148,6 +150,9 @@ class BuiltProblem:
     work_orders: list[str]
     machine_ids: list[str]
     due: dict[str, datetime]
+    notes: tuple[str, ...] = ()
+    """Pins that could not be kept as stored (the operation is running, the start has
+    passed or falls in a downtime), said in the plan's reason."""
 
 
 def _minutes(delta: timedelta) -> int:
@@ -163,13 +168,17 @@ def build_problem(
     horizon_days: int = 60,
     exclusions: Mapping[str, Mapping[str, str]] | None = None,
     material_ready: Mapping[str, datetime] | None = None,
+    pins: Sequence[OperationPin] = (),
+    rush_orders: Collection[str] = (),
 ) -> BuiltProblem:
     """The open operations of `work_orders` as a problem in minutes. A running operation
     stays frozen where it is, unless its machine is down now (it is interrupted).
     `exclusions` (operation -> machines) keeps an operation off machines that cannot run it
     now (the print farm's re-routing), as long as another eligible machine remains. An
     operation whose material is not on hand is released when it is there
-    (`material_ready`: on hand or due with a purchase order; see `MaterialAvailability`)."""
+    (`material_ready`: on hand or due with a purchase order; see `MaterialAvailability`).
+    A planner's `pins` keep an operation on a machine (and at a start); the work orders of
+    `rush_orders` are rush jobs, planned ahead of every operation that can move."""
     downtimes = downtimes or {}
     exclusions = exclusions or {}
     material_ready = material_ready or {}
@@ -205,6 +214,7 @@ def build_problem(
                 release=max(0, _minutes((wo.release or origin) - origin)),
                 due=max(0, _minutes(wo.due - origin)),
                 weight=max(1, wo.weight),
+                rush=wo.order in rush_orders,
             )
         )
         due[wo.id] = wo.due
@@ -255,7 +265,12 @@ def build_problem(
         frozen=tuple(frozen),
         name=f"plan@{origin.isoformat()}",
     )
-    return BuiltProblem(problem, origin, op_ids, [wo.id for wo in open_wos], machine_ids, due)
+    kept, notes = plan_pins(problem, pins, op_index, index, origin, release_now)
+    if kept:
+        problem = replace(problem, pins=kept)
+    return BuiltProblem(
+        problem, origin, op_ids, [wo.id for wo in open_wos], machine_ids, due, tuple(notes)
+    )
 
 
 def _release(
@@ -442,6 +457,100 @@ class PlanningService:
             tx.plans.add_downtime(machine, start, end, reason)
             tx.commit()
 
+    # -- a planner's pins ----------------------------------------------------------------------
+
+    def pins(self) -> list[OperationPin]:
+        with self.uow() as tx:
+            return tx.pins.all()
+
+    def pin(
+        self,
+        operation: str,
+        machine: str,
+        start: datetime | None = None,
+        *,
+        by: str = "planner",
+        time_limit: float | None = None,
+    ) -> PlanVersion:
+        """Pin `operation` to `machine` (and to `start`) and plan around it. Bad input is a
+        ValidationError naming it; a pin that leaves no feasible plan is taken back (the
+        stored pins and the current plan stay as they were) and is a Conflict that says why."""
+        with self._exclusive():
+            now = self.clock.now()
+            if start is not None:
+                if start.tzinfo is None:
+                    raise ValidationError("a pin's start must be timezone-aware", where="start")
+                start = start.replace(second=0, microsecond=0)
+                if start < now.replace(second=0, microsecond=0):
+                    raise ValidationError(
+                        f"a pin's start ({start:%Y-%m-%d %H:%M}) must not be in the past",
+                        where="start",
+                    )
+            with self.uow() as tx:
+                self._check_pin(tx, operation, machine)
+                before = tx.pins.all()
+                tx.pins.put(OperationPin(operation, machine, start, by, now))
+                tx.commit()
+            where = machine if start is None else f"{machine} at {start:%Y-%m-%d %H:%M} UTC"
+            try:
+                version = self._plan(now, f"pin {operation} to {where} by {by}", "pin", time_limit)
+            except ValueError as exc:  # the problem refused the pins (e.g. a downtime)
+                self._restore_pins(before)
+                raise Conflict(f"cannot pin {operation} to {where}: {exc}") from exc
+            placed = next((op for op in version.operations if op.operation == operation), None)
+            kept = placed is not None and placed.machine == machine
+            if kept and start is not None:
+                kept = placed is not None and placed.start == start
+            if version.status not in (Status.OPTIMAL.value, Status.FEASIBLE.value) or not kept:
+                self._restore_pins(before)
+                self._plan(now, f"pin {operation} taken back", "pin", time_limit)
+                raise Conflict(
+                    f"cannot pin {operation} to {where}: no plan keeps it ({version.reason})"
+                )
+            return version
+
+    def unpin(
+        self, operation: str, *, by: str = "planner", time_limit: float | None = None
+    ) -> PlanVersion:
+        """Remove the pin of `operation` (NotFound when it has none) and plan again."""
+        with self._exclusive():
+            with self.uow() as tx:
+                if not tx.pins.remove(operation):
+                    raise NotFound(f"operation {operation!r} is not pinned")
+                tx.commit()
+            return self._plan(self.clock.now(), f"unpin {operation} by {by}", "pin", time_limit)
+
+    def _check_pin(self, tx: UnitOfWork, operation: str, machine: str) -> None:
+        factory = current_factory(tx)
+        if machine not in factory.machine_map:
+            known = ", ".join(sorted(factory.machine_map))
+            raise ValidationError(f"unknown machine {machine!r} (known: {known})", where="machine")
+        try:
+            op = tx.work_orders.get_operation(operation)
+        except NotFound as exc:
+            raise ValidationError(f"unknown operation {operation!r}", where="operation") from exc
+        if op.status not in OPEN:
+            raise ValidationError(
+                f"operation {operation} is {op.status}: only a planned or released operation "
+                "can be pinned",
+                where="operation",
+            )
+        eligible = [m.id for m in factory.eligible_machines(op.capability, op.machines)]
+        if machine not in eligible:
+            raise ValidationError(
+                f"{machine} cannot run operation {operation} (it can run on: "
+                f"{', '.join(eligible) or 'none'})",
+                where="machine",
+            )
+
+    def _restore_pins(self, pins: Sequence[OperationPin]) -> None:
+        with self.uow() as tx:
+            for pin in tx.pins.all():
+                tx.pins.remove(pin.operation)
+            for pin in pins:
+                tx.pins.put(pin)
+            tx.commit()
+
     # -- reading plans -----------------------------------------------------------------------
 
     def downtimes(self, since: datetime | None = None) -> dict[str, list[Interval]]:
@@ -477,6 +586,8 @@ class PlanningService:
             downtimes = tx.plans.downtimes(since=now)
             exclusions = tx.plans.exclusions()
             stored = tx.plans.current_plan()
+            pins = tx.pins.all()
+            rush_orders = rush_order_ids(tx, work_orders)
         if self.holds is not None:
             for machine, spans in self.holds.held_intervals(now).items():
                 downtimes.setdefault(machine, []).extend(spans)
@@ -492,12 +603,26 @@ class PlanningService:
             horizon_days=self.settings.horizon_days,
             exclusions=exclusions,
             material_ready=ready,
+            pins=pins,
+            rush_orders=rush_orders,
         )
-        previous = _previous(built, None if stored is None else _version(*stored))
+        current = None if stored is None else _version(*stored)
+        previous = _previous(built, current)
         result = self._solve(built, previous, time_limit or self.settings.time_limit)
+        # what the plan was, also where a pin now rules the old machine out (for `moved`)
+        before = _previous(built, current, any_machine=True)
+        planned_before = set() if current is None else {o.operation for o in current.operations}
+        order_of = {wo.id: wo.order for wo in work_orders}
+        reason = "; ".join(
+            [
+                reason,
+                *built.notes,
+                *explain_rush(built, result, before, order_of, trigger, planned_before),
+            ]
+        )
         seconds = time.perf_counter() - began
         with self.uow() as tx:
-            version = self._store(tx, built, result, previous, reason, now, seconds)
+            version = self._store(tx, built, result, before, reason, now, seconds)
             tx.records.log_plan_run(
                 now,
                 trigger,
@@ -542,7 +667,7 @@ class PlanningService:
         seconds: float,
     ) -> PlanVersion:
         problem = built.problem
-        frozen = {f.op for f in problem.frozen}
+        frozen = {f.op for f in problem.frozen} - problem.pinned_ops()  # running, not pinned
         summary = [
             (
                 built.op_ids[a.op],
@@ -602,6 +727,7 @@ def apply_event(tx: UnitOfWork, factory: Factory, event: ReplanEvent) -> None:
         tx.plans.add_downtime(event.machine, event.at, event.until, event.reason or "maintenance")
     elif event.kind is EventKind.RUSH_ORDER and event.order is not None:
         order = tx.orders.get(event.order)
+        tx.pins.mark_rush(order.id, event.at)
         if order.status == OrderStatus.CONFIRMED:
             release_order(tx, order.id, event.at)
     elif event.kind is EventKind.QUALITY_HOLD and event.work_order is not None:
@@ -620,7 +746,12 @@ def _release_planned(tx: UnitOfWork, work_orders: Sequence[WorkOrder], planned: 
             tx.work_orders.set_status(wo.id, WorkStatus.RELEASED)
 
 
-def _previous(built: BuiltProblem, current: PlanVersion | None) -> dict[int, Assignment]:
+def _previous(
+    built: BuiltProblem, current: PlanVersion | None, *, any_machine: bool = False
+) -> dict[int, Assignment]:
+    """The current plan in the problem's indices: operations on a machine they can still
+    run (the solvers' `previous`), or with `any_machine` every one still open (to count
+    what moved, e.g. an operation pinned to another machine)."""
     if current is None:
         return {}
     index = {op_id: k for k, op_id in enumerate(built.op_ids)}
@@ -634,6 +765,8 @@ def _previous(built: BuiltProblem, current: PlanVersion | None) -> dict[int, Ass
         if start < 0:
             continue
         duration = built.problem.operations[k].duration_on(machines[op.machine])
+        if duration is None and any_machine:
+            duration = max(0, _minutes(op.end - op.start))
         if duration is not None:
             previous[k] = Assignment(k, machines[op.machine], start, start + duration)
     return previous

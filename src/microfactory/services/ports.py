@@ -28,6 +28,7 @@ from microfactory.orders import (
 )
 from microfactory.orders.documents import Document
 from microfactory.orders.materials import MaterialLot
+from microfactory.orders.pins import OperationPin
 from microfactory.orders.progress import ProgressSnapshot
 from microfactory.orders.stock import (
     Consumer,
@@ -347,6 +348,26 @@ class ReplanQueue(Protocol):
     def mark_done(self, ids: Sequence[int], at: datetime, plan_version: int | None) -> None: ...
 
 
+class PinRepository(Protocol):
+    """A planner's pins (one per operation) and the orders a rush event marked rush."""
+
+    def put(self, pin: OperationPin) -> None:
+        """Pin (or pin again: the new pin replaces the operation's old one)."""
+        ...
+
+    def remove(self, operation: str) -> bool:
+        """Unpin; False when the operation was not pinned."""
+        ...
+
+    def all(self) -> list[OperationPin]:
+        """Every pin, by operation id."""
+        ...
+
+    def mark_rush(self, order: str, at: datetime) -> None: ...
+
+    def rush_orders(self) -> set[str]: ...
+
+
 class StockRepository(Protocol):
     """Stock by lot and its ledger. A lot's quantity changes only by `record`, which
     appends the movements and moves the lots' quantities by their deltas in the same
@@ -514,6 +535,9 @@ class UnitOfWork(Protocol):
 
     @property
     def purchases(self) -> PurchaseRepository: ...
+
+    @property
+    def pins(self) -> PinRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

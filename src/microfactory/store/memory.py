@@ -42,6 +42,7 @@ from microfactory.store.memory_stock import (
     MemoryStockRepository,
     MemoryStockState,
 )
+from microfactory.store.pins_store import MemoryPinRepository, MemoryPinState
 from microfactory.store.planning_sql import MemoryPlanStore
 from microfactory.store.quality_store import MemoryQualityStore
 
@@ -69,6 +70,7 @@ class MemoryState:
     rejections: list[Rejection] = field(default_factory=list)
     replans: list[tuple[ReplanRequest, datetime | None, int | None]] = field(default_factory=list)
     stock: MemoryStockState = field(default_factory=MemoryStockState)
+    pins: MemoryPinState = field(default_factory=MemoryPinState)
 
 
 class MemoryFactoryRepository:
@@ -456,6 +458,7 @@ class MemoryUnitOfWork:
         self.progress = MemoryProgressRepository(self._state)
         self.stock = MemoryStockRepository(self._state.stock, self._state)
         self.purchases = MemoryPurchaseRepository(self._state.stock)
+        self.pins = MemoryPinRepository(self._state.pins)
 
     def __enter__(self) -> MemoryUnitOfWork:
         self._state = copy.deepcopy(self._owner.state)

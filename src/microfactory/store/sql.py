@@ -28,6 +28,7 @@ from microfactory.orders.factory_file import factory_from_dict
 from microfactory.orders.orders import ORDER_TRANSITIONS, WORK_TRANSITIONS, check_transition
 from microfactory.store import outbox
 from microfactory.store.execution_sql import SqlExecutionStore
+from microfactory.store.pins_store import SqlPinRepository
 from microfactory.store.planning_sql import SqlPlanStore
 from microfactory.store.progress_sql import SqlProgressRepository
 from microfactory.store.quality_store import SqlQualityStore
@@ -521,6 +522,10 @@ class SqlUnitOfWork:
     @cached_property
     def replans(self) -> SqlReplanQueue:
         return SqlReplanQueue(self.session)
+
+    @cached_property
+    def pins(self) -> SqlPinRepository:
+        return SqlPinRepository(self.session)
 
     @cached_property
     def progress(self) -> SqlProgressRepository:
