@@ -3,7 +3,9 @@
 Serial schedule generation: repeatedly take the ready operation (all predecessors placed)
 with the best priority and place it, on the mode that finishes first, in the earliest gap
 of that machine's timeline that respects setups (with both neighbours) and unavailability.
-Frozen operations are placed first, where they are.
+Frozen operations are placed first, where they are. Operations that need a person also
+wait for a qualified operator on shift (`crew.CrewBoard`), and are attended by the first one
+free.
 
 Rules: SPT (shortest processing time), EDD (earliest due date), ATC (apparent tardiness
 cost, Vepsalainen & Morton 1987) and MWKR (most work remaining: longest tail first, good for
@@ -18,6 +20,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 
+from microfactory.planning.crew import CrewBoard
 from microfactory.planning.model import Assignment, Machine, Problem, topological_order
 from microfactory.planning.result import (
     ScheduleResult,
@@ -74,6 +77,32 @@ class _Timeline:
         self.items.remove((start, end, family))
 
 
+def _fit(
+    timeline: _Timeline,
+    board: CrewBoard | None,
+    op: int,
+    est: int,
+    duration: int,
+    family: str,
+    prefer: int | None = None,
+) -> tuple[int, int | None]:
+    """(start, operator): the earliest start >= est on the machine's timeline at which a
+    qualified operator is free too (alternating until both agree)."""
+    t = est
+    while True:
+        t = timeline.earliest_fit(t, duration, family)
+        if board is None:
+            return t, None
+        later, who = board.earliest(op, duration, t, prefer)
+        if later == t:
+            return t, who
+        t = later
+
+
+def _board(problem: Problem) -> CrewBoard | None:
+    return CrewBoard(problem) if problem.has_crew else None
+
+
 def tails(problem: Problem) -> list[int]:
     """Longest path (min durations) from each operation to the end, including itself."""
     order = topological_order(problem.n_ops, problem.precedences) or []
@@ -114,16 +143,12 @@ def _priority(problem: Problem, rule: str, tail: list[int]) -> Callable[[int, in
 
 def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
     """A complete plan by one rule, or None when an operation has no mode."""
-    if problem.ops_without_modes():
+    if problem.ops_without_modes() or problem.ops_without_crew():
         return None
     key = _priority(problem, rule, tails(problem))
     timelines = [_Timeline(machine) for machine in problem.machines]
-    placed: dict[int, Assignment] = {}
-    for item in problem.frozen:
-        fixed = problem.operations[item.op]
-        end = item.start + (fixed.duration_on(item.machine) or 0)
-        placed[item.op] = Assignment(item.op, item.machine, item.start, end)
-        timelines[item.machine].place(item.start, end, fixed.family)
+    board = _board(problem)
+    placed = _place_frozen(problem, timelines, board)
     preds, succ = problem.predecessors(), problem.successors()
     missing = [sum(1 for p in preds[op] if p not in placed) for op in range(problem.n_ops)]
     ready = {op for op in range(problem.n_ops) if missing[op] == 0 and op not in placed}
@@ -136,19 +161,21 @@ def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
     heapq.heapify(heap)
     while ready:
         if rule == "gt":
-            op, best = _giffler_thompson_pick(problem, ready, est, timelines, key)
+            op, best = _giffler_thompson_pick(problem, ready, est, timelines, key, board)
         else:
             if dynamic:
                 now = min(est[o] for o in ready)
                 op = min(ready, key=lambda o: (key(o, now), o))
             else:
                 op = heapq.heappop(heap)[1]
-            best = _best_mode(problem, op, est[op], timelines)
+            best = _best_mode(problem, op, est[op], timelines, board)
         ready.discard(op)
         operation = problem.operations[op]
-        end, start, machine = best
-        placed[op] = Assignment(op, machine, start, end)
+        end, start, machine, who = best
+        placed[op] = Assignment(op, machine, start, end, who)
         timelines[machine].place(start, end, operation.family)
+        if board is not None:
+            board.place(op, who, start, end - start)
         for s in succ[op]:
             est[s] = max(est[s], end)
             missing[s] -= 1
@@ -159,16 +186,38 @@ def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
     return [placed[op] for op in range(problem.n_ops)]
 
 
+def _place_frozen(
+    problem: Problem, timelines: list[_Timeline], board: CrewBoard | None
+) -> dict[int, Assignment]:
+    """Frozen operations where they are; their operator as given, else the first free."""
+    placed: dict[int, Assignment] = {}
+    for item in problem.frozen:
+        fixed = problem.operations[item.op]
+        end = item.start + (fixed.duration_on(item.machine) or 0)
+        who = item.operator
+        if board is not None and fixed.crew is not None and who is None:
+            _, who = board.earliest(item.op, end - item.start, item.start)
+        placed[item.op] = Assignment(item.op, item.machine, item.start, end, who)
+        timelines[item.machine].place(item.start, end, fixed.family)
+        if board is not None:
+            board.place(item.op, who, item.start, end - item.start)
+    return placed
+
+
 def _best_mode(
-    problem: Problem, op: int, est: int, timelines: list[_Timeline]
-) -> tuple[int, int, int]:
-    """(end, start, machine) of the mode that finishes first."""
+    problem: Problem,
+    op: int,
+    est: int,
+    timelines: list[_Timeline],
+    board: CrewBoard | None = None,
+) -> tuple[int, int, int, int | None]:
+    """(end, start, machine, operator) of the mode that finishes first."""
     operation = problem.operations[op]
-    best: tuple[int, int, int] | None = None
+    best: tuple[int, int, int, int | None] | None = None
     for mode in operation.modes:
-        start = timelines[mode.machine].earliest_fit(est, mode.duration, operation.family)
-        candidate = (start + mode.duration, start, mode.machine)
-        if best is None or candidate < best:
+        start, who = _fit(timelines[mode.machine], board, op, est, mode.duration, operation.family)
+        candidate = (start + mode.duration, start, mode.machine, who)
+        if best is None or candidate[:3] < best[:3]:
             best = candidate
     assert best is not None
     return best
@@ -180,13 +229,14 @@ def _giffler_thompson_pick(
     est: Mapping[int, int],
     timelines: list[_Timeline],
     key: Callable[[int, int], float],
-) -> tuple[int, tuple[int, int, int]]:
+    board: CrewBoard | None = None,
+) -> tuple[int, tuple[int, int, int, int | None]]:
     """Active-schedule step (Giffler & Thompson 1960): the ready operation that can finish
     first fixes a machine and a time c*; among the ready operations that could start on
     that machine before c*, the rule's priority (most work remaining) chooses."""
-    options = {op: _best_mode(problem, op, est[op], timelines) for op in ready}
-    first = min(options, key=lambda op: (options[op], op))
-    finish, _, machine = options[first]
+    options = {op: _best_mode(problem, op, est[op], timelines, board) for op in ready}
+    first = min(options, key=lambda op: (options[op][:3], op))
+    finish, _, machine, _ = options[first]
     conflict = [
         op
         for op in ready
@@ -198,10 +248,10 @@ def _giffler_thompson_pick(
     ]
     chosen = min(conflict or [first], key=lambda op: (key(op, 0), op))
     duration = problem.operations[chosen].duration_on(machine) or 0
-    start = timelines[machine].earliest_fit(
-        est[chosen], duration, problem.operations[chosen].family
+    start, who = _fit(
+        timelines[machine], board, chosen, est[chosen], duration, problem.operations[chosen].family
     )
-    return chosen, (start + duration, start, machine)
+    return chosen, (start + duration, start, machine, who)
 
 
 def solve_dispatch(problem: Problem, rule: str = "mwkr") -> ScheduleResult:
@@ -244,16 +294,12 @@ def repair(
     and it goes to the mode that finishes first without taking anyone else's reserved slot,
     so a displaced operation fills real gaps instead of pushing others. Frozen operations
     stay where they are."""
-    if problem.ops_without_modes():
+    if problem.ops_without_modes() or problem.ops_without_crew():
         return None
     tail = tails(problem)
     timelines = [_Timeline(machine) for machine in problem.machines]
-    placed: dict[int, Assignment] = {}
-    for item in problem.frozen:
-        fixed = problem.operations[item.op]
-        end = item.start + (fixed.duration_on(item.machine) or 0)
-        placed[item.op] = Assignment(item.op, item.machine, item.start, end)
-        timelines[item.machine].place(item.start, end, fixed.family)
+    board = _board(problem)
+    placed = _place_frozen(problem, timelines, board)
     reserved: dict[int, tuple[int, int, int, str]] = {}
     for op, kept in previous.items() if reserve else ():
         if 0 <= op < problem.n_ops and op not in placed and kept.machine < len(timelines):
@@ -276,7 +322,7 @@ def repair(
     while heap:
         _, _, op = heapq.heappop(heap)
         operation = problem.operations[op]
-        choice: tuple[int, int, int] | None = None
+        choice: tuple[int, int, int, int | None] | None = None
         if op in reserved:
             machine, start, end, family = reserved.pop(op)
             timelines[machine].remove(start, end, family)
@@ -284,19 +330,24 @@ def repair(
         if before is not None and operation.duration_on(before.machine) is not None:
             timeline = timelines[before.machine]
             duration = operation.duration_on(before.machine) or 0
-            start = timeline.earliest_fit(max(est[op], before.start), duration, operation.family)
+            start, who = _fit(
+                timeline,
+                board,
+                op,
+                max(est[op], before.start),
+                duration,
+                operation.family,
+                before.operator,
+            )
             if start == before.start:
-                choice = (start + duration, start, before.machine)
+                choice = (start + duration, start, before.machine, who)
         if choice is None:
-            for mode in operation.modes:
-                fit = timelines[mode.machine].earliest_fit(est[op], mode.duration, operation.family)
-                candidate = (fit + mode.duration, fit, mode.machine)
-                if choice is None or candidate < choice:
-                    choice = candidate
-        assert choice is not None
-        end, start, machine = choice
-        placed[op] = Assignment(op, machine, start, end)
+            choice = _best_mode(problem, op, est[op], timelines, board)
+        end, start, machine, who = choice
+        placed[op] = Assignment(op, machine, start, end, who)
         timelines[machine].place(start, end, operation.family)
+        if board is not None:
+            board.place(op, who, start, end - start)
         for s in succ[op]:
             est[s] = max(est[s], end)
             missing[s] -= 1

@@ -14,6 +14,11 @@ Strategy (anytime; the best plan within the time limit is returned):
 4. large-neighbourhood search from the best plan for the rest of the time;
 5. the best bound proven by the monolithic model is reported; a plan that reaches it is
    optimal.
+
+Operators (crew needs): the dispatching rules, the repair, the monolithic model and LNS
+know them; the job-sequence and machine-order searches do not, so their plans are staffed
+(`crew.staff`: re-timed in their order with a qualified operator on shift) and checked
+before they are taken; tabu search is left out.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Mapping
 
 from microfactory.planning.checker import check_plan
 from microfactory.planning.cpsat import circuit_size, safe_horizon, solve_cpsat
+from microfactory.planning.crew import staff
 from microfactory.planning.heuristics import DYNAMIC_RULES, RULES, dispatch, repair
 from microfactory.planning.lns import LnsStats, improve, score
 from microfactory.planning.model import Assignment, Objective, Problem
@@ -112,6 +118,19 @@ def solve(
             reason=f"operation {name} has no machine that can run it",
             solver="solve",
         )
+    unstaffed = problem.ops_without_crew()
+    if unstaffed:
+        operation = problem.operations[unstaffed[0]]
+        skill = operation.crew.skill if operation.crew else ""
+        return ScheduleResult(
+            status=Status.INFEASIBLE,
+            objective=None,
+            bound=None,
+            seconds=time.perf_counter() - began,
+            reason=f"operation {operation.name or unstaffed[0]} needs skill {skill!r} "
+            "and no operator has it",
+            solver="solve",
+        )
     scale = safe_horizon(problem, previous) + 1
     hint, rule = best_dispatch(problem, objective, scale, previous, stability_weight)
     share = monolithic_share
@@ -148,7 +167,12 @@ def solve(
             solver=solver_name or "solve",
         )
     history: tuple[tuple[float, int], ...] = ()
-    if share < 1.0 and not (previous and stability_weight) and tabu_applies(problem, objective):
+    if (
+        share < 1.0
+        and not (previous and stability_weight)
+        and not problem.has_crew
+        and tabu_applies(problem, objective)
+    ):
         incumbent, tabu_value = _tabu_portfolio(
             problem, incumbent, bound, began, time_limit, workers, seed
         )
@@ -170,9 +194,11 @@ def solve(
             stats=sequenced,
             workers=workers,
         )
-        if score(problem, sequenced_plan, objective, scale, None, 0) <= score(
-            problem, incumbent, objective, scale, None, 0
-        ):
+        if problem.has_crew:
+            sequenced_plan = staff(problem, sequenced_plan)
+        if not (problem.has_crew and check_plan(problem, sequenced_plan)) and score(
+            problem, sequenced_plan, objective, scale, None, 0
+        ) <= score(problem, incumbent, objective, scale, None, 0):
             incumbent = sequenced_plan
         solver_name = "sequence"
         history = tuple((round(offset + t, 3), v) for t, v in sequenced.history)
@@ -182,6 +208,11 @@ def solve(
             polished, value = reorder_search(
                 problem, objective, incumbent, reorder_until, scale, seed, workers
             )
+            if value >= 0 and problem.has_crew:
+                polished = staff(problem, polished)
+                value = score(problem, polished, objective, scale, None, 0)
+                if value > score(problem, incumbent, objective, scale, None, 0):
+                    value = -1
             if value >= 0 and not check_plan(problem, polished):
                 incumbent = polished
                 solver_name = "sequence+reorder"
