@@ -4,8 +4,9 @@ Cross-object rules live in `validate()`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from microfactory.orders.crew import Crew
 from microfactory.orders.materials import Material
 from microfactory.orders.products import Customer, Product
 from microfactory.shopfloor.machines import Area, Machine, Site
@@ -30,6 +31,7 @@ class Factory:
     materials: tuple[Material, ...]
     products: tuple[Product, ...]
     customers: tuple[Customer, ...] = ()
+    crew: Crew = field(default_factory=Crew)
 
     @property
     def machine_map(self) -> Mapping[str, Machine]:
@@ -117,6 +119,10 @@ class Factory:
                         FactoryProblem(f"products[{i}].bom[{j}]", "a product cannot contain itself")
                     )
         problems.extend(self._bom_cycles())
+        steps = {p.id: [op.seq for op in p.routing] for p in self.products}
+        problems.extend(
+            FactoryProblem(path, reason) for path, reason in self.crew.problems(machine_ids, steps)
+        )
         return problems
 
     def _bom_cycles(self) -> list[FactoryProblem]:
