@@ -275,6 +275,7 @@ def plan_show(
                 "due": op.due.isoformat() if op.due else None,
                 "late": op.work_order in late,
                 "frozen": op.frozen,
+                "operator": op.operator,
             }
             for op in plan.operations
         ]
@@ -302,12 +303,15 @@ def plan_gantt(
     out: Annotated[Path, typer.Option("--out", help="FILE.html or FILE.png")],
     db: Annotated[str | None, DB_OPTION] = None,
     version: Annotated[int | None, typer.Option("--version", help="Plan version.")] = None,
+    people: Annotated[
+        bool, typer.Option("--people", help="Add a row per operator (who attends what).")
+    ] = False,
 ) -> None:
     """Write a Gantt chart of the plan (late work orders highlighted)."""
     from microfactory.services.planning_gantt import write_gantt
 
     plan, tz = _load_plan(db, version)
-    typer.echo(f"wrote {write_gantt(plan, out, tz)}")
+    typer.echo(f"wrote {write_gantt(plan, out, tz, people=people)}")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -123,7 +123,30 @@ class Factory:
         problems.extend(
             FactoryProblem(path, reason) for path, reason in self.crew.problems(machine_ids, steps)
         )
+        problems.extend(self._crew_ambiguities())
         return problems
+
+    def _crew_ambiguities(self) -> list[FactoryProblem]:
+        """A step without its own crew need whose machines need different skills: the plan
+        could not say whom it needs."""
+        found: list[FactoryProblem] = []
+        for i, p in enumerate(self.products):
+            for j, op in enumerate(p.routing):
+                if (p.id, op.seq) in self.crew.steps:
+                    continue
+                eligible = self.eligible_machines(op.capability, op.machines)
+                skills = sorted(
+                    {self.crew.machines[m.id].skill for m in eligible if m.id in self.crew.machines}
+                )
+                if len(skills) > 1:
+                    found.append(
+                        FactoryProblem(
+                            f"products[{i}].routing[{j}].crew",
+                            f"its machines need different skills ({', '.join(skills)}): "
+                            "give the step its own crew",
+                        )
+                    )
+        return found
 
     def _bom_cycles(self) -> list[FactoryProblem]:
         """Products that contain themselves through other products (A → B → A): one problem
