@@ -8,6 +8,10 @@ dates; seeded), minimising total weighted tardiness:
   repaired plan, the plan after `--repair-limit` seconds (5 in the issue), and the share of
   operations not on that machine that moved (start or machine changed).
 
+With `--people N` the factory gets a crew (`generator.with_operators`: N operators on two
+weekday shifts with skills; printers need a person to set up, lasers half a person, every
+other machine a person for the whole run).
+
     .venv/bin/python benchmarks/schedule/factory.py --time-limit 60 --reference-time 600
 """
 
@@ -22,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from microfactory.planning.checker import check_plan
-from microfactory.planning.generator import generate_factory
+from microfactory.planning.generator import generate_factory, with_operators
 from microfactory.planning.heuristics import dispatch, repair
 from microfactory.planning.model import Objective, Window
 from microfactory.planning.rescheduling import add_unavailability, freeze_started, moved_fraction
@@ -40,13 +44,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repair-limit", type=float, default=5.0)
     parser.add_argument("--down-minutes", type=int, default=8 * 60)
     parser.add_argument("--stability-weight", type=int, default=60)
+    parser.add_argument("--people", type=int, default=0, help="operators (0: none)")
     args = parser.parse_args(argv)
     problem = generate_factory(args.seed, args.ops)
+    if args.people > 0:
+        problem = with_operators(problem, people=args.people)
     row: dict[str, Any] = {
         "instance": problem.name,
         "operations": problem.n_ops,
         "jobs": len(problem.jobs),
         "machines": len(problem.machines),
+        "operators": len(problem.operators),
         "cores": os.cpu_count(),
         "workers": args.workers,
     }
