@@ -52,8 +52,11 @@ def crews(draw: st.DrawFn) -> Crew:
 @st.composite
 def windows(draw: st.DrawFn, limit: int = 40) -> tuple[Window, ...]:
     starts = sorted(draw(st.sets(st.integers(0, limit), max_size=3)))
-    spans = [Window(s, s + draw(st.integers(1, 8))) for s in starts]
-    return tuple(w for k, w in enumerate(spans) if k == 0 or spans[k - 1].end <= w.start)
+    kept: list[Window] = []
+    for start in starts:
+        if not kept or kept[-1].end <= start:
+            kept.append(Window(start, start + draw(st.integers(1, 8))))
+    return tuple(kept)
 
 
 @st.composite

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 
 from microfactory.planning.model import Assignment, Problem, topological_order
 
+UNBOUNDED = 1 << 62
+
 
 class CrewBoard:
     """Busy segments and shifts per operator; see the module docstring."""
@@ -43,6 +45,49 @@ class CrewBoard:
         self.longest = [0] * len(problem.operators)
         self.windows = [[(w.start, w.end) for w in p.unavailable] for p in problem.operators]
         self.window_starts = [[w[0] for w in ws] for ws in self.windows]
+        # fully free time per person (off shift and every placed segment taken out): a
+        # full-load segment needs one free span, found by bisection instead of conflicts
+        self.free: list[list[tuple[int, int]]] = []
+        for windows in self.windows:
+            spans, cursor = [], 0
+            for w_start, w_end in windows:
+                if w_start > cursor:
+                    spans.append((cursor, w_start))
+                cursor = max(cursor, w_end)
+            spans.append((cursor, UNBOUNDED))
+            self.free.append(spans)
+        self.free_starts = [[span[0] for span in spans] for spans in self.free]
+
+    def _free_shift(self, who: int, start: int, length: int) -> int:
+        """The shift of [start, start + length) to the first fully free span that holds it."""
+        spans = self.free[who]
+        k = max(0, bisect.bisect_right(self.free_starts[who], start) - 1)
+        while k < len(spans):
+            lo, hi = spans[k]
+            at = max(lo, start)
+            if at + length <= hi:
+                return at - start
+            k += 1
+        raise AssertionError("unreachable: the last free span is unbounded")
+
+    def _take(self, who: int, start: int, end: int) -> None:
+        """Remove [start, end) from the person's free spans."""
+        spans = self.free[who]
+        k = max(0, bisect.bisect_right(self.free_starts[who], start) - 1)
+        pieces: list[tuple[int, int]] = []
+        last = k
+        while last < len(spans) and spans[last][0] < end:
+            lo, hi = spans[last]
+            if hi > start:
+                if lo < start:
+                    pieces.append((lo, start))
+                if end < hi:
+                    pieces.append((end, hi))
+            else:
+                pieces.append((lo, hi))
+            last += 1
+        spans[k:last] = pieces
+        self.free_starts[who][k:last] = [span[0] for span in pieces]
 
     def _shift(self, who: int, start: int, end: int, load: int) -> int:
         """0 when [start, end) at `load` fits operator `who`; otherwise a positive shift of
@@ -108,13 +153,18 @@ class CrewBoard:
         segments = crew.segments(duration)
         if not segments:
             return t, people[0]
+        full = crew.load == 100
         best: tuple[int, int] | None = None
         for who in people:  # each person's earliest start, exactly; stop at the best so far
             start = t
             while best is None or start < best[0]:
                 need = 0
                 for lo, hi in segments:
-                    need = max(need, self._shift(who, start + lo, start + hi, crew.load))
+                    if full:
+                        shift = self._free_shift(who, start + lo, hi - lo)
+                    else:
+                        shift = self._shift(who, start + lo, start + hi, crew.load)
+                    need = max(need, shift)
                 if need == 0:
                     best = (start, who)
                     break
@@ -129,6 +179,7 @@ class CrewBoard:
         for lo, hi in crew.segments(duration):
             bisect.insort(self.items[who], (start + lo, start + hi, crew.load))
             self.longest[who] = max(self.longest[who], hi - lo)
+            self._take(who, start + lo, start + hi)
 
 
 def staff(problem: Problem, plan: Sequence[Assignment]) -> list[Assignment]:
