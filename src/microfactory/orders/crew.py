@@ -46,7 +46,7 @@ class CrewNeed:
         if not 1 <= self.share_percent <= 100:
             raise ValueError("share_percent must be between 1 and 100")
         if self.attendance != "share" and self.share_percent != 100:
-            raise ValueError("share_percent below 100 needs attendance 'share'")
+            raise ValueError("share_percent below 100 needs attendance: share")
 
 
 @dataclass(frozen=True)
