@@ -63,7 +63,11 @@ def _set(path: list[Any], value: Any):  # type: ignore[no-untyped-def]
             "setup_minutes or unload_minutes",
         ),
         # an unknown key in a crew need
-        (_set(["machines", 3, "crew"], {"skill": "cnc", "people": 2}), "crew.people", "unknown field"),
+        (
+            _set(["machines", 3, "crew"], {"skill": "cnc", "people": 2}),
+            "crew.people",
+            "unknown field",
+        ),
         # an operator on a calendar that does not exist
         (_set(["operators", 0, "calendar"], "night"), "operators[0].calendar", "unknown calendar"),
         # an operator without skills

@@ -185,17 +185,20 @@ def solve(
         # the dispatching plan is not a starting point: its completion order led the
         # rounds into worse basins (18 s, 2 workers, three 2,000-operation factories:
         # 136,496-137,977 vs 110,909-113,444; 127,956 vs 127,767; 174,678 vs 163,931)
+        # with operators, machine-order search (which knows none) is left out and its time
+        # goes to the job-sequence search, whose plan is then decoded with the crew
+        sequence_share = SEQUENCE_SHARE + (REORDER_SHARE if problem.has_crew else 0.0)
         sequenced_plan = sequence_search(
             problem,
             objective,
-            time_limit * SEQUENCE_SHARE - offset,
+            time_limit * sequence_share - offset,
             scale,
             seed,
             stats=sequenced,
             workers=workers,
         )
         if problem.has_crew:
-            sequenced_plan = staff(problem, sequenced_plan)
+            sequenced_plan = _decode_with_crew(problem, sequenced_plan, objective, scale)
         if not (problem.has_crew and check_plan(problem, sequenced_plan)) and score(
             problem, sequenced_plan, objective, scale, None, 0
         ) <= score(problem, incumbent, objective, scale, None, 0):
@@ -203,16 +206,11 @@ def solve(
         solver_name = "sequence"
         history = tuple((round(offset + t, 3), v) for t, v in sequenced.history)
         reorder_until = began + time_limit * (SEQUENCE_SHARE + REORDER_SHARE)
-        if REORDER_SHARE > 0 and reorder_until - time.perf_counter() > 0.1:
+        if REORDER_SHARE > 0 and not problem.has_crew and reorder_until - time.perf_counter() > 0.1:
             offset = time.perf_counter() - began
             polished, value = reorder_search(
                 problem, objective, incumbent, reorder_until, scale, seed, workers
             )
-            if value >= 0 and problem.has_crew:
-                polished = staff(problem, polished)
-                value = score(problem, polished, objective, scale, None, 0)
-                if value > score(problem, incumbent, objective, scale, None, 0):
-                    value = -1
             if value >= 0 and not check_plan(problem, polished):
                 incumbent = polished
                 solver_name = "sequence+reorder"
@@ -247,6 +245,25 @@ def solve(
         history=history,
     )
     return _finish(problem, result, began)
+
+
+def _decode_with_crew(
+    problem: Problem, plan: list[Assignment], objective: Objective, scale: int
+) -> list[Assignment]:
+    """A plan from a search that knows no people, made feasible with them: the better of
+    `crew.staff` (machines and machine order kept) and the repair without reservations
+    (operations in the plan's start order, each where it was if a person is free, else at
+    the first machine and person free). Measured on the 2,000-operation factory with 16
+    people (seed 0, 8 s of job-sequence search): staffed 6,246,393, repaired 3,961,976,
+    against 4,298,052 for the best dispatching rule."""
+    candidates = [staff(problem, plan)]
+    repaired = repair(problem, {a.op: a for a in plan}, reserve=False)
+    if repaired is not None:
+        candidates.append(repaired)
+    feasible = [c for c in candidates if not check_plan(problem, c)]
+    if not feasible:
+        return candidates[0]
+    return min(feasible, key=lambda c: score(problem, c, objective, scale, None, 0))
 
 
 def _tabu_portfolio(
