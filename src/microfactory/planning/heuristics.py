@@ -233,8 +233,11 @@ def _giffler_thompson_pick(
 ) -> tuple[int, tuple[int, int, int, int | None]]:
     """Active-schedule step (Giffler & Thompson 1960): the ready operation that can finish
     first fixes a machine and a time c*; among the ready operations that could start on
-    that machine before c*, the rule's priority (most work remaining) chooses."""
-    options = {op: _best_mode(problem, op, est[op], timelines, board) for op in ready}
+    that machine before c*, the rule's priority (most work remaining) chooses; it is placed
+    at the first time the machine and a qualified person are free."""
+    # the conflict set is read off the machines alone; only the chosen operation waits for
+    # a person too (with a crew, asking every ready operation for one each step cost 4x)
+    options = {op: _best_mode(problem, op, est[op], timelines) for op in ready}
     first = min(options, key=lambda op: (options[op][:3], op))
     finish, _, machine, _ = options[first]
     conflict = [
