@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microfactory.planning.checker import check_plan
-from microfactory.planning.cpsat import solve_cpsat
+from microfactory.planning.cpsat import safe_horizon, solve_cpsat
 from microfactory.planning.crew import staff
 from microfactory.planning.heuristics import RULES, dispatch, repair
 from microfactory.planning.lns import improve
@@ -32,7 +32,7 @@ from microfactory.planning.model import (
     chain_precedences,
 )
 from microfactory.planning.rescheduling import add_unavailability
-from microfactory.planning.solver import solve
+from microfactory.planning.solver import decode_with_crew, solve
 
 SKILLS = ("cnc", "print", "check")
 SETTINGS = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -172,3 +172,15 @@ def test_staffing_a_plan_that_ignores_people_makes_it_feasible(problem: Problem)
     plan = dispatch(blind, "mwkr")
     assert plan is not None
     _feasible(problem, staff(problem, plan))
+
+
+@SETTINGS
+@given(crewed_problems(), st.sampled_from(list(Objective)))
+def test_a_crew_blind_plan_decoded_for_the_solver_is_feasible(
+    problem: Problem, objective: Objective
+) -> None:
+    """What `solve` does with the job-sequence search's plan on a shop with people."""
+    blind = replace(problem, operations=tuple(replace(op, crew=None) for op in problem.operations))
+    plan = dispatch(blind, "edd")
+    assert plan is not None
+    _feasible(problem, decode_with_crew(problem, plan, objective, safe_horizon(problem) + 1))

@@ -198,7 +198,7 @@ def solve(
             workers=workers,
         )
         if problem.has_crew:
-            sequenced_plan = _decode_with_crew(problem, sequenced_plan, objective, scale)
+            sequenced_plan = decode_with_crew(problem, sequenced_plan, objective, scale)
         if not (problem.has_crew and check_plan(problem, sequenced_plan)) and score(
             problem, sequenced_plan, objective, scale, None, 0
         ) <= score(problem, incumbent, objective, scale, None, 0):
@@ -247,7 +247,7 @@ def solve(
     return _finish(problem, result, began)
 
 
-def _decode_with_crew(
+def decode_with_crew(
     problem: Problem, plan: list[Assignment], objective: Objective, scale: int
 ) -> list[Assignment]:
     """A plan from a search that knows no people, made feasible with them: the better of
