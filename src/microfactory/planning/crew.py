@@ -5,7 +5,9 @@ the windows off shift. `earliest(op, duration, t)` answers the earliest start >=
 some qualified operator can attend the operation's segments (`Crew.segments`), and who:
 every failed try moves t by a shift that no feasible start can be below (the end of a
 blocking window or of the earliest-ending segment that overloads the operator), so the
-search jumps from conflict to conflict instead of stepping minute by minute.
+search jumps from conflict to conflict instead of stepping minute by minute. A segment at
+a full load (the common case) is placed by bisection in the person's fully free spans
+(off shift and every placed segment taken out); shared loads go through the conflicts.
 
 `staff(problem, plan)` turns any plan that ignores operators into one that respects them:
 operations are re-timed in the order of their planned start, each on its planned machine
