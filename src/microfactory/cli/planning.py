@@ -282,19 +282,21 @@ def plan_show(
         print_json(summary)
         return
     table = Table(title=f"plan v{plan.version} ({plan.status}, {plan.reason})")
-    for column in ("operation", "work order", "machine", "start", "end", "due"):
+    staffed = any(op.operator for op in plan.operations)
+    columns = ["operation", "work order", "machine", "start", "end", "due"]
+    for column in columns + (["operator"] if staffed else []):
         table.add_column(column)
     for op in plan.operations:
         style = "red" if op.work_order in late else None
-        table.add_row(
+        cells = [
             op.operation,
             op.work_order,
             op.machine,
             local_text(op.start, tz),
             local_text(op.end, tz),
             local_text(op.due, tz),
-            style=style,
-        )
+        ]
+        table.add_row(*cells, *([op.operator or "-"] if staffed else []), style=style)
     console.print(table)
 
 
