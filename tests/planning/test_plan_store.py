@@ -103,3 +103,14 @@ def test_bad_downtime_is_rejected_and_nothing_is_stored(store: PlanStore) -> Non
     with pytest.raises(ValueError, match="timezone-aware"):
         store.add_downtime("cnc", datetime(2026, 1, 5), datetime(2026, 1, 6), "breakdown")
     assert store.downtimes() == {}
+
+
+def test_the_operator_of_each_operation_is_kept(store: PlanStore) -> None:
+    attended = dict(_op("WO-1-1", 0), operator="anna")
+    nobody = _op("WO-1-2", 60)  # a row without the key: nobody needed (older callers)
+    version = store.save_plan(_header("plan"), [attended, nobody])
+    _, rows = store.get_plan(version)
+    assert {row["operation"]: row["operator"] for row in rows} == {
+        "WO-1-1": "anna",
+        "WO-1-2": None,
+    }

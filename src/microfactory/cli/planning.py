@@ -278,25 +278,28 @@ def plan_show(
                 "late": op.work_order in late,
                 "frozen": op.frozen,
                 "pinned": op.operation in pinned,
+                "operator": op.operator,
             }
             for op in plan.operations
         ]
         print_json(summary)
         return
     table = Table(title=f"plan v{plan.version} ({plan.status}, {plan.reason})")
-    for column in ("operation", "work order", "machine", "start", "end", "due"):
+    staffed = any(op.operator for op in plan.operations)
+    columns = ["operation", "work order", "machine", "start", "end", "due"]
+    for column in columns + (["operator"] if staffed else []):
         table.add_column(column)
     for op in plan.operations:
         style = "red" if op.work_order in late else None
-        table.add_row(
+        cells = [
             op.operation,
             op.work_order,
             op.machine,
             local_text(op.start, tz),
             local_text(op.end, tz),
             local_text(op.due, tz),
-            style=style,
-        )
+        ]
+        table.add_row(*cells, *([op.operator or "-"] if staffed else []), style=style)
     console.print(table)
 
 
@@ -305,12 +308,15 @@ def plan_gantt(
     out: Annotated[Path, typer.Option("--out", help="FILE.html or FILE.png")],
     db: Annotated[str | None, DB_OPTION] = None,
     version: Annotated[int | None, typer.Option("--version", help="Plan version.")] = None,
+    people: Annotated[
+        bool, typer.Option("--people", help="Add a row per operator (who attends what).")
+    ] = False,
 ) -> None:
     """Write a Gantt chart of the plan (late work orders highlighted)."""
     from microfactory.services.planning_gantt import write_gantt
 
     plan, tz, _ = _load_plan(db, version)
-    typer.echo(f"wrote {write_gantt(plan, out, tz)}")
+    typer.echo(f"wrote {write_gantt(plan, out, tz, people=people)}")
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

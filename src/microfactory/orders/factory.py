@@ -4,8 +4,9 @@ Cross-object rules live in `validate()`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from microfactory.orders.crew import Crew
 from microfactory.orders.materials import Material
 from microfactory.orders.products import Customer, Product
 from microfactory.shopfloor.machines import Area, Machine, Site
@@ -30,6 +31,7 @@ class Factory:
     materials: tuple[Material, ...]
     products: tuple[Product, ...]
     customers: tuple[Customer, ...] = ()
+    crew: Crew = field(default_factory=Crew)
 
     @property
     def machine_map(self) -> Mapping[str, Machine]:
@@ -117,7 +119,34 @@ class Factory:
                         FactoryProblem(f"products[{i}].bom[{j}]", "a product cannot contain itself")
                     )
         problems.extend(self._bom_cycles())
+        steps = {p.id: [op.seq for op in p.routing] for p in self.products}
+        problems.extend(
+            FactoryProblem(path, reason) for path, reason in self.crew.problems(machine_ids, steps)
+        )
+        problems.extend(self._crew_ambiguities())
         return problems
+
+    def _crew_ambiguities(self) -> list[FactoryProblem]:
+        """A step without its own crew need whose machines need different skills: the plan
+        could not say whom it needs."""
+        found: list[FactoryProblem] = []
+        for i, p in enumerate(self.products):
+            for j, op in enumerate(p.routing):
+                if (p.id, op.seq) in self.crew.steps:
+                    continue
+                eligible = self.eligible_machines(op.capability, op.machines)
+                skills = sorted(
+                    {self.crew.machines[m.id].skill for m in eligible if m.id in self.crew.machines}
+                )
+                if len(skills) > 1:
+                    found.append(
+                        FactoryProblem(
+                            f"products[{i}].routing[{j}].crew",
+                            f"its machines need different skills ({', '.join(skills)}): "
+                            "give the step its own crew",
+                        )
+                    )
+        return found
 
     def _bom_cycles(self) -> list[FactoryProblem]:
         """Products that contain themselves through other products (A → B → A): one problem

@@ -33,6 +33,7 @@ from microfactory.orders import (
     Product,
     RoutingOperation,
 )
+from microfactory.orders.crew import Crew, CrewNeed, Operator
 from microfactory.orders.materials import SupplierTerms
 from microfactory.shopfloor import Area, Machine, Shift, ShiftCalendar, Site, Window
 from microfactory.shopfloor.machines import FieldValueError
@@ -197,7 +198,7 @@ def _calendar(raw: Any, path: str, timezone: str) -> ShiftCalendar:
 MACHINE_KEYS = {
     "id", "name", "type", "area", "capabilities", "cost_per_hour", "calendar", "build_volume_mm",
     "setup_minutes", "setup_matrix", "speed_factor", "mtbf_hours", "mttr_hours", "count", "host",
-    "profile",
+    "profile", "crew",
 }  # fmt: skip
 HOST_KEYS = {"type", "url", "api_key_env", "timeout_s"}
 
@@ -399,7 +400,7 @@ def _parameter(raw: Any, p: str) -> ParameterSpec:
 
 OP_KEYS = {
     "seq", "name", "capability", "fixed_minutes", "per_unit_minutes", "setup_family", "machines",
-    "after", "inspection",
+    "after", "inspection", "crew",
 }  # fmt: skip
 
 
@@ -541,6 +542,78 @@ def resolve_relative_times(data: Any, at: datetime) -> Any:
     return {**data, "materials": materials}
 
 
+OPERATOR_KEYS = {"id", "name", "skills", "calendar"}
+CREW_KEYS = {"skill", "attendance", "setup_minutes", "unload_minutes", "share_percent"}
+
+
+def _crew_need(raw: Any, path: str) -> CrewNeed:
+    data = _mapping(raw, path)
+    _known_keys(data, CREW_KEYS, path)
+    with _at(path):
+        need = CrewNeed(
+            skill=_str(data, "skill", path),
+            attendance=_str(data, "attendance", path, "run"),
+            setup_minutes=_num(data, "setup_minutes", path, 0.0),
+            unload_minutes=_num(data, "unload_minutes", path, 0.0),
+            share_percent=_int(data, "share_percent", path, 100, 1, 100),
+        )
+    return need
+
+
+def _crew(
+    root: dict[str, Any],
+    machines: tuple[Machine, ...],
+    products: tuple[Product, ...],
+    calendars: dict[str, ShiftCalendar],
+    timezone: str,
+) -> Crew:
+    """Operators (top-level `operators`) and the `crew` needs of machines and routing steps
+    (the raw entries are read again here: a machine entry with `count` gives each copy its
+    need)."""
+    operators = []
+    for i, raw in enumerate(_list(root.get("operators"), "operators")):
+        p = f"operators[{i}]"
+        d = _mapping(raw, p)
+        _known_keys(d, OPERATOR_KEYS, p)
+        cal_raw = d.get("calendar")
+        if isinstance(cal_raw, str):
+            if cal_raw not in calendars:
+                raise _FieldError(f"{p}.calendar", f"unknown calendar {cal_raw!r}")
+            calendar = calendars[cal_raw]
+        else:
+            calendar = _calendar(cal_raw, f"{p}.calendar", timezone)
+        skills = _list(d.get("skills"), f"{p}.skills")
+        with _at(p):
+            person = Operator(
+                id=_str(d, "id", p),
+                name=_str(d, "name", p, _str(d, "id", p)),
+                skills=frozenset(str(x) for x in skills),
+                calendar=calendar,
+            )
+        operators.append(person)
+    machine_needs: dict[str, CrewNeed] = {}
+    ids = iter(m.id for m in machines)
+    for i, raw in enumerate(_list(root.get("machines"), "machines")):
+        m = _mapping(raw, f"machines[{i}]")
+        count = _int(m, "count", f"machines[{i}]", 1, 1, MAX_MACHINE_COUNT)
+        need = None if m.get("crew") is None else _crew_need(m["crew"], f"machines[{i}].crew")
+        for _ in range(count):
+            ident = next(ids)
+            if need is not None:
+                machine_needs[ident] = need
+    step_needs: dict[tuple[str, int], CrewNeed] = {}
+    raw_products = _list(root.get("products"), "products")
+    for i, (raw, product) in enumerate(zip(raw_products, products, strict=True)):
+        routing = _list(_mapping(raw, f"products[{i}]").get("routing"), f"products[{i}].routing")
+        for j, (step, op) in enumerate(zip(routing, product.routing, strict=True)):
+            crew = _mapping(step, f"products[{i}].routing[{j}]").get("crew")
+            if crew is not None:
+                step_needs[(product.id, op.seq)] = _crew_need(
+                    crew, f"products[{i}].routing[{j}].crew"
+                )
+    return Crew(tuple(operators), machine_needs, step_needs)
+
+
 def factory_from_dict(data: Any, *, at: datetime | None = None) -> Factory:
     """Build and validate a Factory from parsed YAML; raises ValidationError(where=path).
     Relative lot times are resolved against `at` (default: now)."""
@@ -555,7 +628,16 @@ def factory_from_dict(data: Any, *, at: datetime | None = None) -> Factory:
         root = _mapping(data, "(top level)")
         _known_keys(
             root,
-            {"site", "areas", "calendars", "machines", "materials", "products", "customers"},
+            {
+                "site",
+                "areas",
+                "calendars",
+                "machines",
+                "materials",
+                "products",
+                "customers",
+                "operators",
+            },
             "(top level)",
         )
         s = _mapping(root.get("site"), "site")
@@ -590,13 +672,16 @@ def factory_from_dict(data: Any, *, at: datetime | None = None) -> Factory:
                     segment=_str(c, "segment", cp, "standard"),
                 )
             customers.append(_customer)
+        machines = tuple(_machines(root.get("machines"), calendars, site.timezone))
+        products = tuple(_products(root.get("products")))
         factory = Factory(
             site=site,
             areas=tuple(areas),
-            machines=tuple(_machines(root.get("machines"), calendars, site.timezone)),
+            machines=machines,
             materials=tuple(_materials(root.get("materials"))),
-            products=tuple(_products(root.get("products"))),
+            products=products,
             customers=tuple(customers),
+            crew=_crew(root, machines, products, calendars, site.timezone),
         )
     except _FieldError as exc:
         raise ValidationError(exc.reason, where=exc.path) from None

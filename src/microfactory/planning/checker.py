@@ -32,6 +32,7 @@ def check_plan(problem: Problem, assignments: Sequence[Assignment]) -> list[str]
     errors.extend(_check_machines(problem, list(by_op.values())))
     errors.extend(_check_frozen(problem, by_op))
     errors.extend(_check_pins(problem, by_op))
+    errors.extend(_check_crew(problem, by_op))
     return errors
 
 
@@ -91,6 +92,57 @@ def _check_machines(problem: Problem, assignments: list[Assignment]) -> list[str
                         f"machine {m}: op {a.op} [{a.start},{a.end}) overlaps unavailability "
                         f"[{window.start},{window.end})"
                     )
+    return errors
+
+
+def _check_crew(problem: Problem, by_op: dict[int, Assignment]) -> list[str]:
+    """Each crew need has one qualified operator, on shift for every busy segment, and no
+    operator is loaded above 100 percent at any time."""
+    errors: list[str] = []
+    busy: dict[int, list[tuple[int, int, int, int]]] = {}
+    for a in sorted(by_op.values(), key=lambda a: a.op):
+        crew = problem.operations[a.op].crew
+        if crew is None:
+            continue
+        who = a.operator
+        if who is None or not 0 <= who < len(problem.operators):
+            errors.append(f"op {a.op}: needs an operator with skill {crew.skill!r}, has {who}")
+            continue
+        person = problem.operators[who]
+        if crew.skill not in person.skills:
+            errors.append(f"op {a.op}: operator {who} lacks skill {crew.skill!r}")
+        for lo, hi in crew.segments(a.end - a.start):
+            start, end = a.start + lo, a.start + hi
+            busy.setdefault(who, []).append((start, end, crew.load, a.op))
+            for window in person.unavailable:
+                if start < window.end and window.start < end:
+                    errors.append(
+                        f"operator {who}: op {a.op} needs them in [{start},{end}), off shift "
+                        f"[{window.start},{window.end})"
+                    )
+    for who, items in busy.items():
+        events = sorted(
+            [(start, 1, load, op) for start, _, load, op in items]
+            + [(end, 0, load, op) for _, end, load, op in items]
+        )
+        load_now = 0
+        running: set[int] = set()
+        for _, kind, load, op in events:  # ends sort before starts at the same time
+            if kind == 0:
+                load_now -= load
+                running.discard(op)
+                continue
+            load_now += load
+            running.add(op)
+            if load_now > 100:
+                others = ", ".join(str(o) for o in sorted(running - {op}))
+                errors.append(f"operator {who}: op {op} overlaps op(s) {others} (load {load_now})")
+    for item in problem.frozen:
+        kept = by_op.get(item.op)
+        if kept is not None and item.operator is not None and kept.operator != item.operator:
+            errors.append(
+                f"op {item.op}: frozen with operator {item.operator}, has {kept.operator}"
+            )
     return errors
 
 

@@ -11,6 +11,10 @@ Modelling choices (each one is what makes this model faster than the textbook on
   time bounds; machines without setups only get a no-overlap;
 * redundant constraints: the makespan is at least each operation's end plus its tail, and
   for flexible shops a cumulative over all operations with capacity = number of machines;
+* operators as secondary resources: per operation that needs one, a choice literal per
+  qualified operator (exactly one), an optional interval per busy segment and operator, and
+  per operator a no-overlap (a cumulative of capacity 100 where loads are shared) with
+  the off-shift windows as fixed intervals;
 * a complete hint from the dispatching heuristics.
 """
 
@@ -27,6 +31,8 @@ from ortools.sat.python import cp_model
 from microfactory.planning.heuristics import tails
 from microfactory.planning.model import (
     Assignment,
+    Attendance,
+    Crew,
     Objective,
     Problem,
     Window,
@@ -55,6 +61,7 @@ class ModelVars:
     arcs: dict[tuple[int, int, int], cp_model.IntVar] = field(default_factory=dict)
     late: dict[int, cp_model.IntVar] = field(default_factory=dict)
     moved: dict[int, cp_model.IntVar] = field(default_factory=dict)
+    attends: list[dict[int, cp_model.IntVar | bool]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,11 @@ def safe_horizon(problem: Problem, previous: Mapping[int, Assignment] | None = N
     )
     work = sum(max((m.duration for m in op.modes), default=0) for op in problem.operations)
     windows = sum(w.end - w.start for mach in problem.machines for w in mach.unavailable)
-    last_window = max((w.end for mach in problem.machines for w in mach.unavailable), default=0)
+    last_window = max(
+        [w.end for mach in problem.machines for w in mach.unavailable]
+        + [w.end for person in problem.operators for w in person.unavailable],
+        default=0,
+    )
     setup = max((v for mach in problem.machines for v in mach.setups.values()), default=0)
     horizon = max(releases, frozen_end, last_window) + work + windows + setup * problem.n_ops
     if previous:
@@ -303,12 +314,88 @@ def add_setups(
         model.add_circuit(arcs)
 
 
+def add_crew(model: cp_model.CpModel, problem: Problem, v: ModelVars) -> None:
+    """Operators (see the module docstring). Segments are placed from the master start and
+    end: setup from the start, unload back from the end. Where some mode's run is too short
+    for separate setup and unload, the operator attends the whole run on every mode (a
+    stricter rule than `Crew.segments`, which the checker applies per mode)."""
+    v.attends = [{} for _ in problem.operations]
+    if not problem.has_crew:
+        return
+    per_person: list[list[tuple[cp_model.IntervalVar, int]]] = [[] for _ in problem.operators]
+    for i, op in enumerate(problem.operations):
+        crew = op.crew
+        if crew is None:
+            continue
+        people = [k for k in range(len(problem.operators)) if problem.qualified(i, k)]
+        if not people:
+            raise InfeasibleModel(f"operation {i} needs skill {crew.skill!r} and nobody has it")
+        attends: dict[int, cp_model.IntVar | bool] = {}
+        if len(people) == 1:
+            attends[people[0]] = True
+        else:
+            attends = {k: model.new_bool_var(f"o{i}_{k}") for k in people}
+            model.add_exactly_one([lit for lit in attends.values() if not isinstance(lit, bool)])
+        v.attends[i] = attends
+        pieces = _crew_pieces(model, v, i, crew, {mode.duration for mode in op.modes})
+        for k, lit in attends.items():
+            for n, (begin, size, finish) in enumerate(pieces):
+                if isinstance(lit, bool):
+                    iv = model.new_interval_var(begin, size, finish, f"c{i}_{k}_{n}")
+                else:
+                    iv = model.new_optional_interval_var(begin, size, finish, lit, f"c{i}_{k}_{n}")
+                per_person[k].append((iv, crew.load))
+    for k, person in enumerate(problem.operators):
+        items = per_person[k]
+        if not items:
+            continue
+        lo = min(v.est[i] for i in range(problem.n_ops)) if problem.n_ops else 0
+        blocked = [
+            (model.new_fixed_size_interval_var(w.start, w.end - w.start, f"off{k}_{n}"), 100)
+            for n, w in enumerate(person.unavailable)
+            if w.end > lo and w.start < v.horizon
+        ]
+        everything = items + blocked
+        if all(load == 100 for _, load in items):
+            model.add_no_overlap([iv for iv, _ in everything])
+        else:
+            model.add_cumulative([iv for iv, _ in everything], [d for _, d in everything], 100)
+
+
+def _crew_pieces(
+    model: cp_model.CpModel, v: ModelVars, i: int, crew: Crew, durations: set[int]
+) -> list[tuple[cp_model.LinearExprT, cp_model.LinearExprT, cp_model.LinearExprT]]:
+    """(start, size, end) of each busy segment of operation i's operator."""
+    positive = {d for d in durations if d > 0}
+    if not positive:
+        return []
+    split = crew.attendance is Attendance.SETUP and all(
+        crew.setup + crew.unload < d for d in positive
+    )
+    if split:
+        pieces: list[tuple[cp_model.LinearExprT, cp_model.LinearExprT, cp_model.LinearExprT]]
+        pieces = []
+        if crew.setup > 0:
+            pieces.append((v.start[i], crew.setup, v.start[i] + crew.setup))
+        if crew.unload > 0:
+            pieces.append((v.end[i] - crew.unload, crew.unload, v.end[i]))
+        return pieces
+    if len(durations) == 1:
+        return [(v.start[i], next(iter(durations)), v.end[i])]
+    length = model.new_int_var(min(durations), max(durations), f"len{i}")
+    model.add(v.end[i] == v.start[i] + length)
+    return [(v.start[i], length, v.end[i])]
+
+
 def add_frozen(model: cp_model.CpModel, problem: Problem, v: ModelVars) -> None:
     for item in problem.frozen:
         model.add(v.start[item.op] == item.start)
         lit = v.presence[item.op][item.machine]
         if not isinstance(lit, bool):
             model.add(lit == 1)
+        who = v.attends[item.op].get(item.operator) if item.operator is not None else None
+        if who is not None and not isinstance(who, bool):
+            model.add(who == 1)
 
 
 def add_redundant(model: cp_model.CpModel, problem: Problem, v: ModelVars) -> None:
@@ -410,6 +497,10 @@ def add_hint(
         for m, lit in v.presence[a.op].items():
             if not isinstance(lit, bool):
                 model.add_hint(lit, int(m == a.machine))
+        if v.attends and a.operator is not None:
+            for k, who in v.attends[a.op].items():
+                if not isinstance(who, bool):
+                    model.add_hint(who, int(k == a.operator))
     model.add_hint(v.makespan, makespan_of(plan))
     if v.arcs:
         used: set[tuple[int, int, int]] = set()
@@ -444,6 +535,7 @@ def build_model(
     add_calendars(model, problem, v)
     add_machine_capacity(model, problem, v)
     add_setups(model, problem, v, spec.chains)
+    add_crew(model, problem, v)
     add_frozen(model, problem, v)
     add_redundant(model, problem, v)
     add_objective(model, problem, v, spec)
@@ -459,10 +551,15 @@ def extract(problem: Problem, solver: cp_model.CpSolver, v: ModelVars) -> list[A
     plan = []
     for i, op in enumerate(problem.operations):
         start = solver.value(v.start[i])
+        who = None
+        for k, lit in (v.attends[i] if v.attends else {}).items():
+            if isinstance(lit, bool) or solver.boolean_value(lit):
+                who = k
+                break
         for m, lit in v.presence[i].items():
             if isinstance(lit, bool) or solver.boolean_value(lit):
                 duration = op.duration_on(m) or 0
-                plan.append(Assignment(i, m, start, start + duration))
+                plan.append(Assignment(i, m, start, start + duration, who))
                 break
     return plan
 

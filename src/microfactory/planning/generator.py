@@ -13,9 +13,19 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from microfactory.planning.model import Job, Machine, Mode, Operation, Problem, Window
+from microfactory.planning.model import (
+    Attendance,
+    Crew,
+    Job,
+    Machine,
+    Mode,
+    Operation,
+    Operator,
+    Problem,
+    Window,
+)
 
 DAY = 24 * 60
 MATERIALS = ("PLA", "PETG", "ABS", "PA12")
@@ -139,3 +149,61 @@ def generate_factory(
         precedences=tuple(precedences),
         name=f"factory{target_ops}-s{seed}",
     )
+
+
+# -- operators --------------------------------------------------------------------------------
+
+CREW_NEEDS = {
+    "printer": Crew("print", Attendance.SETUP, setup=15),
+    "cnc": Crew("cnc"),
+    "laser": Crew("laser", Attendance.SHARE, share=50),
+    "finish": Crew("finish"),
+    "assembly": Crew("assembly"),
+    "inspect": Crew("inspect"),
+}
+SKILL_SETS = (
+    ("print", "finish"),
+    ("cnc", "finish"),
+    ("laser", "assembly"),
+    ("inspect", "finish", "print"),
+    ("cnc", "laser"),
+    ("assembly", "inspect"),
+)
+
+
+def shift_off_windows(days: int, first_hour: int, last_hour: int) -> tuple[Window, ...]:
+    """The windows outside one shift [first_hour, last_hour) on weekdays over `days` days
+    from a Monday 00:00 origin (after `days`, the person counts as available)."""
+    windows: list[Window] = []
+    cursor = 0
+    for day in range(days):
+        if day % 7 in (5, 6):
+            continue
+        start, end = day * DAY + first_hour * 60, day * DAY + last_hour * 60
+        if start > cursor:
+            windows.append(Window(cursor, start))
+        cursor = end
+    if cursor < days * DAY:
+        windows.append(Window(cursor, days * DAY))
+    return tuple(windows)
+
+
+def with_operators(problem: Problem, people: int = 16, days: int = 28) -> Problem:
+    """`problem` from `generate_factory` with a crew: `people` operators, half on the early
+    shift (06:00-14:00) and half on the late one (14:00-22:00) on weekdays, skills from
+    SKILL_SETS in turn; every operation needs the crew of its machine kind (CREW_NEEDS:
+    printers only for setup, lasers at half a person, the rest the whole run)."""
+    operators = tuple(
+        Operator(
+            name=f"P{k + 1}",
+            skills=frozenset(SKILL_SETS[k % len(SKILL_SETS)]),
+            unavailable=shift_off_windows(days, *((6, 14) if k % 2 == 0 else (14, 22))),
+        )
+        for k in range(people)
+    )
+    kinds = [machine.name.rsplit("-", 1)[0] for machine in problem.machines]
+    operations = tuple(
+        replace(op, crew=CREW_NEEDS.get(kinds[op.modes[0].machine])) if op.modes else op
+        for op in problem.operations
+    )
+    return replace(problem, operations=operations, operators=operators, name=f"{problem.name}-crew")

@@ -3,7 +3,9 @@
 Serial schedule generation: repeatedly take the ready operation (all predecessors placed)
 with the best priority and place it, on the mode that finishes first, in the earliest gap
 of that machine's timeline that respects setups (with both neighbours) and unavailability.
-Frozen operations are placed first, where they are.
+Frozen operations are placed first, where they are. Operations that need a person also
+wait for a qualified operator on shift (`crew.CrewBoard`), and are attended by the first one
+free.
 
 Whatever the rule, two things come first: an operation that must end before a frozen or
 pinned operation starts (its latest end, earliest first), so the serial scheme does not give
@@ -24,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from microfactory.planning.crew import CrewBoard
 from microfactory.planning.model import (
     Assignment,
     FrozenOp,
@@ -84,6 +87,32 @@ class _Timeline:
 
     def remove(self, start: int, end: int, family: str) -> None:
         self.items.remove((start, end, family))
+
+
+def _fit(
+    timeline: _Timeline,
+    board: CrewBoard | None,
+    op: int,
+    est: int,
+    duration: int,
+    family: str,
+    prefer: int | None = None,
+) -> tuple[int, int | None]:
+    """(start, operator): the earliest start >= est on the machine's timeline at which a
+    qualified operator is free too (alternating until both agree)."""
+    t = est
+    while True:
+        t = timeline.earliest_fit(t, duration, family)
+        if board is None:
+            return t, None
+        later, who = board.earliest(op, duration, t, prefer)
+        if later == t:
+            return t, who
+        t = later
+
+
+def _board(problem: Problem) -> CrewBoard | None:
+    return CrewBoard(problem) if problem.has_crew else None
 
 
 def tails(problem: Problem) -> list[int]:
@@ -170,22 +199,18 @@ def rush_first(problem: Problem) -> Problem:
     for before, after in problem.precedences:
         if before in kept and after in kept and plan[after].start < plan[before].end:
             return problem  # the serial scheme could not keep a frozen operation's order
-    placed = tuple(FrozenOp(op, plan[op].machine, plan[op].start) for op in rush)
+    placed = tuple(FrozenOp(op, plan[op].machine, plan[op].start, plan[op].operator) for op in rush)
     return replace(problem, frozen=problem.frozen + placed)
 
 
 def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
     """A complete plan by one rule, or None when an operation has no mode."""
-    if problem.ops_without_modes():
+    if problem.ops_without_modes() or problem.ops_without_crew():
         return None
     key = _ranked(problem, _priority(problem, rule, tails(problem)))
     timelines = [_Timeline(machine) for machine in problem.machines]
-    placed: dict[int, Assignment] = {}
-    for item in problem.frozen:
-        fixed = problem.operations[item.op]
-        end = item.start + (fixed.duration_on(item.machine) or 0)
-        placed[item.op] = Assignment(item.op, item.machine, item.start, end)
-        timelines[item.machine].place(item.start, end, fixed.family)
+    board = _board(problem)
+    placed = _place_frozen(problem, timelines, board)
     preds, succ = problem.predecessors(), problem.successors()
     missing = [sum(1 for p in preds[op] if p not in placed) for op in range(problem.n_ops)]
     ready = {op for op in range(problem.n_ops) if missing[op] == 0 and op not in placed}
@@ -198,19 +223,21 @@ def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
     heapq.heapify(heap)
     while ready:
         if rule == "gt":
-            op, best = _giffler_thompson_pick(problem, ready, est, timelines, key)
+            op, best = _giffler_thompson_pick(problem, ready, est, timelines, key, board)
         else:
             if dynamic:
                 now = min(est[o] for o in ready)
                 op = min(ready, key=lambda o: (key(o, now), o))
             else:
                 op = heapq.heappop(heap)[1]
-            best = _best_mode(problem, op, est[op], timelines)
+            best = _best_mode(problem, op, est[op], timelines, board)
         ready.discard(op)
         operation = problem.operations[op]
-        end, start, machine = best
-        placed[op] = Assignment(op, machine, start, end)
+        end, start, machine, who = best
+        placed[op] = Assignment(op, machine, start, end, who)
         timelines[machine].place(start, end, operation.family)
+        if board is not None:
+            board.place(op, who, start, end - start)
         for s in succ[op]:
             est[s] = max(est[s], end)
             missing[s] -= 1
@@ -221,16 +248,38 @@ def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
     return [placed[op] for op in range(problem.n_ops)]
 
 
+def _place_frozen(
+    problem: Problem, timelines: list[_Timeline], board: CrewBoard | None
+) -> dict[int, Assignment]:
+    """Frozen operations where they are; their operator as given, else the first free."""
+    placed: dict[int, Assignment] = {}
+    for item in problem.frozen:
+        fixed = problem.operations[item.op]
+        end = item.start + (fixed.duration_on(item.machine) or 0)
+        who = item.operator
+        if board is not None and fixed.crew is not None and who is None:
+            _, who = board.earliest(item.op, end - item.start, item.start)
+        placed[item.op] = Assignment(item.op, item.machine, item.start, end, who)
+        timelines[item.machine].place(item.start, end, fixed.family)
+        if board is not None:
+            board.place(item.op, who, item.start, end - item.start)
+    return placed
+
+
 def _best_mode(
-    problem: Problem, op: int, est: int, timelines: list[_Timeline]
-) -> tuple[int, int, int]:
-    """(end, start, machine) of the mode that finishes first."""
+    problem: Problem,
+    op: int,
+    est: int,
+    timelines: list[_Timeline],
+    board: CrewBoard | None = None,
+) -> tuple[int, int, int, int | None]:
+    """(end, start, machine, operator) of the mode that finishes first."""
     operation = problem.operations[op]
-    best: tuple[int, int, int] | None = None
+    best: tuple[int, int, int, int | None] | None = None
     for mode in operation.modes:
-        start = timelines[mode.machine].earliest_fit(est, mode.duration, operation.family)
-        candidate = (start + mode.duration, start, mode.machine)
-        if best is None or candidate < best:
+        start, who = _fit(timelines[mode.machine], board, op, est, mode.duration, operation.family)
+        candidate = (start + mode.duration, start, mode.machine, who)
+        if best is None or candidate[:3] < best[:3]:
             best = candidate
     assert best is not None
     return best
@@ -242,13 +291,17 @@ def _giffler_thompson_pick(
     est: Mapping[int, int],
     timelines: list[_Timeline],
     key: Callable[[int, int], Any],
-) -> tuple[int, tuple[int, int, int]]:
+    board: CrewBoard | None = None,
+) -> tuple[int, tuple[int, int, int, int | None]]:
     """Active-schedule step (Giffler & Thompson 1960): the ready operation that can finish
     first fixes a machine and a time c*; among the ready operations that could start on
-    that machine before c*, the rule's priority (most work remaining) chooses."""
+    that machine before c*, the rule's priority (most work remaining) chooses; it is placed
+    at the first time the machine and a qualified person are free."""
+    # the conflict set is read off the machines alone; only the chosen operation waits for
+    # a person too (with a crew, asking every ready operation for one each step cost 4x)
     options = {op: _best_mode(problem, op, est[op], timelines) for op in ready}
-    first = min(options, key=lambda op: (options[op], op))
-    finish, _, machine = options[first]
+    first = min(options, key=lambda op: (options[op][:3], op))
+    finish, _, machine, _ = options[first]
     conflict = [
         op
         for op in ready
@@ -260,10 +313,10 @@ def _giffler_thompson_pick(
     ]
     chosen = min(conflict or [first], key=lambda op: (key(op, 0), op))
     duration = problem.operations[chosen].duration_on(machine) or 0
-    start = timelines[machine].earliest_fit(
-        est[chosen], duration, problem.operations[chosen].family
+    start, who = _fit(
+        timelines[machine], board, chosen, est[chosen], duration, problem.operations[chosen].family
     )
-    return chosen, (start + duration, start, machine)
+    return chosen, (start + duration, start, machine, who)
 
 
 def solve_dispatch(problem: Problem, rule: str = "mwkr") -> ScheduleResult:
@@ -306,16 +359,12 @@ def repair(
     and it goes to the mode that finishes first without taking anyone else's reserved slot,
     so a displaced operation fills real gaps instead of pushing others. Frozen operations
     stay where they are."""
-    if problem.ops_without_modes():
+    if problem.ops_without_modes() or problem.ops_without_crew():
         return None
     tail = tails(problem)
     timelines = [_Timeline(machine) for machine in problem.machines]
-    placed: dict[int, Assignment] = {}
-    for item in problem.frozen:
-        fixed = problem.operations[item.op]
-        end = item.start + (fixed.duration_on(item.machine) or 0)
-        placed[item.op] = Assignment(item.op, item.machine, item.start, end)
-        timelines[item.machine].place(item.start, end, fixed.family)
+    board = _board(problem)
+    placed = _place_frozen(problem, timelines, board)
     reserved: dict[int, tuple[int, int, int, str]] = {}
     for op, kept in previous.items() if reserve else ():
         if 0 <= op < problem.n_ops and op not in placed and kept.machine < len(timelines):
@@ -338,7 +387,7 @@ def repair(
     while heap:
         _, _, op = heapq.heappop(heap)
         operation = problem.operations[op]
-        choice: tuple[int, int, int] | None = None
+        choice: tuple[int, int, int, int | None] | None = None
         if op in reserved:
             machine, start, end, family = reserved.pop(op)
             timelines[machine].remove(start, end, family)
@@ -346,19 +395,24 @@ def repair(
         if before is not None and operation.duration_on(before.machine) is not None:
             timeline = timelines[before.machine]
             duration = operation.duration_on(before.machine) or 0
-            start = timeline.earliest_fit(max(est[op], before.start), duration, operation.family)
+            start, who = _fit(
+                timeline,
+                board,
+                op,
+                max(est[op], before.start),
+                duration,
+                operation.family,
+                before.operator,
+            )
             if start == before.start:
-                choice = (start + duration, start, before.machine)
+                choice = (start + duration, start, before.machine, who)
         if choice is None:
-            for mode in operation.modes:
-                fit = timelines[mode.machine].earliest_fit(est[op], mode.duration, operation.family)
-                candidate = (fit + mode.duration, fit, mode.machine)
-                if choice is None or candidate < choice:
-                    choice = candidate
-        assert choice is not None
-        end, start, machine = choice
-        placed[op] = Assignment(op, machine, start, end)
+            choice = _best_mode(problem, op, est[op], timelines, board)
+        end, start, machine, who = choice
+        placed[op] = Assignment(op, machine, start, end, who)
         timelines[machine].place(start, end, operation.family)
+        if board is not None:
+            board.place(op, who, start, end - start)
         for s in succ[op]:
             est[s] = max(est[s], end)
             missing[s] -= 1

@@ -34,6 +34,7 @@ from microfactory.planning.model import (
     FrozenOp,
     Mode,
     Objective,
+    Operator,
     Problem,
     Window,
 )
@@ -149,7 +150,7 @@ def window_subproblem(
         else:
             a = by_op[op]
             operations.append(replace(base, modes=(Mode(a.machine, a.end - a.start),), release=0))
-            frozen.append(FrozenOp(index[op], a.machine, a.start))
+            frozen.append(FrozenOp(index[op], a.machine, a.start, a.operator))
     machines = tuple(
         replace(mach, unavailable=_merge_windows([*mach.unavailable, *blocked.get(m, [])]))
         for m, mach in enumerate(problem.machines)
@@ -177,9 +178,33 @@ def window_subproblem(
             (index[a], index[b]) for a, b in problem.precedences if a in index and b in index
         ),
         frozen=tuple(frozen),
+        operators=_busy_operators(problem, incumbent, set(index)),
     )
     chains = {m: [index[op] for op in ops] for m, ops in context.items()}
     return sub, order, chains
+
+
+def _busy_operators(
+    problem: Problem, incumbent: Sequence[Assignment], inside: set[int]
+) -> tuple[Operator, ...]:
+    """The operators of a window sub-problem: every busy segment of an operation outside it
+    becomes a window of its operator (whole: a shared load is not split, which is safe)."""
+    if not problem.operators:
+        return ()
+    busy: list[list[Window]] = [[] for _ in problem.operators]
+    for a in incumbent:
+        crew = problem.operations[a.op].crew
+        if a.op in inside or crew is None or a.operator is None:
+            continue
+        busy[a.operator].extend(
+            Window(a.start + lo, a.start + hi) for lo, hi in crew.segments(a.end - a.start)
+        )
+    return tuple(
+        replace(person, unavailable=_merge_windows([*person.unavailable, *busy[k]]))
+        if busy[k]
+        else person
+        for k, person in enumerate(problem.operators)
+    )
 
 
 def _merge_windows(windows: Sequence[Window]) -> tuple[Window, ...]:

@@ -21,6 +21,11 @@ Semantics (shared by the solvers and the independent checker):
   respecting modes and frozen operations, and the checker verifies the pins themselves;
 * a rush job is planned ahead of every operation that can move (see
   `heuristics.rush_first`).
+* an operation with a crew need (`Crew`) has exactly one operator with its skill, who is
+  busy during the need's segments (the whole run, or setup at the start and unload at the
+  end of an unattended run) at the need's load (percent of a person); an operator's loads
+  never add up to more than 100 at any time, and no segment overlaps the operator's
+  unavailability windows (off shift, leave).
 """
 
 from __future__ import annotations
@@ -45,11 +50,66 @@ class Mode:
             raise ValueError("mode duration must be >= 0")
 
 
+class Attendance(StrEnum):
+    """When an operation needs its operator: `run` the whole run; `setup` only for setup at
+    the start and unload at the end (a machine that runs unattended, e.g. a printer);
+    `share` the whole run at `Crew.share` percent of a person (one person minds several
+    machines)."""
+
+    RUN = "run"
+    SETUP = "setup"
+    SHARE = "share"
+
+
+@dataclass(frozen=True, slots=True)
+class Crew:
+    """The person an operation needs: one operator with `skill`, during the segments given by
+    `attendance` (`setup` and `unload` in time units for `Attendance.SETUP`), at `share`
+    percent for `Attendance.SHARE` (100 otherwise)."""
+
+    skill: str
+    attendance: Attendance = Attendance.RUN
+    setup: int = 0
+    unload: int = 0
+    share: int = 100
+
+    def __post_init__(self) -> None:
+        if not self.skill:
+            raise ValueError("a crew need names its skill")
+        if self.setup < 0 or self.unload < 0:
+            raise ValueError("crew setup and unload must be >= 0")
+        if not 1 <= self.share <= 100:
+            raise ValueError("crew share must be between 1 and 100 percent")
+        if self.attendance is Attendance.SETUP and self.setup + self.unload == 0:
+            raise ValueError("an unattended run needs a setup or an unload time for its crew")
+        if self.attendance is not Attendance.SHARE and self.share != 100:
+            raise ValueError("a crew share below 100 needs attendance 'share'")
+
+    @property
+    def load(self) -> int:
+        return self.share if self.attendance is Attendance.SHARE else 100
+
+    def segments(self, duration: int) -> tuple[tuple[int, int], ...]:
+        """[from, to) offsets from the operation's start during which the operator is busy,
+        for a run of `duration`; setup and unload that fill the run mean the whole run."""
+        if duration <= 0:
+            return ()
+        if self.attendance is not Attendance.SETUP or self.setup + self.unload >= duration:
+            return ((0, duration),)
+        parts: list[tuple[int, int]] = []
+        if self.setup > 0:
+            parts.append((0, self.setup))
+        if self.unload > 0:
+            parts.append((duration - self.unload, duration))
+        return tuple(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     """One step of a job. `family` groups operations that share a setup state (colour,
     material, fixture); `release` is the earliest start of this operation; `deadline`, if
-    set, the latest end (a hard limit, used by the LNS sub-problems)."""
+    set, the latest end (a hard limit, used by the LNS sub-problems); `crew`, if set, the
+    operator it needs (see `Crew`)."""
 
     job: int
     modes: tuple[Mode, ...]
@@ -57,6 +117,7 @@ class Operation:
     family: str = ""
     release: int = 0
     deadline: int | None = None
+    crew: Crew | None = None
 
     def __post_init__(self) -> None:
         if self.job < 0:
@@ -140,13 +201,37 @@ class Machine:
         return any(value > 0 for value in self.setups.values())
 
 
+def _sorted_windows(windows: tuple[Window, ...], owner: str) -> tuple[Window, ...]:
+    ordered = sorted(windows, key=lambda w: w.start)
+    for before, after in itertools.pairwise(ordered):
+        if after.start < before.end:
+            raise ValueError(f"{owner} unavailability windows must not overlap")
+    return tuple(ordered)
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A person: the `skills` that qualify them for crew needs, and the windows in which
+    they cannot work (off shift, breaks, leave)."""
+
+    name: str = ""
+    skills: frozenset[str] = frozenset()
+    unavailable: tuple[Window, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "skills", frozenset(self.skills))
+        object.__setattr__(self, "unavailable", _sorted_windows(self.unavailable, "operator"))
+
+
 @dataclass(frozen=True, slots=True)
 class FrozenOp:
-    """An operation that keeps its machine and start (running or done)."""
+    """An operation that keeps its machine and start (running or done), and its operator
+    when one is given."""
 
     op: int
     machine: int
     start: int
+    operator: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +250,13 @@ class Pin:
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """Where and when one operation runs."""
+    """Where and when one operation runs, and who attends it (None: nobody needed)."""
 
     op: int
     machine: int
     start: int
     end: int
+    operator: int | None = None
 
 
 class Objective(StrEnum):
@@ -192,6 +278,7 @@ class Problem:
     frozen: tuple[FrozenOp, ...] = ()
     name: str = ""
     pins: tuple[Pin, ...] = ()
+    operators: tuple[Operator, ...] = ()
 
     def __post_init__(self) -> None:
         n_ops, n_machines, n_jobs = len(self.operations), len(self.machines), len(self.jobs)
@@ -261,6 +348,8 @@ class Problem:
             if item.start < 0:
                 raise ValueError(f"frozen operation {item.op} must start at >= 0")
             end = item.start + duration
+            if item.operator is not None and not self.qualified(item.op, item.operator):
+                raise ValueError(f"frozen operation {item.op} has an unqualified operator")
             for window in self.machines[item.machine].unavailable:
                 if item.start < window.end and window.start < end:
                     what = "pinned" if item.op in self.pinned_ops() else "frozen"
@@ -323,6 +412,28 @@ class Problem:
 
     def ops_without_modes(self) -> list[int]:
         return [index for index, op in enumerate(self.operations) if not op.modes]
+
+    def qualified(self, op: int, operator: int) -> bool:
+        """Whether `operator` may attend operation `op` (which must need a crew)."""
+        crew = self.operations[op].crew
+        return (
+            crew is not None
+            and 0 <= operator < len(self.operators)
+            and crew.skill in self.operators[operator].skills
+        )
+
+    def ops_without_crew(self) -> list[int]:
+        """Operations that need a skill no operator has."""
+        skills = set().union(*(o.skills for o in self.operators)) if self.operators else set()
+        return [
+            index
+            for index, op in enumerate(self.operations)
+            if op.crew is not None and op.crew.skill not in skills
+        ]
+
+    @property
+    def has_crew(self) -> bool:
+        return any(op.crew is not None for op in self.operations)
 
     @property
     def has_setups(self) -> bool:

@@ -17,11 +17,12 @@ from microfactory.planning.model import Assignment, FrozenOp, Machine, Problem, 
 
 
 def freeze_started(problem: Problem, plan: Sequence[Assignment], now: int) -> Problem:
-    """Freeze operations of `plan` that started before `now`; release the others at `now`."""
+    """Freeze operations of `plan` that started before `now` (with their operator); release
+    the others at `now`."""
     started = {a.op: a for a in plan if a.start < now}
     frozen = dict(problem.frozen_by_op())
     for op, a in started.items():
-        frozen.setdefault(op, FrozenOp(op, a.machine, a.start))
+        frozen.setdefault(op, FrozenOp(op, a.machine, a.start, a.operator))
     operations = tuple(
         op if index in frozen else replace(op, release=max(op.release, now))
         for index, op in enumerate(problem.operations)

@@ -41,6 +41,7 @@ from microfactory.planning.result import (
 )
 from microfactory.services.factory import current_factory
 from microfactory.services.orders import release_order
+from microfactory.services.planning_crew import crew_for, plan_operators
 from microfactory.services.planning_pins import explain_rush, plan_pins, rush_order_ids
 from microfactory.services.ports import (
     ExclusiveLock,
@@ -102,6 +103,7 @@ class PlannedOperation:
     end: datetime
     due: datetime | None
     frozen: bool = False
+    operator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,8 @@ def build_problem(
     operation whose material is not on hand is released when it is there
     (`material_ready`: on hand or due with a purchase order; see `MaterialAvailability`).
     A planner's `pins` keep an operation on a machine (and at a start); the work orders of
-    `rush_orders` are rush jobs, planned ahead of every operation that can move."""
+    `rush_orders` are rush jobs, planned ahead of every operation that can move.
+    Operators and crew needs come from the factory's crew (`planning_crew`)."""
     downtimes = downtimes or {}
     exclusions = exclusions or {}
     material_ready = material_ready or {}
@@ -230,6 +233,13 @@ def build_problem(
             modes = tuple(
                 Mode(index[m.id], max(1, math.ceil(op.minutes / m.speed_factor))) for m in eligible
             )
+            # a running operation already has its person (a shift change under a running
+            # job is the shop's handover, not the planner's): no crew need for it
+            crew = (
+                None
+                if op.id in running_ids
+                else crew_for(factory, wo.product, op.seq, [m.id for m in eligible])
+            )
             k = len(operations)
             is_frozen = op.id in running_ids
             operations.append(
@@ -241,6 +251,7 @@ def build_problem(
                     release=0
                     if is_frozen
                     else _release(op.id, release_now, origin, material_ready),
+                    crew=crew,
                 )
             )
             if is_frozen and op.machine is not None and op.actual_start is not None:
@@ -264,6 +275,7 @@ def build_problem(
         precedences=tuple(precedences),
         frozen=tuple(frozen),
         name=f"plan@{origin.isoformat()}",
+        operators=plan_operators(factory, origin, horizon),
     )
     kept, notes = plan_pins(problem, pins, op_index, index, origin, release_now)
     if kept:
@@ -687,6 +699,7 @@ class PlanningService:
                 "end": end,
                 "due": built.due.get(wo),
                 "frozen": a.op in frozen,
+                "operator": None if a.operator is None else problem.operators[a.operator].name,
             }
             for a, (op, wo, machine, start, end) in zip(result.assignments, summary, strict=True)
         ]
@@ -756,6 +769,7 @@ def _previous(
         return {}
     index = {op_id: k for k, op_id in enumerate(built.op_ids)}
     machines = {m: i for i, m in enumerate(built.machine_ids)}
+    people = {person.name: k for k, person in enumerate(built.problem.operators)}
     previous: dict[int, Assignment] = {}
     for op in current.operations:
         k = index.get(op.operation)
@@ -767,8 +781,9 @@ def _previous(
         duration = built.problem.operations[k].duration_on(machines[op.machine])
         if duration is None and any_machine:
             duration = max(0, _minutes(op.end - op.start))
+        who = people.get(op.operator) if op.operator is not None else None
         if duration is not None:
-            previous[k] = Assignment(k, machines[op.machine], start, start + duration)
+            previous[k] = Assignment(k, machines[op.machine], start, start + duration, who)
     return previous
 
 

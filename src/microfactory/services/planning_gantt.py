@@ -1,7 +1,9 @@
 """A Gantt chart of a plan version for planners: one row per machine, one bar per
 operation coloured by work order, late work orders outlined in red and named in the title,
-frozen (running) operations hatched. HTML is self-contained (offline); PNG is rendered by
-kaleido when installed, else by a headless Chromium (Debian's /usr/bin/chromium)."""
+frozen (running) operations hatched; with `people`, one more row per operator
+("person: NAME") with a bar for each operation they attend. HTML is self-contained
+(offline); PNG is rendered by kaleido when installed, else by a headless Chromium (Debian's
+/usr/bin/chromium)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from microfactory.services.figures import write_figure
 from microfactory.services.planning import PlanVersion
 
 
-def gantt_figure(plan: PlanVersion, timezone: str = "UTC") -> Any:
+def gantt_figure(plan: PlanVersion, timezone: str = "UTC", *, people: bool = False) -> Any:
     """Times in the site's `timezone` (plotly shows wall time as given)."""
     import plotly.graph_objects as go
 
@@ -33,10 +35,15 @@ def gantt_figure(plan: PlanVersion, timezone: str = "UTC") -> Any:
     fig = go.Figure()
     for wo in work_orders:
         ops = [op for op in plan.operations if op.work_order == wo]
+        rows = [op.machine for op in ops]
+        if people:
+            attended = [op for op in ops if op.operator]
+            rows += [f"person: {op.operator}" for op in attended]
+            ops = ops + attended
         fig.add_trace(
             go.Bar(
                 name=f"{wo} (late)" if wo in late else wo,
-                y=[op.machine for op in ops],
+                y=rows,
                 base=[local(op.start).isoformat() for op in ops],
                 x=[(op.end - op.start).total_seconds() * 1000 for op in ops],
                 orientation="h",
@@ -54,11 +61,12 @@ def gantt_figure(plan: PlanVersion, timezone: str = "UTC") -> Any:
                         local(op.start).strftime("%a %d %H:%M"),
                         local(op.end).strftime("%a %d %H:%M"),
                         local(op.due).strftime("%a %d %H:%M") if op.due else "-",
+                        f"{op.machine}, {op.operator}" if op.operator else op.machine,
                     ]
                     for op in ops
                 ],
-                hovertemplate="%{customdata[0]}<br>%{customdata[1]} → %{customdata[2]}"
-                "<br>due %{customdata[3]}<extra></extra>",
+                hovertemplate="%{customdata[0]} (%{customdata[4]})<br>%{customdata[1]} → "
+                "%{customdata[2]}<br>due %{customdata[3]}<extra></extra>",
             )
         )
     late_text = ", ".join(sorted(late)) if late else "none"
@@ -69,13 +77,25 @@ def gantt_figure(plan: PlanVersion, timezone: str = "UTC") -> Any:
         ),
         barmode="overlay",
         xaxis={"type": "date", "title": f"local time ({timezone})"},
-        yaxis={"title": "machine", "categoryorder": "category descending"},
-        height=max(400, 40 * len({op.machine for op in plan.operations}) + 200),
+        yaxis={
+            "title": "machine / person" if people else "machine",
+            "categoryorder": "category descending",
+        },
+        height=max(400, 40 * len(_rows(plan, people)) + 200),
         legend={"title": "work order"},
     )
     return fig
 
 
-def write_gantt(plan: PlanVersion, out: Path, timezone: str = "UTC") -> Path:
+def _rows(plan: PlanVersion, people: bool) -> set[str]:
+    rows = {op.machine for op in plan.operations}
+    if people:
+        rows |= {f"person: {op.operator}" for op in plan.operations if op.operator}
+    return rows
+
+
+def write_gantt(
+    plan: PlanVersion, out: Path, timezone: str = "UTC", *, people: bool = False
+) -> Path:
     """Write `out` as .html or .png."""
-    return write_figure(gantt_figure(plan, timezone), out, width=1600)
+    return write_figure(gantt_figure(plan, timezone, people=people), out, width=1600)

@@ -38,6 +38,8 @@ HEADER_KEYS = (
     "moved",
 )
 OPERATION_KEYS = ("operation", "work_order", "machine", "start", "end", "due", "frozen")
+OPTIONAL_KEYS = ("operator",)
+"""Operation keys a row may leave out (stored as NULL): who attends it, when anyone must."""
 Plan = tuple[dict[str, Any], list[dict[str, Any]]]
 Downtime = tuple[datetime, datetime, str]
 
@@ -65,7 +67,11 @@ class SqlPlanStore:
             s.add(row)
             s.flush()
             s.add_all(
-                PlannedOperationRow(plan_id=row.id, **{k: op[k] for k in OPERATION_KEYS})
+                PlannedOperationRow(
+                    plan_id=row.id,
+                    **{k: op[k] for k in OPERATION_KEYS},
+                    **{k: op.get(k) for k in OPTIONAL_KEYS},
+                )
                 for op in operations
             )
             outbox.enqueue(s, [outbox.plan_saved(version, header, operations)])
@@ -170,7 +176,8 @@ class SqlPlanStore:
             .where(PlannedOperationRow.plan_id == row.id)
             .order_by(PlannedOperationRow.start, PlannedOperationRow.operation)
         ).all()
-        return self._header(row), [{k: getattr(o, k) for k in OPERATION_KEYS} for o in ops]
+        keys = OPERATION_KEYS + OPTIONAL_KEYS
+        return self._header(row), [{k: getattr(o, k) for k in keys} for o in ops]
 
 
 class MemoryPlanStore:
@@ -186,7 +193,10 @@ class MemoryPlanStore:
         stored = {k: header[k] for k in HEADER_KEYS}
         stored.update(version=version, current=True)
         ops = sorted(
-            ({k: op[k] for k in OPERATION_KEYS} for op in operations),
+            (
+                {**{k: op[k] for k in OPERATION_KEYS}, **{k: op.get(k) for k in OPTIONAL_KEYS}}
+                for op in operations
+            ),
             key=lambda o: (o["start"], o["operation"]),
         )
         self.plans.append((stored, ops))

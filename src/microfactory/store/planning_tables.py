@@ -39,6 +39,7 @@ class PlannedOperationRow(Base):
     end: Mapped[datetime] = mapped_column(UTCDateTime())
     due: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     frozen: Mapped[bool] = mapped_column(Boolean)
+    operator: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class DowntimeRow(Base):
