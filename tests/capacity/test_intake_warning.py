@@ -21,8 +21,8 @@ def take(env: Env, product: str, quantity: str, due: str) -> str:
         "/orders/new",
         data={
             "customer": "acme",
-            "product": product,
-            "quantity": quantity,
+            "lines-0-product": product,
+            "lines-0-quantity": quantity,
             "due": due,
             "csrf_token": csrf,
         },
