@@ -36,6 +36,7 @@ from microfactory.planning.model import (
     Objective,
     Problem,
     Window,
+    merge_windows,
 )
 from microfactory.planning.result import makespan_of, objective_value
 
@@ -151,7 +152,7 @@ def window_subproblem(
             operations.append(replace(base, modes=(Mode(a.machine, a.end - a.start),), release=0))
             frozen.append(FrozenOp(index[op], a.machine, a.start))
     machines = tuple(
-        replace(mach, unavailable=_merge_windows([*mach.unavailable, *blocked.get(m, [])]))
+        replace(mach, unavailable=merge_windows([*mach.unavailable, *blocked.get(m, [])]))
         for m, mach in enumerate(problem.machines)
     )
     jobs = list(problem.jobs)
@@ -180,16 +181,6 @@ def window_subproblem(
     )
     chains = {m: [index[op] for op in ops] for m, ops in context.items()}
     return sub, order, chains
-
-
-def _merge_windows(windows: Sequence[Window]) -> tuple[Window, ...]:
-    merged: list[Window] = []
-    for w in sorted(windows, key=lambda w: w.start):
-        if merged and w.start <= merged[-1].end:
-            merged[-1] = Window(merged[-1].start, max(merged[-1].end, w.end))
-        else:
-            merged.append(w)
-    return tuple(merged)
 
 
 def choose_neighbourhood(
