@@ -9,7 +9,7 @@ the classic job-shop instances, with the published rule (see README.md):
     .venv/bin/python benchmarks/schedule/twt/generate.py [--data DIR] [--out DIR] [--check]
 
 `--data` is the folder with the OR-Library files (`abz5.txt`, `ft10.txt`, `la16.txt`,
-`orb01.txt`, ...; default $MICROFACTORY_DATA_DIR/jssp or ../shared/data/jssp);
+`orb01.txt`, ...; default: base/ beside this script, see base/SOURCE.md);
 `--out` receives `<base>_f13.json` ... (default: instances/ beside this script);
 `--check` compares with the files already in `--out` instead of writing them.
 The output format is the due-date contract of `microfactory bench schedule`.
@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("MICROFACTORY_DATA_DIR", HERE.parents[3] / "shared" / "data"))
 
 # (name in the TWT set, OR-Library file stem, jobs kept)
 BASES: list[tuple[str, str, int]] = [
@@ -89,7 +87,7 @@ def build(name: str, base: str, factor_tag: str, factor: Fraction, jobs: list[An
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA / "jssp")
+    parser.add_argument("--data", type=Path, default=HERE / "base")
     parser.add_argument("--out", type=Path, default=HERE / "instances")
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
@@ -104,9 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             target = args.out / f"{document['name']}.json"
             count += 1
             if args.check:
-                existing = json.loads(target.read_text())
-                same = all(existing.get(k) == document[k] for k in ("jobs",))
-                if not same:
+                existing = json.loads(target.read_text()) if target.exists() else None
+                if existing != document:
                     differ += 1
                     print(f"differs: {target}", file=sys.stderr)
             else:
