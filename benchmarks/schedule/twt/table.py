@@ -72,8 +72,11 @@ def tables(paths: list[Path]) -> str:
                 cells.append(f" {value if value is not None else '-'} | {_fmt(gap)} |")
             kind = KIND[reference[name]["kind"]]
             out.append(f"| {name} | {ref} | {kind} |{''.join(cells)}")
-        out += ["", "| factor | solver | instances | at or below reference | mean gap % (ref > 0) |"]
-        out.append("|---|---|---|---|---|")
+        out += [
+            "",
+            "| factor | solver | instances | at or below reference | mean gap % (ref > 0) |",
+            "|---|---|---|---|---|",
+        ]
         for f in sorted(summary):
             for solver in solvers:
                 slot = summary[f][solver]
