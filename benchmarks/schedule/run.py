@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1] / "src"))
 DATA = Path(os.environ.get("MICROFACTORY_DATA_DIR", HERE.parents[2] / "shared" / "data"))
 
 
@@ -81,9 +82,11 @@ def run_one(task: tuple[str, str, float, int]) -> dict[str, Any]:
         row, _, _ = run_instance(path, time_limit, workers)
     else:
         from peer import solve_peer
+        from pyjobshop_peer import solve_pyjobshop
 
         problem = read_instance(path)
-        status, makespan, bound, seconds, plan = solve_peer(problem, time_limit, workers)
+        peer_solve = solve_pyjobshop if solver == "pyjobshop" else solve_peer
+        status, makespan, bound, seconds, plan = peer_solve(problem, time_limit, workers)
         row = {
             "instance": path.stem,
             "jobs": len(problem.jobs),
@@ -110,31 +113,41 @@ def gap(value: int | None, best: int | None) -> float | None:
     return 100.0 * (value - best) / best
 
 
-def table(rows: list[dict[str, Any]], best: dict[str, int], title: str) -> str:
+def table(
+    rows: list[dict[str, Any]],
+    best: dict[str, int],
+    title: str,
+    solvers: tuple[str, ...] = ("ours", "peer"),
+) -> str:
+    """One line per instance: best known, then each solver's makespan and gap."""
     by_instance: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:
         by_instance.setdefault(row["instance"], {})[row["solver"]] = row
+    head = "".join(f" {s} | {s} gap % |" for s in solvers)
     lines = [
         f"### {title}",
         "",
-        "| instance | size | best known | ours | ours gap % | peer | peer gap % | ours LB |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| instance | size | best known |{head} ours LB |",
+        "|---|---|---|" + "---|---|" * len(solvers) + "---|",
     ]
-    gaps: dict[str, list[float]] = {"ours": [], "peer": []}
+    gaps: dict[str, list[float]] = {s: [] for s in solvers}
     for name in sorted(by_instance):
-        ours, peer = by_instance[name].get("ours", {}), by_instance[name].get("peer", {})
+        runs = by_instance[name]
+        any_row = next(iter(runs.values()))
         ref = best.get(name)
-        g_ours, g_peer = gap(ours.get("makespan"), ref), gap(peer.get("makespan"), ref)
-        for key, value in (("ours", g_ours), ("peer", g_peer)):
-            if value is not None:
-                gaps[key].append(value)
-        size = f"{ours.get('jobs', peer.get('jobs'))}x{ours.get('machines', peer.get('machines'))}"
-        lines.append(
-            f"| {name} | {size} | {ref} | {ours.get('makespan')} | {_fmt(g_ours)} | "
-            f"{peer.get('makespan')} | {_fmt(g_peer)} | {ours.get('lower_bound')} |"
-        )
+        cells = []
+        for solver in solvers:
+            value = runs.get(solver, {}).get("makespan")
+            g = gap(value, ref)
+            if g is not None:
+                gaps[solver].append(g)
+            cells.append(f" {value} | {_fmt(g)} |")
+        size = f"{any_row.get('jobs')}x{any_row.get('machines')}"
+        lower = runs.get("ours", {}).get("lower_bound")
+        lines.append(f"| {name} | {size} | {ref} |{''.join(cells)} {lower} |")
     mean = {k: (sum(v) / len(v) if v else None) for k, v in gaps.items()}
-    lines.append(f"| **mean** | | | | **{_fmt(mean['ours'])}** | | **{_fmt(mean['peer'])}** | |")
+    tail = "".join(f" | **{_fmt(mean[s])}** |" for s in solvers)
+    lines.append(f"| **mean** | | |{tail} |")
     return "\n".join(lines) + "\n"
 
 
@@ -179,7 +192,7 @@ def main() -> None:
         f"{', '.join(args.sets)}: {args.time_limit:g} s, {args.workers} workers, "
         f"{args.parallel} runs in parallel, {os.cpu_count()} cores"
     )
-    text = table(rows, best_known(), title)
+    text = table(rows, best_known(), title, tuple(solvers))
     print(text)
     if args.table:
         args.table.write_text(text)

@@ -11,13 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from microfactory.planning.checker import check_plan
-from microfactory.planning.fastseq import FastDecoder, warm
+from microfactory.planning.fastseq import FastDecoder
 from microfactory.planning.generator import generate_factory
 from microfactory.planning.heuristics import dispatch
 from microfactory.planning.model import Assignment, Objective, Problem
 from microfactory.planning.rescheduling import freeze_started
 from microfactory.planning.result import weighted_tardiness_of
-from microfactory.planning.sequence import SequenceDecoder, initial_sequences, ranks_of
+from microfactory.planning.sequence import SequenceDecoder, initial_sequences, ranks_of, warm
 
 from .test_properties import SETTINGS, problems
 
@@ -126,6 +126,29 @@ def test_compiled_search_on_a_factory_resumes_correctly_and_improves(factory: Pr
 def test_warm_compiles_once() -> None:
     warm()
     assert warm() == 0.0
+
+
+def test_warm_all_warms_every_kernel_group_once() -> None:
+    from microfactory.planning.kernels import warm_groups
+    from microfactory.planning.warmup import warm_all
+
+    warm_all()
+    assert set(warm_groups()) >= {"sequence", "reorder", "tabu"}
+    assert warm_all() == 0.0
+
+
+def test_fastseq_does_not_import_sequence() -> None:
+    """The compiled decoder reads the reference decoder through a protocol: no cycle."""
+    import ast
+    import inspect
+
+    from microfactory.planning import fastseq
+
+    tree = ast.parse(inspect.getsource(fastseq))
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "microfactory.planning.sequence" not in imported
 
 
 @SETTINGS

@@ -4,7 +4,9 @@ started, and it keeps frozen operations where they are."""
 
 from __future__ import annotations
 
+import logging
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 
 import pytest
@@ -15,6 +17,7 @@ from microfactory.planning import reorder
 from microfactory.planning.checker import check_plan
 from microfactory.planning.generator import generate_factory
 from microfactory.planning.heuristics import dispatch
+from microfactory.planning.kernels import broken_pools
 from microfactory.planning.model import (
     Assignment,
     Job,
@@ -26,6 +29,7 @@ from microfactory.planning.model import (
 )
 from microfactory.planning.rescheduling import freeze_started
 from microfactory.planning.result import objective_value, weighted_tardiness_of
+from microfactory.planning.search_settings import SearchSettings
 from microfactory.planning.sequence import SequenceDecoder, initial_sequences, ranks_of
 
 from .test_properties import SETTINGS, problems
@@ -168,11 +172,8 @@ def test_search_improves_a_decoded_job_sequence(factory: Problem) -> None:
 
 
 @pytest.mark.slow
-def test_parallel_rounds_give_a_feasible_plan_no_worse_than_the_start(
-    factory: Problem, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(reorder, "PARALLEL_MIN_SECONDS", 1.0)
-    monkeypatch.setattr(reorder, "ROUND_SECONDS", 1.0)
+def test_parallel_rounds_give_a_feasible_plan_no_worse_than_the_start(factory: Problem) -> None:
+    settings = SearchSettings(reorder_parallel_min_seconds=1.0, reorder_round_seconds=1.0)
     start = _sequence_plan(factory)
     found, value = reorder.search(
         factory,
@@ -182,7 +183,33 @@ def test_parallel_rounds_give_a_feasible_plan_no_worse_than_the_start(
         SCALE,
         seed=1,
         workers=2,
+        settings=settings,
     )
+    assert check_plan(factory, found) == []
+    assert value == weighted_tardiness_of(factory, found) <= weighted_tardiness_of(factory, start)
+
+
+def test_a_broken_worker_pool_is_logged_and_counted_and_the_search_goes_on(
+    factory: Problem, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise BrokenProcessPool("a worker died")
+
+    monkeypatch.setattr(reorder, "_parallel_rounds", crash)
+    before = broken_pools().get("machine-order search", 0)
+    start = _sequence_plan(factory)
+    with caplog.at_level(logging.WARNING, logger="microfactory.planning"):
+        found, value = reorder.search(
+            factory,
+            Objective.WEIGHTED_TARDINESS,
+            start,
+            time.perf_counter() + 0.5,
+            SCALE,
+            workers=2,
+            settings=SearchSettings(reorder_parallel_min_seconds=0.1),
+        )
+    assert broken_pools()["machine-order search"] == before + 1
+    assert "a worker process failed (a worker died)" in caplog.text
     assert check_plan(factory, found) == []
     assert value == weighted_tardiness_of(factory, found) <= weighted_tardiness_of(factory, start)
 

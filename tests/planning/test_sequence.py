@@ -24,8 +24,8 @@ from microfactory.planning.model import (
 )
 from microfactory.planning.rescheduling import freeze_started
 from microfactory.planning.result import makespan_of, weighted_tardiness_of
+from microfactory.planning.search_settings import DEFAULT_SETTINGS
 from microfactory.planning.sequence import (
-    PARALLEL_MIN_SECONDS,
     SequenceDecoder,
     SequenceStats,
     initial_sequences,
@@ -212,7 +212,7 @@ def test_parallel_rounds_return_a_feasible_plan_no_worse_than_the_best_start(
     plan = search(
         factory,
         Objective.WEIGHTED_TARDINESS,
-        PARALLEL_MIN_SECONDS,
+        DEFAULT_SETTINGS.sequence_parallel_min_seconds,
         SCALE,
         seed=0,
         stats=stats,

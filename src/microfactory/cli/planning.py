@@ -20,7 +20,10 @@ WORKERS_HELP = (
 
 
 def schedule_cmd(
-    files: Annotated[list[Path], typer.Argument(help="Instance files (.txt job shop, .fjs).")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Instance files (.txt job shop, .fjs, .json job shop with due dates)."),
+    ],
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per instance.")] = 60.0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     solution_dir: Annotated[
@@ -35,7 +38,8 @@ def schedule_cmd(
     ] = 2,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the search.")] = 0,
 ) -> None:
-    """Minimise the makespan of job-shop / flexible job-shop instances."""
+    """Minimise the makespan of job-shop / flexible job-shop instances (the total weighted
+    tardiness of a .json job shop with due dates and weights)."""
     from microfactory.core.errors import ValidationError
     from microfactory.planning.bench import run_instance, solution_document
 
@@ -56,6 +60,12 @@ def schedule_cmd(
 
 
 def _line(row: dict[str, Any]) -> str:
+    if row.get("objective") == "weighted_tardiness":
+        return (
+            f"{row['instance']}: weighted tardiness {row['weighted_tardiness']} (lower bound "
+            f"{row['lower_bound']}, makespan {row['makespan']}, {row['status']}, "
+            f"{row['seconds']:.1f} s; {row['jobs']} jobs, {row['machines']} machines)"
+        )
     return (
         f"{row['instance']}: makespan {row['makespan']} (lower bound {row['lower_bound']}, "
         f"{row['status']}, {row['seconds']:.1f} s; {row['jobs']} jobs, {row['machines']} "

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numba import njit
 
-from microfactory.planning.model import Assignment
+from microfactory.planning.model import Assignment, Problem
 
 # fixed state slots
 TARD, MAKESPAN, MAXRANK, NREADY = 0, 1, 2, 3
@@ -73,11 +74,50 @@ def key_fits(n_ops: int, n_jobs: int, tail_max: int) -> bool:
     return (n_jobs + 1) * (tail_max + 2) * (n_ops + 1) < 2**62
 
 
-def compile_problem(decoder: object) -> Compiled:
-    """Flat arrays of a `sequence.SequenceDecoder` (typed loosely: no import cycle)."""
-    from microfactory.planning.sequence import SequenceDecoder
+class DecoderState(Protocol):
+    """What `compile_problem` reads of the reference decoder's initial state
+    (`sequence._State`)."""
 
-    assert isinstance(decoder, SequenceDecoder)
+    starts: list[list[int]]
+    ends: list[list[int]]
+    families: list[list[int]]
+    est: list[int]
+    missing: list[int]
+    ready: list[int]
+    machine: list[int]
+    start: list[int]
+    end: list[int]
+    left: list[int]
+    completion: list[int]
+    tardiness: int
+    makespan: int
+    max_rank: int
+
+
+class DecoderSource(Protocol):
+    """What this module reads of the reference decoder (`sequence.SequenceDecoder`);
+    a protocol, so that this module does not import `sequence` (which imports it)."""
+
+    problem: Problem
+    modes: list[list[tuple[int, int]]]
+    family: list[int]
+    setup_table: list[list[list[int]] | None]
+    job: list[int]
+    succ: list[list[int]]
+    tail: list[int]
+    window_starts: list[list[int]]
+    window_ends: list[list[int]]
+    due: list[int | None]
+    weight: list[int]
+    factors: tuple[int, int]
+    every: int
+
+    @property
+    def initial(self) -> DecoderState: ...
+
+
+def compile_problem(decoder: DecoderSource) -> Compiled:
+    """Flat arrays of a `sequence.SequenceDecoder`."""
     p = decoder.problem
     n, n_machines, n_jobs = p.n_ops, len(p.machines), len(p.jobs)
     capacity = [0] * n_machines
@@ -543,10 +583,10 @@ CHUNK = 64  # candidates per call into the compiled loop (the clock is checked b
 class FastDecoder:
     """Compiled decoding and search for one `SequenceDecoder`'s problem and objective."""
 
-    def __init__(self, decoder: object) -> None:
+    def __init__(self, decoder: DecoderSource) -> None:
         self.c = compile_problem(decoder)
-        self.every = int(decoder.every)  # type: ignore[attr-defined]
-        tw, mw = decoder.factors  # type: ignore[attr-defined]
+        self.every = int(decoder.every)
+        tw, mw = decoder.factors
         self.tw, self.mw = int(tw), int(mw)
         n_jobs = int(self.c.lay[L_J])
         per_decode = n_jobs // self.every + 2
@@ -655,31 +695,3 @@ class FastDecoder:
             int(meta[2]),
             (int(counters[0]), int(counters[1]), int(counters[2])),
         )
-
-
-_warm = False
-
-
-def warm() -> float:
-    """Compile the kernels (the first time on a machine: about 10 s, then cached next to
-    this module) or load them from the cache (well under a second); the seconds taken.
-    Called before a search so that its own time and its worker processes (which load the
-    cache) are not charged with compiling."""
-    global _warm
-    if _warm:
-        return 0.0
-    began = time.perf_counter()
-    from microfactory.planning.model import Job, Machine, Mode, Objective, Operation, Problem
-    from microfactory.planning.sequence import SequenceDecoder
-
-    problem = Problem(
-        machines=(Machine(), Machine()),
-        jobs=tuple(Job(due=5) for _ in range(3)),
-        operations=tuple(Operation(job=j, modes=(Mode(0, 3 + j), Mode(1, 4))) for j in range(3)),
-        precedences=(),
-    )
-    fast = FastDecoder(SequenceDecoder(problem, Objective.WEIGHTED_TARDINESS, 100))
-    fast.decode([0, 1, 2])
-    fast.descend([0, 1, 2], began, 0, 2)
-    _warm = True
-    return time.perf_counter() - began

@@ -37,6 +37,7 @@ from microfactory.planning.model import (
     Operator,
     Problem,
     Window,
+    merge_windows,
 )
 from microfactory.planning.result import makespan_of, objective_value
 
@@ -152,7 +153,7 @@ def window_subproblem(
             operations.append(replace(base, modes=(Mode(a.machine, a.end - a.start),), release=0))
             frozen.append(FrozenOp(index[op], a.machine, a.start, a.operator))
     machines = tuple(
-        replace(mach, unavailable=_merge_windows([*mach.unavailable, *blocked.get(m, [])]))
+        replace(mach, unavailable=merge_windows([*mach.unavailable, *blocked.get(m, [])]))
         for m, mach in enumerate(problem.machines)
     )
     jobs = list(problem.jobs)
@@ -200,21 +201,11 @@ def _busy_operators(
             Window(a.start + lo, a.start + hi) for lo, hi in crew.segments(a.end - a.start)
         )
     return tuple(
-        replace(person, unavailable=_merge_windows([*person.unavailable, *busy[k]]))
+        replace(person, unavailable=merge_windows([*person.unavailable, *busy[k]]))
         if busy[k]
         else person
         for k, person in enumerate(problem.operators)
     )
-
-
-def _merge_windows(windows: Sequence[Window]) -> tuple[Window, ...]:
-    merged: list[Window] = []
-    for w in sorted(windows, key=lambda w: w.start):
-        if merged and w.start <= merged[-1].end:
-            merged[-1] = Window(merged[-1].start, max(merged[-1].end, w.end))
-        else:
-            merged.append(w)
-    return tuple(merged)
 
 
 def choose_neighbourhood(

@@ -174,6 +174,18 @@ class Window:
             raise ValueError("window end must be after window start")
 
 
+def merge_windows(windows: Sequence[Window]) -> tuple[Window, ...]:
+    """The union of `windows` as disjoint windows sorted by start (touching ones joined):
+    a machine's own windows plus the ones a re-plan or a sub-problem adds."""
+    merged: list[Window] = []
+    for w in sorted(windows, key=lambda w: w.start):
+        if merged and w.start <= merged[-1].end:
+            merged[-1] = Window(merged[-1].start, max(merged[-1].end, w.end))
+        else:
+            merged.append(w)
+    return tuple(merged)
+
+
 @dataclass(frozen=True, slots=True)
 class Machine:
     """A resource. `setups[(from_family, to_family)]` is the changeover time when an

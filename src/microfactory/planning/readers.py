@@ -6,22 +6,34 @@
   one line per job: `n_ops`, then per operation `k` followed by `k` pairs
   `machine duration`; machines 1-based.
 
-Errors are `ValidationError` whose `where` is `file:line`. Blank lines are skipped.
+* Job shop with due dates and weights, JSON (the total-weighted-tardiness benchmark of
+  Singer & Pinedo, `benchmarks/schedule/twt/`): `{"name": str, "jobs": [{"weight": int,
+  "due": int, "release": int (optional, default 0), "ops": [[machine, duration], ...]}]}`;
+  machines 0-based, one machine per operation, operations in routing order. Other keys
+  are ignored.
+
+Errors are `ValidationError` whose `where` is `file:line` (JSON: `file:jobs[j].field`).
+Blank lines are skipped.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from microfactory.core.errors import ValidationError
 from microfactory.planning.model import Job, Machine, Mode, Operation, Problem, chain_precedences
 
 
 def read_instance(path: str | Path) -> Problem:
-    """Read a `.fjs` file as flexible job shop, anything else as classic job shop."""
+    """Read a `.fjs` file as flexible job shop, a `.json` file as job shop with due dates
+    and weights, anything else as classic job shop."""
     path = Path(path)
     if path.suffix.lower() == ".fjs":
         return read_fjs(path)
+    if path.suffix.lower() == ".json":
+        return read_due_date_json(path)
     return read_jssp(path)
 
 
@@ -147,4 +159,67 @@ def read_fjs(path: str | Path) -> Problem:
         operations=tuple(operations),
         precedences=chain_precedences(job_ops),
         name=path.stem,
+    )
+
+
+def _json_int(value: Any, where: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"must be an integer, got {value!r}", where=where)
+    if value < minimum:
+        raise ValidationError(f"must be >= {minimum}, got {value}", where=where)
+    return value
+
+
+def read_due_date_json(path: str | Path) -> Problem:
+    """A job shop with due dates and weights (see the module docstring); the number of
+    machines is one more than the largest machine index used."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"cannot read instance: {exc}", where=str(path)) from exc
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"not JSON: {exc.msg}", where=f"{path}:{exc.lineno}") from exc
+    if not isinstance(document, dict):
+        raise ValidationError("the instance must be a JSON object", where=str(path))
+    name = document.get("name", path.stem)
+    if not isinstance(name, str) or not name:
+        raise ValidationError("must be a non-empty string", where=f"{path}:name")
+    raw_jobs = document.get("jobs")
+    if not isinstance(raw_jobs, list) or not raw_jobs:
+        raise ValidationError("must be a non-empty list of jobs", where=f"{path}:jobs")
+    jobs: list[Job] = []
+    operations: list[Operation] = []
+    job_ops: list[list[int]] = []
+    for j, raw in enumerate(raw_jobs):
+        where = f"{path}:jobs[{j}]"
+        if not isinstance(raw, dict):
+            raise ValidationError("a job must be an object", where=where)
+        for key in ("weight", "due", "ops"):
+            if key not in raw:
+                raise ValidationError(f"missing {key!r}", where=where)
+        weight = _json_int(raw["weight"], f"{where}.weight")
+        due = _json_int(raw["due"], f"{where}.due")
+        release = _json_int(raw.get("release", 0), f"{where}.release")
+        ops = raw["ops"]
+        if not isinstance(ops, list) or not ops:
+            raise ValidationError("must be a non-empty list", where=f"{where}.ops")
+        ids: list[int] = []
+        for k, pair in enumerate(ops):
+            at = f"{where}.ops[{k}]"
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise ValidationError("an operation is [machine, duration]", where=at)
+            machine = _json_int(pair[0], f"{at}[0]")
+            duration = _json_int(pair[1], f"{at}[1]")
+            ids.append(len(operations))
+            operations.append(Operation(job=j, modes=(Mode(machine, duration),), name=f"j{j}o{k}"))
+        jobs.append(Job(name=f"j{j}", release=release, due=due, weight=weight))
+        job_ops.append(ids)
+    n_machines = 1 + max(op.modes[0].machine for op in operations)
+    return Problem(
+        machines=tuple(Machine(name=f"m{m}") for m in range(n_machines)),
+        jobs=tuple(jobs),
+        operations=tuple(operations),
+        precedences=chain_precedences(job_ops),
+        name=name,
     )

@@ -42,7 +42,9 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 from numba import njit
 
+from microfactory.planning.kernels import note_broken_pool, warm_once
 from microfactory.planning.model import Assignment, Objective, Problem
+from microfactory.planning.search_settings import DEFAULT_SETTINGS, SearchSettings
 
 CHAIN_SHARE = 0.3  # of moves: on a late job's critical chain (0.5 measured worse)
 CHUNK = 256  # candidates per compiled call (the clock is checked between calls)
@@ -1029,10 +1031,6 @@ def csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return ptr, np.array(flat, dtype=np.int64)
 
 
-ROUND_SECONDS = 6.0  # parallel rounds: the workers share their best plan this often
-PARALLEL_MIN_SECONDS = 8.0  # below: one process
-
-
 def search(
     problem: Problem,
     objective: Objective,
@@ -1041,6 +1039,7 @@ def search(
     scale: int,
     seed: int = 0,
     workers: int = 1,
+    settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> tuple[list[Assignment], int]:
     """The best plan found from `plan` by machine-order search until `deadline`, and its
     objective (negative: `plan` is returned unchanged, see `OrderSearch.evaluate`). With
@@ -1048,11 +1047,20 @@ def search(
     best plan so far, each with its own seed (falls back to one process when workers
     cannot start). Compiles the kernels first if this machine has not yet (`warm`)."""
     warm()
-    if workers > 1 and deadline - time.perf_counter() >= PARALLEL_MIN_SECONDS:
+    if workers > 1 and deadline - time.perf_counter() >= settings.reorder_parallel_min_seconds:
         try:
-            return _parallel_rounds(problem, objective, plan, deadline, scale, seed, workers)
-        except BrokenProcessPool:
-            pass  # e.g. a caller's script without the `__main__` guard: go on here
+            return _parallel_rounds(
+                problem,
+                objective,
+                plan,
+                deadline,
+                scale,
+                seed,
+                workers,
+                settings.reorder_round_seconds,
+            )
+        except BrokenProcessPool as error:
+            note_broken_pool("machine-order search", error)  # then go on here
     found, value, _ = OrderSearch(problem, objective, scale).search(plan, deadline, seed)
     return found, value
 
@@ -1065,6 +1073,7 @@ def _parallel_rounds(
     scale: int,
     seed: int,
     workers: int,
+    round_seconds: float = DEFAULT_SETTINGS.reorder_round_seconds,
 ) -> tuple[list[Assignment], int]:
     best = list(plan)
     best_value = OrderSearch(problem, objective, scale).evaluate(plan)[0]
@@ -1074,7 +1083,7 @@ def _parallel_rounds(
     round_no = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         while (left := deadline - time.perf_counter()) > 0.5:
-            seconds = left if left < 2 * ROUND_SECONDS else ROUND_SECONDS
+            seconds = left if left < 2 * round_seconds else round_seconds
             seeds = [seed + 7919 * (round_no * workers + w) for w in range(workers)]
             futures = [
                 pool.submit(_round, problem, objective, scale, best, seconds - 0.2, s)
@@ -1102,16 +1111,13 @@ def _round(
     return found, value
 
 
-_warm = False
-
-
 def warm() -> float:
     """Compile the kernels (the first time on a machine: several seconds, then cached next
-    to this module) or load them from the cache; the seconds taken."""
-    global _warm
-    if _warm:
-        return 0.0
-    began = time.perf_counter()
+    to this module) or load them from the cache, once per process; the seconds taken."""
+    return warm_once("reorder", _exercise)
+
+
+def _exercise() -> None:
     from microfactory.planning.model import Job, Machine, Mode, Operation
 
     problem = Problem(
@@ -1120,6 +1126,4 @@ def warm() -> float:
         operations=tuple(Operation(job=j, modes=(Mode(0, 3 + j), Mode(1, 4))) for j in range(3)),
     )
     plan = [Assignment(0, 0, 0, 3), Assignment(1, 1, 0, 4), Assignment(2, 0, 3, 8)]
-    OrderSearch(problem, Objective.WEIGHTED_TARDINESS, 100).search(plan, began)
-    _warm = True
-    return time.perf_counter() - began
+    OrderSearch(problem, Objective.WEIGHTED_TARDINESS, 100).search(plan, time.perf_counter())

@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from microfactory.planning.model import Assignment, FrozenOp, Machine, Problem, Window
+from microfactory.planning.model import (
+    Assignment,
+    FrozenOp,
+    Machine,
+    Problem,
+    Window,
+    merge_windows,
+)
 
 
 def freeze_started(problem: Problem, plan: Sequence[Assignment], now: int) -> Problem:
@@ -57,7 +64,7 @@ def add_unavailability(
                 start = max(start, op_end)
     if start >= end:
         return problem
-    merged = _merge([*problem.machines[machine].unavailable, Window(start, end)])
+    merged = merge_windows([*problem.machines[machine].unavailable, Window(start, end)])
     machines = list(problem.machines)
     machines[machine] = Machine(
         name=machines[machine].name, unavailable=merged, setups=machines[machine].setups
@@ -69,16 +76,6 @@ def add_unavailability(
         frozen=tuple(frozen),
         pins=tuple(pins),
     )
-
-
-def _merge(windows: Sequence[Window]) -> tuple[Window, ...]:
-    merged: list[Window] = []
-    for w in sorted(windows, key=lambda w: w.start):
-        if merged and w.start <= merged[-1].end:
-            merged[-1] = Window(merged[-1].start, max(merged[-1].end, w.end))
-        else:
-            merged.append(w)
-    return tuple(merged)
 
 
 def moved_fraction(

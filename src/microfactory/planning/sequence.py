@@ -34,13 +34,13 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from microfactory.planning.fastseq import FastDecoder, warm
+from microfactory.planning.fastseq import FastDecoder
 from microfactory.planning.heuristics import tails
+from microfactory.planning.kernels import note_broken_pool, warm_once
 from microfactory.planning.model import Assignment, Objective, Problem
+from microfactory.planning.search_settings import DEFAULT_SETTINGS, SearchSettings
 
 CHECKPOINTS = 12  # saved states per decode; more cost more copying than they save (8-40 tried)
-PARALLEL_MIN_SECONDS = 8.0  # below: one process (spawning workers costs about a second)
-ROUND_SECONDS = 5.0  # parallel rounds: the workers share their best sequence this often
 REORDER_ROUNDS = 6  # starting points: re-sequence by completion order this often
 LATE_ACCEPTANCE = 30  # iterations back (measured 10, 30, 60, 200: 30 best, 200 worst)
 
@@ -353,6 +353,7 @@ def search(
     plans: Sequence[Sequence[Assignment]] = (),
     stats: SequenceStats | None = None,
     workers: int = 1,
+    settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> list[Assignment]:
     """The best plan found by job-sequence local search within `time_limit` seconds,
     starting from the best of `initial_sequences` (`plans`: heuristic plans whose job
@@ -368,7 +369,7 @@ def search(
     stats.history.append((time.perf_counter() - began, best_value))
     if len(sequence) < 2:
         return _plan(decoder, sequence)
-    if workers > 1 and time_limit >= PARALLEL_MIN_SECONDS:
+    if workers > 1 and time_limit >= settings.sequence_parallel_min_seconds:
         try:
             sequence = _parallel_rounds(
                 problem,
@@ -378,12 +379,11 @@ def search(
                 (deadline, best_value, began),
                 seed,
                 stats,
+                settings.sequence_round_seconds,
             )
             return _plan(decoder, sequence)
-        except BrokenProcessPool:
-            # a worker could not start, e.g. a caller's script without the
-            # `if __name__ == "__main__":` guard that spawned processes need: go on here
-            pass
+        except BrokenProcessPool as error:
+            note_broken_pool("job-sequence search", error)  # then go on here
     found, _ = descend(decoder, sequence, deadline, seed, stats, began)
     return _plan(decoder, found)
 
@@ -454,6 +454,7 @@ def _parallel_rounds(
     clock: tuple[float, int, float],
     seed: int,
     stats: SequenceStats,
+    round_seconds: float = DEFAULT_SETTINGS.sequence_round_seconds,
 ) -> list[int]:
     """As many worker processes as `starts` (spawned: safe in threaded servers); in the
     first round each searches from its own start, in every later round all from the best
@@ -466,7 +467,7 @@ def _parallel_rounds(
     round_no = 0
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         while (left := deadline - time.perf_counter()) > 0.2:
-            seconds = left if left < 2 * ROUND_SECONDS else max(ROUND_SECONDS, left / 8)
+            seconds = left if left < 2 * round_seconds else max(round_seconds, left / 8)
             futures = [
                 pool.submit(
                     _round,
@@ -514,3 +515,25 @@ def ranks_of(sequence: Sequence[int]) -> list[int]:
     for position, j in enumerate(sequence):
         rank[j] = position
     return rank
+
+
+def warm() -> float:
+    """Compile the compiled decoder's kernels (`fastseq`; the first time on a machine:
+    about 10 s, then cached next to that module) or load them from the cache, once per
+    process; the seconds taken. Called before a search so that its own time and its
+    worker processes (which load the cache) are not charged with compiling."""
+    return warm_once("sequence", _exercise)
+
+
+def _exercise() -> None:
+    from microfactory.planning.model import Job, Machine, Mode, Operation
+
+    problem = Problem(
+        machines=(Machine(), Machine()),
+        jobs=tuple(Job(due=5) for _ in range(3)),
+        operations=tuple(Operation(job=j, modes=(Mode(0, 3 + j), Mode(1, 4))) for j in range(3)),
+        precedences=(),
+    )
+    fast = FastDecoder(SequenceDecoder(problem, Objective.WEIGHTED_TARDINESS, 100))
+    fast.decode([0, 1, 2])
+    fast.descend([0, 1, 2], time.perf_counter(), 0, 2)

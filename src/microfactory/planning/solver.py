@@ -39,23 +39,16 @@ from microfactory.planning.result import (
     makespan_of,
     weighted_tardiness_of,
 )
+from microfactory.planning.search_settings import DEFAULT_SETTINGS, SearchSettings
 from microfactory.planning.sequence import SequenceStats, frozen_predecessors_frozen
 from microfactory.planning.sequence import search as sequence_search
 from microfactory.planning.tabu import Background as TabuBackground
 from microfactory.planning.tabu import applies as tabu_applies
 from microfactory.planning.tabu import search as tabu_search
 
-MONOLITHIC_MAX_OPS = 1200
-MONOLITHIC_MAX_ARCS = 10_000
-LARGE_OPS = 1000  # above: no dynamic (slow) dispatching rule
-MAKESPAN_MONOLITHIC_SHARE = 0.25  # of the time limit, for the makespan (see _default_share)
-MAKESPAN_MONOLITHIC_SECONDS = 5.0  # ... but at least this much
-MIN_SOLVER_SECONDS = 0.05  # below: return the heuristic plan
-# LNS stops min(0.1 s, 2 % of the limit) early: building its last model and sorting the
-# plan took up to 0.02 s past a 5 s limit on the 2,000-operation factory
-SEQUENCE_SHARE = 0.3  # of the time limit, for job-sequence search (see solve, step 3)
-REORDER_SHARE = 0.6  # of the time limit, for machine-order search after it
-TABU_PORTFOLIO_SECONDS = 6.0  # below: tabu search alone (a spawned process costs ~1 s)
+# The time shares and size thresholds are `SearchSettings` (search_settings.py), passed
+# into `solve`. LNS stops min(0.1 s, 2 % of the limit) early: building its last model and
+# sorting the plan took up to 0.02 s past a 5 s limit on the 2,000-operation factory.
 
 
 def best_dispatch(
@@ -64,17 +57,19 @@ def best_dispatch(
     scale: int,
     previous: Mapping[int, Assignment] | None = None,
     stability_weight: int = 0,
+    settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> tuple[list[Assignment] | None, str]:
     """The best feasible plan among the dispatching rules (and, with a previous plan, its
     repair), and the rule's name. Rush jobs are placed first (`rush_first`)."""
     problem = rush_first(problem)
     candidates: list[tuple[str, list[Assignment] | None]] = []
-    rules = [r for r in RULES if problem.n_ops <= LARGE_OPS or r not in DYNAMIC_RULES]
+    large = settings.large_ops
+    rules = [r for r in RULES if problem.n_ops <= large or r not in DYNAMIC_RULES]
     if previous:
         reserved = repair(problem, previous, reserve=True)
         candidates.append(("repair-reserved", reserved))
         candidates.append(("repair", repair(problem, previous, reserve=False)))
-        if reserved is not None and stability_weight > 0 and problem.n_ops > LARGE_OPS:
+        if reserved is not None and stability_weight > 0 and problem.n_ops > large:
             rules = []  # plans from scratch move everything: not worth it on a large instance
     candidates.extend((rule, dispatch(problem, rule)) for rule in rules)
     best: list[Assignment] | None = None
@@ -100,6 +95,7 @@ def solve(
     stability_weight: int = 0,
     seed: int = 0,
     monolithic_share: float | None = None,
+    settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> ScheduleResult:
     """Solve `problem` for `objective` within `time_limit` seconds on `workers` threads.
 
@@ -108,6 +104,7 @@ def solve(
     `monolithic_share` overrides the share of time given to the monolithic model.
     Rush jobs are placed ahead of every movable operation first and kept there
     (`rush_first`); pins are part of the problem (modes and frozen operations).
+    `settings` holds the other time shares and size thresholds (the measured defaults).
     """
     began = time.perf_counter()
     missing = problem.ops_without_modes()
@@ -136,10 +133,11 @@ def solve(
             solver="solve",
         )
     scale = safe_horizon(problem, previous) + 1
-    hint, rule = best_dispatch(problem, objective, scale, previous, stability_weight)
+    hint, rule = best_dispatch(problem, objective, scale, previous, stability_weight, settings)
     share = monolithic_share
     if share is None:
-        share = _default_share(problem, objective, time_limit, bool(previous and stability_weight))
+        stability = bool(previous and stability_weight)
+        share = _default_share(problem, objective, time_limit, stability, settings)
     if hint is None:
         share = 1.0  # no heuristic plan (frozen ops in the way): the model must find one
     incumbent = list(hint) if hint else None
@@ -148,7 +146,7 @@ def solve(
     reason = ""
     solver_name = f"dispatch-{rule}" if hint else ""
     mono_limit = time_limit * share - (time.perf_counter() - began)
-    if share > 0 and (mono_limit > MIN_SOLVER_SECONDS or incumbent is None):
+    if share > 0 and (mono_limit > settings.min_solver_seconds or incumbent is None):
         mono = solve_cpsat(
             problem, objective, mono_limit, workers, hint, previous, stability_weight, seed
         )
@@ -178,7 +176,7 @@ def solve(
         and tabu_applies(problem, objective)
     ):
         incumbent, tabu_value = _tabu_portfolio(
-            problem, incumbent, bound, began, time_limit, workers, seed
+            problem, incumbent, bound, began, time_limit, workers, seed, settings
         )
         if tabu_value >= 0:
             solver_name = f"{solver_name}+tabu/lns"
@@ -191,7 +189,9 @@ def solve(
         # 136,496-137,977 vs 110,909-113,444; 127,956 vs 127,767; 174,678 vs 163,931)
         # with operators, machine-order search (which knows none) is left out and its time
         # goes to the job-sequence search, whose plan is then decoded with the crew
-        sequence_share = SEQUENCE_SHARE + (REORDER_SHARE if problem.has_crew else 0.0)
+        sequence_share = settings.sequence_share + (
+            settings.reorder_share if problem.has_crew else 0.0
+        )
         sequenced_plan = sequence_search(
             problem,
             objective,
@@ -200,6 +200,7 @@ def solve(
             seed,
             stats=sequenced,
             workers=workers,
+            settings=settings,
         )
         if problem.has_crew:
             sequenced_plan = decode_with_crew(problem, sequenced_plan, objective, scale)
@@ -209,11 +210,15 @@ def solve(
             incumbent = sequenced_plan
         solver_name = "sequence"
         history = tuple((round(offset + t, 3), v) for t, v in sequenced.history)
-        reorder_until = began + time_limit * (SEQUENCE_SHARE + REORDER_SHARE)
-        if REORDER_SHARE > 0 and not problem.has_crew and reorder_until - time.perf_counter() > 0.1:
+        reorder_until = began + time_limit * (settings.sequence_share + settings.reorder_share)
+        if (
+            settings.reorder_share > 0
+            and not problem.has_crew
+            and reorder_until - time.perf_counter() > 0.1
+        ):
             offset = time.perf_counter() - began
             polished, value = reorder_search(
-                problem, objective, incumbent, reorder_until, scale, seed, workers
+                problem, objective, incumbent, reorder_until, scale, seed, workers, settings
             )
             if value >= 0 and not check_plan(problem, polished):
                 incumbent = polished
@@ -278,6 +283,7 @@ def _tabu_portfolio(
     time_limit: float,
     workers: int,
     seed: int,
+    settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> tuple[list[Assignment], int]:
     """Tabu search in workers - 1 processes and window LNS with one CP-SAT worker here,
     both from `incumbent` until the time limit; the better plan and the tabu search's
@@ -289,8 +295,8 @@ def _tabu_portfolio(
     if deadline - time.perf_counter() < 0.2:
         return incumbent, -1
     target = bound or 0
-    if workers < 2 or deadline - time.perf_counter() < TABU_PORTFOLIO_SECONDS:
-        found, value = tabu_search(problem, incumbent, deadline, seed, workers, target)
+    if workers < 2 or deadline - time.perf_counter() < settings.tabu_portfolio_seconds:
+        found, value = tabu_search(problem, incumbent, deadline, seed, workers, target, settings)
     else:
         run = TabuBackground(problem, incumbent, deadline, seed, workers - 1, target)
         # LNS's last sub-solve and the workers' exit overrun by up to ~0.3 s
@@ -306,7 +312,11 @@ def _tabu_portfolio(
 
 
 def _default_share(
-    problem: Problem, objective: Objective, time_limit: float, stability: bool = False
+    problem: Problem,
+    objective: Objective,
+    time_limit: float,
+    stability: bool = False,
+    settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> float:
     """Measured: up to ~1,000 operations the hinted monolithic model (whose portfolio
     already runs CP-SAT's own LNS) beats our Python-driven LNS on weighted tardiness;
@@ -316,19 +326,24 @@ def _default_share(
 
     For the makespan of a flexible shop (some operation has a choice of machines), the
     monolithic model gets a quarter of the time (all of it up to
-    MAKESPAN_MONOLITHIC_SECONDS): enough to prove the small instances optimal, after which
-    our LNS with critical-path neighbourhoods, which also moves operations between
+    `settings.makespan_monolithic_seconds`): enough to prove the small instances optimal,
+    after which our LNS with critical-path neighbourhoods, which also moves operations between
     machines, improves faster than CP-SAT's own with two workers (Brandimarte at 60 s, 2
     workers: mean gap 1.18 % against 1.45 % with the whole time for the model). A classic
     job shop (one machine per operation) keeps the whole time for the model: there the
     quarter-then-LNS split lost to the textbook model on ta21-ta30 (2.68 % against 2.20 %)
     where the model alone had beaten it on la21-la40 (0.09 % against 0.26 %)."""
-    small = problem.n_ops <= MONOLITHIC_MAX_OPS and circuit_size(problem) <= MONOLITHIC_MAX_ARCS
+    small = (
+        problem.n_ops <= settings.monolithic_max_ops
+        and circuit_size(problem) <= settings.monolithic_max_arcs
+    )
     if not small:
         return 0.0
     flexible = any(len(op.modes) > 1 for op in problem.operations)
     if objective is Objective.MAKESPAN and flexible and not stability and time_limit > 0:
-        seconds = max(MAKESPAN_MONOLITHIC_SHARE * time_limit, MAKESPAN_MONOLITHIC_SECONDS)
+        seconds = max(
+            settings.makespan_monolithic_share * time_limit, settings.makespan_monolithic_seconds
+        )
         return min(1.0, seconds / time_limit)
     return 1.0
 

@@ -38,8 +38,10 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 from numba import njit
 
+from microfactory.planning.kernels import note_broken_pool, warm_once
 from microfactory.planning.model import Assignment, Objective, Problem
 from microfactory.planning.reorder import csr
+from microfactory.planning.search_settings import DEFAULT_SETTINGS, SearchSettings
 
 EXACT = 6  # best estimated moves evaluated exactly per iteration
 # tabu tenure, uniform in [min, min + span): measured at 20 s from the mwkr plan, 6-15
@@ -50,7 +52,6 @@ STALL = 20000  # iterations without a new best before a restart from it
 KICK = 4  # random moves of a restart
 CHUNK = 200  # iterations per compiled call (the clock is checked between calls)
 CYCLE = -1
-PARALLEL_MIN_SECONDS = 4.0  # below: one process
 RETURN_SECONDS = 0.5  # a worker stops this early to send its plan back and exit
 MAX_OPS = 3000  # above: the n x n tabu matrix grows past 70 MB
 MAX_CANDIDATES = 100_000  # estimated moves kept per iteration (the rest are not tried)
@@ -483,13 +484,14 @@ def search(
     seed: int = 0,
     workers: int = 1,
     target: int = 0,
+    settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> tuple[list[Assignment], int]:
     """The best plan found from `plan` by tabu search until `deadline` (or `target`), and
     its makespan (negative: `plan` is returned unchanged). With `workers` > 1 and enough
     time, that many spawned processes search independently, each with its own seed, and
     the best plan wins (one process here when workers cannot start)."""
     warm()
-    if workers > 1 and deadline - time.perf_counter() >= PARALLEL_MIN_SECONDS:
+    if workers > 1 and deadline - time.perf_counter() >= settings.tabu_parallel_min_seconds:
         found, value = Background(problem, plan, deadline, seed, workers, target).result()
         if value >= 0:
             return found, value
@@ -521,7 +523,8 @@ class Background:
                 )
                 for w in range(workers)
             ]
-        except BrokenProcessPool:
+        except BrokenProcessPool as error:
+            note_broken_pool("tabu search", error)
             self.futures = []
 
     def result(self) -> tuple[list[Assignment], int]:
@@ -530,8 +533,8 @@ class Background:
         results: list[tuple[list[Assignment], int]] = []
         try:
             results = [future.result() for future in self.futures]
-        except BrokenProcessPool:
-            pass
+        except BrokenProcessPool as error:
+            note_broken_pool("tabu search", error)
         finally:
             self.pool.shutdown()
         found = [r for r in results if r[1] >= 0]
@@ -551,16 +554,13 @@ def _worker(
     return found, value
 
 
-_warm = False
-
-
 def warm() -> float:
     """Compile the kernels (the first time on a machine: several seconds, then cached next
-    to this module) or load them from the cache; the seconds taken."""
-    global _warm
-    if _warm:
-        return 0.0
-    began = time.perf_counter()
+    to this module) or load them from the cache, once per process; the seconds taken."""
+    return warm_once("tabu", _exercise)
+
+
+def _exercise() -> None:
     from microfactory.planning.model import Job, Machine, Mode, Operation
 
     problem = Problem(
@@ -569,6 +569,4 @@ def warm() -> float:
         operations=tuple(Operation(job=j, modes=(Mode(0, 3 + j), Mode(1, 4))) for j in range(3)),
     )
     plan = [Assignment(0, 0, 0, 3), Assignment(1, 1, 0, 4), Assignment(2, 0, 3, 8)]
-    TabuSearch(problem).search(plan, began)
-    _warm = True
-    return time.perf_counter() - began
+    TabuSearch(problem).search(plan, time.perf_counter())

@@ -1,0 +1,12 @@
+"""`warm_all()`: compile (or load from the cache) every numba kernel of the planner, e.g.
+before a benchmark or when a service starts, so that no solve pays for it. See `kernels`."""
+
+from __future__ import annotations
+
+from microfactory.planning import reorder, sequence, tabu
+
+
+def warm_all() -> float:
+    """Warm the job-sequence, machine-order and tabu kernels; the seconds taken (0.0 when
+    all were already warm in this process)."""
+    return sequence.warm() + reorder.warm() + tabu.warm()
