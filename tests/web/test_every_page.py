@@ -32,6 +32,7 @@ WIDTHS = {"desktop": (1440, 900), "phone": (390, 844)}
 SKIPPED = {
     "/login": "visited by logging in",
     "/network": "the hub's page: a site server has no hub store",
+    "/printers/panel": "a fragment of the overview (loaded and checked there), not a page",
 }
 PREFIXES_NOT_PAGES = ("/api", "/static", "/stream", "/docs", "/openapi", "/redoc")
 
