@@ -13,7 +13,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	# compile the scheduling kernels once (numba, ~20 s; cached next to the modules)
-	$(BIN)/python -c "from microfactory.planning import fastseq, reorder, tabu; fastseq.warm(); reorder.warm(); tabu.warm()"
+	$(BIN)/python -c "from microfactory.planning.warmup import warm_all; warm_all()"
 	touch $(STAMP)
 
 venv: $(STAMP)
