@@ -236,19 +236,24 @@ def _profile(raw: Any, path: str) -> str | None:
     return raw
 
 
+def _calendar_ref(
+    raw: Any, path: str, calendars: dict[str, ShiftCalendar], timezone: str
+) -> ShiftCalendar:
+    """A `calendar:` entry: the name of a declared calendar, or a calendar written inline."""
+    if isinstance(raw, str):
+        if raw not in calendars:
+            raise _FieldError(path, f"unknown calendar {raw!r}")
+        return calendars[raw]
+    return _calendar(raw, path, timezone)
+
+
 def _machines(raw: Any, calendars: dict[str, ShiftCalendar], timezone: str) -> list[Machine]:
     out: list[Machine] = []
     for i, m in enumerate(_list(raw, "machines")):
         p = f"machines[{i}]"
         m = _mapping(m, p)
         _known_keys(m, MACHINE_KEYS, p)
-        cal_raw = m.get("calendar")
-        if isinstance(cal_raw, str):
-            if cal_raw not in calendars:
-                raise _FieldError(f"{p}.calendar", f"unknown calendar {cal_raw!r}")
-            calendar = calendars[cal_raw]
-        else:
-            calendar = _calendar(cal_raw, f"{p}.calendar", timezone)
+        calendar = _calendar_ref(m.get("calendar"), f"{p}.calendar", calendars, timezone)
         matrix: dict[tuple[str, str], float] = {}
         for j, row in enumerate(_list(m.get("setup_matrix"), f"{p}.setup_matrix")):
             rp = f"{p}.setup_matrix[{j}]"
@@ -575,13 +580,7 @@ def _crew(
         p = f"operators[{i}]"
         d = _mapping(raw, p)
         _known_keys(d, OPERATOR_KEYS, p)
-        cal_raw = d.get("calendar")
-        if isinstance(cal_raw, str):
-            if cal_raw not in calendars:
-                raise _FieldError(f"{p}.calendar", f"unknown calendar {cal_raw!r}")
-            calendar = calendars[cal_raw]
-        else:
-            calendar = _calendar(cal_raw, f"{p}.calendar", timezone)
+        calendar = _calendar_ref(d.get("calendar"), f"{p}.calendar", calendars, timezone)
         skills = _list(d.get("skills"), f"{p}.skills")
         with _at(p):
             person = Operator(
