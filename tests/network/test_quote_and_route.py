@@ -46,11 +46,14 @@ def _site(tmp_path: Path, site: str) -> str:
 
 
 def _keep_busy(url: str, model: bytes) -> None:
-    """Hold large quotes at the site: their reserved capacity pushes its next promise out."""
+    """Hold large quotes at the site: their reserved capacity pushes its next promise out.
+    Enough of them to book every printer that can print the part: with the demo crew's
+    shifts, outside working hours every site's first start is the next shift's, so a site
+    with a free printer then would promise the same date."""
     container = bootstrap(db_url=url)
     try:
         service = container.quotes()
-        for _ in range(3):
+        for _ in range(10):
             service.quote_upload(model, "big.stl", material="pla-black", quantity=40)
     finally:
         container.close()
