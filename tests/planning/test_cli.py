@@ -191,6 +191,7 @@ def test_plan_pin_then_pins_then_unpin(app: typer.Typer, sqlite_url: str) -> Non
     """A printed operation pinned to another printer and a start: the plan, `plan show`
     and `plan pins` say so; `plan unpin` takes it back; a bad pin stores nothing."""
     from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
 
     _seeded_db(sqlite_url)
     runner = CliRunner()
@@ -198,7 +199,13 @@ def test_plan_pin_then_pins_then_unpin(app: typer.Typer, sqlite_url: str) -> Non
     shown = json.loads(runner.invoke(app, ["plan", "show", "--db", sqlite_url, "--json"]).output)
     printed = next(op for op in shown["operations"] if op["machine"].startswith("fdm-0"))
     machine = "fdm-06" if printed["machine"] != "fdm-06" else "fdm-05"
-    start = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+    # 10:00 on the next weekday in the factory's zone: the demo crew (weekday shifts) sets
+    # printers up, so a start pinned off shift is rightly refused (no plan keeps it)
+    berlin = ZoneInfo("Europe/Berlin")
+    day = datetime.now(berlin) + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    start = day.replace(hour=10, minute=0, second=0, microsecond=0).astimezone(UTC)
     args = ["plan", "pin", printed["operation"], "--machine", machine, "--start"]
     pinned = runner.invoke(app, [*args, start.isoformat(), "--db", sqlite_url, "--json"])
     assert pinned.exit_code == 0, pinned.output
