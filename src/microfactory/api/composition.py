@@ -192,7 +192,7 @@ def build_app(
     *,
     auth_clock: Clock | None = None,
 ) -> FastAPI:
-    from microfactory.api.routes import materials, network, pins, quality, shopfloor
+    from microfactory.api.routes import materials, network, pins, plans_people, quality, shopfloor
     from microfactory.api.routes import stations as station_routes
     from microfactory.web.capacity_page import router as capacity_page_router
     from microfactory.web.documents_pages import router as documents_pages_router
@@ -214,6 +214,7 @@ def build_app(
         ctx,
         extra_routers=[
             ("/api/v1", pins.router),  # before shopfloor: /plans/pins, not /plans/{version}
+            ("/api/v1", plans_people.router),
             ("/api/v1", shopfloor.router),
             ("/api/v1", quality.router),
             ("/api/v1", materials.router),

@@ -281,6 +281,17 @@ class OeePublic(BaseModel):
 
 
 # plans ---------------------------------------------------------------------------------
+class CrewPartPublic(BaseModel):
+    """An operator's part in a planned operation: `setup` and `unload` (a machine that runs
+    unattended), or `run` (the whole run), at `share` percent of the person."""
+
+    operator: str
+    part: Literal["setup", "run", "unload"]
+    start: datetime
+    end: datetime
+    share: int
+
+
 class PlannedOperationPublic(BaseModel):
     operation: str
     work_order: str
@@ -289,6 +300,36 @@ class PlannedOperationPublic(BaseModel):
     end: datetime
     due: datetime | None
     late: bool
+    operator: str | None = None
+    crew: list[CrewPartPublic] = []
+
+
+class AssignmentPublic(CrewPartPublic):
+    operation: str
+    work_order: str
+    machine: str
+
+
+class ShiftPublic(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class OperatorLanePublic(BaseModel):
+    operator: str
+    name: str
+    skills: list[str]
+    shifts: list[ShiftPublic]
+    assignments: list[AssignmentPublic]
+
+
+class PlanPeoplePublic(BaseModel):
+    """A plan version by person: each operator's shifts and assignments in [start, end)."""
+
+    version: int
+    start: datetime
+    end: datetime
+    operators: list[OperatorLanePublic]
 
 
 class PlanSummary(BaseModel):

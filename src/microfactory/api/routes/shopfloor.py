@@ -25,6 +25,7 @@ from microfactory.core.errors import Conflict, NotFound, ValidationError
 from microfactory.core.timeutil import utc
 from microfactory.services.dashboard_views import MachineViews, gantt_from_plan, require_machine
 from microfactory.services.planning import EventKind, PlanningService, ReplanEvent
+from microfactory.services.planning_people import plan_crew_parts
 from microfactory.services.stations import StationAction, StationService
 
 router = APIRouter()
@@ -182,8 +183,10 @@ def planning(ctx: Ctx) -> PlanningService:
     return ctx.planning
 
 
-def plan_public(plan: Any) -> s.PlanPublic:
+def plan_public(plan: Any, ctx: ApiContext) -> s.PlanPublic:
     g = gantt_from_plan(plan)
+    _, parts = plan_crew_parts(ctx.uow, plan)
+    operators = {op.operation: op.operator for op in plan.operations}
     return s.PlanPublic(
         version=plan.version,
         current=plan.current,
@@ -204,6 +207,13 @@ def plan_public(plan: Any) -> s.PlanPublic:
                 end=b.end,
                 due=b.due,
                 late=b.late,
+                operator=operators.get(b.operation),
+                crew=[
+                    s.CrewPartPublic(
+                        operator=p.operator, part=p.part, start=p.start, end=p.end, share=p.share
+                    )
+                    for p in parts.get(b.operation, ())
+                ],
             )
             for b in g.bars
         ],
@@ -223,7 +233,7 @@ def current_plan(user: Reader, ctx: Ctx) -> s.PlanPublic:
     plan = planning(ctx).current()
     if plan is None:
         raise NotFound("no plan yet: POST /api/v1/plans/replan makes one")
-    return plan_public(plan)
+    return plan_public(plan, ctx)
 
 
 @router.get(
@@ -248,7 +258,7 @@ def plan_downtimes(
 
 @router.get("/plans/{version}", response_model=s.PlanPublic, tags=["plans"], summary="A version")
 def plan_version(version: int, user: Reader, ctx: Ctx) -> s.PlanPublic:
-    return plan_public(planning(ctx).version(version))
+    return plan_public(planning(ctx).version(version), ctx)
 
 
 @router.post(
