@@ -205,6 +205,7 @@ def build_app(
     from microfactory.web.pages import router as pages_router
     from microfactory.web.quote_pages import UPLOAD_PAGE_PATH
     from microfactory.web.quote_pages import router as quote_pages_router
+    from microfactory.web.schedule_people import router as schedule_people_router
     from microfactory.web.schedule_pins import router as schedule_pins_router
     from microfactory.web.staff_pages import router as staff_pages_router
     from microfactory.web.station_pages import router as station_pages_router
@@ -224,6 +225,7 @@ def build_app(
             ("", staff_pages_router),  # before pages: `/orders/new` ahead of `/orders/{id}`
             ("", pages_router),
             ("", schedule_pins_router),
+            ("", schedule_people_router),
             ("", materials_pages_router),
             ("", network_page_router),
             ("", station_pages_router),
