@@ -12,7 +12,16 @@ With `--people N` the factory gets a crew (`generator.with_operators`: N operato
 weekday shifts with skills; printers need a person to set up, lasers half a person, every
 other machine a person for the whole run).
 
+With `--pyjobshop` PyJobShop (`pyjobshop_factory.py`: operators as renewable resources
+with their shifts as breaks) solves the same instance for the same `--time-limit` and
+workers after ours, and its plan goes through the same checker. PyJobShop cannot take the
+sequence-dependent setup times at this size (see `pyjobshop_factory.py`), so it needs
+`--no-setups`, which removes them from the instance for both solvers. On this instance it
+finds no plan within minutes while the machines have calendar windows (PyJobShop breaks);
+`--no-calendars` removes those too, for both.
+
     .venv/bin/python benchmarks/schedule/factory.py --time-limit 60 --reference-time 600
+    .venv/bin/python benchmarks/schedule/factory.py --people 16 --no-setups --pyjobshop
 """
 
 from __future__ import annotations
@@ -20,9 +29,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from microfactory.planning.checker import check_plan
@@ -32,6 +43,8 @@ from microfactory.planning.model import Objective, Window
 from microfactory.planning.rescheduling import add_unavailability, freeze_started, moved_fraction
 from microfactory.planning.result import makespan_of, weighted_tardiness_of
 from microfactory.planning.solver import solve
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -45,8 +58,22 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--down-minutes", type=int, default=8 * 60)
     parser.add_argument("--stability-weight", type=int, default=60)
     parser.add_argument("--people", type=int, default=0, help="operators (0: none)")
+    parser.add_argument("--no-setups", action="store_true", help="drop the setup times")
+    parser.add_argument(
+        "--no-calendars", action="store_true", help="drop the machines' calendar windows"
+    )
+    parser.add_argument("--pyjobshop", action="store_true", help="PyJobShop on the same")
+    parser.add_argument(
+        "--peer-time-limit", type=float, default=0.0, help="PyJobShop's (default: --time-limit)"
+    )
     args = parser.parse_args(argv)
     problem = generate_factory(args.seed, args.ops)
+    if args.no_setups:
+        problem = replace(problem, machines=tuple(replace(m, setups={}) for m in problem.machines))
+    if args.no_calendars:
+        problem = replace(
+            problem, machines=tuple(replace(m, unavailable=()) for m in problem.machines)
+        )
     if args.people > 0:
         problem = with_operators(problem, people=args.people)
     row: dict[str, Any] = {
@@ -55,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "jobs": len(problem.jobs),
         "machines": len(problem.machines),
         "operators": len(problem.operators),
+        "setups": sum(len(m.setups) for m in problem.machines),
+        "machine_windows": sum(len(m.unavailable) for m in problem.machines),
         "cores": os.cpu_count(),
         "workers": args.workers,
     }
@@ -72,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     row["tardiness_seconds"] = round(result.seconds, 1)
     row["feasible"] = not check_plan(problem, plan)
     row["makespan"] = result.makespan
+    if args.pyjobshop:
+        row.update(pyjobshop(problem, args))
     if args.reference_time > 0:
         reference = solve(problem, Objective.WEIGHTED_TARDINESS, args.reference_time, args.workers)
         best = min(reference.weighted_tardiness or 0, result.weighted_tardiness or 0)
@@ -83,6 +114,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     row.update(breakdown(problem, plan, args))
     print(json.dumps(row), flush=True)
     return row
+
+
+def pyjobshop(problem: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from pyjobshop_factory import solve_factory
+
+    limit = args.peer_time_limit or args.time_limit
+    peer = solve_factory(problem, limit, args.workers)
+    return {
+        "pyjobshop_time_limit": limit,
+        "pyjobshop_status": peer.status,
+        "pyjobshop_tardiness": peer.objective,
+        "pyjobshop_recomputed_tardiness": weighted_tardiness_of(problem, peer.plan)
+        if peer.plan
+        else None,
+        "pyjobshop_lower_bound": peer.lower_bound,
+        "pyjobshop_seconds": round(peer.seconds, 1),
+        "pyjobshop_build_seconds": round(peer.build_seconds, 1),
+        "pyjobshop_feasible": bool(peer.plan) and not check_plan(problem, peer.plan),
+        "pyjobshop_violations": check_plan(problem, peer.plan)[:3] if peer.plan else [],
+    }
 
 
 def breakdown(problem: Any, plan: list[Any], args: argparse.Namespace) -> dict[str, Any]:
