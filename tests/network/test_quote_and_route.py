@@ -4,8 +4,11 @@ is routed to the chosen site while it is offline and the site places and plans i
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 import trimesh
 
 from microfactory.bootstrap import DEMO_FACTORY, bootstrap
+from microfactory.cli.main import main
 from microfactory.services.factory import init_factory
 from microfactory.store import outbox
 from microfactory.store.base import make_engine
@@ -35,13 +39,17 @@ def _site(tmp_path: Path, site: str) -> str:
         container.close()
     # fresh filament on the shelf (the demo factory's opening lots are past their expiry in
     # real time): the promise then depends on capacity, which is what this test compares
+    # (the command in-process, through the CLI's entry point: setup, not what is under test)
     receive = ["materials", "receive", "pla-black", "--lot", f"PLA-{site}", "--quantity", "20"]
-    subprocess.run(
-        [*MF, *receive, "--db", url],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    saved, sys.argv = sys.argv, ["microfactory", *receive, "--db", url]
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        raise AssertionError(f"materials receive exited {exc.code}: {err.getvalue()}") from None
+    finally:
+        sys.argv = saved
     return url
 
 

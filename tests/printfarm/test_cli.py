@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from microfactory.bootstrap import bootstrap
+from microfactory.services.factory import init_factory
 from printfarm.conftest import farm_factory
 
 
@@ -29,14 +31,11 @@ def farm_db(tmp_path: Path) -> str:
     factory = farm_factory(
         tmp_path / "farm.yaml", {"p1": "http://127.0.0.1:9", "p2": "http://127.0.0.1:9"}
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "microfactory", "init", "--factory", str(factory), "--db", db],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    container = bootstrap(db_url=db)  # the setup in-process; the commands under test below
+    try:  # run as a user's process
+        init_factory(container.uow, factory)
+    finally:
+        container.close()
     return db
 
 

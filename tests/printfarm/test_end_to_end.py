@@ -7,6 +7,8 @@ the printer is retried; a runtime killed mid-print adopts the job on restart."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -24,6 +26,7 @@ import trimesh
 
 from conftest import IN_CI
 from microfactory.bootstrap import bootstrap
+from microfactory.cli.main import main
 from microfactory.services.factory import current_factory, init_factory
 from microfactory.services.loop_summary import oee_from_events, planned_run_times
 from microfactory.shopfloor.events import JobEvent, PartCounter
@@ -36,17 +39,25 @@ from printfarm.octoprint_server import OctoPrintServer
 pytestmark = pytest.mark.slow
 
 
-def cli(db: str, *args: str, env: dict[str, str] | None = None) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "microfactory", *args, "--db", db],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, f"microfactory {' '.join(args)}: {proc.stderr}"
-    return proc.stdout
+def cli(db: str, *args: str) -> str:
+    """A `microfactory` command, run in-process through the CLI's own entry point (what the
+    console script calls): the same parsing, services and JSON output as a user's shell gets,
+    without a Python start-up per command. `microfactory run`, the runtime under test, stays
+    a subprocess of its own (it is killed and restarted)."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["microfactory", *args, "--db", db]
+    saved = sys.argv
+    sys.argv = argv
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.argv = saved
+    assert code == 0, f"microfactory {' '.join(args)}: {err.getvalue()}"
+    return out.getvalue()
 
 
 class Farm:
@@ -256,15 +267,20 @@ def test_a_print_cancelled_at_the_printer_is_retried(farm: Farm) -> None:
     farm.wait(lambda: JobState.ABORTED in state_of(farm, op), "the abort to be seen")
     assert "attempt 1 of 3" in farm.status()[printer]["message"]
     cli(farm.db, "printers", "plate-clear", printer)
-    # the retry: here again, or where the replan after the abort put it (both plates are clear)
+    # the retry: here again, or where the replan after the abort put it (both plates are
+    # clear, so it may start at once and, on a busy machine, print to its end before we look)
+    retried = (JobState.PRINTING, JobState.FINISHED)
     farm.wait(
-        lambda: len(farm.jobs(op)) == 2 and farm.jobs(op)[1].state is JobState.PRINTING,
+        lambda: len(jobs := farm.jobs(op)) == 2 and jobs[1].state in retried,
         "the retry to print",
     )
-    farm.wait(lambda: farm.operation(op)["status"] == "running", "the retry to be applied")
+    farm.wait(
+        lambda: farm.operation(op)["status"] in ("running", "done"), "the retry to be applied"
+    )
     code, _, err = farm.stop()
     assert code == 0, err
-    assert stored_job_events(farm.db, op) == ["started", "aborted", "started"]
+    events = stored_job_events(farm.db, op)
+    assert events[:3] == ["started", "aborted", "started"] and events[3:] in ([], ["finished"])
 
 
 def test_a_runtime_killed_mid_print_adopts_the_job_on_restart(farm: Farm) -> None:

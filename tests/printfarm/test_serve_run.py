@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from microfactory.bootstrap import bootstrap
+from microfactory.services.factory import init_factory
 from printfarm.conftest import farm_factory, key_env
 
 
@@ -32,15 +33,11 @@ def test_serve_run_drives_the_printers_in_the_server_and_stops_on_sigterm(
     db = f"sqlite:///{tmp_path / 'farm.db'}"
     factory = farm_factory(tmp_path / "farm.yaml", {"p1": "http://127.0.0.1:9"})
     env = {**os.environ, key_env("p1"): "test-key", "PYTHONUNBUFFERED": "1"}
-    init = subprocess.run(
-        [sys.executable, "-m", "microfactory", "init", "--factory", str(factory), "--db", db],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=env,
-    )
-    assert init.returncode == 0, init.stderr
+    container = bootstrap(db_url=db)  # the setup in-process; `serve --run` is the process
+    try:
+        init_factory(container.uow, factory)
+    finally:
+        container.close()
     port = free_port()
     server = subprocess.Popen(
         [
