@@ -118,8 +118,8 @@ class OrderRepository(Protocol):
     def completed_at(self, order_id: str) -> datetime | None: ...
 
     def revise(self, order: Order, at: datetime, note: str) -> Order:
-        """Store the order's new due date, priority, rush flag and notes (its lines and
-        status are kept) and note the change on its timeline."""
+        """Store the order's new due date, priority, rush flag, notes and lines (its status is
+        kept) and note the change on its timeline."""
         ...
 
 
@@ -139,6 +139,10 @@ class WorkOrderRepository(Protocol):
 
     def set_terms(self, work_order_id: str, due: datetime, weight: int) -> WorkOrder:
         """New due date and tardiness weight (the order was revised or rushed)."""
+        ...
+
+    def set_line(self, work_order_id: str, line_no: int) -> WorkOrder:
+        """The order line the work order makes (its lines were edited); 0: none any more."""
         ...
 
     def update_operation(self, operation: WorkOrderOperation) -> None:
