@@ -108,7 +108,7 @@ class LineEdit:
 STARTED_WORK = (WorkStatus.RUNNING, WorkStatus.DONE, WorkStatus.ABORTED)
 
 
-def _started(wo: WorkOrder) -> bool:
+def line_begun(wo: WorkOrder) -> bool:
     """Work has begun on it: a line with such work can no longer change."""
     return wo.status in STARTED_WORK or any(
         op.status in STARTED_WORK or op.actual_start is not None or op.good or op.rejected
@@ -211,7 +211,7 @@ def _rework_lines(
     for was, wo in sorted(by_line.items()):
         if was in keep:
             continue
-        if _started(wo):
+        if line_begun(wo):
             raise Conflict(
                 f"line {was}: work order {wo.id} has begun ({wo.status.value}); "
                 "its line can no longer change"
