@@ -206,7 +206,9 @@ def _rework_lines(
     by_line = {w.line_no: w for w in work if w.status != WorkStatus.CANCELLED and w.line_no > 0}
     keep: dict[int, int] = {}  # old line -> new line, for lines whose work stays
     for n, edit in enumerate(edits, start=1):
-        if edit.was is not None and old.lines[edit.was - 1] == new.lines[n - 1]:
+        if edit.was is None or edit.was not in by_line:
+            continue  # an added line, or one without live work: it gets new work
+        if old.lines[edit.was - 1] == new.lines[n - 1]:
             keep[edit.was] = n
     for was, wo in sorted(by_line.items()):
         if was in keep:
@@ -219,7 +221,7 @@ def _rework_lines(
         tx.work_orders.set_status(wo.id, WorkStatus.CANCELLED)
         tx.work_orders.set_line(wo.id, 0)  # it makes no line any more
     for was, n in keep.items():
-        if was in by_line and was != n:
+        if was != n:
             tx.work_orders.set_line(by_line[was].id, n)
     used = [int(w.id.rsplit("-", 1)[1]) for w in work if w.id.rsplit("-", 1)[1].isdigit()]
     next_no = max(used, default=0) + 1
