@@ -247,3 +247,19 @@ def test_a_line_whose_work_has_begun_cannot_change(uow: UnitOfWorkFactory) -> No
     revise_lines(uow, clock, planning, order_id, [keep, edits[0]], by="pat")
     _, work = lines_of(uow, order_id)
     assert {w.id: w.status for w in work}[f"{order_id}-1"] == WorkStatus.RUNNING
+
+
+def test_a_kept_line_without_live_work_gets_new_work(uow: UnitOfWorkFactory) -> None:
+    clock, planning = FixedClock(T0), Planning(uow)
+    order_id = taken(uow, clock)
+    with uow() as tx:
+        tx.work_orders.set_status(f"{order_id}-2", WorkStatus.CANCELLED)  # cancelled alone
+        tx.commit()
+    edits = [
+        LineEdit(OrderLine("bracket", 5, {"colour": "white"}), was=1),
+        LineEdit(OrderLine("enclosure", 1), was=2),  # unchanged, but its work is gone
+    ]
+    revise_lines(uow, clock, planning, order_id, edits, by="pat")
+    _, work = lines_of(uow, order_id)
+    live = sorted((w.line_no, w.product) for w in work if w.status != WorkStatus.CANCELLED)
+    assert live == [(1, "bracket"), (2, "enclosure")]
