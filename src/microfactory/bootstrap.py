@@ -222,6 +222,8 @@ class Container:
 
         clock = clock or SystemClock()
         limit = max_upload_bytes or self.settings.max_upload_bytes
+        # with e-mail configured, pressing Send queues the customer's "your quote" mail
+        on_sent = self.notifications(clock).quote_sent if self.settings.smtp_host else None
         return QuoteService(
             self.uow,
             SqlQuoteStore(self.engine),
@@ -233,6 +235,7 @@ class Container:
                 hold_hours=self.settings.quote_hold_hours,
                 limits=IntakeLimits(max_file_bytes=limit),
             ),
+            on_sent=on_sent,
         )
 
     def reactor(

@@ -4,6 +4,7 @@ the outbox queues each notice once and keeps it through an SMTP outage until it 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -194,21 +195,49 @@ def test_the_reactor_queues_notices_as_work_finishes(
         container.close()
 
 
-def test_a_customer_hears_of_the_quote_made_for_them(
+def test_a_customer_hears_of_a_quote_when_staff_send_it(
     shop: Shop, env: Env, smtp_server: SmtpServer
 ) -> None:
     from api.test_quotes import cube_stl, upload
 
+    # the quotes service as the app composes it with e-mail configured
+    settings = shop.container.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port}
+    )
+    env.ctx.quotes = replace(shop.container, settings=settings).quotes(env.clock)
     env.ctx.auth.add_user("planner", "correct horse battery", Role.PLANNER)
     token, _ = env.ctx.auth.issue_token("planner", "quotes")
+    planner = env.client(token)
     notify = service(shop, smtp_server.port)
     notify.collect()  # the orders' notices first
-    r = upload(env.client(token), cube_stl(), customer="volt")
+    r = upload(planner, cube_stl(), customer="volt")
     assert r.status_code in (200, 201), r.text
     quote_id = r.json()["quote_id"]
-    assert notify.collect() == 1
+    assert notify.collect() == 0  # made and held, not sent: the customer hears nothing yet
+    assert planner.post(f"/api/v1/quotes/{quote_id}/send").status_code == 200
+    (queued,) = [row for row in notify.store.outbox() if row["kind"] == "quote_sent"]
+    assert (queued["key"], queued["status"]) == (f"quote-sent:{quote_id}", "pending")
+    assert notify.collect() == 0  # the safety net finds it queued already
     notify.deliver()
     mail = next(m for m in smtp_server.inbox.messages if m["Subject"] == f"Your quote {quote_id}")
     assert mail["To"] == "parts@volt.example"
     body = mail.get_content()
     assert "pla-black" in body and " CET" in body  # material; dates in local time
+
+
+def test_a_sent_quote_whose_notice_was_not_queued_is_collected(
+    shop: Shop, env: Env, smtp_server: SmtpServer
+) -> None:
+    """Without the wiring (or when queueing failed) the next collect finds the sent quote."""
+    from api.test_quotes import cube_stl, upload
+
+    env.ctx.auth.add_user("planner", "correct horse battery", Role.PLANNER)
+    token, _ = env.ctx.auth.issue_token("planner", "quotes")
+    planner = env.client(token)
+    notify = service(shop, smtp_server.port)
+    notify.collect()
+    quote_id = upload(planner, cube_stl(), customer="volt").json()["quote_id"]
+    assert planner.post(f"/api/v1/quotes/{quote_id}/send").status_code == 200
+    assert notify.collect() == 1
+    assert notify.deliver().sent >= 1
+    assert f"Your quote {quote_id}" in smtp_server.inbox.to("parts@volt.example")

@@ -16,6 +16,7 @@ from microfactory.store.base import make_engine
 from microfactory.store.migrate import upgrade
 from microfactory.store.notification_memory import MemoryNotificationStore
 from microfactory.store.notification_tables import SqlNotificationStore
+from microfactory.store.quoting_tables import SqlQuoteStore
 
 NOW = datetime(2026, 3, 2, 8, tzinfo=UTC)
 
@@ -88,3 +89,42 @@ def test_settings_round_trip(store: NotificationStore) -> None:
 def test_a_mark_is_set_once(store: NotificationStore) -> None:
     assert store.mark("on", NOW) == NOW
     assert store.mark("on", NOW + timedelta(days=1)) == NOW
+
+
+QUOTE = {
+    "id": "Q-00007",
+    "created_at": NOW,
+    "expires_at": NOW + timedelta(days=2),
+    "status": "sent",
+    "customer": "volt",
+    "model": "cube.stl",
+    "material": "petg",
+    "quantity": 4,
+    "process": "fdm",
+    "machine": "fdm",
+    "price": 12.5,
+    "currency": "EUR",
+    "promised_date": NOW + timedelta(days=3),
+    "machine_hours": 1.5,
+    "order_id": None,
+    "payload": {},
+}
+
+
+def test_a_quote_is_read_with_its_state(request: pytest.FixtureRequest) -> None:
+    """The quote-sent notice reads one quote (and the recent ones) with its state."""
+    stores: list[NotificationStore] = [MemoryNotificationStore([QUOTE])]
+    engine = make_engine(request.getfixturevalue("sqlite_url"))
+    upgrade(engine)
+    SqlQuoteStore(engine).add(QUOTE, [])
+    stores.append(SqlNotificationStore(engine))
+    try:
+        for store in stores:
+            found = store.quote("Q-00007")
+            assert found is not None
+            assert (found["status"], found["customer"], found["price"]) == ("sent", "volt", 12.5)
+            assert store.quote("Q-00404") is None  # unknown: None, not an error
+            assert [q["status"] for q in store.recent_quotes(NOW)] == ["sent"]
+            assert store.recent_quotes(NOW + timedelta(seconds=1)) == []
+    finally:
+        engine.dispose()

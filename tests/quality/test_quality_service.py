@@ -111,6 +111,21 @@ def test_out_of_spec_part_raises_alert_ncr_and_hold(store: QualityStore, factory
     assert len(list_ncrs(store, lot=LOT)) == 2
 
 
+def test_ncrs_and_alerts_get_short_readable_ids(store: QualityStore, factory: Factory) -> None:
+    """NCR-00001, QA-00001: ids people read aloud and type, never 32 hex digits."""
+    feed = Feed("pin_diameter")
+    first = record_measurement(store, factory, feed(5.25))
+    second = record_measurement(store, factory, feed(4.80))
+    assert [(a.id, a.ncr) for a in first + second] == [
+        ("QA-00001", "NCR-00001"),
+        ("QA-00002", "NCR-00002"),
+    ]
+    assert [n.id for n in list_ncrs(store, lot=LOT)] == ["NCR-00001", "NCR-00002"]
+    stored = store.alert("QA-00002")
+    assert stored is not None and stored["ncr"] == "NCR-00002"
+    assert store.alert("QA-99999") is None
+
+
 def test_release_waits_for_the_disposition(store: QualityStore, factory: Factory) -> None:
     feed = Feed("pin_diameter")
     (alert,) = record_measurement(store, factory, feed(5.25))

@@ -105,6 +105,55 @@ def test_planner_takes_an_order_of_two_typed_lines_and_rushes_it(
     shot(page, "order-rushed")
 
 
+def test_planner_edits_the_lines_of_an_order(page: Any, live_server: LiveServer) -> None:
+    ctx = live_server.ctx
+    order = take_order(
+        ctx.uow,
+        ctx.clock,
+        OrderRequest(
+            customer="makers",
+            lines=(
+                OrderLine(product="bracket", quantity=2, parameters={"colour": "white"}),
+                OrderLine(product="enclosure", quantity=1),
+            ),
+            due=ctx.clock.now().replace(day=28),
+        ),
+        True,
+    )
+    login(page, live_server, Role.PLANNER, f"/orders/{order.id}")
+    page.click("#order-actions summary")
+    page.click("#edit-lines")
+    page.wait_for_url(f"**/orders/{order.id}/lines")
+    assert page.locator("#lines-0-bracket-colour").input_value() == "white"
+    other = page.locator('.order-line[data-line="0"] .params[data-product="enclosure"]')
+    assert not other.is_visible()  # only the chosen product's typed fields show
+    page.check("#lines-0-remove")
+    page.check("#lines-1-remove")
+    page.click("#save-lines")  # every line removed: refused by the server
+    alert = page.locator("[role=alert]")
+    assert "at least one line" in alert.inner_text()
+    assert page.locator("#lines-1-remove").is_checked()  # what was typed stays
+    page.uncheck("#lines-0-remove")
+    page.fill("#lines-0-quantity", "6")
+    page.fill("#lines-0-bracket-length_mm", "150")
+    page.click("#add-line")
+    page.wait_for_selector("#lines-2-product")
+    assert page.locator("#lines-0-quantity").input_value() == "6"  # kept across the round trip
+    page.select_option("#lines-2-product", "sensor-kit")
+    page.select_option("#lines-2-sensor-kit-colour", "black")
+    page.fill("#lines-2-quantity", "2")
+    shot(page, "order-lines")
+    page.click("#save-lines")
+    page.wait_for_url(f"**/orders/{order.id}?notice=*")
+    assert page.locator("p.notice").filter(has_text="Lines changed").count() == 1
+    with ctx.uow() as tx:
+        stored = tx.orders.get(order.id)
+        live = [w for w in tx.work_orders.find(order=order.id) if w.status.value != "cancelled"]
+    assert [(ln.product, ln.quantity) for ln in stored.lines] == [("bracket", 6), ("sensor-kit", 2)]
+    assert stored.lines[0].parameters == {"colour": "white", "length_mm": 150.0}
+    assert sorted((w.line_no, w.product) for w in live) == [(1, "bracket"), (2, "sensor-kit")]
+
+
 def test_quality_dispositions_an_ncr_and_releases_the_hold(
     page: Any, live_server: LiveServer
 ) -> None:

@@ -312,6 +312,115 @@ def test_order_actions_need_orders_write(sqlite_env: Env) -> None:
         assert tx.orders.get(order_id).status == OrderStatus.RELEASED
 
 
+def test_the_lines_form_shows_the_orders_lines_as_typed_fields(sqlite_env: Env) -> None:
+    c, csrf = logged_in(sqlite_env, Role.PLANNER)
+    r = c.post("/orders/new", data={**ORDER, "csrf_token": csrf})  # type: ignore[attr-defined]
+    order_id = r.headers["location"].rsplit("/", 1)[1]
+    page = c.get(f"/orders/{order_id}")  # type: ignore[attr-defined]
+    assert f'href="/orders/{order_id}/lines"' in page.text
+    form = c.get(f"/orders/{order_id}/lines")  # type: ignore[attr-defined]
+    assert form.status_code == 200
+    for name, value in (
+        ("lines-0-was", "1"),
+        ("lines-0-quantity", "3"),
+        ("lines-0-bracket-length_mm", "120.0"),
+        ("lines-1-was", "2"),
+    ):
+        assert re.search(rf'name="{name}"[^>]*value="{re.escape(value)}"', form.text), name
+    assert re.search(r'<option value="white" selected>', form.text)  # the chosen colour
+    assert 'name="lines-1-remove"' in form.text
+
+
+def test_edit_an_orders_lines_in_the_form(sqlite_env: Env) -> None:
+    c, csrf = logged_in(sqlite_env, Role.PLANNER)
+    r = c.post("/orders/new", data={**ORDER, "csrf_token": csrf})  # type: ignore[attr-defined]
+    order_id = r.headers["location"].rsplit("/", 1)[1]
+    form = {
+        "lines": "3",
+        "lines-0-was": "1",
+        "lines-0-product": "bracket",
+        "lines-0-quantity": "5",  # 3 → 5
+        "lines-0-bracket-colour": "black",  # white → black
+        "lines-1-was": "2",
+        "lines-1-product": "enclosure",
+        "lines-1-quantity": "1",
+        "lines-1-remove": "1",  # removed
+        "lines-2-product": "acrylic-sign",  # added
+        "lines-2-quantity": "2",
+        "lines-2-acrylic-sign-text": "Makerspace",
+        "csrf_token": csrf,
+    }
+    r = c.post(f"/orders/{order_id}/lines", data=form)  # type: ignore[attr-defined]
+    assert r.status_code == 303, r.text
+    page = c.get(r.headers["location"])  # type: ignore[attr-defined]
+    assert "Lines changed" in page.text
+    with sqlite_env.ctx.uow() as tx:
+        order = tx.orders.get(order_id)
+        live = [w for w in tx.work_orders.find(order=order_id) if w.status != WorkStatus.CANCELLED]
+    assert [(ln.product, ln.quantity, dict(ln.parameters)) for ln in order.lines] == [
+        ("bracket", 5, {"colour": "black"}),
+        ("acrylic-sign", 2, {"text": "Makerspace"}),
+    ]
+    assert sorted((w.line_no, w.product, w.quantity) for w in live) == [
+        (1, "bracket", 5),
+        (2, "acrylic-sign", 2),
+    ]
+    assert any(t == "order_changed" and order_id in why for t, why in pending_replans(sqlite_env))
+    assert f"order {order_id} lines revised" in audit_details(sqlite_env)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"lines-0-quantity": "0"}, "line 1: order line quantity must be between"),  # zero
+        ({"lines-0-bracket-length_mm": "900"}, "above its maximum"),  # typed field out of range
+        ({"lines-0-bracket-length_mm": "long"}, "must be a number"),  # not a number
+        ({"lines-0-remove": "1", "lines-1-remove": "1"}, "at least one line"),  # all removed
+        ({"lines-0-was": "9"}, "no line 9"),  # a line the order does not have
+    ],
+)
+def test_a_refused_line_edit_keeps_what_was_typed_and_changes_nothing(
+    sqlite_env: Env, fields: dict[str, str], reason: str
+) -> None:
+    c, csrf = logged_in(sqlite_env, Role.PLANNER)
+    r = c.post("/orders/new", data={**ORDER, "csrf_token": csrf})  # type: ignore[attr-defined]
+    order_id = r.headers["location"].rsplit("/", 1)[1]
+    with sqlite_env.ctx.uow() as tx:
+        before = (tx.orders.get(order_id), tx.work_orders.find(order=order_id))
+    form = {
+        "lines": "2",
+        "lines-0-was": "1",
+        "lines-0-product": "bracket",
+        "lines-0-quantity": "3",
+        "lines-0-bracket-colour": "white",
+        "lines-0-bracket-length_mm": "120",
+        "lines-1-was": "2",
+        "lines-1-product": "enclosure",
+        "lines-1-quantity": "1",
+        **fields,
+        "csrf_token": csrf,
+    }
+    r = c.post(f"/orders/{order_id}/lines", data=form)  # type: ignore[attr-defined]
+    assert r.status_code == 422 and reason in r.text, r.text[-2000:]
+    for value in fields.values():
+        if value not in ("1",):
+            assert f'value="{value}"' in r.text  # what was typed stays
+    with sqlite_env.ctx.uow() as tx:
+        assert (tx.orders.get(order_id), tx.work_orders.find(order=order_id)) == before
+
+
+def test_editing_lines_needs_orders_write(sqlite_env: Env) -> None:
+    order_id = new_order(sqlite_env)
+    c, csrf = logged_in(sqlite_env, Role.QUALITY)
+    form = {"lines": "1", "lines-0-was": "1", "lines-0-product": "bracket"}
+    r = c.post(  # type: ignore[attr-defined]
+        f"/orders/{order_id}/lines", data={**form, "lines-0-quantity": "9", "csrf_token": csrf}
+    )
+    assert r.status_code == 403
+    with sqlite_env.ctx.uow() as tx:
+        assert tx.orders.get(order_id).lines[0].quantity == 2
+
+
 # quality ----------------------------------------------------------------------------------
 def ncr_on_held_lot(env: Env) -> tuple[str, str]:
     from api.test_quality_api import out_of_spec_part

@@ -14,6 +14,7 @@ from microfactory.orders.orders import (
     WorkOrderOperation,
     WorkStatus,
     explode_work_orders,
+    work_order_for_line,
 )
 from microfactory.orders.products import (
     BomLine,
@@ -48,4 +49,5 @@ __all__ = [
     "WorkOrderOperation",
     "WorkStatus",
     "explode_work_orders",
+    "work_order_for_line",
 ]

@@ -210,44 +210,54 @@ class WorkOrder:
 
 def explode_work_orders(order: Order, products: Mapping[str, Product]) -> list[WorkOrder]:
     """One work order per order line, with operations from the product's routing."""
-    result: list[WorkOrder] = []
-    for n, line in enumerate(order.lines, start=1):
-        product = products.get(line.product)
-        if product is None:
-            raise ValueError(f"order {order.id} line {n}: unknown product {line.product}")
-        params = product.resolve_parameters(line.parameters)
-        preds = product.predecessors()
-        wo_id = f"{order.id}-{n}"
-        ops = tuple(
-            WorkOrderOperation(
-                id=f"{wo_id}-{op.seq}",
-                work_order=wo_id,
-                seq=op.seq,
-                name=op.name,
-                capability=op.capability,
-                minutes=op.minutes(line.quantity),
-                setup_family=op.family_for(params),
-                machines=op.machines,
-                predecessors=preds[op.seq],
-            )
-            for op in product.routing
+    return [
+        work_order_for_line(order, n, products, f"{order.id}-{n}")
+        for n in range(1, len(order.lines) + 1)
+    ]
+
+
+def work_order_for_line(
+    order: Order,
+    line_no: int,
+    products: Mapping[str, Product],
+    wo_id: str,
+    release: datetime | None = None,
+) -> WorkOrder:
+    """The work order `wo_id` for line `line_no` (1-based) of `order`, its operations from
+    the product's routing; released at `release` (default: when the order was taken)."""
+    line = order.lines[line_no - 1]
+    product = products.get(line.product)
+    if product is None:
+        raise ValueError(f"order {order.id} line {line_no}: unknown product {line.product}")
+    params = product.resolve_parameters(line.parameters)
+    preds = product.predecessors()
+    ops = tuple(
+        WorkOrderOperation(
+            id=f"{wo_id}-{op.seq}",
+            work_order=wo_id,
+            seq=op.seq,
+            name=op.name,
+            capability=op.capability,
+            minutes=op.minutes(line.quantity),
+            setup_family=op.family_for(params),
+            machines=op.machines,
+            predecessors=preds[op.seq],
         )
-        result.append(
-            WorkOrder(
-                id=wo_id,
-                order=order.id,
-                line_no=n,
-                product=product.id,
-                quantity=line.quantity,
-                due=order.due,
-                weight=order.weight,
-                operations=ops,
-                release=order.created,
-                lot=f"LOT-{wo_id}",
-                parameters=params,
-            )
-        )
-    return result
+        for op in product.routing
+    )
+    return WorkOrder(
+        id=wo_id,
+        order=order.id,
+        line_no=line_no,
+        product=product.id,
+        quantity=line.quantity,
+        due=order.due,
+        weight=order.weight,
+        operations=ops,
+        release=order.created if release is None else release,
+        lot=f"LOT-{wo_id}",
+        parameters=params,
+    )
 
 
 @dataclass(frozen=True)

@@ -235,26 +235,31 @@ class NotificationService:
         return out
 
     def _quote_notices(self, factory: Factory, since: datetime) -> list[dict[str, Any]]:
-        emails = {c.id: (c.name, c.email) for c in factory.customers if c.email}
-        tz, site = factory.site.timezone, factory.site.name
-        out = []
-        for q in self.store.recent_quotes(since):
-            if q["customer"] not in emails:
-                continue
-            name, email = emails[q["customer"]]
-            out.append(
-                _notice(
-                    f"quote-sent:{q['id']}",
-                    "quote_sent",
-                    email,
-                    f"Your quote {q['id']}",
-                    f"Dear {name},\n\nhere is your quote {q['id']}: {q['quantity']} × "
-                    f"{q['model']} in {q['material']}, {q['price']:.2f} {q['currency']}, "
-                    f"delivered by {local_text(q['promised_date'], tz)}. The offer holds until "
-                    f"{local_text(q['expires_at'], tz)}.\n\n{site}",
-                )
-            )
-        return out
+        """Quotes sent since `since` and still out (`quote_sent` queues each at the press of
+        Send; this scan is the safety net for one whose queueing failed). A quote that was
+        only made, never sent, is not announced."""
+        return [
+            n
+            for q in self.store.recent_quotes(since)
+            if q.get("status") == "sent" and (n := _quote_notice(factory, q)) is not None
+        ]
+
+    def quote_sent(self, quote_id: str, now: datetime | None = None) -> int:
+        """Queue the customer's "your quote" mail for a quote staff just sent (1 when queued,
+        0 when it was queued before or its customer has no address). Wired to
+        `QuoteService.send` where e-mail is configured; delivery stays outside the request."""
+        now = now or self.clock.now()
+        self.store.mark(START_MARK, now)  # sending a quote is news from now on
+        q = self.store.quote(quote_id)
+        if q is None or not q.get("customer"):
+            return 0
+        with self.uow() as tx:
+            factory = current_factory(tx)
+        notice = _quote_notice(factory, q)
+        if notice is None:
+            return 0
+        notice.update(status="pending", last_error="", created=now, attempts=0, next_attempt=now)
+        return self.store.enqueue([notice])
 
     def _alert_notices(self, factory: Factory, since: datetime) -> list[dict[str, Any]]:
         if self.alerts is None or self.users is None:
@@ -343,6 +348,24 @@ class NotificationService:
                 log.exception("collecting notifications after a reactor batch failed")
 
         return after
+
+
+def _quote_notice(factory: Factory, q: dict[str, Any]) -> dict[str, Any] | None:
+    """The "your quote" mail of stored quote `q`; None when its customer has no address."""
+    customer = next((c for c in factory.customers if c.id == q["customer"] and c.email), None)
+    if customer is None:
+        return None
+    tz, site = factory.site.timezone, factory.site.name
+    return _notice(
+        f"quote-sent:{q['id']}",
+        "quote_sent",
+        customer.email,
+        f"Your quote {q['id']}",
+        f"Dear {customer.name},\n\nhere is your quote {q['id']}: {q['quantity']} × "
+        f"{q['model']} in {q['material']}, {q['price']:.2f} {q['currency']}, delivered by "
+        f"{local_text(q['promised_date'], tz)}. The offer holds until "
+        f"{local_text(q['expires_at'], tz)}.\n\n{site}",
+    )
 
 
 def _notice(

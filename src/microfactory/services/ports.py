@@ -118,8 +118,8 @@ class OrderRepository(Protocol):
     def completed_at(self, order_id: str) -> datetime | None: ...
 
     def revise(self, order: Order, at: datetime, note: str) -> Order:
-        """Store the order's new due date, priority, rush flag and notes (its lines and
-        status are kept) and note the change on its timeline."""
+        """Store the order's new due date, priority, rush flag, notes and lines (its status is
+        kept) and note the change on its timeline."""
         ...
 
 
@@ -139,6 +139,10 @@ class WorkOrderRepository(Protocol):
 
     def set_terms(self, work_order_id: str, due: datetime, weight: int) -> WorkOrder:
         """New due date and tardiness weight (the order was revised or rushed)."""
+        ...
+
+    def set_line(self, work_order_id: str, line_no: int) -> WorkOrder:
+        """The order line the work order makes (its lines were edited); 0: none any more."""
         ...
 
     def update_operation(self, operation: WorkOrderOperation) -> None:
@@ -210,6 +214,10 @@ class QualityStore(Protocol):
     def add_alert(self, row: Mapping[str, Any]) -> None: ...
 
     def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]: ...
+
+    def alert(self, alert_id: str) -> Row | None:
+        """One stored alert; None when unknown."""
+        ...
 
     def save_ncr(self, row: Mapping[str, Any]) -> None: ...
 
@@ -1023,4 +1031,11 @@ class NotificationStore(Protocol):
         """The mark `name`, set to `at` the first time."""
         ...
 
-    def recent_quotes(self, since: datetime) -> list[dict[str, Any]]: ...
+    def recent_quotes(self, since: datetime) -> list[dict[str, Any]]:
+        """Quotes made for a customer since `since` (id, status, customer, created_at,
+        expires_at, material, quantity, price, currency, promised_date, model)."""
+        ...
+
+    def quote(self, quote_id: str) -> dict[str, Any] | None:
+        """One quote in the shape of `recent_quotes`; None when unknown."""
+        ...

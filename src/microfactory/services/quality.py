@@ -25,7 +25,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from microfactory.core.errors import Conflict, NotFound, ValidationError
-from microfactory.core.ids import new_id
+from microfactory.core.ids import next_serial_id
 from microfactory.orders import Factory, WorkOrder
 from microfactory.orders.products import Characteristic, Product
 from microfactory.quality.capability import CapabilityResult, process_capability
@@ -153,13 +153,18 @@ def record_measurement(
     return alerts
 
 
+def next_alert_id(store: QualityStore) -> str:
+    """The next short quality alert id (``QA-00042``): people read and say it."""
+    return next_serial_id("QA", lambda alert_id: store.alert(alert_id) is not None)
+
+
 def _out_of_spec(store: QualityStore, m: MeasurementRecord, char: Characteristic) -> QualityAlert:
     where = f"part {m.part_id}" if m.part_id else f"lot {m.lot_id}" if m.lot_id else m.machine
     spec = (
         f"[{'-∞' if char.lsl is None else char.lsl:g}, {'∞' if char.usl is None else char.usl:g}]"
     )
     ncr = Nonconformance(
-        id=new_id("NCR"),
+        id=next_serial_id("NCR", lambda ncr_id: store.ncr(ncr_id) is not None),
         product=m.product,
         characteristic=m.characteristic,
         value=m.value,
@@ -176,7 +181,7 @@ def _out_of_spec(store: QualityStore, m: MeasurementRecord, char: Characteristic
     if m.lot_id:
         held = _hold(store, m.lot_id, f"out of specification: {ncr.description}", m.ts, ncr.id)
     alert = QualityAlert(
-        id=new_id("QA"),
+        id=next_alert_id(store),
         kind=AlertKind.OUT_OF_SPEC,
         product=m.product,
         characteristic=m.characteristic,
@@ -235,7 +240,7 @@ def _spc(
         if hold_on_violation and m.lot_id:
             held = _hold(store, m.lot_id, f"{violation.rule} on {m.characteristic}", m.ts, None)
         alert = QualityAlert(
-            id=new_id("QA"),
+            id=next_alert_id(store),
             kind=AlertKind.RULE_VIOLATION,
             product=m.product,
             characteristic=m.characteristic,
@@ -524,6 +529,9 @@ class BatchQualityStore:
 
     def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]:
         return self.inner.alerts(lot_id=lot_id, limit=limit)
+
+    def alert(self, alert_id: str) -> Row | None:
+        return self.inner.alert(alert_id)
 
     def save_ncr(self, row: Mapping[str, Any]) -> None:
         self.inner.save_ncr(row)

@@ -9,8 +9,9 @@ lead-time rule; `promise_basis` always says which. Nothing is stored for a refus
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +40,8 @@ from microfactory.services.ports import (
     QuoteStore,
     UnitOfWorkFactory,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,11 @@ class QuoteService:
     materials: MaterialAvailability | None = None
     """When the quote's material is there (on hand, due, or after a purchase): the print
     starts no earlier."""
+    on_sent: Callable[[str], object] | None = None
+    """Told the id of each quote just sent (the composition root wires the notifications
+    outbox here when e-mail is configured, so the customer's "your quote" mail is queued)."""
+    sent_notices_failed: int = 0
+    """How many `on_sent` calls failed (each logged; notifications' collect catches up)."""
 
     def quote_file(
         self,
@@ -384,6 +392,12 @@ class QuoteService:
                 where="customer",
             )
         self.store.set_status(quote_id, "sent")
+        if self.on_sent is not None:
+            try:
+                self.on_sent(quote_id)
+            except Exception:  # the quote is sent; the notice's safety net is collect()
+                self.sent_notices_failed += 1
+                log.exception("queueing the quote-sent notice of %s failed", quote_id)
         return self.get(quote_id)
 
     def expire(self) -> list[str]:

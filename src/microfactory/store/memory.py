@@ -157,7 +157,12 @@ class MemoryOrderRepository:
     def revise(self, order: Order, at: datetime, note: str) -> Order:
         stored = self.get(order.id)
         revised = replace(
-            stored, due=order.due, priority=order.priority, rush=order.rush, notes=order.notes
+            stored,
+            due=order.due,
+            priority=order.priority,
+            rush=order.rush,
+            notes=order.notes,
+            lines=order.lines,
         )
         self.st.orders[order.id] = revised
         self.st.timelines[order.id].append((stored.status, at, note))
@@ -203,6 +208,11 @@ class MemoryWorkOrderRepository:
         wo = self.get(work_order_id)
         release = wo.release if wo.release is None or wo.release <= due else due
         wo = replace(wo, due=due, weight=weight, release=release)
+        self.st.work_orders[work_order_id] = wo
+        return wo
+
+    def set_line(self, work_order_id: str, line_no: int) -> WorkOrder:
+        wo = replace(self.get(work_order_id), line_no=line_no)
         self.st.work_orders[work_order_id] = wo
         return wo
 

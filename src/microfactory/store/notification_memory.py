@@ -70,3 +70,6 @@ class MemoryNotificationStore:
 
     def recent_quotes(self, since: datetime) -> list[dict[str, Any]]:
         return [dict(q) for q in self.quotes if q["created_at"] >= since and q.get("customer")]
+
+    def quote(self, quote_id: str) -> dict[str, Any] | None:
+        return next((dict(q) for q in self.quotes if q["id"] == quote_id), None)

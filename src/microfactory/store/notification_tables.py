@@ -177,25 +177,36 @@ class SqlNotificationStore:
             return row.at
 
     def recent_quotes(self, since: datetime) -> list[dict[str, Any]]:
-        """Quotes made for a customer since `since` (the quote-sent notices)."""
+        """Quotes made for a customer since `since`, with their state (the quote-sent
+        notices' safety net)."""
         from microfactory.store.quoting_tables import QuoteRow
 
         with Session(self.engine) as s:
             rows = s.scalars(
                 select(QuoteRow).where(QuoteRow.created_at >= since, QuoteRow.customer.is_not(None))
             ).all()
-            return [
-                {
-                    "id": r.id,
-                    "customer": r.customer,
-                    "created_at": r.created_at,
-                    "expires_at": r.expires_at,
-                    "material": r.material,
-                    "quantity": r.quantity,
-                    "price": r.price,
-                    "currency": r.currency,
-                    "promised_date": r.promised_date,
-                    "model": r.model,
-                }
-                for r in rows
-            ]
+            return [_quote(r) for r in rows]
+
+    def quote(self, quote_id: str) -> dict[str, Any] | None:
+        """One stored quote in the shape of `recent_quotes`; None when unknown."""
+        from microfactory.store.quoting_tables import QuoteRow
+
+        with Session(self.engine) as s:
+            row = s.get(QuoteRow, quote_id)
+            return None if row is None else _quote(row)
+
+
+def _quote(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "status": r.status,
+        "customer": r.customer,
+        "created_at": r.created_at,
+        "expires_at": r.expires_at,
+        "material": r.material,
+        "quantity": r.quantity,
+        "price": r.price,
+        "currency": r.currency,
+        "promised_date": r.promised_date,
+        "model": r.model,
+    }

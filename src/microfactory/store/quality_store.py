@@ -164,6 +164,15 @@ class SqlQualityStore:
             rows = conn.execute(query.limit(limit)).mappings().all()
         return [_dict(r) for r in rows]
 
+    def alert(self, alert_id: str) -> Row | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(QualityAlertRow).where(QualityAlertRow.id == alert_id))
+                .mappings()
+                .first()
+            )
+        return _dict(row) if row is not None else None
+
     def save_ncr(self, row: Mapping[str, Any]) -> None:
         """Insert or replace one NCR."""
         with self.engine.begin() as conn:
@@ -302,6 +311,9 @@ class MemoryQualityStore:
     def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]:
         rows = sorted(self.alert_rows, key=lambda r: (r["at"], r["id"]))
         return [dict(r) for r in rows if lot_id is None or r["lot_id"] == lot_id][:limit]
+
+    def alert(self, alert_id: str) -> Row | None:
+        return next((dict(r) for r in self.alert_rows if r["id"] == alert_id), None)
 
     def save_ncr(self, row: Mapping[str, Any]) -> None:
         self.ncr_rows[row["id"]] = dict(row)

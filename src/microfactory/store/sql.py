@@ -166,6 +166,14 @@ class SqlOrderRepository:
             )
         )
         self.s.flush()
+        self._add_lines(order)
+        self.s.add(
+            OrderEventRow(order_id=order.id, status=order.status.value, at=order.created, note=note)
+        )
+        self.s.flush()
+        outbox.enqueue(self.s, [outbox.order_added(order, note)])
+
+    def _add_lines(self, order: Order) -> None:
         for n, line in enumerate(order.lines, start=1):
             self.s.add(
                 OrderLineRow(
@@ -178,11 +186,6 @@ class SqlOrderRepository:
                     unit_price=line.unit_price,
                 )
             )
-        self.s.add(
-            OrderEventRow(order_id=order.id, status=order.status.value, at=order.created, note=note)
-        )
-        self.s.flush()
-        outbox.enqueue(self.s, [outbox.order_added(order, note)])
 
     def _row(self, order_id: str) -> OrderRow:
         row = self.s.get(OrderRow, order_id)
@@ -268,6 +271,10 @@ class SqlOrderRepository:
             order.rush,
             order.notes,
         )
+        if order.lines != self.get(order.id).lines:  # the lines were edited: store them anew
+            self.s.execute(delete(OrderLineRow).where(OrderLineRow.order_id == order.id))
+            self.s.flush()
+            self._add_lines(order)
         self.s.add(OrderEventRow(order_id=order.id, status=row.status, at=at, note=note))
         self.s.flush()
         revised = self.get(order.id)
@@ -404,6 +411,14 @@ class SqlWorkOrderRepository:
         row.due, row.weight = due, weight
         if row.release is not None and row.release > due:
             row.release = due
+        self.s.flush()
+        return self.get(work_order_id)
+
+    def set_line(self, work_order_id: str, line_no: int) -> WorkOrder:
+        row = self.s.get(WorkOrderRow, work_order_id)
+        if row is None:
+            raise NotFound(f"work order {work_order_id} does not exist")
+        row.line_no = line_no
         self.s.flush()
         return self.get(work_order_id)
 

@@ -22,10 +22,17 @@ from microfactory.api.context import ApiContext
 from microfactory.api.deps import ALLOW_ORDERS, ALLOW_QUALITY, CSRF_FIELD, context, note_detail
 from microfactory.core.errors import MicrofactoryError, NotFound, ValidationError
 from microfactory.core.timeutil import parse_rfc3339, zone
-from microfactory.orders import OrderLine, Product
+from microfactory.orders import Order, OrderLine, Product
 from microfactory.orders.products import ParameterSpec
 from microfactory.services.dashboard import take_order
-from microfactory.services.order_changes import OrderRevision, cancel_and_replan, revise_order
+from microfactory.services.order_changes import (
+    LineEdit,
+    OrderRevision,
+    cancel_and_replan,
+    line_begun,
+    revise_lines,
+    revise_order,
+)
 from microfactory.services.orders import OrderRequest
 from microfactory.services.quality import close_ncr, disposition_ncr, record_capa, release_hold
 from microfactory.web.pages import TEMPLATES, PageUser, _local_input, _site_zone, render
@@ -81,42 +88,83 @@ def parse_parameter(spec: ParameterSpec, raw: str, where: str) -> Any:
     return text
 
 
+def parse_line(
+    form: Mapping[str, str], products: Mapping[str, Product], n: int
+) -> OrderLine | None:
+    """Line `n` of the form: `lines-N-product`, `lines-N-quantity` and one typed field per
+    parameter of the chosen product; None when no product is chosen."""
+    product_id = form.get(f"lines-{n}-product", "").strip()
+    if not product_id:
+        return None
+    where = f"line {n + 1}"
+    product = products.get(product_id)
+    if product is None:
+        known = ", ".join(sorted(products))
+        raise ValidationError(f"unknown product {product_id!r} (known: {known})", where=where)
+    raw_qty = form.get(f"lines-{n}-quantity", "").strip()
+    try:
+        quantity = int(raw_qty)
+    except ValueError:
+        raise ValidationError(
+            f"quantity must be a whole number, got {raw_qty!r}", where=where
+        ) from None
+    parameters: dict[str, Any] = {}
+    for spec in product.parameters:
+        raw = form.get(field_name(n, product.id, spec.name), "")
+        if raw.strip():
+            parameters[spec.name] = parse_parameter(spec, raw, where)
+    try:
+        line = OrderLine(product=product.id, quantity=quantity, parameters=parameters)
+        product.resolve_parameters(line.parameters)
+    except ValueError as exc:
+        raise ValidationError(str(exc), where=where) from exc
+    return line
+
+
 def parse_lines(
     form: Mapping[str, str], products: Mapping[str, Product], count: int
 ) -> list[OrderLine]:
-    """The order lines of the form: `lines-N-product`, `lines-N-quantity` and one typed field
-    per parameter of the chosen product. A line without a product is skipped."""
-    lines: list[OrderLine] = []
-    for n in range(count):
-        product_id = form.get(f"lines-{n}-product", "").strip()
-        if not product_id:
-            continue
-        where = f"line {n + 1}"
-        product = products.get(product_id)
-        if product is None:
-            known = ", ".join(sorted(products))
-            raise ValidationError(f"unknown product {product_id!r} (known: {known})", where=where)
-        raw_qty = form.get(f"lines-{n}-quantity", "").strip()
-        try:
-            quantity = int(raw_qty)
-        except ValueError:
-            raise ValidationError(
-                f"quantity must be a whole number, got {raw_qty!r}", where=where
-            ) from None
-        parameters: dict[str, Any] = {}
-        for spec in product.parameters:
-            raw = form.get(field_name(n, product.id, spec.name), "")
-            if raw.strip():
-                parameters[spec.name] = parse_parameter(spec, raw, where)
-        try:
-            line = OrderLine(product=product.id, quantity=quantity, parameters=parameters)
-            product.resolve_parameters(line.parameters)
-        except ValueError as exc:
-            raise ValidationError(str(exc), where=where) from exc
-        lines.append(line)
+    """The order lines of the form (`parse_line`); a line without a product is skipped."""
+    lines = [line for n in range(count) if (line := parse_line(form, products, n)) is not None]
     if not lines:
         raise ValidationError("an order needs at least one line with a product", where="line 1")
     return lines
+
+
+def parse_line_edits(
+    form: Mapping[str, str], products: Mapping[str, Product], count: int
+) -> list[LineEdit]:
+    """The edited lines of an order: each line as `parse_line` reads it, with the number it
+    had (`lines-N-was`, none for a line added now); a line marked `lines-N-remove` or left
+    without a product is dropped."""
+    edits: list[LineEdit] = []
+    for n in range(count):
+        if form.get(f"lines-{n}-remove"):
+            continue
+        line = parse_line(form, products, n)
+        if line is None:
+            continue
+        raw_was = form.get(f"lines-{n}-was", "").strip()
+        try:
+            was = int(raw_was) if raw_was else None
+        except ValueError:
+            where = f"line {n + 1}"
+            raise ValidationError(f"not a line number: {raw_was!r}", where=where) from None
+        edits.append(LineEdit(line, was))
+    return edits
+
+
+def line_values(order: Order) -> dict[str, str]:
+    """An order's lines as the edit form's field values."""
+    values: dict[str, str] = {}
+    for n, line in enumerate(order.lines):
+        values[f"lines-{n}-product"] = line.product
+        values[f"lines-{n}-quantity"] = str(line.quantity)
+        values[f"lines-{n}-was"] = str(n + 1)
+        for name, value in line.parameters.items():
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            values[field_name(n, line.product, name)] = text
+    return values
 
 
 async def order_form(
@@ -254,6 +302,85 @@ async def edit_order(
         return await order_page_with(request, user, ctx, order_id, str(exc), 422)
     revision = OrderRevision(due=when, priority=prio, rush=bool(rush), notes=notes)
     return await _revise(request, ctx, user, order_id, revision)
+
+
+# edit the lines ------------------------------------------------------------------------------
+async def lines_form(
+    request: Request,
+    user: User,
+    ctx: ApiContext,
+    order_id: str,
+    values: dict[str, str] | None,
+    error: str | None,
+    *,
+    lines: int | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The order's lines as a form (`values`: what was typed; None: the stored lines)."""
+
+    def load() -> tuple[Order, set[int], Any]:
+        with ctx.uow() as tx:
+            order = tx.orders.get(order_id)
+            begun = {
+                w.line_no
+                for w in tx.work_orders.find(order=order_id)
+                if w.line_no > 0 and line_begun(w)
+            }
+        return order, begun, ctx.dashboard.factory()
+
+    order, begun, factory = await run_in_threadpool(load)
+    shown = line_values(order) if values is None else values
+    return await render(
+        request,
+        "order_lines.html",
+        user,
+        http_status=status,
+        o=order,
+        products=factory.products,
+        values=shown,
+        lines=lines or len(order.lines),
+        field_name=field_name,
+        editing=True,
+        begun=begun,
+        error=error,
+        can_write=user.can(Permission.ORDERS_WRITE),
+    )
+
+
+@router.get("/orders/{order_id}/lines")
+async def lines_page(order_id: str, request: Request, user: PageUser, ctx: Ctx) -> Response:
+    return await lines_form(request, user, ctx, order_id, None, None)
+
+
+@router.post("/orders/{order_id}/lines")
+async def lines_submit(order_id: str, request: Request, ctx: Ctx, user: Orders) -> Response:
+    raw = await request.form()
+    form = {k: v for k, v in raw.items() if isinstance(v, str) and len(v) <= 2000}
+    try:
+        count = max(1, min(int(form.get("lines", "1")), MAX_LINES))
+    except ValueError:
+        count = 1
+    if "add_line" in form:
+        more = min(count + 1, MAX_LINES)
+        return await lines_form(request, user, ctx, order_id, form, None, lines=more)
+    note_detail(request, f"order {order_id} lines revised")
+    try:
+        factory = await run_in_threadpool(ctx.dashboard.factory)
+        edits = parse_line_edits(form, factory.product_map, count)
+        await run_in_threadpool(
+            lambda: revise_lines(
+                ctx.uow, ctx.clock, ctx.planning, order_id, edits, by=user.username
+            )
+        )
+    except NotFound:
+        raise
+    except MicrofactoryError as exc:
+        status = 422 if isinstance(exc, ValidationError) else 409
+        return await lines_form(
+            request, user, ctx, order_id, form, str(exc), lines=count, status=status
+        )
+    ctx.dashboard.invalidate()
+    return _done(order_id, "Lines changed; planning will take them into account.")
 
 
 @router.post("/orders/{order_id}/rush")
