@@ -246,7 +246,7 @@ async def station_operation(
 
     def work() -> str:
         if action in ("start", "finish"):
-            done = service.record(
+            recorded = service.record_job(
                 StationAction(
                     operation,
                     "started" if action == "start" else "finished",
@@ -256,6 +256,9 @@ async def station_operation(
                     _int(scrap, "scrap") if action == "finish" else 0,
                 )
             )
+            done = recorded.operation
+            if not recorded.applied:  # stored; the applier is behind
+                return f"{done.id} {action} recorded; pending, the shop is catching up."
             if action == "start":
                 return f"{done.id} started on {done.machine}."
             return f"{done.id} finished: {done.good} good, {done.rejected} scrap."
