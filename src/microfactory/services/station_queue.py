@@ -7,6 +7,8 @@ came from a quote. A read model: nothing here changes state."""
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -217,3 +219,41 @@ def find_operation(tx: UnitOfWork, text: str) -> WorkOrderOperation:
         if op.status not in CLOSED:
             return op
     raise NotFound(f"work order {key} has no open operation")
+
+
+class QueueCache:
+    """The terminal's queue per machine, kept while nothing it is built from can have
+    changed: it is built again when an event was stored since (a start or finish anywhere,
+    the reactor then moves the operations), when the current plan's version changed, or at
+    the latest after `ttl_s` (what changes off the event path: stock lots, a released order).
+    The check is two one-row reads instead of the plan, work orders and lots of the queue."""
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        if ttl_s < 0:
+            raise ValueError("the queue cache's lifetime must not be negative")
+        self.ttl_s = ttl_s
+        self._items: dict[tuple[str, int], tuple[float, tuple[int, int | None], list[QueueItem]]]
+        self._items = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(
+        self, tx: UnitOfWork, factory: Factory, machine: str, limit: int = QUEUE_LIMIT
+    ) -> list[QueueItem]:
+        stamp = (tx.events.last_position(), tx.plans.current_version())
+        key = (machine, limit)
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and hit[1] == stamp and time.monotonic() - hit[0] < self.ttl_s:
+            self.hits += 1
+            return list(hit[2])
+        self.misses += 1
+        queue = station_queue(tx, factory, machine, limit)
+        with self._lock:
+            self._items[key] = (time.monotonic(), stamp, queue)
+        return list(queue)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

@@ -51,6 +51,7 @@ from microfactory.services.planning import PlanningService
 from microfactory.services.ports import TelemetryWriter, UnitOfWorkFactory
 from microfactory.services.quality import find_characteristic
 from microfactory.services.reactor import BackgroundApplier, Reactor
+from microfactory.services.station_queue import QueueCache
 from microfactory.shopfloor.events import (
     Event,
     JobEvent,
@@ -159,6 +160,8 @@ class StationService:
         self.applier = applier
         self.wait_s = wait_s
         self.store_s = max(30.0, wait_s)
+        self.queues = QueueCache()
+        """The terminal's queue per machine (see `QueueCache`)."""
         self._queue: list[_Ticket] = []
         self._queue_lock = threading.Lock()
         if applier is not None:

@@ -87,7 +87,7 @@ def terminal_view(ctx: ApiContext, machine: str, selected: str) -> dict[str, Any
         known = ", ".join(m.id for m in factory.machines)
         raise NotFound(f"machine {machine} does not exist (machines: {known})")
     with ctx.uow() as tx:
-        queue = station_queue(tx, factory, machine)
+        queue = service.queues.get(tx, factory, machine)
         picked = None
         if selected:
             try:
