@@ -339,6 +339,11 @@ class _Worker:
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.exception("%s failed; retrying at the next event", self.name)
 
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
     def join(self, timeout: float) -> None:
         """Wait until the thread has ended (tests, shutdown)."""
         thread = self._thread
@@ -405,7 +410,8 @@ class BackgroundApplier:
             with self._applied:
                 self._position = max(self._position, position)
                 self._applied.notify_all()
-        self.batches += 1
+        if out.events:
+            self.batches += 1  # runs that applied something (a poke may find nothing new)
         if out.replans_requested and self.serve is not None:
             self.planner.poke()
 
