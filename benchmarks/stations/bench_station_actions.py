@@ -125,6 +125,15 @@ def warm_up(base: str, token: str, op: tuple[str, str]) -> float:
     return time.perf_counter() - began
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) the process has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(q / 100.0 * (len(ordered) - 1))))
@@ -224,6 +233,7 @@ def main() -> None:
             samples: dict[str, list[float]] = {}
             outcomes: dict[str, int] = {}
             load_before = round(os.getloadavg()[0], 1)
+            cpu_before = cpu_seconds(server.pid)
             started = time.perf_counter()
             stop_at = started + args.seconds
 
@@ -248,6 +258,7 @@ def main() -> None:
 
             asyncio.run(run())
             elapsed = time.perf_counter() - started
+            cpu_after = cpu_seconds(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -264,6 +275,11 @@ def main() -> None:
         "operations_left": len(terminal_ops) + len(api_ops),
         "load_before": load_before,
         "outcomes": outcomes,
+        # the server's own CPU per measured request: what the load on a shared machine
+        # cannot inflate (waiting for a core is not CPU time)
+        "server_cpu_ms_per_request": None
+        if cpu_before is None or cpu_after is None
+        else round(1000.0 * (cpu_after - cpu_before) / max(1, sum(outcomes.values())), 1),
         "per_action": {
             name: {
                 "n": len(v),

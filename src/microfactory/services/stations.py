@@ -51,7 +51,7 @@ from microfactory.services.planning import PlanningService
 from microfactory.services.ports import TelemetryWriter, UnitOfWorkFactory
 from microfactory.services.quality import find_characteristic
 from microfactory.services.reactor import BackgroundApplier, Reactor
-from microfactory.services.station_queue import QueueCache
+from microfactory.services.station_queue import CurrentPlan, QueueCache
 from microfactory.shopfloor.events import (
     Event,
     JobEvent,
@@ -160,7 +160,9 @@ class StationService:
         self.applier = applier
         self.wait_s = wait_s
         self.store_s = max(30.0, wait_s)
-        self.queues = QueueCache()
+        self.plan = CurrentPlan()
+        """The current plan's machine per operation, kept per plan version."""
+        self.queues = QueueCache(plan=self.plan)
         """The terminal's queue per machine (see `QueueCache`)."""
         self._queue: list[_Ticket] = []
         self._queue_lock = threading.Lock()
@@ -176,8 +178,8 @@ class StationService:
         yet (False: stored, and applied with the applier's next batch)."""
         with self.uow() as tx:
             op = tx.work_orders.get_operation(action.operation)
-            stored = None if action.machine or _placed(op) else tx.plans.current_plan()
-        machine = action.machine or self._machine(op, stored)
+            planned = None if action.machine or _placed(op) else self.plan.machine_of(tx, op.id)
+        machine = action.machine or self._machine(op, planned)
         self._known(machine)
         event = JobEvent(
             event_id=new_event_id(),
@@ -427,16 +429,14 @@ class StationService:
         if machine not in self.factory.machine_map:
             raise ValidationError(f"unknown machine {machine!r}", where="machine")
 
-    def _machine(self, op: WorkOrderOperation, stored: object) -> str:
+    def _machine(self, op: WorkOrderOperation, planned: str | None) -> str:
         """The machine the operation runs on, else the one the plan gives it, else its only
         eligible machine."""
         if _placed(op):
             assert op.machine is not None
             return op.machine
-        if isinstance(stored, tuple):
-            for row in stored[1]:
-                if row["operation"] == op.id:
-                    return str(row["machine"])
+        if planned is not None:
+            return planned
         eligible = self.factory.eligible_machines(op.capability, op.machines)
         if len(eligible) == 1:
             return eligible[0].id

@@ -97,7 +97,7 @@ def terminal_view(ctx: ApiContext, machine: str, selected: str) -> dict[str, Any
             if op is not None:
                 picked = op.id
                 if all(item.operation != op.id for item in queue):
-                    wo_queue = station_queue(tx, factory, op.machine or machine)
+                    wo_queue = station_queue(tx, factory, op.machine or machine, plan=service.plan)
                     queue = [i for i in wo_queue if i.operation == op.id] + queue
     status = service.status(machine)
     printer = next((p for p in printer_rows(ctx) if p["machine"] == machine), None)
