@@ -51,9 +51,16 @@ def prepare(db: str, workdir: Path) -> str:
     return f"sqlite:///{target}"
 
 
-def make_credentials(url: str) -> str:
+def make_credentials(url: str, extra_orders: int) -> str:
+    """Users and a token; `extra_orders` more orders (copies of the demo's latest, due in
+    two weeks, released) so that the plan holds enough operations for the whole run."""
+    from datetime import timedelta
+
     from microfactory.api.composition import build_context
     from microfactory.bootstrap import bootstrap
+    from microfactory.orders import OrderStatus
+    from microfactory.services.dashboard import take_order
+    from microfactory.services.orders import OrderRequest
 
     container = bootstrap(db_url=url)
     try:
@@ -63,6 +70,18 @@ def make_credentials(url: str) -> str:
         if ctx.auth.store.user_by_name("benchplan") is None:
             ctx.auth.add_user("benchplan", PASSWORD, "planner")
         token, _ = ctx.auth.issue_token("benchop", "benchmark")
+        with ctx.uow() as tx:
+            done = tx.orders.find(status=[OrderStatus.DONE], limit=1000)
+        models = done[-max(1, min(extra_orders, len(done))) :] if done else []
+        due = ctx.clock.now() + timedelta(days=14)
+        for k in range(extra_orders if models else 0):
+            model = models[k % len(models)]
+            take_order(
+                ctx.uow,
+                ctx.clock,
+                OrderRequest(model.customer, model.lines, due, notes="station benchmark"),
+                True,
+            )
         return token
     finally:
         container.close()
@@ -86,6 +105,15 @@ def planned_operations(base: str) -> list[tuple[str, str]]:
     return [(r["operation"], r["machine"]) for r in sorted(rows, key=lambda r: r["start"])]
 
 
+def login(base: str) -> tuple[dict[str, str], str]:
+    """The terminal operators' session (cookies, CSRF token), opened before the clock runs:
+    fifty argon2 logins at once are the login's cost (seconds of CPU), not a station's."""
+    with httpx.Client(base_url=base, timeout=120) as c:
+        r = c.post("/api/v1/auth/login", json={"username": "benchop", "password": PASSWORD})
+        r.raise_for_status()
+        return dict(c.cookies), r.json()["csrf_token"]
+
+
 def warm_up(base: str, token: str, op: tuple[str, str]) -> float:
     """One start and finish before measuring: the first event after the demo's last one makes
     the reactor run its once-per-interval work (predictive maintenance over the gap)."""
@@ -97,6 +125,15 @@ def warm_up(base: str, token: str, op: tuple[str, str]) -> float:
     return time.perf_counter() - began
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) the process has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(q / 100.0 * (len(ordered) - 1))))
@@ -106,6 +143,7 @@ def percentile(values: list[float], q: float) -> float:
 async def operator(
     base: str,
     token: str,
+    session: tuple[dict[str, str], str],
     terminal: bool,
     work: list[tuple[str, str]],
     stop_at: float,
@@ -116,12 +154,9 @@ async def operator(
 ) -> None:
     rng = random.Random(seed)
     async with httpx.AsyncClient(base_url=base, timeout=60) as c:
-        if terminal:
-            r = await c.post(
-                "/api/v1/auth/login", json={"username": "benchop", "password": PASSWORD}
-            )
-            r.raise_for_status()
-            csrf = r.json()["csrf_token"]
+        if terminal:  # a session the operator opened at shift start: not measured
+            c.cookies.update(session[0])
+            csrf = session[1]
         else:
             c.headers["Authorization"] = f"Bearer {token}"
 
@@ -165,10 +200,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--think-ms", type=float, default=1000.0)
+    parser.add_argument(
+        "--extra-orders",
+        type=int,
+        default=150,
+        help="orders added before the replan, so that operators do not run out of work",
+    )
     args = parser.parse_args()
+    if args.clients < 1 or args.seconds <= 0 or args.think_ms < 0 or args.extra_orders < 0:
+        parser.error("--clients ≥ 1, --seconds > 0, --think-ms ≥ 0, --extra-orders ≥ 0")
     with tempfile.TemporaryDirectory() as tmp:
         url = prepare(args.db, Path(tmp))
-        token = make_credentials(url)
+        token = make_credentials(url, args.extra_orders)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen([sys.executable, "-c", SERVER, url, str(port)])
@@ -184,10 +227,13 @@ def main() -> None:
                     time.sleep(0.2)
             ops = planned_operations(base)
             warm_up(base, token, ops.pop(0))
+            session = login(base)
             terminal_ops = ops[0::2][::-1]
             api_ops = ops[1::2][::-1]
             samples: dict[str, list[float]] = {}
             outcomes: dict[str, int] = {}
+            load_before = round(os.getloadavg()[0], 1)
+            cpu_before = cpu_seconds(server.pid)
             started = time.perf_counter()
             stop_at = started + args.seconds
 
@@ -197,6 +243,7 @@ def main() -> None:
                         operator(
                             base,
                             token,
+                            session,
                             k % 2 == 0,
                             terminal_ops if k % 2 == 0 else api_ops,
                             stop_at,
@@ -211,6 +258,7 @@ def main() -> None:
 
             asyncio.run(run())
             elapsed = time.perf_counter() - started
+            cpu_after = cpu_seconds(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -222,8 +270,16 @@ def main() -> None:
         "clients": args.clients,
         "think_ms": args.think_ms,
         "seconds": round(elapsed, 1),
-        "operations_available": len(ops),
+        "extra_orders": args.extra_orders,
+        "operations_available": len(ops) + 1,
+        "operations_left": len(terminal_ops) + len(api_ops),
+        "load_before": load_before,
         "outcomes": outcomes,
+        # the server's own CPU per measured request: what the load on a shared machine
+        # cannot inflate (waiting for a core is not CPU time)
+        "server_cpu_ms_per_request": None
+        if cpu_before is None or cpu_after is None
+        else round(1000.0 * (cpu_after - cpu_before) / max(1, sum(outcomes.values())), 1),
         "per_action": {
             name: {
                 "n": len(v),

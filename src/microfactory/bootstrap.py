@@ -273,18 +273,21 @@ class Container:
             listeners = [*listeners, self.notifications().listener()]
         return Reactor(self.uow, handlers, settings, listeners)
 
-    def stations(self, factory: Factory, clock: Clock | None = None) -> StationService:
-        """What people record at a station, on the event path (stored, then applied)."""
+    def stations(
+        self, factory: Factory, clock: Clock | None = None, *, background: bool = False
+    ) -> StationService:
+        """What people record at a station, on the event path (stored, then applied): by
+        the caller's thread, or (`background`, the server) by a `BackgroundApplier` that
+        applies the events of concurrent requests in one batch."""
+        from microfactory.services.reactor import BackgroundApplier
         from microfactory.services.stations import StationService
 
         clock = clock or SystemClock()
+        reactor = self.reactor(factory)
+        planning = self.planning(clock=clock)
+        applier = BackgroundApplier(reactor, planning.serve_requests) if background else None
         return StationService(
-            self.uow,
-            self.telemetry(),
-            self.reactor(factory),
-            self.planning(clock=clock),
-            factory,
-            clock,
+            self.uow, self.telemetry(), reactor, planning, factory, clock, applier=applier
         )
 
     def loop_ports(

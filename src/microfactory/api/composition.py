@@ -153,7 +153,9 @@ def build_context(
         quality=SqlQualityStore(engine),
         planning=planning,
         quotes=quotes,
-        stations=None if factory is None else container.stations(factory, auth_clock),
+        stations=None
+        if factory is None
+        else container.stations(factory, auth_clock, background=True),
         site=container.settings.site,
         timezone="UTC" if factory is None else factory.site.timezone,
         network_hub=SqlHubStore(engine),

@@ -37,6 +37,7 @@ area plugs in by adding a handler to the list `bootstrap` gives the reactor.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -296,3 +297,129 @@ class Reactor:
         """Stored events not applied yet."""
         with self.uow() as tx:
             return tx.events.last_position() - tx.reactor.progress(self.settings.name).position
+
+
+# -- applying off the request --------------------------------------------------------------
+
+
+class _Worker:
+    """One daemon thread that runs `job` each time it is poked, and ends by itself after
+    `idle_s` without a poke (started again by the next poke): a server that no one uses, or
+    a test's app that is thrown away, keeps no thread."""
+
+    def __init__(self, name: str, job: Callable[[], None], idle_s: float) -> None:
+        self.name = name
+        self.job = job
+        self.idle_s = idle_s
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failures = 0
+        self.last_error = ""
+
+    def poke(self) -> None:
+        with self._lock:
+            self._wake.set()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            if not self._wake.wait(self.idle_s):
+                with self._lock:  # a poke after the wait timed out sees no thread: starts one
+                    if not self._wake.is_set():
+                        self._thread = None
+                        return
+            self._wake.clear()
+            try:
+                self.job()
+            except Exception as exc:  # retried at the next poke; said, never swallowed
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                log.exception("%s failed; retrying at the next event", self.name)
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def join(self, timeout: float) -> None:
+        """Wait until the thread has ended (tests, shutdown)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+
+class BackgroundApplier:
+    """Applies stored events off the request: whoever stored an event calls `poke` and, if
+    it needs the outcome, `wait(position, timeout)`. One thread runs the reactor to the end
+    of the store, so the events of many requests that arrive while a batch runs are applied
+    together in the next one (one transaction, one cursor move) instead of one reactor run per
+    request queueing for SQLite's writer lock. Exactly-once stays the reactor's: the batch and
+    its cursor commit together, and the reactor's lock keeps this thread, a runtime in the
+    same process (`serve --run`) and other processes from applying the same events twice.
+
+    Replans the applied events asked for are served by `serve` (the planning service) on a
+    second thread, so a solve of several seconds never holds the next batch back.
+
+    `intake`, when set, runs on the applier's thread before each batch: the station service
+    stores there, in one transaction, the events its requests handed over (group commit), so
+    that SQLite's one writer is this thread instead of every request in turn."""
+
+    def __init__(
+        self,
+        reactor: Reactor,
+        serve: Callable[[], object] | None = None,
+        *,
+        idle_s: float = 5.0,
+    ) -> None:
+        self.reactor = reactor
+        self.serve = serve
+        self.intake: Callable[[], None] | None = None
+        self._applied = threading.Condition()
+        self._position = -1  # the reactor's cursor as last seen; -1: not read yet
+        self.batches = 0
+        self.applier = _Worker("station-applier", self._apply, idle_s)
+        self.planner = _Worker("station-replans", self._replan, idle_s)
+
+    @property
+    def position(self) -> int:
+        """The last applied position this applier has seen (-1 before its first run)."""
+        with self._applied:
+            return self._position
+
+    def poke(self) -> None:
+        """New events are stored: apply them soon."""
+        self.applier.poke()
+
+    def wait(self, position: int, timeout: float) -> bool:
+        """Poke, then wait until the event at `position` is applied (or `timeout` seconds
+        passed: False — it stays stored and is applied later)."""
+        self.poke()
+        with self._applied:
+            return self._applied.wait_for(lambda: self._position >= position, timeout)
+
+    def _apply(self) -> None:
+        try:
+            if self.intake is not None:  # store what waits to be stored: one transaction
+                self.intake()
+            out = self.reactor.catch_up()
+        finally:  # also after a failure: the waiters see where the cursor stands
+            position = self.reactor.progress().position
+            with self._applied:
+                self._position = max(self._position, position)
+                self._applied.notify_all()
+        if out.events:
+            self.batches += 1  # runs that applied something (a poke may find nothing new)
+        if out.replans_requested and self.serve is not None:
+            self.planner.poke()
+
+    def _replan(self) -> None:
+        assert self.serve is not None
+        self.serve()
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait until both threads have ended (they end `idle_s` after the last poke)."""
+        self.applier.join(timeout)
+        self.planner.join(timeout)

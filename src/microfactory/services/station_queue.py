@@ -7,6 +7,8 @@ came from a quote. A read model: nothing here changes state."""
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -147,17 +149,54 @@ def _item(
     )
 
 
+class CurrentPlan:
+    """The current plan's rows by machine and each operation's machine, kept while the plan's
+    version stays the same: a station reads the plan on every action and page view, and a
+    plan of hundreds of operations costs tens of milliseconds to load; the version is one
+    row. Thread-safe; the rows are shared, read-only."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._by_machine: dict[str, list[dict[str, Any]]] = {}
+        self._machine_of: dict[str, str] = {}
+
+    def _load(self, tx: UnitOfWork) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+        version = tx.plans.current_version()
+        with self._lock:
+            if version is not None and version == self._version:
+                return self._by_machine, self._machine_of
+        stored = tx.plans.current_plan()
+        by_machine: dict[str, list[dict[str, Any]]] = {}
+        for row in sorted(stored[1] if stored else [], key=lambda r: r["start"]):
+            by_machine.setdefault(str(row["machine"]), []).append(row)
+        machine_of = {str(r["operation"]): m for m, rows in by_machine.items() for r in rows}
+        with self._lock:
+            if stored is not None:
+                self._version = int(stored[0]["version"])
+                self._by_machine, self._machine_of = by_machine, machine_of
+        return by_machine, machine_of
+
+    def rows(self, tx: UnitOfWork, machine: str) -> list[dict[str, Any]]:
+        """The plan's operations on `machine`, by start."""
+        return self._load(tx)[0].get(machine, [])
+
+    def machine_of(self, tx: UnitOfWork, operation: str) -> str | None:
+        """The machine the plan gives `operation` (None: not in the current plan)."""
+        return self._load(tx)[1].get(operation)
+
+
 def station_queue(
-    tx: UnitOfWork, factory: Factory, machine: str, limit: int = QUEUE_LIMIT
+    tx: UnitOfWork,
+    factory: Factory,
+    machine: str,
+    limit: int = QUEUE_LIMIT,
+    plan: CurrentPlan | None = None,
 ) -> list[QueueItem]:
     """The machine's open operations: the one running on it, then the plan's, by start."""
     if machine not in factory.machine_map:
         raise NotFound(f"machine {machine} does not exist")
-    stored = tx.plans.current_plan()
-    rows = sorted(
-        (r for r in (stored[1] if stored else []) if r["machine"] == machine),
-        key=lambda r: r["start"],
-    )
+    rows = (plan or CurrentPlan()).rows(tx, machine)
     planned = {str(r["operation"]): r for r in rows}
     work_orders: dict[str, WorkOrder] = {}
     order: list[tuple[str, str]] = []  # (operation, work order)
@@ -217,3 +256,42 @@ def find_operation(tx: UnitOfWork, text: str) -> WorkOrderOperation:
         if op.status not in CLOSED:
             return op
     raise NotFound(f"work order {key} has no open operation")
+
+
+class QueueCache:
+    """The terminal's queue per machine, kept while nothing it is built from can have
+    changed: it is built again when an event was stored since (a start or finish anywhere,
+    the reactor then moves the operations), when the current plan's version changed, or at
+    the latest after `ttl_s` (what changes off the event path: stock lots, a released order).
+    The check is two one-row reads instead of the plan, work orders and lots of the queue."""
+
+    def __init__(self, ttl_s: float = 5.0, plan: CurrentPlan | None = None) -> None:
+        if ttl_s < 0:
+            raise ValueError("the queue cache's lifetime must not be negative")
+        self.ttl_s = ttl_s
+        self.plan = plan or CurrentPlan()
+        self._items: dict[tuple[str, int], tuple[float, tuple[int, int | None], list[QueueItem]]]
+        self._items = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(
+        self, tx: UnitOfWork, factory: Factory, machine: str, limit: int = QUEUE_LIMIT
+    ) -> list[QueueItem]:
+        stamp = (tx.events.last_position(), tx.plans.current_version())
+        key = (machine, limit)
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and hit[1] == stamp and time.monotonic() - hit[0] < self.ttl_s:
+            self.hits += 1
+            return list(hit[2])
+        self.misses += 1
+        queue = station_queue(tx, factory, machine, limit, self.plan)
+        with self._lock:
+            self._items[key] = (time.monotonic(), stamp, queue)
+        return list(queue)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

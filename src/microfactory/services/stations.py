@@ -16,26 +16,42 @@ The operator terminal records more the same way, each as the event a machine wou
 * **maintenance** started and done (`pm:<work order>`, `pm_done:<work order>`): TPM closes
   the work order and starts the machine's usage counters again.
 
-`StationService.record` stores the event, applies what is pending and serves the replans it
-raised, then answers with the operation as it now stands — or, when the reactor refused the
-event (an operation already finished, a machine that cannot run it, ...), raises `Conflict`
-with the reactor's reason (the event and its rejection stay recorded)."""
+`StationService.record` stores the event, has it applied, then answers with the operation as
+it now stands — or, when the reactor refused the event (an operation already finished, a
+machine that cannot run it, ...), raises `Conflict` with the reactor's reason (the event and
+its rejection stay recorded). An operation that does not exist is refused (404) before anything
+is stored; every other refusal is the reactor's, so that it stays recorded with its reason
+(people see it as an alert).
+
+How it is applied: without an applier (the command line, tests of the rules) the request runs
+the reactor itself and serves the replans it raised. With a `BackgroundApplier` (the server)
+the request only stores the event and waits, at most `wait_s`, while the applier's thread
+applies it together with the other requests' events in one batch; replans follow on the
+applier's planner thread. When the wait runs out the action is stored, not lost: it is
+applied with the next batch and `record_job` says so (`applied` False: pending)."""
 
 from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from microfactory.core.clock import Clock
-from microfactory.core.errors import Conflict, MicrofactoryError, ValidationError
+from microfactory.core.errors import (
+    Conflict,
+    ConnectorError,
+    MicrofactoryError,
+    ValidationError,
+)
 from microfactory.orders import Factory, WorkOrderOperation, WorkStatus
 from microfactory.services.ingestion import Ingester, IngestSettings
 from microfactory.services.planning import PlanningService
 from microfactory.services.ports import TelemetryWriter, UnitOfWorkFactory
 from microfactory.services.quality import find_characteristic
-from microfactory.services.reactor import Reactor
+from microfactory.services.reactor import BackgroundApplier, Reactor
+from microfactory.services.station_queue import CurrentPlan, QueueCache
 from microfactory.shopfloor.events import (
     Event,
     JobEvent,
@@ -71,6 +87,11 @@ DOWNTIME_REASONS: dict[str, str] = {
 """Why a machine stands, as an operator reports it (code → words on the terminal)."""
 
 
+def _placed(op: WorkOrderOperation) -> bool:
+    """The operation ran or runs on a known machine (no plan needed to tell which)."""
+    return bool(op.machine) and op.status in (WorkStatus.RUNNING, WorkStatus.DONE)
+
+
 def source_of(user: str) -> str:
     """The event `source` of a person (the name made safe for the event schema)."""
     if not user:
@@ -96,6 +117,25 @@ class StationAction:
             raise ValidationError("who records it must be known", where="user")
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A station action as recorded: the operation as it stands, and whether the action is
+    applied yet (False: stored, applied with the applier's next batch — pending)."""
+
+    operation: WorkOrderOperation
+    applied: bool
+
+
+class _Ticket:
+    """One event handed to the applier's thread, and what became of it."""
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self.done = threading.Event()
+        self.position: int | None = None
+        self.error: MicrofactoryError | None = None
+
+
 class StationService:
     def __init__(
         self,
@@ -105,19 +145,41 @@ class StationService:
         planning: PlanningService,
         factory: Factory,
         clock: Clock,
+        *,
+        applier: BackgroundApplier | None = None,
+        wait_s: float = 5.0,
     ) -> None:
+        if wait_s <= 0:
+            raise ValueError("a station's wait for the applier must be positive seconds")
         self.uow = uow
         self.telemetry = telemetry
         self.reactor = reactor
         self.planning = planning
         self.factory = factory
         self.clock = clock
+        self.applier = applier
+        self.wait_s = wait_s
+        self.store_s = max(30.0, wait_s)
+        self.plan = CurrentPlan()
+        """The current plan's machine per operation, kept per plan version."""
+        self.queues = QueueCache(plan=self.plan)
+        """The terminal's queue per machine (see `QueueCache`)."""
+        self._queue: list[_Ticket] = []
+        self._queue_lock = threading.Lock()
+        if applier is not None:
+            applier.intake = self._intake
 
     def record(self, action: StationAction) -> WorkOrderOperation:
+        """Record `action`; the operation as it stands once the action is applied."""
+        return self.record_job(action).operation
+
+    def record_job(self, action: StationAction) -> Recorded:
+        """Record `action`; the operation as it stands, and whether the action is applied
+        yet (False: stored, and applied with the applier's next batch)."""
         with self.uow() as tx:
             op = tx.work_orders.get_operation(action.operation)
-            stored = None if action.machine else tx.plans.current_plan()
-        machine = action.machine or self._machine(op, stored)
+            planned = None if action.machine or _placed(op) else self.plan.machine_of(tx, op.id)
+        machine = action.machine or self._machine(op, planned)
         self._known(machine)
         event = JobEvent(
             event_id=new_event_id(),
@@ -131,25 +193,93 @@ class StationService:
             good=action.good,
             reject=action.scrap,
         )
-        self.submit(event)
+        applied = self.submit(event)
         with self.uow() as tx:
-            return tx.work_orders.get_operation(op.id)
+            return Recorded(tx.work_orders.get_operation(op.id), applied)
 
-    def submit(self, event: Event) -> None:
-        """Store one event, apply what is pending and serve the replans that raised; raise
-        `Conflict` with the reactor's reason when it refused the event."""
-        ingester = Ingester(
+    def submit(self, event: Event) -> bool:
+        """Store one event and have it applied; raise `Conflict` with the reactor's reason
+        when it refused the event. False when the applier did not apply it within `wait_s`
+        (it is stored, and applied with the next batch)."""
+        if self.applier is not None:
+            position = self._hand_over(event)
+            if position is None:  # a duplicate or held for review: nothing to wait for
+                return True
+            if not self.applier.wait(position, self.wait_s):
+                return False
+        else:
+            result = self._ingester().process_events([event])
+            if result.dead:
+                raise ValidationError(result.dead[0].reason, where="event")
+            applied = self.reactor.catch_up()
+            if applied.replans_requested:  # replans asked before are served where asked
+                self.planning.serve_requests()
+        self._refused(event)
+        return True
+
+    def _ingester(self) -> Ingester:
+        return Ingester(
             self.telemetry,
             clock=self.clock,
             known_machines=list(self.factory.machine_map),
             settings=IngestSettings(max_future=None),
         )
-        result = ingester.process_events([event])
-        if result.dead:
-            raise ValidationError(result.dead[0].reason, where="event")
-        applied = self.reactor.catch_up()
-        if applied.replans_requested:  # replans asked before are served where they were asked
-            self.planning.serve_requests()
+
+    def _hand_over(self, event: Event) -> int | None:
+        """Queue `event` for the applier's thread, which stores it with the others queued
+        (one transaction); its store position once committed (None: not stored, a duplicate
+        or held for review). Not stored within `store_s`: taken back, `ConnectorError`."""
+        assert self.applier is not None
+        ticket = _Ticket(event)
+        with self._queue_lock:
+            self._queue.append(ticket)
+        self.applier.poke()
+        if not ticket.done.wait(self.store_s):
+            with self._queue_lock:
+                waiting = ticket in self._queue
+                if waiting:
+                    self._queue.remove(ticket)
+            if waiting:
+                raise ConnectorError(
+                    f"the event store did not take the action within {self.store_s:g} s; "
+                    "it was not recorded, try again"
+                )
+            ticket.done.wait()  # being stored at this moment: its outcome follows
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.position
+
+    def _intake(self) -> None:
+        """On the applier's thread: store every queued event in one transaction."""
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        if not batch:
+            return
+        try:
+            result = self._ingester().process_events([t.event for t in batch])
+            stored = {e.event_id for e in result.new}
+            position = None
+            if stored:
+                with self.uow() as tx:
+                    position = tx.events.last_position()  # each one's, or one after it
+            for t in batch:
+                dead = next(
+                    (d for d in result.dead if t.event.event_id.encode() in d.payload), None
+                )
+                if dead is not None:
+                    t.error = ValidationError(dead.reason, where="event")
+                elif t.event.event_id in stored:
+                    t.position = position
+        except Exception as exc:
+            for t in batch:
+                t.error = ConnectorError(f"the action could not be stored: {exc}"[:300])
+            raise
+        finally:
+            for t in batch:
+                t.done.set()
+
+    def _refused(self, event: Event) -> None:
+        """Raise `Conflict` with the reactor's reason if it rejected `event`."""
         with self.uow() as tx:
             for rejection in tx.reactor.rejections(machine=event.machine, limit=50):
                 if rejection.event_id == event.event_id:
@@ -299,15 +429,14 @@ class StationService:
         if machine not in self.factory.machine_map:
             raise ValidationError(f"unknown machine {machine!r}", where="machine")
 
-    def _machine(self, op: WorkOrderOperation, stored: object) -> str:
+    def _machine(self, op: WorkOrderOperation, planned: str | None) -> str:
         """The machine the operation runs on, else the one the plan gives it, else its only
         eligible machine."""
-        if op.machine and op.status in (WorkStatus.RUNNING, WorkStatus.DONE):
+        if _placed(op):
+            assert op.machine is not None
             return op.machine
-        if isinstance(stored, tuple):
-            for row in stored[1]:
-                if row["operation"] == op.id:
-                    return str(row["machine"])
+        if planned is not None:
+            return planned
         eligible = self.factory.eligible_machines(op.capability, op.machines)
         if len(eligible) == 1:
             return eligible[0].id

@@ -87,7 +87,7 @@ def terminal_view(ctx: ApiContext, machine: str, selected: str) -> dict[str, Any
         known = ", ".join(m.id for m in factory.machines)
         raise NotFound(f"machine {machine} does not exist (machines: {known})")
     with ctx.uow() as tx:
-        queue = station_queue(tx, factory, machine)
+        queue = service.queues.get(tx, factory, machine)
         picked = None
         if selected:
             try:
@@ -97,7 +97,7 @@ def terminal_view(ctx: ApiContext, machine: str, selected: str) -> dict[str, Any
             if op is not None:
                 picked = op.id
                 if all(item.operation != op.id for item in queue):
-                    wo_queue = station_queue(tx, factory, op.machine or machine)
+                    wo_queue = station_queue(tx, factory, op.machine or machine, plan=service.plan)
                     queue = [i for i in wo_queue if i.operation == op.id] + queue
     status = service.status(machine)
     printer = next((p for p in printer_rows(ctx) if p["machine"] == machine), None)
@@ -246,7 +246,7 @@ async def station_operation(
 
     def work() -> str:
         if action in ("start", "finish"):
-            done = service.record(
+            recorded = service.record_job(
                 StationAction(
                     operation,
                     "started" if action == "start" else "finished",
@@ -256,6 +256,9 @@ async def station_operation(
                     _int(scrap, "scrap") if action == "finish" else 0,
                 )
             )
+            done = recorded.operation
+            if not recorded.applied:  # stored; the applier is behind
+                return f"{done.id} {action} recorded; pending, the shop is catching up."
             if action == "start":
                 return f"{done.id} started on {done.machine}."
             return f"{done.id} finished: {done.good} good, {done.rejected} scrap."

@@ -8,7 +8,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from microfactory.access import User
 from microfactory.api import convert
@@ -335,10 +335,16 @@ def stations(ctx: Ctx) -> StationService:
 
 
 def _record(
-    ctx: ApiContext, request: Request, user: User, operation_id: str, action: str, body: Any
+    ctx: ApiContext,
+    request: Request,
+    response: Response,
+    user: User,
+    operation_id: str,
+    action: str,
+    body: Any,
 ) -> s.OperationPublic:
     service = stations(ctx)
-    op = service.record(
+    recorded = service.record_job(
         StationAction(
             operation_id,
             action,  # type: ignore[arg-type]
@@ -348,9 +354,23 @@ def _record(
             getattr(body, "scrap", 0),
         )
     )
+    op = recorded.operation
     ctx.dashboard.invalidate()
-    note_detail(request, f"{operation_id} {action} on {op.machine}")
+    if not recorded.applied:  # stored; the applier is behind: applied with its next batch
+        response.status_code = 202
+        note_detail(request, f"{operation_id} {action} stored, pending")
+    else:
+        note_detail(request, f"{operation_id} {action} on {op.machine}")
     return convert.operation(op)
+
+
+PENDING = {
+    202: {
+        "description": "Stored but not applied yet (the applier is behind): the operation "
+        "as it stood; the action is applied with the next batch, a refusal shows as an alert",
+        "model": s.OperationPublic,
+    }
+}
 
 
 Operator = Annotated[User, Depends(ALLOW_SHOPFLOOR)]
@@ -360,22 +380,34 @@ Operator = Annotated[User, Depends(ALLOW_SHOPFLOOR)]
     "/operations/{operation_id}/start",
     response_model=s.OperationPublic,
     tags=["operations"],
+    responses=PENDING,  # type: ignore[arg-type]
     summary="An operation started at a station (recorded as a job event; 409 with the reason "
     "when it cannot be applied)",
 )
 def operation_start(
-    operation_id: str, body: s.OperationStartIn, request: Request, user: Operator, ctx: Ctx
+    operation_id: str,
+    body: s.OperationStartIn,
+    request: Request,
+    response: Response,
+    user: Operator,
+    ctx: Ctx,
 ) -> s.OperationPublic:
-    return _record(ctx, request, user, operation_id, "started", body)
+    return _record(ctx, request, response, user, operation_id, "started", body)
 
 
 @router.post(
     "/operations/{operation_id}/finish",
     response_model=s.OperationPublic,
     tags=["operations"],
+    responses=PENDING,  # type: ignore[arg-type]
     summary="An operation finished with its good and scrapped parts (a job event)",
 )
 def operation_finish(
-    operation_id: str, body: s.OperationFinishIn, request: Request, user: Operator, ctx: Ctx
+    operation_id: str,
+    body: s.OperationFinishIn,
+    request: Request,
+    response: Response,
+    user: Operator,
+    ctx: Ctx,
 ) -> s.OperationPublic:
-    return _record(ctx, request, user, operation_id, "finished", body)
+    return _record(ctx, request, response, user, operation_id, "finished", body)
