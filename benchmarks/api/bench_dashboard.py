@@ -3,7 +3,11 @@ database, on loopback; and the weight of the overview page with all its assets.
 
 Each client requests the dashboard's endpoints in turn, pausing `--think-ms` (±50 %) after
 each answer as a dashboard does between refreshes; `--think-ms 0` is a closed loop that
-measures saturation throughput instead.
+measures saturation throughput instead. The fifty users arrive spread over `--ramp-s`
+seconds (default one think time, as users of a shop do not all click in the same
+millisecond); `--ramp-s 0` starts all of them at the same instant, a thundering herd whose
+first requests queue behind each other (reported apart as `first_second`). The httpx clients
+are built before the clock starts.
 
     python benchmarks/api/bench_dashboard.py --db sqlite:////tmp/demo30.db --seconds 20
 
@@ -132,19 +136,24 @@ def endpoints(base: str, token: str, pages: bool = True) -> list[str]:
 
 
 async def client(
-    base: str,
+    c: httpx.AsyncClient,
     token: str,
     cookie: dict[str, str],
     paths: list[str],
+    started: float,
     stop_at: float,
     samples: dict[str, list[float]],
     errors: list[str],
     offset: int,
     think_s: float,
     server_samples: list[float],
+    first_second: list[float],
+    delay_s: float = 0.0,
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base, timeout=30.0) as c:
+    async with c:
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)  # this user arrives later in the ramp
         i = offset
         while time.perf_counter() < stop_at:
             path = paths[i % len(paths)]
@@ -158,6 +167,8 @@ async def client(
             if r.status_code >= 400:
                 errors.append(f"{path}: {r.status_code}")
             samples.setdefault(path, []).append(dt)
+            if t0 - started < 1.0:
+                first_second.append(dt)
             timing = r.headers.get("server-timing", "")
             if timing.startswith("app;dur="):
                 server_samples.append(float(timing.removeprefix("app;dur=")))
@@ -205,7 +216,15 @@ def main() -> None:
         default=1000.0,
         help="pause after each response (0: closed loop, saturation)",
     )
+    parser.add_argument(
+        "--ramp-s",
+        type=float,
+        default=None,
+        help="the clients' first requests spread evenly over this many seconds, as users "
+        "arrive (default: one think time; 0: all fifty at the same instant)",
+    )
     args = parser.parse_args()
+    ramp_s = args.think_ms / 1000.0 if args.ramp_s is None else args.ramp_s
     with tempfile.TemporaryDirectory() as tmp:
         url = prepare(args.db, Path(tmp))
         token = make_credentials(url)
@@ -231,31 +250,43 @@ def main() -> None:
                         c.get(p, cookies=cookie)
             samples: dict[str, list[float]] = {}
             server_samples: list[float] = []
+            first_second: list[float] = []
             errors: list[str] = []
-            started = time.perf_counter()
-            stop_at = started + args.seconds
+            clock: dict[str, float] = {}
 
             async def run() -> None:
+                # The clients are built before the clock starts: building an httpx client
+                # loads the TLS trust store (tens of ms of CPU, blocking this event loop), and
+                # fifty of them built inside the run stalled the first requests of every
+                # client by one to two seconds, on the client's side (issue 23).
+                clients = [
+                    httpx.AsyncClient(base_url=base, timeout=30.0) for _ in range(args.clients)
+                ]
+                clock["started"] = time.perf_counter()
+                stop_at = clock["started"] + args.seconds
                 await asyncio.gather(
                     *(
                         client(
-                            base,
+                            clients[k],
                             token,
                             cookie,
                             paths,
+                            clock["started"],
                             stop_at,
                             samples,
                             errors,
                             k,
                             args.think_ms / 1000.0,
                             server_samples,
+                            first_second,
+                            ramp_s * k / args.clients,
                         )
                         for k in range(args.clients)
                     )
                 )
 
             asyncio.run(run())
-            elapsed = time.perf_counter() - started
+            elapsed = time.perf_counter() - clock["started"]
             weight = page_weight(base, cookie)
         finally:
             server.terminate()
@@ -268,6 +299,7 @@ def main() -> None:
         f"Python {platform.python_version()}",
         "clients": args.clients,
         "think_ms": args.think_ms,
+        "ramp_s": ramp_s,
         "seconds": round(elapsed, 1),
         "requests": len(every),
         "throughput_rps": round(len(every) / elapsed, 1),
@@ -276,6 +308,11 @@ def main() -> None:
         "p50_ms": round(percentile(every, 50), 1),
         "p95_ms": round(percentile(every, 95), 1),
         "p99_ms": round(percentile(every, 99), 1),
+        "first_second": {
+            "n": len(first_second),
+            "p50_ms": round(percentile(first_second, 50), 1) if first_second else None,
+            "max_ms": round(max(first_second), 1) if first_second else None,
+        },
         "server_p50_ms": round(percentile(server_samples, 50), 1),
         "server_p95_ms": round(percentile(server_samples, 95), 1),
         "server_p99_ms": round(percentile(server_samples, 99), 1),

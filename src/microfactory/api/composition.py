@@ -17,6 +17,7 @@ from microfactory.api.app import create_app
 from microfactory.api.clients import parse_networks
 from microfactory.api.context import ApiContext
 from microfactory.api.routes import quoting as quote_routes
+from microfactory.api.startup import serving_lifespan
 from microfactory.bootstrap import Container
 from microfactory.core.clock import Clock, FixedClock, SystemClock
 from microfactory.orders import Factory
@@ -146,7 +147,7 @@ def build_context(
         clock=clock,
         cookie_secure=container.settings.cookie_secure,
         trusted_proxies=parse_networks(container.settings.trusted_proxies),
-        dashboard=DashboardService(container.uow, clock, providers, TtlCache(3.0)),
+        dashboard=DashboardService(container.uow, clock, providers, TtlCache(3.0), linked=[cache]),
         machine_views=views,
         alerts=alerts,
         cache=cache,
@@ -211,6 +212,7 @@ def build_app(
     from microfactory.web.schedule_pins import router as schedule_pins_router
     from microfactory.web.staff_pages import router as staff_pages_router
     from microfactory.web.station_pages import router as station_pages_router
+    from microfactory.web.warm import warm_pages
 
     ctx = build_context(container, clock, hasher, auth_clock=auth_clock)
     app = create_app(
@@ -242,4 +244,7 @@ def build_app(
     ctx.body_limits[UPLOAD_PAGE_PATH] = quote_routes.upload_limit(ctx.quotes)
     app.state.html_error = html_error
     app.add_exception_handler(LoginRequired, login_required_handler)
+    app.router.lifespan_context = serving_lifespan(
+        app.router.lifespan_context, lambda: warm_pages(ctx)
+    )
     return app

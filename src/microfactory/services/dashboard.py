@@ -75,13 +75,23 @@ class TtlCache:
     """A small time-to-live cache (monotonic seconds), thread-safe, stale-while-revalidate:
     an expired entry is still answered at once while one background thread recomputes it,
     so no dashboard request waits for a recomputation except the very first (cold) one.
-    With a lifetime of 0 every call recomputes inline."""
+    With a lifetime of 0 every call recomputes inline.
+
+    `clear()` (after a change made through this process) starts a new generation: a
+    computation that began before it may have read the old data, so its result is handed to
+    its own caller but never stored, and the next reader computes afresh. Entries unread for
+    `EVICT_AFTER` lifetimes are dropped (keys that carry a time or an id would otherwise pile
+    up for the life of the process)."""
+
+    EVICT_AFTER = 20
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._items: dict[str, tuple[float, Any]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._generation = 0
+        self._next_sweep = time.monotonic()
 
     def _lock(self, key: str) -> threading.Lock:
         with self._guard:
@@ -96,7 +106,9 @@ class TtlCache:
         if hit is not None and self.ttl_s > 0:
             if lock.acquire(blocking=False):
                 worker = threading.Thread(
-                    target=self._refresh, args=(key, compute, lock), daemon=True
+                    target=self._refresh,
+                    args=(key, compute, lock, self._generation),
+                    daemon=True,
                 )
                 worker.start()
             stale: T = hit[1]
@@ -106,13 +118,31 @@ class TtlCache:
             if again is not None and again is not hit and time.monotonic() - again[0] < self.ttl_s:
                 done: T = again[1]
                 return done
+            generation = self._generation
             value = compute()
-            self._items[key] = (time.monotonic(), value)
+            self._store(key, value, generation)
             return value
 
-    def _refresh(self, key: str, compute: Callable[[], Any], lock: threading.Lock) -> None:
+    def _store(self, key: str, value: Any, generation: int) -> None:
+        now = time.monotonic()
+        with self._guard:
+            if generation != self._generation:
+                return  # computed from data read before a clear(): not for later readers
+            self._items[key] = (now, value)
+            if now >= self._next_sweep and self.ttl_s > 0:
+                horizon = now - self.EVICT_AFTER * self.ttl_s
+                for old in [k for k, (at, _) in self._items.items() if at < horizon]:
+                    del self._items[old]
+                    held = self._locks.get(old)
+                    if held is not None and not held.locked():
+                        del self._locks[old]
+                self._next_sweep = now + self.ttl_s
+
+    def _refresh(
+        self, key: str, compute: Callable[[], Any], lock: threading.Lock, generation: int
+    ) -> None:
         try:
-            self._items[key] = (time.monotonic(), compute())
+            self._store(key, compute(), generation)
         except Exception:  # keep serving the previous value; say why
             log.exception("refreshing cached %s failed", key)
         finally:
@@ -120,7 +150,11 @@ class TtlCache:
 
     def clear(self) -> None:
         with self._guard:
+            self._generation += 1
             self._items.clear()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
 
 
 StatesProvider = Callable[[], dict[str, MachineStatus]]
@@ -145,6 +179,7 @@ class DashboardService:
         providers: Providers | None = None,
         cache: TtlCache | None = None,
         list_cache: TtlCache | None = None,
+        linked: Sequence[TtlCache] = (),
     ) -> None:
         self.uow = uow
         self.clock = clock
@@ -152,6 +187,8 @@ class DashboardService:
         self.cache = cache or TtlCache(0.0)
         # Work-order lists are heavy and change slowly; this process's writes clear them.
         self.list_cache = list_cache or TtlCache(self.cache.ttl_s * 5)
+        self.linked: list[TtlCache] = list(linked)
+        """Other caches of read models (the pages' shared cache) that a change clears too."""
 
     def factory(self) -> Factory:
         def load() -> Factory:
@@ -161,9 +198,12 @@ class DashboardService:
         return self.cache.get("factory", load)
 
     def invalidate(self) -> None:
-        """Forget cached reads after a change made through this process."""
+        """Forget cached reads after a change made through this process: this service's
+        own and the linked caches (the pages' views: schedule, capacity, quality, ...)."""
         self.cache.clear()
         self.list_cache.clear()
+        for cache in self.linked:
+            cache.clear()
 
     def customers(self) -> list[Customer]:
         with self.uow() as tx:

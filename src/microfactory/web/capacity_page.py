@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
+from microfactory.api.context import ApiContext
 from microfactory.services.capacity import CapacityView, read_capacity
 from microfactory.web.pages import Ctx, PageUser, render
 
@@ -65,6 +66,17 @@ def load_chart(view: CapacityView) -> str:
     return json.dumps(fig, separators=(",", ":"))
 
 
+def shared_view(ctx: ApiContext, days: int, back: int) -> tuple[CapacityView, str | None]:
+    """The page's view and heat map for `days` ahead and `back` days back, shared by every
+    viewer for the context cache's lifetime (a change through this process clears it)."""
+
+    def compute() -> tuple[CapacityView, str | None]:
+        view = read_capacity(ctx.uow, ctx.clock.now(), days, back)
+        return view, load_chart(view) if view.machines else None
+
+    return ctx.cache.get(f"capacity-page:{days}:{back}", compute)
+
+
 @router.get("/capacity")
 async def capacity_page(
     request: Request,
@@ -73,11 +85,7 @@ async def capacity_page(
     days: Annotated[int, Query(ge=1, le=42)] = 14,
     back: Annotated[int, Query(ge=0, le=42)] = 14,
 ) -> HTMLResponse:
-    view = await run_in_threadpool(
-        ctx.cache.get,
-        f"capacity-page:{days}:{back}",
-        lambda: read_capacity(ctx.uow, ctx.clock.now(), days, back),
-    )
+    view, figure = await run_in_threadpool(shared_view, ctx, days, back)
     return await render(
         request,
         "capacity.html",
@@ -87,5 +95,5 @@ async def capacity_page(
         back=back,
         bottleneck=view.bottleneck,
         busy=BOTTLENECK_LOAD,
-        figure=load_chart(view) if view.machines else None,
+        figure=figure,
     )

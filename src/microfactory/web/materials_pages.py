@@ -39,6 +39,11 @@ Ctx = Annotated[ApiContext, Depends(context)]
 CHART_DAYS = 30
 
 
+def shared_view(ctx: ApiContext) -> dict[str, Any]:
+    """`materials_view`, shared by every viewer for the context cache's lifetime."""
+    return ctx.cache.get("materials-page", lambda: materials_view(ctx))
+
+
 def materials_view(ctx: ApiContext) -> dict[str, Any]:
     """Everything the page shows, read in one unit of work."""
     now = ctx.clock.now()
@@ -106,7 +111,7 @@ async def _page(
 ) -> HTMLResponse:
     # shared by every viewer for the context cache's lifetime (refreshed in the background;
     # cleared by this page's own receipts): MRP suggestions are the page's heavy part
-    view = await run_in_threadpool(ctx.cache.get, "materials-page", lambda: materials_view(ctx))
+    view = await run_in_threadpool(shared_view, ctx)
     return await render(
         request,
         "materials.html",

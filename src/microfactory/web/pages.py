@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,13 +34,14 @@ from microfactory.api.routes.auth import login_user, secure, set_session_cookie
 from microfactory.core import vocabulary
 from microfactory.core.errors import MicrofactoryError, ValidationError
 from microfactory.core.timeutil import local_text, parse_rfc3339, zone
-from microfactory.orders import OrderStatus
+from microfactory.orders import OrderStatus, WorkOrder
 from microfactory.services.alerts import AlertService
 from microfactory.services.auth import NotAuthenticated, same_secret
 from microfactory.services.capacity import order_capacity
 from microfactory.services.dashboard import (
     OPEN_WORK,
     DashboardService,
+    OrderDetailData,
     OverviewData,
 )
 from microfactory.services.dashboard_views import GanttData, MachineViews, gantt_from_plan
@@ -253,8 +255,10 @@ def alert_service(ctx: ApiContext) -> AlertService:
 
 @router.get("/")
 async def overview(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
-    data = await run_in_threadpool(dash(ctx).overview)
-    alerts = await run_in_threadpool(lambda: alert_service(ctx).alerts(open_only=True, limit=20))
+    # one thread hop for both reads: under load each hop waits for the event loop's turn
+    data, alerts = await run_in_threadpool(
+        lambda: (dash(ctx).overview(), alert_service(ctx).alerts(open_only=True, limit=20))
+    )
     return await render(
         request,
         "overview.html",
@@ -324,37 +328,45 @@ async def overview_stream(request: Request, user: PageUser, ctx: Ctx) -> Streami
 
 
 # machines --------------------------------------------------------------------------------
-@router.get("/machines/{machine_id}")
-async def machine_page(machine_id: str, request: Request, user: PageUser, ctx: Ctx) -> Response:
-    card = await run_in_threadpool(dash(ctx).machine, machine_id)
+def machine_view(ctx: ApiContext, machine_id: str) -> tuple[list[dict[str, str]], list[Any]]:
+    """The machine page's charts (state timeline and up to six signals, last 24 h, as plotly
+    JSON) and its last ten maintenance orders: telemetry reads and figure building, shared
+    by every viewer for the context cache's lifetime."""
     views: MachineViews = ctx.machine_views
     charts: list[dict[str, str]] = []
-    if views is not None:
-        end = ctx.clock.now()
-        start = end - timedelta(hours=24)
-        segments = await run_in_threadpool(views.state_timeline, machine_id, start, end)
-        if segments:
+    if views is None:
+        return charts, []
+    end = ctx.clock.now()
+    start = end - timedelta(hours=24)
+    segments = views.state_timeline(machine_id, start, end)
+    if segments:
+        charts.append(
+            {"title": "State, last 24 h", "figure": figures.state_timeline(segments, ctx.timezone)}
+        )
+    for signal in views.signals(machine_id)[:6]:
+        points = views.series(machine_id, signal, start, end, 300)
+        if points:
             charts.append(
                 {
-                    "title": "State, last 24 h",
-                    "figure": figures.state_timeline(segments, ctx.timezone),
+                    "title": f"{signal}, last 24 h",
+                    "figure": figures.sensor_chart(signal, points, ctx.timezone),
                 }
             )
-        signals = await run_in_threadpool(views.signals, machine_id)
-        for signal in signals[:6]:
-            points = await run_in_threadpool(views.series, machine_id, signal, start, end, 300)
-            if points:
-                charts.append(
-                    {
-                        "title": f"{signal}, last 24 h",
-                        "figure": figures.sensor_chart(signal, points, ctx.timezone),
-                    }
-                )
-    upkeep: list[dict[str, Any]] = []
-    if views is not None:
-        orders = await run_in_threadpool(views.maintenance_orders)
-        mine = [o for o in orders if o["machine"] == machine_id]
-        upkeep = sorted(mine, key=lambda o: o["created"], reverse=True)[:10]
+    mine = [o for o in views.maintenance_orders() if o["machine"] == machine_id]
+    upkeep = sorted(mine, key=lambda o: o["created"], reverse=True)[:10]
+    return charts, upkeep
+
+
+@router.get("/machines/{machine_id}")
+async def machine_page(machine_id: str, request: Request, user: PageUser, ctx: Ctx) -> Response:
+    def read() -> tuple[Any, list[dict[str, str]], list[Any]]:
+        card = dash(ctx).machine(machine_id)  # NotFound before anything is cached
+        charts, upkeep = ctx.cache.get(
+            f"machine-page:{machine_id}", lambda: machine_view(ctx, machine_id)
+        )
+        return card, charts, upkeep
+
+    card, charts, upkeep = await run_in_threadpool(read)
     return await render(request, "machine.html", user, m=card, charts=charts, upkeep=upkeep)
 
 
@@ -394,13 +406,17 @@ async def orders_page(
 @router.get("/orders/{order_id}")
 async def order_page(order_id: str, request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
     service = dash(ctx)
-    detail = await run_in_threadpool(service.order_detail, order_id)
+
+    def read() -> tuple[OrderDetailData, Any]:
+        detail = service.order_detail(order_id)  # NotFound before anything is cached
+        capacity = ctx.cache.get(
+            f"order-capacity:{order_id}",
+            lambda: order_capacity(ctx.uow, order_id, ctx.clock.now()),
+        )
+        return detail, capacity
+
+    detail, capacity = await run_in_threadpool(read)
     late = {w.id: service.is_late(w) for w in detail.work_orders}
-    capacity = await run_in_threadpool(
-        ctx.cache.get,
-        f"order-capacity:{order_id}",
-        lambda: order_capacity(ctx.uow, order_id, ctx.clock.now()),
-    )
     return await render(request, "order.html", user, d=detail, late=late, capacity=capacity)
 
 
@@ -418,31 +434,51 @@ GANTT_BEFORE = timedelta(hours=12)
 GANTT_AFTER = timedelta(days=3)
 
 
-@router.get("/schedule")
-async def schedule_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
+@dataclass(frozen=True)
+class ScheduleView:
+    plan: GanttData | None
+    figure: str | None
+    shown: int
+    now: datetime
+    late_items: list[WorkOrder]
+    late_total: int
+
+
+def schedule_view(ctx: ApiContext) -> ScheduleView:
+    """The schedule page's data: the current plan's bars around now as a Gantt figure (plotly
+    JSON) and the late open work orders. Shared by every viewer for the context cache's
+    lifetime; a replan or any change through this process clears it (`invalidate`)."""
     service = dash(ctx)
     now = ctx.clock.now()
-    data = await run_in_threadpool(gantt_data, ctx)
-    factory = await run_in_threadpool(service.factory)
+    data = gantt_data(ctx)
     figure = None
     shown = 0
     if data is not None:
         bars = [b for b in data.bars if b.end > now - GANTT_BEFORE and b.start < now + GANTT_AFTER]
         shown = len(bars)
-        figure = figures.gantt(bars, now, [m.id for m in factory.machines], ctx.timezone)
-    late_items, late_total = await run_in_threadpool(
-        lambda: service.work_orders_page(status=list(OPEN_WORK), late=True, limit=100)
-    )
+        machines = [m.id for m in service.factory().machines]
+        figure = figures.gantt(bars, now, machines, ctx.timezone)
+    late_items, late_total = service.work_orders_page(status=list(OPEN_WORK), late=True, limit=100)
+    return ScheduleView(data, figure, shown, now, late_items, late_total)
+
+
+def shared_schedule(ctx: ApiContext) -> ScheduleView:
+    return ctx.cache.get("schedule-page", lambda: schedule_view(ctx))
+
+
+@router.get("/schedule")
+async def schedule_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
+    view = await run_in_threadpool(shared_schedule, ctx)
     return await render(
         request,
         "schedule.html",
         user,
-        plan=data,
-        figure=figure,
-        shown=shown,
-        now=now,
-        late_items=late_items,
-        late_total=late_total,
+        plan=view.plan,
+        figure=view.figure,
+        shown=view.shown,
+        now=view.now,
+        late_items=view.late_items,
+        late_total=view.late_total,
         can_replan=user.can(Permission.PLANS_WRITE),
     )
 
@@ -464,9 +500,10 @@ async def replan_submit(
 
 @router.get("/maintenance")
 async def maintenance_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
-    factory = await run_in_threadpool(dash(ctx).factory)
     views: MachineViews = ctx.machine_views
-    orders = await run_in_threadpool(views.maintenance_orders) if views is not None else []
+    factory, orders = await run_in_threadpool(
+        lambda: (dash(ctx).factory(), views.maintenance_orders() if views is not None else [])
+    )
     now = ctx.clock.now()
     open_orders = [o for o in orders if o["status"] in ("open", "planned")]
     calendar: dict[str, list[dict[str, Any]]] = {}
@@ -490,53 +527,54 @@ async def maintenance_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLRe
     )
 
 
+def quality_charts(ctx: ApiContext) -> list[dict[str, Any]]:
+    """Every characteristic's control chart (values, limits, violations, plotly JSON)."""
+    store: QualityStore = ctx.quality
+    factory = dash(ctx).factory()
+    out: list[dict[str, Any]] = []
+    for product in factory.products:
+        for char in product.characteristics:
+            view = characteristic_chart(store, factory, product.id, char.name)
+            if view is not None:
+                out.append(
+                    {
+                        "view": view,
+                        "figure": figures.control_chart(
+                            f"{product.id} {char.name}",
+                            view.values,
+                            view.centre,
+                            view.lcl,
+                            view.ucl,
+                            [i for i, _ in view.violations],
+                        ),
+                    }
+                )
+    return out
+
+
+def shared_quality_charts(ctx: ApiContext) -> list[dict[str, Any]]:
+    return ctx.cache.get("quality-charts", lambda: quality_charts(ctx))
+
+
 @router.get("/quality")
 async def quality_page(request: Request, user: PageUser, ctx: Ctx) -> HTMLResponse:
-    factory = await run_in_threadpool(dash(ctx).factory)
     store: QualityStore = ctx.quality
-    charts: list[dict[str, Any]] = []
-    ncrs: list[Any] = []
-    holds: list[Any] = []
-    if store is not None:
 
-        def build_charts() -> list[dict[str, Any]]:
-            out: list[dict[str, Any]] = []
-            for product in factory.products:
-                for char in product.characteristics:
-                    view = characteristic_chart(store, factory, product.id, char.name)
-                    if view is not None:
-                        out.append(
-                            {
-                                "view": view,
-                                "figure": figures.control_chart(
-                                    f"{product.id} {char.name}",
-                                    view.values,
-                                    view.centre,
-                                    view.lcl,
-                                    view.ucl,
-                                    [i for i, _ in view.violations],
-                                ),
-                            }
-                        )
-            return out
+    def read() -> dict[str, Any]:
+        # every viewer shares the charts for the context cache's lifetime; one thread hop
+        found: dict[str, Any] = {"charts": [], "ncrs": [], "holds": []}
+        if store is not None:
+            found["charts"] = shared_quality_charts(ctx)
+            found["ncrs"] = list_ncrs(store)[-50:][::-1]
+            found["holds"] = [hold_from_row(r) for r in store.holds(active_only=True)]
+        alerts = alert_service(ctx).alerts(open_only=True, limit=1000)
+        found["alerts"] = [a for a in alerts if a.source == "quality"][:15]
+        found["products"] = dash(ctx).factory().products
+        return found
 
-        # every viewer shares the charts for the context cache's lifetime (one thread hop)
-        charts = await run_in_threadpool(ctx.cache.get, "quality-charts", build_charts)
-        ncrs = await run_in_threadpool(lambda: list_ncrs(store)[-50:][::-1])
-        holds = await run_in_threadpool(
-            lambda: [hold_from_row(r) for r in store.holds(active_only=True)]
-        )
-    alerts = await run_in_threadpool(lambda: alert_service(ctx).alerts(open_only=True, limit=1000))
+    found = await run_in_threadpool(read)
     return await render(
-        request,
-        "quality.html",
-        user,
-        products=factory.products,
-        charts=charts,
-        ncrs=ncrs,
-        holds=holds,
-        alerts=[a for a in alerts if a.source == "quality"][:15],
-        can_ack=user.can(Permission.ALERTS_ACK),
+        request, "quality.html", user, **found, can_ack=user.can(Permission.ALERTS_ACK)
     )
 
 

@@ -62,6 +62,7 @@ def list_orders(
 @router.post("/orders", response_model=s.OrderPublic, status_code=201, summary="Take an order")
 def create_order(body: s.OrderCreate, request: Request, user: Writer, ctx: Ctx) -> s.OrderPublic:
     order = take_order(ctx.uow, ctx.clock, order_request(body), body.release)
+    ctx.dashboard.invalidate()  # its work orders show on the lists and pages at once
     note_detail(request, f"order {order.id}")
     return convert.order(order)
 
