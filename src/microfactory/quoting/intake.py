@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import trimesh
 
 from microfactory.core.errors import ValidationError
-from microfactory.quoting.geometry import signed_volume
+from microfactory.quoting.mesh import STL_RECORD, TriangleMesh
 from microfactory.quoting.threemf import read_3mf
 
 #: Length of one model unit in millimetres (3MF `unit` values plus common short names).
@@ -84,13 +82,16 @@ class LoadedModel:
     """A validated, watertight mesh in millimetres plus what intake had to say about it."""
 
     name: str
-    mesh: trimesh.Trimesh
+    mesh: TriangleMesh
     unit: str
     unit_declared: bool
     repaired: bool
     warnings: tuple[str, ...] = field(default=())
     volume_mm3: float | None = None
     """The enclosed volume found while validating (None when not computed)."""
+    stl: bytes | None = field(default=None, repr=False)
+    """The uploaded bytes when they are a binary STL of exactly `mesh` (in mm, nothing
+    repaired, flipped or dropped), so they can be kept as they are instead of written anew."""
 
 
 def load_model(
@@ -146,9 +147,12 @@ def load_model_bytes(
     warnings: list[str] = []
     vertices, unit = _apply_units(vertices, declared, warnings)
     _check_coordinates(vertices, limits.max_coordinate_mm, where, "mm")
-    mesh, repaired, volume = _validated_mesh(
+    mesh, repaired, volume, untouched = _validated_mesh(
         vertices, faces, where, warnings, limits.max_hole_share
     )
+    # a binary STL in mm that intake left as it was is kept as uploaded (no second encoding)
+    binary_stl = fmt == "stl" and _binary_stl_count(data) is not None
+    keep = untouched and binary_stl and UNIT_MM[unit] == 1.0
     return LoadedModel(
         name=Path(filename).stem,
         mesh=mesh,
@@ -157,26 +161,35 @@ def load_model_bytes(
         repaired=repaired,
         warnings=tuple(warnings),
         volume_mm3=volume,
+        stl=data if keep else None,
     )
 
 
 # --- readers ---------------------------------------------------------------------------------
 
-_STL_DTYPE = np.dtype([("normal", "<f4", (3,)), ("vertices", "<f4", (3, 3)), ("attr", "<u2")])
+_STL_DTYPE = STL_RECORD
+
+
+def _binary_stl_count(data: bytes) -> int | None:
+    """The triangle count of a binary STL (its size matches the count it declares), else
+    None (ASCII STL or not an STL)."""
+    if len(data) < 84:
+        return None
+    count = int.from_bytes(data[80:84], "little")
+    return count if 84 + 50 * count == len(data) else None
 
 
 def _read_stl(data: bytes, limits: IntakeLimits, where: str) -> tuple[np.ndarray, np.ndarray]:
-    if len(data) >= 84:
-        count = int(np.frombuffer(data, dtype="<u4", count=1, offset=80)[0])
-        if 84 + 50 * count == len(data):
-            if count == 0:
-                raise ValidationError("STL holds no triangles", where=where)
-            if count > limits.max_triangles:
-                raise ValidationError(
-                    f"{count} triangles, over the {limits.max_triangles} limit", where=where
-                )
-            tris = np.frombuffer(data, dtype=_STL_DTYPE, count=count, offset=84)
-            return _soup_to_indexed(tris["vertices"], where)
+    count = _binary_stl_count(data)
+    if count is not None:
+        if count == 0:
+            raise ValidationError("STL holds no triangles", where=where)
+        if count > limits.max_triangles:
+            raise ValidationError(
+                f"{count} triangles, over the {limits.max_triangles} limit", where=where
+            )
+        tris = np.frombuffer(data, dtype=_STL_DTYPE, count=count, offset=84)
+        return _soup_to_indexed(tris["vertices"], where)
     head = data[:512].lstrip().lower()
     if not head.startswith(b"solid"):
         raise ValidationError(
@@ -349,12 +362,13 @@ def _validated_mesh(
     where: str,
     warnings: list[str],
     max_hole_share: float,
-) -> tuple[trimesh.Trimesh, bool, float]:
+) -> tuple[TriangleMesh, bool, float, bool]:
+    """(mesh, repaired, enclosed volume, untouched): untouched when nothing was dropped,
+    closed or flipped, so the mesh is exactly the file's triangles with equal corners merged."""
     if len(faces) == 0:
         raise ValidationError("mesh is empty (no triangles)", where=where)
     vertices, remap = merge_exact(vertices)
-    faces = remap[faces]
-    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+    mesh = TriangleMesh(vertices, remap[faces])
     areas = mesh.area_faces
     extent = float(mesh.extents.max()) if len(mesh.vertices) else 0.0
     keep = areas > (extent * 1e-9) ** 2
@@ -362,21 +376,23 @@ def _validated_mesh(
     if not keep.any():
         raise ValidationError("mesh is degenerate (every triangle has zero area)", where=where)
     if dropped:
-        mesh.update_faces(keep)
-        mesh.remove_unreferenced_vertices()
+        mesh = mesh.with_faces(keep)
         warnings.append(f"removed {dropped} zero-area triangles")
     repaired = bool(dropped)
-    closed, consistent = edge_check(np.asarray(mesh.faces))
+    untouched = not dropped
+    closed, consistent = edge_check(mesh.faces)
     if not closed:
         unique = mesh.unique_faces()
         if int((~unique).sum()):
             warnings.append(f"removed {int((~unique).sum())} duplicate triangles")
-            mesh.update_faces(unique)
-            closed, consistent = edge_check(np.asarray(mesh.faces))
+            mesh = mesh.with_faces(unique)
+            untouched = False
+            closed, consistent = edge_check(mesh.faces)
     if not closed:
         repaired = True
+        untouched = False
         filled = _fill_holes(mesh)
-        patch = 0.0 if filled is None else float(filled.area) - float(mesh.area)
+        patch = 0.0 if filled is None else filled.area - mesh.area
         if filled is None or not filled.is_watertight or patch > max_hole_share * mesh.area:
             raise ValidationError(
                 f"mesh is not watertight ({_open_edges(mesh)} open or non-manifold edges) and "
@@ -384,7 +400,7 @@ def _validated_mesh(
                 where=where,
             )
         mesh = filled
-        closed, consistent = edge_check(np.asarray(mesh.faces))
+        closed, consistent = edge_check(mesh.faces)
         warnings.append("mesh had holes; they were closed automatically")
     if not consistent:
         raise ValidationError(
@@ -392,16 +408,17 @@ def _validated_mesh(
             "CAD tool",
             where=where,
         )
-    volume = signed_volume(mesh)
+    volume = mesh.volume
     if volume < 0:
-        mesh.invert()
+        mesh = mesh.inverted()
         volume = -volume
+        untouched = False
         warnings.append("mesh was inside-out; normals were flipped")
     extent = float(mesh.extents.max())
     # relative to its size: a closed surface folded onto itself encloses ~1e-15 of rounding
     if not volume > MIN_VOLUME_SHARE * extent**3:
         raise ValidationError("mesh encloses no volume (degenerate or flat)", where=where)
-    return mesh, repaired, volume
+    return mesh, repaired, volume, untouched
 
 
 def edge_check(faces: np.ndarray) -> tuple[bool, bool]:
@@ -423,10 +440,10 @@ def edge_check(faces: np.ndarray) -> tuple[bool, bool]:
     return True, bool(np.all(ranked[1::2] - ranked[0::2] == 1))
 
 
-def _fill_holes(mesh: trimesh.Trimesh, max_loop: int = 256) -> trimesh.Trimesh | None:
+def _fill_holes(mesh: TriangleMesh, max_loop: int = 256) -> TriangleMesh | None:
     """Close each simple boundary loop with a fan from its centroid; None when the open
     edges do not form simple loops (non-manifold) or a loop is too long to be a small hole."""
-    faces = np.asarray(mesh.faces)
+    faces = mesh.faces
     directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     key = np.sort(directed, axis=1)
     _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
@@ -457,10 +474,9 @@ def _fill_holes(mesh: trimesh.Trimesh, max_loop: int = 256) -> trimesh.Trimesh |
         # each boundary edge a→b belongs to a face; the patch runs b→a to match its winding
         new_faces.append(np.c_[np.roll(ring, -1), ring, np.full(len(ring), next_index)])
         next_index += 1
-    return trimesh.Trimesh(np.vstack(vertices), np.vstack(new_faces), process=False)
+    return TriangleMesh(np.vstack(vertices), np.vstack(new_faces))
 
 
-def _open_edges(mesh: trimesh.Trimesh) -> int:
-    edges: Any = mesh.edges_sorted
-    _, counts = np.unique(edges, axis=0, return_counts=True)
+def _open_edges(mesh: TriangleMesh) -> int:
+    _, counts = np.unique(mesh.edges_sorted, axis=0, return_counts=True)
     return int((counts != 2).sum())
