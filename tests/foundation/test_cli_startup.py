@@ -19,7 +19,8 @@ try:
     main.main()
 except SystemExit:
     pass
-print(" ".join(sorted(m for m in ("ortools", "numba", "pandas", "alembic", "trimesh") if m in sys.modules)))
+heavy = ("ortools", "numba", "pandas", "alembic", "trimesh")
+print(" ".join(sorted(m for m in heavy if m in sys.modules)))
 """
 
 
