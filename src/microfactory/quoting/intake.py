@@ -105,10 +105,17 @@ def load_model(
     size = p.stat().st_size
     if size > limits.max_file_bytes:
         raise ValidationError(
-            f"file is {size} bytes, over the {limits.max_file_bytes}-byte upload limit",
+            _over_limit(size, limits.max_file_bytes),
             where=p.name,
         )
     return load_model_bytes(p.read_bytes(), p.name, limits=limits, units=units)
+
+
+def _over_limit(size: int, limit: int) -> str:
+    return (
+        f"file is {size} bytes ({size / 2**20:.1f} MiB), over the {limit}-byte "
+        f"({limit / 2**20:.1f} MiB) upload limit"
+    )
 
 
 def load_model_bytes(
@@ -119,7 +126,7 @@ def load_model_bytes(
     where = filename
     if len(data) > limits.max_file_bytes:
         raise ValidationError(
-            f"file is {len(data)} bytes, over the {limits.max_file_bytes}-byte upload limit",
+            _over_limit(len(data), limits.max_file_bytes),
             where=where,
         )
     if not data:
