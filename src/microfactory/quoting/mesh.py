@@ -42,8 +42,9 @@ class TriangleMesh:
 
     @cached_property
     def _corners(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        f = self.faces
-        return self.vertices[f[:, 0]], self.vertices[f[:, 1]], self.vertices[f[:, 2]]
+        # np.take gathers rows several times faster than fancy indexing
+        v, f = self.vertices, self.faces
+        return np.take(v, f[:, 0], axis=0), np.take(v, f[:, 1], axis=0), np.take(v, f[:, 2], axis=0)
 
     @cached_property
     def triangles_cross(self) -> np.ndarray:
