@@ -233,9 +233,11 @@ def surface_profile(mesh: TriangleMesh, orientation: Orientation) -> SurfaceProf
     areas = mesh.area_faces
     vz = mesh.vertices @ rot[2]
     vz = vz - vz.min()
-    fz = vz[mesh.faces]
-    z_low = fz.min(axis=1)
-    z_high = fz.max(axis=1)
+    # per corner column: a min/max along rows of three is several times slower
+    f = mesh.faces
+    z0, z1, z2 = np.take(vz, f[:, 0]), np.take(vz, f[:, 1]), np.take(vz, f[:, 2])
+    z_low = np.minimum(np.minimum(z0, z1), z2)
+    z_high = np.maximum(np.maximum(z0, z1), z2)
     on_plate = (nz < -0.999) & (z_high < 1e-3)
     return SurfaceProfile(
         areas=areas,
