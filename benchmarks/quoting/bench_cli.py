@@ -106,12 +106,29 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--triangles", type=int, default=1_000_000)
     parser.add_argument("--src", type=Path, default=SRC, help="source tree to time")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="compile every module on every run (PYTHONDONTWRITEBYTECODE=1)",
+    )
+    parser.add_argument(
+        "--pass-max-bytes",
+        action="store_true",
+        help="pass --max-bytes (trees older than the 64 MiB default refuse the large STL)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mf-quote-cli-") as tmp:
         folder = Path(tmp)
         models = make_models(folder, args.triangles)
         env = dict(os.environ, PYTHONPATH=str(args.src.resolve()))
         env.pop("MICROFACTORY_DATABASE_URL", None)
+        if args.no_bytecode_cache:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        else:
+            # as an installed package: modules compiled once (in the warm-up run), not on
+            # every start; a prefix keeps the .pyc files out of the source tree
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
         db = f"sqlite:///{folder / 'bench.db'}"
         base = [sys.executable, "-m", "microfactory"]
         subprocess.run(
@@ -120,8 +137,10 @@ def main() -> None:
         timer = _hyperfine if shutil.which("hyperfine") else _python_loop
         cases: dict[str, Any] = {}
         for name, (path, faces) in models.items():
+            # no --max-bytes: the default upload limit (64 MiB) takes a 1,000,000-triangle STL
             command = [*base, "quote", path.name, "--material", "pla-black", "--db", db]
-            command += ["--max-bytes", str(path.stat().st_size + 1)]
+            if args.pass_max_bytes:
+                command += ["--max-bytes", str(path.stat().st_size + 1)]
             cases[name] = {"triangles": faces, "bytes": path.stat().st_size}
             cases[name] |= timer(command, args.runs, env, folder)
     print(
@@ -134,6 +153,8 @@ def main() -> None:
                 "cpus": os.cpu_count(),
                 "load_average": [round(x, 2) for x in os.getloadavg()],
                 "runs": args.runs,
+                "max_bytes_passed": args.pass_max_bytes,
+                "bytecode_cached": not args.no_bytecode_cache,
                 "goal_s": {"small": 1.5, "large": 3.0},
                 "cases": cases,
             },

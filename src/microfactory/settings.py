@@ -40,7 +40,11 @@ class Settings(BaseSettings):
         description="Secure flag on cookies: auto = when the request came over HTTPS (directly "
         "or from a trusted proxy saying so)",
     )
-    max_upload_bytes: int = 50_000_000
+    max_upload_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        description="largest model upload in bytes (64 MiB: a binary STL of 1,342,000 "
+        "triangles); larger files are refused with the limit named",
+    )
     quote_hold_hours: float = 48.0
     maintenance_lead_hours: float = 24.0
     nats_url: str | None = Field(

@@ -269,3 +269,28 @@ def test_3mf_whose_headers_lie_about_size_is_refused_without_inflating_it() -> N
         load_model_bytes(
             bytes(data), "liar.3mf", limits=IntakeLimits(max_uncompressed_bytes=1 << 20)
         )
+
+
+def test_default_upload_limit_takes_a_million_triangle_binary_stl(tmp_path: Path) -> None:
+    from microfactory.settings import Settings
+
+    limit = Settings().max_upload_bytes
+    # 1,000,000 triangles of zeros: 50,000,084 bytes, past the size check (then refused as
+    # degenerate, which only the triangle check can say)
+    path = tmp_path / "million.stl"
+    with path.open("wb") as out:
+        out.write(b"\0" * 80 + (1_000_000).to_bytes(4, "little"))
+        out.truncate(84 + 50 * 1_000_000)
+    with pytest.raises(ValidationError, match="degenerate"):
+        load_model(path, limits=IntakeLimits(max_file_bytes=limit))
+
+
+def test_file_over_the_default_upload_limit_is_refused_naming_the_limit(tmp_path: Path) -> None:
+    from microfactory.settings import Settings
+
+    limit = Settings().max_upload_bytes
+    path = tmp_path / "huge.stl"
+    with path.open("wb") as out:
+        out.truncate(limit + 1)  # sparse: nothing is written, and nothing is read
+    with pytest.raises(ValidationError, match=f"over the {limit}-byte \\(64.0 MiB\\) upload"):
+        load_model(path, limits=IntakeLimits(max_file_bytes=limit))

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import trimesh
 
 from microfactory.core.errors import ValidationError
 from microfactory.orders.products import ParameterSpec, ParamValue
 from microfactory.quoting.engine import ModelQuote, QuoteOptions, quote_model
 from microfactory.quoting.intake import LoadedModel
+from microfactory.quoting.mesh import TriangleMesh
 from microfactory.quoting.pricing import FinishingStep
 from microfactory.quoting.processes import PrintMachine, PrintMaterial
 
@@ -154,8 +154,10 @@ def _dimension(product: ConfigurableProduct, values: Mapping[str, ParamValue], d
     return float(ref) if _is_number(ref) else float(values[ref])
 
 
-def build_mesh(product: ConfigurableProduct, values: Mapping[str, ParamValue]) -> trimesh.Trimesh:
+def build_mesh(product: ConfigurableProduct, values: Mapping[str, ParamValue]) -> TriangleMesh:
     """The part as a watertight mesh standing on z = 0."""
+    import trimesh  # builds the primitives; imported here, not on every quote
+
     d = {dim: _dimension(product, values, dim) for dim in SHAPES[product.shape]}
     if product.shape == "box":
         mesh = trimesh.creation.box((d["length"], d["width"], d["height"]))
@@ -169,8 +171,7 @@ def build_mesh(product: ConfigurableProduct, values: Mapping[str, ParamValue]) -
             r_min=outer - d["wall"], r_max=outer, height=d["height"], sections=96
         )
     mesh.apply_translation(-np.asarray(mesh.bounds[0]))
-    out: trimesh.Trimesh = mesh
-    return out
+    return TriangleMesh(np.asarray(mesh.vertices), np.asarray(mesh.faces))
 
 
 def quote_configuration(

@@ -119,17 +119,11 @@ class JobSpecs:
 
 def posed_stl(data: bytes, name: str, orientation: str) -> bytes:
     """The model rotated into the quote's pose (by its label), as binary STL in mm."""
-    loaded = load_model_bytes(data, name, units="mm")
-    mesh = loaded.mesh.copy()
+    mesh = load_model_bytes(data, name, units="mm").mesh
     pose = next((o for o in analyze(mesh).orientations if o.label == orientation), None)
     if pose is not None:
-        transform = np.eye(4)
-        transform[:3, :3] = np.asarray(pose.rotation)
-        mesh.apply_transform(transform)
-    out = mesh.export(file_type="stl")
-    if not isinstance(out, bytes):
-        raise ValidationError("the model could not be written as STL", where=name)
-    return out
+        mesh = mesh.rotated(np.asarray(pose.rotation))
+    return mesh.to_stl()
 
 
 def _slug(text: str) -> str:

@@ -550,9 +550,9 @@ class QuoteService:
         )
         if self.models is not None:
             stem = Path(q.model).stem or "model"
-            stl = loaded.mesh.export(file_type="stl")
-            if isinstance(stl, bytes):
-                self.models.put(quote_id, f"{stem}.stl", stl)
+            # the upload itself when intake changed nothing, else the validated mesh
+            stl = loaded.stl if loaded.stl is not None else loaded.mesh.to_stl()
+            self.models.put(quote_id, f"{stem}.stl", stl)
         return response
 
     def _promise(

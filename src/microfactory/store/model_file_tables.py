@@ -1,6 +1,7 @@
 """The model files customers uploaded for quotes, kept so that an accepted quote can be sliced
 and printed: content-addressed (SHA-256), each quote pointing at its file. The file stored is
-the model as intake validated it (repaired, in millimetres, binary STL)."""
+the model as intake validated it (repaired, in millimetres, binary STL): the uploaded bytes
+themselves when they already were that and intake changed nothing."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ async def network_quote(
     customer: Annotated[str | None, Form(min_length=1, max_length=64)] = None,
     deadline_s: Annotated[float, Form(gt=0, le=30)] = 1.5,
 ) -> dict[str, Any]:
-    limit = ctx.body_limits.get("/api/v1/network/quote", 50_000_000)
+    limit = ctx.body_limits.get("/api/v1/network/quote", 64 * 1024 * 1024)
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise ValidationError(f"the model is over the {limit}-byte upload limit", where="file")
