@@ -43,3 +43,15 @@ def test_the_factory_file_reads_the_site_locale(tmp_path: Path) -> None:
     path = tmp_path / "f.yaml"
     path.write_text(yaml.safe_dump(data))
     assert read_factory_file(path).site.locale == "de"
+
+
+def test_pages_keep_year_first_for_english_and_use_babel_for_other_locales() -> None:
+    from microfactory.core.timeutil import local_text
+
+    assert local_text(T, "Europe/Berlin") == "2026-12-10 14:31 CET"
+    assert local_text(T, "Europe/Berlin", seconds=True) == "2026-12-10 14:31:27 CET"
+    assert local_text(T, "Europe/Berlin", locale="de") == "10.12.2026, 14:31 MEZ"
+    assert local_text(T, "Europe/Berlin", seconds=True, locale="de") == "10.12.2026, 14:31:27 MEZ"
+    assert local_text(T, "Europe/Berlin", locale="en_GB") == "10 Dec 2026, 14:31 CET"
+    # a locale Babel does not know falls back to the default format, never to a US clock
+    assert local_text(T, "Europe/Berlin", locale="xx") == "2026-12-10 14:31 CET"

@@ -176,3 +176,19 @@ def test_state_styles_name_every_state_in_words() -> None:
     for state in ("Executing", "NotExecuting", "OutOfService", "NotAvailable", "Unknown"):
         css, symbol, words = render(state)  # type: ignore[operator]
         assert css and symbol and words
+
+
+def test_pages_write_times_in_the_site_locale(sqlite_env: Env) -> None:
+    c, csrf = logged_in(sqlite_env, Role.PLANNER)
+    ctx = sqlite_env.app.state.ctx
+    ctx.timezone = "Europe/Berlin"
+    form = {"customer": "acme", "lines-0-product": "bracket", "lines-0-quantity": "2"}
+    r = c.post("/orders/new", data={**form, "due": "2026-01-20T10:00", "csrf_token": csrf})  # type: ignore[attr-defined]
+    assert r.status_code == 303
+    german = re.compile(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d ME(S)?Z")
+    iso = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d CES?T")
+    page = c.get("/orders").text  # type: ignore[attr-defined]
+    assert iso.search(page) and not german.search(page)
+    ctx.locale = "de"
+    page = c.get("/orders").text  # type: ignore[attr-defined]
+    assert german.search(page) and not iso.search(page)

@@ -159,6 +159,7 @@ def build_context(
         else container.stations(factory, auth_clock, background=True),
         site=container.settings.site,
         timezone="UTC" if factory is None else factory.site.timezone,
+        locale="en" if factory is None else factory.site.locale,
         network_hub=SqlHubStore(engine),
         network_link=_network_link(container.settings.nats_url),
     )

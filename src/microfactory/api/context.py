@@ -45,6 +45,8 @@ class ApiContext:
     site: str = "demo"
     timezone: str = "UTC"
     """The site's IANA time zone: every page shows local time (storage and the API: UTC)."""
+    locale: str = "en"
+    """The site's locale (factory file `site.locale`): how pages write dates and times."""
     max_body_bytes: int = 1_000_000
     body_limits: dict[str, int] = field(default_factory=dict)
     """Larger body limits for exact paths (the model upload)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from microfactory.core.timeutil import utc, zone
+from microfactory.core.timeutil import babel_locale, babel_text, utc, zone
 
 if TYPE_CHECKING:
     from microfactory.bootstrap import Container
@@ -17,20 +17,8 @@ def local_time(dt: datetime | None, timezone: str = "UTC", locale: str = "en") -
     """`dt` as people at the site read it; "—" for no time."""
     if dt is None:
         return "—"
-    from babel import Locale, UnknownLocaleError
-    from babel.dates import format_date, format_datetime, format_time
-
-    try:
-        loc = Locale.parse(locale)
-    except (UnknownLocaleError, ValueError):
-        loc = Locale.parse("en")
-    tz = zone(timezone)
-    local = utc(dt).astimezone(tz)
-    pattern = str(loc.datetime_formats["medium"])
-    text = pattern.replace("{1}", format_date(local, "medium", locale=loc)).replace(
-        "{0}", format_time(local, "short", locale=loc)
-    )
-    return f"{text} {format_datetime(local, 'z', tzinfo=tz, locale=loc)}"
+    loc = babel_locale(locale) or babel_locale("en")
+    return babel_text(utc(dt).astimezone(zone(timezone)), timezone, loc, seconds=False)
 
 
 def site_format(container: Container) -> tuple[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from microfactory.core.errors import ValidationError
@@ -56,10 +57,43 @@ def zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r} ({hint})") from None
 
 
-def local_text(dt: datetime | None, timezone: str = "UTC", *, seconds: bool = False) -> str:
-    """A time as people at the site read it: `2026-01-12 12:19 CET` in the site's zone
-    (storage and every API stay UTC). "—" for no time."""
+def local_text(
+    dt: datetime | None, timezone: str = "UTC", *, seconds: bool = False, locale: str = "en"
+) -> str:
+    """A time as people at the site read it, in the site's zone (storage and every API stay
+    UTC). "—" for no time.
+
+    The default locale `en` writes `2026-01-12 12:19 CET`: year first and a 24-hour clock,
+    which no English-speaking shop misreads. Any other locale (the factory file's
+    `site.locale`) writes Babel's (CLDR) medium date and short time in that language, e.g.
+    `12.01.2026, 12:19 MEZ` for `de`; an unknown locale gets the default format."""
     if dt is None:
         return "—"
     local = utc(dt).astimezone(zone(timezone))
-    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+    loc = None if locale in ("", "en") else babel_locale(locale)
+    if loc is None:
+        return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
+    return babel_text(local, timezone, loc, seconds=seconds)
+
+
+def babel_text(local: datetime, timezone: str, loc: Any, *, seconds: bool) -> str:
+    """`local` in Babel's medium date and short (or medium, with seconds) time of `loc`, with
+    the zone's short name."""
+    from babel.dates import format_date, format_datetime, format_time
+
+    pattern = str(loc.datetime_formats["medium"])
+    clock = format_time(local, "medium" if seconds else "short", locale=loc)
+    text = pattern.replace("{1}", format_date(local, "medium", locale=loc)).replace("{0}", clock)
+    return f"{text} {format_datetime(local, 'z', tzinfo=zone(timezone), locale=loc)}"
+
+
+@lru_cache(maxsize=16)
+def babel_locale(name: str) -> Any:
+    """Babel's Locale for `name` (`de`, `de_DE`, `fr-CH`); None when Babel does not know it
+    (the default format is used then)."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(name.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return None

@@ -78,12 +78,12 @@ class LoginRequired(Exception):
 @pass_context
 def _fmt_time(context: Context, value: datetime | None) -> str:
     """A time in the site's zone (`2026-01-12 12:19 CET`); every page shows local time."""
-    return local_text(value, _site_zone(context))
+    return local_text(value, _site_zone(context), locale=_site_locale(context))
 
 
 @pass_context
 def _fmt_time_s(context: Context, value: datetime | None) -> str:
-    return local_text(value, _site_zone(context), seconds=True)
+    return local_text(value, _site_zone(context), seconds=True, locale=_site_locale(context))
 
 
 def _local_input(text: str, timezone: str) -> datetime:
@@ -104,6 +104,12 @@ def _site_zone(context: Context) -> str:
     request = context.get("request")
     ctx = getattr(getattr(getattr(request, "app", None), "state", None), "ctx", None)
     return str(getattr(ctx, "timezone", "UTC"))
+
+
+def _site_locale(context: Context) -> str:
+    request = context.get("request")
+    ctx = getattr(getattr(getattr(request, "app", None), "state", None), "ctx", None)
+    return str(getattr(ctx, "locale", "en"))
 
 
 def _pct(value: float | None) -> str:
