@@ -224,10 +224,11 @@ def compile_problem(decoder: DecoderSource) -> Compiled:
 
 
 @njit(cache=True)
-def _fit(st, c, m, est, duration, family, latest):  # type: ignore[no-untyped-def]
+def _fit(st, lay, seg_off, m, est, duration, family, latest, setup, has_setup, wp, ws, we):  # type: ignore[no-untyped-def]
     """The earliest start >= est in a gap of machine m (see SequenceDecoder._fit);
-    -1 when that start would be after `latest` (>= 0; -1 means no limit)."""
-    lay, seg_off, setup = c.lay, c.seg_off, c.setup
+    -1 when that start would be after `latest` (>= 0; -1 means no limit). Takes arrays,
+    not `Compiled`: called per operation and mode, where reading a named tuple's field
+    costs a reference count each time."""
     count = st[lay[L_CNT] + m]
     base = seg_off[m]
     s0 = lay[L_SEGS] + base
@@ -241,7 +242,7 @@ def _fit(st, c, m, est, duration, family, latest):  # type: ignore[no-untyped-de
         else:
             hi = mid
     index = lo - 1 if lo > 0 else 0
-    with_setup = c.has_setup[m] != 0
+    with_setup = has_setup[m] != 0
     while True:
         while 0 < index < count:
             ready = st[e0 + index - 1]
@@ -257,7 +258,7 @@ def _fit(st, c, m, est, duration, family, latest):  # type: ignore[no-untyped-de
                 ready += setup[m, st[f0 + index - 1], family]
             if ready > t:
                 t = ready
-        t = after_windows(c.win_ptr, c.win_start, c.win_end, m, t, duration)
+        t = after_windows(wp, ws, we, m, t, duration)
         if latest >= 0 and t > latest:
             return -1
         if index == count:
@@ -271,11 +272,9 @@ def _fit(st, c, m, est, duration, family, latest):  # type: ignore[no-untyped-de
 
 
 @njit(cache=True)
-def _place(st, plan, c, op, m, start, end):  # type: ignore[no-untyped-def]
+def _place(st, plan, lay, seg_off, op, m, start, end, family, job, sp, si, due, has_due, weight):  # type: ignore[no-untyped-def]
     """Place op on machine m at [start, end): into the machine's sorted segment, the
-    plan, the objective and its successors' earliest starts."""
-    lay, seg_off, family, job = c.lay, c.seg_off, c.family, c.job
-    sp, si, due, has_due, weight = c.succ_ptr, c.succ_idx, c.due, c.has_due, c.weight
+    plan, the objective and its successors' earliest starts (arrays, as `_fit`)."""
     count = st[lay[L_CNT] + m]
     base = seg_off[m]
     s0 = lay[L_SEGS] + base
@@ -368,8 +367,11 @@ def _run(st, plan, rank, bound, tw, mw, every, pool, used, rows, nrows, c):  # t
     """Decode from the state in `st` (its ready operations as ops or keys) to the end;
     checkpoints go to free pool rows appended to rows[nrows:]. Returns (value or -1 when
     the partial objective exceeded `bound`, new number of rows)."""
-    lay, mp, md, mm, family, job = c.lay, c.mode_ptr, c.mode_dur, c.mode_mach, c.family, c.job
-    tail, sp, si, key_base, tail_max = c.tail, c.succ_ptr, c.succ_idx, c.key_base, c.tail_max
+    # the fields as locals, read once: a field read inside the loops costs a reference count
+    lay, seg_off, mp, md, mm = c.lay, c.seg_off, c.mode_ptr, c.mode_dur, c.mode_mach
+    family, job, tail, sp, si = c.family, c.job, c.tail, c.succ_ptr, c.succ_idx
+    setup, has_setup, wp, ws, we = c.setup, c.has_setup, c.win_ptr, c.win_start, c.win_end
+    due, has_due, weight, key_base, tail_max = c.due, c.has_due, c.weight, c.key_base, c.tail_max
     n = lay[L_N]
     h = lay[L_HEAP]
     size = st[NREADY]
@@ -416,7 +418,7 @@ def _run(st, plan, rank, bound, tw, mw, every, pool, used, rows, nrows, c):  # t
             if best_m >= 0 and est + d > best_end:
                 break
             latest = best_end - d if best_m >= 0 else -1
-            s = _fit(st, c, m, est, d, family[op], latest)
+            s = _fit(st, lay, seg_off, m, est, d, family[op], latest, setup, has_setup, wp, ws, we)
             if s < 0:
                 continue
             e = s + d
@@ -426,7 +428,10 @@ def _run(st, plan, rank, bound, tw, mw, every, pool, used, rows, nrows, c):  # t
                 or (e == best_end and (s < best_start or (s == best_start and m < best_m)))
             ):
                 best_end, best_start, best_m = e, s, m
-        _place(st, plan, c, op, best_m, best_start, best_end)
+        _place(
+            st, plan, lay, seg_off, op, best_m, best_start, best_end, family, job, sp, si,
+            due, has_due, weight,
+        )  # fmt: skip
         if st[TARD] * tw + st[MAKESPAN] * mw > bound:
             st[NREADY] = size
             return -1, nrows

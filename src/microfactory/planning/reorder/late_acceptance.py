@@ -62,11 +62,37 @@ def steps(iterations, inst, cur, cand, best, index, scratch, recent, tally, reac
     topological, else by re-timing every operation from the earliest one the move touched
     (`evaluate_from`). With tally[VERIFY] set, every candidate is also evaluated by a
     whole pass, without pruning, and tally[MISMATCHES] counts disagreements (tests)."""
+    # fields read once: a field read in a loop costs a reference count
+    cand_mach = cand.mach
+    inst_seg_off = inst.seg_off
+    index_rank = index.rank
+    index_by_start = index.by_start
+    scratch_changed = scratch.changed
+    cur_mach = cur.mach
+    cur_pos = cur.pos
+    cur_cnt = cur.cnt
+    cur_order = cur.order
+    cand_pos = cand.pos
+    cand_cnt = cand.cnt
+    cand_order = cand.order
+    inst_succ_ptr = inst.succ_ptr
+    inst_succ_idx = inst.succ_idx
+    scratch_job_mark = scratch.job_mark
+    cur_start = cur.start
+    cand_start = cand.start
+    cand_end = cand.end
+    cur_end = cur.end
+    cand_comp = cand.comp
+    inst_job = inst.job
+    cur_comp = cur.comp
+    scratch_mark = scratch.mark
+    scratch_spare = scratch.spare
+    scratch_spare2 = scratch.spare2
     late_n = recent.shape[0]
-    n = cand.mach.shape[0]
-    seg_off = inst.seg_off
-    rank, by_start = index.rank, index.by_start
-    changed = scratch.changed
+    n = cand_mach.shape[0]
+    seg_off = inst_seg_off
+    rank, by_start = index_rank, index_by_start
+    changed = scratch_changed
     verify = tally[VERIFY] != 0
     seeds = np.empty(3, dtype=np.int64)
     for _ in range(iterations):
@@ -74,17 +100,17 @@ def steps(iterations, inst, cur, cand, best, index, scratch, recent, tally, reac
         op = move(inst, cand, cur, reach)
         if op < 0:
             continue
-        m_old, m_new = cur.mach[op], cand.mach[op]
+        m_old, m_new = cur_mach[op], cand_mach[op]
         # the operations whose machine predecessor changes: op, the one after its old
         # place (y), the one after its new place (x)
         y = -1
-        after = cur.pos[op] + 1
-        if after < cur.cnt[m_old]:
-            y = cur.order[seg_off[m_old] + after]
+        after = cur_pos[op] + 1
+        if after < cur_cnt[m_old]:
+            y = cur_order[seg_off[m_old] + after]
         x = -1
-        after = cand.pos[op] + 1
-        if after < cand.cnt[m_new]:
-            x = cand.order[seg_off[m_new] + after]
+        after = cand_pos[op] + 1
+        if after < cand_cnt[m_new]:
+            x = cand_order[seg_off[m_new] + after]
         slot = tally[ITERATION] % late_n
         threshold = max(tally[VALUE], recent[slot])
         tally[STAMP] += 1
@@ -95,13 +121,13 @@ def steps(iterations, inst, cur, cand, best, index, scratch, recent, tally, reac
             # predecessors cannot change unless the new orders are cyclic), before its new
             # successors if it can (keys: 2 * rank + 2; op gets an odd one)
             lo_key = 0
-            if cand.pos[op] > 0:
-                lo_key = 2 * rank[cand.order[seg_off[m_new] + cand.pos[op] - 1]] + 2
+            if cand_pos[op] > 0:
+                lo_key = 2 * rank[cand_order[seg_off[m_new] + cand_pos[op] - 1]] + 2
             hi_key = 2 * n + 4
             if x >= 0:
                 hi_key = 2 * rank[x] + 2
-            for k in range(inst.succ_ptr[op], inst.succ_ptr[op + 1]):
-                hi_key = min(hi_key, 2 * rank[inst.succ_idx[k]] + 2)
+            for k in range(inst_succ_ptr[op], inst_succ_ptr[op + 1]):
+                hi_key = min(hi_key, 2 * rank[inst_succ_idx[k]] + 2)
             seeds[0] = op
             n_seeds = 1
             if x >= 0:
@@ -117,20 +143,20 @@ def steps(iterations, inst, cur, cand, best, index, scratch, recent, tally, reac
         if n_changed >= 0:
             tally[PROPAGATED] += 1
             tally[RETIMED] += n_changed
-            value = rescore(inst, cand, cur, changed, n_changed, scratch.job_mark, stamp, tally)
+            value = rescore(inst, cand, cur, changed, n_changed, scratch_job_mark, stamp, tally)
             if value > threshold and not verify:
                 value = PRUNED
         else:
             # the earliest start (in cur) of op, x and y: nothing before it changes
-            first = cur.start[op]
+            first = cur_start[op]
             if x >= 0:
-                first = min(first, cur.start[x])
+                first = min(first, cur_start[x])
             if y >= 0:
-                first = min(first, cur.start[y])
+                first = min(first, cur_start[y])
             lo, hi = 0, n
             while lo < hi:
                 mid = (lo + hi) // 2
-                if cur.start[by_start[mid]] < first:
+                if cur_start[by_start[mid]] < first:
                     lo = mid + 1
                 else:
                     hi = mid
@@ -155,16 +181,16 @@ def steps(iterations, inst, cur, cand, best, index, scratch, recent, tally, reac
             sync(cand, cur, seg_off, op, m_old, m_new)
             for i in range(n_changed):
                 v = changed[i]
-                cand.start[v] = cur.start[v]
-                cand.end[v] = cur.end[v]
-                cand.comp[inst.job[v]] = cur.comp[inst.job[v]]
+                cand_start[v] = cur_start[v]
+                cand_end[v] = cur_end[v]
+                cand_comp[inst_job[v]] = cur_comp[inst_job[v]]
         else:
             sync(cur, cand, seg_off, op, m_old, m_new)
             for i in range(n_changed):
                 v = changed[i]
-                cur.start[v] = cand.start[v]
-                cur.end[v] = cand.end[v]
-                cur.comp[inst.job[v]] = cand.comp[inst.job[v]]
+                cur_start[v] = cand_start[v]
+                cur_end[v] = cand_end[v]
+                cur_comp[inst_job[v]] = cand_comp[inst_job[v]]
             tally[TARDINESS] = tally[NEW_TARDINESS]
             tally[MAKESPAN] = tally[NEW_MAKESPAN]
             if n_changed > 0:
@@ -174,10 +200,10 @@ def steps(iterations, inst, cur, cand, best, index, scratch, recent, tally, reac
                     cur,
                     changed,
                     n_changed,
-                    scratch.mark,
+                    scratch_mark,
                     tally[STAMP],
-                    scratch.spare,
-                    scratch.spare2,
+                    scratch_spare,
+                    scratch_spare2,
                 )
             tally[VALUE] = value
             if value < tally[BEST]:
@@ -192,12 +218,20 @@ def steps(iterations, inst, cur, cand, best, index, scratch, recent, tally, reac
 def _same_as_whole_pass(inst, scratch, cand, value):  # type: ignore[no-untyped-def]
     """Whether a whole pass over cand's orders gives `value` (both negative, or equal
     with the same times everywhere)."""
-    check = scratch.check  # shares cand's orders
-    full = evaluate(inst, check, NO_BOUND, scratch.indeg, scratch.queue, scratch.left)
+    # fields read once: a field read in a loop costs a reference count
+    scratch_check = scratch.check
+    scratch_indeg = scratch.indeg
+    scratch_queue = scratch.queue
+    scratch_left = scratch.left
+    cand_mach = cand.mach
+    cand_start = cand.start
+    cand_end = cand.end
+    check = scratch_check  # shares cand's orders
+    full = evaluate(inst, check, NO_BOUND, scratch_indeg, scratch_queue, scratch_left)
     same = (full < 0) == (value < 0)
     if same and value >= 0:
         same = full == value
-        for v in range(cand.mach.shape[0]):
-            if check.start[v] != cand.start[v] or check.end[v] != cand.end[v]:
+        for v in range(cand_mach.shape[0]):
+            if check.start[v] != cand_start[v] or check.end[v] != cand_end[v]:
                 same = False
     return same
