@@ -9,8 +9,8 @@ with compiling. `warm_once` remembers, per process, which groups are warm (one r
 instead of a module global per module); `warm_all()` in `planning.warmup` warms every group.
 
 numba's cache is keyed on each compiled function's own source file: after editing a
-kernel that kernels in other modules call (`after_windows` here, the `reorder` package's
-modules), delete the `__pycache__` folders of `planning` (or touch the callers' files),
+kernel that kernels in other modules call (`after_windows` here, which `fastseq`
+calls), delete the `__pycache__` folders of `planning` (or touch the callers' files),
 else a caller may load a cached copy compiled with the old callee. An installed package
 gets new files, so this concerns a working copy only.
 """
