@@ -20,12 +20,12 @@ rows 0..k with the current sequence and only writes new ones.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from numba import njit
 
+from microfactory.planning.kernels import after_windows
 from microfactory.planning.model import Assignment, Problem
 
 # fixed state slots
@@ -37,9 +37,9 @@ L_M, L_N, L_J, L_CNT, L_EST, L_MISS, L_HEAP, L_LEFT, L_COMP, L_SEGS, L_SEGE, L_S
 POOL_EXTRA = 8  # rows beyond two sequences' worth of checkpoints
 
 
-@dataclass(frozen=True)
-class Compiled:
-    """The problem as flat arrays, built from a `SequenceDecoder`."""
+class Compiled(NamedTuple):
+    """The problem as flat arrays, built from a `SequenceDecoder`; the kernels take it as
+    one argument (numba compiles a named tuple of arrays as a struct)."""
 
     lay: np.ndarray
     seg_off: np.ndarray
@@ -226,7 +226,9 @@ def compile_problem(decoder: DecoderSource) -> Compiled:
 @njit(cache=True)
 def _fit(st, lay, seg_off, m, est, duration, family, latest, setup, has_setup, wp, ws, we):  # type: ignore[no-untyped-def]
     """The earliest start >= est in a gap of machine m (see SequenceDecoder._fit);
-    -1 when that start would be after `latest` (>= 0; -1 means no limit)."""
+    -1 when that start would be after `latest` (>= 0; -1 means no limit). Takes arrays,
+    not `Compiled`: called per operation and mode, where reading a named tuple's field
+    costs a reference count each time."""
     count = st[lay[L_CNT] + m]
     base = seg_off[m]
     s0 = lay[L_SEGS] + base
@@ -241,7 +243,6 @@ def _fit(st, lay, seg_off, m, est, duration, family, latest, setup, has_setup, w
             hi = mid
     index = lo - 1 if lo > 0 else 0
     with_setup = has_setup[m] != 0
-    w_lo, w_hi = wp[m], wp[m + 1]
     while True:
         while 0 < index < count:
             ready = st[e0 + index - 1]
@@ -257,18 +258,7 @@ def _fit(st, lay, seg_off, m, est, duration, family, latest, setup, has_setup, w
                 ready += setup[m, st[f0 + index - 1], family]
             if ready > t:
                 t = ready
-        if duration > 0 and w_hi > w_lo:
-            lo, hi = w_lo, w_hi
-            while lo < hi:  # bisect_right(window ends, t)
-                mid = (lo + hi) // 2
-                if we[mid] <= t:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            k = lo
-            while k < w_hi and ws[k] < t + duration:
-                t = we[k]
-                k += 1
+        t = after_windows(wp, ws, we, m, t, duration)
         if latest >= 0 and t > latest:
             return -1
         if index == count:
@@ -283,6 +273,8 @@ def _fit(st, lay, seg_off, m, est, duration, family, latest, setup, has_setup, w
 
 @njit(cache=True)
 def _place(st, plan, lay, seg_off, op, m, start, end, family, job, sp, si, due, has_due, weight):  # type: ignore[no-untyped-def]
+    """Place op on machine m at [start, end): into the machine's sorted segment, the
+    plan, the objective and its successors' earliest starts (arrays, as `_fit`)."""
     count = st[lay[L_CNT] + m]
     base = seg_off[m]
     s0 = lay[L_SEGS] + base
@@ -359,8 +351,9 @@ def _push(st, h, size, key):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _copy_state(src, dst, lay, seg_off):  # type: ignore[no-untyped-def]
+def _copy_state(src, dst, c):  # type: ignore[no-untyped-def]
     """dst = src, copying only the used part of each machine segment."""
+    lay, seg_off = c.lay, c.seg_off
     dst[: lay[L_SEGS]] = src[: lay[L_SEGS]]
     for m in range(lay[L_M]):
         count = src[lay[L_CNT] + m]
@@ -370,14 +363,15 @@ def _copy_state(src, dst, lay, seg_off):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _run(  # type: ignore[no-untyped-def]
-    st, plan, rank, bound, tw, mw, every, pool, used, rows, nrows,
-    lay, seg_off, mp, md, mm, family, job, tail, sp, si, setup, has_setup, wp, ws, we,
-    due, has_due, weight, key_base, tail_max,
-):  # fmt: skip
+def _run(st, plan, rank, bound, tw, mw, every, pool, used, rows, nrows, c):  # type: ignore[no-untyped-def]
     """Decode from the state in `st` (its ready operations as ops or keys) to the end;
     checkpoints go to free pool rows appended to rows[nrows:]. Returns (value or -1 when
     the partial objective exceeded `bound`, new number of rows)."""
+    # the fields as locals, read once: a field read inside the loops costs a reference count
+    lay, seg_off, mp, md, mm = c.lay, c.seg_off, c.mode_ptr, c.mode_dur, c.mode_mach
+    family, job, tail, sp, si = c.family, c.job, c.tail, c.succ_ptr, c.succ_idx
+    setup, has_setup, wp, ws, we = c.setup, c.has_setup, c.win_ptr, c.win_start, c.win_end
+    due, has_due, weight, key_base, tail_max = c.due, c.has_due, c.weight, c.key_base, c.tail_max
     n = lay[L_N]
     h = lay[L_HEAP]
     size = st[NREADY]
@@ -403,7 +397,7 @@ def _run(  # type: ignore[no-untyped-def]
                 if row >= 0:
                     st[NREADY] = size
                     used[row] = 1
-                    _copy_state(st, pool[row], lay, seg_off)
+                    _copy_state(st, pool[row], c)
                     rows[nrows] = row
                     nrows += 1
             mark = (r // every + 1) * every
@@ -467,11 +461,12 @@ def _seed(seed):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _move(candidate, rank, st, lay, tw, reach, due, has_due, weight):  # type: ignore[no-untyped-def]
+def _move(candidate, rank, st, c, tw, reach):  # type: ignore[no-untyped-def]
     """Change `candidate` (a copy of the current sequence, whose ranks are `rank` and final
     state `st`) into a neighbour, as sequence._move does: a late job forward (drawn by its
     weighted tardiness), two nearby jobs swapped, or a job back. Returns the first position
     that differs."""
+    lay, due, has_due, weight = c.lay, c.due, c.has_due, c.weight
     n = candidate.shape[0]
     draw = np.random.random()
     total = 0
@@ -519,9 +514,7 @@ def _move(candidate, rank, st, lay, tw, reach, due, has_due, weight):  # type: i
 @njit(cache=True)
 def _descend(  # type: ignore[no-untyped-def]
     iterations, seq, rank, states, plans, rows, cand_rows, meta, pool, used, best_seq, recent,
-    counters, reach, tw, mw, every,
-    lay, seg_off, mp, md, mm, family, job, tail, sp, si, setup, has_setup, wp, ws, we,
-    due, has_due, weight, key_base, tail_max, initial,
+    counters, reach, tw, mw, every, c,
 ):  # fmt: skip
     """`iterations` steps of late-acceptance hill climbing (see sequence.descend).
     meta = [checkpoint rows of the current sequence, its value, best value, iteration,
@@ -536,24 +529,23 @@ def _descend(  # type: ignore[no-untyped-def]
         cur = states[which]
         cand = states[1 - which]
         candidate[:] = seq
-        first = _move(candidate, rank, cur, lay, tw, reach, due, has_due, weight)
+        first = _move(candidate, rank, cur, c, tw, reach)
         for p in range(n_jobs):
             cand_rank[candidate[p]] = p
         counters[0] += 1
         nrows = meta[0]
         k = _usable(pool, rows, nrows, first)
         if k > 0:
-            _copy_state(pool[rows[k - 1]], cand, lay, seg_off)
+            _copy_state(pool[rows[k - 1]], cand, c)
         else:
-            _copy_state(initial, cand, lay, seg_off)
+            _copy_state(c.initial, cand, c)
         plans[1 - which][:, :] = plans[which]
         cand_rows[:k] = rows[:k]
         slot = meta[3] % late_n
         threshold = max(meta[1], recent[slot])
         value, new_rows = _run(
             cand, plans[1 - which], cand_rank, threshold, tw, mw, every, pool, used, cand_rows,
-            k, lay, seg_off, mp, md, mm, family, job, tail, sp, si, setup, has_setup, wp, ws,
-            we, due, has_due, weight, key_base, tail_max,
+            k, c,
         )  # fmt: skip
         if value < 0:
             counters[1] += 1
@@ -594,14 +586,6 @@ class FastDecoder:
         self.pool = np.zeros((2 * per_decode + POOL_EXTRA, int(self.c.lay[L_LEN])), np.int64)
         self.used = np.zeros(self.pool.shape[0], dtype=np.int64)
 
-    def _static(self) -> tuple[object, ...]:
-        c = self.c
-        return (
-            c.lay, c.seg_off, c.mode_ptr, c.mode_dur, c.mode_mach, c.family, c.job, c.tail,
-            c.succ_ptr, c.succ_idx, c.setup, c.has_setup, c.win_ptr, c.win_start, c.win_end,
-            c.due, c.has_due, c.weight, c.key_base, c.tail_max,
-        )  # fmt: skip
-
     def decode(
         self, rank: list[int] | np.ndarray, bound: int | None = None
     ) -> tuple[int | None, np.ndarray, np.ndarray]:
@@ -613,7 +597,7 @@ class FastDecoder:
         value, nrows = _run(
             state, plan, np.asarray(rank, dtype=np.int64),
             NO_BOUND if bound is None else bound, self.tw, self.mw, self.every, self.pool,
-            self.used, rows, 0, *self._static(),
+            self.used, rows, 0, self.c,
         )  # fmt: skip
         self.used[rows[:nrows]] = 0
         return (None if value < 0 else int(value)), plan, state
@@ -629,7 +613,7 @@ class FastDecoder:
         rows = np.zeros(self.rows_cap, dtype=np.int64)
         _, nrows = _run(
             state, plan, np.asarray(rank, dtype=np.int64), NO_BOUND, self.tw, self.mw,
-            self.every, self.pool, self.used, rows, 0, *self._static(),
+            self.every, self.pool, self.used, rows, 0, self.c,
         )  # fmt: skip
         k = int(_usable(self.pool, rows, nrows, first))
         resumed = self.c.initial.copy() if k == 0 else self.pool[rows[k - 1]].copy()
@@ -637,7 +621,7 @@ class FastDecoder:
         more[:k] = rows[:k]
         value, total = _run(
             resumed, plan, np.asarray(candidate, dtype=np.int64), NO_BOUND, self.tw, self.mw,
-            self.every, self.pool, self.used, more, k, *self._static(),
+            self.every, self.pool, self.used, more, k, self.c,
         )  # fmt: skip
         self.used[rows[:nrows]] = 0
         self.used[more[k:total]] = 0
@@ -671,7 +655,7 @@ class FastDecoder:
         cand_rows = np.zeros(self.rows_cap, dtype=np.int64)
         value, nrows = _run(
             states[0], plans[0], rank, NO_BOUND, self.tw, self.mw, self.every, self.pool,
-            self.used, rows, 0, *self._static(),
+            self.used, rows, 0, self.c,
         )  # fmt: skip
         meta = np.array([nrows, value, value, 0, 0], dtype=np.int64)
         best_seq = seq.copy()
@@ -681,10 +665,9 @@ class FastDecoder:
         _seed(seed & 0xFFFFFFFF)
         while True:  # at least one chunk
             before = int(meta[2])
-            _descend(  # type: ignore[call-arg]
+            _descend(
                 CHUNK, seq, rank, states, plans, rows, cand_rows, meta, self.pool, self.used,
-                best_seq, recent, counters, reach, self.tw, self.mw, self.every,
-                *self._static(), self.c.initial,
+                best_seq, recent, counters, reach, self.tw, self.mw, self.every, self.c,
             )  # fmt: skip
             if meta[2] < before and callable(on_improvement):
                 on_improvement(int(meta[2]))

@@ -33,17 +33,16 @@ pass for every candidate (`search(..., verify=True)`).
 
 from __future__ import annotations
 
-import multiprocessing
+import functools
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from numba import njit
 
-from microfactory.planning.kernels import note_broken_pool, warm_once
+from microfactory.planning.kernels import csr, warm_once
 from microfactory.planning.model import Assignment, Objective, Problem
+from microfactory.planning.rounds import Rounds, WorkerFailures, parallel_rounds
 from microfactory.planning.search_settings import DEFAULT_SETTINGS, SearchSettings
 
 CHAIN_SHARE = 0.3  # of moves: on a late job's critical chain (0.5 measured worse)
@@ -1020,17 +1019,6 @@ class OrderSearch:
 NO_BOUND = 2**62
 
 
-def csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Compressed rows of int lists: (pointers, flat values); row k is
-    values[pointers[k]:pointers[k + 1]]."""
-    ptr = np.zeros(len(lists) + 1, dtype=np.int64)
-    flat: list[int] = []
-    for k, items in enumerate(lists):
-        flat.extend(items)
-        ptr[k + 1] = len(flat)
-    return ptr, np.array(flat, dtype=np.int64)
-
-
 def search(
     problem: Problem,
     objective: Objective,
@@ -1040,61 +1028,36 @@ def search(
     seed: int = 0,
     workers: int = 1,
     settings: SearchSettings = DEFAULT_SETTINGS,
+    failures: WorkerFailures | None = None,
 ) -> tuple[list[Assignment], int]:
     """The best plan found from `plan` by machine-order search until `deadline`, and its
     objective (negative: `plan` is returned unchanged, see `OrderSearch.evaluate`). With
     `workers` > 1 and enough time, that many spawned processes search in rounds from the
-    best plan so far, each with its own seed (falls back to one process when workers
-    cannot start). Compiles the kernels first if this machine has not yet (`warm`)."""
+    best plan so far, each with its own seed (`rounds.parallel_rounds`; when the pool
+    breaks, noted in `failures`, the search goes on here from the best plan so far).
+    Compiles the kernels first if this machine has not yet (`warm`)."""
     warm()
+    plan = list(plan)
     if workers > 1 and deadline - time.perf_counter() >= settings.reorder_parallel_min_seconds:
-        try:
-            return _parallel_rounds(
-                problem,
-                objective,
-                plan,
-                deadline,
-                scale,
-                seed,
-                workers,
-                settings.reorder_round_seconds,
-            )
-        except BrokenProcessPool as error:
-            note_broken_pool("machine-order search", error)  # then go on here
-    found, value, _ = OrderSearch(problem, objective, scale).search(plan, deadline, seed)
-    return found, value
-
-
-def _parallel_rounds(
-    problem: Problem,
-    objective: Objective,
-    plan: Sequence[Assignment],
-    deadline: float,
-    scale: int,
-    seed: int,
-    workers: int,
-    round_seconds: float = DEFAULT_SETTINGS.reorder_round_seconds,
-) -> tuple[list[Assignment], int]:
-    best = list(plan)
-    best_value = OrderSearch(problem, objective, scale).evaluate(plan)[0]
-    if best_value < 0:
-        return best, best_value
-    context = multiprocessing.get_context("spawn")
-    round_no = 0
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        while (left := deadline - time.perf_counter()) > 0.5:
-            seconds = left if left < 2 * round_seconds else round_seconds
-            seeds = [seed + 7919 * (round_no * workers + w) for w in range(workers)]
-            futures = [
-                pool.submit(_round, problem, objective, scale, best, seconds - 0.2, s)
-                for s in seeds
-            ]
-            round_no += 1
-            results = [future.result() for future in futures]
-            for found, value in results:
-                if 0 <= value <= best_value:
-                    best, best_value = found, value
-    return best, best_value
+        value = OrderSearch(problem, objective, scale).evaluate(plan)[0]
+        if value < 0:
+            return plan, value
+        outcome = parallel_rounds(
+            functools.partial(_round, problem, objective, scale),
+            [plan] * workers,
+            plan,
+            value,
+            deadline,
+            seed,
+            Rounds(settings.reorder_round_seconds, stop_below=0.5, send_back=0.2),
+            "machine-order search",
+            failures if failures is not None else WorkerFailures(),
+        )
+        if not outcome.broken:
+            return outcome.best, outcome.value
+        plan = outcome.best
+    found, found_value, _ = OrderSearch(problem, objective, scale).search(plan, deadline, seed)
+    return found, found_value
 
 
 def _round(
@@ -1104,11 +1067,12 @@ def _round(
     plan: list[Assignment],
     seconds: float,
     seed: int,
-) -> tuple[list[Assignment], int]:
-    """One worker's round (runs in a child process)."""
+) -> tuple[int, list[Assignment], tuple[int, ...]]:
+    """One worker's round (runs in a child process): (value, plan, step counters). The
+    first three arguments are bound by `functools.partial`."""
     deadline = time.perf_counter() + seconds
-    found, value, _ = OrderSearch(problem, objective, scale).search(plan, deadline, seed)
-    return found, value
+    found, value, counts = OrderSearch(problem, objective, scale).search(plan, deadline, seed)
+    return value, found, counts
 
 
 def warm() -> float:

@@ -22,7 +22,9 @@ class ScheduleResult:
     lexicographic objective: weighted tardiness * (horizon + 1) + makespan, see `cpsat`);
     `makespan` and `weighted_tardiness` are always filled when there is a plan.
     `assignments` is sorted by operation index and covers every operation; `history` holds
-    (seconds, objective) of each improvement found by the large-neighbourhood search."""
+    (seconds, objective) of each improvement found by the large-neighbourhood search.
+    `worker_failures` counts the pools of search worker processes that broke (a worker
+    crashed or could not start; each is logged, and the search went on in-process)."""
 
     status: Status
     objective: int | None
@@ -34,6 +36,7 @@ class ScheduleResult:
     makespan: int | None = None
     weighted_tardiness: int | None = None
     history: tuple[tuple[float, int], ...] = field(default=())
+    worker_failures: int = 0
 
     @property
     def has_plan(self) -> bool:

@@ -25,19 +25,18 @@ Three things make tens of thousands of candidates a minute possible:
 
 from __future__ import annotations
 
+import functools
 import heapq
-import multiprocessing
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from microfactory.planning.fastseq import FastDecoder
 from microfactory.planning.heuristics import tails
-from microfactory.planning.kernels import note_broken_pool, warm_once
+from microfactory.planning.kernels import warm_once
 from microfactory.planning.model import Assignment, Objective, Problem
+from microfactory.planning.rounds import Rounds, WorkerFailures, parallel_rounds
 from microfactory.planning.search_settings import DEFAULT_SETTINGS, SearchSettings
 
 CHECKPOINTS = 12  # saved states per decode; more cost more copying than they save (8-40 tried)
@@ -313,6 +312,7 @@ class SequenceStats:
     pruned: int = 0
     improvements: int = 0
     history: list[tuple[float, int]] = field(default_factory=list)
+    failures: WorkerFailures = field(default_factory=WorkerFailures)
 
 
 def initial_sequences(
@@ -358,7 +358,9 @@ def search(
     """The best plan found by job-sequence local search within `time_limit` seconds,
     starting from the best of `initial_sequences` (`plans`: heuristic plans whose job
     completion order is one more start). With `workers` > 1 and enough time, that many
-    processes search from the best sequence so far in rounds (see `_parallel_rounds`)."""
+    processes search from the best sequence so far in rounds (`rounds.parallel_rounds`:
+    in the first round each from one of the best starts; a crashed worker is counted in
+    `stats.failures`, and the search goes on here from the best sequence so far)."""
     began = time.perf_counter()
     deadline = began + time_limit
     stats = stats if stats is not None else SequenceStats()
@@ -370,20 +372,26 @@ def search(
     if len(sequence) < 2:
         return _plan(decoder, sequence)
     if workers > 1 and time_limit >= settings.sequence_parallel_min_seconds:
-        try:
-            sequence = _parallel_rounds(
-                problem,
-                objective,
-                scale,
-                [s for _, s in starts[:workers]],
-                (deadline, best_value, began),
-                seed,
-                stats,
-                settings.sequence_round_seconds,
-            )
-            return _plan(decoder, sequence)
-        except BrokenProcessPool as error:
-            note_broken_pool("job-sequence search", error)  # then go on here
+        rounds = Rounds(settings.sequence_round_seconds, stop_below=0.2, send_back=0.1, share=1 / 8)
+        outcome = parallel_rounds(
+            functools.partial(_round, problem, objective, scale),
+            [s for _, s in starts[:workers]],
+            sequence,
+            best_value,
+            deadline,
+            seed,
+            rounds,
+            "job-sequence search",
+            stats.failures,
+        )
+        if outcome.counts:
+            stats.candidates += outcome.counts[0]
+            stats.pruned += outcome.counts[1]
+        stats.improvements += len(outcome.improvements)
+        stats.history.extend((t - began, value) for t, value in outcome.improvements)
+        if not outcome.broken:
+            return _plan(decoder, outcome.best)
+        sequence = outcome.best  # and search on here
     found, _ = descend(decoder, sequence, deadline, seed, stats, began)
     return _plan(decoder, found)
 
@@ -446,53 +454,6 @@ def descend(
     return found, value
 
 
-def _parallel_rounds(
-    problem: Problem,
-    objective: Objective,
-    scale: int,
-    starts: list[list[int]],
-    clock: tuple[float, int, float],
-    seed: int,
-    stats: SequenceStats,
-    round_seconds: float = DEFAULT_SETTINGS.sequence_round_seconds,
-) -> list[int]:
-    """As many worker processes as `starts` (spawned: safe in threaded servers); in the
-    first round each searches from its own start, in every later round all from the best
-    sequence so far, each with its own seed. `clock` is (deadline, value of the best
-    start, search start time). Returns the best sequence found."""
-    deadline, best_value, began = clock
-    workers = len(starts)
-    sequence = starts[0]
-    context = multiprocessing.get_context("spawn")
-    round_no = 0
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        while (left := deadline - time.perf_counter()) > 0.2:
-            seconds = left if left < 2 * round_seconds else max(round_seconds, left / 8)
-            futures = [
-                pool.submit(
-                    _round,
-                    problem,
-                    objective,
-                    scale,
-                    starts[w] if round_no == 0 else sequence,
-                    seconds - 0.1,
-                    seed + 7919 * (round_no * workers + w),
-                )
-                for w in range(workers)
-            ]
-            round_no += 1
-            for future in futures:
-                value, found, counts = future.result()
-                stats.candidates += counts[0]
-                stats.pruned += counts[1]
-                if value < best_value:
-                    stats.improvements += 1
-                    stats.history.append((time.perf_counter() - began, value))
-                if value <= best_value:
-                    best_value, sequence = value, found
-    return sequence
-
-
 def _round(
     problem: Problem,
     objective: Objective,
@@ -502,7 +463,7 @@ def _round(
     seed: int,
 ) -> tuple[int, list[int], tuple[int, int]]:
     """One worker's round (runs in a child process): (value, sequence, (candidates,
-    pruned))."""
+    pruned)). The first three arguments are bound by `functools.partial`."""
     began = time.perf_counter()
     decoder = SequenceDecoder(problem, objective, scale)
     stats = SequenceStats()

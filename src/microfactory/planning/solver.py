@@ -39,6 +39,7 @@ from microfactory.planning.result import (
     makespan_of,
     weighted_tardiness_of,
 )
+from microfactory.planning.rounds import WorkerFailures
 from microfactory.planning.search_settings import DEFAULT_SETTINGS, SearchSettings
 from microfactory.planning.sequence import SequenceStats, frozen_predecessors_frozen
 from microfactory.planning.sequence import search as sequence_search
@@ -169,6 +170,7 @@ def solve(
             solver=solver_name or "solve",
         )
     history: tuple[tuple[float, int], ...] = ()
+    failures = WorkerFailures()  # crashed worker pools, reported in the result
     if (
         share < 1.0
         and not (previous and stability_weight)
@@ -176,14 +178,14 @@ def solve(
         and tabu_applies(problem, objective)
     ):
         incumbent, tabu_value = _tabu_portfolio(
-            problem, incumbent, bound, began, time_limit, workers, seed, settings
+            problem, incumbent, bound, began, time_limit, workers, seed, settings, failures
         )
         if tabu_value >= 0:
             solver_name = f"{solver_name}+tabu/lns"
             history += ((round(time.perf_counter() - began, 3), tabu_value),)
     if share == 0.0 and _sequence_applies(problem, objective, previous, stability_weight):
         offset = time.perf_counter() - began
-        sequenced = SequenceStats()
+        sequenced = SequenceStats(failures=failures)
         # the dispatching plan is not a starting point: its completion order led the
         # rounds into worse basins (18 s, 2 workers, three 2,000-operation factories:
         # 136,496-137,977 vs 110,909-113,444; 127,956 vs 127,767; 174,678 vs 163,931)
@@ -218,7 +220,15 @@ def solve(
         ):
             offset = time.perf_counter() - began
             polished, value = reorder_search(
-                problem, objective, incumbent, reorder_until, scale, seed, workers, settings
+                problem,
+                objective,
+                incumbent,
+                reorder_until,
+                scale,
+                seed,
+                workers,
+                settings,
+                failures,
             )
             if value >= 0 and not check_plan(problem, polished):
                 incumbent = polished
@@ -252,6 +262,7 @@ def solve(
         assignments=tuple(incumbent),
         solver=solver_name,
         history=history,
+        worker_failures=failures.count,
     )
     return _finish(problem, result, began)
 
@@ -284,6 +295,7 @@ def _tabu_portfolio(
     workers: int,
     seed: int,
     settings: SearchSettings = DEFAULT_SETTINGS,
+    failures: WorkerFailures | None = None,
 ) -> tuple[list[Assignment], int]:
     """Tabu search in workers - 1 processes and window LNS with one CP-SAT worker here,
     both from `incumbent` until the time limit; the better plan and the tabu search's
@@ -296,9 +308,11 @@ def _tabu_portfolio(
         return incumbent, -1
     target = bound or 0
     if workers < 2 or deadline - time.perf_counter() < settings.tabu_portfolio_seconds:
-        found, value = tabu_search(problem, incumbent, deadline, seed, workers, target, settings)
+        found, value = tabu_search(
+            problem, incumbent, deadline, seed, workers, target, settings, failures
+        )
     else:
-        run = TabuBackground(problem, incumbent, deadline, seed, workers - 1, target)
+        run = TabuBackground(problem, incumbent, deadline, seed, workers - 1, target, failures)
         # LNS's last sub-solve and the workers' exit overrun by up to ~0.3 s
         lns = improve(
             problem, incumbent, Objective.MAKESPAN, deadline - time.perf_counter() - 0.3, 1, seed
@@ -378,4 +392,5 @@ def _finish(problem: Problem, result: ScheduleResult, began: float) -> ScheduleR
         makespan=makespan_of(plan) if plan else None,
         weighted_tardiness=weighted_tardiness_of(problem, plan) if plan else None,
         history=result.history,
+        worker_failures=result.worker_failures,
     )

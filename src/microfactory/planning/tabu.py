@@ -38,9 +38,9 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 from numba import njit
 
-from microfactory.planning.kernels import note_broken_pool, warm_once
+from microfactory.planning.kernels import csr, warm_once
 from microfactory.planning.model import Assignment, Objective, Problem
-from microfactory.planning.reorder import csr
+from microfactory.planning.rounds import WorkerFailures
 from microfactory.planning.search_settings import DEFAULT_SETTINGS, SearchSettings
 
 EXACT = 6  # best estimated moves evaluated exactly per iteration
@@ -485,14 +485,16 @@ def search(
     workers: int = 1,
     target: int = 0,
     settings: SearchSettings = DEFAULT_SETTINGS,
+    failures: WorkerFailures | None = None,
 ) -> tuple[list[Assignment], int]:
     """The best plan found from `plan` by tabu search until `deadline` (or `target`), and
     its makespan (negative: `plan` is returned unchanged). With `workers` > 1 and enough
     time, that many spawned processes search independently, each with its own seed, and
-    the best plan wins (one process here when workers cannot start)."""
+    the best plan wins (one process here when workers cannot start, noted in `failures`)."""
     warm()
     if workers > 1 and deadline - time.perf_counter() >= settings.tabu_parallel_min_seconds:
-        found, value = Background(problem, plan, deadline, seed, workers, target).result()
+        run = Background(problem, plan, deadline, seed, workers, target, failures)
+        found, value = run.result()
         if value >= 0:
             return found, value
     found, value, _ = TabuSearch(problem).search(plan, deadline, seed, target)
@@ -501,7 +503,8 @@ def search(
 
 class Background:
     """Independent searches in `workers` spawned processes, started at once; `result`
-    waits for them (the solver runs window LNS in the meantime: a portfolio)."""
+    waits for them (the solver runs window LNS in the meantime: a portfolio). A broken
+    pool is logged and counted in `failures`."""
 
     def __init__(
         self,
@@ -511,8 +514,10 @@ class Background:
         seed: int = 0,
         workers: int = 1,
         target: int = 0,
+        failures: WorkerFailures | None = None,
     ) -> None:
         self.plan = list(plan)
+        self.failures = failures if failures is not None else WorkerFailures()
         context = multiprocessing.get_context("spawn")
         wall_deadline = time.time() + deadline - time.perf_counter()
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
@@ -524,7 +529,7 @@ class Background:
                 for w in range(workers)
             ]
         except BrokenProcessPool as error:
-            note_broken_pool("tabu search", error)
+            self.failures.note("tabu search", error)
             self.futures = []
 
     def result(self) -> tuple[list[Assignment], int]:
@@ -534,7 +539,7 @@ class Background:
         try:
             results = [future.result() for future in self.futures]
         except BrokenProcessPool as error:
-            note_broken_pool("tabu search", error)
+            self.failures.note("tabu search", error)
         finally:
             self.pool.shutdown()
         found = [r for r in results if r[1] >= 0]
