@@ -2,6 +2,11 @@
 
 Strategy (anytime; the best plan within the time limit is returned):
 1. every dispatching rule, keep the best plan (instant; a plan even if CP-SAT finds none);
+1b. the weighted tardiness of a plain job shop (one machine per operation, no setups,
+   calendars, frozen operations or operators; `twt_search.applies`): tardy-tree tabu
+   search (`twt_search`, one thread per worker) for `twt_search_share` of the time, whose
+   best plan then hints the monolithic model for the rest (a plan with no tardiness is
+   returned at once as optimal);
 2. the monolithic CP-SAT model hinted with it (up to 1,200 operations and 10,000
    setup-circuit arcs, none above, where the model is too slow to build and presolve): the
    whole time for due-date objectives and classic job shops, a quarter of it (at least
