@@ -214,3 +214,15 @@ def test_two_threads_give_a_checked_plan() -> None:
     found, value = twt_search.search(problem, start, time.perf_counter() + 0.2, threads=2)
     errors, total = CHECK.check(TINY, _document(problem, found, value))
     assert errors == [] and total == value == _brute_force(TINY)
+
+
+def test_a_rush_job_keeps_the_solver_on_the_model_with_its_operations_first() -> None:
+    problem = _problem(TINY)
+    rushed = replace(
+        problem, jobs=(problem.jobs[0], problem.jobs[1], replace(problem.jobs[2], rush=True))
+    )
+    result = solve(rushed, Objective.WEIGHTED_TARDINESS, time_limit=2.0, workers=1)
+    assert not result.solver.startswith("twt-search")  # frozen rush operations: not its scope
+    rush_ops = rushed.job_ops()[2]
+    by_op = {a.op: a for a in result.assignments}
+    assert by_op[rush_ops[0]].start == 0  # machine 2 runs the rush job first

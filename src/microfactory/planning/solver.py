@@ -158,7 +158,8 @@ def solve(
     reason = ""
     solver_name = f"dispatch-{rule}" if hint else ""
     history: tuple[tuple[float, int], ...] = ()
-    if twt_job_shop and share == 1.0 and incumbent is not None:
+    # rush_first may have frozen the rush jobs' operations: then the model plans the rest
+    if twt_job_shop and share == 1.0 and incumbent is not None and not problem.frozen:
         incumbent, solver_name, history = _twt_first(
             problem, incumbent, solver_name, began, time_limit, workers, seed, settings
         )
