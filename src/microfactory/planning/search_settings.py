@@ -40,9 +40,17 @@ class SearchSettings:
     reorder_round_seconds: float = 6.0
     # tabu search in several processes from this much time on
     tabu_parallel_min_seconds: float = 4.0
+    # weighted tardiness of a job shop: tardy-tree tabu search (twt_search) for this share
+    # of the time before the monolithic model, which it hints
+    twt_search_share: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("sequence_share", "reorder_share", "makespan_monolithic_share"):
+        for name in (
+            "sequence_share",
+            "reorder_share",
+            "makespan_monolithic_share",
+            "twt_search_share",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")

@@ -2,6 +2,11 @@
 
 Strategy (anytime; the best plan within the time limit is returned):
 1. every dispatching rule, keep the best plan (instant; a plan even if CP-SAT finds none);
+1b. the weighted tardiness of a plain job shop (one machine per operation, no setups,
+   calendars, frozen operations or operators; `twt_search.applies`): tardy-tree tabu
+   search (`twt_search`, one thread per worker) for `twt_search_share` of the time, whose
+   best plan then hints the monolithic model for the rest (a plan with no tardiness is
+   returned at once as optimal);
 2. the monolithic CP-SAT model hinted with it (up to 1,200 operations and 10,000
    setup-circuit arcs, none above, where the model is too slow to build and presolve): the
    whole time for due-date objectives and classic job shops, a quarter of it (at least
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 from microfactory.planning.checker import check_plan
 from microfactory.planning.cpsat import circuit_size, safe_horizon, solve_cpsat
@@ -46,6 +52,9 @@ from microfactory.planning.sequence import search as sequence_search
 from microfactory.planning.tabu import Background as TabuBackground
 from microfactory.planning.tabu import applies as tabu_applies
 from microfactory.planning.tabu import search as tabu_search
+from microfactory.planning.twt_search import applies as twt_applies
+from microfactory.planning.twt_search import search as twt_search
+from microfactory.planning.twt_search import warm as twt_warm
 
 # The time shares and size thresholds are `SearchSettings` (search_settings.py), passed
 # into `solve`. LNS stops min(0.1 s, 2 % of the limit) early: building its last model and
@@ -107,6 +116,9 @@ def solve(
     (`rush_first`); pins are part of the problem (modes and frozen operations).
     `settings` holds the other time shares and size thresholds (the measured defaults).
     """
+    twt_job_shop = twt_applies(problem, objective) and not (previous and stability_weight)
+    if twt_job_shop:
+        twt_warm()  # load the compiled kernels before the clock starts (see kernels.py)
     began = time.perf_counter()
     missing = problem.ops_without_modes()
     if missing:
@@ -146,6 +158,24 @@ def solve(
     status = Status.FEASIBLE
     reason = ""
     solver_name = f"dispatch-{rule}" if hint else ""
+    history: tuple[tuple[float, int], ...] = ()
+    # rush_first may have frozen the rush jobs' operations: then the model plans the rest
+    if twt_job_shop and share == 1.0 and incumbent is not None and not problem.frozen:
+        incumbent, solver_name, history = _twt_first(
+            problem, incumbent, solver_name, began, time_limit, workers, seed, settings
+        )
+        if weighted_tardiness_of(problem, incumbent) == 0:
+            done = ScheduleResult(
+                status=Status.OPTIMAL,
+                objective=0,
+                bound=0,
+                seconds=time.perf_counter() - began,
+                assignments=tuple(incumbent),
+                solver=solver_name,
+                history=history,
+            )
+            return _finish(problem, done, began)
+        hint = incumbent
     mono_limit = time_limit * share - (time.perf_counter() - began)
     if share > 0 and (mono_limit > settings.min_solver_seconds or incumbent is None):
         mono = solve_cpsat(
@@ -153,12 +183,14 @@ def solve(
         )
         if mono.status is Status.INFEASIBLE:
             return _finish(problem, mono, began)
-        if mono.has_plan:
+        if mono.has_plan and (incumbent is None or _no_worse(problem, mono, incumbent, objective)):
             incumbent = list(mono.assignments)
             bound = mono.bound
-            solver_name = "cpsat"
+            solver_name = f"{solver_name}+cpsat" if solver_name.startswith("twt") else "cpsat"
             if mono.status is Status.OPTIMAL:
-                return _finish(problem, mono, began)
+                return _finish(problem, replace(mono, solver=solver_name), began)
+        elif mono.has_plan:
+            bound = mono.bound
         reason = mono.reason
     if incumbent is None:
         return ScheduleResult(
@@ -169,7 +201,6 @@ def solve(
             reason=reason or "no plan found within the time limit",
             solver=solver_name or "solve",
         )
-    history: tuple[tuple[float, int], ...] = ()
     failures = WorkerFailures()  # crashed worker pools, reported in the result
     if (
         share < 1.0
@@ -323,6 +354,43 @@ def _tabu_portfolio(
     if value >= 0 and not check_plan(problem, found) and value <= makespan_of(incumbent):
         return found, value
     return incumbent, value
+
+
+def _twt_first(
+    problem: Problem,
+    incumbent: list[Assignment],
+    solver_name: str,
+    began: float,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    settings: SearchSettings = DEFAULT_SETTINGS,
+) -> tuple[list[Assignment], str, tuple[tuple[float, int], ...]]:
+    """Weighted tardiness of a job shop: tabu search on the critical trees of the tardy
+    jobs (`twt_search`, one thread per worker) for `settings.twt_search_share` of the time,
+    from the best dispatching plan; its best plan then hints the monolithic model, which
+    gets the rest of the time (it polishes the plan and proves bounds). Measured on
+    Singer & Pinedo's la16-la24 at f = 1.3, 60 s, 2 workers: see
+    benchmarks/schedule/RESULTS.md, "Eighth session"."""
+    deadline = began + time_limit * settings.twt_search_share
+    if settings.twt_search_share <= 0 or deadline - time.perf_counter() < 0.05:
+        return incumbent, solver_name, ()
+    found, value = twt_search(problem, incumbent, deadline, seed, workers)
+    if value < 0 or check_plan(problem, found):
+        return incumbent, solver_name, ()
+    if value > weighted_tardiness_of(problem, incumbent):
+        return incumbent, solver_name, ()
+    return found, "twt-search", ((round(time.perf_counter() - began, 3), value),)
+
+
+def _no_worse(
+    problem: Problem, result: ScheduleResult, incumbent: list[Assignment], objective: Objective
+) -> bool:
+    """Whether the model's plan is at least as good as the incumbent (a hinted model
+    normally returns its hint or better; this guards the case where it could not use it)."""
+    scale = safe_horizon(problem) + 1
+    mine = score(problem, list(result.assignments), objective, scale, None, 0)
+    return mine <= score(problem, incumbent, objective, scale, None, 0)
 
 
 def _default_share(
