@@ -108,3 +108,61 @@ def test_layer_profile_of_a_cone_starts_at_the_base_and_shrinks_to_nothing() -> 
     assert section[0] == pytest.approx(base * 0.9, rel=0.01)
     assert np.all(np.diff(section) < 0)
     assert section[-1] == pytest.approx(0.0, abs=1e-6)
+
+
+def _flats(normals: np.ndarray, areas: np.ndarray) -> dict[tuple[float, ...], float]:
+    """Hull area per outward face direction (normals rounded as the pose search rounds them)."""
+    out: dict[tuple[float, ...], float] = {}
+    for n, a in zip(np.round(normals, 3), areas, strict=True):
+        key = tuple(float(x) + 0.0 for x in n)
+        out[key] = out.get(key, 0.0) + float(a)
+    return out
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["cube", "octahedron", "pyramid", "random-12", "random-40", "prism"],
+)
+def test_small_hull_has_qhulls_faces_and_areas(shape: str) -> None:
+    """The exact hull of a few points (every supporting plane through three of them, which a
+    small part's quote uses instead of loading SciPy) has the faces and areas qhull finds."""
+    from scipy.spatial import ConvexHull
+
+    from microfactory.quoting.geometry import _small_hull
+
+    rng = np.random.default_rng(7)
+    points = {
+        "cube": np.array([[x, y, z] for x in (0, 20) for y in (0, 30) for z in (0, 5)], float),
+        "octahedron": np.array(
+            [[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float
+        ),
+        "pyramid": np.array([[0, 0, 0], [10, 0, 0], [10, 10, 0], [0, 10, 0], [5, 5, 7]], float),
+        "random-12": rng.normal(size=(12, 3)) * [30, 10, 5],
+        "random-40": rng.uniform(-1, 1, size=(40, 3)) * 50,
+        # a hexagonal prism with its cap's centre: a point inside a face
+        "prism": np.array(
+            [[np.cos(a), np.sin(a), z] for a in np.linspace(0, 2 * np.pi, 7)[:-1] for z in (0, 3)]
+            + [[0.0, 0.0, 3.0]]
+        ),
+    }[shape]
+    hull = ConvexHull(points)
+    tri = points[hull.simplices]
+    qhull_areas = 0.5 * np.linalg.norm(
+        np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1
+    )
+    ours = _small_hull(np.unique(points, axis=0))
+    assert ours is not None
+    expected = _flats(hull.equations[:, :3], qhull_areas)
+    got = _flats(*ours)
+    assert got.keys() == expected.keys()
+    for key, area in expected.items():
+        assert got[key] == pytest.approx(area, rel=1e-9), key
+    # and the total is the hull's surface (independent: qhull's `area`)
+    assert sum(got.values()) == pytest.approx(hull.area, rel=1e-9)
+
+
+def test_small_hull_of_flat_points_is_none_like_qhull() -> None:
+    from microfactory.quoting.geometry import _small_hull
+
+    square = np.array([[0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1], [0.5, 0.5, 1]], float)
+    assert _small_hull(square) is None
