@@ -204,7 +204,9 @@ def rush_first(problem: Problem) -> Problem:
 
 
 def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
-    """A complete plan by one rule, or None when an operation has no mode."""
+    """A complete plan by one rule, or None when an operation has no mode or the rule could
+    not place an operation before the frozen (or start-pinned) operation after it: a serial
+    scheme has no look-ahead, and a plan that breaks the routing is no plan."""
     if problem.ops_without_modes() or problem.ops_without_crew():
         return None
     key = _ranked(problem, _priority(problem, rule, tails(problem)))
@@ -245,7 +247,21 @@ def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
                 ready.add(s)
                 if not dynamic:
                     heapq.heappush(heap, (key(s, 0), s))
+    if not keeps_frozen_order(problem, placed):
+        return None
     return [placed[op] for op in range(problem.n_ops)]
+
+
+def keeps_frozen_order(problem: Problem, placed: Mapping[int, Assignment]) -> bool:
+    """False when an operation ends after a frozen (or start-pinned) successor starts. The
+    serial schemes place frozen operations first and give what must precede them priority,
+    but a busy machine or an operator off shift can still push a predecessor past them."""
+    frozen = problem.frozen_by_op()
+    return all(
+        placed[before].end <= placed[after].start
+        for before, after in problem.precedences
+        if after in frozen
+    )
 
 
 def _place_frozen(
@@ -332,7 +348,16 @@ def solve_dispatch(problem: Problem, rule: str = "mwkr") -> ScheduleResult:
             reason=f"operation {missing[0]} has no machine that can run it",
             solver=f"dispatch-{rule}",
         )
-    plan = dispatch(problem, rule) or []
+    plan = dispatch(problem, rule)
+    if plan is None:
+        return ScheduleResult(
+            status=Status.TIMEOUT_NO_SOLUTION,
+            objective=None,
+            bound=None,
+            seconds=time.perf_counter() - began,
+            reason=f"rule {rule} could not keep the frozen and pinned operations' routing",
+            solver=f"dispatch-{rule}",
+        )
     makespan = makespan_of(plan)
     return ScheduleResult(
         status=Status.FEASIBLE,
@@ -358,7 +383,8 @@ def repair(
     its machine and start when that is still feasible; otherwise its reservation is given up
     and it goes to the mode that finishes first without taking anyone else's reserved slot,
     so a displaced operation fills real gaps instead of pushing others. Frozen operations
-    stay where they are."""
+    stay where they are; None when an operation could not be placed before a frozen one
+    after it (`keeps_frozen_order`)."""
     if problem.ops_without_modes() or problem.ops_without_crew():
         return None
     tail = tails(problem)
@@ -419,6 +445,6 @@ def repair(
             if missing[s] == 0 and s not in placed:
                 key = previous[s].start if s in previous else never
                 heapq.heappush(heap, (key, -tail[s], s))
-    if len(placed) != problem.n_ops:
+    if len(placed) != problem.n_ops or not keeps_frozen_order(problem, placed):
         return None
     return [placed[op] for op in range(problem.n_ops)]
