@@ -233,6 +233,12 @@ def main() -> None:
             samples: dict[str, list[float]] = {}
             outcomes: dict[str, int] = {}
             load_before = round(os.getloadavg()[0], 1)
+            print(
+                f"measuring {args.clients} operators for {args.seconds:g} s "
+                f"(server pid {server.pid})",
+                file=sys.stderr,
+                flush=True,
+            )
             cpu_before = cpu_seconds(server.pid)
             started = time.perf_counter()
             stop_at = started + args.seconds

@@ -8,7 +8,14 @@ import yaml
 
 from microfactory.bootstrap import DEMO_FACTORY
 from microfactory.core import Conflict, NotFound
-from microfactory.orders import Order, OrderLine, OrderStatus, SerialNumber, WorkStatus
+from microfactory.orders import (
+    OperationState,
+    Order,
+    OrderLine,
+    OrderStatus,
+    SerialNumber,
+    WorkStatus,
+)
 from microfactory.orders.factory_file import load_factory, resolve_relative_times
 from microfactory.orders.stock import Movement, MovementKind
 from microfactory.services.materials import receive_opening_lots
@@ -165,6 +172,51 @@ def test_release_creates_work_orders_and_operation_updates_persist(
         lot = tx.stock.lot("PLA-W-2612")
         assert lot is not None and lot.quantity == pytest.approx(14 - 0.24)
         assert tx.orders.get("SO-1").status == OrderStatus.RELEASED
+
+
+def test_many_by_id_in_one_read_and_work_running_on_a_machine(uow: UnitOfWorkFactory) -> None:
+    load(uow)
+    with uow() as tx:
+        for n in (1, 2):
+            place_order(
+                tx,
+                OrderRequest(
+                    customer="acme",
+                    lines=make_order().lines,
+                    due=T0 + timedelta(days=4),
+                    order_id=f"SO-{n}",
+                ),
+                T0,
+            )
+            release_order(tx, f"SO-{n}", T0)
+        tx.commit()
+    with uow() as tx:
+        many = tx.work_orders.get_many(["SO-2-1", "SO-9-9", "SO-1-2", "SO-2-1"])
+        assert sorted(many) == ["SO-1-2", "SO-2-1"]
+        assert many["SO-1-2"] == tx.work_orders.get("SO-1-2")
+        assert tx.work_orders.get_many([]) == {}
+        orders = tx.orders.get_many(["SO-2", "SO-404"])
+        assert list(orders) == ["SO-2"] and orders["SO-2"] == tx.orders.get("SO-2")
+        assert tx.work_orders.find(running_on="fdm-02") == []
+        from dataclasses import replace
+
+        op = many["SO-1-2"].operations[0]
+        running = op.transition(WorkStatus.RELEASED).transition(WorkStatus.RUNNING)
+        tx.work_orders.update_operation(replace(running, machine="fdm-02", actual_start=T0))
+        tx.commit()
+    with uow() as tx:
+        assert [w.id for w in tx.work_orders.find(running_on="fdm-02")] == ["SO-1-2"]
+        kit_ops = [o.id for o in tx.work_orders.get("SO-1-2").operations]
+        states = tx.work_orders.operation_states([kit_ops[1], "nope"], running_on="fdm-02")
+        assert states == {
+            kit_ops[0]: OperationState(WorkStatus.RUNNING, "fdm-02", 0, 0, T0, WorkStatus.PLANNED),
+            kit_ops[1]: OperationState(WorkStatus.PLANNED, None, 0, 0, None, WorkStatus.PLANNED),
+        }
+        assert tx.work_orders.operation_states([]) == {}
+        assert tx.work_orders.find(running_on="fdm-01") == []
+        assert [
+            w.id for w in tx.work_orders.find(status=[WorkStatus.DONE], running_on="fdm-02")
+        ] == []
 
 
 def test_tracking_token_lookup(uow: UnitOfWorkFactory) -> None:

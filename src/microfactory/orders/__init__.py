@@ -6,6 +6,7 @@ from microfactory.orders.materials import MATERIAL_KINDS, Material, MaterialLot
 from microfactory.orders.orders import (
     ORDER_TRANSITIONS,
     WORK_TRANSITIONS,
+    OperationState,
     Order,
     OrderLine,
     OrderStatus,
@@ -37,6 +38,7 @@ __all__ = [
     "FactoryProblem",
     "Material",
     "MaterialLot",
+    "OperationState",
     "Order",
     "OrderLine",
     "OrderStatus",

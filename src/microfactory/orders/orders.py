@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from microfactory.core.errors import Conflict
 from microfactory.orders.products import ParamValue, Product
@@ -132,6 +132,18 @@ class Order:
     def transition(self, target: OrderStatus) -> Order:
         check_transition(ORDER_TRANSITIONS, self.status, target, f"order {self.id}")
         return replace(self, status=target)
+
+
+class OperationState(NamedTuple):
+    """What can change about an operation once its work order exists: a read cheap enough to
+    check that a view built from it earlier still holds (the operator terminal's queue)."""
+
+    status: WorkStatus
+    machine: str | None
+    good: int
+    rejected: int
+    actual_start: datetime | None
+    work_order_status: WorkStatus
 
 
 @dataclass(frozen=True)

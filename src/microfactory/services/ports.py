@@ -19,6 +19,7 @@ from microfactory.access import ApiToken, AuditRecord, Role, Session, StoredUser
 from microfactory.orders import (
     Customer,
     Factory,
+    OperationState,
     Order,
     OrderStatus,
     SerialNumber,
@@ -92,6 +93,10 @@ class OrderRepository(Protocol):
         """NotFound if missing."""
         ...
 
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        """The orders with these ids, by id, in one read; ids that do not exist are absent."""
+        ...
+
     def find(
         self,
         *,
@@ -128,12 +133,19 @@ class WorkOrderRepository(Protocol):
 
     def get(self, work_order_id: str) -> WorkOrder: ...
 
+    def get_many(self, work_order_ids: Sequence[str]) -> dict[str, WorkOrder]:
+        """The work orders with these ids, by id, in one read; missing ids are absent."""
+        ...
+
     def find(
         self,
         *,
         status: Sequence[WorkStatus] | None = None,
         order: str | None = None,
-    ) -> list[WorkOrder]: ...
+        running_on: str | None = None,
+    ) -> list[WorkOrder]:
+        """By due date; `running_on`: only those with an operation running on that machine."""
+        ...
 
     def set_status(self, work_order_id: str, status: WorkStatus) -> WorkOrder: ...
 
@@ -150,6 +162,13 @@ class WorkOrderRepository(Protocol):
         ...
 
     def get_operation(self, operation_id: str) -> WorkOrderOperation: ...
+
+    def operation_states(
+        self, operation_ids: Sequence[str], *, running_on: str | None = None
+    ) -> dict[str, OperationState]:
+        """The state of these operations and of every operation running on `running_on`, by
+        operation id, in one read (ids that do not exist are absent)."""
+        ...
 
 
 class CustomerRepository(Protocol):

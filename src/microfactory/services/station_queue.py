@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from microfactory.core.errors import NotFound
-from microfactory.orders import Factory, WorkOrder, WorkOrderOperation, WorkStatus
+from microfactory.orders import (
+    Factory,
+    OperationState,
+    Order,
+    WorkOrder,
+    WorkOrderOperation,
+    WorkStatus,
+)
 from microfactory.services.ports import UnitOfWork
 
 QUEUE_LIMIT = 12
@@ -200,41 +207,47 @@ def station_queue(
     planned = {str(r["operation"]): r for r in rows}
     work_orders: dict[str, WorkOrder] = {}
     order: list[tuple[str, str]] = []  # (operation, work order)
-    for wo in tx.work_orders.find(status=[WorkStatus.RUNNING]):
+    for wo in tx.work_orders.find(running_on=machine):
         for op in wo.operations:
             if op.status == WorkStatus.RUNNING and op.machine == machine:
                 order.append((op.id, wo.id))
                 work_orders[wo.id] = wo
     running = {op for op, _ in order}
     order += [(op, str(r["work_order"])) for op, r in planned.items() if op not in running]
+    # The cards' work orders and orders in one read each (a card per row was a read per
+    # card: 20 ms a queue). Rows past the first `limit` open ones are rarely needed: read
+    # twice the limit at first, the rest only if that many turned out closed.
     items: list[QueueItem] = []
-    models: dict[str, str | None] = {}
-    lots = _lots_by_material(tx)
-    for op_id, wo_id in order:
-        if len(items) >= limit:
-            break
-        try:
-            wo = work_orders.get(wo_id) or tx.work_orders.get(wo_id)
-        except NotFound:
-            continue  # planned before its order was removed: nothing to do here
-        work_orders[wo.id] = wo
-        step = next((o for o in wo.operations if o.id == op_id), None)
-        if step is None or step.status in CLOSED:
-            continue
-        if step.status == WorkStatus.ABORTED and op_id not in planned:
-            continue
-        if wo.order not in models:
-            models[wo.order] = _model_ref(tx, wo)
-        items.append(_item(factory, wo, step, planned.get(op_id), models[wo.order], lots))
+    lots: dict[str, list[str]] | None = None
+    orders: dict[str, Order] = {}
+    start = 0
+    while start < len(order) and len(items) < limit:
+        batch = order[start : start + 2 * limit]
+        start += len(batch)
+        missing = [wo_id for _, wo_id in batch if wo_id not in work_orders]
+        work_orders.update(tx.work_orders.get_many(missing))
+        wanted = {work_orders[w].order for _, w in batch if w in work_orders}
+        orders.update(tx.orders.get_many([o for o in wanted if o not in orders]))
+        for op_id, wo_id in batch:
+            if len(items) >= limit:
+                break
+            card_wo = work_orders.get(wo_id)
+            if card_wo is None:
+                continue  # planned before its order was removed: nothing to do here
+            step = next((o for o in card_wo.operations if o.id == op_id), None)
+            if step is None or step.status in CLOSED:
+                continue
+            if step.status == WorkStatus.ABORTED and op_id not in planned:
+                continue
+            if lots is None:
+                lots = _lots_by_material(tx)
+            model = _model_ref(orders.get(card_wo.order), card_wo)
+            items.append(_item(factory, card_wo, step, planned.get(op_id), model, lots))
     return items
 
 
-def _model_ref(tx: UnitOfWork, wo: WorkOrder) -> str | None:
-    try:
-        order = tx.orders.get(wo.order)
-    except NotFound:
-        return None
-    if 0 < wo.line_no <= len(order.lines):
+def _model_ref(order: Order | None, wo: WorkOrder) -> str | None:
+    if order is not None and 0 < wo.line_no <= len(order.lines):
         return order.lines[wo.line_no - 1].model_ref
     return None
 
@@ -260,18 +273,19 @@ def find_operation(tx: UnitOfWork, text: str) -> WorkOrderOperation:
 
 class QueueCache:
     """The terminal's queue per machine, kept while nothing it is built from can have
-    changed: it is built again when an event was stored since (a start or finish anywhere,
-    the reactor then moves the operations), when the current plan's version changed, or at
-    the latest after `ttl_s` (what changes off the event path: stock lots, a released order).
-    The check is two one-row reads instead of the plan, work orders and lots of the queue."""
+    changed. Each view reads the plan's version and the state of the cards' operations and of
+    those running on the machine (one small read, instead of the plan, work orders, orders and
+    lots of a rebuild): a start, finish, pause, hold or cancellation of a card's operation,
+    an operation started on the machine from elsewhere, or a new plan builds it again, and an
+    event at another machine that touches none of its cards leaves it alone. What changes off
+    those (the stock lots to take, a changed order line) shows after at most `ttl_s`."""
 
     def __init__(self, ttl_s: float = 5.0, plan: CurrentPlan | None = None) -> None:
         if ttl_s < 0:
             raise ValueError("the queue cache's lifetime must not be negative")
         self.ttl_s = ttl_s
         self.plan = plan or CurrentPlan()
-        self._items: dict[tuple[str, int], tuple[float, tuple[int, int | None], list[QueueItem]]]
-        self._items = {}
+        self._items: dict[tuple[str, int], _Cached] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -279,19 +293,58 @@ class QueueCache:
     def get(
         self, tx: UnitOfWork, factory: Factory, machine: str, limit: int = QUEUE_LIMIT
     ) -> list[QueueItem]:
-        stamp = (tx.events.last_position(), tx.plans.current_version())
+        version = tx.plans.current_version()
         key = (machine, limit)
         with self._lock:
             hit = self._items.get(key)
-        if hit is not None and hit[1] == stamp and time.monotonic() - hit[0] < self.ttl_s:
+        if (
+            hit is not None
+            and hit.version == version
+            and time.monotonic() - hit.built < self.ttl_s
+            and tx.work_orders.operation_states(hit.operations, running_on=machine) == hit.states
+        ):
             self.hits += 1
-            return list(hit[2])
+            return list(hit.queue)
         self.misses += 1
+        built = time.monotonic()
         queue = station_queue(tx, factory, machine, limit, self.plan)
+        operations = tuple(item.operation for item in queue)
+        states = tx.work_orders.operation_states(operations, running_on=machine)
+        if not _agree(queue, states, machine):
+            built = -math.inf  # changed while it was read: the next view builds it again
         with self._lock:
-            self._items[key] = (time.monotonic(), stamp, queue)
+            self._items[key] = _Cached(built, version, operations, states, queue)
         return list(queue)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+@dataclass(frozen=True)
+class _Cached:
+    built: float
+    version: int | None
+    operations: tuple[str, ...]
+    states: dict[str, OperationState]
+    queue: list[QueueItem]
+
+
+def _agree(queue: list[QueueItem], states: dict[str, OperationState], machine: str) -> bool:
+    """Whether the cards show the operations as `states` has them (no start, finish or count
+    came between the two reads) and every operation running on `machine` is on a card."""
+    cards = {item.operation for item in queue}
+    for item in queue:
+        state = states.get(item.operation)
+        if state is None or (
+            state.status.value,
+            state.good,
+            state.rejected,
+            state.actual_start,
+        ) != (item.status, item.good, item.rejected, item.actual_start):
+            return False
+    return all(
+        op in cards
+        for op, state in states.items()
+        if state.status == WorkStatus.RUNNING and state.machine == machine
+    )

@@ -15,6 +15,7 @@ from microfactory.core.errors import Conflict, NotFound
 from microfactory.orders import (
     Customer,
     Factory,
+    OperationState,
     Order,
     OrderStatus,
     SerialNumber,
@@ -106,6 +107,9 @@ class MemoryOrderRepository:
         except KeyError:
             raise NotFound(f"order {order_id} does not exist") from None
 
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        return {i: self.st.orders[i] for i in order_ids if i in self.st.orders}
+
     def find(
         self,
         *,
@@ -184,17 +188,30 @@ class MemoryWorkOrderRepository:
         except KeyError:
             raise NotFound(f"work order {work_order_id} does not exist") from None
 
+    def get_many(self, work_order_ids: Sequence[str]) -> dict[str, WorkOrder]:
+        return {i: self.st.work_orders[i] for i in work_order_ids if i in self.st.work_orders}
+
     def find(
         self,
         *,
         status: Sequence[WorkStatus] | None = None,
         order: str | None = None,
+        running_on: str | None = None,
     ) -> list[WorkOrder]:
         rows = sorted(self.st.work_orders.values(), key=lambda w: (w.due, w.id))
         if status:
             rows = [w for w in rows if w.status in status]
         if order:
             rows = [w for w in rows if w.order == order]
+        if running_on is not None:
+            rows = [
+                w
+                for w in rows
+                if any(
+                    op.machine == running_on and op.status == WorkStatus.RUNNING
+                    for op in w.operations
+                )
+            ]
         return rows
 
     def set_status(self, work_order_id: str, status: WorkStatus) -> WorkOrder:
@@ -229,6 +246,24 @@ class MemoryWorkOrderRepository:
                 if op.id == operation_id:
                     return op
         raise NotFound(f"operation {operation_id} does not exist")
+
+    def operation_states(
+        self, operation_ids: Sequence[str], *, running_on: str | None = None
+    ) -> dict[str, OperationState]:
+        wanted = set(operation_ids)
+        return {
+            op.id: OperationState(
+                op.status, op.machine, op.good, op.rejected, op.actual_start, wo.status
+            )
+            for wo in self.st.work_orders.values()
+            for op in wo.operations
+            if op.id in wanted
+            or (
+                running_on is not None
+                and op.machine == running_on
+                and op.status == WorkStatus.RUNNING
+            )
+        }
 
 
 class MemoryCustomerRepository:

@@ -16,6 +16,7 @@ from microfactory.core.errors import Conflict, NotFound
 from microfactory.orders import (
     Customer,
     Factory,
+    OperationState,
     Order,
     OrderLine,
     OrderStatus,
@@ -205,6 +206,16 @@ class SqlOrderRepository:
         row = self._row(order_id)
         return _order_from_rows(row, self._lines([order_id])[order_id])
 
+    def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
+        out: dict[str, Order] = {}
+        wanted = list(dict.fromkeys(order_ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = list(self.s.scalars(select(OrderRow).where(OrderRow.id.in_(chunk))))
+            lines = self._lines([r.id for r in rows])
+            out.update((r.id, _order_from_rows(r, lines[r.id])) for r in rows)
+        return out
+
     def find(
         self,
         *,
@@ -380,17 +391,32 @@ class SqlWorkOrderRepository:
             raise NotFound(f"work order {work_order_id} does not exist")
         return self._assemble([row])[0]
 
+    def get_many(self, work_order_ids: Sequence[str]) -> dict[str, WorkOrder]:
+        out: dict[str, WorkOrder] = {}
+        wanted = list(dict.fromkeys(work_order_ids))
+        for start in range(0, len(wanted), 500):
+            stmt = select(WorkOrderRow).where(WorkOrderRow.id.in_(wanted[start : start + 500]))
+            out.update((w.id, w) for w in self._assemble(list(self.s.scalars(stmt))))
+        return out
+
     def find(
         self,
         *,
         status: Sequence[WorkStatus] | None = None,
         order: str | None = None,
+        running_on: str | None = None,
     ) -> list[WorkOrder]:
         stmt = select(WorkOrderRow).order_by(WorkOrderRow.due, WorkOrderRow.id)
         if status:
             stmt = stmt.where(WorkOrderRow.status.in_([s.value for s in status]))
         if order:
             stmt = stmt.where(WorkOrderRow.order_id == order)
+        if running_on is not None:
+            running = select(OperationRow.work_order).where(
+                OperationRow.machine == running_on,
+                OperationRow.status == WorkStatus.RUNNING.value,
+            )
+            stmt = stmt.where(WorkOrderRow.id.in_(running))
         return self._assemble(list(self.s.scalars(stmt)))
 
     def set_status(self, work_order_id: str, status: WorkStatus) -> WorkOrder:
@@ -439,6 +465,38 @@ class SqlWorkOrderRepository:
         if row is None:
             raise NotFound(f"operation {operation_id} does not exist")
         return _op_from_row(row)
+
+    def operation_states(
+        self, operation_ids: Sequence[str], *, running_on: str | None = None
+    ) -> dict[str, OperationState]:
+        columns = (
+            OperationRow.id,
+            OperationRow.status,
+            OperationRow.machine,
+            OperationRow.good,
+            OperationRow.rejected,
+            OperationRow.actual_start,
+            WorkOrderRow.status,
+        )
+        base = select(*columns).join(WorkOrderRow, WorkOrderRow.id == OperationRow.work_order)
+        statements = [
+            base.where(OperationRow.id.in_(list(operation_ids[k : k + 500])))
+            for k in range(0, len(operation_ids), 500)
+        ]
+        if running_on is not None:
+            statements.append(
+                base.where(
+                    OperationRow.machine == running_on,
+                    OperationRow.status == WorkStatus.RUNNING.value,
+                )
+            )
+        out: dict[str, OperationState] = {}
+        for stmt in statements:
+            for op, status, machine, good, rejected, started, wo_status in self.s.execute(stmt):
+                out[op] = OperationState(
+                    WorkStatus(status), machine, good, rejected, started, WorkStatus(wo_status)
+                )
+        return out
 
 
 class SqlCustomerRepository:
