@@ -175,6 +175,8 @@ def test_release_creates_work_orders_and_operation_updates_persist(
 
 
 def test_many_by_id_in_one_read_and_work_running_on_a_machine(uow: UnitOfWorkFactory) -> None:
+    from dataclasses import replace
+
     load(uow)
     with uow() as tx:
         for n in (1, 2):
@@ -197,9 +199,12 @@ def test_many_by_id_in_one_read_and_work_running_on_a_machine(uow: UnitOfWorkFac
         assert tx.work_orders.get_many([]) == {}
         orders = tx.orders.get_many(["SO-2", "SO-404"])
         assert list(orders) == ["SO-2"] and orders["SO-2"] == tx.orders.get("SO-2")
+        assert tx.orders.line_models(["SO-1", "SO-2", "SO-404"]) == {}
+        base = make_order("SO-M")
+        lines = (base.lines[0], replace(base.lines[1], model_ref="sha256:abc"))
+        tx.orders.add(replace(base, lines=lines))
+        assert tx.orders.line_models(["SO-M", "SO-1"]) == {("SO-M", 2): "sha256:abc"}
         assert tx.work_orders.find(running_on="fdm-02") == []
-        from dataclasses import replace
-
         op = many["SO-1-2"].operations[0]
         running = op.transition(WorkStatus.RELEASED).transition(WorkStatus.RUNNING)
         tx.work_orders.update_operation(replace(running, machine="fdm-02", actual_start=T0))

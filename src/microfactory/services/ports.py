@@ -97,6 +97,11 @@ class OrderRepository(Protocol):
         """The orders with these ids, by id, in one read; ids that do not exist are absent."""
         ...
 
+    def line_models(self, order_ids: Sequence[str]) -> dict[tuple[str, int], str]:
+        """The model (`model_ref`) of each line of these orders that has one, by (order,
+        line number from 1), in one read."""
+        ...
+
     def find(
         self,
         *,

@@ -17,7 +17,6 @@ from microfactory.core.errors import NotFound
 from microfactory.orders import (
     Factory,
     OperationState,
-    Order,
     WorkOrder,
     WorkOrderOperation,
     WorkStatus,
@@ -214,20 +213,22 @@ def station_queue(
                 work_orders[wo.id] = wo
     running = {op for op, _ in order}
     order += [(op, str(r["work_order"])) for op, r in planned.items() if op not in running]
-    # The cards' work orders and orders in one read each (a card per row was a read per
-    # card: 20 ms a queue). Rows past the first `limit` open ones are rarely needed: read
-    # twice the limit at first, the rest only if that many turned out closed.
+    # The cards' work orders and their lines' models in one read each (a read per card was
+    # 20 ms a queue). The plan holds open operations, so the first `limit` rows are nearly
+    # always the cards: the next rows are read only for cards that turned out closed.
     items: list[QueueItem] = []
     lots: dict[str, list[str]] | None = None
-    orders: dict[str, Order] = {}
+    models: dict[tuple[str, int], str] = {}
+    seen: set[str] = set()
     start = 0
     while start < len(order) and len(items) < limit:
-        batch = order[start : start + 2 * limit]
+        batch = order[start : start + limit - len(items)]
         start += len(batch)
         missing = [wo_id for _, wo_id in batch if wo_id not in work_orders]
         work_orders.update(tx.work_orders.get_many(missing))
-        wanted = {work_orders[w].order for _, w in batch if w in work_orders}
-        orders.update(tx.orders.get_many([o for o in wanted if o not in orders]))
+        wanted = {work_orders[w].order for _, w in batch if w in work_orders} - seen
+        models.update(tx.orders.line_models(sorted(wanted)))
+        seen |= wanted
         for op_id, wo_id in batch:
             if len(items) >= limit:
                 break
@@ -241,15 +242,9 @@ def station_queue(
                 continue
             if lots is None:
                 lots = _lots_by_material(tx)
-            model = _model_ref(orders.get(card_wo.order), card_wo)
+            model = models.get((card_wo.order, card_wo.line_no))
             items.append(_item(factory, card_wo, step, planned.get(op_id), model, lots))
     return items
-
-
-def _model_ref(order: Order | None, wo: WorkOrder) -> str | None:
-    if order is not None and 0 < wo.line_no <= len(order.lines):
-        return order.lines[wo.line_no - 1].model_ref
-    return None
 
 
 def find_operation(tx: UnitOfWork, text: str) -> WorkOrderOperation:

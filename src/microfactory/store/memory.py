@@ -110,6 +110,15 @@ class MemoryOrderRepository:
     def get_many(self, order_ids: Sequence[str]) -> dict[str, Order]:
         return {i: self.st.orders[i] for i in order_ids if i in self.st.orders}
 
+    def line_models(self, order_ids: Sequence[str]) -> dict[tuple[str, int], str]:
+        return {
+            (i, n): line.model_ref
+            for i in order_ids
+            if i in self.st.orders
+            for n, line in enumerate(self.st.orders[i].lines, start=1)
+            if line.model_ref
+        }
+
     def find(
         self,
         *,

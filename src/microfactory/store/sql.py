@@ -216,6 +216,19 @@ class SqlOrderRepository:
             out.update((r.id, _order_from_rows(r, lines[r.id])) for r in rows)
         return out
 
+    def line_models(self, order_ids: Sequence[str]) -> dict[tuple[str, int], str]:
+        out: dict[tuple[str, int], str] = {}
+        wanted = list(dict.fromkeys(order_ids))
+        for start in range(0, len(wanted), 500):
+            stmt = select(
+                OrderLineRow.order_id, OrderLineRow.line_no, OrderLineRow.model_ref
+            ).where(
+                OrderLineRow.order_id.in_(wanted[start : start + 500]),
+                OrderLineRow.model_ref.is_not(None),
+            )
+            out.update(((order, n), ref) for order, n, ref in self.s.execute(stmt) if ref)
+        return out
+
     def find(
         self,
         *,
