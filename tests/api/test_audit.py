@@ -56,3 +56,80 @@ def test_only_admins_read_the_audit_log(sqlite_env: Env) -> None:
     page = sqlite_env.as_role(Role.ADMIN).get("/api/v1/audit").json()
     assert page["total"] >= 1
     assert page["items"][0]["actor"] == "planner"
+
+
+def test_the_servers_audit_log_group_commits_every_record_in_order(sqlite_url: str) -> None:
+    """Records handed to the writer thread from many request threads are all stored, each
+    thread's in the order it made them, in fewer transactions than records."""
+    import threading
+
+    from sqlalchemy import event
+
+    from microfactory.core.clock import SystemClock
+    from microfactory.services.audit import AuditLog
+    from microfactory.store.auth_sql import SqlAuditStore
+    from microfactory.store.base import make_engine
+    from microfactory.store.migrate import upgrade
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda conn: commits.append(1))
+    log = AuditLog(SqlAuditStore(engine), SystemClock(), background=True)
+    assert log.background
+
+    def user(k: int) -> None:
+        for n in range(40):
+            log.record(f"op{k}", "operator", f"POST /x/{k}/{n}", 200)
+
+    threads = [threading.Thread(target=user, args=(k,)) for k in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    log.close()
+    assert log.waiting == 0
+    records = list(reversed(log.find(limit=500)))
+    assert len(records) == 200
+    for k in range(5):
+        mine = [r.action for r in records if r.actor == f"op{k}"]
+        assert mine == [f"POST /x/{k}/{n}" for n in range(40)]
+    assert 1 <= len(commits) < 200
+    engine.dispose()
+
+
+def test_a_failed_audit_write_keeps_the_records_for_the_next(sqlite_url: str) -> None:
+    import time
+    from collections.abc import Sequence
+
+    from microfactory.access import AuditRecord
+    from microfactory.core.clock import SystemClock
+    from microfactory.services.audit import AuditLog
+    from microfactory.store.auth_sql import SqlAuditStore
+    from microfactory.store.base import make_engine
+    from microfactory.store.migrate import upgrade
+
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+
+    class FailsOnce(SqlAuditStore):
+        """The real store, whose first group write fails (a full disk, a lost connection)."""
+
+        failed = False
+
+        def append_many(self, records: Sequence[AuditRecord]) -> None:
+            if not self.failed:
+                self.failed = True
+                raise OSError("disk full")
+            super().append_many(records)
+
+    store = FailsOnce(engine)
+    log = AuditLog(store, SystemClock(), background=True)
+    log.record("anna", "operator", "POST /a", 200)  # the writer's try fails: said, kept
+    deadline = time.monotonic() + 10
+    while not (store.failed and log.waiting == 1) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the failed batch is put back after the failure
+    assert store.failed and log.waiting == 1
+    assert [r.action for r in log.find()] == ["POST /a"]
+    assert log.waiting == 0
+    engine.dispose()

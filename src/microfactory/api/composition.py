@@ -143,7 +143,7 @@ def build_context(
             hasher=hasher,
             guard=LoginGuard(SqlLoginAttempts(engine), auth_clock),
         ),
-        audit=AuditLog(SqlAuditStore(engine), auth_clock),
+        audit=AuditLog(SqlAuditStore(engine), auth_clock, background=True),
         clock=clock,
         cookie_secure=container.settings.cookie_secure,
         trusted_proxies=parse_networks(container.settings.trusted_proxies),
@@ -246,6 +246,6 @@ def build_app(
     app.state.html_error = html_error
     app.add_exception_handler(LoginRequired, login_required_handler)
     app.router.lifespan_context = serving_lifespan(
-        app.router.lifespan_context, lambda: warm_pages(ctx)
+        app.router.lifespan_context, lambda: warm_pages(ctx), ctx.audit.close
     )
     return app

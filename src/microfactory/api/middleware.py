@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -167,15 +168,19 @@ class AuditMiddleware:
             path = scope.get("path", "")
             query = scope.get("query_string", b"").decode("latin-1")
             action = f"{scope['method']} {path}" + (f"?{query}" if query else "")
+            record = partial(
+                self.audit.record,
+                actor=str(holder.get("actor", "anonymous")),
+                role=str(holder.get("role", "-")),
+                action=action,
+                outcome=status,
+                detail=str(holder.get("detail", "")),
+            )
             try:
-                await run_in_threadpool(
-                    self.audit.record,
-                    actor=str(holder.get("actor", "anonymous")),
-                    role=str(holder.get("role", "-")),
-                    action=action,
-                    outcome=status,
-                    detail=str(holder.get("detail", "")),
-                )
+                if self.audit.background:  # handed to the audit writer: no database here
+                    record()
+                else:
+                    await run_in_threadpool(record)
             except Exception:  # the audit store failing must be visible, not silent
                 log.exception("could not write the audit record for %s", action)
                 raise

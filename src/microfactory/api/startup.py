@@ -8,6 +8,8 @@
   (`gc.unfreeze()`), so a process that builds many apps (the tests) does not keep them.
 * the pages' shared read models are warmed in a background thread (`warm`), so the process
   answers at once and the first visitors do not each wait for a cold computation.
+* on shutdown, what background writers still hold is stored (`stop`: the audit records
+  handed to the audit log's writer).
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ WARM_JOIN_S = 30.0
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
-def serving_lifespan(inner: Lifespan, warm: Callable[[], object] | None = None) -> Lifespan:
-    """`inner` (the app's own lifespan) with the heap frozen after start-up and `warm` run
-    in a daemon thread."""
+def serving_lifespan(
+    inner: Lifespan,
+    warm: Callable[[], object] | None = None,
+    stop: Callable[[], object] | None = None,
+) -> Lifespan:
+    """`inner` (the app's own lifespan) with the heap frozen after start-up, `warm` run
+    in a daemon thread, and `stop` (what background writers still hold) run at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
@@ -44,6 +50,8 @@ def serving_lifespan(inner: Lifespan, warm: Callable[[], object] | None = None) 
                 if warmer is not None:
                     # never outlives the app: the stores it reads are closed after this
                     await asyncio.to_thread(warmer.join, WARM_JOIN_S)
+                if stop is not None:
+                    await asyncio.to_thread(stop)
                 gc.unfreeze()
 
     return lifespan

@@ -767,6 +767,10 @@ class AuditStore(Protocol):
 
     def append(self, record: AuditRecord) -> None: ...
 
+    def append_many(self, records: Sequence[AuditRecord]) -> None:
+        """Store these records in one transaction, in order."""
+        ...
+
     def find(
         self, *, actor: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[AuditRecord]:

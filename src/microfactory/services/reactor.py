@@ -45,6 +45,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from microfactory.core.errors import MicrofactoryError
+from microfactory.services.background import Worker
 from microfactory.services.ports import UnitOfWork, UnitOfWorkFactory
 from microfactory.shopfloor.records import ReactorProgress, Rejection, StoredEvent
 
@@ -302,55 +303,6 @@ class Reactor:
 # -- applying off the request --------------------------------------------------------------
 
 
-class _Worker:
-    """One daemon thread that runs `job` each time it is poked, and ends by itself after
-    `idle_s` without a poke (started again by the next poke): a server that no one uses, or
-    a test's app that is thrown away, keeps no thread."""
-
-    def __init__(self, name: str, job: Callable[[], None], idle_s: float) -> None:
-        self.name = name
-        self.job = job
-        self.idle_s = idle_s
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.failures = 0
-        self.last_error = ""
-
-    def poke(self) -> None:
-        with self._lock:
-            self._wake.set()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            if not self._wake.wait(self.idle_s):
-                with self._lock:  # a poke after the wait timed out sees no thread: starts one
-                    if not self._wake.is_set():
-                        self._thread = None
-                        return
-            self._wake.clear()
-            try:
-                self.job()
-            except Exception as exc:  # retried at the next poke; said, never swallowed
-                self.failures += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                log.exception("%s failed; retrying at the next event", self.name)
-
-    @property
-    def running(self) -> bool:
-        with self._lock:
-            return self._thread is not None
-
-    def join(self, timeout: float) -> None:
-        """Wait until the thread has ended (tests, shutdown)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-
-
 class BackgroundApplier:
     """Applies stored events off the request: whoever stored an event calls `poke` and, if
     it needs the outcome, `wait(position, timeout)`. One thread runs the reactor to the end
@@ -380,8 +332,8 @@ class BackgroundApplier:
         self._applied = threading.Condition()
         self._position = -1  # the reactor's cursor as last seen; -1: not read yet
         self.batches = 0
-        self.applier = _Worker("station-applier", self._apply, idle_s)
-        self.planner = _Worker("station-replans", self._replan, idle_s)
+        self.applier = Worker("station-applier", self._apply, idle_s)
+        self.planner = Worker("station-replans", self._replan, idle_s)
 
     @property
     def position(self) -> int:

@@ -187,8 +187,13 @@ class SqlAuditStore:
         self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
 
     def append(self, record: AuditRecord) -> None:
+        self.append_many([record])
+
+    def append_many(self, records: Sequence[AuditRecord]) -> None:
+        if not records:
+            return
         with self.sessions() as s:
-            s.add(
+            s.add_all(
                 AuditRow(
                     at=record.at,
                     actor=record.actor,
@@ -197,6 +202,7 @@ class SqlAuditStore:
                     outcome=record.outcome,
                     detail=record.detail,
                 )
+                for record in records
             )
             s.commit()
 
