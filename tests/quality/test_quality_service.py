@@ -126,6 +126,52 @@ def test_ncrs_and_alerts_get_short_readable_ids(store: QualityStore, factory: Fa
     assert store.alert("QA-99999") is None
 
 
+def test_an_id_another_writer_took_is_never_replaced(store: QualityStore, factory: Factory) -> None:
+    """The next free id is looked up, then inserted: a writer in another process can take it
+    in between. The store refuses the insert (nothing replaced) and the next id is used."""
+    feed = Feed("pin_diameter")
+    (theirs,) = record_measurement(store, factory, feed(5.25, part="P-THEIRS"))
+    assert (theirs.id, theirs.ncr) == ("QA-00001", "NCR-00001")
+    before = store.ncr("NCR-00001")
+    with pytest.raises(Conflict, match="NCR-00001"):
+        store.add_ncr({**(before or {}), "description": "a second writer's NCR"})
+    assert store.ncr("NCR-00001") == before
+    alert_row = store.alert("QA-00001")
+    assert alert_row is not None
+    with pytest.raises(Conflict, match="QA-00001"):
+        store.add_alert({**alert_row, "message": "another"})
+
+    class LookupBeforeTheirInsert:
+        """The real store, whose look-ups of ids miss the other writer's records once each,
+        as if they were inserted right after the look-up."""
+
+        def __init__(self, inner: QualityStore) -> None:
+            self.inner = inner
+            self.missed: set[str] = set()
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def ncr(self, ncr_id: str) -> object:
+            if ncr_id == "NCR-00001" and ncr_id not in self.missed:
+                self.missed.add(ncr_id)
+                return None
+            return self.inner.ncr(ncr_id)
+
+        def alert(self, alert_id: str) -> object:
+            if alert_id == "QA-00001" and alert_id not in self.missed:
+                self.missed.add(alert_id)
+                return None
+            return self.inner.alert(alert_id)
+
+    racing = LookupBeforeTheirInsert(store)
+    (ours,) = record_measurement(racing, factory, feed(4.80, part="P-OURS"))  # type: ignore[arg-type]
+    assert racing.missed == {"NCR-00001", "QA-00001"}
+    assert (ours.id, ours.ncr) == ("QA-00002", "NCR-00002")
+    assert store.ncr("NCR-00001") == before
+    assert [n.part_id for n in list_ncrs(store, lot=LOT)] == ["P-THEIRS", "P-OURS"]
+
+
 def test_release_waits_for_the_disposition(store: QualityStore, factory: Factory) -> None:
     feed = Feed("pin_diameter")
     (alert,) = record_measurement(store, factory, feed(5.25))

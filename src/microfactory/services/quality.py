@@ -18,11 +18,12 @@ lot is still open.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from enum import Enum
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from microfactory.core.errors import Conflict, NotFound, ValidationError
 from microfactory.core.ids import next_serial_id
@@ -158,44 +159,79 @@ def next_alert_id(store: QualityStore) -> str:
     return next_serial_id("QA", lambda alert_id: store.alert(alert_id) is not None)
 
 
+T = TypeVar("T")
+
+NEW_ID_TRIES = 20
+"""How often a record is inserted under the next free short id when other writers keep taking
+the one just looked up."""
+
+
+def _with_new_id(prefix: str, taken: Callable[[str], bool], insert: Callable[[str], T]) -> T:
+    """`insert(id)` under the next free ``PREFIX-00042`` id. The look-up and the insert are
+    two steps: a writer in another process (a measurement recorded by the CLI while the
+    server's reactor records another) can take the id between them; the store then refuses
+    the insert (`Conflict`, nothing replaced) and the next free id is tried."""
+    for _ in range(NEW_ID_TRIES):
+        try:
+            return insert(next_serial_id(prefix, taken))
+        except Conflict:
+            continue
+    raise Conflict(f"no free {prefix} id after {NEW_ID_TRIES} tries; try again")
+
+
+def _add_alert(store: QualityStore, make: Callable[[str], QualityAlert]) -> QualityAlert:
+    def insert(alert_id: str) -> QualityAlert:
+        alert = make(alert_id)
+        store.add_alert(alert_row(alert))
+        return alert
+
+    return _with_new_id("QA", lambda alert_id: store.alert(alert_id) is not None, insert)
+
+
 def _out_of_spec(store: QualityStore, m: MeasurementRecord, char: Characteristic) -> QualityAlert:
     where = f"part {m.part_id}" if m.part_id else f"lot {m.lot_id}" if m.lot_id else m.machine
     spec = (
         f"[{'-∞' if char.lsl is None else char.lsl:g}, {'∞' if char.usl is None else char.usl:g}]"
     )
-    ncr = Nonconformance(
-        id=next_serial_id("NCR", lambda ncr_id: store.ncr(ncr_id) is not None),
-        product=m.product,
-        characteristic=m.characteristic,
-        value=m.value,
-        lsl=char.lsl,
-        usl=char.usl,
-        opened=m.ts,
-        part_id=m.part_id,
-        lot_id=m.lot_id,
-        machine=m.machine,
-        description=f"{m.characteristic} = {m.value:g} {m.unit} outside {spec} on {where}",
-    )
-    store.save_ncr(ncr_row(ncr))
+
+    def open_ncr(ncr_id: str) -> Nonconformance:
+        ncr = Nonconformance(
+            id=ncr_id,
+            product=m.product,
+            characteristic=m.characteristic,
+            value=m.value,
+            lsl=char.lsl,
+            usl=char.usl,
+            opened=m.ts,
+            part_id=m.part_id,
+            lot_id=m.lot_id,
+            machine=m.machine,
+            description=f"{m.characteristic} = {m.value:g} {m.unit} outside {spec} on {where}",
+        )
+        store.add_ncr(ncr_row(ncr))
+        return ncr
+
+    ncr = _with_new_id("NCR", lambda ncr_id: store.ncr(ncr_id) is not None, open_ncr)
     held = False
     if m.lot_id:
         held = _hold(store, m.lot_id, f"out of specification: {ncr.description}", m.ts, ncr.id)
-    alert = QualityAlert(
-        id=next_alert_id(store),
-        kind=AlertKind.OUT_OF_SPEC,
-        product=m.product,
-        characteristic=m.characteristic,
-        value=m.value,
-        at=m.ts,
-        message=ncr.description,
-        machine=m.machine,
-        part_id=m.part_id,
-        lot_id=m.lot_id,
-        lot_held=held,
-        ncr=ncr.id,
+    return _add_alert(
+        store,
+        lambda alert_id: QualityAlert(
+            id=alert_id,
+            kind=AlertKind.OUT_OF_SPEC,
+            product=m.product,
+            characteristic=m.characteristic,
+            value=m.value,
+            at=m.ts,
+            message=ncr.description,
+            machine=m.machine,
+            part_id=m.part_id,
+            lot_id=m.lot_id,
+            lot_held=held,
+            ncr=ncr.id,
+        ),
     )
-    store.add_alert(alert_row(alert))
-    return alert
 
 
 def _estimate(store: QualityStore, product: str, char: Characteristic) -> ProcessEstimate | None:
@@ -235,22 +271,20 @@ def _spc(
         )
     alerts: list[QualityAlert] = []
     point = total // n - 1
-    for series, violation in check.violations:
-        held = False
-        if hold_on_violation and m.lot_id:
-            held = _hold(store, m.lot_id, f"{violation.rule} on {m.characteristic}", m.ts, None)
-        alert = QualityAlert(
-            id=next_alert_id(store),
+
+    def violation_alert(alert_id: str, series: str, rule: str, held: bool) -> QualityAlert:
+        return QualityAlert(
+            id=alert_id,
             kind=AlertKind.RULE_VIOLATION,
             product=m.product,
             characteristic=m.characteristic,
             value=m.value,
             at=m.ts,
             message=(
-                f"{violation.rule} on the {series} chart of {m.product}/{m.characteristic} "
+                f"{rule} on the {series} chart of {m.product}/{m.characteristic} "
                 f"at subgroup {point}"
             ),
-            rule=violation.rule,
+            rule=rule,
             series=series,
             point_index=point,
             machine=m.machine,
@@ -258,8 +292,13 @@ def _spc(
             lot_id=m.lot_id,
             lot_held=held,
         )
-        store.add_alert(alert_row(alert))
-        alerts.append(alert)
+
+    for series, violation in check.violations:
+        held = False
+        if hold_on_violation and m.lot_id:
+            held = _hold(store, m.lot_id, f"{violation.rule} on {m.characteristic}", m.ts, None)
+        make = partial(violation_alert, series=series, rule=violation.rule, held=held)
+        alerts.append(_add_alert(store, make))
     return alerts
 
 
@@ -532,6 +571,9 @@ class BatchQualityStore:
 
     def alert(self, alert_id: str) -> Row | None:
         return self.inner.alert(alert_id)
+
+    def add_ncr(self, row: Mapping[str, Any]) -> None:
+        self.inner.add_ncr(row)
 
     def save_ncr(self, row: Mapping[str, Any]) -> None:
         self.inner.save_ncr(row)

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from microfactory.core.errors import Conflict
 from microfactory.store import outbox
 from microfactory.store.base import Binding
 from microfactory.store.quality_tables import (
@@ -152,9 +153,14 @@ class SqlQualityStore:
     # -- alerts and nonconformances -------------------------------------------------------------
 
     def add_alert(self, row: Mapping[str, Any]) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(insert(QualityAlertRow), [dict(row)])
-            outbox.enqueue(conn, [outbox.quality_alert(row)])
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(QualityAlertRow), [dict(row)])
+                outbox.enqueue(conn, [outbox.quality_alert(row)])
+        except IntegrityError:
+            if self.alert(row["id"]) is None:
+                raise
+            raise Conflict(f"quality alert {row['id']} exists already") from None
 
     def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]:
         query = select(QualityAlertRow).order_by(QualityAlertRow.at, QualityAlertRow.id)
@@ -172,6 +178,16 @@ class SqlQualityStore:
                 .first()
             )
         return _dict(row) if row is not None else None
+
+    def add_ncr(self, row: Mapping[str, Any]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(NonconformanceRow), [dict(row)])
+                outbox.enqueue(conn, [outbox.nonconformance(row)])
+        except IntegrityError:
+            if self.ncr(row["id"]) is None:
+                raise
+            raise Conflict(f"nonconformance {row['id']} exists already") from None
 
     def save_ncr(self, row: Mapping[str, Any]) -> None:
         """Insert or replace one NCR."""
@@ -306,6 +322,8 @@ class MemoryQualityStore:
         self.limit_rows[(row["product"], row["characteristic"])] = dict(row)
 
     def add_alert(self, row: Mapping[str, Any]) -> None:
+        if any(r["id"] == row["id"] for r in self.alert_rows):
+            raise Conflict(f"quality alert {row['id']} exists already")
         self.alert_rows.append(dict(row))
 
     def alerts(self, *, lot_id: str | None = None, limit: int = 1000) -> list[Row]:
@@ -314,6 +332,11 @@ class MemoryQualityStore:
 
     def alert(self, alert_id: str) -> Row | None:
         return next((dict(r) for r in self.alert_rows if r["id"] == alert_id), None)
+
+    def add_ncr(self, row: Mapping[str, Any]) -> None:
+        if row["id"] in self.ncr_rows:
+            raise Conflict(f"nonconformance {row['id']} exists already")
+        self.ncr_rows[row["id"]] = dict(row)
 
     def save_ncr(self, row: Mapping[str, Any]) -> None:
         self.ncr_rows[row["id"]] = dict(row)
