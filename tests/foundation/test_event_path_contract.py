@@ -115,6 +115,14 @@ def test_the_ledger_keeps_the_cursor_and_rejections_only_when_committed(shop: Sh
         assert tx.reactor.progress("r") == ReactorProgress(7, 6, 1)
         assert [r.reason for r in tx.reactor.rejections(machine="fdm-01")] == ["unknown operation"]
         assert tx.reactor.rejections(machine="cnc") == []
+        tx.reactor.reject(Rejection(8, "e8", "fdm-01", "job", T0, "not running"))
+        tx.commit()
+    with shop.uow() as tx:
+        (only,) = tx.reactor.rejections(machine="fdm-01", event_id="e7", limit=1)
+        assert (only.event_id, only.reason) == ("e7", "unknown operation")
+        assert [r.event_id for r in tx.reactor.rejections(event_id="e8")] == ["e8"]
+        assert tx.reactor.rejections(machine="fdm-01", event_id="e9") == []
+        assert [r.event_id for r in tx.reactor.rejections(machine="fdm-01")] == ["e8", "e7"]
 
 
 def test_replan_requests_are_pending_until_done(shop: Shop) -> None:

@@ -375,8 +375,11 @@ class ReactorLedger(Protocol):
 
     def reject(self, rejection: Rejection) -> None: ...
 
-    def rejections(self, *, machine: str | None = None, limit: int = 100) -> list[Rejection]:
-        """The newest first."""
+    def rejections(
+        self, *, machine: str | None = None, event_id: str | None = None, limit: int = 100
+    ) -> list[Rejection]:
+        """The newest first; `event_id`: that event's rejection only (none: it was applied,
+        or is not applied yet)."""
         ...
 
 

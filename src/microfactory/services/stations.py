@@ -281,9 +281,10 @@ class StationService:
     def _refused(self, event: Event) -> None:
         """Raise `Conflict` with the reactor's reason if it rejected `event`."""
         with self.uow() as tx:
-            for rejection in tx.reactor.rejections(machine=event.machine, limit=50):
-                if rejection.event_id == event.event_id:
-                    raise Conflict(rejection.reason)
+            for rejection in tx.reactor.rejections(
+                machine=event.machine, event_id=event.event_id, limit=1
+            ):
+                raise Conflict(rejection.reason)
 
     # -- what else a person reports at a station ---------------------------------------
 

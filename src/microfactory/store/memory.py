@@ -404,8 +404,15 @@ class MemoryReactorLedger:
     def reject(self, rejection: Rejection) -> None:
         self.st.rejections.append(rejection)
 
-    def rejections(self, *, machine: str | None = None, limit: int = 100) -> list[Rejection]:
-        mine = [r for r in self.st.rejections if machine is None or r.machine == machine]
+    def rejections(
+        self, *, machine: str | None = None, event_id: str | None = None, limit: int = 100
+    ) -> list[Rejection]:
+        mine = [
+            r
+            for r in self.st.rejections
+            if (machine is None or r.machine == machine)
+            and (event_id is None or r.event_id == event_id)
+        ]
         return list(reversed(mine))[:limit]
 
 

@@ -101,10 +101,14 @@ class SqlReactorLedger:
             )
         )
 
-    def rejections(self, *, machine: str | None = None, limit: int = 100) -> list[Rejection]:
+    def rejections(
+        self, *, machine: str | None = None, event_id: str | None = None, limit: int = 100
+    ) -> list[Rejection]:
         query = select(RejectionRow).order_by(RejectionRow.id.desc()).limit(limit)
         if machine is not None:
             query = query.where(RejectionRow.machine == machine)
+        if event_id is not None:
+            query = query.where(RejectionRow.event_id == event_id)
         return [
             Rejection(r.event_row, r.event_id, r.machine, r.kind, r.ts, r.reason)
             for r in self.s.scalars(query)
