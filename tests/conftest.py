@@ -1,6 +1,8 @@
 """Shared test fixtures: the reference data committed under tests/data, service availability,
 and one database per test for every store (SQLite file and the real PostgreSQL at
-127.0.0.1:5432).
+127.0.0.1:5432): empty (`sqlite_url`, `pg_url`, `db_url`), or already at the newest schema
+(`migrated_sqlite_url`, `migrated_pg_url`, `migrated_db_url`: a copy of a template migrated
+once per process, for the many tests whose subject is not the migrations).
 
 Tests that need a service skip when it is missing, except under CI=true, where they fail:
 CI runs on a machine that has the services, so a missing one is a real failure.
@@ -9,6 +11,7 @@ CI runs on a machine that has the services, so a missing one is a real failure.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -60,21 +63,95 @@ def mqtt_broker() -> tuple[str, int]:
     return MQTT_HOST, MQTT_PORT
 
 
-def _pg_database() -> Iterator[str]:
-    require_service("PostgreSQL", PG_HOST, PG_PORT)
-    from sqlalchemy import create_engine, text
+class _PgDatabases:
+    """This process's PostgreSQL test databases. Each test gets its own database; one that
+    asks for the newest schema gets a copy of a template migrated once per process (each
+    pytest-xdist worker has its own; a copy takes a tenth of a second, migrating two
+    seconds). Databases are dropped on a background thread (PostgreSQL checkpoints on each
+    DROP DATABASE), all before the session ends; a failed drop fails the session."""
 
-    name = f"mf_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    def __init__(self) -> None:
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        from sqlalchemy import create_engine
+
+        self.admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        self.base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        self.template: str | None = None
+        self.dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-drop")
+        self.drops: list[Future[None]] = []
+
+    def _execute(self, sql: str) -> None:
+        from sqlalchemy import text
+
+        with self.admin.connect() as conn:
+            conn.execute(text(sql))
+
+    def create(self, *, migrated: bool) -> str:
+        name = f"mf_test_{uuid.uuid4().hex[:12]}"
+        if migrated:
+            self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._migrated_template()}"')
+        else:
+            self._execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def url(self, name: str) -> str:
+        return f"{self.base}/{name}"
+
+    def _migrated_template(self) -> str:
+        if self.template is None:
+            from microfactory.store.base import make_engine
+            from microfactory.store.migrate import upgrade
+
+            name = f"mf_template_{uuid.uuid4().hex[:12]}"
+            self._execute(f'CREATE DATABASE "{name}"')
+            engine = make_engine(self.url(name))
+            try:
+                upgrade(engine)
+            finally:
+                # a template must have no connections while it is copied
+                engine.dispose()
+            self.template = name
+        return self.template
+
+    def drop_later(self, name: str) -> None:
+        self.drops.append(
+            self.dropper.submit(self._execute, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        )
+
+    def close(self) -> None:
+        if self.template is not None:
+            self.drop_later(self.template)
+        self.dropper.shutdown(wait=True)
+        self.admin.dispose()
+        for drop in self.drops:
+            drop.result()  # raises what a drop raised
+
+
+_pg: _PgDatabases | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pg_databases_dropped() -> Iterator[None]:
+    """Wait, at the end of the session, until every test database is dropped."""
+    yield
+    global _pg
+    if _pg is not None:
+        pg, _pg = _pg, None
+        pg.close()
+
+
+def _pg_database(*, migrated: bool = False) -> Iterator[str]:
+    global _pg
+    require_service("PostgreSQL", PG_HOST, PG_PORT)
+    if _pg is None:
+        _pg = _PgDatabases()
+    pg = _pg
+    name = pg.create(migrated=migrated)
     try:
-        yield f"{base}/{name}"
+        yield pg.url(name)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        pg.drop_later(name)
 
 
 @pytest.fixture
@@ -84,9 +161,43 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def migrated_pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, already at the newest schema (for tests
+    about something else than migrating), dropped afterwards."""
+    yield from _pg_database(migrated=True)
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A fresh SQLite file for one test."""
     return f"sqlite:///{tmp_path / 'microfactory.db'}"
+
+
+@pytest.fixture(scope="session")
+def _sqlite_migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the newest schema, made once per process (per xdist worker)."""
+    from microfactory.store.base import make_engine
+    from microfactory.store.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "migrated.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()  # closing the last connection folds the WAL into the file
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "template WAL not checkpointed"
+    return path
+
+
+@pytest.fixture
+def migrated_sqlite_url(_sqlite_migrated_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite file for one test, already at the newest schema (a copy of a template
+    migrated once)."""
+    target = tmp_path / "microfactory.db"
+    assert not target.exists(), "a test asked for two SQLite databases at the same path"
+    shutil.copyfile(_sqlite_migrated_template, target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -96,3 +207,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'microfactory.db'}"
     else:
         yield from _pg_database()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def migrated_db_url(request: pytest.FixtureRequest) -> str:
+    """As `db_url` (each test runs on SQLite and on PostgreSQL), but the fresh database is
+    already at the newest schema: for tests whose subject is not the migrations (these run
+    on empty databases through `db_url`, `sqlite_url` and `pg_url`)."""
+    name = "migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url"
+    return str(request.getfixturevalue(name))

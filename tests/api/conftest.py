@@ -14,9 +14,9 @@ from .support import Env, make_env, seed
 
 
 @pytest.fixture
-def env(db_url: str) -> Iterator[Env]:
+def env(migrated_db_url: str) -> Iterator[Env]:
     """The app over SQLite and over PostgreSQL."""
-    yield from make_env(db_url)
+    yield from make_env(migrated_db_url)
 
 
 @pytest.fixture(scope="session")

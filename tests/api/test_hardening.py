@@ -195,8 +195,8 @@ def test_an_admin_may_step_down_once_there_is_another(sqlite_env: Env) -> None:
     assert r.status_code == 409
 
 
-def test_the_store_keeps_the_last_admin_on_every_database(db_url: str) -> None:
-    container = bootstrap(db_url=db_url)
+def test_the_store_keeps_the_last_admin_on_every_database(migrated_db_url: str) -> None:
+    container = bootstrap(db_url=migrated_db_url)
     try:
         auth = AuthService(SqlAuthStore(container.engine), _clock(), hasher=FAST_HASHER)
         auth.add_user("boss", PASSWORD, "admin")

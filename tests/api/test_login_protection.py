@@ -132,7 +132,9 @@ def attempts(request: pytest.FixtureRequest) -> Iterator[LoginAttempts]:
     if request.param == "memory":
         yield MemoryLoginAttempts()
         return
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    url = request.getfixturevalue(
+        "migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url"
+    )
     container = bootstrap(db_url=url)
     try:
         yield SqlLoginAttempts(container.engine)

@@ -34,8 +34,8 @@ def root() -> str:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[SqlTelemetryStore]:
-    engine = make_engine(db_url)
+def store(migrated_db_url: str) -> Iterator[SqlTelemetryStore]:
+    engine = make_engine(migrated_db_url)
     upgrade(engine)
     yield SqlTelemetryStore(engine)
     engine.dispose()

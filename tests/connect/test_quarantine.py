@@ -118,19 +118,19 @@ def test_seq_values_near_2_63_never_break_machines_status(sqlite_url: str) -> No
 
 
 def test_accepting_a_held_jump_applies_it_and_releases_the_events_after_it(
-    store: SqlTelemetryStore, db_url: str
+    store: SqlTelemetryStore, migrated_db_url: str
 ) -> None:
     """A machine whose controller was replaced really does continue at 50,000: everything
     from there is held until a person accepts the jump; then it all goes in, in order."""
     ingester = make(store, seq_window=1000)
     jumped = [sample_batch("m1", 50_000 + i) for i in range(4)]
     ingester.process(wire([sample_batch("m1", i) for i in range(3)] + jumped))
-    listed = runner.invoke(app, ["machines", "quarantine", "--db", db_url, "--json"])
+    listed = runner.invoke(app, ["machines", "quarantine", "--db", migrated_db_url, "--json"])
     assert listed.exit_code == 0, listed.output
     held = json.loads(listed.stdout)["quarantined"]
     assert [(q["seq"], q["status"]) for q in held] == [(50_000 + i, "pending") for i in range(4)]
     accepted = runner.invoke(
-        app, ["machines", "quarantine", "accept", str(held[0]["id"]), "--db", db_url]
+        app, ["machines", "quarantine", "accept", str(held[0]["id"]), "--db", migrated_db_url]
     )
     assert accepted.exit_code == 0, accepted.output
     assert json.loads(accepted.stdout)["changed"] == [held[0]["id"]]

@@ -228,14 +228,14 @@ def _ingest_process(db_url: str, broker: tuple[str, int], root: str) -> subproce
 
 
 def test_ingester_killed_mid_stream_and_restarted_loses_nothing(
-    db_url: str,
+    migrated_db_url: str,
     store: SqlTelemetryStore,
     mqtt_broker: tuple[str, int],
     publisher: MqttBus,
     root: str,
 ) -> None:
     events = stream(600)
-    proc = _ingest_process(db_url, mqtt_broker, root)
+    proc = _ingest_process(migrated_db_url, mqtt_broker, root)
     done = threading.Event()
 
     def publish_all() -> None:
@@ -252,7 +252,7 @@ def test_ingester_killed_mid_stream_and_restarted_loses_nothing(
     proc.communicate(timeout=10)
     stored_at_kill = store.counts()["events"]
     assert stored_at_kill < 600
-    proc = _ingest_process(db_url, mqtt_broker, root)
+    proc = _ingest_process(migrated_db_url, mqtt_broker, root)
     try:
         assert done.wait(60)
         assert wait_until(lambda: store.counts()["events"] == 600, 60)

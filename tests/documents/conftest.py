@@ -77,8 +77,8 @@ def finish(container: Container, factory: Factory, ops: list[tuple[str, str, int
 
 
 @pytest.fixture
-def shop(db_url: str) -> Iterator[Shop]:
-    container = bootstrap(db_url=db_url)
+def shop(migrated_db_url: str) -> Iterator[Shop]:
+    container = bootstrap(db_url=migrated_db_url)
     factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(T0))
     release(container, "SO-1", (OrderLine("bracket", 10, {"colour": "black"}),), "acme")
     release(container, "SO-2", (OrderLine("bracket", 4, {"colour": "white"}),), "volt")

@@ -65,7 +65,9 @@ def shop(request: pytest.FixtureRequest) -> Iterator[Shop]:
     if request.param == "memory":
         yield Shop(MemoryUnitOfWorkFactory(), None)
         return
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    url = request.getfixturevalue(
+        "migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url"
+    )
     engine = make_engine(url)
     upgrade(engine)
     yield Shop(SqlUnitOfWorkFactory(engine), SqlTelemetryStore(engine))

@@ -48,6 +48,9 @@ def test_utf8_bom_is_dropped_with_utf8_sig(tmp_path: Path) -> None:
         (lzma.compress(CONTENT)[:40], "broken xz stream"),  # truncated
         (b"\xfd7zXZ\x00" + b"\x00" * 40, "broken xz stream"),  # magic, then garbage
     ],
+    # named, not by their bytes: a gzip header holds the time it was made, and parallel
+    # workers (pytest-xdist) must all collect the same test ids
+    ids=["gzip-truncated", "gzip-garbage", "xz-truncated", "xz-garbage"],
 )
 def test_broken_streams_name_the_file(tmp_path: Path, raw: bytes, message: str) -> None:
     path = tmp_path / "broken.dat"

@@ -30,8 +30,8 @@ def _units(src: Path, dst: Path, units: int) -> Path:
     return dst
 
 
-def test_registry_round_trip(db_url: str) -> None:
-    container = bootstrap(db_url=db_url)
+def test_registry_round_trip(migrated_db_url: str) -> None:
+    container = bootstrap(db_url=migrated_db_url)
     try:
         registry = SqlModelRegistry(container.engine)
         payload = pickle.dumps({"weights": [1.0, 2.0]})

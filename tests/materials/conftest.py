@@ -31,7 +31,7 @@ def make_uow(kind: str, request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFa
     if kind == "memory":
         yield MemoryUnitOfWorkFactory()
         return
-    url = request.getfixturevalue("sqlite_url" if kind == "sqlite" else "pg_url")
+    url = request.getfixturevalue("migrated_sqlite_url" if kind == "sqlite" else "migrated_pg_url")
     engine = make_engine(url)
     upgrade(engine)
     yield SqlUnitOfWorkFactory(engine)

@@ -68,8 +68,8 @@ class Shop:
 
 
 @pytest.fixture
-def shop(db_url: str) -> Iterator[Shop]:
-    container = bootstrap(db_url=db_url)
+def shop(migrated_db_url: str) -> Iterator[Shop]:
+    container = bootstrap(db_url=migrated_db_url)
     factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(FILE_TIME))
     release(
         container.uow,
@@ -172,8 +172,8 @@ def test_resin_is_issued_in_litres(shop: Shop) -> None:
     assert issues(shop) == [("RES-G-2609", pytest.approx(20 * 0.054))]
 
 
-def test_lots_near_expiry_are_alerted_once(db_url: str) -> None:
-    container = bootstrap(db_url=db_url)
+def test_lots_near_expiry_are_alerted_once(migrated_db_url: str) -> None:
+    container = bootstrap(db_url=migrated_db_url)
     try:
         start = T0.replace(year=2026, month=1, day=12)  # RES-G-2607 expires on 2026-01-24
         factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(FILE_TIME))

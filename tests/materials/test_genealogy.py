@@ -21,8 +21,8 @@ from .test_consumption import Shop
 
 
 @pytest.fixture
-def traced(db_url: str) -> Iterator[Shop]:
-    container = bootstrap(db_url=db_url)
+def traced(migrated_db_url: str) -> Iterator[Shop]:
+    container = bootstrap(db_url=migrated_db_url)
     factory = init_factory(container.uow, DEMO_FACTORY, FixedClock(FILE_TIME))
     release(container.uow, "SO-1", (OrderLine("bracket", 10, {"colour": "black"}),))
     release(

@@ -53,8 +53,8 @@ class Clock:
 
 
 @pytest.fixture
-def store(db_url: str):  # type: ignore[no-untyped-def]
-    engine = make_engine(db_url)
+def store(migrated_db_url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(migrated_db_url)
     upgrade(engine)
     yield SqlHubStore(engine)
     engine.dispose()

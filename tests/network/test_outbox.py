@@ -20,8 +20,8 @@ AT = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(db_url: str):  # type: ignore[no-untyped-def]
-    e = make_engine(db_url)
+def engine(migrated_db_url: str):  # type: ignore[no-untyped-def]
+    e = make_engine(migrated_db_url)
     upgrade(e)
     yield e
     e.dispose()
@@ -70,10 +70,10 @@ def test_acknowledged_rows_are_deleted_and_only_they(engine) -> None:  # type: i
 
 
 def test_new_shop_floor_events_enter_the_outbox_in_the_ingesters_transaction(
-    engine, db_url: str
+    engine, migrated_db_url: str
 ) -> None:  # type: ignore[no-untyped-def]
     outbox.enable(engine, "site-a")
-    producer = Producer("site-a", db_url)
+    producer = Producer("site-a", migrated_db_url)
     producer.write(10)
     with SqlTelemetryStore(engine).transaction() as tx:  # a replay adds nothing
         tx.insert_events([], 0)

@@ -26,7 +26,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[NotificationStore]:
     if request.param == "memory":
         yield MemoryNotificationStore()
         return
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    url = request.getfixturevalue(
+        "migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url"
+    )
     engine = make_engine(url)
     upgrade(engine)
     yield SqlNotificationStore(engine)

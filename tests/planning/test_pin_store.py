@@ -22,7 +22,9 @@ def uow(request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFactory]:
     if request.param == "memory":
         yield MemoryUnitOfWorkFactory()
         return
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    url = request.getfixturevalue(
+        "migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url"
+    )
     engine = make_engine(url)
     upgrade(engine)
     yield SqlUnitOfWorkFactory(engine)

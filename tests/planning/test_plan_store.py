@@ -22,7 +22,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[PlanStore]:
     if request.param == "memory":
         yield MemoryPlanStore()
         return
-    url_fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    url_fixture = "migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url"
     engine = make_engine(request.getfixturevalue(url_fixture))
     upgrade(engine)
     yield SqlPlanStore(engine)

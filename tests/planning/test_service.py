@@ -68,7 +68,7 @@ def shop(request: pytest.FixtureRequest) -> Iterator[Shop]:
         _seed(uow)
         yield Shop(PlanningService(uow, FixedClock(T0), settings), uow)
         return
-    url_fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    url_fixture = "migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url"
     engine = make_engine(request.getfixturevalue(url_fixture))
     upgrade(engine)
     uow = SqlUnitOfWorkFactory(engine)

@@ -130,13 +130,13 @@ def make_shop(tmp_path: Path, db_url: str) -> Shop:
 
 
 @pytest.fixture
-def shop(tmp_path: Path, db_url: str) -> Iterator[Shop]:
+def shop(tmp_path: Path, migrated_db_url: str) -> Iterator[Shop]:
     if shutil.which("prusa-slicer") is None:
         message = "prusa-slicer is not installed (scripts/ensure-test-services.sh installs it)"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    shop = make_shop(tmp_path, db_url)
+    shop = make_shop(tmp_path, migrated_db_url)
     yield shop
     shop.container.close()
 

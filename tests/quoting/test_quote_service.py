@@ -190,11 +190,11 @@ def test_refused_file_stores_nothing(shop) -> None:  # type: ignore[no-untyped-d
     assert service.store.quotes == {}
 
 
-def test_sql_quote_store_keeps_quotes_and_releases_reservations(db_url: str) -> None:
+def test_sql_quote_store_keeps_quotes_and_releases_reservations(migrated_db_url: str) -> None:
     from microfactory.store.base import make_engine
     from microfactory.store.migrate import upgrade
 
-    engine = make_engine(db_url)
+    engine = make_engine(migrated_db_url)
     upgrade(engine)
     store = SqlQuoteStore(engine)
     quote = {

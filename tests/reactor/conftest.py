@@ -115,15 +115,15 @@ def planned_shop(url: str) -> Iterator[Shop]:
 
 
 @pytest.fixture
-def shop(db_url: str) -> Iterator[Shop]:
+def shop(migrated_db_url: str) -> Iterator[Shop]:
     """On SQLite and on PostgreSQL."""
-    yield from planned_shop(db_url)
+    yield from planned_shop(migrated_db_url)
 
 
 @pytest.fixture
-def sqlite_shop(sqlite_url: str) -> Iterator[Shop]:
+def sqlite_shop(migrated_sqlite_url: str) -> Iterator[Shop]:
     """For rules that do not depend on the database."""
-    yield from planned_shop(sqlite_url)
+    yield from planned_shop(migrated_sqlite_url)
 
 
 def store_events(shop: Shop, events: list[Event]) -> None:

@@ -26,7 +26,9 @@ def uow(request: pytest.FixtureRequest) -> Iterator[UnitOfWorkFactory]:
         init_factory(factory, DEMO_FACTORY)
         yield factory
         return
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    url = request.getfixturevalue(
+        "migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url"
+    )
     engine = make_engine(url)
     upgrade(engine)
     sql = SqlUnitOfWorkFactory(engine)
