@@ -248,15 +248,3 @@ def test_an_iteration_budget_gives_the_same_checked_plan_for_the_same_seed(
     assert errors == []
     assert total == best <= value
     assert iterations == 300 or best == 0
-
-
-def test_threads_started_from_other_plans_give_a_checked_plan() -> None:
-    problem = _problem(TINY)
-    starts = [dispatch(problem, rule) for rule in ("mwkr", "spt", "edd")]
-    assert all(plan is not None for plan in starts)
-    first, *others = [plan for plan in starts if plan is not None]
-    found, value = twt_search.search(
-        problem, first, time.perf_counter() + 0.2, threads=3, others=others
-    )
-    errors, total = CHECK.check(TINY, _document(problem, found, value))
-    assert errors == [] and total == value == _brute_force(TINY)

@@ -375,36 +375,12 @@ def _twt_first(
     deadline = began + time_limit * settings.twt_search_share
     if settings.twt_search_share <= 0 or deadline - time.perf_counter() < 0.05:
         return incumbent, solver_name, ()
-    others = _other_starts(problem, incumbent, workers - 1, settings)
-    found, value = twt_search(problem, incumbent, deadline, seed, workers, others=others)
+    found, value = twt_search(problem, incumbent, deadline, seed, workers)
     if value < 0 or check_plan(problem, found):
         return incumbent, solver_name, ()
     if value > weighted_tardiness_of(problem, incumbent):
         return incumbent, solver_name, ()
     return found, "twt-search", ((round(time.perf_counter() - began, 3), value),)
-
-
-def _other_starts(
-    problem: Problem, incumbent: list[Assignment], count: int, settings: SearchSettings
-) -> list[list[Assignment]]:
-    """Up to `count` plans of the other dispatching rules, least weighted tardiness
-    first, each with a value other than the incumbent's and each other's: starting
-    points for the other threads of the tardy-tree search."""
-    if count <= 0:
-        return []
-    rules = [r for r in RULES if problem.n_ops <= settings.large_ops or r not in DYNAMIC_RULES]
-    seen = {weighted_tardiness_of(problem, incumbent)}
-    ranked: list[tuple[int, list[Assignment]]] = []
-    for rule in rules:
-        plan = dispatch(problem, rule)
-        if plan is None or check_plan(problem, plan):
-            continue
-        value = weighted_tardiness_of(problem, plan)
-        if value not in seen:
-            seen.add(value)
-            ranked.append((value, plan))
-    ranked.sort(key=lambda item: item[0])
-    return [plan for _, plan in ranked[:count]]
 
 
 def _no_worse(

@@ -582,24 +582,19 @@ def search(
     seed: int = 0,
     threads: int = 1,
     target: int = 0,
-    others: Sequence[Sequence[Assignment]] = (),
 ) -> tuple[list[Assignment], int]:
-    """The best plan found by `threads` independent tabu searches (threads: the kernel
-    runs without the GIL), each with its own seed, until `deadline` (perf_counter) or
-    `target`; and its weighted tardiness. The first starts from `plan`, thread k from
-    `others[k - 1]` where given (else from `plan` too): from one plan, two seeds often
-    end in the same basin, from two plans less often (RESULTS.md, ninth session)."""
+    """The best plan found from `plan` by `threads` independent tabu searches (threads:
+    the kernel runs without the GIL), each with its own seed, until `deadline`
+    (perf_counter) or `target`; and its weighted tardiness."""
     warm()
     searcher = TwtSearch(problem)
     if threads <= 1:
         found, value, _ = searcher.search(plan, deadline, seed, target)
         return found, value
-    starts = [plan, *others[: threads - 1]]
-    starts += [plan] * (threads - len(starts))
     with ThreadPoolExecutor(max_workers=threads) as pool:
         futures = [
-            pool.submit(searcher.search, start, deadline, seed + 7919 * k, target)
-            for k, start in enumerate(starts)
+            pool.submit(searcher.search, plan, deadline, seed + 7919 * k, target)
+            for k in range(threads)
         ]
         results = [f.result() for f in futures]
     found, value, _ = min((r for r in results if r[1] >= 0), key=lambda r: r[1])
