@@ -226,3 +226,25 @@ def test_a_rush_job_keeps_the_solver_on_the_model_with_its_operations_first() ->
     rush_ops = rushed.job_ops()[2]
     by_op = {a.op: a for a in result.assignments}
     assert by_op[rush_ops[0]].start == 0  # machine 2 runs the rush job first
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.integers(0, 2**31))
+def test_an_iteration_budget_gives_the_same_checked_plan_for_the_same_seed(
+    document: dict[str, Any], seed: int
+) -> None:
+    problem = _problem(document)
+    if not twt_search.applies(problem, Objective.WEIGHTED_TARDINESS):
+        return
+    start = dispatch(problem, "edd")
+    assert start is not None
+    search = twt_search.TwtSearch(problem)
+    value, timed = search.evaluate(start)
+    # a kick after every 3 idle steps, so that the random draws matter
+    first, again = (search.search(timed, 0.0, seed, stall=3, iterations=300) for _ in range(2))
+    found, best, (iterations, _) = first
+    assert (again[0], again[1]) == (found, best)  # no clock involved
+    errors, total = CHECK.check(document, _document(problem, found, best))
+    assert errors == []
+    assert total == best <= value
+    assert iterations == 300 or best == 0

@@ -534,10 +534,13 @@ class TwtSearch:
         tenure: tuple[int, int] = (TENURE_MIN, TENURE_SPAN),
         kick: int = KICK,
         insert: int = 0,
+        iterations: int | None = None,
     ) -> tuple[list[Assignment], int, tuple[int, int]]:
         """The best plan found from `plan` by `deadline` (perf_counter; at least one chunk
-        of iterations) or as soon as its value reaches `target` (a lower bound), its
-        weighted tardiness, and (iterations, improvements)."""
+        of iterations), or after `iterations` steps when given (then the deadline is not
+        looked at: a run that depends on the seed only, not on the machine's speed or
+        load), or as soon as its value reaches
+        `target` (a lower bound), its weighted tardiness, and (iterations, improvements)."""
         n = self.problem.n_ops
         mprev, mnext = self._orders(plan)
         value, _ = self._plan(mprev, mnext)
@@ -558,11 +561,15 @@ class TwtSearch:
         work = np.zeros((9, n), dtype=np.int64)
         comp = np.zeros(len(self.problem.jobs), dtype=np.int64)
         while meta[1] > target:
+            steps = CHUNK if iterations is None else min(CHUNK, iterations - int(meta[2]))
             _search(
-                CHUNK, mprev, mnext, best_prev, best_next, meta, tabu, cand_u, cand_v, cand,
+                steps, mprev, mnext, best_prev, best_next, meta, tabu, cand_u, cand_v, cand,
                 work, comp, *self._static(),
             )  # fmt: skip
-            if time.perf_counter() >= deadline:
+            if iterations is not None:
+                if meta[2] >= iterations:
+                    break
+            elif time.perf_counter() >= deadline:
                 break
         found_value, found = self._plan(best_prev, best_next)
         return found, found_value, (int(meta[2]), int(meta[4]))
