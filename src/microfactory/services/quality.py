@@ -154,11 +154,6 @@ def record_measurement(
     return alerts
 
 
-def next_alert_id(store: QualityStore) -> str:
-    """The next short quality alert id (``QA-00042``): people read and say it."""
-    return next_serial_id("QA", lambda alert_id: store.alert(alert_id) is not None)
-
-
 T = TypeVar("T")
 
 NEW_ID_TRIES = 20
@@ -180,6 +175,9 @@ def _with_new_id(prefix: str, taken: Callable[[str], bool], insert: Callable[[st
 
 
 def _add_alert(store: QualityStore, make: Callable[[str], QualityAlert]) -> QualityAlert:
+    """Store the alert `make` builds under the next short id (``QA-00042``: people read and
+    say it)."""
+
     def insert(alert_id: str) -> QualityAlert:
         alert = make(alert_id)
         store.add_alert(alert_row(alert))
