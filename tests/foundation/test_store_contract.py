@@ -214,8 +214,12 @@ def test_many_by_id_in_one_read_and_work_running_on_a_machine(uow: UnitOfWorkFac
         kit_ops = [o.id for o in tx.work_orders.get("SO-1-2").operations]
         states = tx.work_orders.operation_states([kit_ops[1], "nope"], running_on="fdm-02")
         assert states == {
-            kit_ops[0]: OperationState(WorkStatus.RUNNING, "fdm-02", 0, 0, T0, WorkStatus.PLANNED),
-            kit_ops[1]: OperationState(WorkStatus.PLANNED, None, 0, 0, None, WorkStatus.PLANNED),
+            kit_ops[0]: OperationState(
+                WorkStatus.RUNNING, "fdm-02", 0, 0, T0, WorkStatus.PLANNED, "SO-1-2"
+            ),
+            kit_ops[1]: OperationState(
+                WorkStatus.PLANNED, None, 0, 0, None, WorkStatus.PLANNED, "SO-1-2"
+            ),
         }
         assert tx.work_orders.operation_states([]) == {}
         assert tx.work_orders.find(running_on="fdm-01") == []

@@ -144,6 +144,9 @@ class OperationState(NamedTuple):
     rejected: int
     actual_start: datetime | None
     work_order_status: WorkStatus
+    work_order: str
+    """The work order it belongs to (never changes; here so a view can read the work
+    orders of only the operations whose state changed)."""
 
 
 @dataclass(frozen=True)

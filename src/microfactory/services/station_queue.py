@@ -199,52 +199,96 @@ def station_queue(
     limit: int = QUEUE_LIMIT,
     plan: CurrentPlan | None = None,
 ) -> list[QueueItem]:
-    """The machine's open operations: the one running on it, then the plan's, by start."""
+    """The machine's open operations: those running on it (first started first), then the
+    plan's, by start. Every card read afresh (`QueueCache.get` reuses unchanged ones)."""
+    return _queue(tx, factory, machine, limit, plan or CurrentPlan(), None)
+
+
+def _queue(
+    tx: UnitOfWork,
+    factory: Factory,
+    machine: str,
+    limit: int,
+    plan: CurrentPlan,
+    cards: _Cards | None,
+) -> list[QueueItem]:
     if machine not in factory.machine_map:
         raise NotFound(f"machine {machine} does not exist")
-    rows = (plan or CurrentPlan()).rows(tx, machine)
-    planned = {str(r["operation"]): r for r in rows}
-    work_orders: dict[str, WorkOrder] = {}
-    order: list[tuple[str, str]] = []  # (operation, work order)
-    for wo in tx.work_orders.find(running_on=machine):
-        for op in wo.operations:
-            if op.status == WorkStatus.RUNNING and op.machine == machine:
-                order.append((op.id, wo.id))
-                work_orders[wo.id] = wo
-    running = {op for op, _ in order}
-    order += [(op, str(r["work_order"])) for op, r in planned.items() if op not in running]
-    # The cards' work orders and their lines' models in one read each (a read per card was
-    # 20 ms a queue). The plan holds open operations, so the first `limit` rows are nearly
-    # always the cards: the next rows are read only for cards that turned out closed.
+    planned = {str(r["operation"]): r for r in plan.rows(tx, machine)}
+    # One small read says which operations are open and what state they are in: the plan's
+    # first ones and those running on the machine. Only the cards whose state (or planned
+    # time) changed since they were built read their work order, order line and lots; the
+    # others are reused.
+    ahead = list(planned)
+    states = tx.work_orders.operation_states(ahead[:limit], running_on=machine)
+    running = sorted(
+        (
+            op
+            for op, state in states.items()
+            if state.status == WorkStatus.RUNNING and state.machine == machine
+        ),
+        key=lambda op: (_at(states[op].actual_start), op),
+    )
+    first = set(running)
+    order = running + [op for op in ahead if op not in first]
+    read = set(ahead[:limit])
     items: list[QueueItem] = []
     lots: dict[str, list[str]] | None = None
-    models: dict[tuple[str, int], str] = {}
-    seen: set[str] = set()
     start = 0
     while start < len(order) and len(items) < limit:
         batch = order[start : start + limit - len(items)]
         start += len(batch)
-        missing = [wo_id for _, wo_id in batch if wo_id not in work_orders]
-        work_orders.update(tx.work_orders.get_many(missing))
-        wanted = {work_orders[w].order for _, w in batch if w in work_orders} - seen
-        models.update(tx.orders.line_models(sorted(wanted)))
-        seen |= wanted
-        for op_id, wo_id in batch:
-            if len(items) >= limit:
-                break
-            card_wo = work_orders.get(wo_id)
-            if card_wo is None:
+        unread = [op for op in batch if op not in read and op not in states]
+        if unread:
+            states.update(tx.work_orders.operation_states(unread))
+            read.update(unread)
+        shown: list[tuple[str, OperationState]] = []
+        for op_id in batch:
+            state = states.get(op_id)
+            if state is None:
                 continue  # planned before its order was removed: nothing to do here
-            step = next((o for o in card_wo.operations if o.id == op_id), None)
-            if step is None or step.status in CLOSED:
+            if state.status in CLOSED or (
+                state.status == WorkStatus.ABORTED and op_id not in planned
+            ):
                 continue
-            if step.status == WorkStatus.ABORTED and op_id not in planned:
-                continue
+            shown.append((op_id, state))
+        row_of = {op_id: planned.get(op_id) for op_id, _ in shown}
+        kept = {} if cards is None else cards.take(shown, row_of)
+        needed = [(op_id, state) for op_id, state in shown if op_id not in kept]
+        if needed:
+            work_orders = tx.work_orders.get_many(sorted({s.work_order for _, s in needed}))
+            models = tx.orders.line_models(sorted({w.order for w in work_orders.values()}))
             if lots is None:
                 lots = _lots_by_material(tx)
-            model = models.get((card_wo.order, card_wo.line_no))
-            items.append(_item(factory, card_wo, step, planned.get(op_id), model, lots))
+            for op_id, _ in needed:
+                wo = work_orders.get(states[op_id].work_order)
+                step = (
+                    None if wo is None else next((o for o in wo.operations if o.id == op_id), None)
+                )
+                if wo is None or step is None or step.status in CLOSED:
+                    continue  # closed or removed between the two reads
+                item = _item(
+                    factory, wo, step, row_of[op_id], models.get((wo.order, wo.line_no)), lots
+                )
+                kept[op_id] = item
+                if cards is not None:
+                    cards.put(op_id, _state_of(wo, step), row_of[op_id], item)
+        for op_id, _ in shown:
+            if op_id in kept and len(items) < limit:
+                items.append(kept[op_id])
     return items
+
+
+def _at(when: datetime | None) -> float:
+    return -math.inf if when is None else when.timestamp()
+
+
+def _state_of(wo: WorkOrder, op: WorkOrderOperation) -> OperationState:
+    """The state the card was built from (its own read, which may be newer than the states
+    read before it: then the card is built again at the next view)."""
+    return OperationState(
+        op.status, op.machine, op.good, op.rejected, op.actual_start, wo.status, wo.id
+    )
 
 
 def find_operation(tx: UnitOfWork, text: str) -> WorkOrderOperation:
@@ -267,79 +311,90 @@ def find_operation(tx: UnitOfWork, text: str) -> WorkOrderOperation:
 
 
 class QueueCache:
-    """The terminal's queue per machine, kept while nothing it is built from can have
-    changed. Each view reads the plan's version and the state of the cards' operations and of
-    those running on the machine (one small read, instead of the plan, work orders, orders and
-    lots of a rebuild): a start, finish, pause, hold or cancellation of a card's operation,
-    an operation started on the machine from elsewhere, or a new plan builds it again, and an
-    event at another machine that touches none of its cards leaves it alone. What changes off
-    those (the stock lots to take, a changed order line) shows after at most `ttl_s`."""
+    """The terminal's cards, kept per operation while nothing they are built from can have
+    changed. Each view reads the plan's version and the state of the plan's first operations
+    on the machine and of those running on it (one small read); a card whose operation's state
+    (status, machine, counts, start, its work order's status) and planned times are as they
+    were is reused, and only the others read their work order, order line and stock lots.
+    So a start, finish, pause, hold or cancellation rebuilds the one card it touched (an event
+    at another machine none), and an operation started on the machine from elsewhere or a new
+    plan shows at the next view. What changes off those (the stock lots to take, a changed
+    order line) shows after at most `ttl_s`."""
 
     def __init__(self, ttl_s: float = 5.0, plan: CurrentPlan | None = None) -> None:
         if ttl_s < 0:
             raise ValueError("the queue cache's lifetime must not be negative")
-        self.ttl_s = ttl_s
         self.plan = plan or CurrentPlan()
-        self._items: dict[tuple[str, int], _Cached] = {}
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
+        self.cards = _Cards(ttl_s)
+
+    @property
+    def ttl_s(self) -> float:
+        return self.cards.ttl_s
+
+    @property
+    def reused(self) -> int:
+        """Cards shown without reading them again, since the start."""
+        return self.cards.reused
+
+    @property
+    def built(self) -> int:
+        """Cards read and built, since the start."""
+        return self.cards.built
 
     def get(
         self, tx: UnitOfWork, factory: Factory, machine: str, limit: int = QUEUE_LIMIT
     ) -> list[QueueItem]:
-        version = tx.plans.current_version()
-        key = (machine, limit)
+        return _queue(tx, factory, machine, limit, self.plan, self.cards)
+
+    def clear(self) -> None:
+        self.cards.clear()
+
+
+_Row = dict[str, Any] | None
+
+
+class _Cards:
+    """Built cards by operation, each with the state and planned row it was built from.
+    Thread-safe (views run in a thread pool); cards of operations no view asks for any more
+    (closed ones) expire with the lifetime and are dropped when the cache grows."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._cards: dict[str, tuple[float, OperationState, tuple[Any, Any], QueueItem]] = {}
+        self._lock = threading.Lock()
+        self.reused = 0
+        self.built = 0
+
+    def take(
+        self, shown: list[tuple[str, OperationState]], rows: dict[str, _Row]
+    ) -> dict[str, QueueItem]:
+        now = time.monotonic()
+        out: dict[str, QueueItem] = {}
         with self._lock:
-            hit = self._items.get(key)
-        if (
-            hit is not None
-            and hit.version == version
-            and time.monotonic() - hit.built < self.ttl_s
-            and tx.work_orders.operation_states(hit.operations, running_on=machine) == hit.states
-        ):
-            self.hits += 1
-            return list(hit.queue)
-        self.misses += 1
-        built = time.monotonic()
-        queue = station_queue(tx, factory, machine, limit, self.plan)
-        operations = tuple(item.operation for item in queue)
-        states = tx.work_orders.operation_states(operations, running_on=machine)
-        if not _agree(queue, states, machine):
-            built = -math.inf  # changed while it was read: the next view builds it again
+            for op_id, state in shown:
+                hit = self._cards.get(op_id)
+                if (
+                    hit is not None
+                    and now - hit[0] < self.ttl_s
+                    and hit[1] == state
+                    and hit[2] == _times(rows[op_id])
+                ):
+                    out[op_id] = hit[3]
+            self.reused += len(out)
+        return out
+
+    def put(self, op_id: str, state: OperationState, row: _Row, item: QueueItem) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._items[key] = _Cached(built, version, operations, states, queue)
-        return list(queue)
+            self.built += 1
+            if len(self._cards) > 4096:
+                self._cards = {k: v for k, v in self._cards.items() if now - v[0] < self.ttl_s}
+            self._cards[op_id] = (now, state, _times(row), item)
 
     def clear(self) -> None:
         with self._lock:
-            self._items.clear()
+            self._cards.clear()
 
 
-@dataclass(frozen=True)
-class _Cached:
-    built: float
-    version: int | None
-    operations: tuple[str, ...]
-    states: dict[str, OperationState]
-    queue: list[QueueItem]
-
-
-def _agree(queue: list[QueueItem], states: dict[str, OperationState], machine: str) -> bool:
-    """Whether the cards show the operations as `states` has them (no start, finish or count
-    came between the two reads) and every operation running on `machine` is on a card."""
-    cards = {item.operation for item in queue}
-    for item in queue:
-        state = states.get(item.operation)
-        if state is None or (
-            state.status.value,
-            state.good,
-            state.rejected,
-            state.actual_start,
-        ) != (item.status, item.good, item.rejected, item.actual_start):
-            return False
-    return all(
-        op in cards
-        for op, state in states.items()
-        if state.status == WorkStatus.RUNNING and state.machine == machine
-    )
+def _times(row: _Row) -> tuple[Any, Any]:
+    return (None, None) if row is None else (row["start"], row["end"])

@@ -262,7 +262,7 @@ class MemoryWorkOrderRepository:
         wanted = set(operation_ids)
         return {
             op.id: OperationState(
-                op.status, op.machine, op.good, op.rejected, op.actual_start, wo.status
+                op.status, op.machine, op.good, op.rejected, op.actual_start, wo.status, wo.id
             )
             for wo in self.st.work_orders.values()
             for op in wo.operations

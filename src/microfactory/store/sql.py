@@ -490,6 +490,7 @@ class SqlWorkOrderRepository:
             OperationRow.rejected,
             OperationRow.actual_start,
             WorkOrderRow.status,
+            OperationRow.work_order,
         )
         base = select(*columns).join(WorkOrderRow, WorkOrderRow.id == OperationRow.work_order)
         statements = [
@@ -505,9 +506,11 @@ class SqlWorkOrderRepository:
             )
         out: dict[str, OperationState] = {}
         for stmt in statements:
-            for op, status, machine, good, rejected, started, wo_status in self.s.execute(stmt):
+            for op, status, machine, good, rejected, started, wo_status, wo in self.s.execute(
+                stmt
+            ):
                 out[op] = OperationState(
-                    WorkStatus(status), machine, good, rejected, started, WorkStatus(wo_status)
+                    WorkStatus(status), machine, good, rejected, started, WorkStatus(wo_status), wo
                 )
         return out
 
