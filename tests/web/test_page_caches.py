@@ -11,6 +11,7 @@ import threading
 
 from api.support import Env, order_body
 from microfactory.access import Role
+from microfactory.api.startup import YOUNG_THRESHOLD
 from microfactory.services.dashboard import TtlCache
 from microfactory.services.quality_views import MIN_POINTS
 from microfactory.web.warm import warm_pages, warm_steps
@@ -127,13 +128,17 @@ def test_serving_freezes_the_start_up_heap_and_warms_the_pages(sqlite_env: Env) 
     app = sqlite_env.app
     assert gc.get_freeze_count() == 0
 
-    async def serve() -> int:
-        async with app.router.lifespan_context(app):
-            return gc.get_freeze_count()
+    before = gc.get_threshold()
 
-    frozen = asyncio.run(serve())
+    async def serve() -> tuple[int, tuple[int, int, int]]:
+        async with app.router.lifespan_context(app):
+            return gc.get_freeze_count(), gc.get_threshold()
+
+    frozen, thresholds = asyncio.run(serve())
     assert frozen > 10_000  # the imported code and the composed app
+    assert thresholds == (max(YOUNG_THRESHOLD, before[0]), *before[1:])
     assert gc.get_freeze_count() == 0  # handed back on shutdown
+    assert gc.get_threshold() == before
     assert "overview" in sqlite_env.ctx.dashboard.cache  # the warm-up ran before shutdown
 
 

@@ -506,9 +506,7 @@ class SqlWorkOrderRepository:
             )
         out: dict[str, OperationState] = {}
         for stmt in statements:
-            for op, status, machine, good, rejected, started, wo_status, wo in self.s.execute(
-                stmt
-            ):
+            for op, status, machine, good, rejected, started, wo_status, wo in self.s.execute(stmt):
                 out[op] = OperationState(
                     WorkStatus(status), machine, good, rejected, started, WorkStatus(wo_status), wo
                 )
