@@ -69,8 +69,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(
-    ctx: ApiContext, *, extra_routers: list[tuple[str, object]] | None = None
+    ctx: ApiContext,
+    *,
+    extra_routers: list[tuple[str, object]] | None = None,
+    leading_routers: list[tuple[str, object]] | None = None,
 ) -> FastAPI:
+    """The app with the API's own routers, then `extra_routers`; `leading_routers` go
+    before all of them (a request is matched against the routes in order, so the busiest
+    callers' routes first, where no other route's path can match theirs)."""
     app = FastAPI(
         title="microfactory",
         version="1",
@@ -81,6 +87,8 @@ def create_app(
     )
     app.state.ctx = ctx
     problems.install(app)
+    for prefix, router in leading_routers or []:
+        app.include_router(router, prefix=prefix)  # type: ignore[arg-type]
     for module in (auth, factory, orders):
         app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for prefix, router in extra_routers or []:

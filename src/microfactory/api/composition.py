@@ -213,11 +213,13 @@ def build_app(
     from microfactory.web.schedule_pins import router as schedule_pins_router
     from microfactory.web.staff_pages import router as staff_pages_router
     from microfactory.web.station_pages import router as station_pages_router
+    from microfactory.web.station_pages import terminal as station_terminal_router
     from microfactory.web.warm import warm_pages
 
     ctx = build_context(container, clock, hasher, auth_clock=auth_clock)
     app = create_app(
         ctx,
+        leading_routers=[("", station_terminal_router)],  # the busiest pages (its docstring)
         extra_routers=[
             ("/api/v1", pins.router),  # before shopfloor: /plans/pins, not /plans/{version}
             ("/api/v1", plans_people.router),
