@@ -10,6 +10,10 @@ is the peer the terminal is compared with, in the same run.
 
     python benchmarks/stations/bench_station_actions.py --db sqlite:////tmp/demo30.db
 
+With `--viewers N`, N more clients (a planner's session) read the dashboard's pages
+(`VIEWER_PAGES`, one at random) with the same think time while the operators work: the shop
+owner's screens during a busy shift; their latency is reported as "dashboard page".
+
 The database is copied first (it gains an operator and a new plan). The server runs as a
 separate process (uvicorn, one worker, as `microfactory serve` runs it). Prints one JSON
 object.
@@ -105,11 +109,15 @@ def planned_operations(base: str) -> list[tuple[str, str]]:
     return [(r["operation"], r["machine"]) for r in sorted(rows, key=lambda r: r["start"])]
 
 
-def login(base: str) -> tuple[dict[str, str], str]:
+VIEWER_PAGES = ["/", "/schedule", "/capacity", "/orders", "/maintenance", "/quality", "/machines"]
+"""What the viewers read (`--viewers`): the dashboard's pages an owner keeps open."""
+
+
+def login(base: str, user: str = "benchop") -> tuple[dict[str, str], str]:
     """The terminal operators' session (cookies, CSRF token), opened before the clock runs:
     fifty argon2 logins at once are the login's cost (seconds of CPU), not a station's."""
     with httpx.Client(base_url=base, timeout=120) as c:
-        r = c.post("/api/v1/auth/login", json={"username": "benchop", "password": PASSWORD})
+        r = c.post("/api/v1/auth/login", json={"username": user, "password": PASSWORD})
         r.raise_for_status()
         return dict(c.cookies), r.json()["csrf_token"]
 
@@ -194,6 +202,28 @@ async def operator(
             await asyncio.sleep(think_s * rng.uniform(0.5, 1.5))
 
 
+async def viewer(
+    base: str,
+    session: tuple[dict[str, str], str],
+    stop_at: float,
+    think_s: float,
+    samples: dict[str, list[float]],
+    outcomes: dict[str, int],
+    seed: int,
+) -> None:
+    rng = random.Random(1000 + seed)
+    async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+        c.cookies.update(session[0])
+        await asyncio.sleep(rng.uniform(0.0, 2.0 * think_s))
+        while time.perf_counter() < stop_at:
+            began = time.perf_counter()
+            r = await c.get(rng.choice(VIEWER_PAGES))
+            samples.setdefault("dashboard page", []).append((time.perf_counter() - began) * 1000.0)
+            key = f"dashboard page {r.status_code}"
+            outcomes[key] = outcomes.get(key, 0) + 1
+            await asyncio.sleep(think_s * rng.uniform(0.5, 1.5))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", required=True, help="a demo database (sqlite:///FILE)")
@@ -206,7 +236,12 @@ def main() -> None:
         default=150,
         help="orders added before the replan, so that operators do not run out of work",
     )
+    parser.add_argument(
+        "--viewers", type=int, default=0, help="dashboard readers beside the operators"
+    )
     args = parser.parse_args()
+    if args.viewers < 0:
+        parser.error("--viewers ≥ 0")
     if args.clients < 1 or args.seconds <= 0 or args.think_ms < 0 or args.extra_orders < 0:
         parser.error("--clients ≥ 1, --seconds > 0, --think-ms ≥ 0, --extra-orders ≥ 0")
     with tempfile.TemporaryDirectory() as tmp:
@@ -228,6 +263,7 @@ def main() -> None:
             ops = planned_operations(base)
             warm_up(base, token, ops.pop(0))
             session = login(base)
+            planner = login(base, "benchplan")
             terminal_ops = ops[0::2][::-1]
             api_ops = ops[1::2][::-1]
             samples: dict[str, list[float]] = {}
@@ -259,7 +295,19 @@ def main() -> None:
                             k,
                         )
                         for k in range(args.clients)
-                    )
+                    ),
+                    *(
+                        viewer(
+                            base,
+                            planner,
+                            stop_at,
+                            args.think_ms / 1000.0,
+                            samples,
+                            outcomes,
+                            k,
+                        )
+                        for k in range(args.viewers)
+                    ),
                 )
 
             asyncio.run(run())
@@ -274,6 +322,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), "
         f"Python {platform.python_version()}, load {os.getloadavg()[0]:.1f}",
         "clients": args.clients,
+        "viewers": args.viewers,
         "think_ms": args.think_ms,
         "seconds": round(elapsed, 1),
         "extra_orders": args.extra_orders,

@@ -9,6 +9,8 @@ import gc
 import re
 import threading
 
+import pytest
+
 from api.support import Env, order_body
 from microfactory.access import Role
 from microfactory.api.startup import YOUNG_THRESHOLD
@@ -105,6 +107,64 @@ def test_a_stale_entry_is_refreshed_in_the_background_but_not_after_a_clear() ->
     assert refresh_done.acquire(timeout=10)
     refresh_done.release()
     assert "k" not in cache
+
+
+def test_after_expire_a_value_is_served_while_it_is_refreshed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shop-floor action expires the caches: readers never wait for a computation, the
+    value lives at most `SETTLE_S` more, then the next reader gets it once more while a
+    background refresh computes the new one."""
+    now = [100.0]
+    monkeypatch.setattr("microfactory.services.dashboard.time.monotonic", lambda: now[0])
+    cache = TtlCache(60.0)
+    assert cache.get("k", lambda: "before") == "before"
+    cache.expire()
+    assert cache.get("k", lambda: "not yet") == "before"  # still within SETTLE_S: fresh
+    now[0] += TtlCache.SETTLE_S + 0.01
+    started = threading.Event()
+
+    def read_again() -> str:
+        started.set()
+        return "after"
+
+    assert cache.get("k", read_again) == "before"  # served at once, refresh in a thread
+    assert started.wait(10)
+    refresh_done = cache._lock("k")
+    assert refresh_done.acquire(timeout=10)
+    refresh_done.release()
+    assert cache.get("k", lambda: "not again") == "after"
+    assert "k" in cache
+
+
+def test_a_value_read_before_an_expire_is_stored_with_the_shorter_life(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr("microfactory.services.dashboard.time.monotonic", lambda: now[0])
+    cache = TtlCache(60.0)
+    started, release = threading.Event(), threading.Event()
+    got: list[str] = []
+
+    def slow_read() -> str:
+        started.set()
+        release.wait(10)
+        return "read before the action"
+
+    reader = threading.Thread(target=lambda: got.append(cache.get("k", slow_read)))
+    reader.start()
+    assert started.wait(10)
+    cache.expire()  # an operator's action lands while the read is under way
+    release.set()
+    reader.join(10)
+    assert got == ["read before the action"]
+    assert cache.get("k", lambda: "unused") == "read before the action"
+    now[0] += TtlCache.SETTLE_S + 0.01  # not the full 60 s: refreshed at the next read
+    assert cache.get("k", lambda: "read after the action") == "read before the action"
+    refresh_done = cache._lock("k")
+    assert refresh_done.acquire(timeout=10)
+    refresh_done.release()
+    assert cache.get("k", lambda: "unused") == "read after the action"
 
 
 def test_entries_unread_for_many_lifetimes_are_dropped() -> None:

@@ -79,11 +79,19 @@ class TtlCache:
 
     `clear()` (after a change made through this process) starts a new generation: a
     computation that began before it may have read the old data, so its result is handed to
-    its own caller but never stored, and the next reader computes afresh. Entries unread for
+    its own caller but never stored, and the next reader computes afresh. `expire()` (after
+    a change that can wait a moment: an operator's action at a station, many a second under
+    a busy shift) keeps every value but lets it live at most `SETTLE_S` more: the next
+    reader after that still gets it at once while a background refresh runs, so a stream of
+    shop-floor actions never makes a dashboard wait for a computation (with `clear()` after
+    each, every read was cold), and the change shows within about a second plus one
+    computation. A computation that began before an `expire()` is stored with that shorter
+    life too. Entries unread for
     `EVICT_AFTER` lifetimes are dropped (keys that carry a time or an id would otherwise pile
     up for the life of the process)."""
 
     EVICT_AFTER = 20
+    SETTLE_S = 1.0
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
@@ -91,6 +99,7 @@ class TtlCache:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._generation = 0
+        self._epoch = 0
         self._next_sweep = time.monotonic()
 
     def _lock(self, key: str) -> threading.Lock:
@@ -107,7 +116,7 @@ class TtlCache:
             if lock.acquire(blocking=False):
                 worker = threading.Thread(
                     target=self._refresh,
-                    args=(key, compute, lock, self._generation),
+                    args=(key, compute, lock, self._generation, self._epoch),
                     daemon=True,
                 )
                 worker.start()
@@ -118,17 +127,18 @@ class TtlCache:
             if again is not None and again is not hit and time.monotonic() - again[0] < self.ttl_s:
                 done: T = again[1]
                 return done
-            generation = self._generation
+            generation, epoch = self._generation, self._epoch
             value = compute()
-            self._store(key, value, generation)
+            self._store(key, value, generation, epoch)
             return value
 
-    def _store(self, key: str, value: Any, generation: int) -> None:
+    def _store(self, key: str, value: Any, generation: int, epoch: int) -> None:
         now = time.monotonic()
         with self._guard:
             if generation != self._generation:
                 return  # computed from data read before a clear(): not for later readers
-            self._items[key] = (now, value)
+            at = now if epoch == self._epoch else min(now, now - self.ttl_s + self.SETTLE_S)
+            self._items[key] = (at, value)
             if now >= self._next_sweep and self.ttl_s > 0:
                 horizon = now - self.EVICT_AFTER * self.ttl_s
                 for old in [k for k, (at, _) in self._items.items() if at < horizon]:
@@ -139,10 +149,15 @@ class TtlCache:
                 self._next_sweep = now + self.ttl_s
 
     def _refresh(
-        self, key: str, compute: Callable[[], Any], lock: threading.Lock, generation: int
+        self,
+        key: str,
+        compute: Callable[[], Any],
+        lock: threading.Lock,
+        generation: int,
+        epoch: int,
     ) -> None:
         try:
-            self._store(key, compute(), generation)
+            self._store(key, compute(), generation, epoch)
         except Exception:  # keep serving the previous value; say why
             log.exception("refreshing cached %s failed", key)
         finally:
@@ -152,6 +167,13 @@ class TtlCache:
         with self._guard:
             self._generation += 1
             self._items.clear()
+
+    def expire(self) -> None:
+        """Let every value live at most `SETTLE_S` more (see the class)."""
+        with self._guard:
+            self._epoch += 1
+            soon = time.monotonic() - self.ttl_s + self.SETTLE_S
+            self._items = {k: (min(at, soon), v) for k, (at, v) in self._items.items()}
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
@@ -204,6 +226,16 @@ class DashboardService:
         self.list_cache.clear()
         for cache in self.linked:
             cache.clear()
+
+    def expire(self) -> None:
+        """After a shop-floor action (a start, finish, pause, downtime at a station): the
+        cached reads are refreshed in the background within about a second, and served
+        meanwhile (`TtlCache.expire`). Staff changes, which the person making them expects
+        to see on the next page, `invalidate` instead."""
+        self.cache.expire()
+        self.list_cache.expire()
+        for cache in self.linked:
+            cache.expire()
 
     def customers(self) -> list[Customer]:
         with self.uow() as tx:

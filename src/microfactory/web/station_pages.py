@@ -179,6 +179,7 @@ async def _act(
     *,
     op: str = "",
     detail: str,
+    at_once: bool = False,
 ) -> Response:
     """Run one station action; the terminal again with its notice, or with the reason it
     was refused (422 for bad input, 409 when the shop's state refused it)."""
@@ -191,8 +192,10 @@ async def _act(
         return await _terminal(
             request, user, ctx, machine, selected=op, error=str(exc), status=status
         )
-    dash(ctx).invalidate()
-    ctx.cache.clear()
+    if at_once:  # a measurement: whoever took it may look at the quality chart next
+        dash(ctx).invalidate()
+    else:  # the pages show it within about a second (the terminal at once)
+        dash(ctx).expire()
     return _back(machine, notice, op)
 
 
@@ -343,7 +346,14 @@ async def station_measure(
         return f"{got['characteristic']} = {got['value']:g} recorded."
 
     return await _act(
-        request, user, ctx, machine, work, op=operation, detail=f"{machine} {characteristic}"
+        request,
+        user,
+        ctx,
+        machine,
+        work,
+        op=operation,
+        detail=f"{machine} {characteristic}",
+        at_once=True,
     )
 
 

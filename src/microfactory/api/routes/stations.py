@@ -64,8 +64,14 @@ def _public(status: MachineStatus) -> MachineStatePublic:
     )
 
 
-def _done(ctx: ApiContext, request: Request, detail: str) -> None:
-    ctx.dashboard.invalidate()
+def _done(ctx: ApiContext, request: Request, detail: str, *, at_once: bool = False) -> None:
+    """A shop-floor action recorded: the pages refresh within about a second (`expire`),
+    or show it on the next view (`at_once`: a measurement, which whoever took it checks on
+    the quality chart)."""
+    if at_once:
+        ctx.dashboard.invalidate()
+    else:
+        ctx.dashboard.expire()
     note_detail(request, detail)
 
 
@@ -138,5 +144,5 @@ def machine_measurement(
         part_id=body.part_id,
         lot_id=body.lot_id,
     )
-    _done(ctx, request, f"{machine_id} {body.characteristic}")
+    _done(ctx, request, f"{machine_id} {body.characteristic}", at_once=True)
     return got
