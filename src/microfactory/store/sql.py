@@ -8,7 +8,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -482,35 +482,40 @@ class SqlWorkOrderRepository:
     def operation_states(
         self, operation_ids: Sequence[str], *, running_on: str | None = None
     ) -> dict[str, OperationState]:
-        columns = (
-            OperationRow.id,
-            OperationRow.status,
-            OperationRow.machine,
-            OperationRow.good,
-            OperationRow.rejected,
-            OperationRow.actual_start,
-            WorkOrderRow.status,
-            OperationRow.work_order,
-        )
-        base = select(*columns).join(WorkOrderRow, WorkOrderRow.id == OperationRow.work_order)
-        statements = [
-            base.where(OperationRow.id.in_(list(operation_ids[k : k + 500])))
+        runs: list[tuple[Any, dict[str, Any]]] = [
+            (_STATES_OF, {"ids": list(operation_ids[k : k + 500])})
             for k in range(0, len(operation_ids), 500)
         ]
         if running_on is not None:
-            statements.append(
-                base.where(
-                    OperationRow.machine == running_on,
-                    OperationRow.status == WorkStatus.RUNNING.value,
-                )
-            )
+            runs.append((_STATES_RUNNING_ON, {"machine": running_on}))
         out: dict[str, OperationState] = {}
-        for stmt in statements:
-            for op, status, machine, good, rejected, started, wo_status, wo in self.s.execute(stmt):
+        for stmt, params in runs:
+            for op, status, machine, good, rejected, started, wo_status, wo in self.s.execute(
+                stmt, params
+            ):
                 out[op] = OperationState(
                     WorkStatus(status), machine, good, rejected, started, WorkStatus(wo_status), wo
                 )
         return out
+
+
+# The operator terminal reads these on every view: built once (SQLAlchemy then reuses their
+# compiled form without building and hashing a new statement each time).
+_STATES = select(
+    OperationRow.id,
+    OperationRow.status,
+    OperationRow.machine,
+    OperationRow.good,
+    OperationRow.rejected,
+    OperationRow.actual_start,
+    WorkOrderRow.status,
+    OperationRow.work_order,
+).join(WorkOrderRow, WorkOrderRow.id == OperationRow.work_order)
+_STATES_OF = _STATES.where(OperationRow.id.in_(bindparam("ids", expanding=True)))
+_STATES_RUNNING_ON = _STATES.where(
+    OperationRow.machine == bindparam("machine"),
+    OperationRow.status == WorkStatus.RUNNING.value,
+)
 
 
 class SqlCustomerRepository:
