@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import BindParameter, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from microfactory.orders import OrderStatus, WorkStatus
@@ -32,15 +32,27 @@ def _t(row: type[Any]) -> Table:
     return cast(Table, row.__table__)
 
 
+# Built once: the reactor loads a snapshot per batch, and a new select per call (built,
+# then hashed for SQLAlchemy's compiled cache) cost about as much as running it.
+_OPS, _WOS, _ORDERS_T = _t(OperationRow), _t(WorkOrderRow), _t(OrderRow)
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_OPERATIONS = select(_OPS).where(_OPS.c.id.in_(_IDS))
+_WORK_ORDERS = select(_WOS.c.id, _WOS.c.order_id, _WOS.c.status).where(_WOS.c.id.in_(_IDS))
+_OPERATIONS_OF = select(_OPS.c.id, _OPS.c.work_order, _OPS.c.status).where(
+    _OPS.c.work_order.in_(_IDS)
+)
+_ORDERS = select(_ORDERS_T.c.id, _ORDERS_T.c.status).where(_ORDERS_T.c.id.in_(_IDS))
+_WORK_ORDERS_OF = select(_WOS.c.id, _WOS.c.order_id, _WOS.c.status).where(_WOS.c.order_id.in_(_IDS))
+
+
 class SqlProgressRepository:
     def __init__(self, session: Session) -> None:
         self.s = session
 
     def load(self, operation_ids: Collection[str]) -> ProgressSnapshot:
         snap = ProgressSnapshot()
-        ops, wos, orders = _t(OperationRow), _t(WorkOrderRow), _t(OrderRow)
         for chunk in _chunks(set(operation_ids)):
-            for r in self.s.execute(select(ops).where(ops.c.id.in_(chunk))):
+            for r in self.s.execute(_OPERATIONS, {"ids": chunk}):
                 snap.operations[r.id] = OperationProgress(
                     r.id,
                     r.work_order,
@@ -55,25 +67,17 @@ class SqlProgressRepository:
                 )
         wo_ids = {op.work_order for op in snap.operations.values()}
         for chunk in _chunks(wo_ids):
-            for r in self.s.execute(
-                select(wos.c.id, wos.c.order_id, wos.c.status).where(wos.c.id.in_(chunk))
-            ):
+            for r in self.s.execute(_WORK_ORDERS, {"ids": chunk}):
                 snap.work_orders[r.id] = WorkOrderProgress(
                     r.id, r.order_id, WorkStatus(r.status), {}
                 )
-            for r in self.s.execute(
-                select(ops.c.id, ops.c.work_order, ops.c.status).where(ops.c.work_order.in_(chunk))
-            ):
+            for r in self.s.execute(_OPERATIONS_OF, {"ids": chunk}):
                 snap.work_orders[r.work_order].operations[r.id] = WorkStatus(r.status)
         order_ids = {wo.order for wo in snap.work_orders.values()}
         for chunk in _chunks(order_ids):
-            for r in self.s.execute(
-                select(orders.c.id, orders.c.status).where(orders.c.id.in_(chunk))
-            ):
+            for r in self.s.execute(_ORDERS, {"ids": chunk}):
                 snap.orders[r.id] = OrderProgress(r.id, OrderStatus(r.status), {})
-            for r in self.s.execute(
-                select(wos.c.id, wos.c.order_id, wos.c.status).where(wos.c.order_id.in_(chunk))
-            ):
+            for r in self.s.execute(_WORK_ORDERS_OF, {"ids": chunk}):
                 snap.orders[r.order_id].work_orders[r.id] = WorkStatus(r.status)
         return snap
 
