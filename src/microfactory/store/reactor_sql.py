@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -24,21 +24,67 @@ from microfactory.store.reactor_tables import ReactorCursorRow, RejectionRow, Re
 from microfactory.store.telemetry_tables import EventRow, from_us
 from microfactory.store.tpm_tables import TpmMachineRow, TpmUsageRow
 
+# The event path's bookkeeping statements, built once: the applier runs them for every
+# batch (a station action is often a batch of one), and building a new statement each time
+# (then hashing it for SQLAlchemy's compiled cache, or an ORM update's compile step) cost
+# about as much as running it.
+_EVENTS: Table = EventRow.__table__  # type: ignore[assignment]
+_CURSORS: Table = ReactorCursorRow.__table__  # type: ignore[assignment]
+_REJECTIONS: Table = RejectionRow.__table__  # type: ignore[assignment]
+_AFTER = (
+    select(
+        _EVENTS.c.id,
+        _EVENTS.c.event_id,
+        _EVENTS.c.machine,
+        _EVENTS.c.kind,
+        _EVENTS.c.seq,
+        _EVENTS.c.ts_us,
+        _EVENTS.c.body,
+    )
+    .where(_EVENTS.c.id > bindparam("position"))
+    .order_by(_EVENTS.c.id)
+    .limit(bindparam("limit"))
+)
+_LAST_POSITION = select(func.coalesce(func.max(_EVENTS.c.id), 0))
+_LOCK = (
+    update(_CURSORS)
+    .where(_CURSORS.c.name == bindparam("cursor"))
+    .values(last_id=_CURSORS.c.last_id)
+)
+_PROGRESS = select(_CURSORS.c.last_id, _CURSORS.c.applied, _CURSORS.c.rejected).where(
+    _CURSORS.c.name == bindparam("cursor")
+)
+_ADVANCE = (
+    update(_CURSORS)
+    .where(_CURSORS.c.name == bindparam("cursor"))
+    .values(
+        last_id=bindparam("last_id"),
+        applied=bindparam("applied"),
+        rejected=bindparam("rejected"),
+    )
+)
+_REJECTION_OF = (
+    select(
+        _REJECTIONS.c.event_row,
+        _REJECTIONS.c.event_id,
+        _REJECTIONS.c.machine,
+        _REJECTIONS.c.kind,
+        _REJECTIONS.c.ts,
+        _REJECTIONS.c.reason,
+    )
+    .where(_REJECTIONS.c.event_id == bindparam("event_id"))
+    .order_by(_REJECTIONS.c.id.desc())
+)
+
 
 class SqlEventLog:
     def __init__(self, session: Session) -> None:
         self.s = session
 
     def after(self, position: int, limit: int) -> list[StoredEvent]:
-        t = EventRow.__table__
         rows = (
-            self.s.connection()
-            .execute(  # Core, not the ORM: thousands of rows a batch
-                select(t.c.id, t.c.event_id, t.c.machine, t.c.kind, t.c.seq, t.c.ts_us, t.c.body)
-                .where(t.c.id > position)
-                .order_by(t.c.id)
-                .limit(limit)
-            )
+            self.s.connection()  # Core, not the ORM: thousands of rows a batch
+            .execute(_AFTER, {"position": position, "limit": limit})
             .all()
         )
         return [
@@ -55,7 +101,7 @@ class SqlEventLog:
         ]
 
     def last_position(self) -> int:
-        return int(self.s.scalar(select(func.coalesce(func.max(EventRow.id), 0))) or 0)
+        return int(self.s.scalar(_LAST_POSITION) or 0)
 
 
 class SqlReactorLedger:
@@ -66,9 +112,7 @@ class SqlReactorLedger:
         # the first statement of the transaction is a write, so a second reactor waits here
         # for the first one's commit (SQLite: the write lock; PostgreSQL: the row lock)
         result: CursorResult[Any] = self.s.execute(  # type: ignore[assignment]
-            update(ReactorCursorRow)
-            .where(ReactorCursorRow.name == name)
-            .values(last_id=ReactorCursorRow.last_id)
+            _LOCK, {"cursor": name}
         )
         found = result.rowcount
         if not found:
@@ -77,16 +121,20 @@ class SqlReactorLedger:
         return self.progress(name)
 
     def progress(self, name: str) -> ReactorProgress:
-        row = self.s.get(ReactorCursorRow, name, populate_existing=True)
+        row = self.s.execute(_PROGRESS, {"cursor": name}).first()
         if row is None:
             return ReactorProgress(0, 0, 0)
         return ReactorProgress(int(row.last_id), int(row.applied), int(row.rejected))
 
     def advance(self, name: str, progress: ReactorProgress) -> None:
         self.s.execute(
-            update(ReactorCursorRow)
-            .where(ReactorCursorRow.name == name)
-            .values(last_id=progress.position, applied=progress.applied, rejected=progress.rejected)
+            _ADVANCE,
+            {
+                "cursor": name,
+                "last_id": progress.position,
+                "applied": progress.applied,
+                "rejected": progress.rejected,
+            },
         )
 
     def reject(self, rejection: Rejection) -> None:
@@ -104,6 +152,13 @@ class SqlReactorLedger:
     def rejections(
         self, *, machine: str | None = None, event_id: str | None = None, limit: int = 100
     ) -> list[Rejection]:
+        if event_id is not None:  # a station's refusal, looked up after every action
+            found = [
+                Rejection(*row)
+                for row in self.s.execute(_REJECTION_OF, {"event_id": event_id})
+                if machine is None or row.machine == machine
+            ]
+            return found[:limit]
         query = select(RejectionRow).order_by(RejectionRow.id.desc()).limit(limit)
         if machine is not None:
             query = query.where(RejectionRow.machine == machine)
