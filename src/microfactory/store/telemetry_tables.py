@@ -194,6 +194,10 @@ def _table(row: type[Base]) -> Table:
     return cast(Table, row.__table__)
 
 
+# read by every station page view and station action (built once, not per call)
+_STATUSES = select(_table(MachineStateRow)).order_by(_table(MachineStateRow).c.machine)
+
+
 @dataclass(frozen=True)
 class Bucket:
     """One downsampling bucket: [start, start + width)."""
@@ -574,9 +578,8 @@ class SqlTelemetryStore:
             return sorted(conn.execute(select(MachineRow.id)).scalars())
 
     def machine_statuses(self) -> list[MachineStatus]:
-        table = _table(MachineStateRow)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(table).order_by(table.c.machine)).all()
+            rows = conn.execute(_STATUSES).all()
         return [_status_from_row(r) for r in rows]
 
     def gaps(self, machine: str | None = None) -> list[SeqGap]:
