@@ -174,6 +174,39 @@ class CrewBoard:
         assert best is not None
         return best
 
+    def free_at(self, op: int, duration: int, start: int, prefer: int | None = None) -> list[int]:
+        """The qualified people who can attend `op` starting exactly at `start` (a frozen or
+        start-pinned operation cannot wait for one): `prefer` first if free, then the least
+        versatile, so that someone with a rarer skill stays free for work only they can do;
+        [] when nobody can, or the operation needs nobody."""
+        crew = self.problem.operations[op].crew
+        if crew is None:
+            return []
+        segments = crew.segments(duration)
+        full = crew.load == 100
+
+        def fits(who: int) -> bool:
+            for lo, hi in segments:
+                if full:
+                    shift = self._free_shift(who, start + lo, hi - lo)
+                else:
+                    shift = self._shift(who, start + lo, start + hi, crew.load)
+                if shift:
+                    return False
+            return True
+
+        people = self.problem.operators
+        free = sorted(
+            (who for who in self.qualified[op] if fits(who)),
+            key=lambda who: (who != prefer, len(people[who].skills), who),
+        )
+        return free
+
+    def scarcity(self, op: int) -> int:
+        """How many people could attend `op` (0 when it needs nobody): frozen operations are
+        staffed scarcest first."""
+        return len(self.qualified[op]) if self.problem.operations[op].crew is not None else 0
+
     def place(self, op: int, who: int | None, start: int, duration: int) -> None:
         crew = self.problem.operations[op].crew
         if crew is None or who is None:
@@ -192,12 +225,19 @@ def staff(problem: Problem, plan: Sequence[Assignment]) -> list[Assignment]:
     by_op = {a.op: a for a in plan}
     frozen = problem.frozen_by_op()
     placed: dict[int, Assignment] = {}
-    for op, item in frozen.items():
+    # those with their operator first, then the scarcest skill first: a frozen operation
+    # cannot wait, so it takes someone free at its start, and the least versatile one
+    for op, item in sorted(
+        frozen.items(),
+        key=lambda kv: (kv[1].operator is None, board.scarcity(kv[0]), kv[1].start, kv[0]),
+    ):
         a = by_op[op]
         duration = a.end - a.start
         who = item.operator
-        if who is None:
-            _, who = board.earliest(op, duration, item.start, a.operator)
+        if who is None and problem.operations[op].crew is not None:
+            free = board.free_at(op, duration, item.start, a.operator)
+            # nobody free at its start: the first to be free (the checker reports the plan)
+            who = free[0] if free else board.earliest(op, duration, item.start, a.operator)[1]
         placed[op] = Assignment(op, item.machine, item.start, item.start + duration, who)
         board.place(op, who, item.start, duration)
     order = sorted(plan, key=lambda a: (a.start, a.end, a.op))

@@ -204,15 +204,18 @@ def rush_first(problem: Problem) -> Problem:
 
 
 def dispatch(problem: Problem, rule: str = "mwkr") -> list[Assignment] | None:
-    """A complete plan by one rule, or None when an operation has no mode or the rule could
-    not place an operation before the frozen (or start-pinned) operation after it: a serial
-    scheme has no look-ahead, and a plan that breaks the routing is no plan."""
+    """A complete plan by one rule, or None when an operation has no mode, nobody qualified
+    is free at a frozen (or start-pinned) operation's start, or the rule could not place an
+    operation before the frozen operation after it: a serial scheme has no look-ahead, and
+    a plan that breaks the routing or a person's one-thing-at-a-time is no plan."""
     if problem.ops_without_modes() or problem.ops_without_crew():
         return None
     key = _ranked(problem, _priority(problem, rule, tails(problem)))
     timelines = [_Timeline(machine) for machine in problem.machines]
     board = _board(problem)
     placed = _place_frozen(problem, timelines, board)
+    if placed is None:
+        return None
     preds, succ = problem.predecessors(), problem.successors()
     missing = [sum(1 for p in preds[op] if p not in placed) for op in range(problem.n_ops)]
     ready = {op for op in range(problem.n_ops) if missing[op] == 0 and op not in placed}
@@ -266,15 +269,30 @@ def keeps_frozen_order(problem: Problem, placed: Mapping[int, Assignment]) -> bo
 
 def _place_frozen(
     problem: Problem, timelines: list[_Timeline], board: CrewBoard | None
-) -> dict[int, Assignment]:
-    """Frozen operations where they are; their operator as given, else the first free."""
+) -> dict[int, Assignment] | None:
+    """Frozen (and start-pinned) operations where they are, with their operator as given,
+    else someone qualified who is free at their start: those with an operator first, then
+    the scarcest skill first, each taking the least versatile person free (`free_at`).
+    None when nobody is free for one: it cannot wait, and a plan where a person does two
+    things at once is no plan."""
     placed: dict[int, Assignment] = {}
-    for item in problem.frozen:
+    items = problem.frozen
+    if board is not None:
+        items = tuple(
+            sorted(
+                items,
+                key=lambda i: (i.operator is None, board.scarcity(i.op), i.start, i.op),
+            )
+        )
+    for item in items:
         fixed = problem.operations[item.op]
         end = item.start + (fixed.duration_on(item.machine) or 0)
         who = item.operator
         if board is not None and fixed.crew is not None and who is None:
-            _, who = board.earliest(item.op, end - item.start, item.start)
+            free = board.free_at(item.op, end - item.start, item.start)
+            if not free:
+                return None
+            who = free[0]
         placed[item.op] = Assignment(item.op, item.machine, item.start, end, who)
         timelines[item.machine].place(item.start, end, fixed.family)
         if board is not None:
@@ -391,6 +409,8 @@ def repair(
     timelines = [_Timeline(machine) for machine in problem.machines]
     board = _board(problem)
     placed = _place_frozen(problem, timelines, board)
+    if placed is None:
+        return None
     reserved: dict[int, tuple[int, int, int, str]] = {}
     for op, kept in previous.items() if reserve else ():
         if 0 <= op < problem.n_ops and op not in placed and kept.machine < len(timelines):
