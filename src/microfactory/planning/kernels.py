@@ -103,7 +103,7 @@ def job_graph(problem: Problem) -> JobGraph:
     return JobGraph(pred_ptr, pred_idx, succ_ptr, succ_idx, np.array(release, dtype=np.int64))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: twt_search runs its kernels in threads
 def heads(  # type: ignore[no-untyped-def]
     graph: JobGraph,
     dur: np.ndarray,
