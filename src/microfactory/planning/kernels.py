@@ -118,8 +118,8 @@ def heads(  # type: ignore[no-untyped-def]
     (earliest starts) and queue (the order); returns the makespan, or CYCLE when the
     orders close a cycle. indeg is scratch."""
     n = dur.shape[0]
-    # the fields once, outside the loop (read inside it, a named tuple's field costs a
-    # reference count each time)
+    # local names for the graph's fields (fastseq found reads inside hot loops slower;
+    # reorder's kernels, whose helpers LLVM inlines, did not: see RESULTS.md)
     pred_ptr, pred_idx, release = graph.pred_ptr, graph.pred_idx, graph.release
     succ_ptr, succ_idx = graph.succ_ptr, graph.succ_idx
     tail_q = 0
