@@ -1,4 +1,6 @@
-"""What the numba kernels share: the warm-up registry, compressed rows and the calendar step.
+"""What the numba kernels share: the warm-up registry, compressed rows, the calendar step,
+and the forward pass over a disjunctive graph whose machine orders are linked lists (`heads`
+over a `JobGraph`), which `tabu` uses and `twt_search` can use for its whole passes.
 
 Warm-up: each module with compiled kernels (`sequence` with `fastseq`, `reorder`, `tabu`)
 exercises them once on a tiny problem so that numba compiles them (the first time on a
@@ -9,8 +11,9 @@ with compiling. `warm_once` remembers, per process, which groups are warm (one r
 instead of a module global per module); `warm_all()` in `planning.warmup` warms every group.
 
 numba's cache is keyed on each compiled function's own source file: after editing a
-kernel that kernels in other modules call (`after_windows` here, which `fastseq`
-calls), delete the `__pycache__` folders of `planning` (or touch the callers' files),
+kernel that kernels in other modules call (`after_windows` here, which `fastseq` and
+`reorder.timing` call; `heads`, which `tabu` calls), delete the `__pycache__` folders of
+`planning` and `planning/reorder` (or touch the callers' files),
 else a caller may load a cached copy compiled with the old callee. An installed package
 gets new files, so this concerns a working copy only.
 """
@@ -19,9 +22,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from microfactory.planning.model import Problem
+
+CYCLE = -1  # what `heads` returns when the machine orders and precedences are cyclic
 
 _seconds: dict[str, float] = {}
 
@@ -74,3 +82,87 @@ def after_windows(win_ptr, win_start, win_end, m, t, duration):  # type: ignore[
         t = win_end[k]
         k += 1
     return t
+
+
+class JobGraph(NamedTuple):
+    """The precedences between operations (compressed rows, see `csr`) and their releases:
+    the part of a disjunctive graph that machine orders do not change."""
+
+    pred_ptr: np.ndarray  # operation k's job predecessors: pred_idx[pred_ptr[k]:pred_ptr[k + 1]]
+    pred_idx: np.ndarray
+    succ_ptr: np.ndarray  # its job successors, the same way
+    succ_idx: np.ndarray
+    release: np.ndarray  # per operation: earliest start
+
+
+def job_graph(problem: Problem) -> JobGraph:
+    """The `JobGraph` of a problem."""
+    pred_ptr, pred_idx = csr(problem.predecessors())
+    succ_ptr, succ_idx = csr(problem.successors())
+    release = [problem.release_of(op) for op in range(problem.n_ops)]
+    return JobGraph(pred_ptr, pred_idx, succ_ptr, succ_idx, np.array(release, dtype=np.int64))
+
+
+@njit(cache=True, nogil=True)  # nogil: twt_search runs its kernels in threads
+def heads(  # type: ignore[no-untyped-def]
+    graph: JobGraph,
+    dur: np.ndarray,
+    mprev: np.ndarray,
+    mnext: np.ndarray,
+    head: np.ndarray,
+    indeg: np.ndarray,
+    queue: np.ndarray,
+):
+    """Forward pass over the job precedences and the machine orders (doubly linked:
+    mprev / mnext per operation, -1 at the ends), in topological order: fills head
+    (earliest starts) and queue (the order); returns the makespan, or CYCLE when the
+    orders close a cycle. indeg is scratch."""
+    n = dur.shape[0]
+    # local names for the graph's fields (fastseq found reads inside hot loops slower;
+    # reorder's kernels, whose helpers LLVM inlines, did not: see RESULTS.md)
+    pred_ptr, pred_idx, release = graph.pred_ptr, graph.pred_idx, graph.release
+    succ_ptr, succ_idx = graph.succ_ptr, graph.succ_idx
+    tail_q = 0
+    for op in range(n):
+        d = pred_ptr[op + 1] - pred_ptr[op]
+        if mprev[op] >= 0:
+            d += 1
+        indeg[op] = d
+        if d == 0:
+            queue[tail_q] = op
+            tail_q += 1
+    h = 0
+    makespan = 0
+    while h < tail_q:
+        op = queue[h]
+        h += 1
+        # the earliest start: after its release, its job predecessors and its machine
+        # predecessor (written out: a call here, even inlined, cost ~10 % of tabu search)
+        t = release[op]
+        for k in range(pred_ptr[op], pred_ptr[op + 1]):
+            e = head[pred_idx[k]] + dur[pred_idx[k]]
+            if e > t:
+                t = e
+        before = mprev[op]
+        if before >= 0:
+            e = head[before] + dur[before]
+            if e > t:
+                t = e
+        head[op] = t
+        if t + dur[op] > makespan:
+            makespan = t + dur[op]
+        for k in range(succ_ptr[op], succ_ptr[op + 1]):
+            nxt = succ_idx[k]
+            indeg[nxt] -= 1
+            if indeg[nxt] == 0:
+                queue[tail_q] = nxt
+                tail_q += 1
+        nxt = mnext[op]
+        if nxt >= 0:
+            indeg[nxt] -= 1
+            if indeg[nxt] == 0:
+                queue[tail_q] = nxt
+                tail_q += 1
+    if tail_q < n:
+        return CYCLE
+    return makespan

@@ -34,11 +34,19 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from microfactory.planning.kernels import csr, warm_once
+from microfactory.planning.kernels import (
+    CYCLE,
+    JobGraph,
+    csr,
+    heads,
+    job_graph,
+    warm_once,
+)
 from microfactory.planning.model import Assignment, Objective, Problem
 from microfactory.planning.rounds import WorkerFailures
 from microfactory.planning.search_settings import DEFAULT_SETTINGS, SearchSettings
@@ -51,68 +59,25 @@ TENURE_MIN, TENURE_SPAN = 6, 10
 STALL = 20000  # iterations without a new best before a restart from it
 KICK = 4  # random moves of a restart
 CHUNK = 200  # iterations per compiled call (the clock is checked between calls)
-CYCLE = -1
 RETURN_SECONDS = 0.5  # a worker stops this early to send its plan back and exit
 MAX_OPS = 3000  # above: the n x n tabu matrix grows past 70 MB
 MAX_CANDIDATES = 100_000  # estimated moves kept per iteration (the rest are not tried)
 
 
-@njit(cache=True)
-def _heads(  # type: ignore[no-untyped-def]
-    mach, dur, mprev, mnext, mfirst, pred_ptr, pred_idx, succ_ptr, succ_idx, release,
-    head, indeg, queue,
-):  # fmt: skip
-    """Forward pass in topological order: fills head and queue (the order); the makespan,
-    or CYCLE."""
-    n = mach.shape[0]
-    tail_q = 0
-    for op in range(n):
-        d = pred_ptr[op + 1] - pred_ptr[op]
-        if mprev[op] >= 0:
-            d += 1
-        indeg[op] = d
-        if d == 0:
-            queue[tail_q] = op
-            tail_q += 1
-    h = 0
-    makespan = 0
-    while h < tail_q:
-        op = queue[h]
-        h += 1
-        t = release[op]
-        for k in range(pred_ptr[op], pred_ptr[op + 1]):
-            e = head[pred_idx[k]] + dur[pred_idx[k]]
-            if e > t:
-                t = e
-        before = mprev[op]
-        if before >= 0:
-            e = head[before] + dur[before]
-            if e > t:
-                t = e
-        head[op] = t
-        if t + dur[op] > makespan:
-            makespan = t + dur[op]
-        for k in range(succ_ptr[op], succ_ptr[op + 1]):
-            nxt = succ_idx[k]
-            indeg[nxt] -= 1
-            if indeg[nxt] == 0:
-                queue[tail_q] = nxt
-                tail_q += 1
-        nxt = mnext[op]
-        if nxt >= 0:
-            indeg[nxt] -= 1
-            if indeg[nxt] == 0:
-                queue[tail_q] = nxt
-                tail_q += 1
-    if tail_q < n:
-        return CYCLE
-    return makespan
+class Modes(NamedTuple):
+    """The machines that can run each operation (compressed rows, see `kernels.csr`) and
+    the duration on each: operation k's are mode_mach / mode_dur[mode_ptr[k]:mode_ptr[k + 1]]."""
+
+    mode_ptr: np.ndarray
+    mode_mach: np.ndarray
+    mode_dur: np.ndarray
 
 
 @njit(cache=True)
-def _tails(dur, mnext, succ_ptr, succ_idx, queue, tail):  # type: ignore[no-untyped-def]
-    """Backward pass over the order `queue` left by `_heads`."""
+def _tails(graph, dur, mnext, queue, tail):  # type: ignore[no-untyped-def]
+    """Backward pass over the order `queue` left by `kernels.heads`."""
     n = dur.shape[0]
+    succ_ptr, succ_idx = graph.succ_ptr, graph.succ_idx
     for i in range(n - 1, -1, -1):
         op = queue[i]
         t = 0
@@ -171,14 +136,17 @@ def _apply(mach, dur, mprev, mnext, mfirst, v, k, pk, u):  # type: ignore[no-unt
 
 @njit(cache=True)
 def _tabu_search(  # type: ignore[no-untyped-def]
-    iterations, state, best, meta, tabu_arc, tabu_mach, cand, work,
-    pred_ptr, pred_idx, succ_ptr, succ_idx, release, mode_ptr, mode_mach, mode_dur,
+    iterations, state, best, meta, tabu_arc, tabu_mach, cand, work, graph, modes,
 ):  # fmt: skip
     """`iterations` tabu steps. state / best rows: machine, duration, machine predecessor,
     machine successor (n each); meta[0] = [current makespan, best makespan, iteration,
     iterations since the best improved, improvements]; meta[1] / meta[2] = first operation
-    per machine of state / best. work rows: head, tail, indeg, queue, spare head."""
+    per machine of state / best. work rows: head, tail, indeg, queue, spare head, spare
+    queue. graph: a `kernels.JobGraph`; modes: `Modes`."""
     n = state.shape[1]
+    mode_ptr, mode_mach, mode_dur = modes.mode_ptr, modes.mode_mach, modes.mode_dur
+    pred_ptr, pred_idx, release = graph.pred_ptr, graph.pred_idx, graph.release
+    succ_ptr, succ_idx = graph.succ_ptr, graph.succ_idx
     mach, dur, mprev, mnext = state[0], state[1], state[2], state[3]
     mfirst = meta[1]
     head, tail, indeg, queue, scratch = work[0], work[1], work[2], work[3], work[4]
@@ -186,11 +154,8 @@ def _tabu_search(  # type: ignore[no-untyped-def]
     max_cand = cand.shape[1]
     for _ in range(iterations):
         it = meta[0, 2]
-        cmax = _heads(
-            mach, dur, mprev, mnext, mfirst, pred_ptr, pred_idx, succ_ptr, succ_idx,
-            release, head, indeg, queue,
-        )  # fmt: skip
-        _tails(dur, mnext, succ_ptr, succ_idx, queue, tail)
+        cmax = heads(graph, dur, mprev, mnext, head, indeg, queue)
+        _tails(graph, dur, mnext, queue, tail)
         if meta[0, 3] >= STALL:  # restart from the best plan with a few random moves
             state[:, :] = best
             meta[1, :] = meta[2, :]
@@ -198,28 +163,21 @@ def _tabu_search(  # type: ignore[no-untyped-def]
             tabu_arc[:, :] = 0
             tabu_mach[:, :] = 0
             for _kick in range(KICK):
-                cmax = _heads(
-                    mach, dur, mprev, mnext, mfirst, pred_ptr, pred_idx, succ_ptr,
-                    succ_idx, release, head, indeg, queue,
-                )  # fmt: skip
-                _tails(dur, mnext, succ_ptr, succ_idx, queue, tail)
+                cmax = heads(graph, dur, mprev, mnext, head, indeg, queue)
+                _tails(graph, dur, mnext, queue, tail)
                 _kick_once(
-                    mach, dur, mprev, mnext, mfirst, head, tail, cmax, mode_ptr, mode_mach,
-                    mode_dur, pred_ptr, pred_idx, succ_ptr, succ_idx, release, scratch,
-                    indeg, scratch_q,
+                    mach, dur, mprev, mnext, mfirst, head, tail, cmax, graph, modes,
+                    scratch, indeg, scratch_q,
                 )  # fmt: skip
-            cmax = _heads(
-                mach, dur, mprev, mnext, mfirst, pred_ptr, pred_idx, succ_ptr, succ_idx,
-                release, head, indeg, queue,
-            )  # fmt: skip
-            _tails(dur, mnext, succ_ptr, succ_idx, queue, tail)
+            cmax = heads(graph, dur, mprev, mnext, head, indeg, queue)
+            _tails(graph, dur, mnext, queue, tail)
         meta[0, 0] = cmax
         # 1. estimate every insertion of every critical operation
         count = 0
         for v in range(n):
             if head[v] + dur[v] + tail[v] != cmax:
                 continue
-            rj = release[v]
+            rj = release[v]  # v's earliest start without its machine predecessor
             for k in range(pred_ptr[v], pred_ptr[v + 1]):
                 e = head[pred_idx[k]] + dur[pred_idx[k]]
                 if e > rj:
@@ -286,10 +244,7 @@ def _tabu_search(  # type: ignore[no-untyped-def]
                     cand[row, low] = tmp
             v, k, pk, u = cand[1, sel], cand[2, sel], cand[3, sel], cand[4, sel]
             old_m, old_u, old_p = _apply(mach, dur, mprev, mnext, mfirst, v, k, pk, u)
-            value = _heads(
-                mach, dur, mprev, mnext, mfirst, pred_ptr, pred_idx, succ_ptr, succ_idx,
-                release, scratch, indeg, scratch_q,
-            )  # fmt: skip
+            value = heads(graph, dur, mprev, mnext, scratch, indeg, scratch_q)
             _apply(mach, dur, mprev, mnext, mfirst, v, old_m, old_p, old_u)
             if value == CYCLE:
                 continue
@@ -323,8 +278,7 @@ def _tabu_search(  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def _kick_once(  # type: ignore[no-untyped-def]
-    mach, dur, mprev, mnext, mfirst, head, tail, cmax, mode_ptr, mode_mach, mode_dur,
-    pred_ptr, pred_idx, succ_ptr, succ_idx, release, scratch, indeg, scratch_q,
+    mach, dur, mprev, mnext, mfirst, head, tail, cmax, graph, modes, scratch, indeg, scratch_q,
 ):  # fmt: skip
     """One random move of a random critical operation to a random machine that can run
     it, at the position its head suggests (kept only when it closes no cycle)."""
@@ -338,8 +292,9 @@ def _kick_once(  # type: ignore[no-untyped-def]
                 v = op
     if v < 0:
         return
+    mode_ptr = modes.mode_ptr
     mi = mode_ptr[v] + np.random.randint(0, mode_ptr[v + 1] - mode_ptr[v])
-    k, pk = mode_mach[mi], mode_dur[mi]
+    k, pk = modes.mode_mach[mi], modes.mode_dur[mi]
     # after the last operation on k that starts before v (+/- one place)
     u = -1
     w = mfirst[k]
@@ -350,10 +305,7 @@ def _kick_once(  # type: ignore[no-untyped-def]
             break
         w = mnext[w]
     old_m, old_u, old_p = _apply(mach, dur, mprev, mnext, mfirst, v, k, pk, u)
-    value = _heads(
-        mach, dur, mprev, mnext, mfirst, pred_ptr, pred_idx, succ_ptr, succ_idx, release,
-        scratch, indeg, scratch_q,
-    )  # fmt: skip
+    value = heads(graph, dur, mprev, mnext, scratch, indeg, scratch_q)
     if value == CYCLE:
         _apply(mach, dur, mprev, mnext, mfirst, v, old_m, old_p, old_u)
 
@@ -380,20 +332,11 @@ class TabuSearch:
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        n = problem.n_ops
-        self.pred_ptr, self.pred_idx = csr(problem.predecessors())
-        self.succ_ptr, self.succ_idx = csr(problem.successors())
-        self.release = np.array([problem.release_of(op) for op in range(n)], dtype=np.int64)
+        self.graph: JobGraph = job_graph(problem)
         modes = [[(m.machine, m.duration) for m in op.modes] for op in problem.operations]
-        self.mode_ptr, self.mode_mach = csr([[m for m, _ in ms] for ms in modes])
-        _, self.mode_dur = csr([[d for _, d in ms] for ms in modes])
+        mode_ptr, mode_mach = csr([[m for m, _ in ms] for ms in modes])
+        self.modes = Modes(mode_ptr, mode_mach, csr([[d for _, d in ms] for ms in modes])[1])
         self.n_machines = len(problem.machines)
-
-    def _static(self) -> tuple[np.ndarray, ...]:
-        return (
-            self.pred_ptr, self.pred_idx, self.succ_ptr, self.succ_idx, self.release,
-            self.mode_ptr, self.mode_mach, self.mode_dur,
-        )  # fmt: skip
 
     def _state(self, plan: Sequence[Assignment]) -> tuple[np.ndarray, np.ndarray]:
         """(rows machine / duration / predecessor / successor, first per machine)."""
@@ -416,30 +359,15 @@ class TabuSearch:
     def evaluate(self, plan: Sequence[Assignment]) -> tuple[int, list[Assignment]]:
         """The makespan and the plan the forward pass gives for `plan`'s machine orders
         (CYCLE and `plan` itself when they are cyclic)."""
-        state, first = self._state(plan)
-        value, found = self._plan(state, first)
+        state, _ = self._state(plan)
+        value, found = self._plan(state)
         return value, found if value >= 0 else list(plan)
 
-    def _plan(self, state: np.ndarray, first: np.ndarray) -> tuple[int, list[Assignment]]:
+    def _plan(self, state: np.ndarray) -> tuple[int, list[Assignment]]:
+        """The forward pass over the orders in `state`: (makespan or CYCLE, plan)."""
         n = self.problem.n_ops
         work = np.zeros((3, n), dtype=np.int64)
-        value = int(
-            _heads(
-                state[0],
-                state[1],
-                state[2],
-                state[3],
-                first,
-                self.pred_ptr,
-                self.pred_idx,
-                self.succ_ptr,
-                self.succ_idx,
-                self.release,
-                work[0],
-                work[1],
-                work[2],
-            )
-        )
+        value = int(heads(self.graph, state[1], state[2], state[3], work[0], work[1], work[2]))
         plan = [
             Assignment(op, int(state[0, op]), int(work[0, op]), int(work[0, op] + state[1, op]))
             for op in range(n)
@@ -454,7 +382,7 @@ class TabuSearch:
         makespan, and (iterations, improvements)."""
         n = self.problem.n_ops
         state, first = self._state(plan)
-        value, _ = self._plan(state, first)
+        value, _ = self._plan(state)
         if value < 0:
             return list(plan), value, (0, 0)
         best = state.copy()
@@ -464,16 +392,18 @@ class TabuSearch:
         meta[2, :] = first
         tabu_arc = np.zeros((n + 1, n + 1), dtype=np.int64)
         tabu_mach = np.zeros((n, max(self.n_machines, 1)), dtype=np.int64)
-        per_iteration = int(self.mode_ptr[-1]) * (n // max(self.n_machines, 1) + 2)
+        per_iteration = int(self.modes.mode_ptr[-1]) * (n // max(self.n_machines, 1) + 2)
         width = min(max(4 * n, per_iteration), MAX_CANDIDATES)
         cand = np.zeros((6, width), dtype=np.int64)
         work = np.zeros((6, n), dtype=np.int64)
         _seed(seed & 0xFFFFFFFF)
         while meta[0, 1] > target:
-            _tabu_search(CHUNK, state, best, meta, tabu_arc, tabu_mach, cand, work, *self._static())
+            _tabu_search(
+                CHUNK, state, best, meta, tabu_arc, tabu_mach, cand, work, self.graph, self.modes
+            )
             if time.perf_counter() >= deadline:
                 break
-        found_value, found = self._plan(best, meta[2])
+        found_value, found = self._plan(best)
         return found, found_value, (int(meta[0, 2]), int(meta[0, 4]))
 
 
