@@ -184,3 +184,24 @@ def test_a_crew_blind_plan_decoded_for_the_solver_is_feasible(
     plan = dispatch(blind, "edd")
     assert plan is not None
     _feasible(problem, decode_with_crew(problem, plan, objective, safe_horizon(problem) + 1))
+
+
+def test_a_frozen_operation_counts_only_its_machines_attendance() -> None:
+    """Found by the property above: an operation that needs its operator for the unload only
+    on one machine (a 2-minute run: busy the last minute) but for the whole run on another
+    (a 1-minute run is all unload) was modelled as attended throughout on every machine, so
+    frozen where the operator is off shift during its first minute, CP-SAT proved that no
+    plan existed although the frozen plan was valid."""
+    crew = Crew("cnc", Attendance.SETUP, setup=0, unload=1)
+    problem = Problem(
+        machines=(Machine(name="m0"), Machine(name="m1")),
+        jobs=(Job(due=0),),
+        operations=(Operation(job=0, modes=(Mode(0, 1), Mode(1, 2)), crew=crew),),
+        frozen=(FrozenOp(0, 1, 0, 0),),
+        operators=(Operator(name="p0", skills=frozenset({"cnc"}), unavailable=(Window(0, 1),)),),
+    )
+    frozen_plan = [Assignment(0, 1, 0, 2, 0)]
+    assert check_plan(problem, frozen_plan) == []
+    result = solve(problem, Objective.WEIGHTED_TARDINESS, 1, 1)
+    assert result.has_plan, result.reason
+    assert list(result.assignments) == frozen_plan

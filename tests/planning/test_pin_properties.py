@@ -74,8 +74,10 @@ def test_no_dispatching_rule_and_no_repair_ever_violates_a_pin(problem: Problem)
         if plan is not None:
             assert _pin_errors(problem, plan) == [], rule
     unpinned = replace(problem, pins=())
-    previous = dispatch(unpinned, "spt")
-    assert previous is not None
+    # the shop may hold frozen operations too, which a serial scheme may not keep either
+    previous = next((p for r in RULES if (p := dispatch(unpinned, r)) is not None), None)
+    if previous is None:
+        return
     for reserve in (True, False):
         plan = repair(problem, {a.op: a for a in previous}, reserve=reserve)
         if plan is not None:

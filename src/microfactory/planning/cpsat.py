@@ -318,11 +318,13 @@ def add_crew(model: cp_model.CpModel, problem: Problem, v: ModelVars) -> None:
     """Operators (see the module docstring). Segments are placed from the master start and
     end: setup from the start, unload back from the end. Where some mode's run is too short
     for separate setup and unload, the operator attends the whole run on every mode (a
-    stricter rule than `Crew.segments`, which the checker applies per mode)."""
+    stricter rule than `Crew.segments`, which the checker applies per mode); a frozen
+    operation counts only the mode of its machine."""
     v.attends = [{} for _ in problem.operations]
     if not problem.has_crew:
         return
     per_person: list[list[tuple[cp_model.IntervalVar, int]]] = [[] for _ in problem.operators]
+    frozen = problem.frozen_by_op()
     for i, op in enumerate(problem.operations):
         crew = op.crew
         if crew is None:
@@ -337,7 +339,10 @@ def add_crew(model: cp_model.CpModel, problem: Problem, v: ModelVars) -> None:
             attends = {k: model.new_bool_var(f"o{i}_{k}") for k in people}
             model.add_exactly_one([lit for lit in attends.values() if not isinstance(lit, bool)])
         v.attends[i] = attends
-        pieces = _crew_pieces(model, v, i, crew, {mode.duration for mode in op.modes})
+        # a frozen operation runs on its machine: that mode's segments, not the stricter
+        # rule for every mode (which could make a frozen plan the checker accepts infeasible)
+        modes = [m for m in op.modes if i not in frozen or m.machine == frozen[i].machine]
+        pieces = _crew_pieces(model, v, i, crew, {m.duration for m in modes or op.modes})
         for k, lit in attends.items():
             for n, (begin, size, finish) in enumerate(pieces):
                 if isinstance(lit, bool):
