@@ -194,7 +194,7 @@ async def _act(
         )
     if at_once:  # a measurement: whoever took it may look at the quality chart next
         dash(ctx).invalidate()
-    else:  # the pages show it within about a second (the terminal at once)
+    else:  # the pages show it within 3 s (the terminal at once)
         dash(ctx).expire()
     return _back(machine, notice, op)
 

@@ -355,7 +355,7 @@ def _record(
         )
     )
     op = recorded.operation
-    ctx.dashboard.expire()  # a shop-floor action: the pages refresh within about a second
+    ctx.dashboard.expire()  # a shop-floor action: the pages refresh within 3 s
     if not recorded.applied:  # stored; the applier is behind: applied with its next batch
         response.status_code = 202
         note_detail(request, f"{operation_id} {action} stored, pending")

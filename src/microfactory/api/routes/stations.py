@@ -65,7 +65,7 @@ def _public(status: MachineStatus) -> MachineStatePublic:
 
 
 def _done(ctx: ApiContext, request: Request, detail: str, *, at_once: bool = False) -> None:
-    """A shop-floor action recorded: the pages refresh within about a second (`expire`),
+    """A shop-floor action recorded: the pages refresh within 3 s (`expire`),
     or show it on the next view (`at_once`: a measurement, which whoever took it checks on
     the quality chart)."""
     if at_once:
