@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-KIND = {"optimum": "opt", "published": "pub", "cpsat-found": "cp"}
+KIND = {"optimum": "opt", "published": "pub", "cpsat-found": "cp", "found": "found"}
 
 
 def load(paths: list[Path]) -> dict[tuple[float, str], dict[str, dict[str, Any]]]:

@@ -3,8 +3,9 @@
 Strategy (anytime; the best plan within the time limit is returned):
 1. every dispatching rule, keep the best plan (instant; a plan even if CP-SAT finds none);
 1b. the weighted tardiness of a plain job shop (one machine per operation, no setups,
-   calendars, frozen operations or operators; `twt_search.applies`): tardy-tree tabu
-   search (`twt_search`, one thread per worker) for `twt_search_share` of the time, whose
+   calendars, frozen operations or operators; `twt_search.applies`): multi-start
+   tardy-tree tabu search (`twt_search`, one thread per worker; starts from every
+   dispatching rule's plan and random ones) for `twt_search_share` of the time, whose
    best plan then hints the monolithic model for the rest (a plan with no tardiness is
    returned at once as optimal);
 2. the monolithic CP-SAT model hinted with it (up to 1,200 operations and 10,000
@@ -366,16 +367,17 @@ def _twt_first(
     seed: int,
     settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> tuple[list[Assignment], str, tuple[tuple[float, int], ...]]:
-    """Weighted tardiness of a job shop: tabu search on the critical trees of the tardy
-    jobs (`twt_search`, one thread per worker) for `settings.twt_search_share` of the time,
-    from the best dispatching plan; its best plan then hints the monolithic model, which
-    gets the rest of the time (it polishes the plan and proves bounds). Measured on
-    Singer & Pinedo's la16-la24 at f = 1.3, 60 s, 2 workers: see
-    benchmarks/schedule/RESULTS.md, "Eighth session"."""
+    """Weighted tardiness of a job shop: multi-start tabu search on the critical trees of
+    the tardy jobs (`twt_search`, one thread per worker) for `settings.twt_search_share`
+    of the time, from the best dispatching plan, every other rule's plan and random ones;
+    its best plan then hints the monolithic model, which gets the rest of the time (it
+    polishes the plan and proves bounds). Measured on Singer & Pinedo's 66 instances,
+    60 s, 2 workers: see benchmarks/schedule/RESULTS.md."""
     deadline = began + time_limit * settings.twt_search_share
     if settings.twt_search_share <= 0 or deadline - time.perf_counter() < 0.05:
         return incumbent, solver_name, ()
-    found, value = twt_search(problem, incumbent, deadline, seed, workers)
+    starts = [p for p in (dispatch(problem, r) for r in RULES) if p and not check_plan(problem, p)]
+    found, value = twt_search(problem, incumbent, deadline, seed, workers, starts=starts)
     if value < 0 or check_plan(problem, found):
         return incumbent, solver_name, ()
     if value > weighted_tardiness_of(problem, incumbent):

@@ -20,12 +20,23 @@ best plan: aspiration), ties at random. Swapping u -> v forbids recreating u -> 
 random tenure. After `STALL` iterations without a new best plan the search goes back to
 the best plan and applies `KICK` random critical swaps (an iterated local search).
 
+`search` runs it as a multi-start search: from one plan the search ends in the same basin
+whatever the seed, and which start escapes it differs by instance, so the workers take
+runs of a fixed number of steps from a shared queue: every dispatching rule's plan, a few
+random plans, then restarts from the best plans found so far (an elite of `ELITE`).
+Block insertions (knobs[3]) stay off by default: in every run they found orb10 at
+f = 1.5's optimum 346 (swaps: 458) but lost on most others (orb8 at f = 1.5: 1,434
+against 1,035), and in every other run they lost on 9 of 16 hard instances (RESULTS.md).
+
 Scope (`applies`): weighted tardiness, one machine per operation, no setups, calendars,
 frozen operations, deadlines or operators; releases and precedence DAGs are handled.
 """
 
 from __future__ import annotations
 
+import heapq
+import random
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +45,7 @@ import numpy as np
 from numba import njit
 
 from microfactory.planning.kernels import warm_once
-from microfactory.planning.model import Assignment, Objective, Problem
+from microfactory.planning.model import Assignment, Objective, Problem, topological_order
 
 CYCLE = -1
 CHUNK = 500  # iterations per compiled call (the clock is checked between calls)
@@ -42,6 +53,10 @@ TENURE_MIN, TENURE_SPAN = 6, 10
 STALL = 1500  # iterations without a new best plan before a kick from it
 KICK = 8  # random critical swaps of a kick
 MAX_OPS = 3000  # above: the n x n tabu matrix grows past 70 MB
+START_ITERATIONS = 40_000  # tabu steps from each start plan of the multi-start search
+ELITE_ITERATIONS = 150_000  # tabu steps of a restart from an elite plan
+RANDOM_STARTS = 4  # random start plans after the dispatching rules' ones
+ELITE = 4  # best distinct plans kept for the restarts
 
 
 @njit(cache=True, nogil=True)
@@ -479,6 +494,13 @@ class TwtSearch:
         big = np.iinfo(np.int64).max // 4
         self.due = np.array([big if j.due is None else j.due for j in problem.jobs], dtype=np.int64)
         self.weight = np.array([j.weight for j in problem.jobs], dtype=np.int64)
+        # for the random starts: work left from each operation on (itself included)
+        self.tail = [0] * n
+        for op in reversed(topological_order(n, problem.precedences) or range(n)):
+            after = max((self.tail[s] for s in succs[op]), default=0)
+            self.tail[op] = int(self.dur[op]) + after
+        total = int(self.dur.sum())
+        self.due_for_keys = [total if j.due is None else j.due for j in problem.jobs]
 
     def _static(self) -> tuple[np.ndarray, ...]:
         return (
@@ -541,11 +563,36 @@ class TwtSearch:
         looked at: a run that depends on the seed only, not on the machine's speed or
         load), or as soon as its value reaches
         `target` (a lower bound), its weighted tardiness, and (iterations, improvements)."""
-        n = self.problem.n_ops
         mprev, mnext = self._orders(plan)
         value, _ = self._plan(mprev, mnext)
         if value < 0:
             return list(plan), value, (0, 0)
+        knobs = (stall, tenure, kick, insert)
+        best_prev, best_next, _, stats = self.search_orders(
+            mprev, mnext, deadline, seed, target, knobs, iterations, iterations is None
+        )
+        found_value, found = self._plan(best_prev, best_next)
+        return found, found_value, stats
+
+    def search_orders(
+        self,
+        mprev: np.ndarray,
+        mnext: np.ndarray,
+        deadline: float,
+        seed: int = 0,
+        target: int = 0,
+        knobs: tuple[int, tuple[int, int], int, int] = (STALL, (TENURE_MIN, TENURE_SPAN), KICK, 0),
+        iterations: int | None = None,
+        timed: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray, int, tuple[int, int]]:
+        """The tabu search from acyclic machine orders (`mprev`, `mnext`, left as they
+        were) until `iterations` steps (when given), `deadline` (when `timed`) or `target`,
+        whichever comes first: the best orders, their value and (iterations,
+        improvements). knobs = (stall, (tenure min, tenure span), kick, insertions on)."""
+        n = self.problem.n_ops
+        mprev, mnext = mprev.copy(), mnext.copy()
+        value, _ = self._plan(mprev, mnext)
+        stall, tenure, kick, insert = knobs
         meta = np.zeros(13, dtype=np.int64)
         meta[12] = insert
         meta[9], meta[10] = tenure
@@ -562,17 +609,50 @@ class TwtSearch:
         comp = np.zeros(len(self.problem.jobs), dtype=np.int64)
         while meta[1] > target:
             steps = CHUNK if iterations is None else min(CHUNK, iterations - int(meta[2]))
+            if steps <= 0:
+                break
             _search(
                 steps, mprev, mnext, best_prev, best_next, meta, tabu, cand_u, cand_v, cand,
                 work, comp, *self._static(),
             )  # fmt: skip
-            if iterations is not None:
-                if meta[2] >= iterations:
-                    break
-            elif time.perf_counter() >= deadline:
+            if timed and time.perf_counter() >= deadline:
                 break
-        found_value, found = self._plan(best_prev, best_next)
-        return found, found_value, (int(meta[2]), int(meta[4]))
+        return best_prev, best_next, int(meta[1]), (int(meta[2]), int(meta[4]))
+
+    def random_orders(self, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+        """Machine orders of a plan by the serial scheme with noisy priorities: the ready
+        operation with the least slack (its job's due date times a random factor in
+        [0.7, 1.3], less the work left in its job from it on) goes next, appended to its
+        machine. A diverse start for the multi-start search, not a good plan."""
+        n = self.problem.n_ops
+        noisy = [float(d) * rng.uniform(0.7, 1.3) for d in self.due_for_keys]
+        key = [noisy[int(self.job[op])] - self.tail[op] for op in range(n)]
+        missing = [int(self.pred_ptr[op + 1] - self.pred_ptr[op]) for op in range(n)]
+        est = [int(r) for r in self.release]
+        free: dict[int, int] = {}
+        last: dict[int, int] = {}
+        mprev = np.full(n, -1, dtype=np.int64)
+        mnext = np.full(n, -1, dtype=np.int64)
+        ready = [(key[op], rng.random(), op) for op in range(n) if missing[op] == 0]
+        heapq.heapify(ready)
+        while ready:
+            _, _, op = heapq.heappop(ready)
+            machine = self.mach[op]
+            start = max(est[op], free.get(machine, 0))
+            end = start + int(self.dur[op])
+            free[machine] = end
+            before = last.get(machine, -1)
+            mprev[op] = before
+            if before >= 0:
+                mnext[before] = op
+            last[machine] = op
+            for k in range(int(self.succ_ptr[op]), int(self.succ_ptr[op + 1])):
+                s = int(self.succ_idx[k])
+                est[s] = max(est[s], end)
+                missing[s] -= 1
+                if missing[s] == 0:
+                    heapq.heappush(ready, (key[s], rng.random(), s))
+        return mprev, mnext
 
 
 def search(
@@ -582,23 +662,99 @@ def search(
     seed: int = 0,
     threads: int = 1,
     target: int = 0,
+    starts: Sequence[Sequence[Assignment]] = (),
+    knobs: tuple[int, tuple[int, int], int, int] = (STALL, (TENURE_MIN, TENURE_SPAN), KICK, 0),
 ) -> tuple[list[Assignment], int]:
-    """The best plan found from `plan` by `threads` independent tabu searches (threads:
-    the kernel runs without the GIL), each with its own seed, until `deadline`
-    (perf_counter) or `target`; and its weighted tardiness."""
+    """The best plan found by a multi-start tabu search until `deadline` (perf_counter)
+    or `target`, and its weighted tardiness. `threads` workers (the kernel runs without
+    the GIL) share one queue of start plans: `plan`, then `starts` (other dispatching
+    rules' plans), then `RANDOM_STARTS` random ones (`TwtSearch.random_orders`), each
+    searched for `START_ITERATIONS` steps; after that, each run restarts from one of the
+    `ELITE` best plans found so far (the best one every other time) for
+    `ELITE_ITERATIONS` steps with a new seed. Why: from one plan, the search ends in the
+    same basin whatever the seed (RESULTS.md, "Ninth session"), and which start escapes
+    it differs by instance."""
     warm()
     searcher = TwtSearch(problem)
+    portfolio = _Portfolio(searcher, target, seed, knobs)
+    for start in (plan, *starts):
+        mprev, mnext = searcher._orders(start)
+        known = any(np.array_equal(mnext, other) for _, other in portfolio.queue)
+        if not known and searcher._plan(mprev, mnext)[0] >= 0:
+            portfolio.queue.append((mprev, mnext))
+    if not portfolio.queue:
+        return list(plan), CYCLE
+    first = portfolio.queue[0]
+    portfolio.offer(first[0], first[1], searcher._plan(*first)[0])
     if threads <= 1:
-        found, value, _ = searcher.search(plan, deadline, seed, target)
-        return found, value
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [
-            pool.submit(searcher.search, plan, deadline, seed + 7919 * k, target)
-            for k in range(threads)
-        ]
-        results = [f.result() for f in futures]
-    found, value, _ = min((r for r in results if r[1] >= 0), key=lambda r: r[1])
-    return found, value
+        portfolio.work(0, deadline)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for future in [pool.submit(portfolio.work, k, deadline) for k in range(threads)]:
+                future.result()
+    _, _, best_prev, best_next = portfolio.elite[0]
+    found_value, found = searcher._plan(best_prev, best_next)
+    return found, found_value
+
+
+class _Portfolio:
+    """The shared state of the multi-start search: the queue of start orders, the elite
+    (value, insertion count, mprev, mnext; best first) and the runs' counter."""
+
+    def __init__(
+        self,
+        searcher: TwtSearch,
+        target: int,
+        seed: int,
+        knobs: tuple[int, tuple[int, int], int, int],
+    ) -> None:
+        self.searcher = searcher
+        self.knobs = knobs
+        self.target = target
+        self.seed = seed
+        self.queue: list[tuple[np.ndarray, np.ndarray]] = []
+        self.random_left = RANDOM_STARTS
+        self.elite: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+        self.runs = 0
+        self.lock = threading.Lock()
+
+    def offer(self, mprev: np.ndarray, mnext: np.ndarray, value: int) -> None:
+        with self.lock:
+            for other in self.elite:
+                if other[0] == value and np.array_equal(other[3], mnext):
+                    return
+            self.elite.append((value, self.runs, mprev, mnext))
+            self.elite.sort(key=lambda e: (e[0], e[1]))
+            del self.elite[ELITE:]
+
+    def _next(self, rng: random.Random) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+        with self.lock:
+            if self.elite and self.elite[0][0] <= self.target:
+                return None
+            self.runs += 1
+            if self.queue:
+                mprev, mnext = self.queue.pop(0)
+                return mprev, mnext, START_ITERATIONS, self.runs
+            if self.random_left > 0:
+                self.random_left -= 1
+                mprev, mnext = self.searcher.random_orders(rng)
+                return mprev, mnext, START_ITERATIONS, self.runs
+            pick = 0 if self.runs % 4 < 2 else rng.randrange(len(self.elite))
+            _, _, mprev, mnext = self.elite[pick]
+            return mprev, mnext, ELITE_ITERATIONS, self.runs
+
+    def work(self, worker: int, deadline: float) -> None:
+        rng = random.Random(self.seed * 1009 + worker)
+        while time.perf_counter() < deadline:
+            start = self._next(rng)
+            if start is None:
+                return
+            mprev, mnext, budget, run = start
+            seed = self.seed + 7919 * worker + 104729 * run
+            best_prev, best_next, value, _ = self.searcher.search_orders(
+                mprev, mnext, deadline, seed, self.target, self.knobs, budget
+            )
+            self.offer(best_prev, best_next, value)
 
 
 def warm() -> float:
