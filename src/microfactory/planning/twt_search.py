@@ -44,10 +44,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from microfactory.planning.kernels import warm_once
+from microfactory.planning.kernels import CYCLE, JobGraph, heads, warm_once
 from microfactory.planning.model import Assignment, Objective, Problem, topological_order
 
-CYCLE = -1
 CHUNK = 500  # iterations per compiled call (the clock is checked between calls)
 TENURE_MIN, TENURE_SPAN = 6, 10
 STALL = 1500  # iterations without a new best plan before a kick from it
@@ -78,50 +77,16 @@ def _evaluate(  # type: ignore[no-untyped-def]
     dur, job, mprev, mnext, pred_ptr, pred_idx, succ_ptr, succ_idx, release, due, weight,
     head, indeg, queue, comp,
 ):  # fmt: skip
-    """Forward pass: fills head, queue (topological order) and comp (job completions);
-    the total weighted tardiness, or CYCLE."""
-    n = dur.shape[0]
-    comp[:] = 0
-    tail_q = 0
-    for op in range(n):
-        d = pred_ptr[op + 1] - pred_ptr[op]
-        if mprev[op] >= 0:
-            d += 1
-        indeg[op] = d
-        if d == 0:
-            queue[tail_q] = op
-            tail_q += 1
-    h = 0
-    while h < tail_q:
-        op = queue[h]
-        h += 1
-        t = release[op]
-        for k in range(pred_ptr[op], pred_ptr[op + 1]):
-            e = head[pred_idx[k]] + dur[pred_idx[k]]
-            if e > t:
-                t = e
-        before = mprev[op]
-        if before >= 0:
-            e = head[before] + dur[before]
-            if e > t:
-                t = e
-        head[op] = t
-        if t + dur[op] > comp[job[op]]:
-            comp[job[op]] = t + dur[op]
-        for k in range(succ_ptr[op], succ_ptr[op + 1]):
-            nxt = succ_idx[k]
-            indeg[nxt] -= 1
-            if indeg[nxt] == 0:
-                queue[tail_q] = nxt
-                tail_q += 1
-        nxt = mnext[op]
-        if nxt >= 0:
-            indeg[nxt] -= 1
-            if indeg[nxt] == 0:
-                queue[tail_q] = nxt
-                tail_q += 1
-    if tail_q < n:
+    """Forward pass (`kernels.heads`, the one the tabu search uses): fills head, queue
+    (topological order) and comp (job completions); the total weighted tardiness, or
+    CYCLE."""
+    graph = JobGraph(pred_ptr, pred_idx, succ_ptr, succ_idx, release)
+    if heads(graph, dur, mprev, mnext, head, indeg, queue) == CYCLE:
         return CYCLE
+    comp[:] = 0
+    for op in range(dur.shape[0]):
+        if head[op] + dur[op] > comp[job[op]]:
+            comp[job[op]] = head[op] + dur[op]
     total = 0
     for j in range(comp.shape[0]):
         if comp[j] > due[j]:
