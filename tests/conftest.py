@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,6 +116,30 @@ class _PgDatabases:
             self.template = name
         return self.template
 
+    def check_closed(self, name: str) -> None:
+        """Fail the test that leaves a connection to its database open. Such a connection,
+        found later by the garbage collector, warns (an error under `-W error`) inside
+        whichever test is running then, on whichever worker."""
+        import gc
+
+        from sqlalchemy import text
+
+        gc.collect()  # a connection only unreachable is closed (and warns) here, in its test
+        deadline = time.monotonic() + 5.0
+        while True:
+            with self.admin.connect() as conn:
+                open_ = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                ).scalar_one()
+            if not open_ or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert not open_, f"the test left {open_} connection(s) to its database {name} open"
+
     def drop_later(self, name: str) -> None:
         self.drops.append(
             self.dropper.submit(self._execute, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -129,6 +155,20 @@ class _PgDatabases:
 
 
 _pg: _PgDatabases | None = None
+_DATABASE_OWNERS: dict[str, str] = {}
+"""Which test each PostgreSQL test database was made for: a failure that names a database
+(a connection found open by the garbage collector during a later test) is told whose it was."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed:
+        text = str(report.longrepr)
+        owners = {n: t for n, t in _DATABASE_OWNERS.items() if n in text and t != item.nodeid}
+        for name, test in owners.items():
+            report.sections.append(("database owner", f"{name} was made for {test}"))
+    return report
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -148,8 +188,10 @@ def _pg_database(*, migrated: bool = False) -> Iterator[str]:
         _pg = _PgDatabases()
     pg = _pg
     name = pg.create(migrated=migrated)
+    _DATABASE_OWNERS[name] = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
     try:
         yield pg.url(name)
+        pg.check_closed(name)
     finally:
         pg.drop_later(name)
 

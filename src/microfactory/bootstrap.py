@@ -10,7 +10,7 @@ command its own settings (a time limit, a planner) as arguments."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,8 +51,17 @@ class Container:
     settings: Settings
     engine: Engine
     uow: SqlUnitOfWorkFactory
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    """What `close` runs before it closes the database, last added first: the web app's
+    background threads (`on_close`)."""
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Run `closer` at `close`, before the database is closed."""
+        self.closers.append(closer)
 
     def close(self) -> None:
+        while self.closers:
+            self.closers.pop()()
         self.engine.dispose()
 
     def timezone(self) -> str:

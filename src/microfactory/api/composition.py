@@ -170,6 +170,7 @@ def build_context(
     ctx.notifications = container.notifications(clock)
     ctx.body_limits["/api/v1/network/quote"] = quote_routes.upload_limit(quotes)
     ctx.body_limits[quote_routes.UPLOAD_PATH] = quote_routes.upload_limit(quotes)
+    container.on_close(ctx.close)
     return ctx
 
 
@@ -248,6 +249,6 @@ def build_app(
     app.state.html_error = html_error
     app.add_exception_handler(LoginRequired, login_required_handler)
     app.router.lifespan_context = serving_lifespan(
-        app.router.lifespan_context, lambda: warm_pages(ctx), ctx.audit.close
+        app.router.lifespan_context, lambda: warm_pages(ctx), ctx.close
     )
     return app

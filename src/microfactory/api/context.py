@@ -71,3 +71,16 @@ class ApiContext:
     """CSV / Excel downloads of orders, the plan, OEE, SPC data and stock."""
     notifications: NotificationService | None = None
     """E-mail notifications: users' settings (delivery runs outside requests)."""
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Shutdown: end the threads that work off the request (the station applier and
+        its replans, the audit writer, the caches' background refreshes) and store what
+        the audit writer still holds. Called before the database is closed: a thread that
+        went on after it would open a connection that nobody closes."""
+        if self.stations is not None and self.stations.applier is not None:
+            self.stations.applier.close(timeout)
+        self.audit.close()
+        self.dashboard.close(timeout)
+        self.machine_views.cache.close(timeout)
+        self.machine_views.slow_cache.close(timeout)
+        self.cache.close(timeout)

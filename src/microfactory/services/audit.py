@@ -49,12 +49,14 @@ class AuditLog:
             outcome=outcome,
             detail=detail[:2000],
         )
-        if self._writer is None:
+        if self._writer is None or self._writer.closed:
             self.store.append(rec)
             return rec
         with self._lock:
             self._pending.append(rec)
         self._writer.poke()
+        if self._writer.closed:  # closed meanwhile: the writer will not run again
+            self.flush()
         return rec
 
     def flush(self) -> int:
@@ -83,10 +85,10 @@ class AuditLog:
             return len(self._pending)
 
     def close(self) -> None:
-        """Store what waits (shutdown)."""
-        self.flush()
+        """Store what waits (shutdown); records made after this are stored at once."""
         if self._writer is not None:
-            self._writer.join(1.0)
+            self._writer.close(10.0)
+        self.flush()
 
     def find(
         self, *, actor: str | None = None, limit: int = 100, offset: int = 0

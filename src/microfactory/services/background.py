@@ -23,11 +23,14 @@ class Worker:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False
         self.failures = 0
         self.last_error = ""
 
     def poke(self) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._wake.set()
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -40,6 +43,10 @@ class Worker:
                     if not self._wake.is_set():
                         self._thread = None
                         return
+            with self._lock:
+                if self._closed:
+                    self._thread = None
+                    return
             self._wake.clear()
             try:
                 self.job()
@@ -52,6 +59,22 @@ class Worker:
     def running(self) -> bool:
         with self._lock:
             return self._thread is not None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self, timeout: float) -> None:
+        """No more runs: the thread ends after the job it is running, if any, and this
+        waits for it (at most `timeout` seconds). Shutdown calls it before the stores the
+        job uses are closed: a job that ran on after them would open a connection that
+        nobody closes."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+            self._wake.set()
+        if thread is not None:
+            thread.join(timeout)
 
     def join(self, timeout: float) -> None:
         """Wait until the thread has ended (tests, shutdown)."""

@@ -105,6 +105,8 @@ class TtlCache:
         self._generation = 0
         self._epoch = 0
         self._next_sweep = time.monotonic()
+        self._refreshing: set[threading.Thread] = set()
+        self._closed = False
 
     def _lock(self, key: str) -> threading.Lock:
         with self._guard:
@@ -116,13 +118,15 @@ class TtlCache:
             fresh: T = hit[1]
             return fresh
         lock = self._lock(key)
-        if hit is not None and self.ttl_s > 0:
+        if hit is not None and self.ttl_s > 0 and not self._closed:
             if lock.acquire(blocking=False):
                 worker = threading.Thread(
                     target=self._refresh,
                     args=(key, compute, lock, self._generation, self._epoch),
                     daemon=True,
                 )
+                with self._guard:
+                    self._refreshing.add(worker)
                 worker.start()
             stale: T = hit[1]
             return stale
@@ -166,6 +170,19 @@ class TtlCache:
             log.exception("refreshing cached %s failed", key)
         finally:
             lock.release()
+            with self._guard:
+                self._refreshing.discard(threading.current_thread())
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Shutdown: no more background refreshes (a reader after this computes inline),
+        and wait for those running (at most `timeout` seconds in all), so that none reads
+        the stores after they are closed: it would open a connection nobody closes."""
+        with self._guard:
+            self._closed = True
+            running = list(self._refreshing)
+        deadline = time.monotonic() + timeout
+        for thread in running:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def clear(self) -> None:
         with self._guard:
@@ -230,6 +247,11 @@ class DashboardService:
         self.list_cache.clear()
         for cache in self.linked:
             cache.clear()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Shutdown: wait for the background refreshes of every cache this service reads."""
+        for cache in (self.cache, self.list_cache, *self.linked):
+            cache.close(timeout)
 
     def expire(self) -> None:
         """After a shop-floor action (a start, finish, pause, downtime at a station): the

@@ -371,6 +371,12 @@ class BackgroundApplier:
         assert self.serve is not None
         self.serve()
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Shutdown: both threads end after the batch or replan they are running (events
+        stored and not yet applied stay stored: the next applier applies them)."""
+        self.applier.close(timeout)
+        self.planner.close(timeout)
+
     def join(self, timeout: float = 10.0) -> None:
         """Wait until both threads have ended (they end `idle_s` after the last poke)."""
         self.applier.join(timeout)
