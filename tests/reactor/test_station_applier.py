@@ -104,3 +104,22 @@ def test_an_action_the_applier_is_behind_on_is_stored_and_pending(sqlite_shop: S
     assert reactor.progress().applied == 1
     service.applier.join(10)  # idle for 0.2 s: both threads end by themselves
     assert service.applier.applier.running is False and service.applier.planner.running is False
+
+
+def test_after_close_an_action_is_refused_at_once_and_nothing_is_stored(
+    sqlite_shop: Shop,
+) -> None:
+    """Shutdown closes the applier after the last request; an action that still arrives
+    is told at once that it was not recorded, instead of waiting for a store that will
+    never run."""
+    from microfactory.core.errors import ConnectorError
+
+    service = background(sqlite_shop)
+    op = sqlite_shop.plan[0].operation
+    assert service.record_job(StationAction(op, "started", "anna")).applied
+    assert service.applier is not None
+    service.applier.close(5.0)
+    assert service.applier.closed and not service.applier.applier.running
+    with pytest.raises(ConnectorError, match="not recorded"):
+        service.record_job(StationAction(op, "finished", "anna", good=5))
+    assert count(sqlite_shop, "SELECT count(*) FROM tm_events") == 1

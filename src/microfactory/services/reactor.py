@@ -371,6 +371,11 @@ class BackgroundApplier:
         assert self.serve is not None
         self.serve()
 
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called: handed-over events would never be stored."""
+        return self.applier.closed
+
     def close(self, timeout: float = 10.0) -> None:
         """Shutdown: both threads end after the batch or replan they are running (events
         stored and not yet applied stay stored: the next applier applies them)."""

@@ -230,6 +230,8 @@ class StationService:
         (one transaction); its store position once committed (None: not stored, a duplicate
         or held for review). Not stored within `store_s`: taken back, `ConnectorError`."""
         assert self.applier is not None
+        if self.applier.closed:
+            raise ConnectorError("the server is stopping: the action was not recorded, try again")
         ticket = _Ticket(event)
         with self._queue_lock:
             self._queue.append(ticket)
