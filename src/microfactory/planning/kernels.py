@@ -1,8 +1,10 @@
 """What the numba kernels share: the warm-up registry, compressed rows, the calendar step,
 and the forward pass over a disjunctive graph whose machine orders are linked lists (`heads`
-over a `JobGraph`), which `tabu` uses and `twt_search` can use for its whole passes.
+over a `JobGraph`) with its backward twin `tails`, which `tabu`, `twt_search` and
+`makespan_search` use.
 
-Warm-up: each module with compiled kernels (`sequence` with `fastseq`, `reorder`, `tabu`)
+Warm-up: each module with compiled kernels (`sequence` with `fastseq`, `reorder`, `tabu`,
+`twt_search`, `makespan_search`)
 exercises them once on a tiny problem so that numba compiles them (the first time on a
 machine: about 10 s each, then cached next to the module) or loads them from the cache
 (well under a second). A search calls its module's `warm()` before its clock starts, so
@@ -166,3 +168,26 @@ def heads(  # type: ignore[no-untyped-def]
     if tail_q < n:
         return CYCLE
     return makespan
+
+
+@njit(cache=True, nogil=True)
+def tails(graph, dur, mnext, queue, tail):  # type: ignore[no-untyped-def]
+    """Backward pass over the topological order `queue` left by `heads`: fills tail (the
+    longest path from each operation's end to the end of the plan, its own duration not
+    included)."""
+    n = dur.shape[0]
+    succ_ptr, succ_idx = graph.succ_ptr, graph.succ_idx
+    for i in range(n - 1, -1, -1):
+        op = queue[i]
+        t = 0
+        for k in range(succ_ptr[op], succ_ptr[op + 1]):
+            s = succ_idx[k]
+            e = dur[s] + tail[s]
+            if e > t:
+                t = e
+        s = mnext[op]
+        if s >= 0:
+            e = dur[s] + tail[s]
+            if e > t:
+                t = e
+        tail[op] = t

@@ -43,6 +43,11 @@ class SearchSettings:
     # weighted tardiness of a job shop: tardy-tree tabu search (twt_search) for this share
     # of the time before the monolithic model, which it hints
     twt_search_share: float = 0.5
+    # makespan of a classic job shop with at least makespan_search_min_ops operations:
+    # N7 tabu search (makespan_search) for this share of the time before the monolithic
+    # model, which it hints (below that size the model alone proves most optima quickly)
+    makespan_search_share: float = 0.5
+    makespan_search_min_ops: int = 200
 
     def __post_init__(self) -> None:
         for name in (
@@ -50,6 +55,7 @@ class SearchSettings:
             "reorder_share",
             "makespan_monolithic_share",
             "twt_search_share",
+            "makespan_search_share",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

@@ -8,6 +8,11 @@ Strategy (anytime; the best plan within the time limit is returned):
    dispatching rule's plan and random ones) for `twt_search_share` of the time, whose
    best plan then hints the monolithic model for the rest (a plan with no tardiness is
    returned at once as optimal);
+1c. the makespan of a plain job shop of at least `makespan_search_min_ops` operations
+   (`makespan_search.applies`): multi-start N7 tabu search (`makespan_search`, one thread
+   per worker, from the best dispatching plan) for `makespan_search_share` of the time,
+   whose best plan then hints the monolithic model for the rest (a plan at the static
+   lower bound is returned at once as optimal);
 2. the monolithic CP-SAT model hinted with it (up to 1,200 operations and 10,000
    setup-circuit arcs, none above, where the model is too slow to build and presolve): the
    whole time for due-date objectives and classic job shops, a quarter of it (at least
@@ -33,6 +38,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 
+from microfactory.planning import makespan_search
+from microfactory.planning.bounds import static_lower_bound
 from microfactory.planning.checker import check_plan
 from microfactory.planning.cpsat import circuit_size, safe_horizon, solve_cpsat
 from microfactory.planning.crew import staff
@@ -120,6 +127,13 @@ def solve(
     twt_job_shop = twt_applies(problem, objective) and not (previous and stability_weight)
     if twt_job_shop:
         twt_warm()  # load the compiled kernels before the clock starts (see kernels.py)
+    makespan_job_shop = (
+        makespan_search.applies(problem, objective)
+        and problem.n_ops >= settings.makespan_search_min_ops
+        and not (previous and stability_weight)
+    )
+    if makespan_job_shop:
+        makespan_search.warm()
     began = time.perf_counter()
     missing = problem.ops_without_modes()
     if missing:
@@ -177,6 +191,22 @@ def solve(
             )
             return _finish(problem, done, began)
         hint = incumbent
+    if makespan_job_shop and share == 1.0 and incumbent is not None and not problem.frozen:
+        incumbent, solver_name, history, floor = _makespan_first(
+            problem, incumbent, solver_name, began, time_limit, workers, seed, settings
+        )
+        if makespan_of(incumbent) <= floor:
+            done = ScheduleResult(
+                status=Status.OPTIMAL,
+                objective=makespan_of(incumbent),
+                bound=floor,
+                seconds=time.perf_counter() - began,
+                assignments=tuple(incumbent),
+                solver=solver_name,
+                history=history,
+            )
+            return _finish(problem, done, began)
+        hint = incumbent
     mono_limit = time_limit * share - (time.perf_counter() - began)
     if share > 0 and (mono_limit > settings.min_solver_seconds or incumbent is None):
         mono = solve_cpsat(
@@ -187,7 +217,8 @@ def solve(
         if mono.has_plan and (incumbent is None or _no_worse(problem, mono, incumbent, objective)):
             incumbent = list(mono.assignments)
             bound = mono.bound
-            solver_name = f"{solver_name}+cpsat" if solver_name.startswith("twt") else "cpsat"
+            searched = solver_name.startswith(("twt", "makespan"))
+            solver_name = f"{solver_name}+cpsat" if searched else "cpsat"
             if mono.status is Status.OPTIMAL:
                 return _finish(problem, replace(mono, solver=solver_name), began)
         elif mono.has_plan:
@@ -383,6 +414,33 @@ def _twt_first(
     if value > weighted_tardiness_of(problem, incumbent):
         return incumbent, solver_name, ()
     return found, "twt-search", ((round(time.perf_counter() - began, 3), value),)
+
+
+def _makespan_first(
+    problem: Problem,
+    incumbent: list[Assignment],
+    solver_name: str,
+    began: float,
+    time_limit: float,
+    workers: int,
+    seed: int,
+    settings: SearchSettings = DEFAULT_SETTINGS,
+) -> tuple[list[Assignment], str, tuple[tuple[float, int], ...], int]:
+    """The makespan of a job shop: multi-start N7 tabu search (`makespan_search`, one
+    thread per worker) for `settings.makespan_search_share` of the time, from the best
+    dispatching plan (every thread; other rules' plans as extra starts diluted the time
+    without finding better basins), stopping early at the static lower bound;
+    its best plan then hints the monolithic model, which gets the rest of the time.
+    Returns the plan, its solver name, its history and the lower bound. Measured on
+    Taillard's ta21-ta30 and ta41-ta50 at 60 s, 2 workers: benchmarks/schedule/RESULTS.md."""
+    floor = static_lower_bound(problem)
+    deadline = began + time_limit * settings.makespan_search_share
+    if settings.makespan_search_share <= 0 or deadline - time.perf_counter() < 0.05:
+        return incumbent, solver_name, (), floor
+    found, value = makespan_search.search(problem, incumbent, deadline, seed, workers, floor)
+    if value < 0 or check_plan(problem, found) or value > makespan_of(incumbent):
+        return incumbent, solver_name, (), floor
+    return found, "makespan-search", ((round(time.perf_counter() - began, 3), value),), floor
 
 
 def _no_worse(

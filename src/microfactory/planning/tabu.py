@@ -45,6 +45,7 @@ from microfactory.planning.kernels import (
     csr,
     heads,
     job_graph,
+    tails,
     warm_once,
 )
 from microfactory.planning.model import Assignment, Objective, Problem
@@ -71,27 +72,6 @@ class Modes(NamedTuple):
     mode_ptr: np.ndarray
     mode_mach: np.ndarray
     mode_dur: np.ndarray
-
-
-@njit(cache=True)
-def _tails(graph, dur, mnext, queue, tail):  # type: ignore[no-untyped-def]
-    """Backward pass over the order `queue` left by `kernels.heads`."""
-    n = dur.shape[0]
-    succ_ptr, succ_idx = graph.succ_ptr, graph.succ_idx
-    for i in range(n - 1, -1, -1):
-        op = queue[i]
-        t = 0
-        for k in range(succ_ptr[op], succ_ptr[op + 1]):
-            s = succ_idx[k]
-            e = dur[s] + tail[s]
-            if e > t:
-                t = e
-        s = mnext[op]
-        if s >= 0:
-            e = dur[s] + tail[s]
-            if e > t:
-                t = e
-        tail[op] = t
 
 
 @njit(cache=True)
@@ -155,7 +135,7 @@ def _tabu_search(  # type: ignore[no-untyped-def]
     for _ in range(iterations):
         it = meta[0, 2]
         cmax = heads(graph, dur, mprev, mnext, head, indeg, queue)
-        _tails(graph, dur, mnext, queue, tail)
+        tails(graph, dur, mnext, queue, tail)
         if meta[0, 3] >= STALL:  # restart from the best plan with a few random moves
             state[:, :] = best
             meta[1, :] = meta[2, :]
@@ -164,13 +144,13 @@ def _tabu_search(  # type: ignore[no-untyped-def]
             tabu_mach[:, :] = 0
             for _kick in range(KICK):
                 cmax = heads(graph, dur, mprev, mnext, head, indeg, queue)
-                _tails(graph, dur, mnext, queue, tail)
+                tails(graph, dur, mnext, queue, tail)
                 _kick_once(
                     mach, dur, mprev, mnext, mfirst, head, tail, cmax, graph, modes,
                     scratch, indeg, scratch_q,
                 )  # fmt: skip
             cmax = heads(graph, dur, mprev, mnext, head, indeg, queue)
-            _tails(graph, dur, mnext, queue, tail)
+            tails(graph, dur, mnext, queue, tail)
         meta[0, 0] = cmax
         # 1. estimate every insertion of every critical operation
         count = 0

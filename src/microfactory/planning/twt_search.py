@@ -36,16 +36,15 @@ from __future__ import annotations
 
 import heapq
 import random
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
 from microfactory.planning.kernels import CYCLE, JobGraph, heads, warm_once
 from microfactory.planning.model import Assignment, Objective, Problem, topological_order
+from microfactory.planning.portfolio import Budget, ElitePortfolio
 
 CHUNK = 500  # iterations per compiled call (the clock is checked between calls)
 TENURE_MIN, TENURE_SPAN = 6, 10
@@ -632,94 +631,34 @@ def search(
 ) -> tuple[list[Assignment], int]:
     """The best plan found by a multi-start tabu search until `deadline` (perf_counter)
     or `target`, and its weighted tardiness. `threads` workers (the kernel runs without
-    the GIL) share one queue of start plans: `plan`, then `starts` (other dispatching
-    rules' plans), then `RANDOM_STARTS` random ones (`TwtSearch.random_orders`), each
-    searched for `START_ITERATIONS` steps; after that, each run restarts from one of the
-    `ELITE` best plans found so far (the best one every other time) for
-    `ELITE_ITERATIONS` steps with a new seed. Why: from one plan, the search ends in the
-    same basin whatever the seed (RESULTS.md, "Ninth session"), and which start escapes
-    it differs by instance."""
+    the GIL) share one queue of start plans (`portfolio.ElitePortfolio`): `plan`, then
+    `starts` (other dispatching rules' plans), then `RANDOM_STARTS` random ones
+    (`TwtSearch.random_orders`), each searched for `START_ITERATIONS` steps; after that,
+    each run restarts from one of the `ELITE` best plans found so far (the best one half
+    of the time) for `ELITE_ITERATIONS` steps with a new seed."""
     warm()
     searcher = TwtSearch(problem)
-    portfolio = _Portfolio(searcher, target, seed, knobs)
+
+    def run(
+        mprev: np.ndarray, mnext: np.ndarray, until: float, run_seed: int, goal: int, steps: int
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        best_prev, best_next, value, _ = searcher.search_orders(
+            mprev, mnext, until, run_seed, goal, knobs, steps
+        )
+        return best_prev, best_next, value
+
+    budget = Budget(START_ITERATIONS, ELITE_ITERATIONS, ELITE, RANDOM_STARTS)
+    portfolio = ElitePortfolio(run, budget, target, seed, searcher.random_orders)
     for start in (plan, *starts):
         mprev, mnext = searcher._orders(start)
-        known = any(np.array_equal(mnext, other) for _, other in portfolio.queue)
-        if not known and searcher._plan(mprev, mnext)[0] >= 0:
-            portfolio.queue.append((mprev, mnext))
+        if searcher._plan(mprev, mnext)[0] >= 0:
+            portfolio.add_start(mprev, mnext)
     if not portfolio.queue:
         return list(plan), CYCLE
     first = portfolio.queue[0]
     portfolio.offer(first[0], first[1], searcher._plan(*first)[0])
-    if threads <= 1:
-        portfolio.work(0, deadline)
-    else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            for future in [pool.submit(portfolio.work, k, deadline) for k in range(threads)]:
-                future.result()
-    _, _, best_prev, best_next = portfolio.elite[0]
-    found_value, found = searcher._plan(best_prev, best_next)
+    found_value, found = searcher._plan(*portfolio.search(deadline, threads))
     return found, found_value
-
-
-class _Portfolio:
-    """The shared state of the multi-start search: the queue of start orders, the elite
-    (value, insertion count, mprev, mnext; best first) and the runs' counter."""
-
-    def __init__(
-        self,
-        searcher: TwtSearch,
-        target: int,
-        seed: int,
-        knobs: tuple[int, tuple[int, int], int, int],
-    ) -> None:
-        self.searcher = searcher
-        self.knobs = knobs
-        self.target = target
-        self.seed = seed
-        self.queue: list[tuple[np.ndarray, np.ndarray]] = []
-        self.random_left = RANDOM_STARTS
-        self.elite: list[tuple[int, int, np.ndarray, np.ndarray]] = []
-        self.runs = 0
-        self.lock = threading.Lock()
-
-    def offer(self, mprev: np.ndarray, mnext: np.ndarray, value: int) -> None:
-        with self.lock:
-            for other in self.elite:
-                if other[0] == value and np.array_equal(other[3], mnext):
-                    return
-            self.elite.append((value, self.runs, mprev, mnext))
-            self.elite.sort(key=lambda e: (e[0], e[1]))
-            del self.elite[ELITE:]
-
-    def _next(self, rng: random.Random) -> tuple[np.ndarray, np.ndarray, int, int] | None:
-        with self.lock:
-            if self.elite and self.elite[0][0] <= self.target:
-                return None
-            self.runs += 1
-            if self.queue:
-                mprev, mnext = self.queue.pop(0)
-                return mprev, mnext, START_ITERATIONS, self.runs
-            if self.random_left > 0:
-                self.random_left -= 1
-                mprev, mnext = self.searcher.random_orders(rng)
-                return mprev, mnext, START_ITERATIONS, self.runs
-            pick = 0 if self.runs % 4 < 2 else rng.randrange(len(self.elite))
-            _, _, mprev, mnext = self.elite[pick]
-            return mprev, mnext, ELITE_ITERATIONS, self.runs
-
-    def work(self, worker: int, deadline: float) -> None:
-        rng = random.Random(self.seed * 1009 + worker)
-        while time.perf_counter() < deadline:
-            start = self._next(rng)
-            if start is None:
-                return
-            mprev, mnext, budget, run = start
-            seed = self.seed + 7919 * worker + 104729 * run
-            best_prev, best_next, value, _ = self.searcher.search_orders(
-                mprev, mnext, deadline, seed, self.target, self.knobs, budget
-            )
-            self.offer(best_prev, best_next, value)
 
 
 def warm() -> float:

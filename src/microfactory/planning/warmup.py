@@ -3,10 +3,12 @@ before a benchmark or when a service starts, so that no solve pays for it. See `
 
 from __future__ import annotations
 
-from microfactory.planning import reorder, sequence, tabu, twt_search
+from microfactory.planning import makespan_search, reorder, sequence, tabu, twt_search
 
 
 def warm_all() -> float:
-    """Warm the job-sequence, machine-order, tabu and weighted-tardiness kernels; the
-    seconds taken (0.0 when all were already warm in this process)."""
-    return sequence.warm() + reorder.warm() + tabu.warm() + twt_search.warm()
+    """Warm the job-sequence, machine-order, tabu, weighted-tardiness and job-shop
+    makespan kernels; the seconds taken (0.0 when all were already warm in this process)."""
+    return (
+        sequence.warm() + reorder.warm() + tabu.warm() + twt_search.warm() + makespan_search.warm()
+    )
