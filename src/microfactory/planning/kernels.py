@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from microfactory.planning.model import Problem
+from microfactory.planning.model import Assignment, Problem
 
 CYCLE = -1  # what `heads` returns when the machine orders and precedences are cyclic
 
@@ -191,3 +191,65 @@ def tails(graph, dur, mnext, queue, tail):  # type: ignore[no-untyped-def]
             if e > t:
                 t = e
         tail[op] = t
+
+
+@njit(cache=True, nogil=True)
+def rand(meta, bound):  # type: ignore[no-untyped-def]
+    """xorshift64 in meta[7]; an integer in [0, bound)."""
+    x = meta[7]
+    x ^= (x << 13) & 0x7FFFFFFFFFFFFFFF
+    x ^= x >> 7
+    x ^= (x << 17) & 0x7FFFFFFFFFFFFFFF
+    x &= 0x7FFFFFFFFFFFFFFF
+    if x == 0:
+        x = 88172645463325252
+    meta[7] = x
+    return x % bound
+
+
+@njit(cache=True, nogil=True)
+def move(mprev, mnext, x, y, after):  # type: ignore[no-untyped-def]
+    """Take x out of its machine order and put it right after (or before) y, on the same
+    machine; x's old predecessor and successor (to undo it)."""
+    p, q = mprev[x], mnext[x]
+    if p >= 0:
+        mnext[p] = q
+    if q >= 0:
+        mprev[q] = p
+    if after:
+        a, b = y, mnext[y]
+    else:
+        a, b = mprev[y], y
+    mprev[x] = a
+    mnext[x] = b
+    if a >= 0:
+        mnext[a] = x
+    if b >= 0:
+        mprev[b] = x
+    return p, q
+
+
+@njit(cache=True, nogil=True)
+def undo(mprev, mnext, x, p, q):  # type: ignore[no-untyped-def]
+    if p >= 0:
+        move(mprev, mnext, x, p, True)
+    else:
+        move(mprev, mnext, x, q, False)
+
+
+def machine_orders(
+    plan: Sequence[Assignment], machine_of: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Machine predecessor / successor per operation (-1 at the ends), in the plan's start
+    order; machine_of[op] is the operation's machine."""
+    n = len(machine_of)
+    mprev = np.full(n, -1, dtype=np.int64)
+    mnext = np.full(n, -1, dtype=np.int64)
+    last: dict[int, int] = {}
+    for a in sorted(plan, key=lambda a: (a.start, a.end, a.op)):
+        before = last.get(machine_of[a.op], -1)
+        mprev[a.op] = before
+        if before >= 0:
+            mnext[before] = a.op
+        last[machine_of[a.op]] = a.op
+    return mprev, mnext

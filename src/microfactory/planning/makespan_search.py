@@ -40,7 +40,17 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from microfactory.planning.kernels import CYCLE, heads, job_graph, tails, warm_once
+from microfactory.planning.kernels import (
+    CYCLE,
+    heads,
+    job_graph,
+    machine_orders,
+    move,
+    rand,
+    tails,
+    undo,
+    warm_once,
+)
 from microfactory.planning.model import Assignment, Objective, Problem
 from microfactory.planning.portfolio import Budget, ElitePortfolio
 
@@ -56,20 +66,6 @@ MAX_MOVES = 4096  # estimated moves kept per iteration
 
 
 @njit(cache=True, nogil=True)
-def _rand(meta, bound):  # type: ignore[no-untyped-def]
-    """xorshift64 in meta[7]; an integer in [0, bound)."""
-    x = meta[7]
-    x ^= (x << 13) & 0x7FFFFFFFFFFFFFFF
-    x ^= x >> 7
-    x ^= (x << 17) & 0x7FFFFFFFFFFFFFFF
-    x &= 0x7FFFFFFFFFFFFFFF
-    if x == 0:
-        x = 88172645463325252
-    meta[7] = x
-    return x % bound
-
-
-@njit(cache=True, nogil=True)
 def _critical_path(graph, dur, mprev, head, makespan, meta, path):  # type: ignore[no-untyped-def]
     """One longest path, drawn at random (its last operation, then a tight predecessor at
     each step); its length, the operations in path[:length] from first to last."""
@@ -79,7 +75,7 @@ def _critical_path(graph, dur, mprev, head, makespan, meta, path):  # type: igno
     for op in range(n):
         if head[op] + dur[op] == makespan:
             seen += 1
-            if _rand(meta, seen) == 0:
+            if rand(meta, seen) == 0:
                 last = op
     length = 0
     op = last
@@ -97,42 +93,12 @@ def _critical_path(graph, dur, mprev, head, makespan, meta, path):  # type: igno
             p = pred_idx[k]
             if head[p] + dur[p] == head[op]:
                 seen += 1
-                if _rand(meta, seen) == 0:
+                if rand(meta, seen) == 0:
                     pick = p
         op = pick
     for i in range(length // 2):
         path[i], path[length - 1 - i] = path[length - 1 - i], path[i]
     return length
-
-
-@njit(cache=True, nogil=True)
-def _move(mprev, mnext, x, y, after):  # type: ignore[no-untyped-def]
-    """Take x out of its machine order and put it right after (or before) y, on the same
-    machine; x's old predecessor and successor (to undo it)."""
-    p, q = mprev[x], mnext[x]
-    if p >= 0:
-        mnext[p] = q
-    if q >= 0:
-        mprev[q] = p
-    if after:
-        a, b = y, mnext[y]
-    else:
-        a, b = mprev[y], y
-    mprev[x] = a
-    mnext[x] = b
-    if a >= 0:
-        mnext[a] = x
-    if b >= 0:
-        mprev[b] = x
-    return p, q
-
-
-@njit(cache=True, nogil=True)
-def _undo(mprev, mnext, x, p, q):  # type: ignore[no-untyped-def]
-    if p >= 0:
-        _move(mprev, mnext, x, p, True)
-    else:
-        _move(mprev, mnext, x, q, False)
 
 
 @njit(cache=True, nogil=True)
@@ -285,13 +251,13 @@ def _kick(graph, dur, mprev, mnext, head, indeg, queue, meta, path, kicks):  # t
                 arcs += 1
         if arcs == 0:
             return
-        pick = _rand(meta, arcs)
+        pick = rand(meta, arcs)
         for i in range(length - 1):
             if mnext[path[i]] == path[i + 1]:
                 if pick == 0:
-                    p, q = _move(mprev, mnext, path[i], path[i + 1], True)
+                    p, q = move(mprev, mnext, path[i], path[i + 1], True)
                     if heads(graph, dur, mprev, mnext, head, indeg, queue) == CYCLE:
-                        _undo(mprev, mnext, path[i], p, q)
+                        undo(mprev, mnext, path[i], p, q)
                     break
                 pick -= 1
 
@@ -346,15 +312,15 @@ def _search(  # type: ignore[no-untyped-def]
                     pick, best_est, ties = c, est, 1
                 elif est == best_est:
                     ties += 1
-                    if _rand(meta, ties) == 0:
+                    if rand(meta, ties) == 0:
                         pick = c
             if pick < 0:
                 break
             x, y, after = moves[0, pick], moves[1, pick], moves[2, pick]
-            a, b = _move(mprev, mnext, x, y, after)
+            a, b = move(mprev, mnext, x, y, after)
             value = heads(graph, dur, mprev, mnext, head, indeg, queue)
             if value == CYCLE:
-                _undo(mprev, mnext, x, a, b)
+                undo(mprev, mnext, x, a, b)
                 moves[3, pick] = -1
         if value == CYCLE:
             # every move tabu (or closing a cycle): back to the best plan with a kick
@@ -363,7 +329,7 @@ def _search(  # type: ignore[no-untyped-def]
             a, b, x = -1, -1, -1
         makespan = value
         if x >= 0:
-            tenure = meta[9] + _rand(meta, meta[10])
+            tenure = meta[9] + rand(meta, meta[10])
             tabu[n if a < 0 else a, x] = it + tenure
             tabu[x, n if b < 0 else b] = it + tenure
         if makespan < meta[1]:
@@ -414,17 +380,7 @@ class MakespanSearch:
 
     def orders(self, plan: Sequence[Assignment]) -> tuple[np.ndarray, np.ndarray]:
         """Machine predecessor / successor per operation, in the plan's start order."""
-        n = self.problem.n_ops
-        mprev = np.full(n, -1, dtype=np.int64)
-        mnext = np.full(n, -1, dtype=np.int64)
-        last: dict[int, int] = {}
-        for a in sorted(plan, key=lambda a: (a.start, a.end, a.op)):
-            before = last.get(self.mach[a.op], -1)
-            mprev[a.op] = before
-            if before >= 0:
-                mnext[before] = a.op
-            last[self.mach[a.op]] = a.op
-        return mprev, mnext
+        return machine_orders(plan, self.mach)
 
     def plan(self, mprev: np.ndarray, mnext: np.ndarray) -> tuple[int, list[Assignment]]:
         """The makespan (CYCLE when the orders are cyclic) and the semi-active plan."""

@@ -42,7 +42,16 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from microfactory.planning.kernels import CYCLE, JobGraph, heads, warm_once
+from microfactory.planning.kernels import (
+    CYCLE,
+    JobGraph,
+    heads,
+    machine_orders,
+    move,
+    rand,
+    undo,
+    warm_once,
+)
 from microfactory.planning.model import Assignment, Objective, Problem, topological_order
 from microfactory.planning.portfolio import Budget, ElitePortfolio
 
@@ -55,20 +64,6 @@ START_ITERATIONS = 40_000  # tabu steps from each start plan of the multi-start 
 ELITE_ITERATIONS = 150_000  # tabu steps of a restart from an elite plan
 RANDOM_STARTS = 4  # random start plans after the dispatching rules' ones
 ELITE = 4  # best distinct plans kept for the restarts
-
-
-@njit(cache=True, nogil=True)
-def _rand(meta, bound):  # type: ignore[no-untyped-def]
-    """xorshift64 in meta[7]; an integer in [0, bound)."""
-    x = meta[7]
-    x ^= (x << 13) & 0x7FFFFFFFFFFFFFFF
-    x ^= x >> 7
-    x ^= (x << 17) & 0x7FFFFFFFFFFFFFFF
-    x &= 0x7FFFFFFFFFFFFFFF
-    if x == 0:
-        x = 88172645463325252
-    meta[7] = x
-    return x % bound
 
 
 @njit(cache=True, nogil=True)
@@ -219,36 +214,6 @@ def _critical_arcs(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _move(mprev, mnext, x, y, after):  # type: ignore[no-untyped-def]
-    """Take x out of its machine order and put it right after (or before) y, on the same
-    machine; x's old predecessor and successor (to undo it)."""
-    p, q = mprev[x], mnext[x]
-    if p >= 0:
-        mnext[p] = q
-    if q >= 0:
-        mprev[q] = p
-    if after:
-        a, b = y, mnext[y]
-    else:
-        a, b = mprev[y], y
-    mprev[x] = a
-    mnext[x] = b
-    if a >= 0:
-        mnext[a] = x
-    if b >= 0:
-        mprev[b] = x
-    return p, q
-
-
-@njit(cache=True, nogil=True)
-def _undo(mprev, mnext, x, p, q):  # type: ignore[no-untyped-def]
-    if p >= 0:
-        _move(mprev, mnext, x, p, True)
-    else:
-        _move(mprev, mnext, x, q, False)
-
-
-@njit(cache=True, nogil=True)
 def _add(cand, count, x, y, after, mprev, mnext):  # type: ignore[no-untyped-def]
     """Append the move (x after / before y) unless it leaves the order as it is."""
     if x == y or count >= cand.shape[1]:
@@ -333,7 +298,7 @@ def _search(  # type: ignore[no-untyped-def]
                 )  # fmt: skip
                 if arcs == 0:
                     break
-                c = _rand(meta, arcs)
+                c = rand(meta, arcs)
                 _swap(mprev, mnext, cand_u[c], cand_v[c])
         current = _evaluate(
             dur, job, mprev, mnext, pred_ptr, pred_idx, succ_ptr, succ_idx, release, due,
@@ -363,7 +328,7 @@ def _search(  # type: ignore[no-untyped-def]
         fallback_value = 0
         for c in range(count):
             x, y, after = cand[0, c], cand[1, c], cand[2, c]
-            p, q = _move(mprev, mnext, x, y, after)
+            p, q = move(mprev, mnext, x, y, after)
             first = pos[x]  # the earliest target of a changed arc: p -> q, a -> x, x -> b
             if q >= 0 and pos[q] < first:
                 first = pos[q]
@@ -376,7 +341,7 @@ def _search(  # type: ignore[no-untyped-def]
                 scratch_queue,
             )  # fmt: skip
             forbidden = tabu[mprev[x] + 1, x + 1] > it or tabu[x + 1, mnext[x] + 1] > it
-            _undo(mprev, mnext, x, p, q)
+            undo(mprev, mnext, x, p, q)
             if value == CYCLE:
                 continue
             if fallback < 0:
@@ -387,7 +352,7 @@ def _search(  # type: ignore[no-untyped-def]
                 chosen, chosen_value, ties = c, value, 1
             elif value == chosen_value:
                 ties += 1
-                if _rand(meta, ties) == 0:
+                if rand(meta, ties) == 0:
                     chosen = c
         if chosen < 0:  # every move tabu: the first feasible one
             if fallback < 0:
@@ -395,8 +360,8 @@ def _search(  # type: ignore[no-untyped-def]
                 continue
             chosen, chosen_value = fallback, fallback_value
         x, y, after = cand[0, chosen], cand[1, chosen], cand[2, chosen]
-        p, q = _move(mprev, mnext, x, y, after)
-        until = it + meta[9] + _rand(meta, meta[10])
+        p, q = move(mprev, mnext, x, y, after)
+        until = it + meta[9] + rand(meta, meta[10])
         tabu[p + 1, x + 1] = until  # x may not go back next to its old neighbours
         tabu[x + 1, q + 1] = until
         meta[0] = chosen_value
@@ -474,17 +439,7 @@ class TwtSearch:
 
     def _orders(self, plan: Sequence[Assignment]) -> tuple[np.ndarray, np.ndarray]:
         """Machine predecessor / successor per operation, in the plan's start order."""
-        n = self.problem.n_ops
-        mprev = np.full(n, -1, dtype=np.int64)
-        mnext = np.full(n, -1, dtype=np.int64)
-        last: dict[int, int] = {}
-        for a in sorted(plan, key=lambda a: (a.start, a.end, a.op)):
-            before = last.get(self.mach[a.op], -1)
-            mprev[a.op] = before
-            if before >= 0:
-                mnext[before] = a.op
-            last[self.mach[a.op]] = a.op
-        return mprev, mnext
+        return machine_orders(plan, self.mach)
 
     def _plan(self, mprev: np.ndarray, mnext: np.ndarray) -> tuple[int, list[Assignment]]:
         """The objective (CYCLE when the orders are cyclic) and the semi-active plan."""
