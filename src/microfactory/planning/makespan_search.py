@@ -481,15 +481,15 @@ def search(
 
     budget = Budget(START_ITERATIONS, ELITE_ITERATIONS, ELITE)
     portfolio = ElitePortfolio(run, budget, target, seed)
-    for start in (plan, *starts):
-        mprev, mnext = searcher.orders(start)
-        if searcher.plan(mprev, mnext)[0] >= 0:
-            portfolio.add_start(mprev, mnext)
-    if not portfolio.queue:
+    best = portfolio.search_from(
+        (searcher.orders(start) for start in (plan, *starts)),
+        lambda mprev, mnext: searcher.plan(mprev, mnext)[0],
+        deadline,
+        threads,
+    )
+    if best is None:
         return list(plan), CYCLE
-    first = portfolio.queue[0]
-    portfolio.offer(first[0], first[1], searcher.plan(*first)[0])
-    found_value, found = searcher.plan(*portfolio.search(deadline, threads))
+    found_value, found = searcher.plan(*best)
     return found, found_value
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -113,3 +113,22 @@ class ElitePortfolio:
                 for future in [pool.submit(self.work, k, deadline) for k in range(threads)]:
                     future.result()
         return self.best()
+
+    def search_from(
+        self,
+        starts: Iterable[Orders],
+        value_of: Callable[[np.ndarray, np.ndarray], int],
+        deadline: float,
+        threads: int,
+    ) -> Orders | None:
+        """Queue the start orders whose `value_of` is not negative (acyclic), seed the
+        elite with the first one, and `search`; the best orders, or None when no start
+        was acyclic."""
+        for mprev, mnext in starts:
+            if value_of(mprev, mnext) >= 0:
+                self.add_start(mprev, mnext)
+        if not self.queue:
+            return None
+        first = self.queue[0]
+        self.offer(first[0], first[1], value_of(*first))
+        return self.search(deadline, threads)

@@ -604,15 +604,15 @@ def search(
 
     budget = Budget(START_ITERATIONS, ELITE_ITERATIONS, ELITE, RANDOM_STARTS)
     portfolio = ElitePortfolio(run, budget, target, seed, searcher.random_orders)
-    for start in (plan, *starts):
-        mprev, mnext = searcher._orders(start)
-        if searcher._plan(mprev, mnext)[0] >= 0:
-            portfolio.add_start(mprev, mnext)
-    if not portfolio.queue:
+    best = portfolio.search_from(
+        (searcher._orders(start) for start in (plan, *starts)),
+        lambda mprev, mnext: searcher._plan(mprev, mnext)[0],
+        deadline,
+        threads,
+    )
+    if best is None:
         return list(plan), CYCLE
-    first = portfolio.queue[0]
-    portfolio.offer(first[0], first[1], searcher._plan(*first)[0])
-    found_value, found = searcher._plan(*portfolio.search(deadline, threads))
+    found_value, found = searcher._plan(*best)
     return found, found_value
 
 
