@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from microfactory.planning import makespan_search, solve
 from microfactory.planning.bounds import static_lower_bound
 from microfactory.planning.checker import check_plan
+from microfactory.planning.cpsat import solve_cpsat
 from microfactory.planning.heuristics import dispatch
 from microfactory.planning.model import (
     Assignment,
@@ -255,7 +256,7 @@ def test_a_small_job_shop_keeps_the_whole_time_for_the_model() -> None:
     assert result.makespan == 55
 
 
-def test_applies_only_to_the_makespan_of_a_plain_job_shop() -> None:
+def test_applies_only_to_the_makespan_of_a_plain_shop() -> None:
     problem = _tiny()
     assert makespan_search.applies(problem, Objective.MAKESPAN)
     assert not makespan_search.applies(problem, Objective.WEIGHTED_TARDINESS)
@@ -263,11 +264,11 @@ def test_applies_only_to_the_makespan_of_a_plain_job_shop() -> None:
         problem, machines=(Machine(unavailable=(Window(0, 5),)), *problem.machines[1:])
     )
     assert not makespan_search.applies(calendar, Objective.MAKESPAN)
+    with pytest.raises(ValueError, match="calendars"):
+        makespan_search.MakespanSearch(calendar)
     flexible_op = replace(problem.operations[0], modes=(Mode(0, 3), Mode(1, 4)))
     flexible = replace(problem, operations=(flexible_op, *problem.operations[1:]))
-    assert not makespan_search.applies(flexible, Objective.MAKESPAN)
-    with pytest.raises(ValueError, match="job shop"):
-        makespan_search.MakespanSearch(flexible)
+    assert makespan_search.applies(flexible, Objective.MAKESPAN)
 
 
 def test_a_rush_job_keeps_the_solver_off_the_search() -> None:
@@ -281,3 +282,149 @@ def test_a_rush_job_keeps_the_solver_off_the_search() -> None:
 def test_the_share_is_a_fraction() -> None:
     with pytest.raises(ValueError, match="makespan_search_share"):
         SearchSettings(makespan_search_share=1.5)
+
+
+@st.composite
+def flexible_shops(draw: st.DrawFn) -> Problem:
+    """Shops where an operation may run on one to three machines, each at its own
+    duration, with releases and precedence DAGs within a job."""
+    machines = draw(st.integers(1, 4))
+    operations: list[Operation] = []
+    precedences: list[tuple[int, int]] = []
+    jobs: list[Job] = []
+    for j in range(draw(st.integers(1, 5))):
+        jobs.append(Job(release=draw(st.integers(0, 6))))
+        first = len(operations)
+        for _ in range(draw(st.integers(1, 4))):
+            op = len(operations)
+            machine = st.integers(0, machines - 1)
+            choice = draw(st.lists(machine, min_size=1, max_size=3, unique=True))
+            modes = tuple(Mode(m, draw(st.integers(0, 9))) for m in choice)
+            operations.append(Operation(job=j, modes=modes))
+            for before in range(first, op):
+                if before == op - 1 or draw(st.booleans()):
+                    precedences.append((before, op))
+    return Problem(
+        machines=tuple(Machine() for _ in range(machines)),
+        jobs=tuple(jobs),
+        operations=tuple(operations),
+        precedences=tuple(precedences),
+    )
+
+
+def _flexible_makespan(problem: Problem, plan: list[Assignment]) -> int:
+    """Recomputed from the plan alone: the latest start plus the duration of the
+    operation's mode on the machine the plan gives it."""
+    ends = []
+    for a in plan:
+        durations = [m.duration for m in problem.operations[a.op].modes if m.machine == a.machine]
+        assert durations, f"operation {a.op} cannot run on machine {a.machine}"
+        ends.append(a.start + durations[0])
+    return max(ends)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flexible_shops(), st.integers(0, 2**31))
+def test_a_flexible_shop_gets_checked_plans_with_their_reported_makespan(
+    problem: Problem, seed: int
+) -> None:
+    if not makespan_search.applies(problem, Objective.MAKESPAN):
+        assert problem.n_ops < 2
+        return
+    start = dispatch(problem, "spt")
+    assert start is not None
+    search = makespan_search.MakespanSearch(problem)
+    found, value, _ = search.search(start, 0.0, seed, iterations=300)
+    assert check_plan(problem, found) == []
+    assert value == _flexible_makespan(problem, found)
+    assert static_lower_bound(problem) <= value <= _flexible_makespan(problem, start)
+    assert search.search(start, 0.0, seed, iterations=300) == (found, value, _)
+
+
+def test_a_flexible_shop_moves_work_to_another_machine() -> None:
+    """Four one-operation jobs that both machines can run (5 on machine 0, 6 on 1), all
+    started on machine 0: no machine order reaches below 20 there; moving two of them to
+    machine 1 gives the optimum 12 (two on each machine)."""
+    operations = tuple(Operation(job=j, modes=(Mode(0, 5), Mode(1, 6))) for j in range(4))
+    problem = Problem(
+        machines=(Machine(), Machine()),
+        jobs=tuple(Job() for _ in range(4)),
+        operations=operations,
+        precedences=(),
+    )
+    start = [Assignment(j, 0, 5 * j, 5 * j + 5) for j in range(4)]
+    found, value, _ = makespan_search.MakespanSearch(problem).search(start, 0.0, iterations=200)
+    assert check_plan(problem, found) == []
+    assert value == _flexible_makespan(problem, found) == 12
+    assert sorted(a.machine for a in found) == [0, 0, 1, 1]
+
+
+def test_a_flexible_shop_reaches_the_models_optimum() -> None:
+    """mk01-like: on a small flexible shop the search's makespan equals the optimum the
+    CP-SAT model proves (an independent method)."""
+    import random
+
+    rng = random.Random(11)
+    operations: list[Operation] = []
+    job_ops: list[list[int]] = []
+    for j in range(6):
+        job_ops.append([])
+        for _ in range(4):
+            choice = rng.sample(range(4), rng.randint(1, 2))
+            job_ops[-1].append(len(operations))
+            operations.append(
+                Operation(job=j, modes=tuple(Mode(m, rng.randint(1, 9)) for m in choice))
+            )
+    problem = Problem(
+        machines=tuple(Machine() for _ in range(4)),
+        jobs=tuple(Job() for _ in range(6)),
+        operations=tuple(operations),
+        precedences=chain_precedences(job_ops),
+    )
+    exact = solve_cpsat(problem, Objective.MAKESPAN, time_limit=20.0, workers=2)
+    assert exact.status is Status.OPTIMAL
+    start = dispatch(problem, "mwkr")
+    assert start is not None
+    found, value, _ = makespan_search.MakespanSearch(problem).search(
+        start, 0.0, seed=1, iterations=20_000, target=static_lower_bound(problem)
+    )
+    assert check_plan(problem, found) == []
+    assert value == exact.objective
+
+
+def _with_alternatives(problem: Problem, every: int) -> Problem:
+    """Every `every`-th operation may also run on the next machine, 10 % slower."""
+    machines = len(problem.machines)
+    operations = tuple(
+        replace(
+            op,
+            modes=(
+                op.modes[0],
+                Mode((op.modes[0].machine + 1) % machines, op.modes[0].duration * 11 // 10),
+            ),
+        )
+        if k % every == 0
+        else op
+        for k, op in enumerate(problem.operations)
+    )
+    return replace(problem, operations=operations)
+
+
+def test_the_solver_runs_it_on_a_nearly_classic_flexible_shop() -> None:
+    """Hurink's edata shape (about 1.2 machines per operation): the search first, then
+    the model (the whole time, no LNS split); plans use the alternatives they were given."""
+    problem = _with_alternatives(_shop(20, 10, seed=7), every=5)
+    result = solve(problem, Objective.MAKESPAN, time_limit=3.0, workers=2)
+    assert result.solver.startswith("makespan-search")
+    assert "lns" not in result.solver and "tabu" not in result.solver
+    plan = list(result.assignments)
+    assert check_plan(problem, plan) == []
+    assert result.makespan == _flexible_makespan(problem, plan)
+
+
+def test_a_shop_with_more_choice_stays_on_the_model_and_lns() -> None:
+    """Brandimarte's shape (1.5 machines per operation and more): the search is not run."""
+    problem = _with_alternatives(_shop(20, 10, seed=7), every=2)
+    result = solve(problem, Objective.MAKESPAN, time_limit=3.0, workers=2)
+    assert not result.solver.startswith("makespan-search")
+    assert check_plan(problem, list(result.assignments)) == []

@@ -226,7 +226,8 @@ def test_parallel_rounds_return_a_feasible_plan_no_worse_than_the_best_start(
 def test_solve_uses_sequence_search_on_large_due_date_instances() -> None:
     problem = generate_factory(seed=1, target_ops=1300)  # above the monolithic model's limit
     result = solve(problem, Objective.WEIGHTED_TARDINESS, time_limit=4, workers=1)
-    assert result.solver == "sequence+reorder+lns"
+    # window LNS runs on only when the machine-order search left it 0.1 s (not under load)
+    assert result.solver.startswith("sequence+reorder")
     assert check_plan(problem, result.assignments) == []
     edd = dispatch(problem, "edd")
     assert edd is not None

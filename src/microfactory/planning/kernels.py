@@ -209,8 +209,8 @@ def rand(meta, bound):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def move(mprev, mnext, x, y, after):  # type: ignore[no-untyped-def]
-    """Take x out of its machine order and put it right after (or before) y, on the same
-    machine; x's old predecessor and successor (to undo it)."""
+    """Take x out of its machine order and put it right after (or before) y (on y's
+    machine); x's old predecessor and successor (to undo it)."""
     p, q = mprev[x], mnext[x]
     if p >= 0:
         mnext[p] = q
@@ -230,11 +230,28 @@ def move(mprev, mnext, x, y, after):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
+def detach(mprev, mnext, x):  # type: ignore[no-untyped-def]
+    """Take x out of its machine order, alone (a machine of its own: the flexible search
+    moves x to a machine that runs nothing else); its old predecessor and successor."""
+    p, q = mprev[x], mnext[x]
+    if p >= 0:
+        mnext[p] = q
+    if q >= 0:
+        mprev[q] = p
+    mprev[x] = -1
+    mnext[x] = -1
+    return p, q
+
+
+@njit(cache=True, nogil=True)
 def undo(mprev, mnext, x, p, q):  # type: ignore[no-untyped-def]
+    """Put x back between p and q (alone when both are -1)."""
     if p >= 0:
         move(mprev, mnext, x, p, True)
-    else:
+    elif q >= 0:
         move(mprev, mnext, x, q, False)
+    else:
+        detach(mprev, mnext, x)
 
 
 def machine_orders(

@@ -1,9 +1,11 @@
-"""Tabu search on the disjunctive graph for the makespan of a classic job shop (one
-machine per operation), compiled with numba: what the monolithic CP-SAT model lacks on
-large job shops (Taillard's 30 x 20 instances), where in 60 s on two workers it stalls
-5-7 % above the best known values.
+"""Tabu search on the disjunctive graph for the makespan of a job shop, classic (one
+machine per operation) or flexible, compiled with numba: what the monolithic CP-SAT model
+lacks on large job shops (Taillard's 30 x 20 instances), where in 60 s on two workers it
+stalls 5-7 % above the best known values, and on Hurink's nearly classic edata shops,
+where its result varies by tens of units from seed to seed.
 
-A plan is one order per machine (doubly linked lists). Heads (earliest starts) follow by
+A plan is one order per machine (doubly linked lists), and in a flexible shop each
+operation's machine and duration. Heads (earliest starts) follow by
 the forward pass `kernels.heads`, tails (longest path from an operation's end to the end
 of the plan) by the backward pass `kernels.tails`; the makespan is the longest path.
 
@@ -20,28 +22,40 @@ reorders (their new heads forward from the segment's machine predecessor, their 
 tails backward from its successor); the best estimate that is not tabu wins (a tabu move
 wins when its estimate beats the best plan: aspiration), ties at random.
 
+In a flexible shop every operation on that path that has other machines may also move
+to one of them, into the gap of that machine's order with the least estimate (the longest
+path through it, from its job neighbours' and the gap's heads and tails, as in Mastrolilli
+& Gambardella, "Effective neighbourhood functions for the flexible job shop problem",
+J. Scheduling 3, 2000); gaps that could close a cycle are left out by head/tail
+conditions of the same kind, and the estimate competes with N7's.
+
 Tabu attributes: the machine arcs a move removed (a -> x and x -> c when x left the place
-between a and c) may not be recreated for a random tenure. When the best plan has not
+between a and c) may not be recreated for a random tenure, nor may an operation that left
+a machine go back to it. When the best plan has not
 improved for `STALL` iterations the search goes back to it and applies `KICK` random
 critical swaps (an iterated local search). `search` runs it in threads (the kernel runs
 without the GIL) as a multi-start search (`portfolio.ElitePortfolio`): runs of a fixed
 number of steps, first from the start plans it is given, then from the best plans found
 so far (an elite of `ELITE`).
 
-Scope (`applies`): makespan, one machine per operation, no setups, calendars, frozen
-operations, deadlines or operators; releases and precedence DAGs are handled.
+Scope (`applies`): makespan, no setups, calendars, frozen operations, deadlines or
+operators; releases and precedence DAGs are handled. The solver runs it on classic and
+nearly classic shops (`SearchSettings.makespan_search_max_modes`); on Brandimarte's
+(1.43-4.1 machines per operation) the model, `tabu.py` and window LNS stay.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from microfactory.planning.kernels import (
     CYCLE,
+    detach,
     heads,
     job_graph,
     machine_orders,
@@ -52,7 +66,7 @@ from microfactory.planning.kernels import (
     warm_once,
 )
 from microfactory.planning.model import Assignment, Objective, Problem
-from microfactory.planning.portfolio import Budget, ElitePortfolio
+from microfactory.planning.portfolio import Budget, ElitePortfolio, State
 
 CHUNK = 1000  # iterations per compiled call (the clock is checked between calls)
 TENURE_MIN, TENURE_SPAN = 10, 6
@@ -205,12 +219,97 @@ def _add(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
+def _machine_firsts(mach, mprev, first):  # type: ignore[no-untyped-def]
+    """The first operation of each machine's order (-1: the machine runs nothing)."""
+    first[:] = -1
+    for op in range(mach.shape[0]):
+        if mprev[op] < 0:
+            first[mach[op]] = op
+
+
+@njit(cache=True, nogil=True)
+def _reassign(graph, modes, cur, head, tail, first, x, moves, count):  # type: ignore[no-untyped-def]
+    """For each other machine that can run x: x taken out of its machine and put into the
+    gap of that machine's order with the least estimate (the longest path through x:
+    max(release, job predecessors' ends, the new machine predecessor's end) + x's duration
+    there + max(job successors' tails, the new machine successor's duration and tail), as
+    Mastrolilli & Gambardella 2000), appended to moves (x, y, after, estimate, machine,
+    duration; after = 2: the machine runs nothing). A gap is left out unless it surely
+    closes no cycle: no job predecessor of x reachable from the gap's successor, the gap's
+    predecessor not reachable from a job successor of x (heads and tails tell)."""
+    mnext, mach, dur = cur[1], cur[2], cur[3]
+    pred_ptr, pred_idx = graph.pred_ptr, graph.pred_idx
+    succ_ptr, succ_idx = graph.succ_ptr, graph.succ_idx
+    r = graph.release[x]
+    for j in range(pred_ptr[x], pred_ptr[x + 1]):
+        e = head[pred_idx[j]] + dur[pred_idx[j]]
+        if e > r:
+            r = e
+    q = 0
+    for j in range(succ_ptr[x], succ_ptr[x + 1]):
+        e = dur[succ_idx[j]] + tail[succ_idx[j]]
+        if e > q:
+            q = e
+    for m in range(modes.ptr[x], modes.ptr[x + 1]):
+        k = modes.machine[m]
+        if k == mach[x] or count >= moves.shape[1]:
+            continue
+        d = modes.duration[m]
+        found = False
+        pick_u, pick_w, pick_est = -1, -1, 0
+        u, w = -1, first[k]
+        while True:
+            safe = True
+            if w >= 0:
+                for j in range(pred_ptr[x], pred_ptr[x + 1]):
+                    p = pred_idx[j]
+                    if p == w or head[p] >= head[w] + dur[w]:
+                        safe = False
+                        break
+            if safe and u >= 0:
+                for j in range(succ_ptr[x], succ_ptr[x + 1]):
+                    s = succ_idx[j]
+                    if s == u or tail[s] >= dur[u] + tail[u]:
+                        safe = False
+                        break
+            if safe:
+                h = r
+                if u >= 0 and head[u] + dur[u] > h:
+                    h = head[u] + dur[u]
+                t = q
+                if w >= 0 and dur[w] + tail[w] > t:
+                    t = dur[w] + tail[w]
+                if not found or h + d + t < pick_est:
+                    found, pick_u, pick_w, pick_est = True, u, w, h + d + t
+            if w < 0:
+                break
+            u, w = w, mnext[w]
+        if not found:
+            continue
+        moves[0, count] = x
+        if pick_u >= 0:
+            moves[1, count], moves[2, count] = pick_u, 1
+        elif pick_w >= 0:
+            moves[1, count], moves[2, count] = pick_w, 0
+        else:
+            moves[1, count], moves[2, count] = -1, 2
+        moves[3, count] = pick_est
+        moves[4, count] = k
+        moves[5, count] = d
+        count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
 def _neighbourhood(  # type: ignore[no-untyped-def]
-    graph, dur, head, tail, mprev, mnext, path, length, block, moves, seq,
+    graph, modes, cur, head, tail, path, length, block, moves, seq, first,
 ):  # fmt: skip
-    """N7 on the critical path path[:length]: the moves and their estimates; their number,
-    or -1 when the path has no block of two operations (its makespan is then the length of
-    a chain of job precedences: a lower bound, so the plan is optimal)."""
+    """N7 on the critical path path[:length], and in a flexible shop every critical
+    operation's move to another machine (`_reassign`): the moves and their estimates;
+    their number, or -1 when the path has no block of two operations and no operation on
+    it has another machine (its makespan is then the length of a chain of job precedences
+    at fixed durations: a lower bound, so the plan is optimal)."""
+    dur, mprev, mnext = cur[3], cur[0], cur[1]
     count = 0
     blocks = 0
     s = 0
@@ -235,7 +334,17 @@ def _neighbourhood(  # type: ignore[no-untyped-def]
                     graph, dur, head, tail, mprev, mnext, block, k - 1, j, moves, count, seq
                 )
         s = e + 1
-    return count if blocks else -1
+    for c in range(count):
+        moves[4, c] = -1  # same machine
+    flexible = 0
+    if modes.ptr[dur.shape[0]] > dur.shape[0]:
+        _machine_firsts(cur[2], mprev, first)
+        for i in range(length):
+            x = path[i]
+            if modes.ptr[x + 1] - modes.ptr[x] > 1:
+                flexible += 1
+                count = _reassign(graph, modes, cur, head, tail, first, x, moves, count)
+    return count if blocks or flexible else -1
 
 
 @njit(cache=True, nogil=True)
@@ -263,21 +372,21 @@ def _kick(graph, dur, mprev, mnext, head, indeg, queue, meta, path, kicks):  # t
 
 
 @njit(cache=True, nogil=True)
-def _search(  # type: ignore[no-untyped-def]
-    steps, graph, dur, mprev, mnext, best_prev, best_next, meta, tabu, work, moves,
-):  # fmt: skip
-    """`steps` tabu steps from the orders mprev / mnext (changed in place); best_prev /
-    best_next hold the best orders. meta: [0] current makespan, [1] best, [2] iterations,
-    [3] iterations since the best, [4] improvements, [5] stall, [6] kick, [7] random
-    state, [8] target, [9] tenure min, [10] tenure span."""
-    n = dur.shape[0]
-    head, tail, indeg, queue, path, block, seq = (
-        work[0], work[1], work[2], work[3], work[4], work[5], work[6],
+def _search(steps, graph, modes, cur, best, meta, tabu, mtabu, work, moves):  # type: ignore[no-untyped-def]
+    """`steps` tabu steps from the plan `cur` (rows: machine predecessor, successor,
+    machine and duration per operation; changed in place); `best` holds the best plan.
+    meta: [0] current makespan, [1] best, [2] iterations, [3] iterations since the best,
+    [4] improvements, [5] stall, [6] kick, [7] random state, [8] target, [9] tenure min,
+    [10] tenure span. tabu[a, b]: the step until which the machine arc a -> b may not come
+    back; mtabu[x, k]: until which x may not go back to machine k."""
+    n = cur.shape[1]
+    mprev, mnext, mach, dur = cur[0], cur[1], cur[2], cur[3]
+    head, tail, indeg, queue, path, block, seq, first = (
+        work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7],
     )  # fmt: skip
     makespan = heads(graph, dur, mprev, mnext, head, indeg, queue)
     if makespan == CYCLE:
-        mprev[:] = best_prev
-        mnext[:] = best_next
+        cur[:] = best
         makespan = heads(graph, dur, mprev, mnext, head, indeg, queue)
     tails(graph, dur, mnext, queue, tail)
     for _ in range(steps):
@@ -287,25 +396,30 @@ def _search(  # type: ignore[no-untyped-def]
         meta[2] += 1
         length = _critical_path(graph, dur, mprev, head, makespan, meta, path)
         count = _neighbourhood(
-            graph, dur, head, tail, mprev, mnext, path, length, block, moves, seq
+            graph, modes, cur, head, tail, path, length, block, moves, seq, first
         )
         if count < 0:
             meta[8] = meta[1]  # the current plan is optimal, so is the best one
             break
         value = CYCLE
+        left = -1  # the machine x left (a move to another machine)
         while value == CYCLE:
             pick = -1
             best_est = 0
             ties = 0
             for c in range(count):
                 x, y, after, est = moves[0, c], moves[1, c], moves[2, c], moves[3, c]
+                k = moves[4, c]
                 if est < 0:
                     continue  # it closed a cycle
-                if after:
-                    p, q = y, mnext[y]
+                if k >= 0:
+                    forbidden = mtabu[x, k] > it
                 else:
-                    p, q = mprev[y], y
-                forbidden = tabu[n if p < 0 else p, x] > it or tabu[x, n if q < 0 else q] > it
+                    if after:
+                        p, q = y, mnext[y]
+                    else:
+                        p, q = mprev[y], y
+                    forbidden = tabu[n if p < 0 else p, x] > it or tabu[x, n if q < 0 else q] > it
                 if forbidden and est >= meta[1]:
                     continue
                 if pick < 0 or est < best_est:
@@ -316,12 +430,21 @@ def _search(  # type: ignore[no-untyped-def]
                         pick = c
             if pick < 0:
                 break
-            x, y, after = moves[0, pick], moves[1, pick], moves[2, pick]
-            a, b = move(mprev, mnext, x, y, after)
+            x, y, after, k = moves[0, pick], moves[1, pick], moves[2, pick], moves[4, pick]
+            old_machine, old_dur = mach[x], dur[x]
+            if after == 2:
+                a, b = detach(mprev, mnext, x)
+            else:
+                a, b = move(mprev, mnext, x, y, after)
+            if k >= 0:
+                mach[x], dur[x] = k, moves[5, pick]
             value = heads(graph, dur, mprev, mnext, head, indeg, queue)
             if value == CYCLE:
                 undo(mprev, mnext, x, a, b)
+                mach[x], dur[x] = old_machine, old_dur
                 moves[3, pick] = -1
+            elif k >= 0:
+                left = old_machine
         if value == CYCLE:
             # every move tabu (or closing a cycle): back to the best plan with a kick
             meta[3] = meta[5]
@@ -332,18 +455,18 @@ def _search(  # type: ignore[no-untyped-def]
             tenure = meta[9] + rand(meta, meta[10])
             tabu[n if a < 0 else a, x] = it + tenure
             tabu[x, n if b < 0 else b] = it + tenure
+            if left >= 0:
+                mtabu[x, left] = it + tenure
         if makespan < meta[1]:
             meta[1] = makespan
             meta[3] = 0
             meta[4] += 1
-            best_prev[:] = mprev
-            best_next[:] = mnext
+            best[:] = cur
         else:
             meta[3] += 1
             if meta[3] >= meta[5]:
                 meta[3] = 0
-                mprev[:] = best_prev
-                mnext[:] = best_next
+                cur[:] = best
                 _kick(graph, dur, mprev, mnext, head, indeg, queue, meta, path, meta[6])
                 makespan = heads(graph, dur, mprev, mnext, head, indeg, queue)
         meta[0] = makespan
@@ -351,44 +474,70 @@ def _search(  # type: ignore[no-untyped-def]
     return meta[1]
 
 
+class Modes(NamedTuple):
+    """Each operation's machines and durations (compressed rows): operation k can run on
+    machine[ptr[k]:ptr[k + 1]] for the durations duration[ptr[k]:ptr[k + 1]]."""
+
+    ptr: np.ndarray
+    machine: np.ndarray
+    duration: np.ndarray
+
+
 def applies(problem: Problem, objective: Objective) -> bool:
-    """Makespan of a shop with one machine per operation, without setups, calendars,
-    frozen operations, deadlines or operators."""
+    """Makespan of a shop without setups, calendars, frozen operations, deadlines or
+    operators (one machine per operation or a choice of machines)."""
     return (
         objective is Objective.MAKESPAN
         and 2 <= problem.n_ops <= MAX_OPS
         and not problem.frozen
         and not problem.operators
         and not problem.has_setups
-        and all(len(op.modes) == 1 for op in problem.operations)
+        and all(op.modes for op in problem.operations)
         and all(op.crew is None and op.deadline is None for op in problem.operations)
         and all(not m.unavailable for m in problem.machines)
     )
 
 
 class MakespanSearch:
-    """Tabu search for one problem (see the module doc; `applies` must hold)."""
+    """Tabu search for one problem (see the module doc; `applies` must hold). A plan is
+    held as a state: machine predecessor, successor, machine and duration per operation
+    (`state`)."""
 
     def __init__(self, problem: Problem) -> None:
         if not applies(problem, Objective.MAKESPAN):
-            raise ValueError("the makespan search needs a job shop (one machine per operation)")
+            raise ValueError(
+                "the makespan search needs a shop without setups, calendars, frozen "
+                "operations, deadlines or operators"
+            )
         self.problem = problem
         self.graph = job_graph(problem)
         ops = problem.operations
-        self.dur = np.array([op.modes[0].duration for op in ops], dtype=np.int64)
-        self.mach = [op.modes[0].machine for op in ops]
+        ptr = np.zeros(len(ops) + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum([len(op.modes) for op in ops])
+        machine = np.array([m.machine for op in ops for m in op.modes], dtype=np.int64)
+        duration = np.array([m.duration for op in ops for m in op.modes], dtype=np.int64)
+        self.modes = Modes(ptr, machine, duration)
+        self.durations = [{m.machine: m.duration for m in reversed(op.modes)} for op in ops]
 
-    def orders(self, plan: Sequence[Assignment]) -> tuple[np.ndarray, np.ndarray]:
-        """Machine predecessor / successor per operation, in the plan's start order."""
-        return machine_orders(plan, self.mach)
+    def state(self, plan: Sequence[Assignment]) -> State:
+        """The plan's state (machine orders in its start order)."""
+        n = self.problem.n_ops
+        mach = np.zeros(n, dtype=np.int64)
+        dur = np.zeros(n, dtype=np.int64)
+        for a in plan:
+            mach[a.op] = a.machine
+            dur[a.op] = self.durations[a.op][a.machine]
+        mprev, mnext = machine_orders(plan, [int(m) for m in mach])
+        return mprev, mnext, mach, dur
 
-    def plan(self, mprev: np.ndarray, mnext: np.ndarray) -> tuple[int, list[Assignment]]:
+    def plan(self, state: State) -> tuple[int, list[Assignment]]:
         """The makespan (CYCLE when the orders are cyclic) and the semi-active plan."""
+        mprev, mnext, mach, dur = state
         n = self.problem.n_ops
         work = np.zeros((3, n), dtype=np.int64)
-        value = int(heads(self.graph, self.dur, mprev, mnext, work[0], work[1], work[2]))
+        value = int(heads(self.graph, dur, mprev, mnext, work[0], work[1], work[2]))
         plan = [
-            Assignment(op, self.mach[op], int(work[0, op]), int(work[0, op] + self.dur[op]))
+            Assignment(op, int(mach[op]), int(work[0, op]), int(work[0, op] + dur[op]))
             for op in range(n)
         ]
         return value, plan
@@ -405,53 +554,53 @@ class MakespanSearch:
         `iterations` steps when given (then the deadline is not looked at), or as soon as
         its makespan reaches `target` (a lower bound); its makespan, and (iterations,
         improvements)."""
-        mprev, mnext = self.orders(plan)
-        if self.plan(mprev, mnext)[0] < 0:
+        state = self.state(plan)
+        if self.plan(state)[0] < 0:
             return list(plan), CYCLE, (0, 0)
-        best_prev, best_next, _, stats = self.search_orders(
-            mprev, mnext, deadline, seed, target, iterations, iterations is None
+        best, _, stats = self.search_state(
+            state, deadline, seed, target, iterations, iterations is None
         )
-        value, found = self.plan(best_prev, best_next)
+        value, found = self.plan(best)
         return found, value, stats
 
-    def search_orders(
+    def search_state(
         self,
-        mprev: np.ndarray,
-        mnext: np.ndarray,
+        state: State,
         deadline: float,
         seed: int = 0,
         target: int = 0,
         iterations: int | None = None,
         timed: bool = True,
-    ) -> tuple[np.ndarray, np.ndarray, int, tuple[int, int]]:
-        """The tabu search from acyclic machine orders (left as they were) until
-        `iterations` steps (when given), `deadline` (when `timed`) or `target`: the best
-        orders, their makespan and (iterations, improvements)."""
+    ) -> tuple[State, int, tuple[int, int]]:
+        """The tabu search from an acyclic state (left as it was) until `iterations`
+        steps (when given), `deadline` (when `timed`) or `target`: the best state, its
+        makespan and (iterations, improvements)."""
         n = self.problem.n_ops
-        mprev, mnext = mprev.copy(), mnext.copy()
-        value, _ = self.plan(mprev, mnext)
+        cur = np.stack(state).astype(np.int64)
+        value, _ = self.plan(state)
         meta = np.zeros(11, dtype=np.int64)
         meta[0] = meta[1] = value
         meta[5], meta[6] = STALL, KICK
         meta[7] = (seed * 2654435761 + 1442695040888963407) & 0x7FFFFFFFFFFFFFFF or 1
         meta[8] = target
         meta[9], meta[10] = TENURE_MIN, TENURE_SPAN
-        best_prev, best_next = mprev.copy(), mnext.copy()
+        best = cur.copy()
         tabu = np.zeros((n + 1, n + 1), dtype=np.int64)
-        work = np.zeros((7, 2 * n + 4), dtype=np.int64)
-        moves = np.zeros((4, MAX_MOVES), dtype=np.int64)
+        mtabu = np.zeros((n, len(self.problem.machines)), dtype=np.int64)
+        work = np.zeros((8, max(2 * n + 4, len(self.problem.machines))), dtype=np.int64)
+        moves = np.zeros((6, MAX_MOVES), dtype=np.int64)
         while meta[1] > target:
             steps = CHUNK if iterations is None else min(CHUNK, iterations - int(meta[2]))
             if steps <= 0:
                 break
             before = int(meta[2])
-            _search(steps, self.graph, self.dur, mprev, mnext, best_prev, best_next, meta, tabu,
-                    work, moves)  # fmt: skip
+            _search(steps, self.graph, self.modes, cur, best, meta, tabu, mtabu, work, moves)
             if int(meta[2]) - before < steps:
                 break  # the plan is optimal (no move) or the target was reached
             if timed and time.perf_counter() >= deadline:
                 break
-        return best_prev, best_next, int(meta[1]), (int(meta[2]), int(meta[4]))
+        found = (best[0].copy(), best[1].copy(), best[2].copy(), best[3].copy())
+        return found, int(meta[1]), (int(meta[2]), int(meta[4]))
 
 
 def search(
@@ -471,25 +620,21 @@ def search(
     warm()
     searcher = MakespanSearch(problem)
 
-    def run(
-        mprev: np.ndarray, mnext: np.ndarray, until: float, run_seed: int, goal: int, steps: int
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        best_prev, best_next, value, _ = searcher.search_orders(
-            mprev, mnext, until, run_seed, goal, steps
-        )
-        return best_prev, best_next, value
+    def run(state: State, until: float, run_seed: int, goal: int, steps: int) -> tuple[State, int]:
+        best, value, _ = searcher.search_state(state, until, run_seed, goal, steps)
+        return best, value
 
     budget = Budget(START_ITERATIONS, ELITE_ITERATIONS, ELITE)
     portfolio = ElitePortfolio(run, budget, target, seed)
     best = portfolio.search_from(
-        (searcher.orders(start) for start in (plan, *starts)),
-        lambda mprev, mnext: searcher.plan(mprev, mnext)[0],
+        (searcher.state(start) for start in (plan, *starts)),
+        lambda state: searcher.plan(state)[0],
         deadline,
         threads,
     )
     if best is None:
         return list(plan), CYCLE
-    found_value, found = searcher.plan(*best)
+    found_value, found = searcher.plan(best)
     return found, found_value
 
 

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Orders = tuple[np.ndarray, np.ndarray]  # (mprev, mnext): machine predecessor / successor
-# one run: (mprev, mnext, deadline, seed, target, steps) -> (best mprev, best mnext, value)
-Run = Callable[[np.ndarray, np.ndarray, float, int, int, int], tuple[np.ndarray, np.ndarray, int]]
+# a plan as the searches hold it: (mprev, mnext), machine predecessor / successor per
+# operation, and for a flexible shop also each operation's machine and duration
+State = tuple[np.ndarray, ...]
+# one run: (state, deadline, seed, target, steps) -> (best state, its value)
+Run = Callable[[State, float, int, int, int], tuple[State, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +37,8 @@ class Budget:
 
 
 class ElitePortfolio:
-    """The shared state of the multi-start search: the queue of start orders, the elite
-    (value, insertion count, mprev, mnext; best first) and the runs' counter."""
+    """The shared state of the multi-start search: the queue of start states, the elite
+    (value, insertion count, state; best first) and the runs' counter."""
 
     def __init__(
         self,
@@ -44,52 +46,48 @@ class ElitePortfolio:
         budget: Budget,
         target: int,
         seed: int,
-        random_orders: Callable[[random.Random], Orders] | None = None,
+        random_orders: Callable[[random.Random], State] | None = None,
     ) -> None:
         self.run = run
         self.budget = budget
         self.target = target
         self.seed = seed
         self.random_orders = random_orders
-        self.queue: list[Orders] = []
+        self.queue: list[State] = []
         self.random_left = budget.random_starts if random_orders else 0
-        self.elite: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+        self.elite: list[tuple[int, int, State]] = []
         self.runs = 0
         self.lock = threading.Lock()
 
-    def add_start(self, mprev: np.ndarray, mnext: np.ndarray) -> None:
-        """Queue a start plan unless the same orders are queued already."""
-        if not any(np.array_equal(mnext, other) for _, other in self.queue):
-            self.queue.append((mprev, mnext))
+    def add_start(self, state: State) -> None:
+        """Queue a start plan unless the same state is queued already."""
+        if not any(_same(state, other) for other in self.queue):
+            self.queue.append(state)
 
-    def offer(self, mprev: np.ndarray, mnext: np.ndarray, value: int) -> None:
+    def offer(self, state: State, value: int) -> None:
         with self.lock:
             for other in self.elite:
-                if other[0] == value and np.array_equal(other[3], mnext):
+                if other[0] == value and _same(other[2], state):
                     return
-            self.elite.append((value, self.runs, mprev, mnext))
+            self.elite.append((value, self.runs, state))
             self.elite.sort(key=lambda e: (e[0], e[1]))
             del self.elite[self.budget.elite :]
 
-    def best(self) -> Orders:
-        _, _, mprev, mnext = self.elite[0]
-        return mprev, mnext
+    def best(self) -> State:
+        return self.elite[0][2]
 
-    def _next(self, rng: random.Random) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+    def _next(self, rng: random.Random) -> tuple[State, int, int] | None:
         with self.lock:
             if self.elite and self.elite[0][0] <= self.target:
                 return None
             self.runs += 1
             if self.queue:
-                mprev, mnext = self.queue.pop(0)
-                return mprev, mnext, self.budget.start_steps, self.runs
+                return self.queue.pop(0), self.budget.start_steps, self.runs
             if self.random_left > 0 and self.random_orders is not None:
                 self.random_left -= 1
-                mprev, mnext = self.random_orders(rng)
-                return mprev, mnext, self.budget.start_steps, self.runs
+                return self.random_orders(rng), self.budget.start_steps, self.runs
             pick = 0 if self.runs % 4 < 2 else rng.randrange(len(self.elite))
-            _, _, mprev, mnext = self.elite[pick]
-            return mprev, mnext, self.budget.elite_steps, self.runs
+            return self.elite[pick][2], self.budget.elite_steps, self.runs
 
     def work(self, worker: int, deadline: float) -> None:
         """Take runs until `deadline` (perf_counter) or the target."""
@@ -98,13 +96,13 @@ class ElitePortfolio:
             start = self._next(rng)
             if start is None:
                 return
-            mprev, mnext, steps, run = start
+            state, steps, run = start
             seed = self.seed + 7919 * worker + 104729 * run
-            best_prev, best_next, value = self.run(mprev, mnext, deadline, seed, self.target, steps)
-            self.offer(best_prev, best_next, value)
+            best, value = self.run(state, deadline, seed, self.target, steps)
+            self.offer(best, value)
 
-    def search(self, deadline: float, threads: int) -> Orders:
-        """Run `threads` workers (here when one) until `deadline`; the best orders. The
+    def search(self, deadline: float, threads: int) -> State:
+        """Run `threads` workers (here when one) until `deadline`; the best state. The
         first queued start must have been offered (the elite is never empty)."""
         if threads <= 1:
             self.work(0, deadline)
@@ -116,19 +114,25 @@ class ElitePortfolio:
 
     def search_from(
         self,
-        starts: Iterable[Orders],
-        value_of: Callable[[np.ndarray, np.ndarray], int],
+        starts: Iterable[State],
+        value_of: Callable[[State], int],
         deadline: float,
         threads: int,
-    ) -> Orders | None:
-        """Queue the start orders whose `value_of` is not negative (acyclic), seed the
-        elite with the first one, and `search`; the best orders, or None when no start
+    ) -> State | None:
+        """Queue the start states whose `value_of` is not negative (acyclic), seed the
+        elite with the first one, and `search`; the best state, or None when no start
         was acyclic."""
-        for mprev, mnext in starts:
-            if value_of(mprev, mnext) >= 0:
-                self.add_start(mprev, mnext)
+        for state in starts:
+            if value_of(state) >= 0:
+                self.add_start(state)
         if not self.queue:
             return None
         first = self.queue[0]
-        self.offer(first[0], first[1], value_of(*first))
+        self.offer(first, value_of(first))
         return self.search(deadline, threads)
+
+
+def _same(one: State, other: State) -> bool:
+    """Whether two states are the same plan (mnext decides the machine orders, the rest
+    the machines)."""
+    return all(np.array_equal(a, b) for a, b in zip(one[1:], other[1:], strict=True))

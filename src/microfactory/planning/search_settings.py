@@ -48,6 +48,10 @@ class SearchSettings:
     # model, which it hints (below that size the model alone proves most optima quickly)
     makespan_search_share: float = 0.5
     makespan_search_min_ops: int = 200
+    # ... and of a nearly classic flexible shop (operations average fewer machines than
+    # this: Hurink's edata 1.13-1.21 in, Brandimarte's 1.43-4.1 out), which also keeps
+    # the whole time for search and model instead of the quarter-then-LNS split
+    makespan_search_max_modes: float = 1.3
 
     def __post_init__(self) -> None:
         for name in (

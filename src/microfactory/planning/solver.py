@@ -130,6 +130,7 @@ def solve(
     makespan_job_shop = (
         makespan_search.applies(problem, objective)
         and problem.n_ops >= settings.makespan_search_min_ops
+        and _nearly_classic(problem, settings)
         and not (previous and stability_weight)
     )
     if makespan_job_shop:
@@ -426,7 +427,8 @@ def _makespan_first(
     seed: int,
     settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> tuple[list[Assignment], str, tuple[tuple[float, int], ...], int]:
-    """The makespan of a job shop: multi-start N7 tabu search (`makespan_search`, one
+    """The makespan of a classic or nearly classic job shop: multi-start N7 tabu search
+    (with moves to other machines where an operation has them; `makespan_search`, one
     thread per worker) for `settings.makespan_search_share` of the time, from the best
     dispatching plan (every thread; other rules' plans as extra starts diluted the time
     without finding better basins), stopping early at the static lower bound;
@@ -466,28 +468,39 @@ def _default_share(
     wins. The same holds for setup circuits above ~10,000 arcs (a 600-operation shop with
     printers: the model returned only its hint in 20 s, window LNS improved it).
 
-    For the makespan of a flexible shop (some operation has a choice of machines), the
-    monolithic model gets a quarter of the time (all of it up to
+    For the makespan of a flexible shop (operations average at least
+    `settings.makespan_search_max_modes` machines), the monolithic model gets a quarter
+    of the time (all of it up to
     `settings.makespan_monolithic_seconds`): enough to prove the small instances optimal,
     after which our LNS with critical-path neighbourhoods, which also moves operations between
     machines, improves faster than CP-SAT's own with two workers (Brandimarte at 60 s, 2
     workers: mean gap 1.18 % against 1.45 % with the whole time for the model). A classic
-    job shop (one machine per operation) keeps the whole time for the model: there the
-    quarter-then-LNS split lost to the textbook model on ta21-ta30 (2.68 % against 2.20 %)
-    where the model alone had beaten it on la21-la40 (0.09 % against 0.26 %)."""
+    job shop (one machine per operation) keeps the whole time for the model (and the
+    makespan search before it, `_makespan_first`): there the quarter-then-LNS split lost
+    to the textbook model on ta21-ta30 (2.68 % against 2.20 %) where the model alone had
+    beaten it on la21-la40 (0.09 % against 0.26 %). So does a nearly classic flexible
+    shop (Hurink's edata, 1.13-1.21 machines per operation), where the split trailed
+    PyJobShop's plain model (benchmarks/schedule/RESULTS.md)."""
     small = (
         problem.n_ops <= settings.monolithic_max_ops
         and circuit_size(problem) <= settings.monolithic_max_arcs
     )
     if not small:
         return 0.0
-    flexible = any(len(op.modes) > 1 for op in problem.operations)
+    flexible = not _nearly_classic(problem, settings)
     if objective is Objective.MAKESPAN and flexible and not stability and time_limit > 0:
         seconds = max(
             settings.makespan_monolithic_share * time_limit, settings.makespan_monolithic_seconds
         )
         return min(1.0, seconds / time_limit)
     return 1.0
+
+
+def _nearly_classic(problem: Problem, settings: SearchSettings) -> bool:
+    """Whether the operations average fewer than `settings.makespan_search_max_modes`
+    machines (a classic job shop has one per operation)."""
+    modes = sum(len(op.modes) for op in problem.operations)
+    return modes < settings.makespan_search_max_modes * problem.n_ops
 
 
 def _sequence_applies(

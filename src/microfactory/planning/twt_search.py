@@ -53,7 +53,7 @@ from microfactory.planning.kernels import (
     warm_once,
 )
 from microfactory.planning.model import Assignment, Objective, Problem, topological_order
-from microfactory.planning.portfolio import Budget, ElitePortfolio
+from microfactory.planning.portfolio import Budget, ElitePortfolio, State
 
 CHUNK = 500  # iterations per compiled call (the clock is checked between calls)
 TENURE_MIN, TENURE_SPAN = 6, 10
@@ -594,19 +594,17 @@ def search(
     warm()
     searcher = TwtSearch(problem)
 
-    def run(
-        mprev: np.ndarray, mnext: np.ndarray, until: float, run_seed: int, goal: int, steps: int
-    ) -> tuple[np.ndarray, np.ndarray, int]:
+    def run(state: State, until: float, run_seed: int, goal: int, steps: int) -> tuple[State, int]:
         best_prev, best_next, value, _ = searcher.search_orders(
-            mprev, mnext, until, run_seed, goal, knobs, steps
+            state[0], state[1], until, run_seed, goal, knobs, steps
         )
-        return best_prev, best_next, value
+        return (best_prev, best_next), value
 
     budget = Budget(START_ITERATIONS, ELITE_ITERATIONS, ELITE, RANDOM_STARTS)
     portfolio = ElitePortfolio(run, budget, target, seed, searcher.random_orders)
     best = portfolio.search_from(
         (searcher._orders(start) for start in (plan, *starts)),
-        lambda mprev, mnext: searcher._plan(mprev, mnext)[0],
+        lambda state: searcher._plan(state[0], state[1])[0],
         deadline,
         threads,
     )
