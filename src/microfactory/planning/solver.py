@@ -434,7 +434,8 @@ def _makespan_first(
     without finding better basins), stopping early at the static lower bound;
     its best plan then hints the monolithic model, which gets the rest of the time.
     Returns the plan, its solver name, its history and the lower bound. Measured on
-    Taillard's ta21-ta30 and ta41-ta50 at 60 s, 2 workers: benchmarks/schedule/RESULTS.md."""
+    Taillard's ta21-ta30 and ta41-ta50 and on Hurink's edata at 60 s, 2 workers:
+    benchmarks/schedule/RESULTS.md."""
     floor = static_lower_bound(problem)
     deadline = began + time_limit * settings.makespan_search_share
     if settings.makespan_search_share <= 0 or deadline - time.perf_counter() < 0.05:
