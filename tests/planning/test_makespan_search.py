@@ -286,30 +286,17 @@ def test_the_share_is_a_fraction() -> None:
 
 @st.composite
 def flexible_shops(draw: st.DrawFn) -> Problem:
-    """Shops where an operation may run on one to three machines, each at its own
-    duration, with releases and precedence DAGs within a job."""
-    machines = draw(st.integers(1, 4))
-    operations: list[Operation] = []
-    precedences: list[tuple[int, int]] = []
-    jobs: list[Job] = []
-    for j in range(draw(st.integers(1, 5))):
-        jobs.append(Job(release=draw(st.integers(0, 6))))
-        first = len(operations)
-        for _ in range(draw(st.integers(1, 4))):
-            op = len(operations)
-            machine = st.integers(0, machines - 1)
-            choice = draw(st.lists(machine, min_size=1, max_size=3, unique=True))
-            modes = tuple(Mode(m, draw(st.integers(0, 9))) for m in choice)
-            operations.append(Operation(job=j, modes=modes))
-            for before in range(first, op):
-                if before == op - 1 or draw(st.booleans()):
-                    precedences.append((before, op))
-    return Problem(
-        machines=tuple(Machine() for _ in range(machines)),
-        jobs=tuple(jobs),
-        operations=tuple(operations),
-        precedences=tuple(precedences),
-    )
+    """The job shops above, where an operation may also run on up to two other machines,
+    each at its own duration."""
+    problem = draw(job_shops())
+    operations = []
+    for op in problem.operations:
+        own = op.modes[0].machine
+        rest = [m for m in range(len(problem.machines)) if m != own]
+        others = sorted(draw(st.sets(st.sampled_from(rest), max_size=2))) if rest else []
+        extra = tuple(Mode(m, draw(st.integers(0, 9))) for m in others)
+        operations.append(replace(op, modes=(*op.modes, *extra)))
+    return replace(problem, operations=tuple(operations))
 
 
 def _flexible_makespan(problem: Problem, plan: list[Assignment]) -> int:
