@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microfactory.planning import makespan_search, solve
+from microfactory.planning import solver as solver_module
 from microfactory.planning.bounds import static_lower_bound
 from microfactory.planning.checker import check_plan
 from microfactory.planning.cpsat import solve_cpsat
@@ -282,6 +283,8 @@ def test_a_rush_job_keeps_the_solver_off_the_search() -> None:
 def test_the_share_is_a_fraction() -> None:
     with pytest.raises(ValueError, match="makespan_search_share"):
         SearchSettings(makespan_search_share=1.5)
+    with pytest.raises(ValueError, match="flexible_small_search_share"):
+        SearchSettings(flexible_small_search_share=-0.1)
 
 
 @st.composite
@@ -407,6 +410,35 @@ def test_the_solver_runs_it_on_a_nearly_classic_flexible_shop() -> None:
     plan = list(result.assignments)
     assert check_plan(problem, plan) == []
     assert result.makespan == _flexible_makespan(problem, plan)
+
+
+def test_a_nearly_classic_flexible_shop_of_150_operations_gets_a_quarter_for_the_search() -> None:
+    """edata la21-la25's shape (15 x 10, some operations with a second machine): below
+    `makespan_search_min_ops` the search still runs first, for a quarter of the time; a
+    classic job shop of that size keeps the model alone."""
+    settings = SearchSettings()
+    classic = _shop(15, 10, seed=8)
+    flexible = _with_alternatives(classic, every=5)
+    assert settings.flexible_search_min_ops <= flexible.n_ops < settings.makespan_search_min_ops
+    assert solver_module._makespan_search_share(flexible, settings) == 0.25
+    assert solver_module._makespan_search_share(classic, settings) == 0.0
+    larger = _with_alternatives(_shop(20, 10, seed=8), every=5)
+    assert solver_module._makespan_search_share(larger, settings) == 0.5
+    result = solve(flexible, Objective.MAKESPAN, time_limit=2.0, workers=2)
+    assert result.solver.startswith("makespan-search")
+    plan = list(result.assignments)
+    assert check_plan(flexible, plan) == []
+    assert result.makespan == _flexible_makespan(flexible, plan)
+
+
+def test_two_threads_on_a_flexible_shop_give_a_checked_plan_no_worse_than_the_start() -> None:
+    """The runs afresh from the start plan (flexible shops) in two threads."""
+    problem = _with_alternatives(_shop(8, 5, seed=9), every=3)
+    start = dispatch(problem, "spt")
+    assert start is not None
+    found, value = makespan_search.search(problem, start, time.perf_counter() + 0.5, threads=2)
+    assert check_plan(problem, found) == []
+    assert value == _flexible_makespan(problem, found) <= _flexible_makespan(problem, start)
 
 
 def test_a_shop_with_more_choice_stays_on_the_model_and_lns() -> None:

@@ -4,8 +4,9 @@ run in threads: a queue of start orders, then restarts from an elite of the best
 From one plan a tabu search ends in the same basin whatever the seed, and which start
 escapes it differs by instance (RESULTS.md, "Ninth session"). So the workers take runs of
 a fixed number of steps from one shared queue: the given start plans, then (when the
-search can draw them) a few random plans, then restarts from one of the `elite` best
-plans found so far (the best one half of the time) with a new seed each.
+search can draw them) a few random plans, then (for `Budget.fresh_share` of the time)
+the start plans again in turn with a new seed each, then restarts from one of the
+`elite` best plans found so far (the best one half of the time) with a new seed each.
 """
 
 from __future__ import annotations
@@ -28,17 +29,21 @@ Run = Callable[[State, float, int, int, int], tuple[State, int]]
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """Steps of a run from a start plan and from an elite plan; elite size; random starts."""
+    """Steps of a run from a start plan and from an elite plan; elite size; random starts;
+    the share of the time in which runs start afresh from the start plans (in turn, each
+    with a new seed) before the restarts from the elite."""
 
     start_steps: int
     elite_steps: int
     elite: int = 4
     random_starts: int = 0
+    fresh_share: float = 0.0
 
 
 class ElitePortfolio:
-    """The shared state of the multi-start search: the queue of start states, the elite
-    (value, insertion count, state; best first) and the runs' counter."""
+    """The shared state of the multi-start search: the queue of start states (and all of
+    them, for the fresh runs), the elite (value, insertion count, state; best first) and
+    the runs' counters."""
 
     def __init__(
         self,
@@ -54,6 +59,9 @@ class ElitePortfolio:
         self.seed = seed
         self.random_orders = random_orders
         self.queue: list[State] = []
+        self.starts: list[State] = []
+        self.fresh_until = 0.0
+        self.fresh = 0  # runs afresh from the start plans so far
         self.random_left = budget.random_starts if random_orders else 0
         self.elite: list[tuple[int, int, State]] = []
         self.runs = 0
@@ -63,6 +71,7 @@ class ElitePortfolio:
         """Queue a start plan unless the same state is queued already."""
         if not any(_same(state, other) for other in self.queue):
             self.queue.append(state)
+            self.starts.append(state)
 
     def offer(self, state: State, value: int) -> None:
         with self.lock:
@@ -86,6 +95,10 @@ class ElitePortfolio:
             if self.random_left > 0 and self.random_orders is not None:
                 self.random_left -= 1
                 return self.random_orders(rng), self.budget.start_steps, self.runs
+            if self.starts and time.perf_counter() < self.fresh_until:
+                self.fresh += 1
+                start = self.starts[(self.fresh - 1) % len(self.starts)]
+                return start, self.budget.start_steps, self.runs
             pick = 0 if self.runs % 4 < 2 else rng.randrange(len(self.elite))
             return self.elite[pick][2], self.budget.elite_steps, self.runs
 
@@ -104,6 +117,8 @@ class ElitePortfolio:
     def search(self, deadline: float, threads: int) -> State:
         """Run `threads` workers (here when one) until `deadline`; the best state. The
         first queued start must have been offered (the elite is never empty)."""
+        now = time.perf_counter()
+        self.fresh_until = now + self.budget.fresh_share * max(0.0, deadline - now)
         if threads <= 1:
             self.work(0, deadline)
         else:

@@ -52,6 +52,12 @@ class SearchSettings:
     # this: Hurink's edata 1.13-1.21 in, Brandimarte's 1.43-4.1 out), which also keeps
     # the whole time for search and model instead of the quarter-then-LNS split
     makespan_search_max_modes: float = 1.3
+    # such a shop gets the search from this many operations on (where the model alone
+    # varies by seed: edata la21, 150 operations, 1,009-1,023), for this share of the
+    # time below makespan_search_min_ops (with half, the hinted model no longer reached
+    # la25's optimum 936 that it proves alone: 940)
+    flexible_search_min_ops: int = 150
+    flexible_small_search_share: float = 0.25
 
     def __post_init__(self) -> None:
         for name in (
@@ -60,6 +66,7 @@ class SearchSettings:
             "makespan_monolithic_share",
             "twt_search_share",
             "makespan_search_share",
+            "flexible_small_search_share",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:

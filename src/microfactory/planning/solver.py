@@ -9,8 +9,10 @@ Strategy (anytime; the best plan within the time limit is returned):
    best plan then hints the monolithic model for the rest (a plan with no tardiness is
    returned at once as optimal);
 1c. the makespan of a plain job shop of at least `makespan_search_min_ops` operations
-   (`makespan_search.applies`): multi-start N7 tabu search (`makespan_search`, one thread
-   per worker, from the best dispatching plan) for `makespan_search_share` of the time,
+   (`makespan_search.applies`; a nearly classic flexible one from
+   `flexible_search_min_ops`, `_makespan_search_share`): multi-start N7 tabu search
+   (`makespan_search`, one thread per worker, from the best dispatching plan) for
+   `makespan_search_share` of the time (`flexible_small_search_share` below that size),
    whose best plan then hints the monolithic model for the rest (a plan at the static
    lower bound is returned at once as optimal);
 2. the monolithic CP-SAT model hinted with it (up to 1,200 operations and 10,000
@@ -127,10 +129,10 @@ def solve(
     twt_job_shop = twt_applies(problem, objective) and not (previous and stability_weight)
     if twt_job_shop:
         twt_warm()  # load the compiled kernels before the clock starts (see kernels.py)
+    search_share = _makespan_search_share(problem, settings)
     makespan_job_shop = (
         makespan_search.applies(problem, objective)
-        and problem.n_ops >= settings.makespan_search_min_ops
-        and _nearly_classic(problem, settings)
+        and search_share > 0
         and not (previous and stability_weight)
     )
     if makespan_job_shop:
@@ -194,7 +196,7 @@ def solve(
         hint = incumbent
     if makespan_job_shop and share == 1.0 and incumbent is not None and not problem.frozen:
         incumbent, solver_name, history, floor = _makespan_first(
-            problem, incumbent, solver_name, began, time_limit, workers, seed, settings
+            problem, incumbent, solver_name, began, time_limit * search_share, workers, seed
         )
         if makespan_of(incumbent) <= floor:
             done = ScheduleResult(
@@ -422,23 +424,22 @@ def _makespan_first(
     incumbent: list[Assignment],
     solver_name: str,
     began: float,
-    time_limit: float,
+    seconds: float,
     workers: int,
     seed: int,
-    settings: SearchSettings = DEFAULT_SETTINGS,
 ) -> tuple[list[Assignment], str, tuple[tuple[float, int], ...], int]:
     """The makespan of a classic or nearly classic job shop: multi-start N7 tabu search
     (with moves to other machines where an operation has them; `makespan_search`, one
-    thread per worker) for `settings.makespan_search_share` of the time, from the best
-    dispatching plan (every thread; other rules' plans as extra starts diluted the time
-    without finding better basins), stopping early at the static lower bound;
-    its best plan then hints the monolithic model, which gets the rest of the time.
-    Returns the plan, its solver name, its history and the lower bound. Measured on
-    Taillard's ta21-ta30 and ta41-ta50 and on Hurink's edata at 60 s, 2 workers:
-    benchmarks/schedule/RESULTS.md."""
+    thread per worker) for `seconds` from `began` (its share of the time,
+    `_makespan_search_share`), from the best dispatching plan (every thread; other
+    rules' plans as extra starts diluted the time without finding better basins),
+    stopping early at the static lower bound; its best plan then hints the monolithic
+    model, which gets the rest of the time. Returns the plan, its solver name, its
+    history and the lower bound. Measured on Taillard's ta21-ta30 and ta41-ta50 and on
+    Hurink's edata at 60 s, 2 workers: benchmarks/schedule/RESULTS.md."""
     floor = static_lower_bound(problem)
-    deadline = began + time_limit * settings.makespan_search_share
-    if settings.makespan_search_share <= 0 or deadline - time.perf_counter() < 0.05:
+    deadline = began + seconds
+    if deadline - time.perf_counter() < 0.05:
         return incumbent, solver_name, (), floor
     found, value = makespan_search.search(problem, incumbent, deadline, seed, workers, floor)
     if value < 0 or check_plan(problem, found) or value > makespan_of(incumbent):
@@ -495,6 +496,26 @@ def _default_share(
         )
         return min(1.0, seconds / time_limit)
     return 1.0
+
+
+def _makespan_search_share(problem: Problem, settings: SearchSettings) -> float:
+    """The share of the time for the makespan search before the model (0: none): a
+    classic or nearly classic shop (`_nearly_classic`) of at least
+    `settings.makespan_search_min_ops` operations gets `settings.makespan_search_share`;
+    a nearly classic flexible one from `settings.flexible_search_min_ops` operations
+    gets `settings.flexible_small_search_share` below that size. Measured on Hurink's
+    edata la21-la25 (150 operations, 60 s, 2 workers): with the model alone la21 swung
+    from 1,009 to 1,023 by seed; a quarter of the time for the search first gave 1,014
+    from either seed and kept la22-la25 at their optima; half of it gave la21 1,009 but
+    left la25 at 940 (optimum 936), benchmarks/schedule/RESULTS.md."""
+    if not _nearly_classic(problem, settings):
+        return 0.0
+    if problem.n_ops >= settings.makespan_search_min_ops:
+        return settings.makespan_search_share
+    flexible = any(len(op.modes) > 1 for op in problem.operations)
+    if flexible and problem.n_ops >= settings.flexible_search_min_ops:
+        return settings.flexible_small_search_share
+    return 0.0
 
 
 def _nearly_classic(problem: Problem, settings: SearchSettings) -> bool:
