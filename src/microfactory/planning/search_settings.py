@@ -53,9 +53,10 @@ class SearchSettings:
     # the whole time for search and model instead of the quarter-then-LNS split
     makespan_search_max_modes: float = 1.3
     # such a shop gets the search from this many operations on (where the model alone
-    # varies by seed: edata la21, 150 operations, 1,009-1,023), for this share of the
-    # time below makespan_search_min_ops (with half, the hinted model no longer reached
-    # la25's optimum 936 that it proves alone: 940)
+    # varies by seed: edata la21, 150 operations, 1,009-1,023); below
+    # makespan_search_min_ops after the model, for the last share of the time below (the
+    # search first, hinting the model, lost la25's optimum 936 that the model proves
+    # alone: 937, 940)
     flexible_search_min_ops: int = 150
     flexible_small_search_share: float = 0.25
 

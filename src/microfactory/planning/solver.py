@@ -9,12 +9,14 @@ Strategy (anytime; the best plan within the time limit is returned):
    best plan then hints the monolithic model for the rest (a plan with no tardiness is
    returned at once as optimal);
 1c. the makespan of a plain job shop of at least `makespan_search_min_ops` operations
-   (`makespan_search.applies`; a nearly classic flexible one from
-   `flexible_search_min_ops`, `_makespan_search_share`): multi-start N7 tabu search
+   (`makespan_search.applies`, `_makespan_search_share`): multi-start N7 tabu search
    (`makespan_search`, one thread per worker, from the best dispatching plan) for
-   `makespan_search_share` of the time (`flexible_small_search_share` below that size),
+   `makespan_search_share` of the time,
    whose best plan then hints the monolithic model for the rest (a plan at the static
-   lower bound is returned at once as optimal);
+   lower bound is returned at once as optimal); a nearly classic flexible shop of
+   `flexible_search_min_ops` to `makespan_search_min_ops` operations gets the search
+   after the model instead, for the last `flexible_small_search_share` of the time, from
+   the model's plan and the best dispatching plan (`_makespan_last`);
 2. the monolithic CP-SAT model hinted with it (up to 1,200 operations and 10,000
    setup-circuit arcs, none above, where the model is too slow to build and presolve): the
    whole time for due-date objectives and classic job shops, a quarter of it (at least
@@ -135,6 +137,8 @@ def solve(
         and search_share > 0
         and not (previous and stability_weight)
     )
+    # a small nearly classic flexible shop: the model first, the search after it
+    search_last = makespan_job_shop and problem.n_ops < settings.makespan_search_min_ops
     if makespan_job_shop:
         makespan_search.warm()
     began = time.perf_counter()
@@ -194,7 +198,15 @@ def solve(
             )
             return _finish(problem, done, began)
         hint = incumbent
-    if makespan_job_shop and share == 1.0 and incumbent is not None and not problem.frozen:
+    search_last = search_last and share == 1.0 and incumbent is not None and not problem.frozen
+    first = not search_last
+    if (
+        makespan_job_shop
+        and first
+        and share == 1.0
+        and incumbent is not None
+        and not problem.frozen
+    ):
         incumbent, solver_name, history, floor = _makespan_first(
             problem, incumbent, solver_name, began, time_limit * search_share, workers, seed
         )
@@ -210,7 +222,8 @@ def solve(
             )
             return _finish(problem, done, began)
         hint = incumbent
-    mono_limit = time_limit * share - (time.perf_counter() - began)
+    model_share = 1.0 - search_share if search_last else share
+    mono_limit = time_limit * model_share - (time.perf_counter() - began)
     if share > 0 and (mono_limit > settings.min_solver_seconds or incumbent is None):
         mono = solve_cpsat(
             problem, objective, mono_limit, workers, hint, previous, stability_weight, seed
@@ -235,6 +248,10 @@ def solve(
             seconds=time.perf_counter() - began,
             reason=reason or "no plan found within the time limit",
             solver=solver_name or "solve",
+        )
+    if search_last and hint is not None:
+        incumbent, solver_name, history = _makespan_last(
+            problem, incumbent, hint, bound, solver_name, began, time_limit, workers, seed
         )
     failures = WorkerFailures()  # crashed worker pools, reported in the result
     if (
@@ -447,6 +464,38 @@ def _makespan_first(
     return found, "makespan-search", ((round(time.perf_counter() - began, 3), value),), floor
 
 
+def _makespan_last(
+    problem: Problem,
+    incumbent: list[Assignment],
+    dispatched: list[Assignment],
+    bound: int | None,
+    solver_name: str,
+    began: float,
+    time_limit: float,
+    workers: int,
+    seed: int,
+) -> tuple[list[Assignment], str, tuple[tuple[float, int], ...]]:
+    """The makespan of a small nearly classic flexible shop, after the model (which
+    proves the easy ones optimal and returns before this): multi-start N7 tabu search
+    from the model's plan and the best dispatching plan until the end of the time, which
+    stops at the model's bound. Measured on Hurink's edata la21-la25 (150 operations, 60 s,
+    2 workers): the model alone swung from 1,009 to 1,023 on la21 by seed; searching
+    first and hinting the model with the search's plan lost la25's optimum 936 (the
+    search stays at 941 there, the hinted model reached 936 in some runs only), the
+    model first proves it in 28 s (benchmarks/schedule/RESULTS.md)."""
+    floor = max(static_lower_bound(problem), bound or 0)
+    deadline = began + time_limit - min(0.1, 0.02 * time_limit) - 0.1
+    if deadline - time.perf_counter() < 0.05 or makespan_of(incumbent) <= floor:
+        return incumbent, solver_name, ()
+    found, value = makespan_search.search(
+        problem, incumbent, deadline, seed, workers, floor, starts=[dispatched]
+    )
+    if value < 0 or check_plan(problem, found) or value >= makespan_of(incumbent):
+        return incumbent, solver_name, ()
+    name = f"{solver_name}+makespan-search" if solver_name else "makespan-search"
+    return found, name, ((round(time.perf_counter() - began, 3), value),)
+
+
 def _no_worse(
     problem: Problem, result: ScheduleResult, incumbent: list[Assignment], objective: Objective
 ) -> bool:
@@ -503,11 +552,8 @@ def _makespan_search_share(problem: Problem, settings: SearchSettings) -> float:
     classic or nearly classic shop (`_nearly_classic`) of at least
     `settings.makespan_search_min_ops` operations gets `settings.makespan_search_share`;
     a nearly classic flexible one from `settings.flexible_search_min_ops` operations
-    gets `settings.flexible_small_search_share` below that size. Measured on Hurink's
-    edata la21-la25 (150 operations, 60 s, 2 workers): with the model alone la21 swung
-    from 1,009 to 1,023 by seed; a quarter of the time for the search first gave 1,014
-    from either seed and kept la22-la25 at their optima; half of it gave la21 1,009 but
-    left la25 at 940 (optimum 936), benchmarks/schedule/RESULTS.md."""
+    gets `settings.flexible_small_search_share` below that size, after the model
+    (`_makespan_last`)."""
     if not _nearly_classic(problem, settings):
         return 0.0
     if problem.n_ops >= settings.makespan_search_min_ops:
