@@ -412,10 +412,10 @@ def test_the_solver_runs_it_on_a_nearly_classic_flexible_shop() -> None:
     assert result.makespan == _flexible_makespan(problem, plan)
 
 
-def test_a_nearly_classic_flexible_shop_of_150_operations_gets_a_quarter_for_the_search() -> None:
+def test_a_nearly_classic_flexible_shop_of_150_operations_gets_the_search_after_the_model() -> None:
     """edata la21-la25's shape (15 x 10, some operations with a second machine): below
-    `makespan_search_min_ops` the search still runs first, for a quarter of the time; a
-    classic job shop of that size keeps the model alone."""
+    `makespan_search_min_ops` the model runs first and the search gets the last quarter
+    of the time; a classic job shop of that size keeps the model alone."""
     settings = SearchSettings()
     classic = _shop(15, 10, seed=8)
     flexible = _with_alternatives(classic, every=5)
@@ -425,10 +425,32 @@ def test_a_nearly_classic_flexible_shop_of_150_operations_gets_a_quarter_for_the
     larger = _with_alternatives(_shop(20, 10, seed=8), every=5)
     assert solver_module._makespan_search_share(larger, settings) == 0.5
     result = solve(flexible, Objective.MAKESPAN, time_limit=2.0, workers=2)
-    assert result.solver.startswith("makespan-search")
+    assert result.solver.startswith("cpsat")  # the model first, then maybe the search
+    assert "lns" not in result.solver and "tabu" not in result.solver
     plan = list(result.assignments)
     assert check_plan(flexible, plan) == []
     assert result.makespan == _flexible_makespan(flexible, plan)
+
+
+def test_the_search_after_the_model_improves_its_plan_and_stops_at_its_bound() -> None:
+    problem = _with_alternatives(_shop(15, 10, seed=8), every=5)
+    start = dispatch(problem, "spt")
+    assert start is not None
+    before = _flexible_makespan(problem, start)
+    makespan_search.warm()  # compiled before the clock starts, as solve does
+    found, name, history = solver_module._makespan_last(
+        problem, start, start, None, "cpsat", time.perf_counter(), 2.0, 2, 0
+    )
+    assert name == "cpsat+makespan-search"
+    assert check_plan(problem, found) == []
+    value = _flexible_makespan(problem, found)
+    assert static_lower_bound(problem) <= value < before
+    assert history[-1][1] == value
+    # a plan at the model's bound is optimal: nothing to search
+    same = solver_module._makespan_last(
+        problem, start, start, before, "cpsat", time.perf_counter(), 2.0, 2, 0
+    )
+    assert same == (start, "cpsat", ())
 
 
 def test_two_threads_on_a_flexible_shop_give_a_checked_plan_no_worse_than_the_start() -> None:
