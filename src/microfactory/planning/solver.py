@@ -137,8 +137,6 @@ def solve(
         and search_share > 0
         and not (previous and stability_weight)
     )
-    # a small nearly classic flexible shop: the model first, the search after it
-    search_last = makespan_job_shop and problem.n_ops < settings.makespan_search_min_ops
     if makespan_job_shop:
         makespan_search.warm()
     began = time.perf_counter()
@@ -198,15 +196,11 @@ def solve(
             )
             return _finish(problem, done, began)
         hint = incumbent
-    search_last = search_last and share == 1.0 and incumbent is not None and not problem.frozen
-    first = not search_last
-    if (
-        makespan_job_shop
-        and first
-        and share == 1.0
-        and incumbent is not None
-        and not problem.frozen
-    ):
+    searchable = makespan_job_shop and share == 1.0 and incumbent is not None
+    searchable = searchable and not problem.frozen
+    # a small nearly classic flexible shop: the model first, the search after it
+    search_last = searchable and problem.n_ops < settings.makespan_search_min_ops
+    if searchable and not search_last and incumbent is not None:  # (narrows the type)
         incumbent, solver_name, history, floor = _makespan_first(
             problem, incumbent, solver_name, began, time_limit * search_share, workers, seed
         )
@@ -484,6 +478,7 @@ def _makespan_last(
     search stays at 941 there, the hinted model reached 936 in some runs only), the
     model first proves it in 28 s (benchmarks/schedule/RESULTS.md)."""
     floor = max(static_lower_bound(problem), bound or 0)
+    # the margin `solve` keeps at the end, and no time left for its LNS
     deadline = began + time_limit - min(0.1, 0.02 * time_limit) - 0.1
     if deadline - time.perf_counter() < 0.05 or makespan_of(incumbent) <= floor:
         return incumbent, solver_name, ()
@@ -548,7 +543,7 @@ def _default_share(
 
 
 def _makespan_search_share(problem: Problem, settings: SearchSettings) -> float:
-    """The share of the time for the makespan search before the model (0: none): a
+    """The share of the time for the makespan search (0: none): a
     classic or nearly classic shop (`_nearly_classic`) of at least
     `settings.makespan_search_min_ops` operations gets `settings.makespan_search_share`;
     a nearly classic flexible one from `settings.flexible_search_min_ops` operations
